@@ -1,0 +1,61 @@
+/**
+ * One error type for both tiers: a status, a stable ik-error code and a public message.
+ * It is mapped to HTTP in one place per tier (edge/src/errors.ts, origin/src/errors.ts).
+ */
+export type ErrorCode =
+  | 'EBADTR' // bad transformation / unknown parameter
+  | 'ELIMIT' // a limit was exceeded
+  | 'ENOENT' // original not found
+  | 'EAUTH' // signature / credentials missing, invalid or expired
+  | 'EACCES' // source not allowed (SSRF, host not allowed, private file)
+  | 'EDECODE' // undecodable image
+  | 'EBUSY' // overloaded
+  | 'EUPSTREAM'; // upstream failure or timeout
+
+export class PixmeshError extends Error {
+  readonly status: number;
+  readonly code: ErrorCode;
+  /** Seconds, for 429/503 answers. */
+  readonly retryAfter?: number;
+
+  constructor(status: number, code: ErrorCode, message: string, options: { retryAfter?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PixmeshError';
+    this.status = status;
+    this.code = code;
+    this.retryAfter = options.retryAfter;
+  }
+
+  /** The `ik-error` header value: `<CODE> - <message>` (header-safe: one line, ASCII). */
+  get ikError(): string {
+    return `${this.code} - ${headerSafe(this.message)}`;
+  }
+}
+
+export const badTransformation = (message: string) => new PixmeshError(400, 'EBADTR', message);
+export const limitExceeded = (message: string, status = 400) => new PixmeshError(status, 'ELIMIT', message);
+export const notFound = (message = 'original not found in any origin') => new PixmeshError(404, 'ENOENT', message);
+export const unauthorized = (message: string) => new PixmeshError(401, 'EAUTH', message);
+export const forbidden = (message: string) => new PixmeshError(403, 'EACCES', message);
+export const undecodable = (message = 'the original is not a decodable image') => new PixmeshError(422, 'EDECODE', message);
+export const busy = (message = 'overloaded, try again shortly', retryAfter = 1, status = 503) =>
+  new PixmeshError(status, 'EBUSY', message, { retryAfter });
+export const upstreamFailed = (message: string, status = 502) => new PixmeshError(status, 'EUPSTREAM', message);
+
+export function isPixmeshError(e: unknown): e is PixmeshError {
+  return e instanceof PixmeshError || (typeof e === 'object' && e !== null && (e as { name?: string }).name === 'PixmeshError');
+}
+
+/** Headers may carry only visible ASCII; user input echoed in messages is escaped and bounded. */
+export function headerSafe(text: string, max = 300): string {
+  // eslint-disable-next-line no-control-regex
+  const ascii = text.replace(/[^\x20-\x7e]/g, (ch) => encodeURIComponent(ch));
+  return ascii.length > max ? `${ascii.slice(0, max)}…`.replace(/…$/, '...') : ascii;
+}
+
+/** Parse an `ik-error` header back into its code and message (used by the edge on origin answers). */
+export function parseIkError(value: string | null): { code: string; message: string } | null {
+  if (!value) return null;
+  const at = value.indexOf(' - ');
+  return at < 0 ? { code: value.trim(), message: '' } : { code: value.slice(0, at), message: value.slice(at + 3) };
+}

@@ -1,0 +1,25 @@
+/** Header names shared by the edge and the origins (see docs/architecture.md for the contract). */
+export const H = {
+  /** edge → origin: the output format the edge negotiated (jpeg|png|webp|avif|gif|source). */
+  format: 'x-pixmesh-format',
+  /** edge → origin: the client's DPR hint (Sec-CH-DPR) for dpr-auto. */
+  dpr: 'x-pixmesh-dpr',
+  /** edge → origin: the client's width hint (Sec-CH-Width) for w-auto. */
+  width: 'x-pixmesh-width',
+  /** edge → origin: "true" when the edge verified an ik-s signature (private files, web proxy). */
+  signed: 'x-pixmesh-signed',
+  /** region → home: marks a forwarded call, so the home region never forwards again. */
+  hop: 'x-pixmesh-hop',
+  requestId: 'x-pixmesh-request-id',
+  /** responses */
+  edgeCache: 'x-pixmesh-cache',
+  region: 'x-pixmesh-region',
+  regionCache: 'x-pixmesh-region-cache',
+  /** origin → edge: the region that transformed the image (home, or self on failover). */
+  processedBy: 'x-pixmesh-processed-by',
+  /** origin → edge: "home-unreachable" when a region fetched the original itself. */
+  failover: 'x-pixmesh-failover',
+  /** origin → edge: the region's rolling result-cache hit ratio (0–1), for the edge's routing model. */
+  regionHitRatio: 'x-pixmesh-region-hit-ratio',
+  ikError: 'ik-error',
+} as const;
