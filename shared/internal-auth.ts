@@ -17,9 +17,10 @@ export const SIGNED_HEADERS = [
 export const DEFAULT_WINDOW_MS = 60_000;
 
 const encoder = new TextEncoder();
-const keyCache = new Map<string, Promise<CryptoKey>>();
+type HmacKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+const keyCache = new Map<string, Promise<HmacKey>>();
 
-function hmacKey(secret: string, hash: 'SHA-256' | 'SHA-1'): Promise<CryptoKey> {
+function hmacKey(secret: string, hash: 'SHA-256' | 'SHA-1'): Promise<HmacKey> {
   const id = `${hash}:${secret}`;
   let key = keyCache.get(id);
   if (!key) {

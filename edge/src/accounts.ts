@@ -1,0 +1,44 @@
+/**
+ * The edge's view of the account directory. The account file lives with the regions; the edge
+ * reads it over the signed internal API and keeps it for a short while per isolate (a stale
+ * copy is used when no region answers). Tests may inline it as PIXMESH_ACCOUNTS_JSON.
+ */
+import { AccountIndex } from '../../shared/accounts.js';
+import { upstreamFailed } from '../../shared/errors.js';
+import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
+import { parseRegionUrls } from '../../shared/regions.js';
+import type { Env } from './env.js';
+
+const TTL_MS = 30_000;
+let cached: { index: AccountIndex; at: number; source: string } | undefined;
+
+export async function loadAccounts(env: Env, preferredRegions: string[] = []): Promise<AccountIndex> {
+  if (env.PIXMESH_ACCOUNTS_JSON) {
+    if (!cached || cached.source !== env.PIXMESH_ACCOUNTS_JSON) cached = { index: AccountIndex.fromJson(env.PIXMESH_ACCOUNTS_JSON), at: Date.now(), source: env.PIXMESH_ACCOUNTS_JSON };
+    return cached.index;
+  }
+  if (cached && Date.now() - cached.at < TTL_MS) return cached.index;
+  const urls = parseRegionUrls(env.PIXMESH_REGION_URLS);
+  const order = [...new Set([...preferredRegions, ...Object.keys(urls)])];
+  let lastError = '';
+  for (const region of order) {
+    const base = urls[region as keyof typeof urls];
+    if (!base) continue;
+    try {
+      const headers = new Headers();
+      headers.set(AUTH_HEADER, await signInternalRequest(env.PIXMESH_INTERNAL_SECRET, 'GET', '/internal/accounts', headers));
+      const res = await fetch(`${base}/internal/accounts`, { headers, signal: AbortSignal.timeout(2000) });
+      if (!res.ok) {
+        lastError = `${region} answered ${res.status}`;
+        continue;
+      }
+      const text = await res.text();
+      cached = { index: AccountIndex.fromJson(text), at: Date.now(), source: 'regions' };
+      return cached.index;
+    } catch (e) {
+      lastError = `${region}: ${(e as Error).message}`;
+    }
+  }
+  if (cached) return cached.index;
+  throw upstreamFailed(`account directory unavailable (${lastError || 'no regions configured'})`, 503);
+}

@@ -1,0 +1,64 @@
+/**
+ * The account directory: the account file, validated at boot (a bad file refuses to start) and
+ * reloaded when it changes (a bad edit keeps the last good version and logs every problem).
+ */
+import fs from 'node:fs';
+import { AccountIndex, type Account } from '../../shared/accounts.js';
+import { log } from './log.js';
+
+export class AccountDirectory {
+  private index: AccountIndex;
+  private text: string;
+  private watching = false;
+
+  constructor(readonly file: string) {
+    this.text = fs.readFileSync(file, 'utf8');
+    this.index = AccountIndex.fromJson(this.text);
+  }
+
+  get(id: string): Account | undefined {
+    return this.index.get(id);
+  }
+  byHost(host: string): Account | undefined {
+    return this.index.byHost(host);
+  }
+  all(): Account[] {
+    return this.index.accounts;
+  }
+  /** The validated file's text, served to the edge over the internal API. */
+  raw(): string {
+    return this.text;
+  }
+
+  reload(): boolean {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.file, 'utf8');
+    } catch (e) {
+      log.warn('account file unreadable; keeping the last good version', { file: this.file, err: String(e) });
+      return false;
+    }
+    if (text === this.text) return false;
+    try {
+      this.index = AccountIndex.fromJson(text);
+      this.text = text;
+      log.info('account file reloaded', { file: this.file, accounts: this.index.accounts.length });
+      return true;
+    } catch (e) {
+      log.error('account file invalid; keeping the last good version', { file: this.file, err: (e as Error).message });
+      return false;
+    }
+  }
+
+  /** Poll for changes (works on every filesystem, including bind mounts). */
+  watch(intervalMs = 1000): void {
+    if (this.watching) return;
+    this.watching = true;
+    fs.watchFile(this.file, { interval: intervalMs, persistent: false }, () => this.reload());
+  }
+
+  close(): void {
+    if (this.watching) fs.unwatchFile(this.file);
+    this.watching = false;
+  }
+}

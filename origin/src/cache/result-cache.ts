@@ -1,0 +1,198 @@
+/**
+ * The region's result cache: transformed images on disk, bounded in bytes (least recently used
+ * go first), surviving restarts. One file per entry — a length-prefixed JSON header then the
+ * body — written to a temporary name and renamed, so a crash never leaves a truncated entry
+ * under a real name; a file whose body length disagrees with its header is dropped on read.
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import crypto from 'node:crypto';
+
+export interface CachedMeta {
+  contentType: string;
+  etag: string;
+  /** Account and path, so purges can find every variant of a path. */
+  account: string;
+  path: string;
+  width?: number;
+  height?: number;
+  processedBy?: string;
+  /** Marked private at its origin: served only to signed requests. */
+  isPrivate?: boolean;
+  createdAt: number;
+  bodyLength: number;
+}
+
+export interface CacheEntry {
+  meta: CachedMeta;
+  body: Buffer;
+}
+
+const HEADER_BYTES = 4;
+
+export class ResultCache {
+  /** key hash → size on disk; Map order is recency (oldest first). */
+  private readonly lru = new Map<string, { size: number; account: string; path: string }>();
+  private bytes = 0;
+
+  private constructor(
+    readonly dir: string,
+    readonly maxBytes: number,
+  ) {}
+
+  static async open(dir: string, maxBytes: number): Promise<ResultCache> {
+    const cache = new ResultCache(dir, maxBytes);
+    await fsp.mkdir(dir, { recursive: true });
+    await cache.scan();
+    return cache;
+  }
+
+  static hashKey(key: string): string {
+    return crypto.createHash('sha256').update(key).digest('hex');
+  }
+
+  private fileFor(hash: string): string {
+    return path.join(this.dir, hash.slice(0, 2), `${hash}.entry`);
+  }
+
+  /** Rebuild the index from disk, oldest first by mtime; leftover temporary files are removed. */
+  private async scan(): Promise<void> {
+    const found: { hash: string; size: number; mtime: number; account: string; path: string }[] = [];
+    for (const sub of await fsp.readdir(this.dir).catch(() => [] as string[])) {
+      const subdir = path.join(this.dir, sub);
+      for (const name of await fsp.readdir(subdir).catch(() => [] as string[])) {
+        const file = path.join(subdir, name);
+        if (!name.endsWith('.entry')) {
+          await fsp.rm(file, { force: true });
+          continue;
+        }
+        const meta = await readMeta(file).catch(() => null);
+        const st = await fsp.stat(file).catch(() => null);
+        if (!meta || !st) {
+          await fsp.rm(file, { force: true });
+          continue;
+        }
+        found.push({ hash: name.slice(0, -6), size: st.size, mtime: st.mtimeMs, account: meta.account, path: meta.path });
+      }
+    }
+    found.sort((a, b) => a.mtime - b.mtime);
+    for (const f of found) {
+      this.lru.set(f.hash, { size: f.size, account: f.account, path: f.path });
+      this.bytes += f.size;
+    }
+    await this.evict();
+  }
+
+  async get(key: string): Promise<CacheEntry | null> {
+    const hash = ResultCache.hashKey(key);
+    const known = this.lru.get(hash);
+    if (!known) return null;
+    let data: Buffer;
+    try {
+      data = await fsp.readFile(this.fileFor(hash));
+    } catch {
+      this.forget(hash);
+      return null;
+    }
+    const entry = decode(data);
+    if (!entry) {
+      await fsp.rm(this.fileFor(hash), { force: true });
+      this.forget(hash);
+      return null;
+    }
+    this.lru.delete(hash);
+    this.lru.set(hash, known);
+    return entry;
+  }
+
+  async put(key: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer): Promise<void> {
+    const hash = ResultCache.hashKey(key);
+    const file = this.fileFor(hash);
+    const header = Buffer.from(JSON.stringify({ ...meta, bodyLength: body.length }));
+    const prefix = Buffer.alloc(HEADER_BYTES);
+    prefix.writeUInt32BE(header.length);
+    const data = Buffer.concat([prefix, header, body]);
+    if (data.length > this.maxBytes) return;
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+    const fh = await fsp.open(tmp, 'w');
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fsp.rename(tmp, file);
+    this.forget(hash);
+    this.lru.set(hash, { size: data.length, account: meta.account, path: meta.path });
+    this.bytes += data.length;
+    await this.evict();
+  }
+
+  /** Remove every variant of a path (or of every path under a prefix when prefix=true). */
+  async purge(account: string, pathOrPrefix: string, prefix = false): Promise<number> {
+    let removed = 0;
+    for (const [hash, e] of [...this.lru]) {
+      if (e.account !== account) continue;
+      if (prefix ? e.path.startsWith(pathOrPrefix) : e.path === pathOrPrefix) {
+        await fsp.rm(this.fileFor(hash), { force: true });
+        this.forget(hash);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  stats(): { entries: number; bytes: number; maxBytes: number } {
+    return { entries: this.lru.size, bytes: this.bytes, maxBytes: this.maxBytes };
+  }
+
+  private forget(hash: string): void {
+    const e = this.lru.get(hash);
+    if (e) {
+      this.bytes -= e.size;
+      this.lru.delete(hash);
+    }
+  }
+
+  private async evict(): Promise<void> {
+    for (const [hash] of this.lru) {
+      if (this.bytes <= this.maxBytes) break;
+      await fsp.rm(this.fileFor(hash), { force: true });
+      this.forget(hash);
+    }
+  }
+}
+
+function decode(data: Buffer): CacheEntry | null {
+  if (data.length < HEADER_BYTES) return null;
+  const len = data.readUInt32BE(0);
+  if (HEADER_BYTES + len > data.length) return null;
+  let meta: CachedMeta;
+  try {
+    meta = JSON.parse(data.subarray(HEADER_BYTES, HEADER_BYTES + len).toString('utf8')) as CachedMeta;
+  } catch {
+    return null;
+  }
+  const body = data.subarray(HEADER_BYTES + len);
+  if (body.length !== meta.bodyLength) return null;
+  return { meta, body };
+}
+
+async function readMeta(file: string): Promise<CachedMeta | null> {
+  const fd = await fsp.open(file, 'r');
+  try {
+    const prefix = Buffer.alloc(HEADER_BYTES);
+    await fd.read(prefix, 0, HEADER_BYTES, 0);
+    const len = prefix.readUInt32BE(0);
+    if (len > 1 << 20) return null;
+    const header = Buffer.alloc(len);
+    await fd.read(header, 0, len, HEADER_BYTES);
+    const meta = JSON.parse(header.toString('utf8')) as CachedMeta;
+    const st = await fd.stat();
+    return st.size === HEADER_BYTES + len + meta.bodyLength ? meta : null;
+  } finally {
+    await fd.close();
+  }
+}
+

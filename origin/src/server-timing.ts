@@ -1,0 +1,26 @@
+/** Collects Server-Timing entries for one request. */
+export class ServerTiming {
+  private readonly start = performance.now();
+  private readonly entries: string[] = [];
+
+  add(name: string, durMs?: number, desc?: string): void {
+    let e = name;
+    if (durMs !== undefined) e += `;dur=${durMs.toFixed(1)}`;
+    if (desc !== undefined) e += `;desc="${desc.replace(/["\\]/g, '')}"`;
+    this.entries.push(e);
+  }
+
+  async time<T>(name: string, fn: () => Promise<T>, desc?: string): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.add(name, performance.now() - t0, desc);
+    }
+  }
+
+  /** `proc` is the total time spent inside this region: the edge subtracts it to learn network RTT. */
+  header(): string {
+    return [...this.entries, `proc;dur=${(performance.now() - this.start).toFixed(1)}`].join(', ');
+  }
+}

@@ -1,0 +1,65 @@
+/** S3 / S3-compatible access through @aws-sdk/client-s3 (clients are reused per endpoint + key). */
+import { GetObjectCommand, S3Client, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
+
+export interface S3Location {
+  endpoint?: string;
+  region: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  forcePathStyle?: boolean;
+}
+
+const clients = new Map<string, S3Client>();
+
+export function s3Client(loc: S3Location): S3Client {
+  const id = JSON.stringify([loc.endpoint, loc.region, loc.accessKeyId, loc.secretAccessKey, loc.forcePathStyle]);
+  let client = clients.get(id);
+  if (!client) {
+    client = new S3Client({
+      endpoint: loc.endpoint,
+      region: loc.region,
+      forcePathStyle: loc.forcePathStyle ?? Boolean(loc.endpoint),
+      credentials: loc.accessKeyId && loc.secretAccessKey ? { accessKeyId: loc.accessKeyId, secretAccessKey: loc.secretAccessKey } : undefined,
+      // s3rver (local) and several S3-compatible servers mangle streamed checksummed uploads.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 2,
+    });
+    clients.set(id, client);
+  }
+  return client;
+}
+
+export interface S3Object {
+  body: Buffer;
+  contentType?: string;
+  etag?: string;
+  metadata: Record<string, string>;
+}
+
+/** Reads an object, or returns null when it does not exist. Refuses bodies over maxBytes. */
+export async function getS3Object(loc: S3Location, bucket: string, key: string, maxBytes: number): Promise<S3Object | null> {
+  let out: GetObjectCommandOutput;
+  try {
+    out = await s3Client(loc).send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  } catch (e) {
+    const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (err.name === 'NoSuchKey' || err.name === 'NotFound' || err.name === 'NoSuchBucket' || err.$metadata?.httpStatusCode === 404) return null;
+    throw e;
+  }
+  if (out.ContentLength !== undefined && out.ContentLength > maxBytes) {
+    (out.Body as { destroy?: () => void } | undefined)?.destroy?.();
+    throw Object.assign(new Error(`object is ${out.ContentLength} bytes, over the ${maxBytes}-byte input limit`), { code: 'ELIMIT' });
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of out.Body as AsyncIterable<Uint8Array>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      (out.Body as { destroy?: () => void }).destroy?.();
+      throw Object.assign(new Error(`object is over the ${maxBytes}-byte input limit`), { code: 'ELIMIT' });
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  return { body: Buffer.concat(chunks), contentType: out.ContentType, etag: out.ETag, metadata: out.Metadata ?? {} };
+}

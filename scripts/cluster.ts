@@ -1,0 +1,240 @@
+/**
+ * The local cluster as a library: embedded S3 (s3rver), one origin process per region, the edge
+ * in workerd (`wrangler dev`). `npm start` and the end-to-end tests both use it, so the tests
+ * exercise exactly what a newcomer runs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
+import { REGION_IDS, REGIONS, type RegionId } from '../shared/regions.js';
+import { s3Client } from '../origin/src/sources/s3.js';
+import { mediaBucketFor } from '../origin/src/config.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface ClusterOptions {
+  dataDir: string;
+  accountsFile: string;
+  host?: string;
+  s3Port?: number;
+  edgePort?: number;
+  /** Region → port; defaults to DESIGN.md's 8101–8106. */
+  regionPorts?: Partial<Record<RegionId, number>>;
+  /** Regions to start (default all six). */
+  regions?: RegionId[];
+  trustGeoHeaders?: boolean;
+  /** Where child output goes: "inherit" for npm start, a folder of log files for tests. */
+  logs?: 'inherit' | { dir: string };
+  /** Extra environment for origin processes. */
+  originEnv?: Record<string, string>;
+  /** Buckets to create besides the media buckets. */
+  buckets?: string[];
+}
+
+export interface Cluster {
+  s3Url: string;
+  edgeUrl: string;
+  regionUrls: Record<RegionId, string>;
+  internalSecret: string;
+  stopRegion(id: RegionId, signal?: NodeJS.Signals): Promise<void>;
+  startRegion(id: RegionId): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+/** The internal secret is made once per data folder and reused, unless the environment sets one. */
+function internalSecretFor(dataDir: string): string {
+  if (process.env.PIXMESH_INTERNAL_SECRET) return process.env.PIXMESH_INTERNAL_SECRET;
+  const file = path.join(dataDir, 'internal-secret');
+  if (!fs.existsSync(file)) fs.writeFileSync(file, crypto.randomBytes(32).toString('hex'), { mode: 0o600 });
+  return fs.readFileSync(file, 'utf8').trim();
+}
+
+async function waitForHttp(url: string, what: string, child: ChildProcess | undefined, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode} before it was ready`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`${what} did not answer ${url} within ${timeoutMs} ms`);
+}
+
+function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 8000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    child.once('exit', done);
+    const kill = (sig: NodeJS.Signals) => {
+      try {
+        // Children run in their own process group: signal the whole group (wrangler → workerd).
+        process.kill(-child.pid!, sig);
+      } catch {
+        child.kill(sig);
+      }
+    };
+    const timer = setTimeout(() => kill('SIGKILL'), graceMs);
+    kill(signal);
+  });
+}
+
+export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
+  const host = opts.host ?? '127.0.0.1';
+  const dataDir = path.resolve(opts.dataDir);
+  fs.mkdirSync(dataDir, { recursive: true });
+  const s3Port = opts.s3Port ?? 9000;
+  const edgePort = opts.edgePort ?? 8787;
+  const regions = opts.regions ?? [...REGION_IDS];
+  const regionUrls = Object.fromEntries(
+    REGION_IDS.map((id) => [id, `http://${host}:${opts.regionPorts?.[id] ?? REGIONS[id].port}`]),
+  ) as Record<RegionId, string>;
+  const internalSecret = internalSecretFor(dataDir);
+  const s3Url = `http://${host}:${s3Port}`;
+  const children = new Map<string, ChildProcess>();
+  const output = (name: string): ['ignore', 'inherit' | number, 'inherit' | number] => {
+    if (!opts.logs || opts.logs === 'inherit') return ['ignore', 'inherit', 'inherit'];
+    fs.mkdirSync(opts.logs.dir, { recursive: true });
+    const fd = fs.openSync(path.join(opts.logs.dir, `${name}.log`), 'a');
+    return ['ignore', fd, fd];
+  };
+
+  // 1. S3-protocol server, data kept between runs.
+  const buckets = [...new Set([...REGION_IDS.map((r) => mediaBucketFor(r)), ...(opts.buckets ?? [])])];
+  const s3 = new S3rver({
+    address: host,
+    port: s3Port,
+    directory: path.join(dataDir, 's3'),
+    silent: true,
+    configureBuckets: buckets.map((name) => ({ name, configs: [] })),
+    allowMismatchedSignatures: false,
+  } as ConstructorParameters<typeof S3rver>[0]);
+  await s3.run();
+
+  const stopAll = async () => {
+    await Promise.all([...children.values()].map((c) => stopChild(c)));
+    await s3.close().catch(() => undefined);
+  };
+
+  try {
+    // 2. One origin process per region.
+    const originEnv = (id: RegionId): NodeJS.ProcessEnv => ({
+      ...process.env,
+      PIXMESH_REGION: id,
+      PORT: new URL(regionUrls[id]).port,
+      PIXMESH_HOST: host,
+      PIXMESH_ACCOUNTS: path.resolve(opts.accountsFile),
+      PIXMESH_DATA_DIR: dataDir,
+      PIXMESH_CACHE_DIR: path.join(dataDir, 'cache', id),
+      PIXMESH_INTERNAL_SECRET: internalSecret,
+      PIXMESH_REGION_URLS: JSON.stringify(regionUrls),
+      PIXMESH_S3_ENDPOINT: s3Url,
+      PIXMESH_S3_REGION: 'us-east-1',
+      PIXMESH_S3_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
+      PIXMESH_S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
+      UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '4',
+      MALLOC_ARENA_MAX: '2',
+      ...opts.originEnv,
+    });
+    const startRegion = async (id: RegionId) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'origin/src/main.ts')], {
+        cwd: ROOT,
+        env: originEnv(id),
+        stdio: output(`origin-${id}`),
+        detached: true,
+      });
+      children.set(id, child);
+      await waitForHttp(`${regionUrls[id]}/healthz`, `origin ${id}`, child);
+    };
+    await Promise.all(regions.map(startRegion));
+
+    // 3. The edge in workerd.
+    const edgeEnvFile = path.join(dataDir, 'edge.env');
+    fs.writeFileSync(
+      edgeEnvFile,
+      [
+        `PIXMESH_INTERNAL_SECRET=${internalSecret}`,
+        `PIXMESH_TRUST_GEO_HEADERS=${opts.trustGeoHeaders === false ? 'false' : 'true'}`,
+        `PIXMESH_REGION_URLS=${JSON.stringify(regionUrls)}`,
+      ].join('\n') + '\n',
+      { mode: 0o600 },
+    );
+    const edge = spawn(
+      process.execPath,
+      [
+        path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js'),
+        'dev',
+        '--config', path.join(ROOT, 'wrangler.toml'),
+        '--ip', host,
+        '--port', String(edgePort),
+        '--env-file', edgeEnvFile,
+        '--persist-to', path.join(dataDir, 'wrangler-state'),
+        '--show-interactive-dev-session=false',
+        '--log-level', 'warn',
+        '--inspector-port', '0',
+      ],
+      {
+        cwd: ROOT,
+        env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_D1_WARNING: 'true', CI: 'true' },
+        stdio: output('edge'),
+        detached: true,
+      },
+    );
+    children.set('edge', edge);
+    const edgeUrl = `http://${host}:${edgePort}`;
+    await waitForHttp(`${edgeUrl}/_health`, 'edge (wrangler dev)', edge, 90_000);
+
+    return {
+      s3Url,
+      edgeUrl,
+      regionUrls,
+      internalSecret,
+      stopRegion: async (id, signal = 'SIGTERM') => {
+        const c = children.get(id);
+        if (c) await stopChild(c, signal);
+        children.delete(id);
+      },
+      startRegion,
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+/** Upload objects into a bucket of the cluster's S3 server (skips keys that exist unless force). */
+export async function putObjects(
+  s3Url: string,
+  bucket: string,
+  objects: { key: string; body: Buffer; contentType: string; metadata?: Record<string, string> }[],
+  force = false,
+): Promise<number> {
+  const client = s3Client({ endpoint: s3Url, region: 'us-east-1', ...S3_CREDENTIALS, forcePathStyle: true });
+  await client.send(new CreateBucketCommand({ Bucket: bucket })).catch(() => undefined);
+  let written = 0;
+  for (const o of objects) {
+    if (!force) {
+      const exists = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: o.key })).then(
+        () => true,
+        () => false,
+      );
+      if (exists) continue;
+    }
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: o.key, Body: o.body, ContentType: o.contentType, Metadata: o.metadata }));
+    written++;
+  }
+  return written;
+}
