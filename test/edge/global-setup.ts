@@ -1,0 +1,49 @@
+/**
+ * Runs in Node before the workerd tests: starts one small HTTP server per region that answers
+ * like a region origin (a 1×1 PNG with the region headers) and records what it was asked, so
+ * tests can see where the edge sent each request. Real sockets on loopback, nothing mocked.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TestProject } from 'vitest/node';
+import { REGION_IDS } from '../../shared/regions.js';
+import { EDGE_TEST_ACCOUNTS } from './accounts.js';
+
+const PNG_1x1 = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+
+export default async function setup(project: TestProject) {
+  const servers: http.Server[] = [];
+  const urls: Record<string, string> = {};
+  for (const region of REGION_IDS) {
+    const seen: string[] = [];
+    const server = http.createServer((req, res) => {
+      if (req.url === '/__seen') {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(seen));
+        return;
+      }
+      if (req.url?.startsWith('/healthz')) {
+        res.end('{"ok":true}');
+        return;
+      }
+      seen.push(req.url ?? '');
+      res.writeHead(200, {
+        'content-type': 'image/png',
+        'x-pixmesh-region': region,
+        'x-pixmesh-region-cache': 'MISS',
+        'x-pixmesh-processed-by': region,
+        'server-timing': 'proc;dur=1.0',
+        'cache-control': 'public, max-age=31536000',
+      });
+      res.end(PNG_1x1);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    urls[region] = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+  project.provide('regionUrls' as never, JSON.stringify(urls) as never);
+  project.provide('accountsJson' as never, JSON.stringify(EDGE_TEST_ACCOUNTS) as never);
+  return async () => {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  };
+}
