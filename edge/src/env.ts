@@ -8,4 +8,6 @@ export interface Env {
   PIXMESH_TRUST_GEO_HEADERS?: string;
   /** Optional: the account file's JSON inline (tests); otherwise the edge reads it from the regions. */
   PIXMESH_ACCOUNTS_JSON?: string;
+  /** Durable Object namespace holding learned routing state per colo (optional: without it, learning stays per isolate). */
+  ROUTING_STATE?: DurableObjectNamespace;
 }

@@ -1,27 +1,52 @@
 /**
- * The image route: parse + validate → edge cache → pick a region → proxy (with failover) → cache.
+ * The image route: parse + validate → verify signature → edge cache → pick a region → proxy
+ * (failing over in the model's order within one deadline) → learn → cache.
  */
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { Account } from '../../shared/accounts.js';
 import { notFound, PixmeshError, upstreamFailed } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
 import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
 import { parseRegionUrls, type RegionId } from '../../shared/regions.js';
 import { parseImagePath } from '../../shared/request.js';
-import { canonicalTransformation, negotiateFormat, parseTransformation } from '../../shared/transform/index.js';
+import { verifyImageUrlSignature } from '../../shared/signing.js';
+import { negotiateFormat, parseTransformation } from '../../shared/transform/index.js';
 import { loadAccounts } from './accounts.js';
+import { edgeCacheKey, readCached, storeInCache, type CachedLookup } from './edge-cache.js';
 import type { Env } from './env.js';
 import { readGeo } from './geo.js';
-import { regionsByDistance } from './pick-region.js';
+import { knownRegions, procFromServerTiming, router } from './router.js';
+import { routeServerTiming } from './routing/model.js';
 
 const RESERVED_FIRST_SEGMENTS = new Set(['api', 'v1', 'internal']);
-const ERROR_TTL_S = 10;
+/** One deadline for the whole request, failovers included. */
+const OVERALL_DEADLINE_MS = 20_000;
+/** A single attempt may use at most this much of it, so a hung region leaves time to fail over. */
+const ATTEMPT_TIMEOUT_MS = 12_000;
 
-/** A cache key is a URL; it is built from the canonical request, never from the raw URL or raw Accept. */
-async function edgeCacheKey(parts: string[]): Promise<Request> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(parts.join('\n')));
-  const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
-  return new Request(`https://edge-cache.pixmesh.internal/${hex}`);
+type Ctx = Context<{ Bindings: Env }>;
+
+/** Custom domain → account from Host; otherwise the first path segment names the account. */
+async function resolveAccount(c: Ctx, url: URL, preferredRegions: string[]) {
+  const accounts = await loadAccounts(c.env, preferredRegions);
+  const byHost = accounts.byHost(url.host);
+  if (byHost) return { account: byHost, pathAfterAccount: url.pathname, urlEndpoint: url.origin, viaCustomDomain: true };
+  const m = /^\/([^/]+)(\/.*)?$/.exec(url.pathname);
+  if (!m || RESERVED_FIRST_SEGMENTS.has(m[1]!)) throw notFound('no such route');
+  const id = decodeURIComponent(m[1]!);
+  const account = accounts.get(id);
+  if (!account) throw notFound(`unknown account "${id}"`);
+  return { account, pathAfterAccount: m[2] ?? '', urlEndpoint: `${url.origin}/${m[1]}`, viaCustomDomain: false };
+}
+
+function withEdgeHeaders(res: Response, cacheState: string, timing: string[], negotiated: boolean, head: boolean): Response {
+  const out = new Response(head ? null : res.body, res);
+  out.headers.delete(AUTH_HEADER);
+  out.headers.set(H.edgeCache, cacheState);
+  out.headers.set('server-timing', timing.filter(Boolean).join(', '));
+  if (negotiated) out.headers.set('vary', 'Accept');
+  else out.headers.delete('vary');
+  return out;
 }
 
 export function imageRoutes(): Hono<{ Bindings: Env }> {
@@ -29,87 +54,95 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
 
   app.on(['GET', 'HEAD'], '*', async (c) => {
     const started = Date.now();
+    const head = c.req.method === 'HEAD';
     const url = new URL(c.req.url);
     const geo = readGeo(c.req.raw, c.env.PIXMESH_TRUST_GEO_HEADERS === 'true');
-    const ranked = regionsByDistance(geo);
-    const accounts = await loadAccounts(c.env, ranked);
+    const urls = parseRegionUrls(c.env.PIXMESH_REGION_URLS);
+    const regions = knownRegions(urls);
 
-    // Custom domain → account from Host; otherwise the first path segment names the account.
-    let account: Account | undefined = accounts.byHost(url.host);
-    let pathAfterAccount = url.pathname;
-    if (!account) {
-      const m = /^\/([^/]+)(\/.*)?$/.exec(url.pathname);
-      if (!m || RESERVED_FIRST_SEGMENTS.has(m[1]!)) throw notFound('no such route');
-      account = accounts.get(decodeURIComponent(m[1]!));
-      if (!account) throw notFound(`unknown account "${decodeURIComponent(m[1]!)}"`);
-      pathAfterAccount = m[2] ?? '';
-    }
+    const { account, pathAfterAccount, urlEndpoint, viaCustomDomain } = await resolveAccount(c, url, []);
     const request = parseImagePath(account, pathAfterAccount, url.search);
     const plan = parseTransformation(request.tr, { namedTransforms: account.namedTransforms, namedOnly: account.namedOnly });
+    // Signatures and expiry are checked before the cache, so an expired URL never hits.
+    const signature = await verifyImageUrlSignature(account.privateKey, urlEndpoint, c.req.url, { required: account.signedUrls === 'required' });
     const { format, negotiated } = negotiateFormat(plan, c.req.header('accept'), account.defaults);
 
-    const key = await edgeCacheKey([
-      account.id,
-      request.endpoint.prefix,
-      request.path,
-      new URLSearchParams(request.extraQuery).toString(),
-      canonicalTransformation(plan),
-      `f=${format}`,
-    ]);
-    const cache = (caches as unknown as { default: Cache }).default;
-    const hit = await cache.match(key);
-    if (hit) {
-      const res = new Response(c.req.method === 'HEAD' ? null : hit.body, hit);
-      res.headers.set(H.edgeCache, 'HIT');
-      res.headers.set('server-timing', `edge-cache;desc="HIT", edge;dur=${Date.now() - started}`);
-      return res;
+    const key = await edgeCacheKey(account, request, plan, format);
+    const cached: CachedLookup = await readCached(key, started);
+    if (cached.fresh) {
+      return withEdgeHeaders(cached.fresh, 'HIT', [`edge-cache;desc="HIT"`, `edge;dur=${Date.now() - started}`], negotiated, head);
     }
 
-    // Miss: try regions nearest-first within one deadline.
-    const urls = parseRegionUrls(c.env.PIXMESH_REGION_URLS);
+    // Miss: rank regions by expected latency and try them in order within one deadline.
+    await router.ensureLoaded(c.env, geo.colo ?? null);
+    const decision = router.decide(geo, account, viaCustomDomain, regions);
     const internalPath = `/internal/render/${encodeURIComponent(account.id)}${pathAfterAccount}${url.search}`;
-    const headers = new Headers();
-    headers.set(H.format, format);
-    headers.set(H.signed, 'false');
-    headers.set(H.requestId, crypto.randomUUID());
-    let lastError: unknown;
-    for (const region of ranked as RegionId[]) {
-      const base = urls[region];
-      if (!base) continue;
-      const attempt = new Headers(headers);
+    const base = new Headers();
+    base.set(H.format, format);
+    base.set(H.signed, signature.signed ? 'true' : 'false');
+    base.set(H.requestId, c.req.header('cf-ray') ?? crypto.randomUUID());
+    const deadline = started + OVERALL_DEADLINE_MS;
+    const tried: string[] = [];
+    let lastError: PixmeshError | undefined;
+
+    for (const candidate of decision.candidates) {
+      const region: RegionId = candidate.region;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      if (!router.mayTry(region) && !decision.allOpen) continue;
+      tried.push(region);
+      const attempt = new Headers(base);
       attempt.set(AUTH_HEADER, await signInternalRequest(c.env.PIXMESH_INTERNAL_SECRET, 'GET', internalPath, attempt));
       const t0 = Date.now();
       let res: Response;
       try {
-        res = await fetch(base + internalPath, { headers: attempt, signal: AbortSignal.timeout(15_000) });
+        res = await fetch(urls[region] + internalPath, { headers: attempt, signal: AbortSignal.timeout(Math.min(ATTEMPT_TIMEOUT_MS, remaining)) });
       } catch (e) {
-        lastError = upstreamFailed(`${region}: ${(e as Error).message}`);
+        const timedOut = (e as Error).name === 'TimeoutError';
+        router.report({ region, result: timedOut ? 'timeout' : 'network-error' });
+        lastError = upstreamFailed(`${region} ${timedOut ? 'timed out' : 'unreachable'}`, timedOut ? 504 : 502);
         continue;
       }
+      const ttfb = Date.now() - t0;
+      router.report({
+        region,
+        result: res.status,
+        colo: decision.location.colo,
+        accountId: account.id,
+        ttfbMs: ttfb,
+        procMs: procFromServerTiming(res.headers.get('server-timing')),
+        regionCache: res.headers.get(H.regionCache),
+        regionHitRatio: res.headers.get(H.regionHitRatio),
+      });
+      c.executionCtx.waitUntil(router.flush(c.env));
       if (res.status >= 500) {
-        lastError = upstreamFailed(`${region} answered ${res.status}`);
+        lastError = new PixmeshError(res.status === 504 ? 504 : 502, 'EUPSTREAM', `${region} answered ${res.status}`);
         await res.body?.cancel();
         continue;
       }
-      const out = new Response(res.body, res);
-      out.headers.delete(AUTH_HEADER);
-      out.headers.set(H.edgeCache, 'MISS');
+      const timing = [
+        `edge-cache;desc="${cached.stale ? 'STALE' : 'MISS'}"`,
+        routeServerTiming(decision),
+        tried.length > 1 ? `failover;desc="${tried.join('>')}"` : '',
+        `origin;dur=${ttfb};desc="${region}"`,
+        res.headers.get('server-timing') ?? '',
+      ];
+      const out = withEdgeHeaders(res, 'MISS', timing, negotiated, false);
       out.headers.set(H.region, res.headers.get(H.region) ?? region);
-      out.headers.set(
-        'server-timing',
-        [`edge-cache;desc="MISS"`, `route;desc="${region}"`, `origin;dur=${Date.now() - t0}`, res.headers.get('server-timing') ?? '']
-          .filter(Boolean)
-          .join(', '),
-      );
-      if (negotiated) out.headers.set('vary', 'Accept');
-      if (res.ok) {
-        c.executionCtx.waitUntil(cache.put(key, out.clone()));
-      } else {
-        out.headers.set('cache-control', `public, max-age=${ERROR_TTL_S}`);
+      if (res.ok && !out.headers.get('cache-control')?.includes('private')) {
+        c.executionCtx.waitUntil(storeInCache(key, out.clone(), Date.now()));
+      } else if (!res.ok) {
+        out.headers.set('cache-control', 'public, max-age=10');
+        if (res.status === 404 || res.status === 400) c.executionCtx.waitUntil(storeInCache(key, out.clone(), Date.now(), 10));
       }
-      return c.req.method === 'HEAD' ? new Response(null, out) : out;
+      return head ? new Response(null, out) : out;
     }
-    throw lastError instanceof PixmeshError ? lastError : upstreamFailed('no region could answer');
+
+    // Every region failed: a stale copy beats an error.
+    if (cached.stale) {
+      return withEdgeHeaders(cached.stale, 'STALE', [`edge-cache;desc="STALE"`, `failover;desc="${tried.join('>') || 'none'}"`], negotiated, head);
+    }
+    throw lastError ?? upstreamFailed(decision.candidates.length ? 'no region could answer in time' : 'no region is allowed to serve this account', 503);
   });
 
   return app;

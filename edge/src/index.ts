@@ -1,19 +1,29 @@
 /**
  * pixmesh edge worker: small Hono apps composed in one place.
- *   /_health            liveness
- *   /<account>/…        images (and custom domains: /…)
+ *   /_health, /_routing   the edge's own endpoints (edge/src/ops.ts)
+ *   /<account>/…          images (edge/src/images.ts); on a custom domain: /…
+ * The region for a miss is chosen in edge/src/routing/ (model) driven by edge/src/router.ts.
  */
 import { Hono } from 'hono';
 import { notFound } from '../../shared/errors.js';
 import type { Env } from './env.js';
 import { errorResponse } from './errors.js';
 import { imageRoutes } from './images.js';
+import { opsRoutes, probeRegions } from './ops.js';
+
+export { RoutingStateDO } from './routing-state-do.js';
 
 const app = new Hono<{ Bindings: Env }>();
 app.onError((err) => errorResponse(err));
-app.get('/_health', (c) => c.json({ ok: true }));
+app.route('/', opsRoutes());
 // Paths starting with "_" are reserved for the edge's own endpoints.
 app.all('/_*', () => errorResponse(notFound('no such edge endpoint')));
 app.route('/', imageRoutes());
 
-export default app;
+export default {
+  fetch: app.fetch,
+  async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext) {
+    // The cron's colo is not known: probes feed health (breakers) and the "global" RTT row only.
+    ctx.waitUntil(probeRegions(env));
+  },
+} satisfies ExportedHandler<Env>;

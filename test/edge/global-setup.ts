@@ -2,6 +2,8 @@
  * Runs in Node before the workerd tests: starts one small HTTP server per region that answers
  * like a region origin (a 1×1 PNG with the region headers) and records what it was asked, so
  * tests can see where the edge sent each request. Real sockets on loopback, nothing mocked.
+ * Control endpoints let a test make a region slow or failing:
+ *   POST /__control {"delayMs": 300, "status": 503}     GET /__seen     POST /__reset
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,27 +17,53 @@ export default async function setup(project: TestProject) {
   const servers: http.Server[] = [];
   const urls: Record<string, string> = {};
   for (const region of REGION_IDS) {
-    const seen: string[] = [];
+    let seen: { url: string; headers: Record<string, string | string[] | undefined> }[] = [];
+    let control = { delayMs: 0, status: 200 };
     const server = http.createServer((req, res) => {
       if (req.url === '/__seen') {
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify(seen));
         return;
       }
-      if (req.url?.startsWith('/healthz')) {
-        res.end('{"ok":true}');
+      if (req.url === '/__reset') {
+        seen = [];
+        control = { delayMs: 0, status: 200 };
+        res.end('{}');
         return;
       }
-      seen.push(req.url ?? '');
-      res.writeHead(200, {
-        'content-type': 'image/png',
-        'x-pixmesh-region': region,
-        'x-pixmesh-region-cache': 'MISS',
-        'x-pixmesh-processed-by': region,
-        'server-timing': 'proc;dur=1.0',
-        'cache-control': 'public, max-age=31536000',
-      });
-      res.end(PNG_1x1);
+      if (req.url === '/__control') {
+        let body = '';
+        req.on('data', (d) => (body += d));
+        req.on('end', () => {
+          control = { ...control, ...(JSON.parse(body) as typeof control) };
+          res.end('{}');
+        });
+        return;
+      }
+      const answer = () => {
+        if (req.url?.startsWith('/healthz')) {
+          res.writeHead(control.status === 200 ? 200 : control.status);
+          res.end('{"ok":true}');
+          return;
+        }
+        seen.push({ url: req.url ?? '', headers: req.headers });
+        if (control.status !== 200) {
+          res.writeHead(control.status, { 'ik-error': 'EUPSTREAM - test failure', 'x-pixmesh-region': region });
+          res.end();
+          return;
+        }
+        res.writeHead(200, {
+          'content-type': 'image/png',
+          'x-pixmesh-region': region,
+          'x-pixmesh-region-cache': 'MISS',
+          'x-pixmesh-processed-by': region,
+          'server-timing': 'proc;dur=1.0',
+          'cache-control': 'public, max-age=31536000',
+        });
+        res.end(PNG_1x1);
+      };
+      if (control.delayMs > 0) setTimeout(answer, control.delayMs);
+      else answer();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     servers.push(server);

@@ -1,0 +1,67 @@
+/**
+ * The edge cache (Cache API, per colo). Keys are built from the canonical request — account,
+ * endpoint, path, cache-busting query, canonical transformation, negotiated format — never from
+ * the raw URL or raw Accept header.
+ *
+ * Stale-if-error, which the Cache API lacks: entries are kept for a long retention period, and
+ * carry the time they were stored; past their freshness they are revalidated against a region,
+ * and served as STALE only when every region fails.
+ */
+import type { Account } from '../../shared/accounts.js';
+import type { ImageRequest } from '../../shared/request.js';
+import { canonicalTransformation, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
+
+/** How long a cached 200 is served without asking a region again. */
+export const FRESH_TTL_S = 7 * 24 * 3600;
+/** How long it is kept as a stale fallback. */
+export const RETAIN_TTL_S = 365 * 24 * 3600;
+const STORED_AT = 'x-pixmesh-stored-at';
+const FRESH_FOR = 'x-pixmesh-fresh-for';
+
+const cache = () => (caches as unknown as { default: Cache }).default;
+
+export async function edgeCacheKey(account: Account, request: ImageRequest, plan: TransformPlan, format: NegotiatedFormat): Promise<Request> {
+  const parts = [
+    account.id,
+    request.endpoint.prefix,
+    request.path,
+    new URLSearchParams(request.extraQuery).toString(),
+    canonicalTransformation(plan),
+    `f=${format}`,
+  ];
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(parts.join('\n')));
+  const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return new Request(`https://edge-cache.pixmesh.internal/${encodeURIComponent(account.id)}/${hex}`);
+}
+
+export interface CachedLookup {
+  fresh?: Response;
+  stale?: Response;
+}
+
+export async function readCached(key: Request, now: number): Promise<CachedLookup> {
+  const hit = await cache().match(key);
+  if (!hit) return {};
+  const storedAt = Number(hit.headers.get(STORED_AT) ?? 0);
+  const freshFor = Number(hit.headers.get(FRESH_FOR) ?? FRESH_TTL_S);
+  const clean = new Response(hit.body, hit);
+  clean.headers.delete(STORED_AT);
+  clean.headers.delete(FRESH_FOR);
+  return now - storedAt <= freshFor * 1000 ? { fresh: clean } : { stale: clean };
+}
+
+export async function storeInCache(key: Request, res: Response, now: number, freshForS = FRESH_TTL_S): Promise<void> {
+  const copy = new Response(res.body, res);
+  copy.headers.set(STORED_AT, String(now));
+  copy.headers.set(FRESH_FOR, String(freshForS));
+  // The Cache API honours Cache-Control: keep 200s for the retention period, errors only briefly.
+  copy.headers.set('cache-control', `public, max-age=${res.status === 200 ? RETAIN_TTL_S : freshForS}`);
+  copy.headers.delete('set-cookie');
+  // The key already holds the negotiated format; Vary is put back per request when serving.
+  copy.headers.delete('vary');
+  await cache().put(key, copy);
+}
+
+export async function deleteFromCache(key: Request): Promise<boolean> {
+  return cache().delete(key);
+}

@@ -1,0 +1,55 @@
+/**
+ * The edge's own endpoints: /_health, /_routing (the model for the requesting colo), and the
+ * cron probe of every region's /healthz (health for the breakers, RTT for the model).
+ */
+import { Hono } from 'hono';
+import { notFound } from '../../shared/errors.js';
+import { parseRegionUrls, type RegionId } from '../../shared/regions.js';
+import { loadAccounts } from './accounts.js';
+import type { Env } from './env.js';
+import { readGeo } from './geo.js';
+import { knownRegions, router } from './router.js';
+
+export function opsRoutes(): Hono<{ Bindings: Env }> {
+  const app = new Hono<{ Bindings: Env }>();
+  app.get('/_health', (c) => c.json({ ok: true }));
+
+  // /_routing?account=<id> (default: the first account; a custom domain picks its own).
+  app.get('/_routing', async (c) => {
+    const url = new URL(c.req.url);
+    const geo = readGeo(c.req.raw, c.env.PIXMESH_TRUST_GEO_HEADERS === 'true');
+    await router.ensureLoaded(c.env, geo.colo ?? null);
+    const accounts = await loadAccounts(c.env);
+    const byHost = accounts.byHost(url.host);
+    const id = c.req.query('account');
+    const account = byHost ?? (id ? accounts.get(id) : accounts.accounts[0]);
+    if (!account) throw notFound(`unknown account "${id ?? ''}"`);
+    const regions = knownRegions(parseRegionUrls(c.env.PIXMESH_REGION_URLS));
+    return c.json({ geo, ...router.describe(geo, account, Boolean(byHost), regions) }, 200, { 'cache-control': 'no-store' });
+  });
+  return app;
+}
+
+/** Cron: probe each region; a failed probe counts against its breaker, a good one is an RTT sample. */
+export async function probeRegions(env: Env, colo: string | null = null): Promise<Record<string, number | string>> {
+  const urls = parseRegionUrls(env.PIXMESH_REGION_URLS);
+  const results: Record<string, number | string> = {};
+  await Promise.all(
+    knownRegions(urls).map(async (region: RegionId) => {
+      const t0 = Date.now();
+      try {
+        const res = await fetch(`${urls[region]}/healthz`, { signal: AbortSignal.timeout(5000) });
+        await res.body?.cancel();
+        const rtt = Date.now() - t0;
+        router.report({ region, result: res.status, colo, ttfbMs: rtt, procMs: 0 });
+        results[region] = res.ok ? rtt : `status ${res.status}`;
+      } catch (e) {
+        const timedOut = (e as Error).name === 'TimeoutError';
+        router.report({ region, result: timedOut ? 'timeout' : 'network-error' });
+        results[region] = timedOut ? 'timeout' : 'unreachable';
+      }
+    }),
+  );
+  await router.flush(env, Date.now(), true);
+  return results;
+}

@@ -1,0 +1,152 @@
+/**
+ * The routing model's I/O side for one isolate: learned state and breakers in memory, samples
+ * from every proxied request, and persistence through a Durable Object per colo so a new isolate
+ * starts warm (docs/routing.md, "Persistence"). The decision itself is edge/src/routing/model.ts.
+ */
+import type { Account } from '../../shared/accounts.js';
+import { isRegionId, REGION_IDS, type RegionId } from '../../shared/regions.js';
+import {
+  beginAttempt,
+  breakerStatuses,
+  classifyOutcome,
+  newBreakers,
+  recordOutcome,
+  type Breakers,
+} from './routing/breaker.js';
+import {
+  decideRoute,
+  emptyState,
+  mergeStates,
+  recordHit,
+  recordSample,
+  restoreState,
+  type RequestLocation,
+  type RouteDecision,
+  type RoutingState,
+} from './routing/model.js';
+import type { Env } from './env.js';
+
+/** Persist at most once per this interval per isolate and colo (the DO write budget). */
+const FLUSH_INTERVAL_MS = 10_000;
+const LOAD_RETRY_MS = 30_000;
+
+export interface AttemptReport {
+  region: RegionId;
+  /** HTTP status, or a transport failure. */
+  result: number | 'timeout' | 'network-error';
+  colo?: string | null;
+  accountId?: string;
+  /** Time to response headers measured at the edge, ms. */
+  ttfbMs?: number;
+  /** The region's own processing time (Server-Timing `proc`), ms. */
+  procMs?: number;
+  /** x-pixmesh-region-cache of the answer. */
+  regionCache?: string | null;
+  /** x-pixmesh-region-hit-ratio of the answer. */
+  regionHitRatio?: string | null;
+}
+
+export class Router {
+  state: RoutingState = emptyState();
+  breakers: Breakers = newBreakers();
+  private readonly loadedColos = new Map<string, number>();
+  private dirtyColos = new Set<string>();
+  private lastFlush = 0;
+  samples = 0;
+
+  decide(location: RequestLocation, account: Account, viaCustomDomain: boolean, regions: RegionId[], now = Date.now()): RouteDecision {
+    return decideRoute({
+      location,
+      account: { id: account.id, homeRegion: account.homeRegion, residency: account.residency },
+      viaCustomDomain,
+      health: breakerStatuses(this.breakers, now),
+      state: this.state,
+      now,
+      regions,
+    });
+  }
+
+  /** Claims the half-open trial where there is one; false while the breaker is open. */
+  mayTry(region: RegionId, now = Date.now()): boolean {
+    const r = beginAttempt(this.breakers[region], now);
+    this.breakers[region] = r.state;
+    return r.allowed;
+  }
+
+  report(a: AttemptReport, now = Date.now()): void {
+    this.breakers[a.region] = recordOutcome(this.breakers[a.region], classifyOutcome(a.result), now);
+    if (typeof a.result !== 'number' || a.result >= 500) return;
+    // Network time = time to headers − the region's own work (which includes any forward to home).
+    if (a.colo && a.ttfbMs !== undefined && a.procMs !== undefined) {
+      const r = recordSample(this.state, a.colo, a.region, Math.max(0, a.ttfbMs - a.procMs), now);
+      if (r.accepted) {
+        this.state = r.state;
+        this.dirtyColos.add(a.colo);
+        this.samples++;
+      }
+    }
+    const ratio = a.regionHitRatio !== undefined && a.regionHitRatio !== null ? Number(a.regionHitRatio) : undefined;
+    const hit = ratio !== undefined && Number.isFinite(ratio) ? ratio : a.regionCache === 'HIT' ? true : a.regionCache === 'MISS' ? false : undefined;
+    if (hit !== undefined) {
+      const r = recordHit(this.state, a.region, hit, now, a.accountId);
+      if (r.accepted) this.state = r.state;
+    }
+  }
+
+  /** Load the persisted state for a colo once per isolate (retrying later after a failure). */
+  async ensureLoaded(env: Env, colo: string | null, now = Date.now()): Promise<void> {
+    const key = colo ?? 'global';
+    const at = this.loadedColos.get(key);
+    if (at !== undefined && (at > 0 || now - -at < LOAD_RETRY_MS)) return;
+    if (!env.ROUTING_STATE) return;
+    try {
+      const stub = env.ROUTING_STATE.get(env.ROUTING_STATE.idFromName(key));
+      const saved = restoreState(await (await stub.fetch('https://routing-state/state')).text());
+      this.state = mergeStates(this.state, saved);
+      this.loadedColos.set(key, now);
+    } catch {
+      this.loadedColos.set(key, -now);
+    }
+  }
+
+  /** Push learned state to each dirty colo's Durable Object, at most once per interval. */
+  async flush(env: Env, now = Date.now(), force = false): Promise<void> {
+    if (!env.ROUTING_STATE || this.dirtyColos.size === 0) return;
+    if (!force && now - this.lastFlush < FLUSH_INTERVAL_MS) return;
+    this.lastFlush = now;
+    const colos = [...this.dirtyColos];
+    this.dirtyColos = new Set();
+    await Promise.all(
+      colos.map(async (colo) => {
+        const stub = env.ROUTING_STATE!.get(env.ROUTING_STATE!.idFromName(colo));
+        const slice: RoutingState = { version: 1, rtt: { [colo]: this.state.rtt[colo] ?? {} }, hit: this.state.hit };
+        await stub.fetch('https://routing-state/state', { method: 'POST', body: JSON.stringify(slice) }).catch(() => this.dirtyColos.add(colo));
+      }),
+    );
+  }
+
+  /** The /_routing view for one location and account. */
+  describe(location: RequestLocation, account: Account, viaCustomDomain: boolean, regions: RegionId[], now = Date.now()) {
+    const decision = this.decide(location, account, viaCustomDomain, regions, now);
+    return {
+      account: account.id,
+      home: account.homeRegion,
+      residency: account.residency,
+      decision,
+      breakers: Object.fromEntries(REGION_IDS.map((r) => [r, { status: breakerStatuses(this.breakers, now)[r], ...this.breakers[r] }])),
+      learned: { colo: decision.location.colo, rtt: decision.location.colo ? (this.state.rtt[decision.location.colo] ?? {}) : {}, hit: this.state.hit },
+      samplesThisIsolate: this.samples,
+    };
+  }
+}
+
+/** One router per isolate. */
+export const router = new Router();
+
+/** Parses `proc;dur=12.3` out of a Server-Timing header. */
+export function procFromServerTiming(header: string | null): number | undefined {
+  const m = header ? /(?:^|,)\s*proc;dur=([\d.]+)/.exec(header) : null;
+  return m ? Number(m[1]) : undefined;
+}
+
+export const knownRegions = (urls: Partial<Record<string, string>>): RegionId[] => Object.keys(urls).filter(isRegionId);
