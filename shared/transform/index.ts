@@ -1,89 +1,91 @@
 /**
- * The transformation grammar (ImageKit's `tr` dialect). PLACEHOLDER: a minimal w/h/q/f parser
- * that the transformation-engine work replaces; the exported signatures are the contract the
- * edge and origin call.
+ * The transformation grammar (ImageKit's `tr` dialect), shared by the edge and the origin. Pure
+ * (runs in workerd and Node). Parsing and the parameter table live in parse.ts / params.ts; this
+ * module adds the canonical cache-key form, format negotiation and client-hint needs.
  */
-import { badTransformation } from '../errors.js';
 import type { AccountDefaults } from '../accounts.js';
+import { PARAMS, type OutputSpec, type StepSpec } from './params.js';
+import type { CondClause, Condition, OutputFormat, StepOps, TransformPlan } from './types.js';
+import { evalExpr, isExpr, type ExprScope } from './values.js';
 
-export type OutputFormat = 'jpeg' | 'png' | 'webp' | 'avif' | 'gif';
+export type * from './types.js';
+export { parseTransformation, splitParam, MAX_STEPS, MAX_TR_LENGTH } from './parse.js';
+export { PARAMS, SPECIAL_PARAMS, UNSUPPORTED_PARAMS, MAX_DIMENSION } from './params.js';
+export { evalExpr, isExpr, type ExprScope } from './values.js';
 
-export interface TransformStep {
-  [key: string]: string | number | boolean;
-}
+const STEP_SPECS = PARAMS.filter((p): p is StepSpec => p.scope === 'step');
+const OUTPUT_SPECS = PARAMS.filter((p): p is OutputSpec => p.scope === 'output' && p.field !== 'original');
 
-export interface TransformPlan {
-  steps: TransformStep[];
-  /** `orig-true`: the original bytes, untransformed. */
-  original: boolean;
-  /** An explicit `f-` other than auto; undefined means the format is negotiated. */
-  format?: OutputFormat | 'orig';
-  /** `di-`: default image path when the original is missing. */
-  defaultImage?: string;
-}
-
-export interface ParseContext {
-  namedTransforms?: Record<string, string>;
-  namedOnly?: boolean;
-}
-
-export function parseTransformation(tr: string | null | undefined, _ctx: ParseContext = {}): TransformPlan {
-  const plan: TransformPlan = { steps: [], original: false };
-  if (!tr) return plan;
-  for (const stepText of tr.split(':')) {
-    const step: TransformStep = {};
-    for (const param of stepText.split(',')) {
-      if (!param) continue;
-      const dash = param.indexOf('-');
-      const key = dash < 0 ? param : param.slice(0, dash);
-      const value = dash < 0 ? '' : param.slice(dash + 1);
-      switch (key) {
-        case 'w':
-        case 'h': {
-          const n = Number(value);
-          if (!/^\d+$/.test(value) || n < 1 || n > 16383) throw badTransformation(`${key}: expected an integer 1–16383, got "${value}"`);
-          step[key] = n;
-          break;
-        }
-        case 'q': {
-          const n = Number(value);
-          if (!/^\d+$/.test(value) || n < 1 || n > 100) throw badTransformation(`q: expected an integer 1–100, got "${value}"`);
-          step.q = n;
-          break;
-        }
-        case 'f':
-          if (value === 'auto') break;
-          if (value === 'jpg' || value === 'jpeg') plan.format = 'jpeg';
-          else if (value === 'png' || value === 'webp' || value === 'avif' || value === 'gif' || value === 'orig') plan.format = value;
-          else throw badTransformation(`f: unknown format "${value}"`);
-          break;
-        case 'orig':
-          plan.original = value === 'true';
-          break;
-        default:
-          throw badTransformation(`unknown parameter "${key}"`);
-      }
-    }
-    if (Object.keys(step).length) plan.steps.push(step);
+function canonicalOps(ops: StepOps): string[] {
+  const tokens: string[] = [];
+  for (const spec of STEP_SPECS) {
+    const v = (ops as Record<string, unknown>)[spec.field];
+    if (v === undefined) continue;
+    const text = (spec.format as (v: unknown) => string | null)(v);
+    if (text === null) continue;
+    tokens.push(text === '' ? spec.key : `${spec.key}-${text}`);
   }
-  return plan;
+  return tokens.sort();
 }
 
-/** A canonical string for cache keys: the same output ⇒ the same string. */
-export function canonicalTransformation(plan: TransformPlan): string {
+function canonicalCondition(c: Condition): string {
+  const fmt = (cl: CondClause) => `${cl.prop}_${cl.op}_${String(cl.value).replace(/^-/, 'N')}`;
+  return c.clauses.map((cl, i) => (i === 0 ? fmt(cl) : `${c.joins[i - 1]}_${fmt(cl)}`)).join('_');
+}
+
+/**
+ * A canonical string for cache keys: the same output ⇒ the same string (parameter order,
+ * spellings such as jpg/jpeg and default values do not matter); a different output ⇒ a different
+ * string. Pass the account defaults to also drop a `q-` equal to the account's quality.
+ * The result parses back to an equivalent plan.
+ */
+export function canonicalTransformation(plan: TransformPlan, defaults?: Pick<AccountDefaults, 'quality'>): string {
   if (plan.original) return 'orig-true';
-  const steps = plan.steps.map((s) =>
-    Object.keys(s)
-      .sort()
-      .map((k) => `${k}-${s[k]}`)
-      .join(','),
-  );
-  if (plan.format) steps.push(`f-${plan.format}`);
+  const steps: string[] = [];
+  for (const step of plan.steps) {
+    if (step.type === 'if') {
+      const parts = [`if-${canonicalCondition(step.cond)}`, ...canonicalOps(step.then)];
+      if (step.else && Object.keys(step.else).length) parts.push('if-else', ...canonicalOps(step.else));
+      parts.push('if-end');
+      steps.push(parts.join(','));
+      continue;
+    }
+    const tokens = canonicalOps(step);
+    if (tokens.length) steps.push(tokens.join(','));
+  }
+  const out: string[] = [];
+  for (const spec of OUTPUT_SPECS) {
+    const v = (plan as unknown as Record<string, unknown>)[spec.field];
+    if (v === undefined) continue;
+    if (spec.field === 'quality' && defaults && v === defaults.quality) continue;
+    const text = (spec.format as (v: unknown) => string | null)(v);
+    if (text !== null) out.push(`${spec.key}-${text}`);
+  }
+  if (out.length) steps.push(out.sort().join(','));
   return steps.join(':');
 }
 
 /** What the edge tells the origin to produce: a concrete format, or the source's own family. */
 export type NegotiatedFormat = OutputFormat | 'source';
+
+/** Media types from an Accept header with q > 0 (lower-cased). */
+export function acceptedTypes(accept: string | null | undefined): Set<string> {
+  const set = new Set<string>();
+  for (const part of (accept ?? '').toLowerCase().split(',')) {
+    const [type, ...params] = part.split(';').map((s) => s.trim());
+    if (!type) continue;
+    const q = params.find((p) => p.startsWith('q='));
+    if (q !== undefined && !(Number(q.slice(2)) > 0)) continue;
+    set.add(type);
+  }
+  return set;
+}
+
+/** Whether the plan can be AVIF under auto format (ImageKit skips AVIF for cp-true and e-usm). */
+function avifAllowed(plan: TransformPlan): boolean {
+  if (plan.colorProfile) return false;
+  return !plan.steps.some((s) => (s.type === 'if' ? s.then.usm || s.else?.usm : s.usm));
+}
 
 export function negotiateFormat(
   plan: TransformPlan,
@@ -93,8 +95,94 @@ export function negotiateFormat(
   if (plan.original || plan.format === 'orig') return { format: 'source', negotiated: false };
   if (plan.format) return { format: plan.format, negotiated: false };
   if (!defaults.autoFormat) return { format: 'source', negotiated: false };
-  const a = (accept ?? '').toLowerCase();
-  if (defaults.avif && a.includes('image/avif')) return { format: 'avif', negotiated: true };
-  if (a.includes('image/webp')) return { format: 'webp', negotiated: true };
+  const types = acceptedTypes(accept);
+  if (defaults.avif && types.has('image/avif') && avifAllowed(plan)) return { format: 'avif', negotiated: true };
+  if (types.has('image/webp')) return { format: 'webp', negotiated: true };
   return { format: 'source', negotiated: true };
 }
+
+/**
+ * Which client hints the plan reads: `dpr` (dpr-auto → Sec-CH-DPR, forwarded as x-pixmesh-dpr)
+ * and `width` (w-auto → Sec-CH-Width, forwarded as x-pixmesh-width). The edge puts a hint in its
+ * cache key (and Vary) only when the plan uses it.
+ */
+export function clientHintsUsed(plan: TransformPlan): { dpr: boolean; width: boolean } {
+  const res = { dpr: false, width: false };
+  if (plan.original) return res;
+  const visit = (ops: StepOps | undefined) => {
+    if (!ops) return;
+    if (ops.dpr === 'auto') res.dpr = true;
+    if (ops.w && !isExpr(ops.w) && ops.w.kind === 'auto') res.width = true;
+  };
+  for (const s of plan.steps) {
+    if (s.type === 'if') {
+      visit(s.then);
+      visit(s.else);
+    } else visit(s);
+  }
+  return res;
+}
+
+/**
+ * Normalise client-hint header values for the cache key / the origin: DPR clamped to 0.1–5 and
+ * rounded to 2 decimals, width an integer 1–16383; undefined when absent or invalid.
+ */
+export function normaliseHints(dpr: string | null | undefined, width: string | null | undefined): { dpr?: number; width?: number } {
+  const out: { dpr?: number; width?: number } = {};
+  const d = dpr == null ? NaN : Number(dpr);
+  if (Number.isFinite(d) && d > 0) out.dpr = Math.min(5, Math.max(0.1, Math.round(d * 100) / 100));
+  const w = width == null ? NaN : Number(width);
+  if (Number.isFinite(w) && w >= 1) out.width = Math.min(16383, Math.round(w));
+  return out;
+}
+
+/** Evaluate an if-condition against the current (w h) and input (iw ih) dimensions. */
+export function evalCondition(c: Condition, s: ExprScope): boolean {
+  const value = (cl: CondClause): number => {
+    switch (cl.prop) {
+      case 'w':
+        return s.cw;
+      case 'h':
+        return s.ch;
+      case 'ar':
+        return s.cw / s.ch;
+      case 'iw':
+        return s.iw;
+      case 'ih':
+        return s.ih;
+      case 'iar':
+        return s.iw / s.ih;
+    }
+  };
+  const test = (cl: CondClause): boolean => {
+    const v = value(cl);
+    switch (cl.op) {
+      case 'eq':
+        return Math.abs(v - cl.value) < 1e-9;
+      case 'ne':
+        return Math.abs(v - cl.value) >= 1e-9;
+      case 'gt':
+        return v > cl.value;
+      case 'gte':
+        return v >= cl.value;
+      case 'lt':
+        return v < cl.value;
+      case 'lte':
+        return v <= cl.value;
+    }
+  };
+  // and binds tighter than or: split into or-groups of and-ed clauses
+  let any = false;
+  let all = true;
+  c.clauses.forEach((cl, i) => {
+    all = all && test(cl);
+    const join = c.joins[i];
+    if (join !== 'and') {
+      any = any || all;
+      all = true;
+    }
+  });
+  return any;
+}
+
+export { evalExpr as evaluateExpression };

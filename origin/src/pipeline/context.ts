@@ -1,0 +1,101 @@
+/**
+ * The state a render carries from step to step (imgproxy's processing Context). Every field the
+ * steps share is declared and documented here.
+ *
+ * sharp applies the operations queued on one instance in ITS fixed internal order (trim, resize,
+ * flip, rotate, crop/embed, extend, blur, sharpen, composite, linear, normalise, …), not in call
+ * order. Each step declares the sharp phase it uses; when a step's phase is not after the phases
+ * already queued, the queued work is materialised to raw pixels first, so the result always
+ * follows OUR declared order.
+ */
+import sharp, { type Sharp } from 'sharp';
+import { limitExceeded } from '../../../shared/errors.js';
+import type { OutputFormat, TransformPlan } from '../../../shared/transform/index.js';
+import type { PipelineConfig } from './config.js';
+import type { RenderOptions } from './index.js';
+import type { SourceInfo } from './source.js';
+import type { ResolvedOps } from './steps/resolve.js';
+
+/** sharp's internal operation order (lib pipeline.cc), as numbers. */
+export const PHASE = {
+  trim: 1,
+  preExtract: 2,
+  flatten: 2.5,
+  resize: 4,
+  flip: 5,
+  rotate90: 6,
+  cropEmbed: 7,
+  rotateAny: 8,
+  postExtract: 9,
+  extend: 11,
+  blur: 12,
+  sharpen: 13,
+  composite: 14,
+  linear: 15,
+  normalise: 16,
+} as const;
+
+export interface Ctx {
+  readonly input: Buffer;
+  readonly plan: TransformPlan;
+  readonly opts: RenderOptions;
+  readonly config: PipelineConfig;
+  /** Header facts about the original (set by the limits step). */
+  source: SourceInfo;
+  /** The pipeline being built. */
+  img: Sharp;
+  /** Current width/height; valid only when dimsKnown. */
+  width: number;
+  height: number;
+  /** False after an operation whose output size sharp decides (trim, free rotation). */
+  dimsKnown: boolean;
+  /** Whether the current image may carry transparency. */
+  hasAlpha: boolean;
+  /** Highest sharp phase queued on `img` since the last materialisation (-1: none). */
+  phase: number;
+  /** The concrete operations of the chain step being run (set by the resolve step). */
+  ops: ResolvedOps;
+  /** Chosen output format (set by the format step). */
+  format?: OutputFormat;
+  /** How many times pixels were materialised (for tests and server-timing). */
+  materialisations: number;
+}
+
+/** Run the queued operations into raw pixels and start a fresh pipeline from them. */
+export async function materialise(ctx: Ctx): Promise<void> {
+  const { data, info } = await ctx.img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  ctx.img = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels as 1 | 2 | 3 | 4 } });
+  ctx.width = info.width;
+  ctx.height = info.height;
+  ctx.dimsKnown = true;
+  ctx.hasAlpha = info.channels === 2 || info.channels === 4;
+  ctx.phase = -1;
+  ctx.materialisations++;
+}
+
+/** Declare that the next operation runs at `phase`; materialises first when sharp would reorder it. */
+export async function usePhase(ctx: Ctx, phase: number): Promise<void> {
+  if (phase <= ctx.phase) await materialise(ctx);
+  ctx.phase = Math.max(ctx.phase, phase);
+}
+
+/** Make width/height exact (materialising when sharp alone knows them). */
+export async function exactDims(ctx: Ctx): Promise<{ width: number; height: number }> {
+  if (!ctx.dimsKnown) await materialise(ctx);
+  return { width: ctx.width, height: ctx.height };
+}
+
+/** Record new dimensions, enforcing the output limits before any pixels are produced. */
+export function setDims(ctx: Ctx, width: number, height: number, what: string): void {
+  checkOutputSize(ctx.config, width, height, what);
+  ctx.width = width;
+  ctx.height = height;
+  ctx.dimsKnown = true;
+}
+
+export function checkOutputSize(config: PipelineConfig, width: number, height: number, what: string): void {
+  if (width > config.maxOutputDimension || height > config.maxOutputDimension)
+    throw limitExceeded(`${what}: the output would be ${width}×${height}; the largest side allowed is ${config.maxOutputDimension} px`);
+  if (width * height > config.maxOutputPixels)
+    throw limitExceeded(`${what}: the output would be ${width}×${height} (${Math.round((width * height) / 1e6)} MP); at most ${config.maxOutputPixels / 1e6} MP allowed`);
+}

@@ -1,0 +1,54 @@
+/**
+ * The pipeline, declared once (imgproxy style). A render is:
+ *
+ *   checkLimits → decode → for each chain step: STEP_PIPELINE → chooseFormat → encode
+ *
+ * and each chain step runs its operations in THIS order, whatever their order in the URL.
+ * Between steps the caller's deadline (AbortSignal) is checked.
+ */
+import type { Ctx } from './context.js';
+import { background } from './steps/background.js';
+import { border } from './steps/border.js';
+import { blur, contrast, grayscale, sharpen } from './steps/effects.js';
+import { flip } from './steps/flip.js';
+import { checkLimits, decode } from './steps/input.js';
+import { chooseFormat, encode } from './steps/output.js';
+import { opacity } from './steps/opacity.js';
+import { radius } from './steps/radius.js';
+import { resize } from './steps/resize.js';
+import { rotate } from './steps/rotate.js';
+import { trim } from './steps/trim.js';
+
+export type Step = (ctx: Ctx) => Promise<void> | void;
+export interface NamedStep {
+  name: string;
+  run: Step;
+}
+
+/** Before the chain: limits from the header, then open the image (EXIF orientation applied). */
+export const PREPARE: readonly NamedStep[] = [
+  { name: 'limits', run: checkLimits },
+  { name: 'decode', run: decode },
+];
+
+/** The operations of one chain step, in execution order. */
+export const STEP_PIPELINE: readonly NamedStep[] = [
+  { name: 'trim', run: trim },
+  { name: 'resize', run: resize },
+  { name: 'rotate', run: rotate },
+  { name: 'flip', run: flip },
+  { name: 'blur', run: blur },
+  { name: 'sharpen', run: sharpen },
+  { name: 'grayscale', run: grayscale },
+  { name: 'contrast', run: contrast },
+  { name: 'border', run: border },
+  { name: 'radius', run: radius },
+  { name: 'opacity', run: opacity },
+  { name: 'background', run: background },
+];
+
+/** After the chain. */
+export const FINALIZE: readonly NamedStep[] = [
+  { name: 'format', run: chooseFormat },
+  { name: 'encode', run: encode },
+];

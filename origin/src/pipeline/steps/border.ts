@@ -1,0 +1,12 @@
+/** Step "border" (`b-<w>_<colour>`): the same width on every side. */
+import { PHASE, setDims, usePhase, type Ctx } from '../context.js';
+import { sharpColor } from './util.js';
+
+export async function border(ctx: Ctx): Promise<void> {
+  const b = ctx.ops.border;
+  if (!b) return;
+  if (ctx.dimsKnown) setDims(ctx, ctx.width + 2 * b.width, ctx.height + 2 * b.width, 'b');
+  await usePhase(ctx, PHASE.extend);
+  ctx.img = ctx.img.extend({ top: b.width, bottom: b.width, left: b.width, right: b.width, background: sharpColor(b.color) });
+  if (b.color.alpha < 1) ctx.hasAlpha = true;
+}

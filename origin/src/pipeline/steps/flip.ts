@@ -1,0 +1,10 @@
+/** Step "flip" (`fl`): h mirrors left-right, v upside-down, h_v both. */
+import { PHASE, usePhase, type Ctx } from '../context.js';
+
+export async function flip(ctx: Ctx): Promise<void> {
+  const fl = ctx.ops.fl;
+  if (!fl) return;
+  await usePhase(ctx, PHASE.flip);
+  if (fl === 'h' || fl === 'h_v') ctx.img = ctx.img.flop();
+  if (fl === 'v' || fl === 'h_v') ctx.img = ctx.img.flip();
+}

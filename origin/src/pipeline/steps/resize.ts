@@ -1,0 +1,151 @@
+/**
+ * Step "resize": w / h / ar / dpr with the crop strategy (c) or crop mode (cm) and focus (fo).
+ * Target sizes are computed here (not left to sharp) so the output limits are enforced before
+ * any pixels are produced and later steps know the exact size.
+ */
+import sharp from 'sharp';
+import { badTransformation } from '../../../../shared/errors.js';
+import { exactDims, materialise, PHASE, setDims, usePhase, type Ctx } from '../context.js';
+import { DEFAULT_PAD, gravityOffset, sharpColor, sharpPosition, solid } from './util.js';
+
+/** ImageKit: dpr is ignored when the result would be under 1 px or over 5000 px. */
+export function applyDpr(w: number | undefined, h: number | undefined, dpr: number): [number | undefined, number | undefined] {
+  if (dpr === 1 || (w === undefined && h === undefined)) return [w, h];
+  const dw = w === undefined ? undefined : Math.round(w * dpr);
+  const dh = h === undefined ? undefined : Math.round(h * dpr);
+  const bad = (v: number | undefined) => v !== undefined && (v < 1 || v > 5000);
+  return bad(dw) || bad(dh) ? [w, h] : [dw, dh];
+}
+
+export async function resize(ctx: Ctx): Promise<void> {
+  const o = ctx.ops;
+  if (o.cm === 'extract' || o.cm === 'pad_extract') return extract(ctx);
+  let { w, h } = o;
+  if (w === undefined && h === undefined && o.ar === undefined) return;
+  const { width: cw, height: ch } = await exactDims(ctx);
+  if (o.ar !== undefined) {
+    if (w !== undefined && h === undefined) h = Math.max(1, Math.round(w / o.ar));
+    else if (h !== undefined && w === undefined) w = Math.max(1, Math.round(h * o.ar));
+    else if (w === undefined && h === undefined) {
+      w = cw;
+      h = Math.max(1, Math.round(cw / o.ar));
+    }
+  }
+  [w, h] = applyDpr(w, h, o.dpr);
+
+  type Fit = 'cover' | 'contain' | 'fill';
+  let fit: Fit = 'fill';
+  let tw: number;
+  let th: number;
+  if (w !== undefined && h !== undefined) {
+    if (o.cm === 'pad_resize') {
+      fit = 'contain';
+      [tw, th] = [w, h];
+    } else if (o.c === 'maintain_ratio') {
+      fit = 'cover';
+      [tw, th] = [w, h];
+    } else if (o.c === 'force') [tw, th] = [w, h];
+    else {
+      const s = o.c === 'at_least' ? Math.max(w / cw, h / ch) : o.c === 'at_max' ? Math.min(w / cw, h / ch, 1) : Math.min(w / cw, h / ch);
+      [tw, th] = [Math.max(1, Math.round(cw * s)), Math.max(1, Math.round(ch * s))];
+    }
+  } else if (w !== undefined) {
+    const s = o.c === 'at_max' ? Math.min(w / cw, 1) : w / cw;
+    [tw, th] = [Math.max(1, Math.round(cw * s)), Math.max(1, Math.round(ch * s))];
+  } else {
+    const s = o.c === 'at_max' ? Math.min(h! / ch, 1) : h! / ch;
+    [tw, th] = [Math.max(1, Math.round(cw * s)), Math.max(1, Math.round(ch * s))];
+  }
+  setDims(ctx, tw, th, 'resize');
+  if (fit === 'fill' && tw === cw && th === ch) return;
+
+  if (fit === 'contain' && o.bg?.kind === 'blurred') return padBlurred(ctx, cw, ch, tw, th);
+  const bg = solid(o.bg) ?? DEFAULT_PAD;
+  await usePhase(ctx, fit === 'fill' ? PHASE.resize : PHASE.cropEmbed);
+  if (fit === 'contain' && bg.alpha < 1) {
+    ctx.img = ctx.img.ensureAlpha();
+    ctx.hasAlpha = true;
+  }
+  ctx.img = ctx.img.resize({
+    width: tw,
+    height: th,
+    fit,
+    position: sharpPosition(o.fo, fit === 'cover'),
+    background: sharpColor(bg),
+  });
+}
+
+/** pad_resize with bg-blurred: the image fitted inside, over a blurred cover-scaled copy of itself. */
+async function padBlurred(ctx: Ctx, cw: number, ch: number, tw: number, th: number): Promise<void> {
+  const o = ctx.ops;
+  const bg = o.bg?.kind === 'blurred' ? o.bg : { intensity: 'auto' as const, brightness: 0 };
+  await materialise(ctx);
+  const pixels = await ctx.img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const open = () => sharp(pixels.data, { raw: { width: pixels.info.width, height: pixels.info.height, channels: pixels.info.channels as 1 | 2 | 3 | 4 } });
+  const s = Math.min(tw / cw, th / ch);
+  const iw = Math.max(1, Math.round(cw * s));
+  const ih = Math.max(1, Math.round(ch * s));
+  const sigma = bg.intensity === 'auto' ? Math.max(2, Math.min(tw, th) / 20) : Math.max(0.3, bg.intensity / 2);
+  let back = open().resize({ width: tw, height: th, fit: 'cover' }).blur(sigma);
+  if (bg.brightness) back = back.linear(1, bg.brightness);
+  const backRaw = await back.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const fore = await open().resize({ width: iw, height: ih, fit: 'fill' }).png({ compressionLevel: 0 }).toBuffer();
+  const { left, top } = gravityOffset(o.fo, tw - iw, th - ih);
+  const out = await sharp(backRaw.data, { raw: { width: tw, height: th, channels: backRaw.info.channels as 3 } })
+    .composite([{ input: fore, left, top }])
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  ctx.img = sharp(out.data, { raw: { width: out.info.width, height: out.info.height, channels: out.info.channels as 3 | 4 } });
+  ctx.width = out.info.width;
+  ctx.height = out.info.height;
+  ctx.dimsKnown = true;
+  ctx.hasAlpha = out.info.channels === 4;
+  ctx.phase = -1;
+}
+
+/** cm-extract / cm-pad_extract: cut a region without scaling; pad_extract pads where it overhangs. */
+async function extract(ctx: Ctx): Promise<void> {
+  const o = ctx.ops;
+  const { width: cw, height: ch } = await exactDims(ctx);
+  let w = o.w ?? cw;
+  let h = o.h ?? ch;
+  if (o.ar !== undefined) {
+    if (o.w !== undefined && o.h === undefined) h = Math.max(1, Math.round(w / o.ar));
+    else if (o.h !== undefined && o.w === undefined) w = Math.max(1, Math.round(h * o.ar));
+  }
+  const [dw, dh] = applyDpr(w, h, o.dpr);
+  w = dw!;
+  h = dh!;
+  const g = gravityOffset(o.fo, cw - w, ch - h);
+  const left = o.x ?? (o.xc !== undefined ? Math.round(o.xc - w / 2) : g.left);
+  const top = o.y ?? (o.yc !== undefined ? Math.round(o.yc - h / 2) : g.top);
+  setDims(ctx, w, h, `cm-${o.cm}`);
+  const inside = left >= 0 && top >= 0 && left + w <= cw && top + h <= ch;
+  if (o.cm === 'extract') {
+    if (!inside)
+      throw badTransformation(`cm-extract: the ${w}×${h} region at (${left},${top}) lies outside the ${cw}×${ch} image`);
+    if (left === 0 && top === 0 && w === cw && h === ch) return;
+    await usePhase(ctx, PHASE.preExtract);
+    ctx.img = ctx.img.extract({ left, top, width: w, height: h });
+    return;
+  }
+  // pad_extract: the part of the region inside the image, then padding around it
+  const il = Math.max(0, left);
+  const it = Math.max(0, top);
+  const ir = Math.min(cw, left + w);
+  const ib = Math.min(ch, top + h);
+  if (ir <= il || ib <= it) throw badTransformation(`cm-pad_extract: the ${w}×${h} region at (${left},${top}) does not overlap the ${cw}×${ch} image`);
+  await usePhase(ctx, PHASE.preExtract);
+  if (il !== 0 || it !== 0 || ir !== cw || ib !== ch) ctx.img = ctx.img.extract({ left: il, top: it, width: ir - il, height: ib - it });
+  const pad = { top: it - top, left: il - left, right: left + w - ir, bottom: top + h - ib };
+  if (pad.top || pad.left || pad.right || pad.bottom) {
+    const bg = solid(o.bg) ?? DEFAULT_PAD;
+    await usePhase(ctx, PHASE.extend);
+    if (bg.alpha < 1) {
+      ctx.img = ctx.img.ensureAlpha();
+      ctx.hasAlpha = true;
+    }
+    ctx.img = ctx.img.extend({ ...pad, background: sharpColor(bg) });
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * Step "resolve": turn one chain step of the plan into concrete numbers for the current image —
+ * if-conditions decided, expressions evaluated (iw ih = the original, cw ch = the image entering
+ * this step), fractions and client hints applied.
+ */
+import { badTransformation } from '../../../../shared/errors.js';
+import {
+  evalCondition,
+  evalExpr,
+  isExpr,
+  type Background,
+  type Color,
+  type CropMode,
+  type CropStrategy,
+  type Dimension,
+  type Focus,
+  type NumOrExpr,
+  type Radius,
+  type StepOps,
+  type TransformStep,
+  type UnsharpMask,
+} from '../../../../shared/transform/index.js';
+import { exactDims, type Ctx } from '../context.js';
+
+export interface ResolvedOps {
+  /** Target width/height in px before dpr (undefined: not constrained). */
+  w?: number;
+  h?: number;
+  /** width ÷ height from `ar`. */
+  ar?: number;
+  c: CropStrategy;
+  cm?: CropMode;
+  fo: Focus;
+  x?: number;
+  y?: number;
+  xc?: number;
+  yc?: number;
+  dpr: number;
+  bl?: number;
+  grayscale?: boolean;
+  contrast?: boolean;
+  sharpen?: number;
+  usm?: UnsharpMask;
+  t?: number;
+  border?: { width: number; color: Color };
+  r?: Radius;
+  /** Clockwise degrees in [0, 360); 0 = none. */
+  rt: number;
+  fl?: 'h' | 'v' | 'h_v';
+  bg?: Background;
+  o?: number;
+}
+
+export const EMPTY_OPS: ResolvedOps = { c: 'maintain_ratio', fo: 'center', dpr: 1, rt: 0 };
+
+function evaluate(key: string, v: NumOrExpr, scope: Parameters<typeof evalExpr>[1]): number {
+  if (!isExpr(v)) return v;
+  const n = evalExpr(v, scope);
+  if (!Number.isFinite(n)) throw badTransformation(`${key}: the expression evaluates to an invalid number (division by zero?)`);
+  return n;
+}
+
+export async function resolveStep(ctx: Ctx, step: TransformStep): Promise<ResolvedOps> {
+  const { width: cw, height: ch } = await exactDims(ctx);
+  const scope = { iw: ctx.source.width, ih: ctx.source.height, cw, ch };
+  let ops: StepOps | undefined;
+  if (step.type === 'if') ops = evalCondition(step.cond, scope) ? step.then : step.else;
+  else ops = step;
+  if (!ops) return { ...EMPTY_OPS };
+
+  const dim = (key: 'w' | 'h', d: Dimension | undefined, current: number): number | undefined => {
+    if (d === undefined) return undefined;
+    if (isExpr(d)) {
+      const n = Math.round(evaluate(key, d, scope));
+      if (n < 1) throw badTransformation(`${key}: the expression evaluates to ${n}, below 1 px`);
+      return n;
+    }
+    switch (d.kind) {
+      case 'px':
+        return d.value;
+      case 'fraction':
+        return Math.max(1, Math.round(current * d.value));
+      case 'auto':
+        return key === 'w' ? ctx.opts.widthHint : undefined;
+    }
+  };
+  const pos = (key: string, v: NumOrExpr | undefined) => (v === undefined ? undefined : Math.round(evaluate(key, v, scope)));
+
+  const r: ResolvedOps = {
+    w: dim('w', ops.w, cw),
+    h: dim('h', ops.h, ch),
+    c: ops.c ?? 'maintain_ratio',
+    cm: ops.cm,
+    fo: ops.fo ?? 'center',
+    x: pos('x', ops.x),
+    y: pos('y', ops.y),
+    xc: pos('xc', ops.xc),
+    yc: pos('yc', ops.yc),
+    dpr: ops.dpr === 'auto' ? (ctx.opts.dpr ?? 1) : (ops.dpr ?? 1),
+    bl: ops.bl,
+    grayscale: ops.grayscale,
+    contrast: ops.contrast,
+    sharpen: ops.sharpen,
+    usm: ops.usm,
+    t: ops.t,
+    r: ops.r,
+    rt: typeof ops.rt === 'number' ? ((Math.round(ops.rt) % 360) + 360) % 360 : 0,
+    fl: ops.fl,
+    bg: ops.bg,
+    o: ops.o,
+  };
+  if (ops.ar !== undefined) {
+    const ar = isExpr(ops.ar) ? evaluate('ar', ops.ar, scope) : ops.ar.w / ops.ar.h;
+    if (!(ar > 0)) throw badTransformation(`ar: the aspect ratio evaluates to ${ar}, it must be positive`);
+    r.ar = ar;
+  }
+  if (ops.b) {
+    const width = Math.round(evaluate('b', ops.b.width, scope));
+    if (width < 0) throw badTransformation(`b: the border width evaluates to ${width}, below 0`);
+    if (width > 0) r.border = { width, color: ops.b.color };
+  }
+  return r;
+}

@@ -1,0 +1,29 @@
+/**
+ * Step "rotate" (`rt`): clockwise degrees. Multiples of 90 swap the sides; other angles grow the
+ * canvas and fill the corners with `bg` (transparent without one). `rt-auto` (EXIF) is applied
+ * by the decode step.
+ */
+import { PHASE, setDims, usePhase, type Ctx } from '../context.js';
+import { sharpColor, solid, TRANSPARENT } from './util.js';
+
+export async function rotate(ctx: Ctx): Promise<void> {
+  const deg = ctx.ops.rt;
+  if (!deg) return;
+  if (deg % 90 === 0) {
+    await usePhase(ctx, PHASE.rotate90);
+    ctx.img = ctx.img.rotate(deg);
+    if (deg !== 180 && ctx.dimsKnown) setDims(ctx, ctx.height, ctx.width, 'rt');
+    return;
+  }
+  const bg = solid(ctx.ops.bg) ?? TRANSPARENT;
+  if (ctx.dimsKnown) {
+    const rad = (deg * Math.PI) / 180;
+    const w = Math.ceil(Math.abs(ctx.width * Math.cos(rad)) + Math.abs(ctx.height * Math.sin(rad)));
+    const h = Math.ceil(Math.abs(ctx.width * Math.sin(rad)) + Math.abs(ctx.height * Math.cos(rad)));
+    setDims(ctx, w, h, 'rt'); // checks the limits; the exact size is sharp's
+  }
+  await usePhase(ctx, PHASE.rotateAny);
+  ctx.img = ctx.img.rotate(deg, { background: sharpColor(bg) });
+  if (bg.alpha < 1) ctx.hasAlpha = true;
+  ctx.dimsKnown = false;
+}

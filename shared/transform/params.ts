@@ -1,0 +1,552 @@
+/**
+ * THE parameter table: one declarative record per ImageKit parameter (ipx-style modifier records).
+ * The parser, the canonical cache-key form and docs/transformations.md are all derived from it,
+ * so a parameter cannot be parsed without being documented or keyed. Ranges mirror what the
+ * sharp pipeline accepts, so a bad value is a 400 here rather than a 500 inside sharp.
+ */
+import { badTransformation } from '../errors.js';
+import type { CropMode, CropStrategy, Dimension, Focus, Radius, StepOps, TransformPlan } from './types.js';
+import {
+  bool,
+  describeRange,
+  formatExpr,
+  formatNumber,
+  formatNumOrExpr,
+  isExpr,
+  isExprLike,
+  num,
+  numOrExpr,
+  oneOf,
+  parseColor,
+  parseExpr,
+  parseNumber,
+  quote,
+} from './values.js';
+
+/** Largest width/height accepted in a URL and produced by the pipeline (WebP's limit, ImageKit's too). */
+export const MAX_DIMENSION = 16383;
+
+export const CROP_STRATEGIES: readonly CropStrategy[] = ['maintain_ratio', 'force', 'at_max', 'at_max_enlarge', 'at_least'];
+export const CROP_MODES: readonly CropMode[] = ['pad_resize', 'extract', 'pad_extract'];
+export const FOCUS_VALUES: readonly Focus[] = [
+  'center',
+  'top',
+  'left',
+  'bottom',
+  'right',
+  'top_left',
+  'top_right',
+  'bottom_left',
+  'bottom_right',
+  'auto',
+  'face',
+];
+export const FORMAT_VALUES = ['auto', 'jpg', 'jpeg', 'png', 'webp', 'avif', 'gif', 'orig'] as const;
+
+export type PlanOutput = Pick<TransformPlan, 'format' | 'defaultImage' | 'quality' | 'progressive' | 'lossless' | 'colorProfile' | 'metadata' | 'original'>;
+
+interface SpecBase {
+  /** URL key, e.g. `w`, `e-grayscale`. */
+  key: string;
+  /** The name in the official SDKs' transformation objects. */
+  sdk?: string;
+  group: 'Resize and crop' | 'Effects' | 'Geometry and colour' | 'Output' | 'Other';
+  syntax: string;
+  description: string;
+  /** A `tr` value that parses. */
+  example: string;
+  /** Bare key allowed (`e-grayscale`, `e-sharpen`). */
+  flag?: boolean;
+}
+
+export interface StepSpec<K extends keyof StepOps = keyof StepOps> extends SpecBase {
+  scope: 'step';
+  field: K;
+  parse(raw: string | null): NonNullable<StepOps[K]>;
+  /** Canonical value text; null = the default (dropped from the key); '' = bare key. */
+  format(v: NonNullable<StepOps[K]>): string | null;
+}
+
+export interface OutputSpec<K extends keyof PlanOutput = keyof PlanOutput> extends SpecBase {
+  scope: 'output';
+  field: K;
+  parse(raw: string | null): PlanOutput[K];
+  format(v: NonNullable<PlanOutput[K]>): string | null;
+}
+
+export type ParamSpec = StepSpec | OutputSpec;
+
+const step = <K extends keyof StepOps>(s: Omit<StepSpec<K>, 'scope'>): ParamSpec => ({ ...s, scope: 'step' }) as unknown as ParamSpec;
+const output = <K extends keyof PlanOutput>(s: Omit<OutputSpec<K>, 'scope'>): ParamSpec => ({ ...s, scope: 'output' }) as unknown as ParamSpec;
+
+const DIM_TEXT = `integer pixels 1–${MAX_DIMENSION}, a fraction greater than 0 and below 1, auto, or an expression`;
+
+function dimension(key: string, raw: string | null): Dimension {
+  if (raw === 'auto') return { kind: 'auto' };
+  if (raw !== null && isExprLike(raw)) return parseExpr(key, raw);
+  const n = num(key, raw, { min: 0, max: MAX_DIMENSION, exclusiveMin: true }, DIM_TEXT);
+  if (n < 1) return { kind: 'fraction', value: n };
+  return { kind: 'px', value: Math.round(n) };
+}
+function formatDimension(d: Dimension): string {
+  if (isExpr(d)) return formatExpr(d);
+  if (d.kind === 'auto') return 'auto';
+  return formatNumber(d.value);
+}
+
+const flag = (key: string, raw: string | null): true => {
+  if (raw === null || raw === 'true') return true;
+  throw badTransformation(`${key}: takes no value (or "true"), got ${quote(raw)}`);
+};
+
+export const PARAMS: readonly ParamSpec[] = [
+  // ── Resize and crop ────────────────────────────────────────────────────────────────────
+  step({
+    key: 'w',
+    sdk: 'width',
+    group: 'Resize and crop',
+    field: 'w',
+    syntax: DIM_TEXT,
+    description:
+      'Output width. A value between 0 and 1 is a fraction of the image entering the step. `auto` uses the Sec-CH-Width client hint (no hint: no width). Non-integer pixel values are rounded.',
+    example: 'w-300',
+    parse: (raw) => dimension('w', raw),
+    format: formatDimension,
+  }),
+  step({
+    key: 'h',
+    sdk: 'height',
+    group: 'Resize and crop',
+    field: 'h',
+    syntax: DIM_TEXT,
+    description: 'Output height; same forms as `w` (`auto` is not a height hint and is treated as no height).',
+    example: 'h-200',
+    parse: (raw) => dimension('h', raw),
+    format: formatDimension,
+  }),
+  step({
+    key: 'ar',
+    sdk: 'aspectRatio',
+    group: 'Resize and crop',
+    field: 'ar',
+    syntax: '`<w>-<h>` (positive numbers) or an expression giving width÷height (e.g. `iar_div_2`)',
+    description: 'Aspect ratio, used with exactly one of `w`/`h` (with neither, the current width is kept); ignored when both are given.',
+    example: 'w-400,ar-16-9',
+    parse: (raw) => {
+      if (raw !== null && isExprLike(raw)) return parseExpr('ar', raw);
+      const m = raw === null ? null : /^([^-]+)-([^-]+)$/.exec(raw);
+      const a = m ? parseNumber(m[1]!) : undefined;
+      const b = m ? parseNumber(m[2]!) : undefined;
+      if (a === undefined || b === undefined || a <= 0 || b <= 0 || a > 1000 || b > 1000)
+        throw badTransformation(`ar: expected <w>-<h> with positive numbers up to 1000 (e.g. ar-4-3) or an expression, got ${raw === null ? 'no value' : quote(raw)}`);
+      return { w: a, h: b };
+    },
+    format: (v) => (isExpr(v) ? formatExpr(v) : `${formatNumber(v.w)}-${formatNumber(v.h)}`),
+  }),
+  step({
+    key: 'c',
+    sdk: 'crop',
+    group: 'Resize and crop',
+    field: 'c',
+    syntax: CROP_STRATEGIES.join(' | '),
+    description:
+      'Crop strategy when both `w` and `h` are given. maintain_ratio (default): fill the box and crop the overflow around `fo`. force: stretch. at_max: fit inside, never upscale. at_max_enlarge: fit inside, upscaling allowed. at_least: cover the box without cropping.',
+    example: 'w-300,h-300,c-at_max',
+    parse: (raw) => oneOf('c', raw, CROP_STRATEGIES),
+    format: (v) => (v === 'maintain_ratio' ? null : v),
+  }),
+  step({
+    key: 'cm',
+    sdk: 'cropMode',
+    group: 'Resize and crop',
+    field: 'cm',
+    syntax: CROP_MODES.join(' | '),
+    description:
+      'pad_resize: fit inside the box and pad with `bg` (position by `fo`). extract: cut a `w`×`h` region out of the image without scaling (position by `fo`, `x`/`y` or `xc`/`yc`; out of bounds is a 400). pad_extract: like extract, padding with `bg` where the region is larger than the image.',
+    example: 'w-300,h-300,cm-pad_resize,bg-F3F3F3',
+    parse: (raw) => oneOf('cm', raw, CROP_MODES),
+    format: (v) => v,
+  }),
+  step({
+    key: 'fo',
+    sdk: 'focus',
+    group: 'Resize and crop',
+    field: 'fo',
+    syntax: FOCUS_VALUES.join(' | '),
+    description:
+      'Focus for crops and padding. `auto` is saliency-based (libvips attention). `face` currently falls back to the same saliency strategy (no face detector yet). For `cm-extract`, `auto`/`face` fall back to center. `fo-custom` and object names are not supported.',
+    example: 'w-300,h-300,fo-top_left',
+    parse: (raw) => oneOf('fo', raw, FOCUS_VALUES),
+    format: (v) => (v === 'center' ? null : v),
+  }),
+  ...(['x', 'y', 'xc', 'yc'] as const).map((k) =>
+    step({
+      key: k,
+      sdk: { x: 'x', y: 'y', xc: 'xCenter', yc: 'yCenter' }[k],
+      group: 'Resize and crop',
+      field: k,
+      syntax: `integer pixels 0–${MAX_DIMENSION * 4} or an expression`,
+      description:
+        k.length === 1
+          ? `Top-left ${k === 'x' ? 'horizontal' : 'vertical'} offset of the region for cm-extract / cm-pad_extract.`
+          : `Centre ${k === 'xc' ? 'horizontal' : 'vertical'} position of the region for cm-extract / cm-pad_extract.`,
+      example: `w-200,h-200,cm-extract,${k}-100`,
+      parse: (raw: string | null) => numOrExpr(k, raw, { min: 0, max: MAX_DIMENSION * 4 }),
+      format: formatNumOrExpr,
+    }),
+  ),
+  step({
+    key: 'z',
+    sdk: 'zoom',
+    group: 'Resize and crop',
+    field: 'z',
+    syntax: 'a number from 0.1 to 10',
+    description: 'Zoom around the face/object focus. Accepted and validated; it has an effect only once a face detector exists (fo-face currently uses saliency).',
+    example: 'w-200,h-200,fo-face,z-0.8',
+    parse: (raw) => num('z', raw, { min: 0.1, max: 10 }),
+    format: (v) => (v === 1 ? null : formatNumber(v)),
+  }),
+  step({
+    key: 'dpr',
+    sdk: 'dpr',
+    group: 'Resize and crop',
+    field: 'dpr',
+    syntax: 'a number from 0.1 to 5, or auto',
+    description: 'Device pixel ratio: multiplies `w`/`h`. `auto` uses the Sec-CH-DPR client hint (no hint: 1). Ignored when there is no w/h or the result would be under 1 px or over 5000 px.',
+    example: 'w-300,dpr-2',
+    parse: (raw) => (raw === 'auto' ? 'auto' : num('dpr', raw, { min: 0.1, max: 5 }, 'a number from 0.1 to 5, or auto')),
+    format: (v) => (v === 1 ? null : v === 'auto' ? 'auto' : formatNumber(v)),
+  }),
+  // ── Effects ────────────────────────────────────────────────────────────────────────────
+  step({
+    key: 'bl',
+    sdk: 'blur',
+    group: 'Effects',
+    field: 'bl',
+    syntax: 'an integer from 1 to 100',
+    description: 'Gaussian blur; the radius maps to sigma = radius ÷ 2. Also the LQIP technique (`w-20,bl-10,q-30`).',
+    example: 'bl-10',
+    parse: (raw) => num('bl', raw, { min: 1, max: 100, integer: true }),
+    format: formatNumber,
+  }),
+  step({
+    key: 'e-grayscale',
+    sdk: 'grayscale',
+    group: 'Effects',
+    field: 'grayscale',
+    flag: true,
+    syntax: 'flag',
+    description: 'Convert to grayscale.',
+    example: 'e-grayscale',
+    parse: (raw) => flag('e-grayscale', raw),
+    format: () => '',
+  }),
+  step({
+    key: 'e-contrast',
+    sdk: 'contrastStretch',
+    group: 'Effects',
+    field: 'contrast',
+    flag: true,
+    syntax: 'flag',
+    description: 'Contrast stretch: the luminance is stretched to the full range.',
+    example: 'e-contrast',
+    parse: (raw) => flag('e-contrast', raw),
+    format: () => '',
+  }),
+  step({
+    key: 'e-sharpen',
+    sdk: 'sharpen',
+    group: 'Effects',
+    field: 'sharpen',
+    flag: true,
+    syntax: 'flag, or an integer from 1 to 100 (bare = 50)',
+    description: 'Sharpen; the amount maps to a Gaussian sigma of 0.5 + amount ÷ 50.',
+    example: 'e-sharpen-30',
+    parse: (raw) => (raw === null || raw === 'true' ? 50 : num('e-sharpen', raw, { min: 1, max: 100, integer: true })),
+    format: (v) => (v === 50 ? '' : formatNumber(v)),
+  }),
+  step({
+    key: 'e-usm',
+    sdk: 'unsharpMask',
+    group: 'Effects',
+    field: 'usm',
+    syntax: '`<radius>-<sigma>-<amount>-<threshold>`: radius 0–100, sigma 0.01–10, amount 0–100, threshold 0–1',
+    description: 'Unsharp mask (libvips sharpen: sigma = sigma, flat/jagged gain = amount, threshold scaled to the L range). Disables AVIF in auto format.',
+    example: 'e-usm-2-2-0.8-0.024',
+    parse: (raw) => {
+      const parts = raw === null ? [] : raw.split('-');
+      if (parts.length !== 4) throw badTransformation(`e-usm: expected <radius>-<sigma>-<amount>-<threshold>, got ${raw === null ? 'no value' : quote(raw)}`);
+      return {
+        radius: num('e-usm radius', parts[0]!, { min: 0, max: 100 }),
+        sigma: num('e-usm sigma', parts[1]!, { min: 0.01, max: 10 }),
+        amount: num('e-usm amount', parts[2]!, { min: 0, max: 100 }),
+        threshold: num('e-usm threshold', parts[3]!, { min: 0, max: 1 }),
+      };
+    },
+    format: (v) => [v.radius, v.sigma, v.amount, v.threshold].map(formatNumber).join('-'),
+  }),
+  step({
+    key: 't',
+    sdk: 'trim',
+    group: 'Effects',
+    field: 't',
+    syntax: 'true, or a threshold integer from 1 to 99',
+    description: 'Trim a solid border (colour of the top-left pixel); `true` uses threshold 10. `t-false` is accepted and does nothing.',
+    example: 't-true',
+    parse: (raw) => (raw === 'true' ? 10 : raw === 'false' ? 0 : num('t', raw, { min: 1, max: 99, integer: true }, 'true, false or an integer from 1 to 99')),
+    format: (v) => (v === 0 ? null : formatNumber(v)),
+  }),
+  step({
+    key: 'b',
+    sdk: 'border',
+    group: 'Geometry and colour',
+    field: 'b',
+    syntax: '`<width>_<colour>`: width 1–1000 px or an expression, colour as for `bg`',
+    description: 'Add a border of the given width and colour on every side.',
+    example: 'b-5_FFF000',
+    parse: (raw) => {
+      const at = raw === null ? -1 : raw.lastIndexOf('_');
+      if (raw === null || at <= 0) throw badTransformation(`b: expected <width>_<colour> (e.g. b-5_FFF000), got ${raw === null ? 'no value' : quote(raw)}`);
+      return { width: numOrExpr('b', raw.slice(0, at), { min: 1, max: 1000, integer: true }), color: parseColor('b', raw.slice(at + 1)) };
+    },
+    format: (v) => `${formatNumOrExpr(v.width)}_${v.color.hex}`,
+  }),
+  step({
+    key: 'r',
+    sdk: 'radius',
+    group: 'Geometry and colour',
+    field: 'r',
+    syntax: '`<px>` 1–5000, `max`, or per corner `<tl>_<tr>_<br>_<bl>` (0–5000 each)',
+    description: 'Rounded corners (transparent; filled with `bg` or white when the output format has no alpha). `max` makes a circle/pill.',
+    example: 'w-200,h-200:r-max',
+    parse: (raw): Radius => {
+      if (raw === 'max') return 'max';
+      if (raw !== null && raw.includes('_')) {
+        const parts = raw.split('_');
+        if (parts.length !== 4) throw badTransformation(`r: per-corner radius needs 4 values <tl>_<tr>_<br>_<bl>, got ${quote(raw)}`);
+        return parts.map((p) => num('r', p, { min: 0, max: 5000, integer: true })) as [number, number, number, number];
+      }
+      return num('r', raw, { min: 1, max: 5000, integer: true }, 'an integer 1–5000, max, or <tl>_<tr>_<br>_<bl>');
+    },
+    format: (v) => (Array.isArray(v) ? v.map(formatNumber).join('_') : v === 'max' ? 'max' : formatNumber(v)),
+  }),
+  step({
+    key: 'rt',
+    sdk: 'rotation',
+    group: 'Geometry and colour',
+    field: 'rt',
+    syntax: 'degrees −360 to 360 (negative as `N90`), or auto',
+    description: 'Rotate clockwise (`N` = counter-clockwise). Other angles than multiples of 90 fill the corners with `bg` (default transparent, or white in formats without alpha). `auto` applies the EXIF orientation.',
+    example: 'rt-90',
+    parse: (raw) => {
+      if (raw === 'auto') return 'auto';
+      const v = num('rt', raw, { min: -360, max: 360 }, 'degrees from -360 to 360 (N90 for -90) or auto');
+      return ((v % 360) + 360) % 360; // normalised clockwise 0 ≤ rt < 360
+    },
+    format: (v) => (v === 'auto' ? 'auto' : v === 0 ? null : formatNumber(v)),
+  }),
+  step({
+    key: 'fl',
+    sdk: 'flip',
+    group: 'Geometry and colour',
+    field: 'fl',
+    syntax: 'h | v | h_v | v_h',
+    description: 'Flip horizontally (mirror), vertically, or both.',
+    example: 'fl-h',
+    parse: (raw) => {
+      const v = oneOf('fl', raw, ['h', 'v', 'h_v', 'v_h'] as const);
+      return v === 'v_h' ? 'h_v' : v;
+    },
+    format: (v) => v,
+  }),
+  step({
+    key: 'bg',
+    sdk: 'background',
+    group: 'Geometry and colour',
+    field: 'bg',
+    syntax: 'RRGGBB, RRGGBBAA (AA = opacity 00–99), a colour name, `dominant`, or `blurred[_<intensity 1–100>|_auto][_<brightness N255–255>]` (pad_resize)',
+    description: 'Background: padding colour for cm-pad_resize / pad_extract, fill for rotation and rounded corners, and the colour transparent images are flattened onto. `blurred` pads with a blurred, darkened/brightened copy of the image.',
+    example: 'w-300,h-300,cm-pad_resize,bg-blurred_25_N15',
+    parse: (raw) => {
+      if (raw === null) throw badTransformation('bg: missing value, expected a colour, dominant or blurred');
+      if (raw === 'dominant') return { kind: 'dominant' };
+      if (raw === 'blurred' || raw.startsWith('blurred_')) {
+        const parts = raw.split('_').slice(1);
+        if (parts.length > 2) throw badTransformation(`bg: expected blurred[_<intensity>|_auto][_<brightness>], got ${quote(raw)}`);
+        const intensity = parts[0] === undefined || parts[0] === 'auto' ? 'auto' : num('bg blurred intensity', parts[0], { min: 1, max: 100, integer: true });
+        const brightness = parts[1] === undefined ? 0 : num('bg blurred brightness', parts[1], { min: -255, max: 255, integer: true });
+        return { kind: 'blurred', intensity, brightness };
+      }
+      if (raw.startsWith('gradient')) throw badTransformation('bg: gradient backgrounds are not supported yet');
+      return { kind: 'color', color: parseColor('bg', raw) };
+    },
+    format: (v) =>
+      v.kind === 'color'
+        ? v.color.hex
+        : v.kind === 'dominant'
+          ? 'dominant'
+          : `blurred_${v.intensity === 'auto' ? 'auto' : formatNumber(v.intensity)}_${formatNumber(v.brightness)}`,
+  }),
+  step({
+    key: 'o',
+    sdk: 'opacity',
+    group: 'Geometry and colour',
+    field: 'o',
+    syntax: 'an integer from 0 to 100',
+    description: 'Opacity of the image in percent (adds an alpha channel).',
+    example: 'o-50',
+    parse: (raw) => num('o', raw, { min: 0, max: 100, integer: true }),
+    format: (v) => (v === 100 ? null : formatNumber(v)),
+  }),
+  // ── Output ─────────────────────────────────────────────────────────────────────────────
+  output({
+    key: 'q',
+    sdk: 'quality',
+    group: 'Output',
+    field: 'quality',
+    syntax: 'an integer from 1 to 100',
+    description: 'Output quality (account default, normally 80). For AVIF the value is mapped to the AVIF scale (q × 0.625, so 80 → 50).',
+    example: 'q-60',
+    parse: (raw) => num('q', raw, { min: 1, max: 100, integer: true }),
+    format: formatNumber,
+  }),
+  output({
+    key: 'f',
+    sdk: 'format',
+    group: 'Output',
+    field: 'format',
+    syntax: FORMAT_VALUES.join(' | '),
+    description:
+      'Output format. `auto` (default when the account has auto format on): AVIF if the account enables it and Accept allows, else WebP if accepted, else the source family (PNG for PNG and transparent images, GIF for GIF, JPEG otherwise). `orig` keeps the source format. `jpg` = `jpeg`.',
+    example: 'f-webp',
+    parse: (raw) => {
+      const v = oneOf('f', raw, FORMAT_VALUES);
+      return v === 'auto' ? undefined : v === 'jpg' ? 'jpeg' : v;
+    },
+    format: (v) => v,
+  }),
+  output({
+    key: 'pr',
+    sdk: 'progressive',
+    group: 'Output',
+    field: 'progressive',
+    syntax: 'true | false',
+    description: 'Progressive JPEG (interlaced PNG/GIF).',
+    example: 'pr-true',
+    parse: (raw) => bool('pr', raw),
+    format: (v) => (v ? 'true' : null),
+  }),
+  output({
+    key: 'lo',
+    sdk: 'lossless',
+    group: 'Output',
+    field: 'lossless',
+    syntax: 'true | false',
+    description: 'Lossless WebP/AVIF output (PNG is always lossless; JPEG ignores it).',
+    example: 'f-webp,lo-true',
+    parse: (raw) => bool('lo', raw),
+    format: (v) => (v ? 'true' : null),
+  }),
+  output({
+    key: 'cp',
+    sdk: 'colorProfile',
+    group: 'Output',
+    field: 'colorProfile',
+    syntax: 'true | false',
+    description: 'Keep the ICC colour profile (default: converted to sRGB and stripped). Disables AVIF in auto format.',
+    example: 'cp-true',
+    parse: (raw) => bool('cp', raw),
+    format: (v) => (v ? 'true' : null),
+  }),
+  output({
+    key: 'md',
+    sdk: 'metadata',
+    group: 'Output',
+    field: 'metadata',
+    syntax: 'true | false',
+    description: 'Keep the metadata (EXIF, XMP, IPTC). Default: stripped, after EXIF orientation is applied.',
+    example: 'md-true',
+    parse: (raw) => bool('md', raw),
+    format: (v) => (v ? 'true' : null),
+  }),
+  output({
+    key: 'di',
+    sdk: 'defaultImage',
+    group: 'Other',
+    field: 'defaultImage',
+    syntax: 'a media-library path with `/` written as `@@` (no `..`)',
+    description: 'Default image served (with the same transformation) when the original is missing from every origin.',
+    example: 'w-300,di-defaults@@missing.jpg',
+    parse: (raw) => {
+      if (!raw) throw badTransformation('di: expected a path with "/" written as "@@"');
+      const path = raw.replace(/@@/g, '/').replace(/^\/+|\/+$/g, '');
+      if (!path || path.split('/').some((s) => s === '..' || s === '.' || s === '') || /[\0\\]/.test(path))
+        throw badTransformation(`di: ${quote(raw)} is not a valid path`);
+      return path;
+    },
+    format: (v) => v.replace(/\//g, '@@'),
+  }),
+  output({
+    key: 'orig',
+    sdk: 'original',
+    group: 'Other',
+    field: 'original',
+    syntax: 'true',
+    description: 'Serve the original file untouched; every other parameter is ignored.',
+    example: 'orig-true',
+    parse: (raw) => bool('orig', raw),
+    format: (v) => (v ? 'true' : null),
+  }),
+];
+
+/** Parameters with special grammar (handled by the parser, documented from here). */
+export const SPECIAL_PARAMS = [
+  {
+    key: 'n',
+    sdk: 'named',
+    syntax: '`n-<name>`',
+    description: 'Named transformation from the account (expanded in place). An unknown name is a 400. Accounts with namedOnly accept nothing else.',
+    example: 'n-thumb',
+  },
+  {
+    key: 'if',
+    sdk: '(raw)',
+    syntax: '`if-<prop>_<op>_<value>[_and|_or_…],<params>[,if-else,<params>],if-end`; props w h ar iw ih iar; ops eq ne gt gte lt lte',
+    description: 'Conditional step, evaluated at render time against the current (w h ar) or input (iw ih iar) dimensions. Must be its own chain step; `and` binds tighter than `or`. Output parameters (f q pr lo cp md di) are not allowed inside.',
+    example: 'if-w_gt_400,w-400,if-else,w-200,if-end',
+  },
+  {
+    key: 'l',
+    sdk: 'overlay',
+    syntax: '`l-image|l-text|…,<params>,l-end` (nestable)',
+    description: 'Overlays (layers). The blocks are parsed, but rendering them is not supported yet: a 400 says so.',
+    example: 'l-image,i-logo.png,l-end',
+  },
+] as const;
+
+/** Known ImageKit parameters pixmesh does not implement (a clear 400 instead of "unknown"). */
+export const UNSUPPORTED_PARAMS: Readonly<Record<string, string>> = {
+  pg: 'page selection (pg) is not supported yet',
+  cr: 'colour replace (cr) is not supported yet',
+  'e-shadow': 'e-shadow is not supported yet',
+  'e-gradient': 'e-gradient is not supported yet',
+  'e-distort': 'e-distort is not supported yet',
+  'e-bgremove': 'AI effects (e-bgremove) are not supported',
+  'e-removedotbg': 'AI effects (e-removedotbg) are not supported',
+  'e-upscale': 'AI effects (e-upscale) are not supported',
+  'e-retouch': 'AI effects (e-retouch) are not supported',
+  'e-genvar': 'AI effects (e-genvar) are not supported',
+  'e-dropshadow': 'AI effects (e-dropshadow) are not supported',
+  'e-changebg': 'AI effects (e-changebg) are not supported',
+  'e-edit': 'AI effects (e-edit) are not supported',
+  vc: 'video parameters (vc) are not supported',
+  ac: 'video parameters (ac) are not supported',
+  so: 'video parameters (so) are not supported',
+  eo: 'video parameters (eo) are not supported',
+  du: 'video parameters (du) are not supported',
+  sr: 'video parameters (sr) are not supported',
+};
+
+export const PARAM_BY_KEY: ReadonlyMap<string, ParamSpec> = new Map(PARAMS.map((p) => [p.key, p]));
+
+export { describeRange };

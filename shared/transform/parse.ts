@@ -1,0 +1,165 @@
+/**
+ * The `tr` grammar: steps `:`, parameters `,`, key-value `-`, sub-values `_`, negatives `N40`,
+ * named transforms, conditional steps and (structure-only) overlay blocks. Pure.
+ */
+import { badTransformation } from '../errors.js';
+import { PARAM_BY_KEY, UNSUPPORTED_PARAMS, type OutputSpec, type PlanOutput, type StepSpec } from './params.js';
+import type { CondOp, CondProp, Condition, LayerBlock, ParseContext, StepOps, TransformPlan, TransformStep } from './types.js';
+import { parseNumber, quote } from './values.js';
+
+export const MAX_TR_LENGTH = 4096;
+export const MAX_STEPS = 20;
+const COND_PROPS: readonly CondProp[] = ['w', 'h', 'ar', 'iw', 'ih', 'iar'];
+const COND_OPS: readonly CondOp[] = ['eq', 'ne', 'gt', 'gte', 'lt', 'lte'];
+
+/** `e-sharpen-10` → ["e-sharpen", "10"]; `w-300` → ["w", "300"]; `e-grayscale` → ["e-grayscale", null]. */
+export function splitParam(token: string): { key: string; raw: string | null } {
+  const first = token.indexOf('-');
+  if (first < 0) return { key: token, raw: null };
+  if (token.startsWith('e-')) {
+    const second = token.indexOf('-', 2);
+    return second < 0 ? { key: token, raw: null } : { key: token.slice(0, second), raw: token.slice(second + 1) };
+  }
+  return { key: token.slice(0, first), raw: token.slice(first + 1) };
+}
+
+function decodeIfEncoded(tr: string): string {
+  if (!/%[0-9A-Fa-f]{2}/.test(tr)) return tr;
+  try {
+    return decodeURIComponent(tr);
+  } catch {
+    throw badTransformation('the transformation is not valid percent-encoding');
+  }
+}
+
+/** Replace every `n-<name>` token by the account's named transformation (one level, no recursion). */
+function expandNamed(tr: string, ctx: ParseContext): string {
+  const steps = tr.split(':').map((stepText) =>
+    stepText
+      .split(',')
+      .map((token) => {
+        if (!token.startsWith('n-')) {
+          if (ctx.namedOnly && token !== '')
+            throw badTransformation(`this account accepts only named transformations (n-<name>); ${quote(token)} is not one`);
+          return token;
+        }
+        const name = token.slice(2);
+        const named = ctx.namedTransforms && Object.prototype.hasOwnProperty.call(ctx.namedTransforms, name) ? ctx.namedTransforms[name] : undefined;
+        if (named === undefined) throw badTransformation(`n: unknown named transformation ${quote(name)}`);
+        if (named.split(/[:,]/).some((t) => t.startsWith('n-')))
+          throw badTransformation(`n: named transformation ${quote(name)} may not reference another named transformation`);
+        return named;
+      })
+      .join(','),
+  );
+  return steps.join(':');
+}
+
+function parseCondition(text: string): Condition {
+  const parts = text.split('_');
+  const clauses: Condition['clauses'] = [];
+  const joins: Condition['joins'] = [];
+  const bad = (why: string) =>
+    badTransformation(`if: ${why} in ${quote(text)} (expected <prop>_<op>_<value>[_and|_or_…], props ${COND_PROPS.join(' ')}, ops ${COND_OPS.join(' ')})`);
+  for (let i = 0; i < parts.length; i += 4) {
+    const [prop, op, value] = [parts[i], parts[i + 1], parts[i + 2]];
+    if (prop === undefined || !(COND_PROPS as readonly string[]).includes(prop)) throw bad(`unknown property ${quote(prop ?? '')}`);
+    if (op === undefined || !(COND_OPS as readonly string[]).includes(op)) throw bad(`unknown operator ${quote(op ?? '')}`);
+    const n = value === undefined ? undefined : parseNumber(value);
+    if (n === undefined) throw bad(`${quote(value ?? '')} is not a number`);
+    clauses.push({ prop: prop as CondProp, op: op as CondOp, value: n });
+    const join = parts[i + 3];
+    if (join === undefined) break;
+    if (join !== 'and' && join !== 'or') throw bad(`expected and/or, got ${quote(join)}`);
+    if (parts[i + 4] === undefined) throw bad('a condition is missing after ' + join);
+    joins.push(join);
+  }
+  return { clauses, joins };
+}
+
+/** Collect an `l-…,l-end` block starting at tokens[start]; returns the block and the index after l-end. */
+function parseLayer(tokens: string[], start: number, depth: number): { block: LayerBlock; next: number } {
+  const block: LayerBlock = { layer: tokens[start]!.slice(2), params: [], children: [] };
+  if (depth > 3) throw badTransformation('l: layers nest at most 3 levels');
+  let i = start + 1;
+  while (i < tokens.length) {
+    const t = tokens[i]!;
+    if (t === 'l-end') return { block, next: i + 1 };
+    if (t.startsWith('l-')) {
+      const child = parseLayer(tokens, i, depth + 1);
+      block.children.push(child.block);
+      i = child.next;
+      continue;
+    }
+    block.params.push(t);
+    i++;
+  }
+  throw badTransformation(`l: ${quote(tokens[start]!)} has no matching l-end`);
+}
+
+function parseOps(tokens: string[], plan: TransformPlan, where: 'step' | 'if'): StepOps {
+  const ops: StepOps = {};
+  const target = ops as Record<string, unknown>;
+  const out = plan as unknown as Record<string, unknown>;
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    if (token === '') continue;
+    if (token.startsWith('l-')) {
+      if (token === 'l-end') throw badTransformation('l: l-end without a matching l-<type>');
+      const { block } = parseLayer(tokens, i, 1);
+      throw badTransformation(`overlays (l-${block.layer} … l-end) are not supported yet`);
+    }
+    if (token === 'if-end' || token === 'if-else' || token.startsWith('if-'))
+      throw badTransformation(`if: a conditional block must be its own chain step (if-…,…,if-end between ":"), found ${quote(token)}`);
+    const { key, raw } = splitParam(token);
+    const spec = PARAM_BY_KEY.get(key);
+    if (!spec) {
+      const unsupported = UNSUPPORTED_PARAMS[key];
+      if (unsupported) throw badTransformation(unsupported);
+      throw badTransformation(`unknown parameter ${quote(key)}`);
+    }
+    if (spec.scope === 'step') {
+      const v = (spec as StepSpec).parse(raw);
+      if (key === 't' && v === 0) delete target.t;
+      else target[spec.field] = v;
+    } else {
+      if (where === 'if') throw badTransformation(`${key}: output parameters are not allowed inside an if block`);
+      const v = (spec as OutputSpec).parse(raw);
+      if (v === undefined) delete out[spec.field as keyof PlanOutput];
+      else out[spec.field] = v;
+    }
+  }
+  return ops;
+}
+
+export function parseTransformation(tr: string | null | undefined, ctx: ParseContext = {}): TransformPlan {
+  const plan: TransformPlan = { steps: [], original: false };
+  if (!tr) return plan;
+  if (tr.length > MAX_TR_LENGTH) throw badTransformation(`the transformation is longer than ${MAX_TR_LENGTH} characters`);
+  const text = expandNamed(decodeIfEncoded(tr), ctx);
+  if (text.length > MAX_TR_LENGTH * 4) throw badTransformation('the expanded transformation is too long');
+  const rawSteps = text.split(':');
+  for (const stepText of rawSteps) {
+    const tokens = stepText.split(',').filter((t) => t !== '');
+    if (!tokens.length) continue;
+    let step: TransformStep;
+    if (tokens[0]!.startsWith('if-') && tokens[0] !== 'if-else' && tokens[0] !== 'if-end') {
+      const cond = parseCondition(tokens[0]!.slice(3));
+      if (tokens[tokens.length - 1] !== 'if-end') throw badTransformation('if: the conditional step must end with if-end');
+      const body = tokens.slice(1, -1);
+      const elseAt = body.indexOf('if-else');
+      if (elseAt >= 0 && body.indexOf('if-else', elseAt + 1) >= 0) throw badTransformation('if: only one if-else per block');
+      const thenTokens = elseAt < 0 ? body : body.slice(0, elseAt);
+      const elseTokens = elseAt < 0 ? undefined : body.slice(elseAt + 1);
+      step = { type: 'if', cond, then: parseOps(thenTokens, plan, 'if') };
+      if (elseTokens) step.else = parseOps(elseTokens, plan, 'if');
+    } else {
+      const ops = parseOps(tokens, plan, 'step');
+      if (!Object.keys(ops).length) continue;
+      step = { type: 'ops', ...ops };
+    }
+    plan.steps.push(step);
+    if (plan.steps.length > MAX_STEPS) throw badTransformation(`at most ${MAX_STEPS} chained steps are allowed`);
+  }
+  return plan;
+}

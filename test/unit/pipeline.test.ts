@@ -1,0 +1,371 @@
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_ACCOUNT_DEFAULTS, type AccountDefaults } from '../../shared/accounts.js';
+import { parseTransformation, type NegotiatedFormat } from '../../shared/transform/index.js';
+import { getSourceMetadata, newDefaultConfig, renderImage, type RenderOptions } from '../../origin/src/pipeline/index.js';
+
+/** A 320×240 test card: left half red, right half blue, a white square top-left, green bottom band. */
+async function card(format: 'jpeg' | 'png' = 'jpeg', alpha = false): Promise<Buffer> {
+  const w = 320;
+  const h = 240;
+  const ch = alpha ? 4 : 3;
+  const px = Buffer.alloc(w * h * ch);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const i = (y * w + x) * ch;
+      let c = x < w / 2 ? [220, 30, 30] : [30, 30, 220];
+      if (x < 60 && y < 60) c = [255, 255, 255];
+      if (y >= 200) c = [30, 200, 30];
+      px[i] = c[0]!;
+      px[i + 1] = c[1]!;
+      px[i + 2] = c[2]!;
+      if (alpha) px[i + 3] = x > 280 ? 0 : 255;
+    }
+  const img = sharp(px, { raw: { width: w, height: h, channels: ch } });
+  return format === 'png' ? img.png().toBuffer() : img.jpeg({ quality: 95 }).toBuffer();
+}
+
+let jpg: Buffer;
+let png: Buffer;
+beforeAll(async () => {
+  jpg = await card('jpeg');
+  png = await card('png', true);
+});
+
+const defaults: AccountDefaults = DEFAULT_ACCOUNT_DEFAULTS;
+const render = (input: Buffer, tr: string, format: NegotiatedFormat = 'source', extra: Partial<RenderOptions> = {}) =>
+  renderImage(input, parseTransformation(tr), { format, defaults, ...extra });
+
+async function meta(buf: Buffer) {
+  return sharp(buf).metadata();
+}
+/** Mean squared difference between horizontally adjacent pixels (edge energy). */
+async function edgeEnergy(buf: Buffer): Promise<number> {
+  const { data, info } = await sharp(buf).greyscale().raw().toBuffer({ resolveWithObject: true });
+  let sum = 0;
+  for (let y = 0; y < info.height; y++)
+    for (let x = 1; x < info.width; x++) sum += (data[y * info.width + x]! - data[y * info.width + x - 1]!) ** 2;
+  return sum / (info.height * (info.width - 1));
+}
+async function pixel(buf: Buffer, x: number, y: number): Promise<number[]> {
+  const { data, info } = await sharp(buf).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  const i = (y * info.width + x) * 4;
+  return [data[i]!, data[i + 1]!, data[i + 2]!, data[i + 3]!];
+}
+
+describe('renderImage: sizes', () => {
+  it.each<[string, number, number]>([
+    ['w-160', 160, 120],
+    ['h-60', 80, 60],
+    ['w-100,h-100', 100, 100],
+    ['w-100,h-100,c-force', 100, 100],
+    ['w-100,h-100,c-at_max', 100, 75],
+    ['w-1000,h-1000,c-at_max', 320, 240],
+    ['w-640,h-640,c-at_max_enlarge', 640, 480],
+    ['w-100,h-100,c-at_least', 133, 100],
+    ['w-1000,c-at_max', 320, 240],
+    ['w-100,h-100,cm-pad_resize', 100, 100],
+    ['w-100,h-100,cm-extract', 100, 100],
+    ['w-400,h-300,cm-pad_extract', 400, 300],
+    ['w-0.5', 160, 120],
+    ['w-iw_div_4', 80, 60],
+    ['w-100,ar-1-1', 100, 100],
+    ['h-100,ar-2-1', 200, 100],
+    ['ar-2-1', 320, 160],
+    ['w-100,dpr-2', 200, 150],
+    ['w-2600,dpr-2', 2600, 1950],
+    ['w-160:w-0.5', 80, 60],
+    ['w-200:h-ch_div_2', 100, 75],
+    ['rt-90', 240, 320],
+    ['rt-N90', 240, 320],
+    ['rt-180', 320, 240],
+    ['w-100,rt-90', 75, 100],
+    ['w-100:rt-90', 75, 100],
+    ['b-10_FF0000', 340, 260],
+    ['w-100,b-iw_div_32_FF0000', 120, 95],
+    ['if-w_gt_300,w-100,if-else,w-50,if-end', 100, 75],
+    ['if-w_gt_400,w-100,if-else,w-50,if-end', 50, 38],
+    ['if-iw_lt_10,w-100,if-end', 320, 240],
+    ['w-160:if-w_lt_200_and_iw_eq_320,h-30,if-end', 40, 30],
+  ])('%s → %d×%d', async (tr, w, h) => {
+    const r = await render(jpg, tr);
+    expect([r.width, r.height]).toEqual([w, h]);
+    const m = await meta(r.data);
+    expect([m.width, m.height]).toEqual([w, h]);
+  });
+
+  it('rotates by an arbitrary angle into a larger, transparent canvas', async () => {
+    const r = await render(jpg, 'rt-45');
+    expect(r.width).toBeGreaterThan(390);
+    expect(r.format).toBe('png');
+    expect((await pixel(r.data, 0, 0))[3]).toBe(0);
+  });
+
+  it('w-auto uses the width hint, dpr-auto the DPR hint', async () => {
+    const r = await render(jpg, 'w-auto,dpr-auto', 'source', { widthHint: 100, dpr: 2 });
+    expect(r.width).toBe(200);
+    const noHints = await render(jpg, 'w-auto,dpr-auto');
+    expect(noHints.width).toBe(320);
+  });
+});
+
+describe('renderImage: formats', () => {
+  it.each<[Buffer | 'png' | 'jpg', NegotiatedFormat, string, string, boolean]>([
+    ['jpg', 'source', 'w-50', 'jpeg', false],
+    ['png', 'source', 'w-50', 'png', true],
+    ['jpg', 'webp', 'w-50', 'webp', false],
+    ['png', 'webp', 'w-50', 'webp', true],
+    ['jpg', 'avif', 'w-50', 'heif', false],
+    ['png', 'jpeg', 'w-50', 'jpeg', false],
+    ['jpg', 'gif', 'w-50', 'gif', true], // libvips reports GIF as RGBA
+    ['jpg', 'source', 'w-50,r-10', 'png', true],
+    ['jpg', 'jpeg', 'w-50,r-10', 'jpeg', false],
+    ['jpg', 'source', 'w-50,o-50', 'png', true],
+    ['png', 'source', 'w-50,bg-FF0000', 'png', false],
+    ['png', 'source', 'w-50,f-orig', 'png', true],
+  ])('%s as %s with %s → %s (alpha %s)', async (which, fmt, tr, expected, alpha) => {
+    const r = await render(which === 'png' ? png : jpg, tr, fmt);
+    const m = await meta(r.data);
+    expect(m.format).toBe(expected);
+    expect(Boolean(m.hasAlpha)).toBe(alpha);
+    expect(r.contentType).toMatch(/^image\//);
+  });
+
+  it('a webp source under "source" becomes jpeg (or png with alpha)', async () => {
+    const webp = await sharp(jpg).webp().toBuffer();
+    expect((await render(webp, 'w-50')).format).toBe('jpeg');
+    expect((await render(webp, 'w-50,f-orig')).format).toBe('webp');
+    const webpAlpha = await sharp(png).webp().toBuffer();
+    expect((await render(webpAlpha, 'w-50')).format).toBe('png');
+  });
+
+  it('quality changes the size; lossless webp is larger than lossy', async () => {
+    const q20 = await render(jpg, 'q-20', 'jpeg');
+    const q95 = await render(jpg, 'q-95', 'jpeg');
+    expect(q20.data.length).toBeLessThan(q95.data.length);
+    const noisy = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+      .png()
+      .toBuffer();
+    const lossy = await render(noisy, '', 'webp');
+    const lossless = await render(noisy, 'lo-true', 'webp');
+    expect(lossless.data.length).toBeGreaterThan(lossy.data.length);
+  });
+
+  it('pr-true makes a progressive JPEG', async () => {
+    expect((await meta((await render(jpg, 'pr-true', 'jpeg')).data)).isProgressive).toBe(true);
+    expect((await meta((await render(jpg, '', 'jpeg')).data)).isProgressive).toBe(false);
+  });
+
+  it('strips metadata by default, keeps it with md-true', async () => {
+    const withExif = await sharp(jpg).withExif({ IFD0: { Copyright: 'pixmesh test' } }).jpeg().toBuffer();
+    expect((await meta(withExif)).exif).toBeDefined();
+    expect((await meta((await render(withExif, 'w-50')).data)).exif).toBeUndefined();
+    expect((await meta((await render(withExif, 'w-50,md-true')).data)).exif).toBeDefined();
+  });
+
+  it('orig-true renders the plan as untransformed (the origin serves the bytes)', async () => {
+    // orig-true is handled before renderImage; the plan carries no steps that change size
+    const r = await render(jpg, 'orig-true');
+    expect([r.width, r.height]).toEqual([320, 240]);
+  });
+});
+
+describe('renderImage: orientation and colour', () => {
+  it('applies EXIF orientation before stripping it (autoRotate)', async () => {
+    const rotated = await sharp(jpg).withMetadata({ orientation: 6 }).jpeg().toBuffer();
+    const info = await getSourceMetadata(rotated);
+    expect([info.width, info.height, info.orientation]).toEqual([240, 320, 6]);
+    const r = await render(rotated, 'w-120');
+    expect([r.width, r.height]).toEqual([120, 160]);
+    expect((await meta(r.data)).orientation).toBeUndefined();
+    const raw = await renderImage(rotated, parseTransformation('w-160'), { format: 'source', defaults: { ...defaults, autoRotate: false } });
+    expect([raw.width, raw.height]).toEqual([160, 120]);
+    const auto = await renderImage(rotated, parseTransformation('rt-auto,w-120'), { format: 'source', defaults: { ...defaults, autoRotate: false } });
+    expect([auto.width, auto.height]).toEqual([120, 160]);
+  });
+
+  it('converts CMYK input to sRGB', async () => {
+    const cmyk = await sharp(jpg).toColourspace('cmyk').jpeg().toBuffer();
+    expect((await meta(cmyk)).space).toBe('cmyk');
+    const r = await render(cmyk, 'w-100');
+    const m = await meta(r.data);
+    expect(m.space).toBe('srgb');
+    const [red, , blue] = await pixel(r.data, 20, 40);
+    expect(red).toBeGreaterThan(150);
+    expect(blue).toBeLessThan(100);
+  });
+});
+
+describe('renderImage: pixel statistics', () => {
+  it('e-grayscale is really gray', async () => {
+    const r = await render(jpg, 'e-grayscale', 'png');
+    const { channels } = await sharp(r.data).toColourspace('srgb').stats();
+    const c = await sharp(r.data).raw().toBuffer({ resolveWithObject: true });
+    if (c.info.channels >= 3) {
+      expect(Math.abs(channels[0]!.mean - channels[1]!.mean)).toBeLessThan(1);
+      expect(Math.abs(channels[1]!.mean - channels[2]!.mean)).toBeLessThan(1);
+    } else expect(c.info.channels).toBe(1);
+    const colour = await sharp(jpg).stats();
+    expect(Math.abs(colour.channels[0]!.mean - colour.channels[2]!.mean)).toBeGreaterThan(1);
+  });
+
+  it('bl lowers edge energy, e-sharpen raises it', async () => {
+    const base = await edgeEnergy((await render(jpg, 'w-160', 'png')).data);
+    const blurred = await edgeEnergy((await render(jpg, 'w-160,bl-10', 'png')).data);
+    const sharpened = await edgeEnergy((await render(jpg, 'w-160,e-sharpen-100', 'png')).data);
+    expect(blurred).toBeLessThan(base * 0.8);
+    expect(sharpened).toBeGreaterThan(base);
+  });
+
+  it('e-contrast stretches a dull image to the full range', async () => {
+    const dull = await sharp(jpg).linear(0.3, 90).jpeg().toBuffer();
+    const before = await sharp(dull).stats();
+    const after = await sharp((await render(dull, 'e-contrast', 'png')).data).stats();
+    expect(after.channels[0]!.max - after.channels[0]!.min).toBeGreaterThan(before.channels[0]!.max - before.channels[0]!.min + 50);
+  });
+
+  it('pad_resize fills with bg', async () => {
+    const r = await render(jpg, 'w-100,h-200,cm-pad_resize,bg-00FF00', 'png');
+    const [rr, g, b] = await pixel(r.data, 50, 2);
+    expect([rr, g, b]).toEqual([0, 255, 0]);
+    const [r2 = 0, g2 = 0, b2 = 0] = await pixel(r.data, 50, 100);
+    expect(g2).toBeLessThan(100);
+    expect(r2 + b2).toBeGreaterThan(150);
+  });
+
+  it('pad_resize defaults to white padding; fo positions the image', async () => {
+    const r = await render(jpg, 'w-100,h-200,cm-pad_resize,fo-top', 'png');
+    expect(await pixel(r.data, 50, 190)).toEqual([255, 255, 255, 255]);
+    expect((await pixel(r.data, 5, 5)).slice(0, 3).every((v) => v > 200)).toBe(true); // the white square, top
+  });
+
+  it('pad_resize with bg-blurred pads with the image, not a flat colour', async () => {
+    const r = await render(jpg, 'w-100,h-200,cm-pad_resize,bg-blurred_10_N50', 'png');
+    expect([r.width, r.height]).toEqual([100, 200]);
+    const { channels } = await sharp(r.data).extract({ left: 0, top: 0, width: 100, height: 40 }).stats();
+    expect(channels[0]!.stdev + channels[2]!.stdev).toBeGreaterThan(5);
+  });
+
+  it('cm-extract with x/y cuts the white square; out of bounds is a 400', async () => {
+    const r = await render(jpg, 'w-40,h-40,cm-extract,x-10,y-10', 'png');
+    const { channels } = await sharp(r.data).stats();
+    expect(channels.slice(0, 3).every((c) => c.mean > 240)).toBe(true);
+    await expect(render(jpg, 'w-100,h-100,cm-extract,x-300,y-0')).rejects.toMatchObject({ status: 400, code: 'EBADTR' });
+  });
+
+  it('cm-extract fo-bottom_right and xc/yc', async () => {
+    const br = await render(jpg, 'w-20,h-20,cm-extract,fo-bottom_right', 'png');
+    const [r, g] = await pixel(br.data, 10, 10);
+    expect(g).toBeGreaterThan(150);
+    expect(r).toBeLessThan(100);
+    const centre = await render(jpg, 'w-20,h-20,cm-extract,xc-30,yc-30', 'png');
+    expect((await pixel(centre.data, 10, 10)).slice(0, 3).every((v) => v > 240)).toBe(true);
+  });
+
+  it('c-maintain_ratio with fo-left keeps the left (red) side', async () => {
+    const r = await render(jpg, 'w-50,h-150,fo-left', 'png');
+    const [red, , blue] = await pixel(r.data, 25, 100);
+    expect(red).toBeGreaterThan(150);
+    expect(blue).toBeLessThan(100);
+    const right = await render(jpg, 'w-50,h-150,fo-right', 'png');
+    expect((await pixel(right.data, 25, 100))[2]).toBeGreaterThan(150);
+  });
+
+  it('fo-auto (saliency) renders the requested box', async () => {
+    const r = await render(jpg, 'w-50,h-50,fo-auto');
+    expect([r.width, r.height]).toEqual([50, 50]);
+  });
+
+  it('fl-h mirrors: the white square moves to the top right', async () => {
+    const r = await render(jpg, 'fl-h', 'png');
+    expect((await pixel(r.data, 300, 20)).slice(0, 3).every((v) => v > 240)).toBe(true);
+    const v = await render(jpg, 'fl-v', 'png');
+    expect((await pixel(v.data, 20, 220)).slice(0, 3).every((x) => x > 240)).toBe(true);
+  });
+
+  it('rt-90 rotates clockwise: the white square moves to the top right', async () => {
+    const r = await render(jpg, 'rt-90', 'png');
+    expect((await pixel(r.data, 220, 20)).slice(0, 3).every((v) => v > 240)).toBe(true);
+  });
+
+  it('rt-90 then fl-h in one step differs from fl-h then rt-90 (fixed order: rotate, then flip)', async () => {
+    const r = await render(jpg, 'fl-h,rt-90', 'png');
+    // rotate: square top-right; then mirror: square top-left
+    expect((await pixel(r.data, 20, 20)).slice(0, 3).every((v) => v > 240)).toBe(true);
+  });
+
+  it('b draws a border of the colour', async () => {
+    const r = await render(jpg, 'b-10_00FF00', 'png');
+    expect((await pixel(r.data, 3, 100)).slice(0, 3)).toEqual([0, 255, 0]);
+  });
+
+  it('r-max makes transparent corners; with bg they are filled', async () => {
+    const r = await render(jpg, 'w-100,h-100:r-max', 'png');
+    expect((await pixel(r.data, 1, 1))[3]).toBe(0);
+    expect((await pixel(r.data, 50, 50))[3]).toBe(255);
+    const filled = await render(jpg, 'w-100,h-100:r-max,bg-0000FF', 'png');
+    expect(await pixel(filled.data, 1, 1)).toEqual([0, 0, 255, 255]);
+  });
+
+  it('o-50 halves the alpha', async () => {
+    const r = await render(jpg, 'o-50', 'png');
+    const a = (await pixel(r.data, 100, 100))[3]!;
+    expect(a).toBeGreaterThanOrEqual(126);
+    expect(a).toBeLessThanOrEqual(129);
+  });
+
+  it('a transparent PNG flattened to JPEG uses white, or bg', async () => {
+    const r = await render(png, '', 'jpeg');
+    expect((await pixel(r.data, 310, 100)).slice(0, 3).every((v) => v > 240)).toBe(true);
+    const bg = await render(png, 'bg-000000', 'jpeg');
+    expect((await pixel(bg.data, 310, 100)).slice(0, 3).every((v) => v < 15)).toBe(true);
+  });
+
+  it('t trims a solid border', async () => {
+    const framed = await sharp(jpg).extend({ top: 20, bottom: 20, left: 20, right: 20, background: '#000' }).png().toBuffer();
+    const r = await render(framed, 't-true');
+    expect(r.width).toBeGreaterThanOrEqual(318);
+    expect(r.width).toBeLessThanOrEqual(322);
+    const r2 = await render(framed, 't-true,w-100');
+    expect(r2.width).toBe(100);
+  });
+
+  it('e-usm runs', async () => {
+    const r = await render(jpg, 'e-usm-2-2-0.8-0.024', 'png');
+    expect(r.width).toBe(320);
+  });
+});
+
+describe('renderImage: limits and errors', () => {
+  const small = { ...newDefaultConfig(), maxInputBytes: 1000, maxInputPixels: 10_000, maxOutputDimension: 500, maxOutputPixels: 100_000 };
+  it.each<[string, Partial<typeof small>, string, RegExp, number]>([
+    ['bytes', { maxInputBytes: 1000 }, 'w-10', /at most 1000 bytes/, 413],
+    ['input pixels', { maxInputPixels: 10_000 }, 'w-10', /320×240 = 0 MP; at most 0.01 MP/, 400],
+    ['output dimension', { maxOutputDimension: 500 }, 'w-600', /largest side allowed is 500/, 400],
+    ['output dimension (border)', { maxOutputDimension: 500 }, 'w-490,b-10_FFF', /largest side allowed is 500/, 400],
+    ['output pixels', { maxOutputPixels: 100_000 }, 'w-1000', /at most 0.1 MP/, 400],
+  ])('%s → ELIMIT', async (_name, limit, tr, message, status) => {
+    const config = { ...newDefaultConfig(), ...limit };
+    await expect(render(jpg, tr, 'source', { config })).rejects.toMatchObject({ code: 'ELIMIT', status, message: expect.stringMatching(message) });
+  });
+
+  it('undecodable input → 422 EDECODE', async () => {
+    await expect(render(Buffer.from('definitely not an image'), 'w-10')).rejects.toMatchObject({ status: 422, code: 'EDECODE' });
+    await expect(getSourceMetadata(Buffer.from('nope'))).rejects.toMatchObject({ status: 422, code: 'EDECODE' });
+  });
+
+  it('a truncated image → 422 EDECODE, never a raw sharp error', async () => {
+    const big = await sharp({ create: { width: 800, height: 800, channels: 3, background: '#123456' } }).png({ compressionLevel: 0 }).toBuffer();
+    await expect(render(big.subarray(0, Math.floor(big.length / 2)), 'w-10')).rejects.toMatchObject({ status: 422, code: 'EDECODE' });
+  });
+
+  it('an aborted render → 503 EBUSY', async () => {
+    const ac = new AbortController();
+    ac.abort();
+    await expect(render(jpg, 'w-10', 'source', { signal: ac.signal })).rejects.toMatchObject({ status: 503, code: 'EBUSY' });
+  });
+
+  it('reads source metadata from the header', async () => {
+    expect(await getSourceMetadata(png)).toMatchObject({ format: 'png', width: 320, height: 240, hasAlpha: true, pages: 1 });
+  });
+});
