@@ -21,5 +21,7 @@ export default defineConfig({
     include: ['test/edge/**/*.test.ts'],
     globalSetup: ['test/edge/global-setup.ts'],
     testTimeout: 30_000,
+    // The test regions (and their control endpoints) are shared: one file at a time.
+    fileParallelism: false,
   },
 });

@@ -1,0 +1,144 @@
+/**
+ * Routing, failover and learning inside workerd, against the real loopback test regions of
+ * global-setup.ts (which can be made slow or failing through their control endpoints).
+ */
+import { env, exports } from 'cloudflare:workers';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { router } from '../../edge/src/router.js';
+import { emptyState, newBreakers } from '../../edge/src/routing/index.js';
+
+const regionUrls = JSON.parse((env as { PIXMESH_REGION_URLS: string }).PIXMESH_REGION_URLS) as Record<string, string>;
+const edge = (path: string, headers: Record<string, string> = {}) =>
+  (exports as unknown as { default: Fetcher }).default.fetch(`http://edge.test${path}`, { headers });
+const control = (region: string, body: object) => fetch(`${regionUrls[region]}/__control`, { method: 'POST', body: JSON.stringify(body) });
+let n = 0;
+const fresh = (name: string) => `/demo/tr:w-10/${name}-${Date.now()}-${n++}.png`;
+
+beforeEach(async () => {
+  router.state = emptyState();
+  router.breakers = newBreakers();
+  await Promise.all(Object.values(regionUrls).map((u) => fetch(`${u}/__reset`)));
+});
+afterEach(async () => {
+  await Promise.all(Object.values(regionUrls).map((u) => fetch(`${u}/__reset`)));
+});
+
+describe('region choice for the demo account (home eu-central-1)', () => {
+  it.each([
+    // colo, expected region (docs/routing.md explains each with the table numbers)
+    ['SYD', 'ap-southeast-2'],
+    ['FRA', 'eu-central-1'],
+    ['AMS', 'eu-central-1'],
+    ['SIN', 'ap-southeast-1'],
+    ['IAD', 'us-east-1'],
+  ])('a miss from %s goes to %s', async (colo, region) => {
+    const res = await edge(fresh(colo), { 'x-pixmesh-colo': colo });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-pixmesh-region')).toBe(region);
+    expect(res.headers.get('server-timing')).toMatch(new RegExp(`route;desc="${region} `));
+  });
+
+  it('sends a custom-domain request to the home region first', async () => {
+    const res = await (exports as unknown as { default: Fetcher }).default.fetch(`http://img.demo.test/tr:w-10/cd-${Date.now()}.png`, {
+      headers: { 'x-pixmesh-colo': 'SYD' },
+    });
+    expect(res.headers.get('x-pixmesh-region')).toBe('eu-central-1');
+  });
+
+  it('sends a strict-residency account to its home region only, even from Sydney', async () => {
+    const { signImageUrl } = await import('../../shared/signing.js');
+    const url = await signImageUrl('private_edge_strict', 'http://edge.test/strict', `http://edge.test/strict/tr:w-10/s-${Date.now()}.png`);
+    const res = await (exports as unknown as { default: Fetcher }).default.fetch(url, { headers: { 'x-pixmesh-colo': 'SYD' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-pixmesh-region')).toBe('us-east-1');
+  });
+});
+
+describe('failover and the circuit breaker', () => {
+  it('retries the next-best region within the same request when the pick answers 5xx', async () => {
+    await control('ap-southeast-2', { status: 503 });
+    const res = await edge(fresh('fo'), { 'x-pixmesh-colo': 'SYD' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-pixmesh-region')).not.toBe('ap-southeast-2');
+    expect(res.headers.get('server-timing')).toMatch(/failover;desc="ap-southeast-2>/);
+  });
+
+  it('opens the breaker after repeated failures, then stops sending traffic to that region', async () => {
+    await control('ap-southeast-2', { status: 502 });
+    for (let i = 0; i < 5; i++) expect((await edge(fresh('br'), { 'x-pixmesh-colo': 'SYD' })).status).toBe(200);
+    const seenBefore = (await (await fetch(`${regionUrls['ap-southeast-2']}/__seen`)).json()) as unknown[];
+    const res = await edge(fresh('br'), { 'x-pixmesh-colo': 'SYD' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('server-timing')).not.toMatch(/failover/);
+    const seenAfter = (await (await fetch(`${regionUrls['ap-southeast-2']}/__seen`)).json()) as unknown[];
+    expect(seenAfter.length).toBe(seenBefore.length);
+    const routing = (await (await edge('/_routing?account=demo', { 'x-pixmesh-colo': 'SYD' })).json()) as {
+      breakers: Record<string, { status: string }>;
+    };
+    expect(routing.breakers['ap-southeast-2']!.status).toBe('open');
+  });
+
+  it('does not count 4xx answers against a region', async () => {
+    await control('ap-southeast-2', { status: 404 });
+    for (let i = 0; i < 6; i++) expect((await edge(fresh('nf'), { 'x-pixmesh-colo': 'SYD' })).status).toBe(404);
+    const routing = (await (await edge('/_routing?account=demo', { 'x-pixmesh-colo': 'SYD' })).json()) as {
+      breakers: Record<string, { status: string; failures: number }>;
+    };
+    expect(routing.breakers['ap-southeast-2']).toMatchObject({ status: 'closed', failures: 0 });
+  });
+
+  it('answers 502 EUPSTREAM when every region fails and nothing is cached', async () => {
+    await Promise.all(Object.keys(regionUrls).map((r) => control(r, { status: 500 })));
+    const res = await edge(fresh('allfail'), { 'x-pixmesh-colo': 'FRA' });
+    expect(res.status).toBe(502);
+    expect(res.headers.get('ik-error')).toMatch(/^EUPSTREAM/);
+  });
+});
+
+describe('learning', () => {
+  it('moves the choice away from a region that turns out slow from this colo', async () => {
+    await control('ap-southeast-2', { delayMs: 400 });
+    const picks: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const res = await edge(fresh('slow'), { 'x-pixmesh-colo': 'SYD' });
+      picks.push(res.headers.get('x-pixmesh-region') ?? '');
+      if (picks.at(-1) !== 'ap-southeast-2') break;
+    }
+    expect(picks[0]).toBe('ap-southeast-2');
+    expect(picks.at(-1)).not.toBe('ap-southeast-2');
+    const routing = (await (await edge('/_routing?account=demo', { 'x-pixmesh-colo': 'SYD' })).json()) as {
+      learned: { rtt: Record<string, { mean: number; n: number }> };
+    };
+    expect(routing.learned.rtt['ap-southeast-2']!.mean).toBeGreaterThan(300);
+  });
+});
+
+describe('edge cache', () => {
+  it('serves the same canonical request from cache whatever the parameter order', async () => {
+    const name = `order-${Date.now()}.png`;
+    const a = await edge(`/demo/tr:w-10,h-10/${name}`, { 'x-pixmesh-colo': 'FRA', accept: 'image/png' });
+    expect(a.headers.get('x-pixmesh-cache')).toBe('MISS');
+    await a.arrayBuffer();
+    const b = await edge(`/demo/${name}?tr=h-10,w-10`, { 'x-pixmesh-colo': 'FRA', accept: 'image/png' });
+    expect(b.headers.get('x-pixmesh-cache')).toBe('HIT');
+  });
+
+  it('keys on the negotiated format, not the raw Accept header', async () => {
+    const name = `accept-${Date.now()}.png`;
+    const a = await edge(`/demo/tr:w-10/${name}`, { accept: 'image/webp,image/*;q=0.8' });
+    await a.arrayBuffer();
+    const sameFormat = await edge(`/demo/tr:w-10/${name}`, { accept: 'image/webp' });
+    expect(sameFormat.headers.get('x-pixmesh-cache')).toBe('HIT');
+    const otherFormat = await edge(`/demo/tr:w-10/${name}`, { accept: 'image/png' });
+    expect(otherFormat.headers.get('x-pixmesh-cache')).toBe('MISS');
+    expect(otherFormat.headers.get('vary')).toBe('Accept');
+  });
+
+  it('answers HEAD from the cache without a body', async () => {
+    const path = fresh('head');
+    await (await edge(path)).arrayBuffer();
+    const res = await (exports as unknown as { default: Fetcher }).default.fetch(`http://edge.test${path}`, { method: 'HEAD' });
+    expect(res.headers.get('x-pixmesh-cache')).toBe('HIT');
+    expect(await res.text()).toBe('');
+  });
+});
