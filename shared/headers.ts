@@ -11,6 +11,8 @@ export const H = {
   /** region → home: marks a forwarded call, so the home region never forwards again. */
   hop: 'x-pixmesh-hop',
   requestId: 'x-pixmesh-request-id',
+  /** edge → origin: the colo the request entered (informational: logs, benchmark network emulation). */
+  edgeColo: 'x-pixmesh-edge-colo',
   /** responses */
   edgeCache: 'x-pixmesh-cache',
   region: 'x-pixmesh-region',

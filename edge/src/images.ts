@@ -81,6 +81,7 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
     base.set(H.format, format);
     base.set(H.signed, signature.signed ? 'true' : 'false');
     base.set(H.requestId, c.req.header('cf-ray') ?? crypto.randomUUID());
+    if (decision.location.colo) base.set(H.edgeColo, decision.location.colo);
     const deadline = started + OVERALL_DEADLINE_MS;
     const tried: string[] = [];
     let lastError: PixmeshError | undefined;
