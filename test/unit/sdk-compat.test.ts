@@ -30,6 +30,9 @@ const account: Account = {
 const EDGE = 'https://edge.example.test';
 const ENDPOINT = `${EDGE}/demo`;
 const imagekit = new ImageKit({ privateKey: account.privateKey });
+/** The two SDKs type their transformation objects separately (nodejs: dpr is a number only). */
+type NodeTransformation = NonNullable<Parameters<typeof imagekit.helper.buildSrc>[0]['transformation']>;
+const forNode = (t: Transformation[]) => t as unknown as NodeTransformation;
 
 /** Split an SDK URL the way the edge does (account segment first) and parse its transformation. */
 function parseUrl(url: string): { plan: TransformPlan; path: string; trPosition: string; signature?: string; endpoint: string } {
@@ -122,7 +125,7 @@ describe.each(['query', 'path'] as const)('@imagekit/javascript buildSrc, %s pos
 
 describe.each(['query', 'path'] as const)('@imagekit/nodejs helper.buildSrc, %s position', (position) => {
   it.each(CASES)('%s (signed)', (_name, transformation, canonical) => {
-    const url = imagekit.helper.buildSrc({ src: '/folder/sample.jpg', urlEndpoint: ENDPOINT, transformation, transformationPosition: position, signed: true });
+    const url = imagekit.helper.buildSrc({ src: '/folder/sample.jpg', urlEndpoint: ENDPOINT, transformation: forNode(transformation), transformationPosition: position, signed: true });
     const parsed = parseUrl(url);
     expect(parsed.signature).toMatch(/^[0-9a-f]{40}$/);
     expect(parsed.path).toBe('folder/sample.jpg');
@@ -161,7 +164,7 @@ describe('SDK URLs render the intended size and format', () => {
     ['radius via source', [{ width: 60, height: 60 }, { radius: 'max' }], '*/*', 60, 60, 'png'],
   ])('%s', async (_name, transformation, accept, w, h, format) => {
     const input = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#336699' } }).jpeg().toBuffer();
-    const url = imagekit.helper.buildSrc({ src: '/a.jpg', urlEndpoint: ENDPOINT, transformation, transformationPosition: 'path', signed: true });
+    const url = imagekit.helper.buildSrc({ src: '/a.jpg', urlEndpoint: ENDPOINT, transformation: forNode(transformation), transformationPosition: 'path', signed: true });
     const { plan } = parseUrl(url);
     const negotiated = negotiateFormat(plan, accept, account.defaults);
     const out = await renderImage(input, plan, { format: negotiated.format, defaults: account.defaults });
