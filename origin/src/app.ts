@@ -10,6 +10,7 @@ import type { ResultCache } from './cache/result-cache.js';
 import type { OriginConfig } from './config.js';
 import { errorResponse } from './errors.js';
 import { NonceMemory, requireInternalAuth } from './internal-auth.js';
+import { mediaRoutes } from './media/index.js';
 import { renderRoutes } from './render.js';
 
 export interface OriginDeps {
@@ -35,6 +36,7 @@ export function createOriginApp(deps: OriginDeps): Hono {
   // The edge reads the account directory from the regions (one source of truth: the account file).
   internal.get('/internal/accounts', (c) => c.body(deps.accounts.raw(), 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }));
   internal.route('/', renderRoutes(deps));
+  internal.route('/', mediaRoutes(deps));
   app.route('/', internal);
   return app;
 }

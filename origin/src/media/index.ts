@@ -1,0 +1,284 @@
+/**
+ * The media library's internal API (home region only, behind requireInternalAuth). The edge
+ * authenticates the client (private key or client-side signature), then calls:
+ *
+ *   POST   /internal/media/<account>/files/upload?auth=key|signature&endpoint=<urlEndpoint>
+ *            body: the client's multipart body, streamed through unchanged
+ *   GET    /internal/media/<account>/files?<ImageKit list params>&endpoint=…
+ *   GET    /internal/media/<account>/files/<fileId>?endpoint=…
+ *   DELETE /internal/media/<account>/files/<fileId>        → {filePath, path, purge}
+ *   POST   /internal/media/<account>/purge   {url, path, prefix} → PurgeRecord
+ *   GET    /internal/media/<account>/purge/<requestId>    → PurgeRecord
+ *   POST   /internal/media/_cache/purge      {account, path, prefix} → {removed}   (every region)
+ *
+ * See docs/management-api.md for the public side.
+ */
+import { Hono } from 'hono';
+import type { Account } from '../../../shared/accounts.js';
+import { notFound, PixmeshError } from '../../../shared/errors.js';
+import type { AccountDirectory } from '../accounts.js';
+import type { ResultCache } from '../cache/result-cache.js';
+import { mediaBucketFor, type OriginConfig } from '../config.js';
+import { log } from '../log.js';
+import { TokenMemory, verifyClientUpload } from './client-auth.js';
+import { Purger, REGION_PURGE_PATH, type PurgeTarget } from './purge.js';
+import { FileExistsError, MediaStore, type FileRecord } from './store.js';
+import { badRequest, fileBytes, parseUploadForm, readBodyLimited, sniffImage, uniqueName } from './upload.js';
+import { urlFetcher, type UrlFetcher } from './url-fetch.js';
+
+export interface MediaDeps {
+  config: OriginConfig;
+  accounts: AccountDirectory;
+  cache: ResultCache;
+  /** Tests may inject a fetcher; otherwise safe-fetch (or its stand-in). */
+  fetchUrl?: UrlFetcher;
+}
+
+export interface MediaLimits {
+  /** Largest file accepted (decoded bytes). ImageKit's free plan: 25 MB. */
+  maxUploadBytes: number;
+  /** Largest image accepted, width × height × frames. */
+  maxPixels: number;
+  /** A request body that stalls this long is abandoned (nothing is written). */
+  idleMs: number;
+  /** Upload from URL: the URL must answer within this (ImageKit: 8 s). */
+  urlTimeoutMs: number;
+}
+
+export function mediaLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): MediaLimits {
+  const int = (name: string, fallback: number) => {
+    const raw = env[name];
+    const n = raw === undefined || raw === '' ? fallback : Number(raw);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer (got "${raw}")`);
+    return n;
+  };
+  return {
+    maxUploadBytes: int('PIXMESH_UPLOAD_MAX_BYTES', 25 * 1024 * 1024),
+    maxPixels: int('PIXMESH_UPLOAD_MAX_PIXELS', 100_000_000),
+    idleMs: int('PIXMESH_UPLOAD_IDLE_MS', 30_000),
+    urlTimeoutMs: int('PIXMESH_UPLOAD_URL_TIMEOUT_MS', 8000),
+  };
+}
+
+/**
+ * Per-account media settings, read from the account file's optional `mediaLibrary` object
+ * (`{ "allowPrivateNetwork": false, "maxUploadBytes": <n> }`). Unknown to shared/accounts.ts,
+ * which ignores it; read here from the validated file's text.
+ */
+interface MediaSettings {
+  allowPrivateNetwork: boolean;
+  maxUploadBytes?: number;
+}
+let settingsCache: { text: string; byId: Map<string, MediaSettings> } | undefined;
+export function mediaSettings(accounts: AccountDirectory, id: string): MediaSettings {
+  const text = accounts.raw();
+  if (settingsCache?.text !== text) {
+    const byId = new Map<string, MediaSettings>();
+    try {
+      const data = JSON.parse(text) as { accounts?: { id?: unknown; mediaLibrary?: Record<string, unknown> }[] };
+      for (const a of data.accounts ?? []) {
+        if (typeof a.id !== 'string' || !a.mediaLibrary) continue;
+        const m = a.mediaLibrary;
+        const s: MediaSettings = { allowPrivateNetwork: m.allowPrivateNetwork === true };
+        if (typeof m.maxUploadBytes === 'number' && Number.isInteger(m.maxUploadBytes) && m.maxUploadBytes > 0) s.maxUploadBytes = m.maxUploadBytes;
+        byId.set(a.id, s);
+      }
+    } catch {
+      /* the directory only holds validated JSON */
+    }
+    settingsCache = { text, byId };
+  }
+  return settingsCache.byId.get(id) ?? { allowPrivateNetwork: false };
+}
+
+/** The public shape of a record (internal checksums stay inside). */
+function publicFile(r: FileRecord, endpoint: string) {
+  const { md5: _m, sha256: _s, ...rest } = r;
+  const rel = r.filePath.replace(/^\/+/, '').split('/').map(encodeURIComponent).join('/');
+  return {
+    ...rest,
+    AITags: null,
+    url: endpoint ? `${endpoint}/${rel}` : `/${rel}`,
+    thumbnail: endpoint ? `${endpoint}/tr:w-200,h-200,c-at_max/${rel}` : undefined,
+  };
+}
+
+function uploadResponse(r: FileRecord, endpoint: string) {
+  const { thumbnail, type: _t, createdAt: _c, updatedAt: _u, ...f } = publicFile(r, endpoint);
+  return { ...f, thumbnailUrl: thumbnail };
+}
+
+const SORTS: Record<string, (a: FileRecord, b: FileRecord) => number> = {
+  ASC_NAME: (a, b) => a.name.localeCompare(b.name),
+  ASC_CREATED: (a, b) => a.createdAt.localeCompare(b.createdAt),
+  ASC_UPDATED: (a, b) => a.updatedAt.localeCompare(b.updatedAt),
+  ASC_HEIGHT: (a, b) => (a.height ?? 0) - (b.height ?? 0),
+  ASC_WIDTH: (a, b) => (a.width ?? 0) - (b.width ?? 0),
+  ASC_SIZE: (a, b) => a.size - b.size,
+};
+
+function intParam(v: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw badRequest(`${name} must be an integer between ${min} and ${max}`);
+  return n;
+}
+
+export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFromEnv()): Hono {
+  const { config } = deps;
+  const store = new MediaStore({ s3: config.s3, bucket: config.mediaBucket, bucketFor: (r) => mediaBucketFor(r as never) });
+  const purger = new Purger({ region: config.region, regionUrls: config.regionUrls, internalSecret: config.internalSecret, cache: deps.cache, store });
+  const tokens = new TokenMemory();
+  let fetcher: Promise<UrlFetcher> | undefined;
+  const fetchUrl: UrlFetcher = async (url, opts) => (deps.fetchUrl ?? (await (fetcher ??= urlFetcher())))(url, opts);
+
+  // Leftovers of uploads interrupted by a crash (not by a client: those never reach S3).
+  setTimeout(() => {
+    store.sweepTemporary().then(
+      (n) => n && log.info('removed stale temporary uploads', { removed: n }),
+      () => undefined,
+    );
+  }, 2000).unref();
+
+  const app = new Hono();
+
+  app.post(REGION_PURGE_PATH, async (c) => {
+    const t = (await c.req.json().catch(() => null)) as PurgeTarget | null;
+    if (!t || typeof t.account !== 'string' || typeof t.path !== 'string' || typeof t.prefix !== 'boolean') throw badRequest('bad purge target');
+    return c.json({ removed: await purger.local(t), region: config.region });
+  });
+
+  const home = (id: string): Account => {
+    const account = deps.accounts.get(id);
+    if (!account) throw notFound(`unknown account "${id}"`);
+    if (account.homeRegion !== config.region) throw new PixmeshError(421, 'EUPSTREAM', `${config.region} is not ${id}'s home region`);
+    return account;
+  };
+  const endpointOf = (url: string) => new URL(url).searchParams.get('endpoint') ?? '';
+
+  app.post('/internal/media/:account/files/upload', async (c) => {
+    const account = home(c.req.param('account'));
+    const settings = mediaSettings(deps.accounts, account.id);
+    const maxBytes = Math.min(settings.maxUploadBytes ?? limits.maxUploadBytes, limits.maxUploadBytes * 4);
+    const auth = c.req.query('auth');
+    if (auth !== 'key' && auth !== 'signature') throw badRequest('auth must be key or signature');
+    const declared = Number(c.req.header('content-length') ?? NaN);
+    // base64 costs 4/3; the form's other fields get 1 MB.
+    const bodyLimit = Math.ceil((maxBytes * 4) / 3) + 1024 * 1024;
+    if (declared > bodyLimit) throw new PixmeshError(413, 'ELIMIT', `the upload is over the ${maxBytes}-byte limit`);
+    const raw = await readBodyLimited(c.req.raw.body, bodyLimit, limits.idleMs);
+    const fields = await parseUploadForm(raw, c.req.header('content-type') ?? '');
+    if (auth === 'signature') verifyClientUpload(account, fields, tokens);
+
+    const { body } = await fileBytes(fields.file, { maxBytes, fetchUrl, allowPrivateNetwork: settings.allowPrivateNetwork, urlTimeoutMs: limits.urlTimeoutMs });
+    const sniffed = await sniffImage(body, limits.maxPixels);
+    const name = fields.useUniqueFileName ? uniqueName(fields.fileName) : fields.fileName;
+    let result;
+    try {
+      result = await store.put({
+        accountId: account.id,
+        body,
+        overwrite: fields.overwriteFile,
+        backupRegion: account.residency === 'flexible' ? account.backupRegion : undefined,
+        record: {
+          type: 'file',
+          name,
+          filePath: `${fields.folder}${name}`,
+          fileType: sniffed.fileType,
+          mime: sniffed.mime,
+          width: sniffed.width,
+          height: sniffed.height,
+          hasAlpha: sniffed.hasAlpha,
+          tags: fields.tags,
+          customMetadata: fields.customMetadata,
+          customCoordinates: fields.customCoordinates,
+          description: fields.description,
+          isPrivateFile: fields.isPrivateFile,
+          isPublished: fields.isPublished,
+        },
+      });
+    } catch (e) {
+      if (e instanceof FileExistsError) throw new PixmeshError(409, 'EBADTR', `${e.message} and overwriteFile is false`);
+      throw e;
+    }
+    // A replaced file's old variants are stale in every region.
+    if (result.replaced) await purger.start({ account: account.id, path: result.record.filePath.slice(1), prefix: false }, undefined, 5000);
+    log.info('media upload', { account: account.id, fileId: result.record.fileId, bytes: body.length, replaced: Boolean(result.replaced) });
+    return c.json(uploadResponse(result.record, endpointOf(c.req.url)), 200);
+  });
+
+  app.get('/internal/media/:account/files', async (c) => {
+    const account = home(c.req.param('account'));
+    const q = c.req.query();
+    if (q.searchQuery) throw badRequest('searchQuery is not supported; use path, name, tags, fileType, sort, skip and limit');
+    const limit = intParam(q.limit, 'limit', 1000, 1, 1000);
+    const skip = intParam(q.skip, 'skip', 0, 0, 1_000_000);
+    const type = q.type ?? 'file';
+    if (!['file', 'folder', 'all', 'file-version'].includes(type)) throw badRequest('type must be file, file-version, folder or all');
+    const sortName = q.sort ?? 'ASC_CREATED';
+    const base = SORTS[sortName.replace(/^DESC_/, 'ASC_')];
+    if (!base || !/^(ASC|DESC)_/.test(sortName)) throw badRequest(`sort "${sortName}" is not supported`);
+    const folder = q.path ? `/${q.path.split('/').filter(Boolean).join('/')}/`.replace(/^\/\/$/, '/') : undefined;
+    const tags = q.tags ? q.tags.split(',').map((t) => t.trim()).filter(Boolean) : undefined;
+    const fileType = q.fileType ?? 'all';
+    let files = (await store.list(account.id)).filter(
+      (r) =>
+        (!folder || r.filePath.slice(0, r.filePath.lastIndexOf('/') + 1) === folder) &&
+        (!q.name || r.name === q.name) &&
+        (!tags || (r.tags ?? []).some((t) => tags.includes(t))) &&
+        (fileType === 'all' || r.fileType === fileType),
+    );
+    files.sort(sortName.startsWith('DESC_') ? (a, b) => base(b, a) : base);
+    const endpoint = endpointOf(c.req.url);
+    const folders: unknown[] = [];
+    if (type === 'folder' || type === 'all') {
+      const under = folder ?? '/';
+      const seen = new Set<string>();
+      for (const r of await store.list(account.id)) {
+        if (!r.filePath.startsWith(under)) continue;
+        const rest = r.filePath.slice(under.length).split('/');
+        if (rest.length > 1 && !seen.has(rest[0]!)) {
+          seen.add(rest[0]!);
+          folders.push({ type: 'folder', name: rest[0], folderPath: `${under}${rest[0]}`, folderId: Buffer.from(`${account.id}:${under}${rest[0]}`).toString('hex').slice(0, 24), customMetadata: {} });
+        }
+      }
+    }
+    if (type === 'folder') files = [];
+    const items = [...folders, ...files.map((r) => publicFile(r, endpoint))];
+    return c.json(items.slice(skip, skip + limit));
+  });
+
+  app.get('/internal/media/:account/files/:fileId', async (c) => {
+    const account = home(c.req.param('account'));
+    const r = await store.get(account.id, c.req.param('fileId'));
+    if (!r) throw notFound('The requested file does not exist.');
+    return c.json(publicFile(r, endpointOf(c.req.url)));
+  });
+
+  app.delete('/internal/media/:account/files/:fileId', async (c) => {
+    const account = home(c.req.param('account'));
+    const r = await store.delete(account.id, c.req.param('fileId'), account.residency === 'flexible' ? account.backupRegion : undefined);
+    if (!r) throw notFound('The requested file does not exist.');
+    const path = r.filePath.replace(/^\/+/, '');
+    const purge = await purger.start({ account: account.id, path, prefix: false }, undefined, 8000);
+    log.info('media delete', { account: account.id, fileId: r.fileId, purge: purge.requestId, status: purge.status });
+    return c.json({ filePath: r.filePath, path, purge: { requestId: purge.requestId, status: purge.status } });
+  });
+
+  app.post('/internal/media/:account/purge', async (c) => {
+    const account = home(c.req.param('account'));
+    const t = (await c.req.json().catch(() => null)) as { url?: string; path?: unknown; prefix?: unknown } | null;
+    if (!t || typeof t.path !== 'string' || typeof t.prefix !== 'boolean') throw badRequest('bad purge request');
+    const record = await purger.start({ account: account.id, path: t.path, prefix: t.prefix }, t.url, 8000);
+    return c.json({ requestId: record.requestId, status: record.status });
+  });
+
+  app.get('/internal/media/:account/purge/:requestId', async (c) => {
+    const account = home(c.req.param('account'));
+    const record = await purger.get(account.id, c.req.param('requestId'));
+    if (!record) throw notFound('No purge request with this id.');
+    return c.json({ status: record.status, requestId: record.requestId, url: record.url, createdAt: record.createdAt, completedAt: record.completedAt });
+  });
+
+  return app;
+}

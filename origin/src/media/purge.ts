@@ -1,0 +1,127 @@
+/**
+ * Purging cached variants everywhere: the account's home region owns purge requests, fans each
+ * one out to every region's `POST /internal/media/_cache/purge` (signed), and records the request
+ * under `_purge/<account>/<requestId>.json` in its bucket with status Pending → Completed.
+ * Regions that cannot be reached are retried in the background (a few times, backing off); the
+ * request stays Pending until every region has confirmed.
+ */
+import { AUTH_HEADER, signInternalRequest } from '../../../shared/internal-auth.js';
+import type { RegionUrls } from '../../../shared/regions.js';
+import type { ResultCache } from '../cache/result-cache.js';
+import { log } from '../log.js';
+import { newId, PURGE_PREFIX, type MediaStore } from './store.js';
+
+export const REGION_PURGE_PATH = '/internal/media/_cache/purge';
+
+export interface PurgeTarget {
+  account: string;
+  /** Path inside the endpoint (as in the region cache's entries), or a prefix of it. */
+  path: string;
+  prefix: boolean;
+}
+
+export interface PurgeRecord extends PurgeTarget {
+  requestId: string;
+  /** The URL the client asked to purge (purge API), or the deleted file's path. */
+  url?: string;
+  status: 'Pending' | 'Completed';
+  createdAt: string;
+  completedAt?: string;
+  /** region → entries removed there (when confirmed). */
+  regions: Record<string, number | null>;
+}
+
+export interface PurgeDeps {
+  region: string;
+  regionUrls: RegionUrls;
+  internalSecret: string;
+  cache: ResultCache;
+  store: MediaStore;
+}
+
+const RETRY_DELAYS_MS = [1000, 5000, 30_000, 120_000];
+
+export class Purger {
+  private readonly records = new Map<string, PurgeRecord>();
+
+  constructor(private readonly deps: PurgeDeps) {}
+
+  private key(account: string, requestId: string): string {
+    return `${PURGE_PREFIX}/${account}/${requestId}.json`;
+  }
+
+  /** Region-local purge (the fan-out target). */
+  local(target: PurgeTarget): Promise<number> {
+    return this.deps.cache.purge(target.account, target.path, target.prefix);
+  }
+
+  private async purgeRegion(region: string, target: PurgeTarget): Promise<number> {
+    if (region === this.deps.region) return this.local(target);
+    const base = this.deps.regionUrls[region as keyof RegionUrls];
+    if (!base) throw new Error(`no URL for ${region}`);
+    const headers = new Headers({ 'content-type': 'application/json' });
+    headers.set(AUTH_HEADER, await signInternalRequest(this.deps.internalSecret, 'POST', REGION_PURGE_PATH, headers));
+    const res = await fetch(base + REGION_PURGE_PATH, { method: 'POST', headers, body: JSON.stringify(target), signal: AbortSignal.timeout(5000) });
+    if (!res.ok) throw new Error(`${region} answered ${res.status}`);
+    return ((await res.json()) as { removed: number }).removed;
+  }
+
+  /**
+   * Starts a purge; resolves once every region answered or `waitMs` passed (whichever first).
+   * The returned record is the live one (its status may still be Pending).
+   */
+  async start(target: PurgeTarget, url?: string, waitMs = 8000): Promise<PurgeRecord> {
+    const record: PurgeRecord = {
+      ...target,
+      requestId: newId(),
+      url,
+      status: 'Pending',
+      createdAt: new Date().toISOString(),
+      regions: Object.fromEntries(Object.keys(this.deps.regionUrls).map((r) => [r, null])),
+    };
+    if (!(this.deps.region in record.regions)) record.regions[this.deps.region] = null;
+    this.records.set(record.requestId, record);
+    await this.persist(record);
+    const done = this.run(record, 0);
+    await Promise.race([done, new Promise((r) => setTimeout(r, waitMs).unref())]);
+    return record;
+  }
+
+  private async run(record: PurgeRecord, attempt: number): Promise<void> {
+    const pending = Object.entries(record.regions).filter(([, v]) => v === null).map(([r]) => r);
+    await Promise.all(
+      pending.map(async (region) => {
+        try {
+          record.regions[region] = await this.purgeRegion(region, record);
+        } catch (e) {
+          log.warn('purge: region not reached', { region, requestId: record.requestId, attempt, err: String(e) });
+        }
+      }),
+    );
+    if (Object.values(record.regions).every((v) => v !== null)) {
+      record.status = 'Completed';
+      record.completedAt = new Date().toISOString();
+      await this.persist(record);
+      return;
+    }
+    const delay = RETRY_DELAYS_MS[attempt];
+    if (delay === undefined) {
+      log.error('purge: giving up on unreachable regions', { requestId: record.requestId, regions: record.regions });
+      return;
+    }
+    setTimeout(() => void this.run(record, attempt + 1), delay).unref();
+  }
+
+  private async persist(record: PurgeRecord): Promise<void> {
+    await this.deps.store.putJson(this.deps.store.bucket, this.key(record.account, record.requestId), record).catch((e) =>
+      log.warn('purge: could not persist the request', { requestId: record.requestId, err: String(e) }),
+    );
+  }
+
+  async get(account: string, requestId: string): Promise<PurgeRecord | undefined> {
+    const live = this.records.get(requestId);
+    if (live) return live.account === account ? live : undefined;
+    if (!/^[0-9a-f]{24}$/.test(requestId)) return undefined;
+    return this.deps.store.getJson<PurgeRecord>(this.key(account, requestId));
+  }
+}

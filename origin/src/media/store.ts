@@ -1,0 +1,313 @@
+/**
+ * The media library's storage in the home region's bucket (and the backup region's, for
+ * flexible accounts). Layout inside `pixmesh-media-<region>`:
+ *
+ *   <account>/<filePath>              the file's bytes (what the `media` origin serves);
+ *                                     S3 metadata: isprivatefile, fileid, sha256
+ *   _index/<account>/<fileId>.json    the file's record (tags, customMetadata, sizes, …)
+ *   _tmp/<account>/<uuid>             uploads in flight (never served: account ids cannot start with "_")
+ *   _purge/<account>/<requestId>.json purge requests and their status
+ *
+ * Writes are atomic: bytes go to a temporary key with Content-MD5 (S3 refuses a body that does
+ * not match), the stored ETag is checked against the MD5, then the object is copied server-side
+ * to its final key and the temporary key removed. Only the home region writes an account's
+ * library, so one in-process lock per account serialises the commit step (path uniqueness).
+ */
+import crypto from 'node:crypto';
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { mediaKey } from '../sources/index.js';
+import { s3Client, type S3Location } from '../sources/s3.js';
+import { log } from '../log.js';
+
+/** One file of the library, in ImageKit's field names (what details/list return). */
+export interface FileRecord {
+  type: 'file';
+  fileId: string;
+  name: string;
+  /** "/folder/name.jpg" */
+  filePath: string;
+  fileType: 'image' | 'non-image';
+  mime: string;
+  size: number;
+  width?: number;
+  height?: number;
+  hasAlpha?: boolean;
+  tags: string[] | null;
+  customMetadata: Record<string, unknown>;
+  customCoordinates: string | null;
+  description?: string;
+  isPrivateFile: boolean;
+  isPublished: boolean;
+  versionInfo: { id: string; name: string };
+  createdAt: string;
+  updatedAt: string;
+  /** Content checksums (hex). */
+  md5: string;
+  sha256: string;
+}
+
+export const INDEX_PREFIX = '_index';
+export const TMP_PREFIX = '_tmp';
+export const PURGE_PREFIX = '_purge';
+
+export const objectKeyFor = (accountId: string, filePath: string) => mediaKey(accountId, filePath.replace(/^\/+/, ''));
+const indexKey = (accountId: string, fileId: string) => `${INDEX_PREFIX}/${accountId}/${fileId}.json`;
+
+export const newId = () => crypto.randomBytes(12).toString('hex');
+
+function isMissing(e: unknown): boolean {
+  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404;
+}
+
+async function readAll(body: unknown): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of body as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
+/** A promise chain per key: run(fn) waits for the previous fn of the same key. */
+class KeyedLock {
+  private readonly tails = new Map<string, Promise<unknown>>();
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.tails.set(key, tail);
+    try {
+      return await next;
+    } finally {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
+export interface StoreOptions {
+  s3: S3Location;
+  /** This (home) region's media bucket. */
+  bucket: string;
+  /** Bucket name for another region (backup copies). */
+  bucketFor: (region: string) => string;
+}
+
+export interface PutFileInput {
+  accountId: string;
+  body: Buffer;
+  record: Omit<FileRecord, 'md5' | 'sha256' | 'size' | 'fileId' | 'versionInfo' | 'createdAt' | 'updatedAt'>;
+  /** false: refuse when a file already exists at filePath (ImageKit overwriteFile=false). */
+  overwrite: boolean;
+  /** Region whose bucket receives a backup copy (flexible accounts only). */
+  backupRegion?: string;
+}
+
+export class FileExistsError extends Error {}
+
+export class MediaStore {
+  private readonly client: S3Client;
+  private readonly lock = new KeyedLock();
+  /** account → its records, loaded once from _index/ (this region is the only writer). */
+  private readonly indexes = new Map<string, Promise<Map<string, FileRecord>>>();
+
+  constructor(private readonly opts: StoreOptions) {
+    this.client = s3Client(opts.s3);
+  }
+
+  get bucket(): string {
+    return this.opts.bucket;
+  }
+
+  private index(accountId: string): Promise<Map<string, FileRecord>> {
+    let p = this.indexes.get(accountId);
+    if (!p) {
+      p = this.loadIndex(accountId);
+      this.indexes.set(accountId, p);
+      p.catch(() => this.indexes.delete(accountId));
+    }
+    return p;
+  }
+
+  private async loadIndex(accountId: string): Promise<Map<string, FileRecord>> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const out = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${INDEX_PREFIX}/${accountId}/`, ContinuationToken: token }),
+      );
+      for (const o of out.Contents ?? []) if (o.Key?.endsWith('.json')) keys.push(o.Key);
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (token);
+    const map = new Map<string, FileRecord>();
+    const queue = [...keys];
+    await Promise.all(
+      Array.from({ length: Math.min(16, queue.length) }, async () => {
+        for (let key = queue.shift(); key; key = queue.shift()) {
+          try {
+            const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+            const rec = JSON.parse((await readAll(out.Body)).toString('utf8')) as FileRecord;
+            map.set(rec.fileId, rec);
+          } catch (e) {
+            if (!isMissing(e)) throw e;
+          }
+        }
+      }),
+    );
+    return map;
+  }
+
+  async list(accountId: string): Promise<FileRecord[]> {
+    return [...(await this.index(accountId)).values()];
+  }
+
+  async get(accountId: string, fileId: string): Promise<FileRecord | undefined> {
+    return (await this.index(accountId)).get(fileId);
+  }
+
+  async byPath(accountId: string, filePath: string): Promise<FileRecord | undefined> {
+    for (const r of (await this.index(accountId)).values()) if (r.filePath === filePath) return r;
+    return undefined;
+  }
+
+  /**
+   * Atomic write: temp key (Content-MD5 checked by S3, ETag re-checked here) → server-side copy to
+   * the final key → index record → temp key removed; then the backup copy. Returns the record and
+   * whether an existing file at the same path was replaced (its cached variants must be purged).
+   */
+  async put(input: PutFileInput): Promise<{ record: FileRecord; replaced?: FileRecord }> {
+    const { accountId, body } = input;
+    const md5 = crypto.createHash('md5').update(body).digest();
+    const md5Hex = md5.toString('hex');
+    const sha256 = crypto.createHash('sha256').update(body).digest('hex');
+    const tmpKey = `${TMP_PREFIX}/${accountId}/${crypto.randomUUID()}`;
+    await this.client.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: tmpKey, Body: body, ContentMD5: md5.toString('base64'), ContentType: input.record.mime }),
+    );
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: tmpKey }));
+      if (head.ContentLength !== body.length || (head.ETag && head.ETag.replace(/"/g, '') !== md5Hex))
+        throw new Error(`checksum mismatch after upload (etag ${head.ETag}, length ${head.ContentLength})`);
+
+      return await this.lock.run(accountId, async () => {
+        const index = await this.index(accountId);
+        const existing = [...index.values()].find((r) => r.filePath === input.record.filePath);
+        if (existing && !input.overwrite) throw new FileExistsError(`a file already exists at ${input.record.filePath}`);
+        const now = new Date().toISOString();
+        const fileId = existing?.fileId ?? newId();
+        const record: FileRecord = {
+          ...input.record,
+          fileId,
+          size: body.length,
+          md5: md5Hex,
+          sha256,
+          versionInfo: { id: newId(), name: 'Version 1' },
+          createdAt: existing?.createdAt ?? now,
+          updatedAt: now,
+        };
+        const finalKey = objectKeyFor(accountId, record.filePath);
+        const metadata = { isprivatefile: String(record.isPrivateFile), fileid: fileId, sha256 };
+        await this.client.send(
+          new CopyObjectCommand({
+            Bucket: this.bucket,
+            Key: finalKey,
+            CopySource: `${this.bucket}/${encodeURIComponent(tmpKey).replace(/%2F/g, '/')}`,
+            MetadataDirective: 'REPLACE',
+            Metadata: metadata,
+            ContentType: record.mime,
+          }),
+        );
+        const final = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: finalKey }));
+        if (final.ContentLength !== body.length) throw new Error('final object length differs from the upload');
+        await this.putJson(this.bucket, indexKey(accountId, fileId), record);
+        index.set(fileId, record);
+        if (input.backupRegion) await this.backup(accountId, record, body, md5, metadata, input.backupRegion);
+        return { record, replaced: existing };
+      });
+    } finally {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: tmpKey })).catch((e) =>
+        log.warn('could not remove a temporary upload', { key: tmpKey, err: String(e) }),
+      );
+    }
+  }
+
+  private async backup(accountId: string, record: FileRecord, body: Buffer, md5: Buffer, metadata: Record<string, string>, region: string): Promise<void> {
+    const bucket = this.opts.bucketFor(region);
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: objectKeyFor(accountId, record.filePath),
+          Body: body,
+          ContentMD5: md5.toString('base64'),
+          ContentType: record.mime,
+          Metadata: metadata,
+        }),
+      );
+      await this.putJson(bucket, indexKey(accountId, record.fileId), record);
+    } catch (e) {
+      // The primary copy is committed; a failed backup is logged loudly, not reported as a failed upload.
+      log.error('backup copy failed', { account: accountId, fileId: record.fileId, bucket, err: String(e) });
+    }
+  }
+
+  async delete(accountId: string, fileId: string, backupRegion?: string): Promise<FileRecord | undefined> {
+    return this.lock.run(accountId, async () => {
+      const index = await this.index(accountId);
+      const record = index.get(fileId);
+      if (!record) return undefined;
+      const buckets = [this.bucket, ...(backupRegion ? [this.opts.bucketFor(backupRegion)] : [])];
+      for (const bucket of buckets) {
+        // Bytes first, then the record: a crash in between leaves a record whose delete can be retried.
+        await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKeyFor(accountId, record.filePath) }));
+        await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: indexKey(accountId, fileId) }));
+      }
+      index.delete(fileId);
+      return record;
+    });
+  }
+
+  async putJson(bucket: string, key: string, value: unknown): Promise<void> {
+    const body = Buffer.from(JSON.stringify(value));
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: body,
+        ContentType: 'application/json',
+        ContentMD5: crypto.createHash('md5').update(body).digest('base64'),
+      }),
+    );
+  }
+
+  async getJson<T>(key: string): Promise<T | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return JSON.parse((await readAll(out.Body)).toString('utf8')) as T;
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /** Removes temporary uploads older than maxAgeMs (left by a crash mid-upload). */
+  async sweepTemporary(maxAgeMs = 60 * 60 * 1000): Promise<number> {
+    let removed = 0;
+    let token: string | undefined;
+    do {
+      const out = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${TMP_PREFIX}/`, ContinuationToken: token }));
+      for (const o of out.Contents ?? []) {
+        if (!o.Key || (o.LastModified && Date.now() - o.LastModified.getTime() < maxAgeMs)) continue;
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: o.Key }));
+        removed++;
+      }
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (token);
+    return removed;
+  }
+}
