@@ -130,11 +130,13 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
       ];
       const out = withEdgeHeaders(res, 'MISS', timing, negotiated, false);
       out.headers.set(H.region, res.headers.get(H.region) ?? region);
-      if (res.ok && !out.headers.get('cache-control')?.includes('private')) {
+      // Strict residency: the account's bytes are stored nowhere outside its home region, edge caches included.
+      const cacheable = account.residency !== 'strict' && !out.headers.get('cache-control')?.includes('private');
+      if (res.ok && cacheable) {
         c.executionCtx.waitUntil(storeInCache(key, out.clone(), Date.now()));
       } else if (!res.ok) {
         out.headers.set('cache-control', 'public, max-age=10');
-        if (res.status === 404 || res.status === 400) c.executionCtx.waitUntil(storeInCache(key, out.clone(), Date.now(), 10));
+        if (cacheable && (res.status === 404 || res.status === 400)) c.executionCtx.waitUntil(storeInCache(key, out.clone(), Date.now(), 10));
       }
       return head ? new Response(null, out) : out;
     }

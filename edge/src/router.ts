@@ -85,10 +85,14 @@ export class Router {
         this.samples++;
       }
     }
-    const ratio = a.regionHitRatio !== undefined && a.regionHitRatio !== null ? Number(a.regionHitRatio) : undefined;
-    const hit = ratio !== undefined && Number.isFinite(ratio) ? ratio : a.regionCache === 'HIT' ? true : a.regionCache === 'MISS' ? false : undefined;
-    if (hit !== undefined) {
-      const r = recordHit(this.state, a.region, hit, now, a.accountId);
+    // The region's rolling ratio describes all its traffic; this answer's HIT/MISS describes the account's.
+    const ratio = a.regionHitRatio !== undefined && a.regionHitRatio !== null && a.regionHitRatio !== '' ? Number(a.regionHitRatio) : NaN;
+    if (Number.isFinite(ratio)) {
+      const r = recordHit(this.state, a.region, ratio, now);
+      if (r.accepted) this.state = r.state;
+    }
+    if (a.accountId && (a.regionCache === 'HIT' || a.regionCache === 'MISS')) {
+      const r = recordHit(this.state, a.region, a.regionCache === 'HIT', now, a.accountId);
       if (r.accepted) this.state = r.state;
     }
   }

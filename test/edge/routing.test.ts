@@ -142,3 +142,15 @@ describe('edge cache', () => {
     expect(await res.text()).toBe('');
   });
 });
+
+describe('strict residency at the edge', () => {
+  it('never stores a strict account’s image in the edge cache', async () => {
+    const { signImageUrl } = await import('../../shared/signing.js');
+    const url = await signImageUrl('private_edge_strict', 'http://edge.test/strict', `http://edge.test/strict/tr:w-10/nc-${Date.now()}.png`);
+    const first = await (exports as unknown as { default: Fetcher }).default.fetch(url);
+    expect(first.status).toBe(200);
+    await first.arrayBuffer();
+    const second = await (exports as unknown as { default: Fetcher }).default.fetch(url);
+    expect(second.headers.get('x-pixmesh-cache')).toBe('MISS');
+  });
+});
