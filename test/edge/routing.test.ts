@@ -154,3 +154,24 @@ describe('strict residency at the edge', () => {
     expect(second.headers.get('x-pixmesh-cache')).toBe('MISS');
   });
 });
+
+describe('cron health probe', () => {
+  it('probes every region and opens the breaker of one whose /healthz keeps failing', async () => {
+    const { createExecutionContext, createScheduledController, waitOnExecutionContext } = await import('cloudflare:test');
+    const worker = (await import('../../edge/src/index.js')).default;
+    await control('ap-south-1', { status: 503 });
+    for (let i = 0; i < 5; i++) {
+      const ctx = createExecutionContext();
+      await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: '* * * * *' }), env as never, ctx);
+      await waitOnExecutionContext(ctx);
+    }
+    const routing = (await (await edge('/_routing?account=demo', { 'x-pixmesh-colo': 'BOM' })).json()) as {
+      breakers: Record<string, { status: string }>;
+      decision: { candidates: { region: string }[] };
+    };
+    expect(routing.breakers['ap-south-1']!.status).toBe('open');
+    expect(routing.breakers['eu-central-1']!.status).toBe('closed');
+    // A Mumbai user is no longer sent to the failing region.
+    expect(routing.decision.candidates.map((c) => c.region)).not.toContain('ap-south-1');
+  });
+});
