@@ -33,6 +33,10 @@ export interface ClusterOptions {
   originEnv?: Record<string, string>;
   /** Buckets to create besides the media buckets. */
   buckets?: string[];
+  /** Extra environment for one region's origin process, after originEnv (benchmarks: per-region peer URLs and S3 endpoint). */
+  originEnvByRegion?: Partial<Record<RegionId, Record<string, string>>>;
+  /** Region URLs given to the edge instead of the origins' own (benchmarks point them at delay proxies). */
+  edgeRegionUrls?: Partial<Record<RegionId, string>>;
 }
 
 export interface Cluster {
@@ -147,6 +151,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '4',
       MALLOC_ARENA_MAX: '2',
       ...opts.originEnv,
+      ...opts.originEnvByRegion?.[id],
     });
     const startRegion = async (id: RegionId) => {
       const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'origin/src/main.ts')], {
@@ -167,7 +172,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       [
         `PIXMESH_INTERNAL_SECRET=${internalSecret}`,
         `PIXMESH_TRUST_GEO_HEADERS=${opts.trustGeoHeaders === false ? 'false' : 'true'}`,
-        `PIXMESH_REGION_URLS=${JSON.stringify(regionUrls)}`,
+        `PIXMESH_REGION_URLS=${JSON.stringify({ ...regionUrls, ...opts.edgeRegionUrls })}`,
       ].join('\n') + '\n',
       { mode: 0o600 },
     );
