@@ -1,6 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// Region origins as real processes (s3rver, origin processes, local HTTP origin servers).
+// Region origins: pure modules, in-process apps and real processes (s3rver, origin processes,
+// local HTTP origin servers on loopback). Files run one at a time: each starts its own processes.
 export default defineConfig({
   test: {
     include: ['test/origin/**/*.test.ts'],

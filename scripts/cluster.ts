@@ -33,6 +33,8 @@ export interface ClusterOptions {
   originEnv?: Record<string, string>;
   /** Buckets to create besides the media buckets. */
   buckets?: string[];
+  /** Start the edge (wrangler dev)? Default true; origin tests start only s3rver + regions. */
+  edge?: boolean;
   /** Extra environment for one region's origin process, after originEnv (benchmarks: per-region peer URLs and S3 endpoint). */
   originEnvByRegion?: Partial<Record<RegionId, Record<string, string>>>;
   /** Region URLs given to the edge instead of the origins' own (benchmarks point them at delay proxies). */
@@ -165,6 +167,22 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     };
     await Promise.all(regions.map(startRegion));
 
+    const edgeUrl = `http://${host}:${edgePort}`;
+    const cluster: Cluster = {
+      s3Url,
+      edgeUrl: opts.edge === false ? '' : edgeUrl,
+      regionUrls,
+      internalSecret,
+      stopRegion: async (id, signal = 'SIGTERM') => {
+        const c = children.get(id);
+        if (c) await stopChild(c, signal);
+        children.delete(id);
+      },
+      startRegion,
+      stop: stopAll,
+    };
+    if (opts.edge === false) return cluster;
+
     // 3. The edge in workerd.
     const edgeEnvFile = path.join(dataDir, 'edge.env');
     fs.writeFileSync(
@@ -198,22 +216,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       },
     );
     children.set('edge', edge);
-    const edgeUrl = `http://${host}:${edgePort}`;
     await waitForHttp(`${edgeUrl}/_health`, 'edge (wrangler dev)', edge, 90_000);
-
-    return {
-      s3Url,
-      edgeUrl,
-      regionUrls,
-      internalSecret,
-      stopRegion: async (id, signal = 'SIGTERM') => {
-        const c = children.get(id);
-        if (c) await stopChild(c, signal);
-        children.delete(id);
-      },
-      startRegion,
-      stop: stopAll,
-    };
+    return cluster;
   } catch (e) {
     await stopAll();
     throw e;
