@@ -13,7 +13,7 @@ import { PARAMS, SPECIAL_PARAMS, UNSUPPORTED_PARAMS, type ParamSpec } from '../s
 import { MAX_STEPS, MAX_TR_LENGTH } from '../shared/transform/parse.js';
 import { EXPR_OPS, EXPR_VARS } from '../shared/transform/values.js';
 import { newDefaultConfig } from '../origin/src/pipeline/config.js';
-import { FINALIZE, PREPARE, STEP_PIPELINE } from '../origin/src/pipeline/pipeline.js';
+import { DECODE, FINALIZE, PREPARE, STEP_PIPELINE } from '../origin/src/pipeline/pipeline.js';
 
 export const DOC_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'transformations.md');
 
@@ -87,12 +87,14 @@ export function renderTransformDocs(): string {
     '',
     '## Pipeline order',
     '',
-    `Before the chain: ${PREPARE.map((s) => `\`${s.name}\``).join(' → ')}. For each chain step: ${STEP_PIPELINE.map((s) => `\`${s.name}\``).join(' → ')}. After the chain: ${FINALIZE.map((s) => `\`${s.name}\``).join(' → ')}.`,
+    `Once: ${PREPARE.map((s) => `\`${s.name}\``).join(' → ')}. Per frame: ${DECODE.map((s) => `\`${s.name}\``).join(' → ')}, then for each chain step: ${STEP_PIPELINE.map((s) => `\`${s.name}\``).join(' → ')}. At the end: ${FINALIZE.map((s) => `\`${s.name}\``).join(' → ')}.`,
     '',
     '- `limits` reads only the header: input bytes, input pixels, supported format — before any pixel is decoded.',
     '- `decode` applies the EXIF orientation first (account `autoRotate`, or `rt-auto`), then the orientation tag is dropped',
     '  with the rest of the metadata. CMYK and wide-gamut input is converted to sRGB through its embedded profile.',
-    '- Animated GIF/WebP input: only the first frame is rendered for now.',
+    `- Animated GIF/WebP originals stay animated when the output format can animate (\`source\`, \`f-orig\`, \`f-gif\`, \`f-webp\`):`,
+    `  every frame (at most ${c.maxFrames}, \`PIXMESH_MAX_FRAMES\`) runs through the same chain, keeping the frame delays and loop`,
+    '  count. Other outputs (JPEG, PNG, AVIF) use the first frame. The input pixel limit counts width × height × frames.',
     '- Every output size is checked against the limits before it is produced (`ELIMIT`).',
     '',
     '## Output format',
@@ -132,7 +134,7 @@ export function renderTransformDocs(): string {
     '| limit | default | env | error |',
     '|---|---|---|---|',
     `| input size | ${c.maxInputBytes} bytes (40 MB) | \`PIXMESH_MAX_INPUT_BYTES\` | 413 ELIMIT |`,
-    `| input pixels | ${c.maxInputPixels / 1e6} MP (width × height of the decoded frame) | \`PIXMESH_MAX_INPUT_PIXELS\` | 400 ELIMIT |`,
+    `| input pixels | ${c.maxInputPixels / 1e6} MP (width × height, × frames when an animation is kept) | \`PIXMESH_MAX_INPUT_PIXELS\` | 400 ELIMIT |`,
     `| output side | ${c.maxOutputDimension} px | \`PIXMESH_MAX_OUTPUT_DIMENSION\` | 400 ELIMIT |`,
     `| output pixels | ${c.maxOutputPixels / 1e6} MP | \`PIXMESH_MAX_OUTPUT_PIXELS\` | 400 ELIMIT |`,
     `| encode time | ${c.renderTimeoutSeconds} s | \`PIXMESH_RENDER_TIMEOUT_SECONDS\` | 503 EBUSY |`,

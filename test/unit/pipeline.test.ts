@@ -369,3 +369,37 @@ describe('renderImage: limits and errors', () => {
     expect(await getSourceMetadata(png)).toMatchObject({ format: 'png', width: 320, height: 240, hasAlpha: true, pages: 1 });
   });
 });
+
+describe('renderImage: animation', () => {
+  let gif: Buffer;
+  beforeAll(async () => {
+    const colours = ['#ff0000', '#00ff00', '#0000ff'];
+    const frames = await Promise.all(colours.map((c) => sharp({ create: { width: 120, height: 80, channels: 3, background: c } }).png().toBuffer()));
+    gif = await sharp(frames, { join: { animated: true } }).gif({ delay: [100, 200, 300], loop: 0 }).toBuffer();
+  });
+
+  it('keeps a GIF animated under "source", resizing every frame', async () => {
+    expect((await getSourceMetadata(gif)).pages).toBe(3);
+    const r = await render(gif, 'w-60');
+    expect([r.format, r.width, r.height, r.frames]).toEqual(['gif', 60, 40, 3]);
+    const m = await meta(r.data);
+    expect(m.pages).toBe(3);
+    expect(m.delay).toEqual([100, 200, 300]);
+    const { dominant } = await sharp(r.data, { page: 2 }).stats();
+    expect(dominant.b).toBeGreaterThan(200);
+  });
+
+  it('animated WebP output; JPEG output takes the first frame', async () => {
+    const webp = await render(gif, 'w-60,rt-90', 'webp');
+    expect((await meta(webp.data)).pages).toBe(3);
+    expect([webp.width, webp.height]).toEqual([40, 60]);
+    const jpeg = await render(gif, 'w-60', 'jpeg');
+    expect([jpeg.frames, jpeg.width, jpeg.height]).toEqual([1, 60, 40]);
+    expect((await sharp(jpeg.data).stats()).dominant.r).toBeGreaterThan(200);
+  });
+
+  it('too many frames → ELIMIT', async () => {
+    const config = { ...newDefaultConfig(), maxFrames: 2 };
+    await expect(render(gif, 'w-60', 'source', { config })).rejects.toMatchObject({ code: 'ELIMIT', message: expect.stringMatching(/3 frames; at most 2/) });
+  });
+});

@@ -59,6 +59,12 @@ export interface Ctx {
   format?: OutputFormat;
   /** How many times pixels were materialised (for tests and server-timing). */
   materialisations: number;
+  /** Frames to render (1 = still; >1 = an animated original kept animated). */
+  frames: number;
+  /** The frame (page) this context decodes. */
+  page: number;
+  /** Animation timing of the original, for the encoder. */
+  animation?: { loop: number; delay: number[] };
 }
 
 /** Run the queued operations into raw pixels and start a fresh pipeline from them. */

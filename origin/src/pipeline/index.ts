@@ -9,15 +9,15 @@ import type { AccountDefaults } from '../../../shared/accounts.js';
 import { busy, isPixmeshError, limitExceeded, undecodable } from '../../../shared/errors.js';
 import type { NegotiatedFormat, OutputFormat, TransformPlan } from '../../../shared/transform/index.js';
 import { loadConfigFromEnv, type PipelineConfig } from './config.js';
-import { type Ctx } from './context.js';
-import { FINALIZE, PREPARE, STEP_PIPELINE } from './pipeline.js';
+import { materialise, type Ctx } from './context.js';
+import { DECODE, FINALIZE, PREPARE, STEP_PIPELINE, type NamedStep } from './pipeline.js';
 import { readSourceInfo, type SourceInfo } from './source.js';
 import { EMPTY_OPS, resolveStep } from './steps/resolve.js';
 import { CONTENT_TYPES } from './steps/output.js';
 
 export { newDefaultConfig, loadConfigFromEnv, validateConfig, configProblems, PipelineConfigError, type PipelineConfig } from './config.js';
 export { readSourceInfo, type SourceInfo, type SourceFormat } from './source.js';
-export { PREPARE, STEP_PIPELINE, FINALIZE } from './pipeline.js';
+export { PREPARE, DECODE, STEP_PIPELINE, FINALIZE } from './pipeline.js';
 export { CONTENT_TYPES } from './steps/output.js';
 
 export interface RenderOptions {
@@ -41,6 +41,8 @@ export interface RenderResult {
   contentType: string;
   /** Whether the output carries an alpha channel. */
   hasAlpha?: boolean;
+  /** Frames in the output (1 unless an animation was kept). */
+  frames?: number;
   /** Facts about the original. */
   source?: SourceInfo;
 }
@@ -71,9 +73,8 @@ function wrap(e: unknown): Error {
   return undecodable('the original could not be processed (corrupt or unsupported image data)');
 }
 
-export async function renderImage(input: Buffer, plan: TransformPlan, opts: RenderOptions): Promise<RenderResult> {
-  const config = opts.config ?? pipelineConfig;
-  const ctx = {
+function newContext(input: Buffer, plan: TransformPlan, opts: RenderOptions, config: PipelineConfig, page = 0): Ctx {
+  return {
     input,
     plan,
     opts,
@@ -85,30 +86,73 @@ export async function renderImage(input: Buffer, plan: TransformPlan, opts: Rend
     hasAlpha: false,
     width: 0,
     height: 0,
+    frames: 1,
+    page,
   } as unknown as Ctx;
+}
+
+async function run(ctx: Ctx, steps: readonly NamedStep[]): Promise<void> {
+  for (const s of steps) {
+    checkAborted(ctx.opts.signal);
+    await s.run(ctx);
+  }
+}
+
+/** Decode one frame and run every chain step on it. */
+async function renderFrame(ctx: Ctx): Promise<void> {
+  await run(ctx, DECODE);
+  for (const chainStep of ctx.plan.steps) {
+    checkAborted(ctx.opts.signal);
+    ctx.ops = await resolveStep(ctx, chainStep);
+    for (const s of STEP_PIPELINE) await s.run(ctx);
+  }
+  ctx.ops = { ...EMPTY_OPS };
+}
+
+/** Animated originals: every frame through the same chain, then joined back into an animation. */
+async function renderAnimation(ctx: Ctx): Promise<void> {
+  const frames: Buffer[] = [];
+  let hasAlpha = false;
+  for (let page = 0; page < ctx.frames; page++) {
+    const f = newContext(ctx.input, ctx.plan, ctx.opts, ctx.config, page);
+    f.source = ctx.source;
+    f.frames = ctx.frames;
+    await renderFrame(f);
+    await materialise(f);
+    if (page === 0) {
+      ctx.width = f.width;
+      ctx.height = f.height;
+    } else if (f.width !== ctx.width || f.height !== ctx.height) {
+      f.img = f.img.resize({ width: ctx.width, height: ctx.height, fit: 'fill' }); // e.g. trim found different borders
+    }
+    hasAlpha ||= f.hasAlpha;
+    frames.push(await f.img.ensureAlpha().png({ compressionLevel: 0 }).toBuffer());
+  }
+  ctx.img = sharp(frames, { join: { animated: true } });
+  ctx.hasAlpha = hasAlpha;
+  ctx.dimsKnown = true;
+  ctx.phase = -1;
+  const delay = ctx.source.delay?.slice(0, ctx.frames);
+  ctx.animation = { loop: ctx.source.loop ?? 0, delay: delay?.length === ctx.frames ? delay : Array(ctx.frames).fill(100) };
+}
+
+export async function renderImage(input: Buffer, plan: TransformPlan, opts: RenderOptions): Promise<RenderResult> {
+  const config = opts.config ?? pipelineConfig;
+  const ctx = newContext(input, plan, opts, config);
   try {
-    for (const s of PREPARE) {
-      checkAborted(opts.signal);
-      await s.run(ctx);
-    }
-    for (const chainStep of plan.steps) {
-      checkAborted(opts.signal);
-      ctx.ops = await resolveStep(ctx, chainStep);
-      for (const s of STEP_PIPELINE) await s.run(ctx);
-    }
-    ctx.ops = { ...EMPTY_OPS };
-    for (const s of FINALIZE) {
-      checkAborted(opts.signal);
-      await s.run(ctx);
-    }
+    await run(ctx, PREPARE);
+    if (ctx.frames > 1) await renderAnimation(ctx);
+    else await renderFrame(ctx);
+    await run(ctx, FINALIZE);
     const { data, info } = await ctx.img.toBuffer({ resolveWithObject: true });
     return {
       data,
       format: ctx.format!,
       width: info.width,
-      height: info.height,
+      height: ctx.frames > 1 ? ctx.height : info.height,
       contentType: CONTENT_TYPES[ctx.format!],
       hasAlpha: info.channels === 2 || info.channels === 4,
+      frames: ctx.frames,
       source: ctx.source,
     };
   } catch (e) {

@@ -1,10 +1,11 @@
 /**
  * The pipeline, declared once (imgproxy style). A render is:
  *
- *   checkLimits → decode → for each chain step: STEP_PIPELINE → chooseFormat → encode
+ *   PREPARE (limits) → for each frame: DECODE, then for each chain step STEP_PIPELINE
+ *   → (animated: join the frames) → FINALIZE (format, encode)
  *
  * and each chain step runs its operations in THIS order, whatever their order in the URL.
- * Between steps the caller's deadline (AbortSignal) is checked.
+ * Between steps the caller's deadline (AbortSignal) is checked. A still image is one frame.
  */
 import type { Ctx } from './context.js';
 import { background } from './steps/background.js';
@@ -25,11 +26,11 @@ export interface NamedStep {
   run: Step;
 }
 
-/** Before the chain: limits from the header, then open the image (EXIF orientation applied). */
-export const PREPARE: readonly NamedStep[] = [
-  { name: 'limits', run: checkLimits },
-  { name: 'decode', run: decode },
-];
+/** Once per render: limits from the header, before any pixel is decoded. */
+export const PREPARE: readonly NamedStep[] = [{ name: 'limits', run: checkLimits }];
+
+/** Once per frame: open the image (EXIF orientation applied). */
+export const DECODE: readonly NamedStep[] = [{ name: 'decode', run: decode }];
 
 /** The operations of one chain step, in execution order. */
 export const STEP_PIPELINE: readonly NamedStep[] = [

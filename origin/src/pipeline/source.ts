@@ -23,6 +23,9 @@ export interface SourceInfo {
   /** Whether an ICC profile is embedded. */
   hasProfile: boolean;
   bytes: number;
+  /** Animation timing (animated originals only). */
+  loop?: number;
+  delay?: number[];
 }
 
 /** Read the header; an unreadable or unsupported file is a 422 EDECODE, never a raw sharp error. */
@@ -51,5 +54,7 @@ export async function readSourceInfo(input: Buffer): Promise<SourceInfo> {
     space: m.space ?? 'srgb',
     hasProfile: Boolean(m.hasProfile),
     bytes: input.length,
+    loop: m.loop,
+    delay: m.delay,
   };
 }

@@ -13,12 +13,26 @@ export async function checkLimits(ctx: Ctx): Promise<void> {
   if (input.length > config.maxInputBytes)
     throw limitExceeded(`the original is ${input.length} bytes; at most ${config.maxInputBytes} bytes are allowed`, 413);
   ctx.source = await readSourceInfo(input);
-  const frames = 1; // only the first frame/page is decoded
+  const frames = keepsAnimation(ctx) ? ctx.source.pages : 1;
+  if (frames > config.maxFrames)
+    throw limitExceeded(`the original has ${frames} frames; at most ${config.maxFrames} are allowed`);
+  ctx.frames = frames;
   const pixels = ctx.source.rawWidth * ctx.source.rawHeight * frames;
   if (pixels > config.maxInputPixels)
     throw limitExceeded(
       `the original is ${ctx.source.rawWidth}×${ctx.source.rawHeight}${frames > 1 ? `×${frames} frames` : ''} = ${Math.round(pixels / 1e6)} MP; at most ${config.maxInputPixels / 1e6} MP are allowed`,
     );
+}
+
+/**
+ * An animated original (GIF, WebP) stays animated when the output can animate: an explicit
+ * gif/webp, or the source's own format (`source` / `f-orig`). Otherwise the first frame is used.
+ */
+export function keepsAnimation(ctx: Pick<Ctx, 'source' | 'opts' | 'plan'>): boolean {
+  const { source, opts, plan } = ctx;
+  if (source.pages <= 1 || (source.format !== 'gif' && source.format !== 'webp')) return false;
+  if (plan.format === 'orig' || opts.format === 'source') return true;
+  return opts.format === 'gif' || opts.format === 'webp';
 }
 
 /** Open the pipeline: EXIF orientation applied first (account autoRotate, or rt-auto). */
@@ -30,6 +44,7 @@ export function decode(ctx: Ctx): void {
     limitInputPixels: ctx.config.maxInputPixels,
     autoOrient: wantsAutoRotate,
     pages: 1,
+    page: ctx.page,
   });
   const oriented = wantsAutoRotate;
   ctx.width = oriented ? ctx.source.width : ctx.source.rawWidth;

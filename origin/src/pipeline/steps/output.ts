@@ -9,6 +9,7 @@ import type { SourceInfo } from '../source.js';
 import { sharpColor, solid, DEFAULT_PAD } from './util.js';
 
 export function sourceFamily(source: SourceInfo, transparent: boolean, exact: boolean): OutputFormat {
+  if (source.pages > 1 && (source.format === 'gif' || source.format === 'webp')) return source.format; // keep the animation
   if (exact && (source.format === 'jpeg' || source.format === 'png' || source.format === 'webp' || source.format === 'avif' || source.format === 'gif'))
     return source.format;
   if (source.format === 'gif') return 'gif';
@@ -56,13 +57,13 @@ export function encode(ctx: Ctx): void {
       img = img.png({ progressive: Boolean(plan.progressive), compressionLevel: 6, adaptiveFiltering: false });
       break;
     case 'webp':
-      img = img.webp({ quality: q, lossless: Boolean(plan.lossless), effort: config.webpEffort });
+      img = img.webp({ quality: q, lossless: Boolean(plan.lossless), effort: config.webpEffort, ...ctx.animation });
       break;
     case 'avif':
       img = img.avif({ quality: avifQuality(q), lossless: Boolean(plan.lossless), effort: config.avifEffort, tune: config.avifTune });
       break;
     case 'gif':
-      img = img.gif({ progressive: Boolean(plan.progressive) });
+      img = img.gif({ progressive: Boolean(plan.progressive), ...ctx.animation });
       break;
   }
   ctx.img = img;
