@@ -20,14 +20,22 @@ const FRESH_FOR = 'x-pixmesh-fresh-for';
 
 const cache = () => (caches as unknown as { default: Cache }).default;
 
-export async function edgeCacheKey(account: Account, request: ImageRequest, plan: TransformPlan, format: NegotiatedFormat): Promise<Request> {
+export async function edgeCacheKey(
+  account: Account,
+  request: ImageRequest,
+  plan: TransformPlan,
+  format: NegotiatedFormat,
+  hints: { dpr?: number; width?: number } = {},
+): Promise<Request> {
   const parts = [
     account.id,
     request.endpoint.prefix,
     request.path,
     new URLSearchParams(request.extraQuery).toString(),
-    canonicalTransformation(plan),
+    canonicalTransformation(plan, account.defaults),
     `f=${format}`,
+    `dpr=${hints.dpr ?? ''}`,
+    `w=${hints.width ?? ''}`,
   ];
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(parts.join('\n')));
   const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');

@@ -10,7 +10,7 @@ import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js'
 import { parseRegionUrls, type RegionId } from '../../shared/regions.js';
 import { parseImagePath } from '../../shared/request.js';
 import { verifyImageUrlSignature } from '../../shared/signing.js';
-import { negotiateFormat, parseTransformation } from '../../shared/transform/index.js';
+import { clientHintsUsed, negotiateFormat, normaliseHints, parseTransformation } from '../../shared/transform/index.js';
 import { loadAccounts } from './accounts.js';
 import { edgeCacheKey, readCached, storeInCache, type CachedLookup } from './edge-cache.js';
 import type { Env } from './env.js';
@@ -39,13 +39,15 @@ async function resolveAccount(c: Ctx, url: URL, preferredRegions: string[]) {
   return { account, pathAfterAccount: m[2] ?? '', urlEndpoint: `${url.origin}/${m[1]}`, viaCustomDomain: false };
 }
 
-function withEdgeHeaders(res: Response, cacheState: string, timing: string[], negotiated: boolean, head: boolean): Response {
+function withEdgeHeaders(res: Response, cacheState: string, timing: string[], varyOn: string[], head: boolean): Response {
   const out = new Response(head ? null : res.body, res);
   out.headers.delete(AUTH_HEADER);
   out.headers.set(H.edgeCache, cacheState);
   out.headers.set('server-timing', timing.filter(Boolean).join(', '));
-  if (negotiated) out.headers.set('vary', 'Accept');
+  if (varyOn.length) out.headers.set('vary', varyOn.join(', '));
   else out.headers.delete('vary');
+  const hints = varyOn.filter((h) => h.startsWith('Sec-CH-'));
+  if (hints.length) out.headers.set('accept-ch', hints.join(', '));
   return out;
 }
 
@@ -67,10 +69,17 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
     const signature = await verifyImageUrlSignature(account.privateKey, urlEndpoint, c.req.url, { required: account.signedUrls === 'required' });
     const { format, negotiated } = negotiateFormat(plan, c.req.header('accept'), account.defaults);
 
-    const key = await edgeCacheKey(account, request, plan, format);
+    // Client hints count only where the plan reads them (w-auto, dpr-auto): then they are part of the key.
+    const used = clientHintsUsed(plan);
+    const hints = normaliseHints(
+      used.dpr ? (c.req.header('sec-ch-dpr') ?? c.req.header('dpr')) : null,
+      used.width ? (c.req.header('sec-ch-width') ?? c.req.header('width')) : null,
+    );
+    const varyOn = [negotiated ? 'Accept' : '', used.dpr ? 'Sec-CH-DPR' : '', used.width ? 'Sec-CH-Width' : ''].filter(Boolean);
+    const key = await edgeCacheKey(account, request, plan, format, hints);
     const cached: CachedLookup = await readCached(key, started);
     if (cached.fresh) {
-      return withEdgeHeaders(cached.fresh, 'HIT', [`edge-cache;desc="HIT"`, `edge;dur=${Date.now() - started}`], negotiated, head);
+      return withEdgeHeaders(cached.fresh, 'HIT', [`edge-cache;desc="HIT"`, `edge;dur=${Date.now() - started}`], varyOn, head);
     }
 
     // Miss: rank regions by expected latency and try them in order within one deadline.
@@ -80,6 +89,8 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
     const base = new Headers();
     base.set(H.format, format);
     base.set(H.signed, signature.signed ? 'true' : 'false');
+    if (hints.dpr !== undefined) base.set(H.dpr, String(hints.dpr));
+    if (hints.width !== undefined) base.set(H.width, String(hints.width));
     base.set(H.requestId, c.req.header('cf-ray') ?? crypto.randomUUID());
     if (decision.location.colo) base.set(H.edgeColo, decision.location.colo);
     const deadline = started + OVERALL_DEADLINE_MS;
@@ -128,7 +139,7 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
         `origin;dur=${ttfb};desc="${region}"`,
         res.headers.get('server-timing') ?? '',
       ];
-      const out = withEdgeHeaders(res, 'MISS', timing, negotiated, false);
+      const out = withEdgeHeaders(res, 'MISS', timing, varyOn, false);
       out.headers.set(H.region, res.headers.get(H.region) ?? region);
       // Strict residency: the account's bytes are stored nowhere outside its home region, edge caches included.
       const cacheable = account.residency !== 'strict' && !out.headers.get('cache-control')?.includes('private');
@@ -143,7 +154,7 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
 
     // Every region failed: a stale copy beats an error.
     if (cached.stale) {
-      return withEdgeHeaders(cached.stale, 'STALE', [`edge-cache;desc="STALE"`, `failover;desc="${tried.join('>') || 'none'}"`], negotiated, head);
+      return withEdgeHeaders(cached.stale, 'STALE', [`edge-cache;desc="STALE"`, `failover;desc="${tried.join('>') || 'none'}"`], varyOn, head);
     }
     throw lastError ?? upstreamFailed(decision.candidates.length ? 'no region could answer in time' : 'no region is allowed to serve this account', 503);
   });

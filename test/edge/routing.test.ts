@@ -175,3 +175,25 @@ describe('cron health probe', () => {
     expect(routing.decision.candidates.map((c) => c.region)).not.toContain('ap-south-1');
   });
 });
+
+describe('client hints', () => {
+  it('puts Sec-CH-DPR in the key and forwards it only when the plan says dpr-auto', async () => {
+    const name = `dpr-${Date.now()}.png`;
+    const a = await edge(`/demo/tr:w-10,dpr-auto/${name}`, { 'x-pixmesh-colo': 'FRA', 'sec-ch-dpr': '2' });
+    expect(a.status).toBe(200);
+    expect(a.headers.get('vary')).toContain('Sec-CH-DPR');
+    await a.arrayBuffer();
+    const seen = (await (await fetch(`${regionUrls['eu-central-1']}/__seen`)).json()) as { headers: Record<string, string> }[];
+    expect(seen.at(-1)!.headers['x-pixmesh-dpr']).toBe('2');
+    const sameDpr = await edge(`/demo/tr:w-10,dpr-auto/${name}`, { 'x-pixmesh-colo': 'FRA', 'sec-ch-dpr': '2' });
+    expect(sameDpr.headers.get('x-pixmesh-cache')).toBe('HIT');
+    const otherDpr = await edge(`/demo/tr:w-10,dpr-auto/${name}`, { 'x-pixmesh-colo': 'FRA', 'sec-ch-dpr': '3' });
+    expect(otherDpr.headers.get('x-pixmesh-cache')).toBe('MISS');
+    // Without dpr-auto the hint changes nothing.
+    const plain = `/demo/tr:w-10/${name}`;
+    await (await edge(plain, { 'sec-ch-dpr': '2' })).arrayBuffer();
+    const plainOther = await edge(plain, { 'sec-ch-dpr': '3' });
+    expect(plainOther.headers.get('x-pixmesh-cache')).toBe('HIT');
+    expect(plainOther.headers.get('vary') ?? '').not.toContain('Sec-CH-DPR');
+  });
+});
