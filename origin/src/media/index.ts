@@ -21,7 +21,7 @@ import type { ResultCache } from '../cache/result-cache.js';
 import { mediaBucketFor, type OriginConfig } from '../config.js';
 import { log } from '../log.js';
 import { TokenMemory, verifyClientUpload } from './client-auth.js';
-import { Purger, REGION_PURGE_PATH, type PurgeTarget } from './purge.js';
+import { Purger, REGION_PURGE_PATH, type PurgeDeps, type PurgeTarget } from './purge.js';
 import { FileExistsError, MediaStore, type FileRecord } from './store.js';
 import { badRequest, fileBytes, parseUploadForm, readBodyLimited, sniffImage, uniqueName } from './upload.js';
 import { urlFetcher, type UrlFetcher } from './url-fetch.js';
@@ -32,6 +32,8 @@ export interface MediaDeps {
   cache: ResultCache;
   /** Tests may inject a fetcher; otherwise safe-fetch (or its stand-in). */
   fetchUrl?: UrlFetcher;
+  /** The origin's purge fan-out (RegionServices.purgeVariants), preferred over this module's own. */
+  purgeVariants?: PurgeDeps['purgeVariants'];
 }
 
 export interface MediaLimits {
@@ -127,7 +129,7 @@ function intParam(v: string | undefined, name: string, fallback: number, min: nu
 export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFromEnv()): Hono {
   const { config } = deps;
   const store = new MediaStore({ s3: config.s3, bucket: config.mediaBucket, bucketFor: (r) => mediaBucketFor(r as never) });
-  const purger = new Purger({ region: config.region, regionUrls: config.regionUrls, internalSecret: config.internalSecret, cache: deps.cache, store });
+  const purger = new Purger({ purgeVariants: deps.purgeVariants, region: config.region, regionUrls: config.regionUrls, internalSecret: config.internalSecret, cache: deps.cache, store });
   const tokens = new TokenMemory();
   let fetcher: Promise<UrlFetcher> | undefined;
   const fetchUrl: UrlFetcher = async (url, opts) => (deps.fetchUrl ?? (await (fetcher ??= urlFetcher())))(url, opts);

@@ -1,9 +1,12 @@
 /**
  * Purging cached variants everywhere: the account's home region owns purge requests, fans each
- * one out to every region's `POST /internal/media/_cache/purge` (signed), and records the request
- * under `_purge/<account>/<requestId>.json` in its bucket with status Pending → Completed.
- * Regions that cannot be reached are retried in the background (a few times, backing off); the
- * request stays Pending until every region has confirmed.
+ * one out to every region and records the request under `_purge/<account>/<requestId>.json` in
+ * its bucket with status Pending → Completed. Regions that cannot be reached are retried in the
+ * background (a few times, backing off); the request stays Pending until every region confirmed.
+ *
+ * The fan-out is the origin's `purgeVariants` (origin/src/purge.ts: result cache and originals
+ * cache, via `POST /internal/purge` in every region) when the app passes it in; otherwise this
+ * module's own `POST /internal/media/_cache/purge` (result cache only) is used.
  */
 import { AUTH_HEADER, signInternalRequest } from '../../../shared/internal-auth.js';
 import type { RegionUrls } from '../../../shared/regions.js';
@@ -27,11 +30,21 @@ export interface PurgeRecord extends PurgeTarget {
   status: 'Pending' | 'Completed';
   createdAt: string;
   completedAt?: string;
-  /** region → entries removed there (when confirmed). */
-  regions: Record<string, number | null>;
+  /** region → confirmed purged. */
+  regions: Record<string, boolean>;
+}
+
+/** Per-region outcome of one fan-out: true = purged there. */
+export type Fanout = (target: PurgeTarget) => Promise<Record<string, boolean>>;
+
+/** Structural view of origin/src/purge.ts's PurgeReport. */
+export interface PurgeReportLike {
+  regions: Partial<Record<string, { ok: boolean }>>;
 }
 
 export interface PurgeDeps {
+  /** The origin's fan-out, when available (preferred). */
+  purgeVariants?: (account: string, pathOrPrefix: string, isPrefix: boolean) => Promise<PurgeReportLike>;
   region: string;
   regionUrls: RegionUrls;
   internalSecret: string;
@@ -44,7 +57,29 @@ const RETRY_DELAYS_MS = [1000, 5000, 30_000, 120_000];
 export class Purger {
   private readonly records = new Map<string, PurgeRecord>();
 
-  constructor(private readonly deps: PurgeDeps) {}
+  private readonly fanout: Fanout;
+
+  constructor(private readonly deps: PurgeDeps) {
+    const viaOrigin = deps.purgeVariants;
+    this.fanout = viaOrigin
+      ? async (t) => Object.fromEntries(Object.entries((await viaOrigin(t.account, t.path, t.prefix)).regions).map(([r, v]) => [r, v?.ok === true]))
+      : async (t) => {
+          const regions = new Set([...Object.keys(this.deps.regionUrls), this.deps.region]);
+          return Object.fromEntries(
+            await Promise.all(
+              [...regions].map(async (r) => {
+                try {
+                  await this.purgeRegion(r, t);
+                  return [r, true] as const;
+                } catch (e) {
+                  log.warn('purge: region not reached', { region: r, err: String(e) });
+                  return [r, false] as const;
+                }
+              }),
+            ),
+          );
+        };
+  }
 
   private key(account: string, requestId: string): string {
     return `${PURGE_PREFIX}/${account}/${requestId}.json`;
@@ -77,9 +112,8 @@ export class Purger {
       url,
       status: 'Pending',
       createdAt: new Date().toISOString(),
-      regions: Object.fromEntries(Object.keys(this.deps.regionUrls).map((r) => [r, null])),
+      regions: Object.fromEntries([...new Set([...Object.keys(this.deps.regionUrls), this.deps.region])].map((r) => [r, false])),
     };
-    if (!(this.deps.region in record.regions)) record.regions[this.deps.region] = null;
     this.records.set(record.requestId, record);
     await this.persist(record);
     const done = this.run(record, 0);
@@ -88,17 +122,13 @@ export class Purger {
   }
 
   private async run(record: PurgeRecord, attempt: number): Promise<void> {
-    const pending = Object.entries(record.regions).filter(([, v]) => v === null).map(([r]) => r);
-    await Promise.all(
-      pending.map(async (region) => {
-        try {
-          record.regions[region] = await this.purgeRegion(region, record);
-        } catch (e) {
-          log.warn('purge: region not reached', { region, requestId: record.requestId, attempt, err: String(e) });
-        }
-      }),
-    );
-    if (Object.values(record.regions).every((v) => v !== null)) {
+    try {
+      const outcome = await this.fanout(record);
+      for (const [r, ok] of Object.entries(outcome)) if (ok) record.regions[r] = true;
+    } catch (e) {
+      log.warn('purge: fan-out failed', { requestId: record.requestId, attempt, err: String(e) });
+    }
+    if (Object.values(record.regions).every(Boolean)) {
       record.status = 'Completed';
       record.completedAt = new Date().toISOString();
       await this.persist(record);

@@ -43,13 +43,25 @@ export function urlFetcher(): Promise<UrlFetcher> {
   return bound;
 }
 
-/** Adapter kept deliberately loose until safe-fetch's signature is final (see module comment). */
+/**
+ * safe-fetch's contract: `safeFetch(url, {allowPrivateNetwork, maxBytes, headerTimeoutMs, …})`
+ * resolves {status, headers, body} (body only for 2xx) and rejects with SafeFetchError
+ * {code: EACCES | ELIMIT | ETIMEDOUT | EUPSTREAM}. Mapped to the upload API's statuses here.
+ */
 function adaptSafeFetch(fn: (...args: unknown[]) => Promise<unknown>): UrlFetcher {
   return async (url, opts) => {
-    const out = (await fn(url, opts)) as { body?: unknown; contentType?: string; headers?: Headers };
-    if (Buffer.isBuffer(out.body)) return { body: out.body, contentType: out.contentType ?? out.headers?.get('content-type') ?? undefined };
-    if (out instanceof Response) return { body: Buffer.from(await out.arrayBuffer()), contentType: out.headers.get('content-type') ?? undefined };
-    throw new Error('safe-fetch returned an unexpected shape');
+    let out: { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer };
+    try {
+      out = (await fn(url, { allowPrivateNetwork: opts.allowPrivateNetwork, maxBytes: opts.maxBytes, headerTimeoutMs: opts.timeoutMs })) as typeof out;
+    } catch (e) {
+      const err = e as { code?: string; message?: string };
+      if (err.code === 'EACCES') throw forbidden(`file: ${err.message}`);
+      if (err.code === 'ELIMIT') throw limitExceeded(`file: the URL's file is over the ${opts.maxBytes}-byte limit`, 413);
+      throw upstreamFailed(`file: fetching the URL failed (${err.message ?? String(e)})`, 400);
+    }
+    if (out.status < 200 || out.status >= 300) throw new PixmeshError(400, 'ENOENT', `file: the URL answered ${out.status}`);
+    const ct = out.headers['content-type'];
+    return { body: out.body, contentType: Array.isArray(ct) ? ct[0] : ct };
   };
 }
 

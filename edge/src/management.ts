@@ -1,0 +1,362 @@
+/**
+ * The management API on the edge (ImageKit's shapes; docs/management-api.md):
+ *
+ *   POST   /api/v1/files/upload          multipart; file as binary, base64 or URL
+ *   GET    /v1/files                     list / search (path, name, tags, fileType, type, sort, skip, limit)
+ *   GET    /v1/files/:fileId/details
+ *   DELETE /v1/files/:fileId             also purges every cached variant (regions + edge)
+ *   POST   /v1/files/purge               {url}: exact, or a trailing "*" for a prefix
+ *   GET    /v1/files/purge/:requestId    {status: Pending|Completed}
+ *
+ * Authentication is HTTP Basic with the account's private key as the user name (the password is
+ * ignored: the official SDK sends a placeholder). A client-side upload instead carries publicKey,
+ * token, expire and signature in the form; the home region verifies those. Every call is
+ * forwarded over the signed internal API to the account's HOME region only — files are stored
+ * there and nowhere else (plus the backup region for flexible accounts), so there is no failover.
+ * Upload bodies are streamed through unchanged; only a client-side upload (no Authorization
+ * header) is read first, because the account is named inside the form.
+ *
+ * Edge-cache purging: the Cache API cannot enumerate an account's variants, so purges are
+ * recorded as timestamps (exact path or prefix) and the image route treats a cached entry stored
+ * at or before the newest matching purge as a miss — see edgePurgedAt().
+ */
+import { Hono, type Context } from 'hono';
+import type { Account } from '../../shared/accounts.js';
+import { isPixmeshError, PixmeshError } from '../../shared/errors.js';
+import { AUTH_HEADER, signInternalRequest, timingSafeEqualStr } from '../../shared/internal-auth.js';
+import { parseRegionUrls } from '../../shared/regions.js';
+import { parseImagePath } from '../../shared/request.js';
+import { loadAccounts } from './accounts.js';
+import type { Env } from './env.js';
+
+/** Optional binding (wrangler.toml `[[kv_namespaces]] binding = "PIXMESH_PURGE"`): purge records shared by every colo. */
+export interface PurgeKv {
+  get(key: string, options: { type: 'json'; cacheTtl?: number }): Promise<unknown>;
+  put(key: string, value: string): Promise<void>;
+}
+export type ManagementEnv = Env & { PIXMESH_PURGE?: PurgeKv };
+type Ctx = Context<{ Bindings: ManagementEnv }>;
+
+export const HELP = 'See docs/management-api.md (ImageKit-compatible management API).';
+/** A client-side upload is read before forwarding (the account is named inside the form). */
+export const CLIENT_UPLOAD_MAX_BYTES = 50 * 1024 * 1024;
+const UPLOAD_TIMEOUT_MS = 5 * 60_000;
+const CALL_TIMEOUT_MS = 20_000;
+
+/** The management API's error shape: ImageKit's {message, help}, plus our ik-error header. */
+export function managementError(err: unknown): Response {
+  const e = isPixmeshError(err) ? err : new PixmeshError(500, 'EUPSTREAM', 'internal error');
+  if (!isPixmeshError(err)) console.error('unhandled management error', err);
+  return apiError(e.status, e.message, e.ikError);
+}
+
+function apiError(status: number, message: string, ikError?: string): Response {
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+  if (ikError) headers['ik-error'] = ikError;
+  return new Response(JSON.stringify({ message, help: HELP }), { status, headers });
+}
+
+const unauthorized = (message: string) => new PixmeshError(401, 'EAUTH', message);
+const badRequest = (message: string) => new PixmeshError(400, 'EBADTR', message);
+
+/** The private key from `Authorization: Basic base64(privateKey:anything)`, or undefined. */
+export function basicUser(header: string | undefined): string | undefined {
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
+  if (!m) return undefined;
+  let decoded: string;
+  try {
+    decoded = atob(m[1]!);
+  } catch {
+    return undefined;
+  }
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? decoded : decoded.slice(0, colon);
+}
+
+/** Every account is compared (constant time per key), so timing says nothing about which matched. */
+function byKey(accounts: Account[], field: 'privateKey' | 'publicKey', key: string): Account | undefined {
+  let found: Account | undefined;
+  for (const a of accounts) if (a[field] && timingSafeEqualStr(a[field], key) && !found) found = a;
+  return found;
+}
+
+async function authenticate(c: Ctx): Promise<Account> {
+  const header = c.req.header('authorization');
+  if (!header) throw unauthorized('Your request does not contain private API key.');
+  const key = basicUser(header);
+  if (!key) throw unauthorized('Your request does not contain a valid Authorization header (HTTP Basic, private key as the user name).');
+  const account = byKey((await loadAccounts(c.env)).accounts, 'privateKey', key);
+  if (!account) throw unauthorized('Your account cannot be authenticated.');
+  return account;
+}
+
+/** A signed call to the account's home region. */
+async function callHome(
+  c: Ctx,
+  account: Account,
+  method: string,
+  pathAndQuery: string,
+  init: { body?: BodyInit | null; contentType?: string; contentLength?: string; timeoutMs?: number } = {},
+): Promise<Response> {
+  const base = parseRegionUrls(c.env.PIXMESH_REGION_URLS)[account.homeRegion];
+  if (!base) throw new PixmeshError(503, 'EUPSTREAM', `no URL configured for the home region ${account.homeRegion}`);
+  const headers = new Headers();
+  if (init.contentType) headers.set('content-type', init.contentType);
+  if (init.contentLength) headers.set('content-length', init.contentLength);
+  headers.set(AUTH_HEADER, await signInternalRequest(c.env.PIXMESH_INTERNAL_SECRET, method, pathAndQuery, headers));
+  try {
+    return await fetch(base + pathAndQuery, { method, headers, body: init.body ?? null, signal: AbortSignal.timeout(init.timeoutMs ?? CALL_TIMEOUT_MS) });
+  } catch (e) {
+    const timedOut = (e as Error).name === 'TimeoutError';
+    throw new PixmeshError(timedOut ? 504 : 503, 'EUPSTREAM', `the home region (${account.homeRegion}) ${timedOut ? 'timed out' : 'is unavailable'}; try again shortly`);
+  }
+}
+
+/** Home answer → client answer: 2xx JSON passes; errors become {message, help} with the same status. */
+async function relay(res: Response, status = res.status): Promise<Response> {
+  if (res.ok) return new Response(res.body, { status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
+  let message = `the home region answered ${res.status}`;
+  try {
+    const body = (await res.json()) as { message?: string };
+    if (typeof body.message === 'string') message = body.message;
+  } catch {
+    /* not JSON */
+  }
+  // 421 = "not the home region" (account file out of sync between tiers): retryable for the client.
+  const out = res.status === 421 ? 503 : res.status >= 500 ? 502 : res.status;
+  return apiError(out, message, res.headers.get('ik-error') ?? undefined);
+}
+
+const mediaPath = (account: Account, rest: string) => `/internal/media/${encodeURIComponent(account.id)}${rest}`;
+const urlEndpoint = (c: Ctx, account: Account) => `${new URL(c.req.url).origin}/${account.id}`;
+
+// ---------------------------------------------------------------------------------------------
+// Edge purge records
+
+interface PurgeDoc {
+  v: 1;
+  /** Everything stored at or before this is purged (set when the record overflows). */
+  floor: number;
+  exact: Record<string, number>;
+  prefixes: [string, number][];
+}
+const MAX_EXACT = 2000;
+const MAX_PREFIXES = 200;
+/** Purges made through this isolate apply at once; KV carries them to every other colo. */
+const local = new Map<string, { doc: PurgeDoc; readAt: number }>();
+const KV_MEMO_MS = 10_000;
+const emptyDoc = (): PurgeDoc => ({ v: 1, floor: 0, exact: {}, prefixes: [] });
+const kvKey = (accountId: string) => `purge:v1:${accountId}`;
+
+function merge(a: PurgeDoc, b: PurgeDoc): PurgeDoc {
+  const out: PurgeDoc = { v: 1, floor: Math.max(a.floor, b.floor), exact: { ...a.exact }, prefixes: [...a.prefixes] };
+  for (const [p, t] of Object.entries(b.exact)) out.exact[p] = Math.max(out.exact[p] ?? 0, t);
+  for (const [p, t] of b.prefixes) {
+    const i = out.prefixes.findIndex(([q]) => q === p);
+    if (i < 0) out.prefixes.push([p, t]);
+    else out.prefixes[i] = [p, Math.max(out.prefixes[i]![1], t)];
+  }
+  return bound(out);
+}
+
+/** Keeps the record small: the oldest entries fold into `floor` (over-purging, never under-purging). */
+function bound(doc: PurgeDoc): PurgeDoc {
+  const exact = Object.entries(doc.exact).sort((x, y) => y[1] - x[1]);
+  for (const [, t] of exact.slice(MAX_EXACT)) doc.floor = Math.max(doc.floor, t);
+  doc.exact = Object.fromEntries(exact.slice(0, MAX_EXACT));
+  doc.prefixes.sort((x, y) => y[1] - x[1]);
+  for (const [, t] of doc.prefixes.slice(MAX_PREFIXES)) doc.floor = Math.max(doc.floor, t);
+  doc.prefixes = doc.prefixes.slice(0, MAX_PREFIXES);
+  return doc;
+}
+
+async function readDoc(env: ManagementEnv, accountId: string, now: number): Promise<PurgeDoc> {
+  const memo = local.get(accountId);
+  if (!env.PIXMESH_PURGE) return memo?.doc ?? emptyDoc();
+  if (memo && now - memo.readAt < KV_MEMO_MS) return memo.doc;
+  let fromKv = emptyDoc();
+  try {
+    const got = (await env.PIXMESH_PURGE.get(kvKey(accountId), { type: 'json', cacheTtl: 60 })) as PurgeDoc | null;
+    if (got && got.v === 1) fromKv = got;
+  } catch (e) {
+    console.error('purge record unreadable', e);
+  }
+  const doc = memo ? merge(memo.doc, fromKv) : fromKv;
+  local.set(accountId, { doc, readAt: now });
+  return doc;
+}
+
+/** Records a purge of `path` (or of every path starting with it) for the account's edge caches. */
+export async function recordEdgePurge(env: ManagementEnv, accountId: string, path: string, prefix: boolean, at = Date.now()): Promise<void> {
+  const doc = structuredClone(await readDoc(env, accountId, at));
+  if (prefix) doc.prefixes.push([path, at]);
+  else doc.exact[path] = at;
+  const merged = merge(emptyDoc(), doc);
+  local.set(accountId, { doc: merged, readAt: local.get(accountId)?.readAt ?? 0 });
+  if (env.PIXMESH_PURGE) {
+    // Read-modify-write on KV: a concurrent purge from another colo can be lost within KV's
+    // consistency window; the region caches are purged regardless (they are authoritative).
+    const current = ((await env.PIXMESH_PURGE.get(kvKey(accountId), { type: 'json' }).catch(() => null)) as PurgeDoc | null) ?? emptyDoc();
+    await env.PIXMESH_PURGE.put(kvKey(accountId), JSON.stringify(merge(current.v === 1 ? current : emptyDoc(), merged)));
+  }
+}
+
+/**
+ * For the edge cache (edge/src/images.ts): the time (ms) of the newest purge covering this
+ * account + path (path inside the endpoint, as ImageRequest.path), 0 if none. A cached entry
+ * whose x-pixmesh-stored-at is ≤ this must be treated as a miss (and not served as stale).
+ */
+export async function edgePurgedAt(env: ManagementEnv, accountId: string, path: string, now = Date.now()): Promise<number> {
+  if (!env.PIXMESH_PURGE && !local.has(accountId)) return 0;
+  const doc = await readDoc(env, accountId, now);
+  let at = Math.max(doc.floor, doc.exact[path] ?? 0);
+  for (const [p, t] of doc.prefixes) if (path.startsWith(p)) at = Math.max(at, t);
+  return at;
+}
+
+/** A purge URL → the account's path (inside its endpoint) or prefix. */
+export function purgeTarget(account: Account, raw: string): { path: string; prefix: boolean } {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw badRequest('url must be an absolute URL of a file, e.g. https://<edge>/<account>/path/to/file.jpg');
+  }
+  let rest = url.pathname;
+  if (!account.customDomains.includes(url.host.toLowerCase())) {
+    const first = `/${account.id}`;
+    if (rest !== first && !rest.startsWith(`${first}/`)) throw badRequest(`url does not belong to account "${account.id}"`);
+    rest = rest.slice(first.length);
+  }
+  const star = rest.indexOf('*') >= 0 ? rest.indexOf('*') : rest.indexOf('%2A');
+  const prefix = star >= 0;
+  if (prefix) {
+    if (star !== rest.length - (rest.endsWith('%2A') ? 3 : 1) || url.search) throw badRequest('a wildcard "*" is allowed only at the end of the url');
+    rest = rest.slice(0, star);
+    if (rest === '' || rest === '/') return { path: '', prefix: true };
+  }
+  // Endpoint prefix and tr: segments come off; a prefix keeps its trailing "/" or partial name.
+  const trailing = prefix && rest.endsWith('/');
+  const parsed = parseImagePath(account, trailing ? rest.replace(/\/+$/, '') : rest, prefix ? '' : url.search);
+  return { path: trailing ? `${parsed.path}/` : parsed.path, prefix };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function readLimited(body: ReadableStream<Uint8Array> | null, max: number): Promise<Uint8Array> {
+  if (!body) throw badRequest('the request has no body');
+  const reader = body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > max) {
+      await reader.cancel();
+      throw new PixmeshError(413, 'ELIMIT', `a client-side upload may be at most ${max} bytes`);
+    }
+    parts.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+export function managementRoutes(): Hono<{ Bindings: ManagementEnv }> {
+  const app = new Hono<{ Bindings: ManagementEnv }>();
+  app.onError((err) => managementError(err));
+
+  app.post('/api/v1/files/upload', async (c) => {
+    const contentType = c.req.header('content-type') ?? '';
+    if (!/^multipart\/form-data\b/i.test(contentType)) throw badRequest('the upload must be multipart/form-data');
+    let account: Account;
+    let body: BodyInit | null;
+    let contentLength = c.req.header('content-length');
+    let auth: 'key' | 'signature';
+    if (c.req.header('authorization')) {
+      account = await authenticate(c);
+      body = c.req.raw.body; // streamed through, never buffered here
+      auth = 'key';
+    } else {
+      const bytes = await readLimited(c.req.raw.body, CLIENT_UPLOAD_MAX_BYTES);
+      let publicKey: unknown;
+      try {
+        publicKey = (await new Response(bytes, { headers: { 'content-type': contentType } }).formData()).get('publicKey');
+      } catch {
+        throw badRequest('the multipart body could not be parsed');
+      }
+      if (typeof publicKey !== 'string' || !publicKey) throw unauthorized('Your request does not contain private API key.');
+      const found = byKey((await loadAccounts(c.env)).accounts, 'publicKey', publicKey);
+      if (!found) throw unauthorized('Your account cannot be authenticated.');
+      account = found;
+      body = bytes;
+      contentLength = String(bytes.length);
+      auth = 'signature';
+    }
+    const q = new URLSearchParams({ auth, endpoint: urlEndpoint(c, account) });
+    const res = await callHome(c, account, 'POST', mediaPath(account, `/files/upload?${q}`), { body, contentType, contentLength, timeoutMs: UPLOAD_TIMEOUT_MS });
+    return relay(res);
+  });
+
+  app.get('/v1/files', async (c) => {
+    const account = await authenticate(c);
+    const q = new URLSearchParams(new URL(c.req.url).search);
+    q.delete('endpoint');
+    q.set('endpoint', urlEndpoint(c, account));
+    return relay(await callHome(c, account, 'GET', mediaPath(account, `/files?${q}`)));
+  });
+
+  app.get('/v1/files/purge/:requestId', async (c) => {
+    const account = await authenticate(c);
+    const id = c.req.param('requestId');
+    if (!/^[0-9a-f]{24}$/.test(id)) throw new PixmeshError(404, 'ENOENT', 'No purge request with this id.');
+    const res = await callHome(c, account, 'GET', mediaPath(account, `/purge/${id}`));
+    if (!res.ok) return relay(res);
+    const r = (await res.json()) as { status: string };
+    return c.json({ status: r.status }, 200, { 'cache-control': 'no-store' });
+  });
+
+  app.get('/v1/files/:fileId/details', async (c) => {
+    const account = await authenticate(c);
+    const id = c.req.param('fileId');
+    if (!/^[0-9a-f]{24}$/.test(id)) throw new PixmeshError(404, 'ENOENT', 'The requested file does not exist.');
+    const q = new URLSearchParams({ endpoint: urlEndpoint(c, account) });
+    return relay(await callHome(c, account, 'GET', mediaPath(account, `/files/${id}?${q}`)));
+  });
+
+  app.delete('/v1/files/:fileId', async (c) => {
+    const account = await authenticate(c);
+    const id = c.req.param('fileId');
+    if (!/^[0-9a-f]{24}$/.test(id)) throw new PixmeshError(404, 'ENOENT', 'The requested file does not exist.');
+    const res = await callHome(c, account, 'DELETE', mediaPath(account, `/files/${id}`));
+    if (!res.ok) return relay(res);
+    const done = (await res.json()) as { path: string };
+    await recordEdgePurge(c.env, account.id, done.path, false);
+    return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });
+  });
+
+  app.post('/v1/files/purge', async (c) => {
+    const account = await authenticate(c);
+    const body = (await c.req.json().catch(() => null)) as { url?: unknown } | null;
+    if (!body || typeof body.url !== 'string' || !body.url) throw badRequest('Missing url parameter: {"url": "<file URL>"}');
+    const target = purgeTarget(account, body.url);
+    const res = await callHome(c, account, 'POST', mediaPath(account, '/purge'), {
+      body: JSON.stringify({ url: body.url, ...target }),
+      contentType: 'application/json',
+    });
+    if (!res.ok) return relay(res);
+    await recordEdgePurge(c.env, account.id, target.path, target.prefix);
+    const r = (await res.json()) as { requestId: string };
+    return c.json({ requestId: r.requestId }, 201, { 'cache-control': 'no-store' });
+  });
+
+  // Everything else under the reserved /api and /v1 prefixes.
+  app.all('/api/*', () => apiError(404, 'No such API endpoint.'));
+  app.all('/v1/*', () => apiError(404, 'No such API endpoint.'));
+  return app;
+}

@@ -1,0 +1,354 @@
+/**
+ * The management API through the real cluster (s3rver, six origins, the edge in workerd),
+ * driven by the official @imagekit/nodejs client pointed at the edge. Two accounts: `flex`
+ * (home eu-central-1, backup us-east-1) and `strict` (home us-east-1, strict residency).
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import ImageKit, { toFile } from '@imagekit/nodejs';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCluster, type Cluster } from '../../scripts/cluster.js';
+import { s3Client } from '../../origin/src/sources/s3.js';
+import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
+import { REGION_IDS, type RegionId } from '../../shared/regions.js';
+
+const S3_PORT = 9300;
+const EDGE_PORT = 8387;
+const REGION_PORTS = Object.fromEntries(REGION_IDS.map((id, i) => [id, 8301 + i])) as Record<RegionId, number>;
+const UPLOAD_LIMIT = 3 * 1024 * 1024;
+
+const FLEX = { id: 'flex', privateKey: 'private_flex_key_0123456789', publicKey: 'public_flex_key' };
+const STRICT = { id: 'strict', privateKey: 'private_strict_key_0123456789', publicKey: 'public_strict_key' };
+
+let cluster: Cluster;
+let dataDir: string;
+let imageServer: http.Server;
+let imageServerUrl: string;
+let jpeg: Buffer;
+let png: Buffer;
+
+const s3 = () => s3Client({ endpoint: `http://127.0.0.1:${S3_PORT}`, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true });
+const bucket = (r: RegionId) => `pixmesh-media-${r}`;
+
+async function exists(b: string, key: string): Promise<boolean> {
+  return s3()
+    .send(new HeadObjectCommand({ Bucket: b, Key: key }))
+    .then(
+      () => true,
+      () => false,
+    );
+}
+async function keys(b: string, prefix: string): Promise<string[]> {
+  const out = await s3().send(new ListObjectsV2Command({ Bucket: b, Prefix: prefix }));
+  return (out.Contents ?? []).map((o) => o.Key!);
+}
+async function objectBytes(b: string, key: string): Promise<Buffer> {
+  const out = await s3().send(new GetObjectCommand({ Bucket: b, Key: key }));
+  return Buffer.from(await out.Body!.transformToByteArray());
+}
+
+/** Result-cache entries on disk: region → [{account, path}]. */
+function cacheEntries(): Record<string, { account: string; path: string }[]> {
+  const out: Record<string, { account: string; path: string }[]> = {};
+  for (const region of REGION_IDS) {
+    out[region] = [];
+    const dir = path.join(dataDir, 'cache', region);
+    if (!fs.existsSync(dir)) continue;
+    for (const sub of fs.readdirSync(dir)) {
+      const subdir = path.join(dir, sub);
+      if (!fs.statSync(subdir).isDirectory()) continue;
+      for (const name of fs.readdirSync(subdir)) {
+        if (!name.endsWith('.entry')) continue;
+        const data = fs.readFileSync(path.join(subdir, name));
+        const len = data.readUInt32BE(0);
+        const meta = JSON.parse(data.subarray(4, 4 + len).toString('utf8')) as { account: string; path: string };
+        out[region]!.push({ account: meta.account, path: meta.path });
+      }
+    }
+  }
+  return out;
+}
+
+const client = (privateKey: string) => new ImageKit({ privateKey, baseURL: cluster.edgeUrl, maxRetries: 0 });
+/** Renders through one given region (a signed internal call, as the edge makes): that region caches the variant. */
+async function renderAt(region: RegionId, p: string): Promise<Response> {
+  const pathAndQuery = `/internal/render${p}`;
+  const headers = new Headers({ 'x-pixmesh-format': 'jpeg' });
+  headers.set(AUTH_HEADER, await signInternalRequest(cluster.internalSecret, 'GET', pathAndQuery, headers));
+  return fetch(cluster.regionUrls[region] + pathAndQuery, { headers });
+}
+const getImage = (p: string, colo = 'FRA') => fetch(cluster.edgeUrl + p, { headers: { 'x-pixmesh-colo': colo, accept: 'image/jpeg' } });
+
+beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pixmesh-mgmt-'));
+  const accountsFile = path.join(dataDir, 'accounts.json');
+  const media = [{ prefix: '', origins: [{ type: 'media' }] }];
+  fs.writeFileSync(
+    accountsFile,
+    JSON.stringify({
+      accounts: [
+        // Upload from URL may reach loopback only because this account opts in (the test's image server).
+        { ...FLEX, homeRegion: 'eu-central-1', backupRegion: 'us-east-1', residency: 'flexible', endpoints: media, mediaLibrary: { allowPrivateNetwork: true } },
+        { ...STRICT, homeRegion: 'us-east-1', residency: 'strict', endpoints: media },
+      ],
+    }),
+  );
+  jpeg = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#3366cc' } }).jpeg().toBuffer();
+  png = await sharp({ create: { width: 300, height: 200, channels: 4, background: { r: 200, g: 10, b: 10, alpha: 0.5 } } }).png().toBuffer();
+  imageServer = http.createServer((req, res) => {
+    if (req.url === '/pic.png') res.writeHead(200, { 'content-type': 'image/png' }).end(png);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => imageServer.listen(0, '127.0.0.1', r));
+  imageServerUrl = `http://127.0.0.1:${(imageServer.address() as AddressInfo).port}`;
+  cluster = await startCluster({
+    dataDir,
+    accountsFile,
+    s3Port: S3_PORT,
+    edgePort: EDGE_PORT,
+    regionPorts: REGION_PORTS,
+    logs: { dir: path.join(dataDir, 'logs') },
+    originEnv: { PIXMESH_UPLOAD_MAX_BYTES: String(UPLOAD_LIMIT), PIXMESH_UPLOAD_IDLE_MS: '3000' },
+  });
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+  await new Promise((r) => imageServer?.close(r));
+  if (!process.env.PIXMESH_KEEP_TEST_DATA && dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('upload', () => {
+  let shoeId: string;
+
+  it('stores a binary upload in the home bucket with its fields, and a backup copy in the backup region', async () => {
+    const res = await client(FLEX.privateKey).files.upload({
+      file: await toFile(jpeg, 'shoe.jpg'),
+      fileName: 'shoe.jpg',
+      folder: '/products/',
+      useUniqueFileName: false,
+      tags: ['summer', 'red'],
+      customMetadata: { sku: 'A-1', price: 10 },
+    });
+    expect(res).toMatchObject({
+      name: 'shoe.jpg',
+      filePath: '/products/shoe.jpg',
+      url: `${cluster.edgeUrl}/flex/products/shoe.jpg`,
+      width: 640,
+      height: 480,
+      size: jpeg.length,
+      fileType: 'image',
+      tags: ['summer', 'red'],
+      isPrivateFile: false,
+      customMetadata: { sku: 'A-1', price: 10 },
+    });
+    expect(res.fileId).toMatch(/^[0-9a-f]{24}$/);
+    expect(res.versionInfo?.id).toMatch(/^[0-9a-f]{24}$/);
+    expect(res.thumbnailUrl).toContain('/flex/');
+    shoeId = res.fileId!;
+
+    expect(await objectBytes(bucket('eu-central-1'), 'flex/products/shoe.jpg')).toEqual(jpeg);
+    expect(await objectBytes(bucket('us-east-1'), 'flex/products/shoe.jpg')).toEqual(jpeg);
+    for (const r of REGION_IDS.filter((r) => r !== 'eu-central-1' && r !== 'us-east-1')) expect(await exists(bucket(r), 'flex/products/shoe.jpg')).toBe(false);
+    expect(await keys(bucket('eu-central-1'), '_tmp/')).toEqual([]);
+  });
+
+  it('adds a unique suffix by default and accepts base64', async () => {
+    const res = await client(FLEX.privateKey).files.upload({ file: png.toString('base64'), fileName: 'logo.png', folder: 'brand' });
+    expect(res.name).toMatch(/^logo_[A-Za-z0-9]{8}\.png$/);
+    expect(res.filePath).toBe(`/brand/${res.name}`);
+    expect(res).toMatchObject({ width: 300, height: 200, size: png.length });
+  });
+
+  it('uploads from a URL (the account allows its loopback image server)', async () => {
+    const res = await client(FLEX.privateKey).files.upload({ file: `${imageServerUrl}/pic.png`, fileName: 'from-url.png', useUniqueFileName: false });
+    expect(res).toMatchObject({ filePath: '/from-url.png', width: 300, height: 200, size: png.length });
+    expect(await objectBytes(bucket('eu-central-1'), 'flex/from-url.png')).toEqual(png);
+  });
+
+  it('refuses a URL on the private network for an account that did not opt in (403)', async () => {
+    await expect(client(STRICT.privateKey).files.upload({ file: `${imageServerUrl}/pic.png`, fileName: 'x.png' })).rejects.toMatchObject({ status: 403 });
+  });
+
+  it('answers 400 for a file that is not an image, and 413 over the size limit, leaving nothing behind', async () => {
+    await expect(
+      client(FLEX.privateKey).files.upload({ file: await toFile(Buffer.from('hello, not an image'), 'a.txt'), fileName: 'a.txt', useUniqueFileName: false }),
+    ).rejects.toMatchObject({ status: 400, error: { message: expect.stringMatching(/unsupported file type/), help: expect.any(String) } });
+    await expect(
+      client(FLEX.privateKey).files.upload({ file: await toFile(Buffer.alloc(UPLOAD_LIMIT + 1, 1), 'big.jpg'), fileName: 'big.jpg', useUniqueFileName: false }),
+    ).rejects.toMatchObject({ status: 413 });
+    expect(await exists(bucket('eu-central-1'), 'flex/a.txt')).toBe(false);
+    expect(await exists(bucket('eu-central-1'), 'flex/big.jpg')).toBe(false);
+  });
+
+  it('client-side upload: a signed token works once, then is refused; a bad signature is 401', async () => {
+    const ik = client(FLEX.privateKey);
+    const auth = ik.helper.getAuthenticationParameters();
+    const noKey = { headers: { Authorization: null } };
+    const res = await ik.files.upload({ file: await toFile(png, 'c.png'), fileName: 'client.png', useUniqueFileName: false, publicKey: FLEX.publicKey, ...auth }, noKey);
+    expect(res.filePath).toBe('/client.png');
+    await expect(
+      ik.files.upload({ file: await toFile(png, 'c.png'), fileName: 'client2.png', publicKey: FLEX.publicKey, ...auth }, noKey),
+    ).rejects.toMatchObject({ status: 400, error: { message: expect.stringMatching(/token/) } });
+    const other = ik.helper.getAuthenticationParameters();
+    await expect(
+      ik.files.upload({ file: await toFile(png, 'c.png'), fileName: 'client3.png', publicKey: FLEX.publicKey, ...other, signature: '0'.repeat(40) }, noKey),
+    ).rejects.toMatchObject({ status: 401 });
+    expect(await exists(bucket('eu-central-1'), 'flex/client3.png')).toBe(false);
+  });
+
+  it('lists and searches by path, name and tags, with limit/skip, and returns details', async () => {
+    const ik = client(FLEX.privateKey);
+    const all = await ik.assets.list({});
+    expect(all.length).toBeGreaterThanOrEqual(4);
+    const inProducts = await ik.assets.list({ path: '/products/' });
+    expect(inProducts.map((f) => (f as { name?: string }).name)).toEqual(['shoe.jpg']);
+    const byTag = (await ik.assets.list({ tags: 'red' } as never)) as { fileId?: string }[];
+    expect(byTag.map((f) => f.fileId)).toEqual([shoeId]);
+    const byName = (await ik.assets.list({ name: 'from-url.png' } as never)) as { filePath?: string }[];
+    expect(byName.map((f) => f.filePath)).toEqual(['/from-url.png']);
+    const page = await ik.assets.list({ limit: 2, skip: 1, sort: 'ASC_CREATED' });
+    expect(page.map((f) => (f as { fileId?: string }).fileId)).toEqual(all.slice(1, 3).map((f) => (f as { fileId?: string }).fileId));
+
+    const details = await ik.files.get(shoeId);
+    expect(details).toMatchObject({ fileId: shoeId, type: 'file', name: 'shoe.jpg', filePath: '/products/shoe.jpg', tags: ['summer', 'red'], customMetadata: { sku: 'A-1', price: 10 }, mime: 'image/jpeg' });
+    expect(details.createdAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('serves the uploaded file through the normal image URL, transformed', async () => {
+    const res = await getImage('/flex/tr:w-160/products/shoe.jpg');
+    expect(res.status).toBe(200);
+    expect(await sharp(Buffer.from(await res.arrayBuffer())).metadata()).toMatchObject({ format: 'jpeg', width: 160, height: 120 });
+  });
+});
+
+describe('purge and delete', () => {
+  it('purge {url} is accepted with a request id whose status reaches Completed, and the variants leave every region cache', async () => {
+    const ik = client(FLEX.privateKey);
+    const up = await ik.files.upload({ file: await toFile(jpeg, 'p.jpg'), fileName: 'purge-me.jpg', folder: 'tmp', useUniqueFileName: false });
+    for (const r of ['eu-central-1', 'ap-southeast-2', 'us-west-1'] as const) expect((await renderAt(r, '/flex/tr:w-100/tmp/purge-me.jpg')).status).toBe(200);
+    const cachedBefore = Object.entries(cacheEntries()).filter(([, es]) => es.some((e) => e.account === 'flex' && e.path === 'tmp/purge-me.jpg'));
+    expect(cachedBefore.map(([r]) => r)).toEqual(expect.arrayContaining(['eu-central-1', 'ap-southeast-2', 'us-west-1']));
+
+    const { requestId } = await ik.cache.invalidation.create({ url: `${cluster.edgeUrl}/flex/tmp/purge-me.jpg` });
+    expect(requestId).toMatch(/^[0-9a-f]{24}$/);
+    let status = '';
+    for (let i = 0; i < 40 && status !== 'Completed'; i++) {
+      status = (await ik.cache.invalidation.get(requestId!)).status ?? '';
+      if (status !== 'Completed') await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(status).toBe('Completed');
+    for (const [, es] of Object.entries(cacheEntries())) expect(es.filter((e) => e.path === 'tmp/purge-me.jpg')).toEqual([]);
+    expect(up.fileId).toBeTruthy();
+  });
+
+  it('purge with a trailing * removes a whole folder; a URL of another account is refused', async () => {
+    const ik = client(FLEX.privateKey);
+    expect((await getImage('/flex/tr:w-90/products/shoe.jpg', 'FRA')).status).toBe(200);
+    const { requestId } = await ik.cache.invalidation.create({ url: `${cluster.edgeUrl}/flex/products/*` });
+    let status = '';
+    for (let i = 0; i < 40 && status !== 'Completed'; i++) {
+      status = (await ik.cache.invalidation.get(requestId!)).status ?? '';
+      if (status !== 'Completed') await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(status).toBe('Completed');
+    for (const [, es] of Object.entries(cacheEntries())) expect(es.filter((e) => e.path.startsWith('products/'))).toEqual([]);
+    await expect(ik.cache.invalidation.create({ url: `${cluster.edgeUrl}/strict/a.jpg` })).rejects.toMatchObject({ status: 400 });
+    await expect(client(STRICT.privateKey).cache.invalidation.get(requestId!)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('delete removes the bytes (home and backup), the record, and every cached variant', async () => {
+    const ik = client(FLEX.privateKey);
+    const up = await ik.files.upload({ file: await toFile(jpeg, 'd.jpg'), fileName: 'doomed.jpg', useUniqueFileName: false });
+    expect((await getImage('/flex/tr:w-120/doomed.jpg', 'FRA')).status).toBe(200);
+    expect((await renderAt('ap-southeast-1', '/flex/tr:w-120/doomed.jpg')).status).toBe(200);
+    expect(cacheEntries()['ap-southeast-1']!.filter((e) => e.path === 'doomed.jpg').length).toBeGreaterThan(0);
+    expect(await exists(bucket('us-east-1'), 'flex/doomed.jpg')).toBe(true);
+
+    await ik.files.delete(up.fileId!);
+    expect(await exists(bucket('eu-central-1'), 'flex/doomed.jpg')).toBe(false);
+    expect(await exists(bucket('us-east-1'), 'flex/doomed.jpg')).toBe(false);
+    for (const [, es] of Object.entries(cacheEntries())) expect(es.filter((e) => e.path === 'doomed.jpg')).toEqual([]);
+    await expect(ik.files.get(up.fileId!)).rejects.toMatchObject({ status: 404, error: { message: expect.any(String), help: expect.any(String) } });
+    await expect(ik.files.delete(up.fileId!)).rejects.toMatchObject({ status: 404 });
+    // A variant never rendered before cannot come from any cache: the original is gone.
+    expect((await getImage('/flex/tr:w-77/doomed.jpg', 'FRA')).status).toBe(404);
+  });
+});
+
+describe('residency, isolation and failure', () => {
+  it('strict: the bytes exist only in the home bucket and only the home region caches variants', async () => {
+    const ik = client(STRICT.privateKey);
+    const res = await ik.files.upload({ file: await toFile(jpeg, 's.jpg'), fileName: 'secret.jpg', useUniqueFileName: false });
+    expect(res.filePath).toBe('/secret.jpg');
+    for (const r of REGION_IDS) expect(await exists(bucket(r), 'strict/secret.jpg')).toBe(r === 'us-east-1');
+    for (const r of REGION_IDS) expect((await keys(bucket(r), '_index/strict/')).length).toBe(r === 'us-east-1' ? 1 : 0);
+
+    const img = await getImage('/strict/tr:w-64/secret.jpg', 'SYD');
+    expect(img.status).toBe(200);
+    expect((await sharp(Buffer.from(await img.arrayBuffer())).metadata()).width).toBe(64);
+    // Every other region, asked directly, forwards to the home region and keeps nothing.
+    for (const r of REGION_IDS) expect((await renderAt(r, '/strict/tr:w-65/secret.jpg')).status).toBe(200);
+    const holding = Object.entries(cacheEntries())
+      .filter(([, es]) => es.some((e) => e.account === 'strict'))
+      .map(([r]) => r);
+    expect(holding).toEqual(['us-east-1']);
+  });
+
+  it('a wrong or missing key is 401', async () => {
+    await expect(client('private_wrong').assets.list({})).rejects.toMatchObject({ status: 401, error: { message: expect.any(String), help: expect.any(String) } });
+    const bare = await fetch(`${cluster.edgeUrl}/v1/files`);
+    expect(bare.status).toBe(401);
+    expect(await bare.json()).toMatchObject({ message: expect.any(String), help: expect.any(String) });
+  });
+
+  it("one account's key cannot read, list or delete another account's files", async () => {
+    const flexFiles = (await client(FLEX.privateKey).assets.list({ name: 'shoe.jpg' } as never)) as { fileId?: string }[];
+    const shoeId = flexFiles[0]!.fileId!;
+    const other = client(STRICT.privateKey);
+    await expect(other.files.get(shoeId)).rejects.toMatchObject({ status: 404 });
+    await expect(other.files.delete(shoeId)).rejects.toMatchObject({ status: 404 });
+    const theirs = (await other.assets.list({})) as { filePath?: string }[];
+    expect(theirs.map((f) => f.filePath)).toEqual(['/secret.jpg']);
+    expect(await exists(bucket('eu-central-1'), 'flex/products/shoe.jpg')).toBe(true);
+  });
+
+  it('an upload the client abandons halfway leaves nothing in any bucket', async () => {
+    const boundary = '----pixmeshabort';
+    const head = Buffer.from(
+      [`--${boundary}`, 'Content-Disposition: form-data; name="fileName"', '', 'aborted.jpg', `--${boundary}`,
+        'Content-Disposition: form-data; name="useUniqueFileName"', '', 'false', `--${boundary}`,
+        'Content-Disposition: form-data; name="file"; filename="aborted.jpg"', 'Content-Type: image/jpeg', '', ''].join('\r\n'),
+    );
+    const total = head.length + 2_000_000;
+    await new Promise<void>((resolve) => {
+      const req = http.request(`${cluster.edgeUrl}/api/v1/files/upload`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${STRICT.privateKey}:`).toString('base64')}`,
+          'content-type': `multipart/form-data; boundary=${boundary}`,
+          'content-length': String(total),
+        },
+      });
+      req.on('error', () => resolve());
+      req.on('close', () => resolve());
+      req.write(head);
+      req.write(jpeg);
+      req.write(Buffer.alloc(300_000, 7));
+      setTimeout(() => req.destroy(), 500);
+    });
+    // Longer than the origin's idle limit (3 s), in case the interruption reaches it only as silence.
+    await new Promise((r) => setTimeout(r, 4500));
+    for (const r of REGION_IDS) {
+      expect(await exists(bucket(r), 'strict/aborted.jpg')).toBe(false);
+      expect(await keys(bucket(r), '_tmp/')).toEqual([]);
+    }
+    const theirs = (await client(STRICT.privateKey).assets.list({})) as { filePath?: string }[];
+    expect(theirs.map((f) => f.filePath)).toEqual(['/secret.jpg']);
+  });
+});
