@@ -1,42 +1,163 @@
 /**
  * The region origin's HTTP surface, composed from small apps:
- *   /healthz, /readyz           liveness / readiness (public)
- *   /internal/*                 edge → region and region → region calls (HMAC-signed)
+ *   /healthz            liveness (public)
+ *   /readyz             readiness: accounts loaded, result cache writable, S3 reachable, not draining (public)
+ *   /metrics            Prometheus text (public; bind the origin to a private network)
+ *   /internal/*         edge → region and region → region calls (HMAC-signed)
+ *     GET  /internal/accounts          the account file, for the edge
+ *     GET  /internal/render/<acct>/…   one image (render.ts)
+ *     POST /internal/purge?…           purge this region (purge.ts)
+ *     POST /internal/purge/all?…       purge every region (fan-out)
  */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { Hono } from 'hono';
+import { busy } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
-import type { AccountDirectory } from './accounts.js';
-import type { ResultCache } from './cache/result-cache.js';
-import type { OriginConfig } from './config.js';
 import { errorResponse } from './errors.js';
 import { NonceMemory, requireInternalAuth } from './internal-auth.js';
+import { log } from './log.js';
 import { mediaRoutes } from './media/index.js';
+import { purgeParams } from './purge.js';
 import { renderRoutes } from './render.js';
+import { buildServices, type OriginDeps, type RegionServices } from './services.js';
+import { s3Client } from './sources/s3.js';
 
-export interface OriginDeps {
-  config: OriginConfig;
-  accounts: AccountDirectory;
-  cache: ResultCache;
+export type { OriginDeps, RegionServices } from './services.js';
+
+interface Check {
+  ok: boolean;
+  detail?: string;
 }
 
-export function createOriginApp(deps: OriginDeps): Hono {
+/** Readiness probes, each cached for a few seconds so /readyz stays cheap. */
+function readiness(services: RegionServices) {
+  let last: { at: number; storage: Check; s3: Check } | undefined;
+  const probeStorage = async (): Promise<Check> => {
+    const file = path.join(services.cache.dir, `.ready-${process.pid}`);
+    try {
+      await fsp.writeFile(file, 'ok');
+      await fsp.rm(file, { force: true });
+      return { ok: true };
+    } catch (e) {
+      return { ok: false, detail: (e as Error).message };
+    }
+  };
+  const probeS3 = async (): Promise<Check> => {
+    try {
+      await s3Client(services.config.s3).send(new HeadBucketCommand({ Bucket: services.config.mediaBucket }), { abortSignal: AbortSignal.timeout(2_000) });
+      return { ok: true };
+    } catch (e) {
+      const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+      // The bucket answering "not found / forbidden" still proves S3 is reachable.
+      if (err.$metadata?.httpStatusCode && err.$metadata.httpStatusCode < 500) return { ok: true, detail: `media bucket: ${err.name ?? err.$metadata.httpStatusCode}` };
+      return { ok: false, detail: String(err.name ?? e) };
+    }
+  };
+  return async () => {
+    if (!last || Date.now() - last.at > 3_000) {
+      const [storage, s3] = await Promise.all([probeStorage(), probeS3()]);
+      last = { at: Date.now(), storage, s3 };
+    }
+    const accounts = services.accounts.all().length;
+    const checks = {
+      accounts: { ok: accounts > 0, detail: `${accounts} loaded` },
+      resultCache: last.storage,
+      s3: last.s3,
+      draining: { ok: !services.lifecycle.draining },
+    };
+    return { ok: Object.values(checks).every((c) => c.ok), checks };
+  };
+}
+
+export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { services: RegionServices } {
+  const services = 'metrics' in deps ? deps : buildServices(deps);
+  const { config, metrics } = services;
   const app = new Hono();
   app.onError((err, c) => {
     const res = errorResponse(c, err);
-    res.headers.set(H.region, deps.config.region);
+    res.headers.set(H.region, config.region);
     return res;
   });
   app.notFound((c) => c.json({ message: 'not found' }, 404));
 
-  app.get('/healthz', (c) => c.json({ ok: true, region: deps.config.region }));
-  app.get('/readyz', (c) => c.json({ ok: true, region: deps.config.region, accounts: deps.accounts.all().length, cache: deps.cache.stats() }));
+  // Access log + request metrics: one JSON line per request, with the edge's request id.
+  app.use('*', async (c, next) => {
+    const t0 = performance.now();
+    await next();
+    const route = c.req.path.startsWith('/internal/render/') ? 'render' : c.req.path.startsWith('/internal/purge') ? 'purge' : c.req.path.startsWith('/internal/') ? 'internal' : 'ops';
+    const status = c.res.status;
+    const regionCache = c.res.headers.get(H.regionCache);
+    const cache =
+      route !== 'render'
+        ? 'none'
+        : status === 304
+          ? 'not-modified'
+          : c.res.headers.get(H.failover)
+            ? 'failover'
+            : regionCache === 'HIT'
+              ? 'hit'
+              : regionCache === 'MISS'
+                ? c.res.headers.get(H.processedBy) !== config.region
+                  ? 'forward'
+                  : 'miss'
+                : 'error';
+    metrics.requests.inc({ route, status: String(status), cache });
+    if (route === 'render') c.res.headers.set(H.regionHitRatio, metrics.hitRatioHeader());
+    if (route !== 'ops' || status >= 500) {
+      log.info('request', {
+        requestId: c.req.header(H.requestId),
+        method: c.req.method,
+        path: c.req.path,
+        status,
+        cache,
+        ms: Math.round((performance.now() - t0) * 10) / 10,
+        hop: c.req.header(H.hop),
+        error: c.res.headers.get(H.ikError) ?? undefined,
+      });
+    }
+  });
+
+  const ready = readiness(services);
+  app.get('/healthz', (c) => c.json({ ok: true, region: config.region }));
+  app.get('/readyz', async (c) => {
+    const r = await ready();
+    return c.json({ ...r, region: config.region, cache: services.cache.stats(), queue: { running: services.queue.running, waiting: services.queue.depth } }, r.ok ? 200 : 503);
+  });
+  app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' }));
 
   const internal = new Hono();
-  internal.use('*', requireInternalAuth(deps.config.internalSecret, new NonceMemory()));
+  internal.use('*', requireInternalAuth(config.internalSecret, new NonceMemory()));
   // The edge reads the account directory from the regions (one source of truth: the account file).
-  internal.get('/internal/accounts', (c) => c.body(deps.accounts.raw(), 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }));
-  internal.route('/', renderRoutes(deps));
-  internal.route('/', mediaRoutes(deps));
+  internal.get('/internal/accounts', (c) => c.body(services.accounts.raw(), 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }));
+  // Bounded work in flight: beyond it, answer 503 at once instead of queueing memory.
+  internal.use('/internal/render/*', async (_c, next) => {
+    if (services.inflight.count >= config.maxInflight) {
+      metrics.queueRejected.inc();
+      throw busy(`too many requests in flight (${services.inflight.count})`, 1, 503);
+    }
+    services.inflight.count++;
+    metrics.inflight.set(services.inflight.count);
+    try {
+      await next();
+    } finally {
+      services.inflight.count--;
+      metrics.inflight.set(services.inflight.count);
+    }
+  });
+  internal.route('/', renderRoutes(services));
+  internal.post('/internal/purge', async (c) => {
+    const p = purgeParams(services, c.req.query('account'), c.req.query('path'), c.req.query('prefix'));
+    return c.json(await services.purgeLocal(p.account, p.path, p.isPrefix));
+  });
+  internal.post('/internal/purge/all', async (c) => {
+    const p = purgeParams(services, c.req.query('account'), c.req.query('path'), c.req.query('prefix'));
+    const report = await services.purgeVariants(p.account, p.path, p.isPrefix);
+    return c.json(report, report.ok ? 200 : 502);
+  });
+  // The media library's internal API (origin/src/media): upload, list, details, delete, purge.
+  internal.route('/', mediaRoutes(services));
   app.route('/', internal);
-  return app;
+  return Object.assign(app, { services });
 }

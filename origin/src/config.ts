@@ -1,6 +1,7 @@
 /**
  * Origin configuration: defaults, environment, validation at boot (every problem reported at once).
  */
+import os from 'node:os';
 import path from 'node:path';
 import { isRegionId, localRegionUrls, parseRegionUrls, REGION_IDS, REGIONS, type RegionId, type RegionUrls } from '../../shared/regions.js';
 
@@ -20,6 +21,23 @@ export interface OriginConfig {
   mediaBucket: string;
   /** Time allowed for the region → home forward before failing over. */
   forwardTimeoutMs: number;
+  /** Largest original accepted from any origin (bytes; shared with the pipeline's PIXMESH_MAX_INPUT_BYTES). */
+  maxInputBytes: number;
+  /** Largest original in pixels (w × h × frames), checked from the header before a transform is queued. */
+  maxInputPixels: number;
+  /** Outbound HTTP (web / web-proxy origins). */
+  fetch: { connectTimeoutMs: number; headerTimeoutMs: number; bodyTimeoutMs: number; maxRedirects: number };
+  /** Transforms running at once (default: CPU cores). */
+  transformConcurrency: number;
+  /** Transforms waiting for a slot; beyond it requests get 503 EBUSY with Retry-After. */
+  transformQueue: number;
+  /** Render requests handled at once (forwards and cache hits included); beyond it 503 EBUSY. */
+  maxInflight: number;
+  /** Originals kept in memory so several variants of one original fetch it once (bytes). */
+  originalsCacheBytes: number;
+  originalsCacheTtlMs: number;
+  /** Bound on finishing in-flight requests after SIGTERM. */
+  shutdownGraceMs: number;
 }
 
 export class ConfigError extends Error {
@@ -77,6 +95,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OriginConfig {
     },
     mediaBucket: mediaBucketFor(regionId, env),
     forwardTimeoutMs: intVar(env, 'PIXMESH_FORWARD_TIMEOUT_MS', 10_000, problems, 1),
+    maxInputBytes: intVar(env, 'PIXMESH_MAX_INPUT_BYTES', 40 * 1024 * 1024, problems, 1),
+    maxInputPixels: intVar(env, 'PIXMESH_MAX_INPUT_PIXELS', 100_000_000, problems, 1),
+    fetch: {
+      connectTimeoutMs: intVar(env, 'PIXMESH_FETCH_CONNECT_TIMEOUT_MS', 5_000, problems, 1),
+      headerTimeoutMs: intVar(env, 'PIXMESH_FETCH_HEADER_TIMEOUT_MS', 10_000, problems, 1),
+      bodyTimeoutMs: intVar(env, 'PIXMESH_FETCH_BODY_TIMEOUT_MS', 20_000, problems, 1),
+      maxRedirects: intVar(env, 'PIXMESH_FETCH_MAX_REDIRECTS', 5, problems, 0),
+    },
+    transformConcurrency: intVar(env, 'PIXMESH_TRANSFORM_CONCURRENCY', Math.max(1, os.availableParallelism()), problems, 1),
+    transformQueue: intVar(env, 'PIXMESH_TRANSFORM_QUEUE', 64, problems, 0),
+    maxInflight: intVar(env, 'PIXMESH_MAX_INFLIGHT', 512, problems, 1),
+    originalsCacheBytes: intVar(env, 'PIXMESH_ORIGINALS_CACHE_BYTES', 128 * 1024 * 1024, problems, 0),
+    originalsCacheTtlMs: intVar(env, 'PIXMESH_ORIGINALS_CACHE_TTL_MS', 5 * 60_000, problems, 0),
+    shutdownGraceMs: intVar(env, 'PIXMESH_SHUTDOWN_GRACE_MS', 10_000, problems, 0),
   };
   if (problems.length) throw new ConfigError(problems);
   return config;

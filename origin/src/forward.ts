@@ -8,7 +8,7 @@ import { PixmeshError, upstreamFailed } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
 import { AUTH_HEADER, signInternalRequest, SIGNED_HEADERS } from '../../shared/internal-auth.js';
 import type { CachedMeta } from './cache/result-cache.js';
-import type { RenderDeps } from './render.js';
+import type { RegionServices } from './services.js';
 
 export class HomeUnreachable extends Error {
   constructor(
@@ -25,9 +25,11 @@ export class HomeUnreachable extends Error {
 export interface ForwardResult {
   body: Buffer;
   meta: Omit<CachedMeta, 'bodyLength'>;
+  /** Set when the home region answered with a di- default image (not stored in result caches). */
+  defaultImage?: string;
 }
 
-export async function forwardToHome(deps: RenderDeps, url: URL, incoming: Headers): Promise<ForwardResult> {
+export async function forwardToHome(deps: Pick<RegionServices, 'config' | 'accounts'>, url: URL, incoming: Headers): Promise<ForwardResult> {
   const { config } = deps;
   const accountId = decodeURIComponent(url.pathname.split('/')[3] ?? '');
   const account = deps.accounts.get(accountId);
@@ -63,6 +65,7 @@ export async function forwardToHome(deps: RenderDeps, url: URL, incoming: Header
   const body = Buffer.from(await res.arrayBuffer());
   return {
     body,
+    defaultImage: res.headers.get('x-pixmesh-default-image') ?? undefined,
     meta: {
       contentType: res.headers.get('content-type') ?? 'application/octet-stream',
       etag: res.headers.get('etag') ?? '',

@@ -1,4 +1,9 @@
-/** Boot one region origin: config → account directory → caches → HTTP server; SIGTERM drains. */
+/**
+ * Boot one region origin: config → account directory → caches → HTTP server.
+ * SIGTERM/SIGINT: stop accepting connections, let in-flight requests finish within
+ * PIXMESH_SHUTDOWN_GRACE_MS (default 10 s), then exit 0.
+ */
+import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { AccountDirectory } from './accounts.js';
 import { createOriginApp } from './app.js';
@@ -14,18 +19,34 @@ async function main(): Promise<void> {
   const cache = await ResultCache.open(config.cacheDir, config.cacheMaxBytes);
   const app = createOriginApp({ config, accounts, cache });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
-    log.info('origin listening', { url: `http://${config.host}:${info.port}`, accounts: accounts.all().length });
-  });
+    log.info('origin listening', {
+      url: `http://${config.host}:${info.port}`,
+      accounts: accounts.all().length,
+      cache: cache.stats(),
+      transformConcurrency: config.transformConcurrency,
+      transformQueue: config.transformQueue,
+    });
+  }) as Server;
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info('stopping', { signal });
+    app.services.lifecycle.draining = true;
+    log.info('stopping: draining in-flight requests', { signal, inflight: app.services.inflight.count, graceMs: config.shutdownGraceMs });
     accounts.close();
-    const force = setTimeout(() => process.exit(0), Number(process.env.PIXMESH_SHUTDOWN_GRACE_MS ?? 10_000));
+    const force = setTimeout(() => {
+      log.warn('shutdown grace elapsed; exiting with requests still in flight', { inflight: app.services.inflight.count });
+      process.exit(0);
+    }, config.shutdownGraceMs);
     force.unref();
-    server.close(() => process.exit(0));
-    (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+    // Stop accepting; idle keep-alive sockets are closed now, busy ones after their response.
+    server.close(() => {
+      log.info('stopped');
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    sweep.unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

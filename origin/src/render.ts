@@ -2,32 +2,33 @@
  * GET /internal/render/<account>/<path as in the public URL>?<query>
  * The region's answer to one image request: its own result cache, else the home region (forward),
  * else — at home, or when home is down and residency allows — originals → pipeline → cache.
+ * Identical concurrent requests share one execution (singleflight per variant); transforms go
+ * through the bounded queue; residency `strict` keeps a non-home region from storing or
+ * transforming the account's bytes.
  */
 import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import type { Account } from '../../shared/accounts.js';
-import { notFound, PixmeshError, unauthorized } from '../../shared/errors.js';
+import { isPixmeshError, notFound, PixmeshError, unauthorized, upstreamFailed } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
 import { parseImagePath, type ImageRequest } from '../../shared/request.js';
 import { canonicalTransformation, parseTransformation, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
-import type { AccountDirectory } from './accounts.js';
-import type { ResultCache, CacheEntry } from './cache/result-cache.js';
-import type { OriginConfig } from './config.js';
+import type { CacheEntry, CachedMeta } from './cache/result-cache.js';
 import { forwardToHome, HomeUnreachable } from './forward.js';
+import { checkInputPixels } from './limits.js';
 import { renderImage } from './pipeline/index.js';
+import type { RegionServices } from './services.js';
 import { ServerTiming } from './server-timing.js';
-import { fetchOriginal } from './sources/index.js';
-
-export interface RenderDeps {
-  config: OriginConfig;
-  accounts: AccountDirectory;
-  cache: ResultCache;
-}
+import type { Original } from './sources/index.js';
+import { webProxyTarget } from './sources/web.js';
 
 const FORMATS: NegotiatedFormat[] = ['jpeg', 'png', 'webp', 'avif', 'gif', 'source'];
 const LONG_CACHE = 'public, max-age=31536000, s-maxage=31536000';
+/** A default image (di-) stands in for a missing original: cached briefly, never in the result cache. */
+const DEFAULT_IMAGE_CACHE = 'public, max-age=300, s-maxage=300';
+export const DEFAULT_IMAGE_HEADER = 'x-pixmesh-default-image';
 
-interface Variant {
+export interface Variant {
   account: Account;
   request: ImageRequest;
   plan: TransformPlan;
@@ -38,7 +39,7 @@ interface Variant {
   key: string;
 }
 
-function readVariant(deps: RenderDeps, url: URL, headers: Headers): Variant {
+function readVariant(deps: RegionServices, url: URL, headers: Headers): Variant {
   const m = /^\/internal\/render\/([^/]+)(\/.*)?$/.exec(url.pathname);
   if (!m) throw notFound('no account in the path');
   const account = deps.accounts.get(decodeURIComponent(m[1]!));
@@ -48,8 +49,15 @@ function readVariant(deps: RenderDeps, url: URL, headers: Headers): Variant {
   const rawFormat = headers.get(H.format) ?? 'source';
   if (!FORMATS.includes(rawFormat as NegotiatedFormat)) throw new PixmeshError(400, 'EBADTR', `bad ${H.format} "${rawFormat}"`);
   const format = rawFormat as NegotiatedFormat;
-  const dpr = headers.get(H.dpr) ? Number(headers.get(H.dpr)) : undefined;
-  const widthHint = headers.get(H.width) ? Number(headers.get(H.width)) : undefined;
+  const num = (name: string) => {
+    const raw = headers.get(name);
+    if (raw === null || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0) throw new PixmeshError(400, 'EBADTR', `bad ${name} "${raw}"`);
+    return n;
+  };
+  const dpr = num(H.dpr);
+  const widthHint = num(H.width);
   const key = [
     account.id,
     request.endpoint.prefix,
@@ -63,80 +71,178 @@ function readVariant(deps: RenderDeps, url: URL, headers: Headers): Variant {
   return { account, request, plan, format, dpr, widthHint, signed: headers.get(H.signed) === 'true', key };
 }
 
-function imageResponse(entry: CacheEntry, region: string, cacheState: 'HIT' | 'MISS', timing: ServerTiming, extra: Record<string, string> = {}): Response {
-  return new Response(new Uint8Array(entry.body), {
-    status: 200,
-    headers: {
-      'content-type': entry.meta.contentType,
-      'content-length': String(entry.body.length),
-      etag: entry.meta.etag,
-      'cache-control': entry.meta.isPrivate ? 'private, max-age=3600' : LONG_CACHE,
-      [H.region]: region,
-      [H.regionCache]: cacheState,
-      [H.processedBy]: entry.meta.processedBy ?? region,
-      'x-content-type-options': 'nosniff',
-      'content-security-policy': "default-src 'none'; sandbox",
-      'server-timing': timing.header(),
-      ...extra,
-    },
-  });
+/** A web-proxy URL on an endpoint that requires signatures: refused before any cache or fetch. */
+function needsSignature(v: Variant): boolean {
+  const proxy = v.request.endpoint.origins.find((o) => o.type === 'webproxy');
+  if (!proxy || proxy.type !== 'webproxy' || !proxy.requireSignedUrls) return false;
+  try {
+    return webProxyTarget(v.request.path, []) !== null;
+  } catch {
+    return false;
+  }
 }
 
-export function renderRoutes(deps: RenderDeps): Hono {
+/** If-None-Match against an ETag (weak comparison, lists and "*"). */
+export function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch || !etag) return false;
+  const strip = (t: string) => t.trim().replace(/^W\//, '');
+  return ifNoneMatch.split(',').some((t) => t.trim() === '*' || strip(t) === strip(etag));
+}
+
+export interface Produced {
+  entry: CacheEntry;
+  failover: boolean;
+  defaultImage?: string;
+}
+
+function imageResponse(
+  entry: CacheEntry,
+  deps: RegionServices,
+  cacheState: 'HIT' | 'MISS',
+  timing: ServerTiming,
+  ifNoneMatch: string | undefined,
+  extra: Record<string, string> = {},
+): Response {
+  const headers: Record<string, string> = {
+    'content-type': entry.meta.contentType,
+    etag: entry.meta.etag,
+    'cache-control': entry.meta.isPrivate ? 'private, max-age=3600' : extra[DEFAULT_IMAGE_HEADER] ? DEFAULT_IMAGE_CACHE : LONG_CACHE,
+    [H.region]: deps.config.region,
+    [H.regionCache]: cacheState,
+    [H.processedBy]: entry.meta.processedBy ?? deps.config.region,
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': "default-src 'none'; sandbox",
+    ...extra,
+  };
+  if (etagMatches(ifNoneMatch, entry.meta.etag)) {
+    headers['server-timing'] = timing.header();
+    delete headers['content-type'];
+    return new Response(null, { status: 304, headers });
+  }
+  deps.metrics.bytesOut.inc({ route: 'render' }, entry.body.length);
+  headers['content-length'] = String(entry.body.length);
+  headers['server-timing'] = timing.header();
+  return new Response(new Uint8Array(entry.body), { status: 200, headers });
+}
+
+/** Time a stage into both Server-Timing and the stage histogram. */
+function stage<T>(deps: RegionServices, timing: ServerTiming, name: string, fn: () => Promise<T>, desc?: string): Promise<T> {
+  const end = deps.metrics.stage.startTimer({ stage: name });
+  return timing.time(name, fn, desc).finally(() => end());
+}
+
+async function fetchWithDefault(deps: RegionServices, v: Variant, timing: ServerTiming): Promise<{ original: Original; defaultImage?: string }> {
+  const input = {
+    account: v.account,
+    endpoint: v.request.endpoint,
+    path: v.request.path,
+    extraQuery: v.request.extraQuery,
+    signed: v.signed,
+    maxBytes: deps.config.maxInputBytes,
+  };
+  try {
+    return { original: await stage(deps, timing, 'fetch', () => deps.originals.get(input)) };
+  } catch (e) {
+    if (!(isPixmeshError(e) && e.code === 'ENOENT' && v.plan.defaultImage)) throw e;
+    const defaultImage = v.plan.defaultImage;
+    const original = await stage(deps, timing, 'fetch', () => deps.originals.get({ ...input, path: defaultImage, extraQuery: [] }), 'default-image');
+    return { original, defaultImage };
+  }
+}
+
+/** At home (or on failover): original → limits → queue → pipeline → result cache. */
+async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming, store: boolean): Promise<Produced> {
+  const { config } = deps;
+  const { original, defaultImage } = await fetchWithDefault(deps, v, timing);
+  if (original.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
+  let out: { data: Buffer; contentType: string; width?: number; height?: number };
+  if (v.plan.original) {
+    out = { data: original.body, contentType: original.contentType ?? 'application/octet-stream' };
+  } else {
+    await checkInputPixels(original.body, config.maxInputPixels);
+    const opts = { format: v.format, dpr: v.dpr, widthHint: v.widthHint, defaults: v.account.defaults };
+    const queuedAt = performance.now();
+    out = await deps.queue.run(() => {
+      timing.add('queue', performance.now() - queuedAt);
+      deps.metrics.stage.observe({ stage: 'queue' }, (performance.now() - queuedAt) / 1000);
+      return stage(deps, timing, 'transform', () => renderImage(original.body, v.plan, opts));
+    });
+  }
+  const meta: Omit<CachedMeta, 'bodyLength'> = {
+    contentType: out.contentType,
+    etag: `"${createHash('sha1').update(out.data).digest('hex')}"`,
+    account: v.account.id,
+    path: v.request.path,
+    width: out.width,
+    height: out.height,
+    processedBy: config.region,
+    isPrivate: original.isPrivate,
+    createdAt: Date.now(),
+  };
+  if (store && !defaultImage) await stage(deps, timing, 'store', () => deps.cache.put(v.key, meta, out.data));
+  return { entry: { meta: { ...meta, bodyLength: out.data.length }, body: out.data }, failover: false, defaultImage };
+}
+
+/** A miss: forward to home, or render here; one execution per variant key at a time. */
+async function produce(deps: RegionServices, v: Variant, url: URL, headers: Headers, timing: ServerTiming): Promise<Produced> {
+  const { config } = deps;
+  const isHome = v.account.homeRegion === config.region;
+  const forwarded = headers.get(H.hop) !== null;
+  const mayStoreHere = isHome || v.account.residency === 'flexible';
+  if (!isHome && forwarded) {
+    // Someone thinks we are home: never forward again (no loops); strict accounts are refused.
+    if (v.account.residency === 'strict') throw upstreamFailed(`misdirected: ${v.account.id}'s home region is ${v.account.homeRegion}`, 502);
+    return renderHere(deps, v, timing, true);
+  }
+  if (!isHome) {
+    try {
+      const res = await stage(deps, timing, 'forward', () => forwardToHome(deps, url, headers), v.account.homeRegion);
+      deps.metrics.bytesIn.inc({ source: 'forward' }, res.body.length);
+      const meta = { ...res.meta, path: v.request.path };
+      if (mayStoreHere && !res.defaultImage) await stage(deps, timing, 'store', () => deps.cache.put(v.key, meta, res.body));
+      return { entry: { meta: { ...meta, bodyLength: res.body.length }, body: res.body }, failover: false, defaultImage: res.defaultImage };
+    } catch (e) {
+      if (!(e instanceof HomeUnreachable)) throw e;
+      if (v.account.residency === 'strict') throw e.asError();
+      timing.add('failover', undefined, e.message);
+    }
+    const produced = await renderHere(deps, v, timing, true);
+    return { ...produced, failover: true };
+  }
+  return renderHere(deps, v, timing, true);
+}
+
+export function renderRoutes(deps: RegionServices): Hono {
   const app = new Hono();
   app.get('/internal/render/*', async (c) => {
     const { config, cache } = deps;
     const timing = new ServerTiming();
     timing.add('region', undefined, config.region);
     const url = new URL(c.req.url);
-    const v = readVariant(deps, url, c.req.raw.headers);
+    const headers = c.req.raw.headers;
+    const v = readVariant(deps, url, headers);
+    if (!v.signed && needsSignature(v)) throw unauthorized('web-proxy URLs must be signed (ik-s)');
     const isHome = v.account.homeRegion === config.region;
-    const forwarded = c.req.header(H.hop) !== undefined;
     const mayStoreHere = isHome || v.account.residency === 'flexible';
+    const ifNoneMatch = c.req.header('if-none-match');
 
-    const hit = mayStoreHere ? await timing.time('cache', () => cache.get(v.key), 'lookup') : null;
-    if (hit) {
-      if (hit.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
-      return imageResponse(hit, config.region, 'HIT', timing);
-    }
-
-    let failover = false;
-    if (!isHome && !forwarded) {
-      try {
-        const res = await timing.time('forward', () => forwardToHome(deps, url, c.req.raw.headers), v.account.homeRegion);
-        const meta = { ...res.meta, path: v.request.path };
-        if (mayStoreHere) await timing.time('store', () => cache.put(v.key, meta, res.body));
-        const entry: CacheEntry = { meta: { ...meta, bodyLength: res.body.length }, body: res.body };
-        return imageResponse(entry, config.region, 'MISS', timing);
-      } catch (e) {
-        if (!(e instanceof HomeUnreachable) || v.account.residency === 'strict') throw e instanceof HomeUnreachable ? e.asError() : e;
-        failover = true;
+    if (mayStoreHere) {
+      const hit = await stage(deps, timing, 'cache', () => cache.get(v.key), 'lookup');
+      deps.metrics.hitRatio.record(hit !== null);
+      if (hit) {
+        if (hit.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
+        return imageResponse(hit, deps, 'HIT', timing, ifNoneMatch);
       }
     }
 
-    const original = await timing.time('fetch', () =>
-      fetchOriginal({ account: v.account, endpoint: v.request.endpoint, path: v.request.path, maxBytes: 40 * 1024 * 1024 }, config),
-    );
-    if (original.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
-    const out = await timing.time<{ data: Buffer; contentType: string; width?: number; height?: number }>('transform', () =>
-      v.plan.original
-        ? Promise.resolve({ data: original.body, contentType: original.contentType ?? 'application/octet-stream', width: undefined, height: undefined })
-        : renderImage(original.body, v.plan, { format: v.format, dpr: v.dpr, widthHint: v.widthHint, defaults: v.account.defaults }),
-    );
-    const meta = {
-      contentType: out.contentType,
-      etag: `"${createHash('sha1').update(out.data).digest('hex')}"`,
-      account: v.account.id,
-      path: v.request.path,
-      width: out.width,
-      height: out.height,
-      processedBy: config.region,
-      isPrivate: original.isPrivate,
-      createdAt: Date.now(),
-    };
-    await timing.time('store', () => cache.put(v.key, meta, out.data));
-    return imageResponse({ meta: { ...meta, bodyLength: out.data.length }, body: out.data }, config.region, 'MISS', timing, failover ? { [H.failover]: 'home-unreachable' } : {});
+    const flight = deps.variantFlights.do(`${v.key}\n${v.signed ? 's' : 'u'}`, () => produce(deps, v, url, headers, timing));
+    if (flight.shared) timing.add('coalesced');
+    const produced = await flight.promise;
+    if (produced.entry.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
+    const extra: Record<string, string> = {};
+    if (produced.failover) extra[H.failover] = 'home-unreachable';
+    if (produced.defaultImage) extra[DEFAULT_IMAGE_HEADER] = produced.defaultImage.replace(/[^\x20-\x7e]/g, encodeURIComponent);
+    return imageResponse(produced.entry, deps, 'MISS', timing, ifNoneMatch, extra);
   });
   return app;
 }
-

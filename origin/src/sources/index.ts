@@ -1,35 +1,54 @@
 /**
  * Originals: the endpoint's origins tried in order (media library first where listed), first hit
- * wins; none → ENOENT. Each origin type lives in its own module.
+ * wins; none → ENOENT. Each origin type lives in its own module. `OriginalStore` adds the
+ * in-memory originals cache and per-original singleflight, so concurrent and successive variants
+ * of one original fetch it once.
  */
 import type { Account, Endpoint, OriginConfig } from '../../../shared/accounts.js';
-import { limitExceeded, notFound, PixmeshError, upstreamFailed } from '../../../shared/errors.js';
-import type { OriginConfig as RegionConfig } from '../config.js';
+import { isPixmeshError, limitExceeded, notFound, upstreamFailed } from '../../../shared/errors.js';
+import { OriginalsCache } from '../cache/originals-cache.js';
+import { SingleFlight } from '../coalesce.js';
+import { mediaBucketFor, type OriginConfig as RegionConfig } from '../config.js';
+import type { OriginMetrics } from '../metrics.js';
 import { getS3Object } from './s3.js';
+import type { FetchLimits, Original } from './types.js';
+import { fetchFromWeb, fetchFromWebProxy } from './web.js';
 
-export interface Original {
-  body: Buffer;
-  contentType?: string;
-  /** Which origin answered, e.g. "s3:demo-origin". */
-  source: string;
-  /** Marked private by its origin: needs a signed URL. */
-  isPrivate: boolean;
-}
+export type { Original } from './types.js';
 
 export interface FetchOriginalInput {
   account: Account;
   endpoint: Endpoint;
   path: string;
+  /** Query parameters of the public URL other than tr/ik-s/ik-t (web and web-proxy origins receive them). */
+  extraQuery?: [string, string][];
+  /** The edge verified the URL signature. */
+  signed?: boolean;
   maxBytes: number;
+  signal?: AbortSignal;
 }
 
 /** Key of a media-library object inside the home region's bucket. */
 export const mediaKey = (accountId: string, path: string) => `${accountId}/${path}`;
 
+function limitsFor(input: FetchOriginalInput, region: RegionConfig): FetchLimits {
+  return { maxBytes: input.maxBytes, fetch: region.fetch, signal: input.signal };
+}
+
 async function tryOrigin(origin: OriginConfig, input: FetchOriginalInput, region: RegionConfig): Promise<Original | null> {
   switch (origin.type) {
     case 'media': {
-      const obj = await getS3Object(region.s3, region.mediaBucket, mediaKey(input.account.id, input.path), input.maxBytes);
+      // The account's media library lives in its home region's bucket (the same as ours at home;
+      // read from there on failover), with the backup region's copy as a second chance.
+      const key = mediaKey(input.account.id, input.path);
+      const home = input.account.homeRegion === region.region ? region.mediaBucket : mediaBucketFor(input.account.homeRegion);
+      let obj;
+      try {
+        obj = await getS3Object(region.s3, home, key, input.maxBytes);
+      } catch (e) {
+        if (!input.account.backupRegion || (e as { code?: string }).code === 'ELIMIT') throw e;
+        obj = await getS3Object(region.s3, mediaBucketFor(input.account.backupRegion), key, input.maxBytes);
+      }
       return obj && { body: obj.body, contentType: obj.contentType, source: 'media', isPrivate: obj.metadata.isprivatefile === 'true' };
     }
     case 's3': {
@@ -38,24 +57,77 @@ async function tryOrigin(origin: OriginConfig, input: FetchOriginalInput, region
       return obj && { body: obj.body, contentType: obj.contentType, source: `s3:${origin.bucket}`, isPrivate: obj.metadata.isprivatefile === 'true' };
     }
     case 'web':
+      if (/^[a-z][a-z0-9+.-]*:/i.test(input.path)) return null; // an absolute URL is for a web proxy
+      return fetchFromWeb(origin, input.path, input.extraQuery ?? [], limitsFor(input, region));
     case 'webproxy':
-      // Safe HTTP fetching (SSRF rules, timeouts, size caps) is its own module; until it lands these are skipped.
-      return null;
+      return fetchFromWebProxy(origin, input.path, input.extraQuery ?? [], input.signed === true, limitsFor(input, region));
   }
 }
 
-export async function fetchOriginal(input: FetchOriginalInput, region: RegionConfig): Promise<Original> {
+/**
+ * Try the endpoint's origins in order. A definite refusal (403 / 401 / a limit) stops the search;
+ * an origin failing (5xx, timeout, unreachable) lets the next one try, and is reported only if
+ * none has the file.
+ */
+export async function fetchOriginal(input: FetchOriginalInput, region: RegionConfig, metrics?: OriginMetrics): Promise<Original> {
   let lastError: unknown;
   for (const origin of input.endpoint.origins) {
     try {
       const found = await tryOrigin(origin, input, region);
-      if (found) return found;
+      metrics?.originFetches.inc({ source: origin.type, outcome: found ? 'found' : 'missing' });
+      if (found) {
+        metrics?.bytesIn.inc({ source: origin.type }, found.body.length);
+        return found;
+      }
     } catch (e) {
-      if ((e as { code?: string }).code === 'ELIMIT') throw limitExceeded((e as Error).message, 413);
-      if (e instanceof PixmeshError) throw e;
+      metrics?.originFetches.inc({ source: origin.type, outcome: 'error' });
+      if ((e as { code?: string }).code === 'ELIMIT' && !isPixmeshError(e)) throw limitExceeded((e as Error).message, 413);
+      if (isPixmeshError(e) && e.code !== 'EUPSTREAM') throw e;
       lastError = e;
     }
   }
-  if (lastError) throw upstreamFailed(`every origin failed; last error: ${(lastError as Error).message ?? String(lastError)}`);
+  if (lastError) {
+    if (isPixmeshError(lastError)) throw lastError;
+    throw upstreamFailed(`every origin failed; last error: ${(lastError as Error).message ?? String(lastError)}`);
+  }
   throw notFound();
 }
+
+/** Originals cache + singleflight in front of fetchOriginal. */
+export class OriginalStore {
+  readonly cache: OriginalsCache;
+  private readonly flights: SingleFlight<Original>;
+
+  constructor(
+    private readonly region: RegionConfig,
+    private readonly metrics?: OriginMetrics,
+  ) {
+    this.cache = new OriginalsCache(region.originalsCacheBytes, region.originalsCacheTtlMs);
+    this.flights = new SingleFlight<Original>(() => metrics?.coalesced.inc({ kind: 'original' }));
+  }
+
+  static key(input: Pick<FetchOriginalInput, 'account' | 'endpoint' | 'path' | 'extraQuery'>): string {
+    return [input.account.id, input.endpoint.prefix, input.path, new URLSearchParams(input.extraQuery ?? []).toString()].join('\n');
+  }
+
+  async get(input: FetchOriginalInput): Promise<Original> {
+    const key = OriginalStore.key(input);
+    const cached = this.cache.get(key);
+    if (cached) {
+      this.metrics?.originFetches.inc({ source: 'cache', outcome: 'found' });
+      return cached;
+    }
+    // The signature state is part of the flight: an unsigned caller's refusal is never shared with a signed one.
+    const { promise } = this.flights.do(`${key}\n${input.signed ? 's' : 'u'}`, async () => {
+      const original = await fetchOriginal({ ...input, signal: undefined }, this.region, this.metrics);
+      this.cache.set(key, original, input.account.id, input.path);
+      return original;
+    });
+    return promise;
+  }
+
+  purge(account: string, pathOrPrefix: string, prefix: boolean): number {
+    return this.cache.purge(account, pathOrPrefix, prefix);
+  }
+}
+

@@ -1,0 +1,83 @@
+/**
+ * Prometheus metrics (prom-client), one registry per app instance so in-process tests never share
+ * counters. Names and labels are a contract (docs/origin.md); the rolling hit ratio is also sent
+ * to the edge on every render answer (x-pixmesh-region-hit-ratio).
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Result-cache outcome of one render request. */
+export type CacheResult = 'hit' | 'miss' | 'forward' | 'failover' | 'error' | 'not-modified';
+
+/** Hit ratio over the last `size` result-cache lookups (a ring of booleans). */
+export class RollingRatio {
+  private readonly ring: Uint8Array;
+  private next = 0;
+  private count = 0;
+  private hits = 0;
+  constructor(readonly size = 1000) {
+    this.ring = new Uint8Array(size);
+  }
+  record(hit: boolean): void {
+    if (this.count === this.size) this.hits -= this.ring[this.next]!;
+    else this.count++;
+    this.ring[this.next] = hit ? 1 : 0;
+    this.hits += hit ? 1 : 0;
+    this.next = (this.next + 1) % this.size;
+  }
+  /** 0–1; 0 before any lookup. */
+  get value(): number {
+    return this.count === 0 ? 0 : this.hits / this.count;
+  }
+}
+
+export class OriginMetrics {
+  readonly registry = new Registry();
+  readonly hitRatio = new RollingRatio();
+  readonly requests: Counter<'route' | 'status' | 'cache'>;
+  readonly stage: Histogram<'stage'>;
+  readonly bytesIn: Counter<'source'>;
+  readonly bytesOut: Counter<'route'>;
+  readonly queueDepth: Gauge;
+  readonly transformsActive: Gauge;
+  readonly queueRejected: Counter;
+  readonly coalesced: Counter<'kind'>;
+  readonly originFetches: Counter<'source' | 'outcome'>;
+  readonly inflight: Gauge;
+
+  constructor(region: string, sources: { resultCache: () => { entries: number; bytes: number }; originals: () => { entries: number; bytes: number } }) {
+    const r = this.registry;
+    r.setDefaultLabels({ region });
+    collectDefaultMetrics({ register: r, prefix: 'pixmesh_origin_process_' });
+    this.requests = new Counter({
+      name: 'pixmesh_origin_requests_total',
+      help: 'HTTP requests answered, by route, status and result-cache outcome (hit, miss, forward, failover, not-modified, error, none)',
+      labelNames: ['route', 'status', 'cache'],
+      registers: [r],
+    });
+    this.stage = new Histogram({
+      name: 'pixmesh_origin_stage_duration_seconds',
+      help: 'Time per stage: fetch (original), transform (decode + operations + encode, inside renderImage), queue (wait for a transform slot), forward (to the home region), cache (result-cache lookup), store',
+      labelNames: ['stage'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [r],
+    });
+    this.bytesIn = new Counter({ name: 'pixmesh_origin_bytes_in_total', help: 'Bytes of originals fetched, by origin type (media, s3, web, webproxy) or "forward" for bytes received from the home region', labelNames: ['source'], registers: [r] });
+    this.bytesOut = new Counter({ name: 'pixmesh_origin_bytes_out_total', help: 'Image bytes sent in responses', labelNames: ['route'], registers: [r] });
+    this.queueDepth = new Gauge({ name: 'pixmesh_origin_transform_queue_depth', help: 'Transforms waiting for a slot', registers: [r] });
+    this.transformsActive = new Gauge({ name: 'pixmesh_origin_transforms_active', help: 'Transforms running', registers: [r] });
+    this.queueRejected = new Counter({ name: 'pixmesh_origin_transform_rejected_total', help: 'Requests refused with 503 EBUSY because the transform queue or the in-flight bound was full', registers: [r] });
+    this.coalesced = new Counter({ name: 'pixmesh_origin_coalesced_requests_total', help: 'Requests that joined an identical in-flight request instead of doing the work (kind: variant, original)', labelNames: ['kind'], registers: [r] });
+    this.originFetches = new Counter({ name: 'pixmesh_origin_original_fetches_total', help: 'Original lookups by origin type and outcome (found, missing, error) and originals-cache hits (source=cache)', labelNames: ['source', 'outcome'], registers: [r] });
+    this.inflight = new Gauge({ name: 'pixmesh_origin_inflight_requests', help: 'Render requests being handled', registers: [r] });
+    const ratio = this.hitRatio;
+    new Gauge({ name: 'pixmesh_origin_result_cache_hit_ratio', help: 'Rolling result-cache hit ratio over the last 1000 lookups', registers: [r], collect() { this.set(ratio.value); } });
+    new Gauge({ name: 'pixmesh_origin_result_cache_bytes', help: 'Bytes in the result cache', registers: [r], collect() { this.set(sources.resultCache().bytes); } });
+    new Gauge({ name: 'pixmesh_origin_result_cache_entries', help: 'Entries in the result cache', registers: [r], collect() { this.set(sources.resultCache().entries); } });
+    new Gauge({ name: 'pixmesh_origin_originals_cache_bytes', help: 'Bytes in the in-memory originals cache', registers: [r], collect() { this.set(sources.originals().bytes); } });
+  }
+
+  /** Hit-ratio header value: 3 decimals. */
+  hitRatioHeader(): string {
+    return this.hitRatio.value.toFixed(3);
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Purge: remove every cached variant of a path (or of every path under a prefix) — result cache
+ * on disk and originals cache in memory. `purgeLocal` acts on this region; `createPurgeFanout`
+ * returns `purgeVariants`, which calls every region's `POST /internal/purge` (signed like every
+ * internal call, parameters in the signed query string) and this region directly.
+ *
+ *   POST /internal/purge?account=<id>&path=<path or prefix>[&prefix=true]
+ *     → 200 {"region":"eu-central-1","results":3,"originals":1}
+ *   POST /internal/purge/all?account=<id>&path=<…>[&prefix=true]   (fan-out from any region)
+ *     → 200 {"ok":true,"regions":{"us-east-1":{"ok":true,"results":0,"originals":0},…}}
+ *     → 502 with the same shape when a region could not be reached (ok:false, error).
+ */
+import { PixmeshError } from '../../shared/errors.js';
+import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
+import type { RegionId } from '../../shared/regions.js';
+import { log } from './log.js';
+import type { RegionServices } from './services.js';
+
+export interface LocalPurgeResult {
+  region: RegionId;
+  /** Result-cache entries removed. */
+  results: number;
+  /** Originals-cache entries removed. */
+  originals: number;
+}
+
+export type RegionPurge = { ok: true; results: number; originals: number } | { ok: false; error: string };
+
+export interface PurgeReport {
+  ok: boolean;
+  regions: Partial<Record<RegionId, RegionPurge>>;
+}
+
+/** Normalise and validate purge parameters (throws 400/404 PixmeshError). */
+export function purgeParams(services: Pick<RegionServices, 'accounts'>, account: string | undefined, path: string | undefined, prefix: string | undefined) {
+  if (!account) throw new PixmeshError(400, 'EBADTR', 'purge: "account" is required');
+  if (!services.accounts.get(account)) throw new PixmeshError(404, 'ENOENT', `purge: unknown account "${account}"`);
+  const isPrefix = prefix === 'true' || prefix === '1';
+  const p = (path ?? '').replace(/^\/+/, '');
+  if (!p && !isPrefix) throw new PixmeshError(400, 'EBADTR', 'purge: "path" is required (or prefix=true to purge a whole prefix)');
+  if (p.length > 4096) throw new PixmeshError(400, 'EBADTR', 'purge: path too long');
+  return { account, path: p, isPrefix };
+}
+
+export async function purgeLocal(services: RegionServices, account: string, pathOrPrefix: string, isPrefix: boolean): Promise<LocalPurgeResult> {
+  const p = pathOrPrefix.replace(/^\/+/, '');
+  const results = await services.cache.purge(account, p, isPrefix);
+  const originals = services.originals.purge(account, p, isPrefix);
+  log.info('purged', { account, path: p, prefix: isPrefix, results, originals });
+  return { region: services.config.region, results, originals };
+}
+
+export function purgeQuery(account: string, pathOrPrefix: string, isPrefix: boolean): string {
+  const q = new URLSearchParams({ account, path: pathOrPrefix.replace(/^\/+/, '') });
+  if (isPrefix) q.set('prefix', 'true');
+  return q.toString();
+}
+
+export function createPurgeFanout(services: RegionServices): (account: string, pathOrPrefix: string, isPrefix: boolean) => Promise<PurgeReport> {
+  const { config } = services;
+  const callRegion = async (region: RegionId, baseUrl: string, account: string, p: string, isPrefix: boolean): Promise<RegionPurge> => {
+    if (region === config.region) {
+      const r = await purgeLocal(services, account, p, isPrefix);
+      return { ok: true, results: r.results, originals: r.originals };
+    }
+    const pathAndQuery = `/internal/purge?${purgeQuery(account, p, isPrefix)}`;
+    let lastError = '';
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const headers = new Headers();
+        headers.set(AUTH_HEADER, await signInternalRequest(config.internalSecret, 'POST', pathAndQuery, headers));
+        const res = await fetch(baseUrl + pathAndQuery, { method: 'POST', headers, signal: AbortSignal.timeout(5_000) });
+        if (res.ok) {
+          const body = (await res.json()) as { results: number; originals: number };
+          return { ok: true, results: body.results, originals: body.originals };
+        }
+        lastError = `answered ${res.status} ${res.headers.get('ik-error') ?? ''}`.trim();
+        await res.body?.cancel();
+        if (res.status < 500) break;
+      } catch (e) {
+        lastError = String((e as Error).cause ?? (e as Error).message);
+      }
+    }
+    log.warn('purge fan-out: region failed', { region, account, path: p, error: lastError });
+    return { ok: false, error: lastError };
+  };
+  return async (account, pathOrPrefix, isPrefix) => {
+    const p = pathOrPrefix.replace(/^\/+/, '');
+    const entries = Object.entries(config.regionUrls) as [RegionId, string][];
+    if (!entries.some(([r]) => r === config.region)) entries.push([config.region, '']);
+    const results = await Promise.all(entries.map(async ([r, url]) => [r, await callRegion(r, url, account, p, isPrefix)] as const));
+    const regions = Object.fromEntries(results) as PurgeReport['regions'];
+    return { ok: results.every(([, r]) => r.ok), regions };
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * Everything one region origin holds, built once from its configuration: account directory,
+ * result cache, originals store, transform queue, singleflight groups, metrics and purge.
+ * `createOriginApp` builds it from the three boot-time dependencies; tests can build it too.
+ */
+import type { AccountDirectory } from './accounts.js';
+import type { ResultCache } from './cache/result-cache.js';
+import { SingleFlight } from './coalesce.js';
+import type { OriginConfig } from './config.js';
+import { OriginMetrics } from './metrics.js';
+import { createPurgeFanout, purgeLocal, type LocalPurgeResult, type PurgeReport } from './purge.js';
+import { TransformQueue } from './queue.js';
+import type { Produced } from './render.js';
+import { OriginalStore } from './sources/index.js';
+
+/** What main.ts (or a test) provides. */
+export interface OriginDeps {
+  config: OriginConfig;
+  accounts: AccountDirectory;
+  cache: ResultCache;
+}
+
+export interface RegionServices extends OriginDeps {
+  metrics: OriginMetrics;
+  originals: OriginalStore;
+  queue: TransformQueue;
+  variantFlights: SingleFlight<Produced>;
+  /** Render requests being handled right now (bounded by config.maxInflight). */
+  inflight: { count: number };
+  /** Set on SIGTERM: /readyz answers 503 so load balancers stop sending work. */
+  lifecycle: { draining: boolean };
+  /** Remove a path's (or a prefix's) variants and originals in THIS region. */
+  purgeLocal(account: string, pathOrPrefix: string, isPrefix: boolean): Promise<LocalPurgeResult>;
+  /** Remove them in EVERY region (signed internal calls; this region directly). */
+  purgeVariants(account: string, pathOrPrefix: string, isPrefix: boolean): Promise<PurgeReport>;
+}
+
+export function buildServices(deps: OriginDeps): RegionServices {
+  const metrics = new OriginMetrics(deps.config.region, {
+    resultCache: () => deps.cache.stats(),
+    originals: () => services.originals.cache.stats(),
+  });
+  const queue = new TransformQueue(deps.config.transformConcurrency, deps.config.transformQueue, {
+    onChange: (active, queued) => {
+      metrics.transformsActive.set(active);
+      metrics.queueDepth.set(queued);
+    },
+    onRejected: () => metrics.queueRejected.inc(),
+  });
+  const services: RegionServices = {
+    ...deps,
+    metrics,
+    originals: new OriginalStore(deps.config, metrics),
+    queue,
+    variantFlights: new SingleFlight<Produced>(() => metrics.coalesced.inc({ kind: 'variant' })),
+    inflight: { count: 0 },
+    lifecycle: { draining: false },
+    purgeLocal: (account, pathOrPrefix, isPrefix) => purgeLocal(services, account, pathOrPrefix, isPrefix),
+    purgeVariants: (account, pathOrPrefix, isPrefix) => fanout(account, pathOrPrefix, isPrefix),
+  };
+  const fanout = createPurgeFanout(services);
+  return services;
+}
