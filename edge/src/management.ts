@@ -127,6 +127,18 @@ async function relay(res: Response, status = res.status): Promise<Response> {
   return apiError(out, message, res.headers.get('ik-error') ?? undefined);
 }
 
+/** Must match origin/src/media/index.ts REPLACED_PATH_HEADER. */
+const REPLACED_PATH_HEADER = 'x-pixmesh-replaced-path';
+
+function withCors(res: Response): Response {
+  const out = new Response(res.body, res);
+  out.headers.set('access-control-allow-origin', '*');
+  out.headers.set('access-control-allow-methods', 'POST, OPTIONS');
+  out.headers.set('access-control-allow-headers', 'content-type, authorization');
+  out.headers.set('access-control-max-age', '86400');
+  return out;
+}
+
 const mediaPath = (account: Account, rest: string) => `/internal/media/${encodeURIComponent(account.id)}${rest}`;
 const urlEndpoint = (c: Ctx, account: Account) => `${new URL(c.req.url).origin}/${account.id}`;
 
@@ -269,7 +281,7 @@ async function readLimited(body: ReadableStream<Uint8Array> | null, max: number)
 
 export function managementRoutes(): Hono<{ Bindings: ManagementEnv }> {
   const app = new Hono<{ Bindings: ManagementEnv }>();
-  app.onError((err) => managementError(err));
+  app.onError((err, c) => (c.req.path === '/api/v1/files/upload' ? withCors(managementError(err)) : managementError(err)));
 
   app.post('/api/v1/files/upload', async (c) => {
     const contentType = c.req.header('content-type') ?? '';
@@ -300,8 +312,15 @@ export function managementRoutes(): Hono<{ Bindings: ManagementEnv }> {
     }
     const q = new URLSearchParams({ auth, endpoint: urlEndpoint(c, account) });
     const res = await callHome(c, account, 'POST', mediaPath(account, `/files/upload?${q}`), { body, contentType, contentLength, timeoutMs: UPLOAD_TIMEOUT_MS });
-    return relay(res);
+    // The upload replaced a file: its old variants are stale in this colo's (and every colo's) edge cache.
+    const replaced = res.headers.get(REPLACED_PATH_HEADER);
+    if (res.ok && replaced) await recordEdgePurge(c.env, account.id, decodeURIComponent(replaced), false);
+    return withCors(await relay(res));
   });
+
+  // Browsers upload straight to the edge (client-side upload): a multipart POST is a simple
+  // request, but answer a preflight too, for clients that add headers.
+  app.options('/api/v1/files/upload', () => withCors(new Response(null, { status: 204 })));
 
   app.get('/v1/files', async (c) => {
     const account = await authenticate(c);

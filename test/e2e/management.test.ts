@@ -227,6 +227,36 @@ describe('upload', () => {
   });
 });
 
+describe('private files and overwrites', () => {
+  it('a private upload is served only through a signed URL', async () => {
+    const ik = client(FLEX.privateKey);
+    const res = await ik.files.upload({ file: await toFile(jpeg, 'p.jpg'), fileName: 'private.jpg', useUniqueFileName: false, isPrivateFile: true });
+    expect(res.isPrivateFile).toBe(true);
+    expect((await getImage('/flex/tr:w-50/private.jpg')).status).toBe(401);
+    const signed = ik.helper.buildSrc({ urlEndpoint: `${cluster.edgeUrl}/flex`, src: '/private.jpg', transformation: [{ width: 50 }], signed: true });
+    const ok = await fetch(signed, { headers: { 'x-pixmesh-colo': 'FRA', accept: 'image/jpeg' } });
+    expect(ok.status).toBe(200);
+    expect((await sharp(Buffer.from(await ok.arrayBuffer())).metadata()).width).toBe(50);
+  });
+
+  it('uploading again to the same path replaces the file (same fileId) and its cached variants', async () => {
+    const ik = client(FLEX.privateKey);
+    const first = await ik.files.upload({ file: await toFile(jpeg, 'a.jpg'), fileName: 'same.jpg', useUniqueFileName: false });
+    const before = await renderAt('eu-central-1', '/flex/tr:w-50/same.jpg');
+    expect((await sharp(Buffer.from(await before.arrayBuffer())).metadata()).height).toBe(38);
+    const square = await sharp({ create: { width: 200, height: 200, channels: 3, background: '#00aa00' } }).jpeg().toBuffer();
+    const second = await ik.files.upload({ file: await toFile(square, 'b.jpg'), fileName: 'same.jpg', useUniqueFileName: false });
+    expect(second.fileId).toBe(first.fileId);
+    expect(second).toMatchObject({ width: 200, height: 200, size: square.length });
+    const after = await renderAt('eu-central-1', '/flex/tr:w-50/same.jpg');
+    expect(after.headers.get('x-pixmesh-region-cache')).toBe('MISS');
+    expect((await sharp(Buffer.from(await after.arrayBuffer())).metadata()).height).toBe(50);
+    await expect(
+      ik.files.upload({ file: await toFile(square, 'b.jpg'), fileName: 'same.jpg', useUniqueFileName: false, overwriteFile: false }),
+    ).rejects.toMatchObject({ status: 409 });
+  });
+});
+
 describe('purge and delete', () => {
   it('purge {url} is accepted with a request id whose status reaches Completed, and the variants leave every region cache', async () => {
     const ik = client(FLEX.privateKey);
@@ -280,6 +310,9 @@ describe('purge and delete', () => {
     expect((await getImage('/flex/tr:w-77/doomed.jpg', 'FRA')).status).toBe(404);
   });
 });
+
+// Needs the image route to consult edgePurgedAt() (edge/src/management.ts) on a cache hit; see docs/management-api.md.
+it.todo('a purge or delete also drops the variants from the edge cache of the colo (x-pixmesh-cache MISS afterwards)');
 
 describe('residency, isolation and failure', () => {
   it('strict: the bytes exist only in the home bucket and only the home region caches variants', async () => {

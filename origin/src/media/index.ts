@@ -15,7 +15,7 @@
  */
 import { Hono } from 'hono';
 import type { Account } from '../../../shared/accounts.js';
-import { notFound, PixmeshError } from '../../../shared/errors.js';
+import { busy, notFound, PixmeshError } from '../../../shared/errors.js';
 import type { AccountDirectory } from '../accounts.js';
 import type { ResultCache } from '../cache/result-cache.js';
 import { mediaBucketFor, type OriginConfig } from '../config.js';
@@ -25,6 +25,9 @@ import { Purger, REGION_PURGE_PATH, type PurgeDeps, type PurgeTarget } from './p
 import { FileExistsError, MediaStore, type FileRecord } from './store.js';
 import { badRequest, fileBytes, parseUploadForm, readBodyLimited, sniffImage, uniqueName } from './upload.js';
 import { urlFetcher, type UrlFetcher } from './url-fetch.js';
+
+/** Upload answer header: the (URI-encoded) path whose old variants the edge must treat as purged. */
+export const REPLACED_PATH_HEADER = 'x-pixmesh-replaced-path';
 
 export interface MediaDeps {
   config: OriginConfig;
@@ -45,6 +48,8 @@ export interface MediaLimits {
   idleMs: number;
   /** Upload from URL: the URL must answer within this (ImageKit: 8 s). */
   urlTimeoutMs: number;
+  /** Uploads held in memory at once in this region; beyond it: 503 EBUSY with Retry-After. */
+  maxConcurrentUploads: number;
 }
 
 export function mediaLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): MediaLimits {
@@ -59,6 +64,7 @@ export function mediaLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): MediaL
     maxPixels: int('PIXMESH_UPLOAD_MAX_PIXELS', 100_000_000),
     idleMs: int('PIXMESH_UPLOAD_IDLE_MS', 30_000),
     urlTimeoutMs: int('PIXMESH_UPLOAD_URL_TIMEOUT_MS', 8000),
+    maxConcurrentUploads: int('PIXMESH_UPLOAD_CONCURRENCY', 8),
   };
 }
 
@@ -158,18 +164,31 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   };
   const endpointOf = (url: string) => new URL(url).searchParams.get('endpoint') ?? '';
 
+  let uploading = 0;
   app.post('/internal/media/:account/files/upload', async (c) => {
     const account = home(c.req.param('account'));
+    if (uploading >= limits.maxConcurrentUploads) throw busy(`too many uploads in progress (${uploading})`, 2, 503);
+    uploading++;
+    try {
+      return await upload(c.req.raw, account, endpointOf(c.req.url));
+    } finally {
+      uploading--;
+    }
+  });
+
+  /** One upload: read (bounded) → authenticate (client-side) → bytes → type → atomic store → purge if replaced. */
+  const upload = async (req: Request, account: Account, endpoint: string): Promise<Response> => {
+    const query = new URL(req.url).searchParams;
     const settings = mediaSettings(deps.accounts, account.id);
     const maxBytes = Math.min(settings.maxUploadBytes ?? limits.maxUploadBytes, limits.maxUploadBytes * 4);
-    const auth = c.req.query('auth');
+    const auth = query.get('auth');
     if (auth !== 'key' && auth !== 'signature') throw badRequest('auth must be key or signature');
-    const declared = Number(c.req.header('content-length') ?? NaN);
+    const declared = Number(req.headers.get('content-length') ?? NaN);
     // base64 costs 4/3; the form's other fields get 1 MB.
     const bodyLimit = Math.ceil((maxBytes * 4) / 3) + 1024 * 1024;
     if (declared > bodyLimit) throw new PixmeshError(413, 'ELIMIT', `the upload is over the ${maxBytes}-byte limit`);
-    const raw = await readBodyLimited(c.req.raw.body, bodyLimit, limits.idleMs);
-    const fields = await parseUploadForm(raw, c.req.header('content-type') ?? '');
+    const raw = await readBodyLimited(req.body, bodyLimit, limits.idleMs);
+    const fields = await parseUploadForm(raw, req.headers.get('content-type') ?? '');
     if (auth === 'signature') verifyClientUpload(account, fields, tokens);
 
     const { body } = await fileBytes(fields.file, { maxBytes, fetchUrl, allowPrivateNetwork: settings.allowPrivateNetwork, urlTimeoutMs: limits.urlTimeoutMs });
@@ -203,11 +222,16 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
       if (e instanceof FileExistsError) throw new PixmeshError(409, 'EBADTR', `${e.message} and overwriteFile is false`);
       throw e;
     }
-    // A replaced file's old variants are stale in every region.
-    if (result.replaced) await purger.start({ account: account.id, path: result.record.filePath.slice(1), prefix: false }, undefined, 5000);
+    // A replaced file's old variants are stale in every region (and at the edge: the header asks the edge to record it).
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (result.replaced) {
+      const path = result.record.filePath.slice(1);
+      await purger.start({ account: account.id, path, prefix: false }, undefined, 5000);
+      headers[REPLACED_PATH_HEADER] = encodeURIComponent(path);
+    }
     log.info('media upload', { account: account.id, fileId: result.record.fileId, bytes: body.length, replaced: Boolean(result.replaced) });
-    return c.json(uploadResponse(result.record, endpointOf(c.req.url)), 200);
-  });
+    return new Response(JSON.stringify(uploadResponse(result.record, endpoint)), { status: 200, headers });
+  };
 
   app.get('/internal/media/:account/files', async (c) => {
     const account = home(c.req.param('account'));

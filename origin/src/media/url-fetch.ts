@@ -33,10 +33,13 @@ export function urlFetcher(): Promise<UrlFetcher> {
     const spec = '../sources/safe-fetch.js';
     try {
       const mod = (await import(spec)) as { safeFetch?: unknown };
-      if (typeof mod.safeFetch === 'function') return adaptSafeFetch(mod.safeFetch as (...args: unknown[]) => Promise<unknown>);
+      if (typeof mod.safeFetch === 'function') {
+        log.info('upload from URL: using sources/safe-fetch');
+        return adaptSafeFetch(mod.safeFetch as (...args: unknown[]) => Promise<unknown>);
+      }
       log.warn('safe-fetch has no safeFetch export; using the media stand-in fetcher');
     } catch {
-      /* not there yet */
+      log.warn('sources/safe-fetch is not available; upload from URL uses the media stand-in fetcher');
     }
     return standInFetch;
   })();
