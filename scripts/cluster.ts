@@ -49,6 +49,8 @@ export interface Cluster {
   stopRegion(id: RegionId, signal?: NodeJS.Signals): Promise<void>;
   startRegion(id: RegionId): Promise<void>;
   stop(): Promise<void>;
+  /** Process ids of the running children, by name: each region id and "edge" (wrangler). */
+  pids(): Record<string, number>;
 }
 
 const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -180,6 +182,11 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       },
       startRegion,
       stop: stopAll,
+      pids: () => {
+        const out: Record<string, number> = {};
+        for (const [name, c] of children) if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) out[name] = c.pid;
+        return out;
+      },
     };
     if (opts.edge === false) return cluster;
 
