@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import { AccountIndex, type Account } from '../../shared/accounts.js';
+import type { RegionId } from '../../shared/regions.js';
 import { log } from './log.js';
 
 export class AccountDirectory {
@@ -21,6 +22,10 @@ export class AccountDirectory {
   }
   byHost(host: string): Account | undefined {
     return this.index.byHost(host);
+  }
+  /** The region that stores and transforms this account's originals (undefined for unknown accounts). */
+  homeRegion(id: string): RegionId | undefined {
+    return this.index.get(id)?.homeRegion;
   }
   all(): Account[] {
     return this.index.accounts;
