@@ -5,7 +5,8 @@
  * 1200×800, resized to 800 wide as a typical delivery size. Encodes in-process, one at a time,
  * with the pipeline's sharp settings (concurrency 1, cache off). Prints a markdown table: median
  * CPU ms per encode (process user+system time, robust to other load on the machine), median
- * wall-clock ms, and output bytes. docs/transformations.md quotes the result.
+ * wall-clock ms, output bytes, and PSNR (dB, RGB, against the uncompressed resized pixels) so a
+ * smaller file can be told apart from a worse one. docs/transformations.md quotes the result.
  */
 import os from 'node:os';
 import sharp from 'sharp';
@@ -59,13 +60,20 @@ async function main() {
 
   console.log(`node ${process.version}, sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}, ${os.cpus().length}× ${os.cpus()[0]?.model ?? '?'}`);
   console.log(`input: synthetic 1200×800 photo, resized to 800×533, ${runs} runs, median\n`);
-  console.log('| encoder | CPU ms | wall ms | bytes |');
-  console.log('|---|---:|---:|---:|');
+  const psnr = async (encoded: Buffer): Promise<number> => {
+    const dec = await sharp(encoded).removeAlpha().toColourspace('srgb').raw().toBuffer();
+    let se = 0;
+    for (let i = 0; i < resized.data.length; i++) se += (dec[i]! - resized.data[i]!) ** 2;
+    return 10 * Math.log10((255 * 255) / (se / resized.data.length));
+  };
+  console.log('| encoder | CPU ms | wall ms | bytes | PSNR dB |');
+  console.log('|---|---:|---:|---:|---:|');
   for (const row of rows) {
     await row.encode(); // warm-up
     const wall: number[] = [];
     const cpu: number[] = [];
     let bytes = 0;
+    let last: Buffer = Buffer.alloc(0);
     for (let i = 0; i < runs; i++) {
       const c0 = process.cpuUsage();
       const t0 = performance.now();
@@ -74,9 +82,10 @@ async function main() {
       const c = process.cpuUsage(c0);
       cpu.push((c.user + c.system) / 1000);
       bytes = out.length;
+      last = out;
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!.toFixed(1);
-    console.log(`| ${row.label} | ${median(cpu)} | ${median(wall)} | ${bytes} |`);
+    console.log(`| ${row.label} | ${median(cpu)} | ${median(wall)} | ${bytes} | ${(await psnr(last)).toFixed(2)} |`);
   }
 }
 

@@ -106,6 +106,10 @@ describe('renderImage: sizes', () => {
     expect(r.width).toBe(200);
     const noHints = await render(jpg, 'w-auto,dpr-auto');
     expect(noHints.width).toBe(320);
+    const garbage = await render(jpg, 'w-auto,dpr-auto', 'source', { widthHint: Number('abc'), dpr: Number.NaN });
+    expect(garbage.width).toBe(320);
+    const clamped = await render(jpg, 'w-100,dpr-auto', 'source', { dpr: 40 });
+    expect(clamped.width).toBe(500);
   });
 });
 

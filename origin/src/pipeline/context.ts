@@ -69,7 +69,10 @@ export interface Ctx {
 
 /** Run the queued operations into raw pixels and start a fresh pipeline from them. */
 export async function materialise(ctx: Ctx): Promise<void> {
-  const { data, info } = await ctx.img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const { data, info } = await ctx.img
+    .timeout({ seconds: ctx.config.renderTimeoutSeconds })
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
   ctx.img = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels as 1 | 2 | 3 | 4 } });
   ctx.width = info.width;
   ctx.height = info.height;

@@ -53,6 +53,8 @@ export const pipelineConfig: PipelineConfig = loadConfigFromEnv(process.env);
 /** Bound libvips: threads per operation and its operation cache (imgproxy: cache off, 1 thread). */
 export function configureSharp(config: PipelineConfig): void {
   sharp.concurrency(config.vipsConcurrency);
+  // never parse libvips' own .v format from untrusted bytes (security.md: loader CVEs)
+  sharp.block({ operation: ['VipsForeignLoadVips', 'VipsForeignLoadVipsFile', 'VipsForeignLoadVipsSource'] });
   if (config.vipsCacheMb === 0) sharp.cache(false);
   else sharp.cache({ memory: config.vipsCacheMb, files: 0, items: 100 });
 }

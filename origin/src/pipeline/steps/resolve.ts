@@ -8,6 +8,7 @@ import {
   evalCondition,
   evalExpr,
   isExpr,
+  normaliseHints,
   type Background,
   type Color,
   type CropMode,
@@ -67,6 +68,8 @@ export async function resolveStep(ctx: Ctx, step: TransformStep): Promise<Resolv
   if (step.type === 'if') ops = evalCondition(step.cond, scope) ? step.then : step.else;
   else ops = step;
   if (!ops) return { ...EMPTY_OPS };
+  // client hints come from headers: clamp them like the edge does (garbage → absent)
+  const hints = normaliseHints(ctx.opts.dpr === undefined ? null : String(ctx.opts.dpr), ctx.opts.widthHint === undefined ? null : String(ctx.opts.widthHint));
 
   const dim = (key: 'w' | 'h', d: Dimension | undefined, current: number): number | undefined => {
     if (d === undefined) return undefined;
@@ -81,7 +84,7 @@ export async function resolveStep(ctx: Ctx, step: TransformStep): Promise<Resolv
       case 'fraction':
         return Math.max(1, Math.round(current * d.value));
       case 'auto':
-        return key === 'w' ? ctx.opts.widthHint : undefined;
+        return key === 'w' ? hints.width : undefined;
     }
   };
   const pos = (key: string, v: NumOrExpr | undefined) => (v === undefined ? undefined : Math.round(evaluate(key, v, scope)));
@@ -96,7 +99,7 @@ export async function resolveStep(ctx: Ctx, step: TransformStep): Promise<Resolv
     y: pos('y', ops.y),
     xc: pos('xc', ops.xc),
     yc: pos('yc', ops.yc),
-    dpr: ops.dpr === 'auto' ? (ctx.opts.dpr ?? 1) : (ops.dpr ?? 1),
+    dpr: ops.dpr === 'auto' ? (hints.dpr ?? 1) : (ops.dpr ?? 1),
     bl: ops.bl,
     grayscale: ops.grayscale,
     contrast: ops.contrast,
