@@ -24,7 +24,7 @@ import { TokenMemory, verifyClientUpload } from './client-auth.js';
 import { Purger, REGION_PURGE_PATH, type PurgeDeps, type PurgeTarget } from './purge.js';
 import { FileExistsError, MediaStore, type FileRecord } from './store.js';
 import { badRequest, fileBytes, parseUploadForm, readBodyLimited, sniffImage, uniqueName } from './upload.js';
-import { urlFetcher, type UrlFetcher } from './url-fetch.js';
+import { fetchUploadUrl, type UrlFetcher } from './url-fetch.js';
 
 /** Upload answer header: the (URI-encoded) path whose old variants the edge must treat as purged. */
 export const REPLACED_PATH_HEADER = 'x-pixmesh-replaced-path';
@@ -33,7 +33,7 @@ export interface MediaDeps {
   config: OriginConfig;
   accounts: AccountDirectory;
   cache: ResultCache;
-  /** Tests may inject a fetcher; otherwise safe-fetch (or its stand-in). */
+  /** Tests may inject a fetcher; otherwise sources/safe-fetch. */
   fetchUrl?: UrlFetcher;
   /** The origin's purge fan-out (RegionServices.purgeVariants), preferred over this module's own. */
   purgeVariants?: PurgeDeps['purgeVariants'];
@@ -137,8 +137,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   const store = new MediaStore({ s3: config.s3, bucket: config.mediaBucket, bucketFor: (r) => mediaBucketFor(r as never) });
   const purger = new Purger({ purgeVariants: deps.purgeVariants, region: config.region, regionUrls: config.regionUrls, internalSecret: config.internalSecret, cache: deps.cache, store });
   const tokens = new TokenMemory();
-  let fetcher: Promise<UrlFetcher> | undefined;
-  const fetchUrl: UrlFetcher = async (url, opts) => (deps.fetchUrl ?? (await (fetcher ??= urlFetcher())))(url, opts);
+  const fetchUrl: UrlFetcher = deps.fetchUrl ?? fetchUploadUrl;
 
   // Leftovers of uploads interrupted by a crash (not by a client: those never reach S3).
   setTimeout(() => {
