@@ -163,3 +163,46 @@ export function metricValue(text: string, name: string, labels: Record<string, s
   }
   return total;
 }
+
+export interface SpawnedOrigin {
+  url: string;
+  child: import('node:child_process').ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  log(): string;
+}
+
+/** One origin process outside the cluster (for shutdown tests that need its exit code). */
+export async function spawnOrigin(regions: Regions, region: RegionId, port: number, env: Record<string, string> = {}): Promise<SpawnedOrigin> {
+  const { spawn } = await import('node:child_process');
+  const logFile = path.join(regions.dataDir, 'logs', `spawned-${region}-${port}.log`);
+  const fd = fs.openSync(logFile, 'a');
+  const urls = { ...regions.regionUrls, [region]: `http://127.0.0.1:${port}` };
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('origin/src/main.ts')], {
+    env: {
+      ...process.env,
+      PIXMESH_REGION: region,
+      PORT: String(port),
+      PIXMESH_ACCOUNTS: regions.accountsFile,
+      PIXMESH_DATA_DIR: regions.dataDir,
+      PIXMESH_CACHE_DIR: path.join(regions.dataDir, 'cache', `${region}-${port}`),
+      PIXMESH_INTERNAL_SECRET: regions.internalSecret,
+      PIXMESH_REGION_URLS: JSON.stringify(urls),
+      PIXMESH_S3_ENDPOINT: regions.s3Url,
+      PIXMESH_S3_ACCESS_KEY_ID: 'S3RVER',
+      PIXMESH_S3_SECRET_ACCESS_KEY: 'S3RVER',
+      ...env,
+    },
+    stdio: ['ignore', fd, fd],
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const url = urls[region];
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`origin exited early: ${fs.readFileSync(logFile, 'utf8')}`);
+    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error('spawned origin did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url, child, exited, log: () => fs.readFileSync(logFile, 'utf8') };
+}
