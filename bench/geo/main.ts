@@ -1,0 +1,21 @@
+/** `npm run bench:geo [-- --requests N --concurrency C --seed S --scenarios steady,degrade,kill]` */
+import { args } from '../lib/results.js';
+import { DEFAULT_GEO, runGeo, type Policy, type Scenario } from './run.js';
+
+const a = args();
+const num = (k: string, d: number) => (typeof a[k] === 'string' ? Number(a[k]) : d);
+const list = <T extends string>(k: string, d: T[]) => (typeof a[k] === 'string' ? ((a[k] as string).split(',') as T[]) : d);
+
+runGeo({
+  requests: num('requests', DEFAULT_GEO.requests),
+  concurrency: num('concurrency', DEFAULT_GEO.concurrency),
+  seed: num('seed', DEFAULT_GEO.seed),
+  images: num('images', DEFAULT_GEO.images),
+  scenarios: list<Scenario>('scenarios', DEFAULT_GEO.scenarios),
+  policies: list<Policy>('policies', DEFAULT_GEO.policies),
+})
+  .then(({ file }) => console.log(`geo: wrote ${file}`))
+  .catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });

@@ -1,0 +1,79 @@
+/**
+ * A small HTTP delay proxy on loopback: waits a chosen delay (one emulated round trip) and then
+ * forwards the request unchanged (Host header included, so S3 signatures still verify) to a
+ * target, streaming the answer back. An unreachable target resets the client connection, so the
+ * caller sees a network failure exactly as it would for a dead region.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ProxyRoute {
+  /** Base URL to forward to (no trailing slash). */
+  target: string;
+  /** Path to forward (default: the incoming path). */
+  path?: string;
+  /** Delay before forwarding, ms. */
+  delayMs: number;
+}
+
+export interface DelayProxy {
+  url: string;
+  port: number;
+  /** Requests forwarded so far, by method. */
+  counts: Record<string, number>;
+  close(): Promise<void>;
+}
+
+export async function startDelayProxy(
+  host: string,
+  port: number,
+  route: (req: http.IncomingMessage) => ProxyRoute | null,
+  onForward?: (req: http.IncomingMessage) => void,
+): Promise<DelayProxy> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const counts: Record<string, number> = {};
+  const server = http.createServer((req, res) => {
+    const r = route(req);
+    if (!r) {
+      res.writeHead(404).end();
+      return;
+    }
+    // Hold the request (and its body) for the delay, then forward.
+    req.pause();
+    setTimeout(() => {
+      counts[req.method ?? 'GET'] = (counts[req.method ?? 'GET'] ?? 0) + 1;
+      onForward?.(req);
+      const url = new URL((r.path ?? req.url ?? '/'), r.target + '/');
+      const up = http.request(
+        { host: url.hostname, port: url.port, path: url.pathname + url.search, method: req.method, headers: req.headers, agent },
+        (upRes) => {
+          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+          upRes.pipe(res);
+        },
+      );
+      up.on('error', () => {
+        // Target down: look like a dead host to the caller.
+        req.socket.destroy();
+      });
+      req.pipe(up);
+      req.resume();
+    }, Math.max(0, r.delayMs));
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const actual = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host}:${actual}`,
+    port: actual,
+    counts,
+    close: () =>
+      new Promise<void>((resolve) => {
+        agent.destroy();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
