@@ -5,6 +5,7 @@
  */
 import type { AccountDefaults } from '../accounts.js';
 import { PARAMS, type OutputSpec, type StepSpec } from './params.js';
+import { parseTransformation } from './parse.js';
 import type { CondClause, Condition, OutputFormat, StepOps, TransformPlan } from './types.js';
 import { evalExpr, isExpr, type ExprScope } from './values.js';
 
@@ -12,6 +13,25 @@ export type * from './types.js';
 export { parseTransformation, splitParam, MAX_STEPS, MAX_TR_LENGTH } from './parse.js';
 export { PARAMS, SPECIAL_PARAMS, UNSUPPORTED_PARAMS, MAX_DIMENSION } from './params.js';
 export { evalExpr, isExpr, type ExprScope } from './values.js';
+
+/**
+ * Bump when the same canonical transformation would render differently (a semantics change), and
+ * put it in result-cache keys, so caches filled by an older engine are not served.
+ */
+export const TRANSFORM_ENGINE_VERSION = 1;
+
+/** Problems with an account's named transformations (each must parse; none may use n-). For account validation. */
+export function namedTransformProblems(named: Record<string, string>): string[] {
+  const problems: string[] = [];
+  for (const [name, tr] of Object.entries(named)) {
+    try {
+      parseTransformation(tr, { namedTransforms: {} });
+    } catch (e) {
+      problems.push(`namedTransforms.${name}: ${(e as Error).message}`);
+    }
+  }
+  return problems;
+}
 
 const STEP_SPECS = PARAMS.filter((p): p is StepSpec => p.scope === 'step');
 const OUTPUT_SPECS = PARAMS.filter((p): p is OutputSpec => p.scope === 'output' && p.field !== 'original');

@@ -236,7 +236,7 @@ export const PARAMS: readonly ParamSpec[] = [
     field: 'grayscale',
     flag: true,
     syntax: 'flag',
-    description: 'Convert to grayscale.',
+    description: 'Convert to grayscale. It applies to the whole output of the step, including padding, borders and background fill.',
     example: 'e-grayscale',
     parse: (raw) => flag('e-grayscale', raw),
     format: () => '',

@@ -407,3 +407,35 @@ describe('renderImage: animation', () => {
     await expect(render(gif, 'w-60', 'source', { config })).rejects.toMatchObject({ code: 'ELIMIT', message: expect.stringMatching(/3 frames; at most 2/) });
   });
 });
+
+describe('renderImage: declared order, not URL order', () => {
+  it.each<[string, number]>([
+    ['w-100,h-100', 0],
+    ['w-100,e-grayscale,bl-2,e-sharpen,q-50', 0],
+    ['w-100,h-100,cm-pad_resize,bg-FF0000', 0],
+    ['w-100:rt-90', 0],
+    ['w-100,h-100:w-50', 1],
+    ['rt-90,fl-h', 1],
+  ])('%s needs %d intermediate passes', async (tr, passes) => {
+    expect((await render(jpg, tr)).passes).toBe(passes);
+  });
+
+  it('e-grayscale grays the whole step output, padding and bg included', async () => {
+    const padded = await render(jpg, 'w-100,h-200,cm-pad_resize,bg-00FF00,e-grayscale', 'png');
+    const [r = 0, g = 0, b = 0] = await pixel(padded.data, 50, 2);
+    expect(r).toBe(g);
+    expect(g).toBe(b);
+    expect(g).toBeGreaterThan(100); // green's luminance, not black
+    const flat = await render(png, 'e-grayscale,bg-FF0000', 'png');
+    const [fr = 0, fg = 0, fb = 0, fa = 0] = await pixel(flat.data, 310, 100);
+    expect([fr === fg, fg === fb, fa]).toEqual([true, true, 255]);
+  });
+
+  it('parameter order inside a step does not change the output', async () => {
+    const a = await render(jpg, 'rt-90,w-100,fl-h,bl-3', 'png');
+    const b = await render(jpg, 'bl-3,fl-h,w-100,rt-90', 'png');
+    const da = await sharp(a.data).raw().toBuffer();
+    const db = await sharp(b.data).raw().toBuffer();
+    expect(da.equals(db)).toBe(true);
+  });
+});

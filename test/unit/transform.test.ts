@@ -367,3 +367,13 @@ describe('expressions and conditions', () => {
     expect(evalCondition(step.cond, scope)).toBe(expected);
   });
 });
+
+describe('namedTransformProblems (for account validation)', () => {
+  it('reports every bad named transformation by name', async () => {
+    const { namedTransformProblems } = await import('../../shared/transform/index.js');
+    expect(namedTransformProblems({ ok: 'w-100:rt-90', bad: 'w-0', nested: 'n-ok' })).toEqual([
+      expect.stringMatching(/^namedTransforms\.bad: w: .*out of range/),
+      expect.stringMatching(/^namedTransforms\.nested: n: unknown named transformation "ok"/),
+    ]);
+  });
+});

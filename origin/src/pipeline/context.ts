@@ -21,6 +21,7 @@ export const PHASE = {
   trim: 1,
   preExtract: 2,
   flatten: 2.5,
+  greyscale: 3,
   resize: 4,
   flip: 5,
   rotate90: 6,

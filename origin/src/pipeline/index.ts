@@ -43,6 +43,8 @@ export interface RenderResult {
   hasAlpha?: boolean;
   /** Frames in the output (1 unless an animation was kept). */
   frames?: number;
+  /** Intermediate pixel passes (materialisations) before the final encode; 0 for a simple resize. */
+  passes?: number;
   /** Facts about the original. */
   source?: SourceInfo;
 }
@@ -155,6 +157,7 @@ export async function renderImage(input: Buffer, plan: TransformPlan, opts: Rend
       contentType: CONTENT_TYPES[ctx.format!],
       hasAlpha: info.channels === 2 || info.channels === 4,
       frames: ctx.frames,
+      passes: ctx.materialisations,
       source: ctx.source,
     };
   } catch (e) {

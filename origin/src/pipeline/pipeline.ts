@@ -35,12 +35,12 @@ export const DECODE: readonly NamedStep[] = [{ name: 'decode', run: decode }];
 /** The operations of one chain step, in execution order. */
 export const STEP_PIPELINE: readonly NamedStep[] = [
   { name: 'trim', run: trim },
+  { name: 'grayscale', run: grayscale },
   { name: 'resize', run: resize },
   { name: 'rotate', run: rotate },
   { name: 'flip', run: flip },
   { name: 'blur', run: blur },
   { name: 'sharpen', run: sharpen },
-  { name: 'grayscale', run: grayscale },
   { name: 'contrast', run: contrast },
   { name: 'border', run: border },
   { name: 'radius', run: radius },

@@ -27,9 +27,14 @@ export async function sharpen(ctx: Ctx): Promise<void> {
   }
 }
 
-/** Colour-only: commutes with geometry, so it never forces a materialisation. */
-export function grayscale(ctx: Ctx): void {
+/**
+ * Runs at sharp's own position (before resize). From there on the step's image is single-band,
+ * so its padding, rotation fill, border and `bg` come out gray too: e-grayscale grays the step's
+ * whole output. Registering the phase also keeps a later flatten from being reordered before it.
+ */
+export async function grayscale(ctx: Ctx): Promise<void> {
   if (!ctx.ops.grayscale) return;
+  await usePhase(ctx, PHASE.greyscale);
   ctx.img = ctx.img.grayscale();
 }
 
