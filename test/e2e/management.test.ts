@@ -212,6 +212,14 @@ describe('upload', () => {
     expect(byTag.map((f) => f.fileId)).toEqual([shoeId]);
     const byName = (await ik.assets.list({ name: 'from-url.png' } as never)) as { filePath?: string }[];
     expect(byName.map((f) => f.filePath)).toEqual(['/from-url.png']);
+    // The v7 SDK's way to search: searchQuery (ImageKit's query language).
+    const red = (await ik.assets.list({ searchQuery: 'tags IN ["red","blue"] AND createdAt > "1h"' })) as { fileId?: string }[];
+    expect(red.map((f) => f.fileId)).toEqual([shoeId]);
+    const pngs = (await ik.assets.list({ searchQuery: '(name : "logo_" OR name = "from-url.png") AND size < "1mb"', sort: 'ASC_NAME' })) as { name?: string }[];
+    expect(pngs.map((f) => f.name)).toEqual([expect.stringMatching(/^from-url\.png$/), expect.stringMatching(/^logo_/)]);
+    const folders = (await ik.assets.list({ type: 'folder' })) as { folderPath?: string }[];
+    expect(folders.map((f) => f.folderPath).sort()).toEqual(['/brand', '/products']);
+    await expect(ik.assets.list({ searchQuery: 'colour = "red"' })).rejects.toMatchObject({ status: 400 });
     const page = await ik.assets.list({ limit: 2, skip: 1, sort: 'ASC_CREATED' });
     expect(page.map((f) => (f as { fileId?: string }).fileId)).toEqual(all.slice(1, 3).map((f) => (f as { fileId?: string }).fileId));
 

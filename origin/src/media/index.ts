@@ -13,6 +13,7 @@
  *
  * See docs/management-api.md for the public side.
  */
+import crypto from 'node:crypto';
 import { Hono } from 'hono';
 import type { Account } from '../../../shared/accounts.js';
 import { busy, notFound, PixmeshError } from '../../../shared/errors.js';
@@ -21,6 +22,7 @@ import type { ResultCache } from '../cache/result-cache.js';
 import { mediaBucketFor, type OriginConfig } from '../config.js';
 import { log } from '../log.js';
 import { TokenMemory, verifyClientUpload } from './client-auth.js';
+import { matches, mentionsField, parseSearchQuery } from './search.js';
 import { Purger, REGION_PURGE_PATH, type PurgeDeps, type PurgeTarget } from './purge.js';
 import { FileExistsError, MediaStore, type FileRecord } from './store.js';
 import { badRequest, fileBytes, parseUploadForm, readBodyLimited, sniffImage, uniqueName } from './upload.js';
@@ -116,7 +118,15 @@ function uploadResponse(r: FileRecord, endpoint: string) {
   return { ...f, thumbnailUrl: thumbnail };
 }
 
-const SORTS: Record<string, (a: FileRecord, b: FileRecord) => number> = {
+interface Sortable {
+  name: string;
+  createdAt: string;
+  updatedAt: string;
+  size: number;
+  width?: number;
+  height?: number;
+}
+const SORTS: Record<string, (a: Sortable, b: Sortable) => number> = {
   ASC_NAME: (a, b) => a.name.localeCompare(b.name),
   ASC_CREATED: (a, b) => a.createdAt.localeCompare(b.createdAt),
   ASC_UPDATED: (a, b) => a.updatedAt.localeCompare(b.updatedAt),
@@ -124,6 +134,26 @@ const SORTS: Record<string, (a: FileRecord, b: FileRecord) => number> = {
   ASC_WIDTH: (a, b) => (a.width ?? 0) - (b.width ?? 0),
   ASC_SIZE: (a, b) => a.size - b.size,
 };
+
+/** Folders are implied by file paths: every ancestor folder of every file (ImageKit's folder shape). */
+function deriveFolders(accountId: string, records: FileRecord[]) {
+  const byPath = new Map<string, { type: 'folder'; name: string; folderPath: string; folderId: string; customMetadata: Record<string, never>; createdAt: string; updatedAt: string }>();
+  for (const r of records) {
+    const segs = r.filePath.split('/').slice(1, -1);
+    for (let i = 1; i <= segs.length; i++) {
+      const folderPath = `/${segs.slice(0, i).join('/')}`;
+      const known = byPath.get(folderPath);
+      if (known) {
+        if (r.createdAt < known.createdAt) known.createdAt = r.createdAt;
+        if (r.updatedAt > known.updatedAt) known.updatedAt = r.updatedAt;
+        continue;
+      }
+      const folderId = crypto.createHash('sha1').update(`${accountId}\n${folderPath}`).digest('hex').slice(0, 24);
+      byPath.set(folderPath, { type: 'folder', name: segs[i - 1]!, folderPath, folderId, customMetadata: {}, createdAt: r.createdAt, updatedAt: r.updatedAt });
+    }
+  }
+  return [...byPath.values()];
+}
 
 function intParam(v: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (v === undefined || v === '') return fallback;
@@ -235,42 +265,44 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   app.get('/internal/media/:account/files', async (c) => {
     const account = home(c.req.param('account'));
     const q = c.req.query();
-    if (q.searchQuery) throw badRequest('searchQuery is not supported; use path, name, tags, fileType, sort, skip and limit');
     const limit = intParam(q.limit, 'limit', 1000, 1, 1000);
     const skip = intParam(q.skip, 'skip', 0, 0, 1_000_000);
-    const type = q.type ?? 'file';
+    // v6 SDKs send includeFolder=true for "files and folders".
+    const type = q.includeFolder === 'true' ? 'all' : (q.type ?? 'file');
     if (!['file', 'folder', 'all', 'file-version'].includes(type)) throw badRequest('type must be file, file-version, folder or all');
     const sortName = q.sort ?? 'ASC_CREATED';
     const base = SORTS[sortName.replace(/^DESC_/, 'ASC_')];
     if (!base || !/^(ASC|DESC)_/.test(sortName)) throw badRequest(`sort "${sortName}" is not supported`);
-    const folder = q.path ? `/${q.path.split('/').filter(Boolean).join('/')}/`.replace(/^\/\/$/, '/') : undefined;
-    const tags = q.tags ? q.tags.split(',').map((t) => t.trim()).filter(Boolean) : undefined;
     const fileType = q.fileType ?? 'all';
-    let files = (await store.list(account.id)).filter(
-      (r) =>
-        (!folder || r.filePath.slice(0, r.filePath.lastIndexOf('/') + 1) === folder) &&
-        (!q.name || r.name === q.name) &&
-        (!tags || (r.tags ?? []).some((t) => tags.includes(t))) &&
-        (fileType === 'all' || r.fileType === fileType),
-    );
-    files.sort(sortName.startsWith('DESC_') ? (a, b) => base(b, a) : base);
+    if (!['all', 'image', 'non-image'].includes(fileType)) throw badRequest('fileType must be all, image or non-image');
+    const search = q.searchQuery ? parseSearchQuery(q.searchQuery) : undefined;
+    const folder = q.path ? `/${q.path.split('/').filter(Boolean).join('/')}/`.replace(/^\/\/$/, '/') : undefined;
+    const parentOf = (p: string) => p.slice(0, p.lastIndexOf('/') + 1);
+    const tags = q.tags ? q.tags.split(',').map((t) => t.trim()).filter(Boolean) : undefined;
+
+    const records = await store.list(account.id);
+    // With a searchQuery, `type`, `name` and `tags` parameters have no effect (as on ImageKit); a
+    // query that mentions `type` decides between files and folders itself.
+    const wantFiles = search ? true : type !== 'folder';
+    const wantFolders = search ? mentionsField(search, 'type') : type === 'folder' || type === 'all';
     const endpoint = endpointOf(c.req.url);
-    const folders: unknown[] = [];
-    if (type === 'folder' || type === 'all') {
-      const under = folder ?? '/';
-      const seen = new Set<string>();
-      for (const r of await store.list(account.id)) {
-        if (!r.filePath.startsWith(under)) continue;
-        const rest = r.filePath.slice(under.length).split('/');
-        if (rest.length > 1 && !seen.has(rest[0]!)) {
-          seen.add(rest[0]!);
-          folders.push({ type: 'folder', name: rest[0], folderPath: `${under}${rest[0]}`, folderId: Buffer.from(`${account.id}:${under}${rest[0]}`).toString('hex').slice(0, 24), customMetadata: {} });
-        }
+    const items: { sort: Sortable; out: unknown }[] = [];
+    if (wantFiles)
+      for (const r of records) {
+        if (folder && parentOf(r.filePath) !== folder) continue;
+        if (fileType !== 'all' && r.fileType !== fileType) continue;
+        if (search ? !matches(search, r) : (q.name && r.name !== q.name) || (tags && !(r.tags ?? []).some((t) => tags.includes(t)))) continue;
+        items.push({ sort: r, out: publicFile(r, endpoint) });
       }
-    }
-    if (type === 'folder') files = [];
-    const items = [...folders, ...files.map((r) => publicFile(r, endpoint))];
-    return c.json(items.slice(skip, skip + limit));
+    if (wantFolders)
+      for (const f of deriveFolders(account.id, records)) {
+        if (folder && parentOf(f.folderPath) !== folder) continue;
+        if (!folder && parentOf(f.folderPath) !== '/' && !search) continue;
+        if (search ? !matches(search, { ...f, type: 'folder' }) : q.name && f.name !== q.name) continue;
+        items.push({ sort: { ...f, size: 0 }, out: f });
+      }
+    items.sort((a, b) => (sortName.startsWith('DESC_') ? base(b.sort, a.sort) : base(a.sort, b.sort)));
+    return c.json(items.slice(skip, skip + limit).map((i) => i.out));
   });
 
   app.get('/internal/media/:account/files/:fileId', async (c) => {
