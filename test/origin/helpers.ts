@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -99,6 +99,28 @@ export async function imageFacts(res: Response): Promise<{ format?: string; widt
   return { format: m.format, width: m.width, height: m.height, bytes: buf.length };
 }
 
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A base port with `span` free ports after it. Other suites and benchmarks run on this machine at
+ * the same time, so fixed ports collide (and a health check could then reach someone else's server).
+ */
+export async function freePortBase(span = 32): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 2_000) * 16;
+    let ok = true;
+    for (let p = base; p < base + span && ok; p++) ok = await portFree(p);
+    if (ok) return base;
+  }
+  throw new Error('no free port range found');
+}
+
 export interface Regions extends Cluster {
   dataDir: string;
   accountsFile: string;
@@ -107,14 +129,15 @@ export interface Regions extends Cluster {
 
 /**
  * s3rver + origin processes for `regions` (no edge). Ports: s3 = basePort, regions basePort+1…+6
- * in REGION_IDS order.
+ * in REGION_IDS order; 'auto' picks a free range (basePort+20…+31 stay free for spawnOrigin).
  */
 export async function startRegions(
-  basePort: number,
+  basePort: number | 'auto',
   accounts: (s3Port: number) => unknown,
   regions: RegionId[],
   extra: Partial<ClusterOptions> = {},
-): Promise<Regions> {
+): Promise<Regions & { basePort: number }> {
+  if (basePort === 'auto') basePort = await freePortBase();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pixmesh-origin-test-'));
   const accountsFile = path.join(dataDir, 'accounts.json');
   fs.writeFileSync(accountsFile, JSON.stringify(accounts(basePort), null, 2));
@@ -130,7 +153,7 @@ export async function startRegions(
     ...extra,
     originEnv: { PIXMESH_LOG: 'info', ...extra.originEnv },
   });
-  return { ...cluster, dataDir, accountsFile, cacheDir: (r) => path.join(dataDir, 'cache', r) };
+  return { ...cluster, basePort, dataDir, accountsFile, cacheDir: (r) => path.join(dataDir, 'cache', r) };
 }
 
 export async function stopRegions(r: Regions | undefined): Promise<void> {

@@ -22,10 +22,9 @@ import {
   type Regions,
 } from './helpers.js';
 
-const BASE = 9650;
 const HOME: RegionId = 'eu-central-1';
 const WEST: RegionId = 'us-west-1';
-let regions: Regions;
+let regions: Regions & { basePort: number };
 let web: OriginServer;
 
 const accounts = (webUrl: string) => () => ({
@@ -62,7 +61,7 @@ beforeAll(async () => {
   web.route('/img/heavy.jpg', serveBytes(await testJpeg(2400, 1800), 'image/jpeg'));
   web.route('/img/slow.jpg', serveBytes(small, 'image/jpeg', { delayMs: 1500 }));
   web.route('/img/very-slow.jpg', serveBytes(small, 'image/jpeg', { delayMs: 6000 }));
-  regions = await startRegions(BASE, accounts(web.url), [HOME, WEST], {
+  regions = await startRegions('auto', accounts(web.url), [HOME, WEST], {
     originEnvByRegion: { [HOME]: { PIXMESH_TRANSFORM_CONCURRENCY: '1', PIXMESH_TRANSFORM_QUEUE: '1' } },
     originEnv: { PIXMESH_FORWARD_TIMEOUT_MS: '3000' },
   });
@@ -133,7 +132,7 @@ describe('home region killed', () => {
 
 describe('graceful shutdown', () => {
   it('SIGTERM: stops accepting, finishes the request in flight, exits 0', async () => {
-    const origin = await spawnOrigin(regions, 'ap-south-1', BASE + 20);
+    const origin = await spawnOrigin(regions, 'ap-south-1', regions.basePort + 20);
     const inflight = signedFetch(origin.url, regions.internalSecret, '/internal/render/south/tr:w-50/slow.jpg', { headers: { 'x-pixmesh-format': 'jpeg' } });
     await new Promise((r) => setTimeout(r, 400));
     const t0 = Date.now();
@@ -152,7 +151,7 @@ describe('graceful shutdown', () => {
   });
 
   it('exits 0 within the grace bound even when a request would take longer', async () => {
-    const origin = await spawnOrigin(regions, 'ap-south-1', BASE + 21, { PIXMESH_SHUTDOWN_GRACE_MS: '700' });
+    const origin = await spawnOrigin(regions, 'ap-south-1', regions.basePort + 21, { PIXMESH_SHUTDOWN_GRACE_MS: '700' });
     const inflight = signedFetch(origin.url, regions.internalSecret, '/internal/render/south/tr:w-50/very-slow.jpg').then(
       (r) => r.status,
       () => 'aborted',
