@@ -439,3 +439,51 @@ describe('renderImage: declared order, not URL order', () => {
     expect(da.equals(db)).toBe(true);
   });
 });
+
+describe('renderImage: inputs', () => {
+  /** A PNG whose header claims width×height but whose pixel data is a stub: a decompression bomb's shape. */
+  async function pngHeaderOnly(width: number, height: number): Promise<Buffer> {
+    const { crc32 } = await import('node:zlib');
+    const chunk = (type: string, data: Buffer) => {
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(data.length);
+      const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+      const crc = Buffer.alloc(4);
+      crc.writeUInt32BE(crc32(body) >>> 0);
+      return Buffer.concat([len, body, crc]);
+    };
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(width, 0);
+    ihdr.writeUInt32BE(height, 4);
+    ihdr.writeUInt8(8, 8); // bit depth
+    ihdr.writeUInt8(2, 9); // RGB
+    return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', Buffer.from([0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01])), chunk('IEND', Buffer.alloc(0))]);
+  }
+
+  it('a pixel bomb is refused from its header, before decoding', async () => {
+    const bomb = await pngHeaderOnly(30000, 30000);
+    expect(await getSourceMetadata(bomb)).toMatchObject({ width: 30000, height: 30000 });
+    await expect(render(bomb, 'w-10')).rejects.toMatchObject({ status: 400, code: 'ELIMIT', message: expect.stringMatching(/30000×30000 = 900 MP; at most 100 MP/) });
+  });
+
+  it('an SVG claiming a huge canvas is refused; a normal SVG is rasterised to PNG', async () => {
+    const huge = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="200000" height="200000"><rect width="10" height="10"/></svg>');
+    await expect(render(huge, 'w-10')).rejects.toMatchObject({ code: 'ELIMIT' });
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="200" height="100"><rect width="200" height="100" fill="#f00"/></svg>');
+    const r = await render(svg, 'w-100');
+    expect([r.format, r.width, r.height]).toEqual(['png', 100, 50]);
+  });
+
+  it.each<[string, () => Promise<Buffer>, string]>([
+    ['16-bit PNG', () => sharp({ create: { width: 64, height: 48, channels: 3, background: '#808080' } }).toColourspace('rgb16').png().toBuffer(), 'png'],
+    ['gray + alpha PNG', () => sharp({ create: { width: 64, height: 48, channels: 4, background: { r: 9, g: 9, b: 9, alpha: 0.5 } } }).toColourspace('b-w').png().toBuffer(), 'png'],
+    ['TIFF', () => sharp({ create: { width: 64, height: 48, channels: 3, background: '#336699' } }).tiff().toBuffer(), 'jpeg'],
+    ['AVIF', () => sharp({ create: { width: 64, height: 48, channels: 3, background: '#336699' } }).avif({ effort: 0 }).toBuffer(), 'jpeg'],
+    ['WebP', () => sharp({ create: { width: 64, height: 48, channels: 3, background: '#336699' } }).webp().toBuffer(), 'jpeg'],
+  ])('%s renders (source → %s)', async (_name, make, format) => {
+    const r = await render(await make(), 'w-32,rt-90');
+    expect([r.format, r.width, r.height]).toEqual([format, 24, 32]);
+    const m = await meta(r.data);
+    expect(m.depth).toBe('uchar');
+  });
+});
