@@ -63,13 +63,20 @@ function internalSecretFor(dataDir: string): string {
   return fs.readFileSync(file, 'utf8').trim();
 }
 
-async function waitForHttp(url: string, what: string, child: ChildProcess | undefined, timeoutMs = 60_000): Promise<void> {
+async function waitForHttp(
+  url: string,
+  what: string,
+  child: ChildProcess | undefined,
+  timeoutMs = 60_000,
+  /** Checks the answer is really ours (a busy port may belong to another process on the machine). */
+  isOurs: (body: string) => boolean = () => true,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child && child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode} before it was ready`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
+      if (res.ok && isOurs(await res.text())) return;
     } catch {
       /* not up yet */
     }
@@ -165,7 +172,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         detached: true,
       });
       children.set(id, child);
-      await waitForHttp(`${regionUrls[id]}/healthz`, `origin ${id}`, child);
+      await waitForHttp(`${regionUrls[id]}/healthz`, `origin ${id}`, child, 60_000, (body) => body.includes(`"region":"${id}"`) && body.includes(`"pid":${child.pid}`));
     };
     await Promise.all(regions.map(startRegion));
 

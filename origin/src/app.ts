@@ -120,7 +120,7 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
   });
 
   const ready = readiness(services);
-  app.get('/healthz', (c) => c.json({ ok: true, region: config.region }));
+  app.get('/healthz', (c) => c.json({ ok: true, region: config.region, pid: process.pid }));
   app.get('/readyz', async (c) => {
     const r = await ready();
     return c.json({ ...r, region: config.region, cache: services.cache.stats(), queue: { running: services.queue.running, waiting: services.queue.depth } }, r.ok ? 200 : 503);
