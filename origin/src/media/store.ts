@@ -222,9 +222,14 @@ export class MediaStore {
             ContentType: record.mime,
           }),
         );
-        const final = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: finalKey }));
-        if (final.ContentLength !== body.length) throw new Error('final object length differs from the upload');
-        await this.putJson(this.bucket, indexKey(accountId, fileId), record);
+        try {
+          await this.verify(finalKey, body.length, md5Hex);
+          await this.putJson(this.bucket, indexKey(accountId, fileId), record);
+        } catch (e) {
+          // No record, no file: a new path is removed again (a replaced one keeps its old record).
+          if (!existing) await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: finalKey })).catch(() => undefined);
+          throw e;
+        }
         index.set(fileId, record);
         if (input.backupRegion) await this.backup(accountId, record, body, md5, metadata, input.backupRegion);
         return { record, replaced: existing };
@@ -234,6 +239,20 @@ export class MediaStore {
         log.warn('could not remove a temporary upload', { key: tmpKey, err: String(e) }),
       );
     }
+  }
+
+  /**
+   * The stored object must have the upload's length and MD5. The ETag is the MD5 for single-part
+   * objects on S3; when a server reports something else (s3rver keeps a stale ETag on a copy
+   * over an existing key), the object is read back and hashed.
+   */
+  private async verify(key: string, length: number, md5Hex: string): Promise<void> {
+    const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+    if (head.ContentLength !== length) throw new Error(`stored object ${key} has ${head.ContentLength} bytes, the upload ${length}`);
+    if (head.ETag?.replace(/"/g, '') === md5Hex) return;
+    const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    const got = crypto.createHash('md5').update(await readAll(out.Body)).digest('hex');
+    if (got !== md5Hex) throw new Error(`stored object ${key} does not match the upload's MD5`);
   }
 
   private async backup(accountId: string, record: FileRecord, body: Buffer, md5: Buffer, metadata: Record<string, string>, region: string): Promise<void> {
