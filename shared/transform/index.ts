@@ -9,7 +9,33 @@ import { parseTransformation } from './parse.js';
 import type { CondClause, Condition, OutputFormat, StepOps, TransformPlan } from './types.js';
 import { evalExpr, isExpr, type ExprScope } from './values.js';
 
-export type * from './types.js';
+export type {
+  Background,
+  Color,
+  CondClause,
+  CondOp,
+  CondProp,
+  Condition,
+  CropMode,
+  CropStrategy,
+  Dimension,
+  Expr,
+  ExprOp,
+  ExprVar,
+  Focus,
+  Gravity,
+  IfStep,
+  LayerBlock,
+  NumOrExpr,
+  OpsStep,
+  OutputFormat,
+  ParseContext,
+  Radius,
+  StepOps,
+  TransformPlan,
+  TransformStep,
+  UnsharpMask,
+} from './types.js';
 export { parseTransformation, splitParam, MAX_STEPS, MAX_TR_LENGTH } from './parse.js';
 export { PARAMS, SPECIAL_PARAMS, UNSUPPORTED_PARAMS, MAX_DIMENSION } from './params.js';
 export { evalExpr, isExpr, type ExprScope } from './values.js';

@@ -487,3 +487,19 @@ describe('renderImage: inputs', () => {
     expect(m.depth).toBe('uchar');
   });
 });
+
+describe('renderImage: bg-dominant', () => {
+  it('pads with the dominant colour and keeps sizes right', async () => {
+    const mostlyBlue = await sharp({ create: { width: 200, height: 100, channels: 3, background: '#1020e0' } })
+      .composite([{ input: { create: { width: 40, height: 40, channels: 3, background: '#ff0000' } }, left: 0, top: 0 }])
+      .png()
+      .toBuffer();
+    const r = await render(mostlyBlue, 'w-100,h-100,cm-pad_resize,bg-dominant:w-50', 'png');
+    expect([r.width, r.height]).toEqual([50, 50]);
+    const [red = 0, , blue = 0] = await pixel(r.data, 25, 2);
+    expect(blue).toBeGreaterThan(180);
+    expect(red).toBeLessThan(60);
+    const rotated = await render(mostlyBlue, 'rt-30,bg-dominant', 'png');
+    expect((await pixel(rotated.data, 0, 0))[2]).toBeGreaterThan(180);
+  });
+});

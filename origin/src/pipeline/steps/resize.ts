@@ -6,7 +6,7 @@
 import sharp from 'sharp';
 import { badTransformation } from '../../../../shared/errors.js';
 import { exactDims, materialise, PHASE, setDims, usePhase, type Ctx } from '../context.js';
-import { DEFAULT_PAD, gravityOffset, sharpColor, sharpPosition, solid } from './util.js';
+import { DEFAULT_PAD, gravityOffset, sharpColor, sharpPosition, stepColor } from './util.js';
 
 /** ImageKit: dpr is ignored when the result would be under 1 px or over 5000 px. */
 export function applyDpr(w: number | undefined, h: number | undefined, dpr: number): [number | undefined, number | undefined] {
@@ -22,6 +22,7 @@ export async function resize(ctx: Ctx): Promise<void> {
   if (o.cm === 'extract' || o.cm === 'pad_extract') return extract(ctx);
   let { w, h } = o;
   if (w === undefined && h === undefined && o.ar === undefined) return;
+  const padColor = o.cm === 'pad_resize' ? await stepColor(ctx) : undefined; // bg-dominant reads the pixels: before queuing anything
   const { width: cw, height: ch } = await exactDims(ctx);
   if (o.ar !== undefined) {
     if (w !== undefined && h === undefined) h = Math.max(1, Math.round(w / o.ar));
@@ -60,7 +61,7 @@ export async function resize(ctx: Ctx): Promise<void> {
   if (fit === 'fill' && tw === cw && th === ch) return;
 
   if (fit === 'contain' && o.bg?.kind === 'blurred') return padBlurred(ctx, cw, ch, tw, th);
-  const bg = solid(o.bg) ?? DEFAULT_PAD;
+  const bg = padColor ?? DEFAULT_PAD;
   await usePhase(ctx, fit === 'fill' ? PHASE.resize : PHASE.cropEmbed);
   if (fit === 'contain' && bg.alpha < 1) {
     ctx.img = ctx.img.ensureAlpha();
@@ -107,6 +108,7 @@ async function padBlurred(ctx: Ctx, cw: number, ch: number, tw: number, th: numb
 /** cm-extract / cm-pad_extract: cut a region without scaling; pad_extract pads where it overhangs. */
 async function extract(ctx: Ctx): Promise<void> {
   const o = ctx.ops;
+  const padColor = o.cm === 'pad_extract' ? await stepColor(ctx) : undefined;
   const { width: cw, height: ch } = await exactDims(ctx);
   let w = o.w ?? cw;
   let h = o.h ?? ch;
@@ -140,7 +142,7 @@ async function extract(ctx: Ctx): Promise<void> {
   if (il !== 0 || it !== 0 || ir !== cw || ib !== ch) ctx.img = ctx.img.extract({ left: il, top: it, width: ir - il, height: ib - it });
   const pad = { top: it - top, left: il - left, right: left + w - ir, bottom: top + h - ib };
   if (pad.top || pad.left || pad.right || pad.bottom) {
-    const bg = solid(o.bg) ?? DEFAULT_PAD;
+    const bg = padColor ?? DEFAULT_PAD;
     await usePhase(ctx, PHASE.extend);
     if (bg.alpha < 1) {
       ctx.img = ctx.img.ensureAlpha();

@@ -4,18 +4,19 @@
  * by the decode step.
  */
 import { PHASE, setDims, usePhase, type Ctx } from '../context.js';
-import { sharpColor, solid, TRANSPARENT } from './util.js';
+import { sharpColor, stepColor, TRANSPARENT } from './util.js';
 
 export async function rotate(ctx: Ctx): Promise<void> {
   const deg = ctx.ops.rt;
   if (!deg) return;
+  const fill = deg % 90 === 0 ? undefined : await stepColor(ctx); // may read pixels: before queuing
   if (deg % 90 === 0) {
     await usePhase(ctx, PHASE.rotate90);
     ctx.img = ctx.img.rotate(deg);
     if (deg !== 180 && ctx.dimsKnown) setDims(ctx, ctx.height, ctx.width, 'rt');
     return;
   }
-  const bg = solid(ctx.ops.bg) ?? TRANSPARENT;
+  const bg = fill ?? TRANSPARENT;
   if (ctx.dimsKnown) {
     const rad = (deg * Math.PI) / 180;
     const w = Math.ceil(Math.abs(ctx.width * Math.cos(rad)) + Math.abs(ctx.height * Math.sin(rad)));

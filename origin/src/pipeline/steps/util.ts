@@ -1,5 +1,6 @@
 /** Small helpers shared by the step modules. */
 import type { Background, Color, Focus, Gravity } from '../../../../shared/transform/index.js';
+import { materialise, type Ctx } from '../context.js';
 
 /** Default padding / fill colour when no `bg` is given. */
 export const DEFAULT_PAD: Color = { r: 255, g: 255, b: 255, alpha: 1, hex: 'FFFFFF' };
@@ -35,4 +36,20 @@ export function gravityOffset(fo: Focus, spaceW: number, spaceH: number): { left
   const left = g.includes('left') ? 0 : g.includes('right') ? spaceW : Math.floor(spaceW / 2);
   const top = g.includes('top') ? 0 : g.includes('bottom') ? spaceH : Math.floor(spaceH / 2);
   return { left, top };
+}
+
+/**
+ * The step's solid background colour: `bg-<colour>`, or `bg-dominant` computed once from the
+ * current pixels (then remembered as a colour for the rest of the step); undefined otherwise.
+ */
+export async function stepColor(ctx: Ctx): Promise<Color | undefined> {
+  const bg = ctx.ops.bg;
+  if (bg?.kind === 'color') return bg.color;
+  if (bg?.kind !== 'dominant') return undefined;
+  await materialise(ctx);
+  const { dominant } = await ctx.img.stats();
+  const hex = [dominant.r, dominant.g, dominant.b].map((v) => v.toString(16).padStart(2, '0')).join('').toUpperCase();
+  const color: Color = { r: dominant.r, g: dominant.g, b: dominant.b, alpha: 1, hex };
+  ctx.ops.bg = { kind: 'color', color };
+  return color;
 }
