@@ -48,8 +48,10 @@ export function isPixmeshError(e: unknown): e is PixmeshError {
 
 /** Headers may carry only visible ASCII; user input echoed in messages is escaped and bounded. */
 export function headerSafe(text: string, max = 300): string {
+  // Whole code points (the u flag), so an emoji is one %-escaped UTF-8 sequence; a lone surrogate
+  // (which encodeURIComponent refuses with URIError) becomes U+FFFD instead of a 500.
   // eslint-disable-next-line no-control-regex
-  const ascii = text.replace(/[^\x20-\x7e]/g, (ch) => encodeURIComponent(ch));
+  const ascii = text.replace(/[^\x20-\x7e]/gu, (ch) => (ch.length === 1 && /[\ud800-\udfff]/.test(ch) ? '%EF%BF%BD' : encodeURIComponent(ch)));
   return ascii.length > max ? `${ascii.slice(0, max)}…`.replace(/…$/, '...') : ascii;
 }
 
