@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { validateAccountFile, type Account } from '../../shared/accounts.js';
-import { isPixmeshError } from '../../shared/errors.js';
+import { isPixmeshError, PixmeshError } from '../../shared/errors.js';
 import { parseImagePath } from '../../shared/request.js';
 import { verifyImageUrlSignature } from '../../shared/signing.js';
 import { canonicalTransformation, negotiateFormat, parseTransformation } from '../../shared/transform/index.js';
@@ -48,8 +48,14 @@ async function edgeSteps(pathAfterAccount: string, search: string, acct: Account
     if (again !== key) return { ok: false, crash: `canonical form not stable: ${JSON.stringify(key)} → ${JSON.stringify(again)}` };
     return { ok: true, key };
   } catch (e) {
-    if (isPixmeshError(e)) return { ok: false, status: e.status, code: e.code };
-    return { ok: false, crash: `${(e as Error).name}: ${(e as Error).message}` };
+    if (!isPixmeshError(e)) return { ok: false, crash: `${(e as Error).name}: ${(e as Error).message}` };
+    // The edge answers with the error's ik-error header: building it must not throw either.
+    try {
+      new Headers({ 'ik-error': e.ikError });
+    } catch (h) {
+      return { ok: false, crash: `ik-error header for ${JSON.stringify(e.message.slice(0, 80))}: ${(h as Error).name}: ${(h as Error).message}` };
+    }
+    return { ok: false, status: e.status, code: e.code };
   }
 }
 
@@ -107,6 +113,15 @@ describe('grammar fuzz (in process, seeded)', () => {
   it('double-encoded traversal stays a literal name (decoded once only)', () => {
     const req = parseImagePath(account, '/%252e%252e/x.jpg', '');
     expect(req.path).toBe('%2e%2e/x.jpg');
+  });
+
+  it('regression: an emoji or a lone surrogate echoed in an error message gives a 400, not a 500 (headerSafe URIError)', async () => {
+    for (const tr of ['%F0%9F%98%80w-100', 'w-%F0%9F%98%80', 'x-%ED%A0%80']) {
+      const out = await edgeSteps('/photo.jpg', `?tr=${tr}`);
+      expect(out, tr).toMatchObject({ ok: false, status: 400, code: 'EBADTR' });
+    }
+    const lone = new PixmeshError(400, 'EBADTR', `bad ${String.fromCharCode(0xd83d)} and 😀`);
+    expect(lone.ikError).toBe('EBADTR - bad %EF%BF%BD and %F0%9F%98%80');
   });
 
   it('an overlong URL is 414 ELIMIT, not a crash', async () => {

@@ -131,3 +131,43 @@ export function recordFigures(section: string, figures: Record<string, unknown>)
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * GET a raw request target exactly as given (no URL normalisation: "..", "%2e", odd bytes stay as
+ * they are), like a hostile client would send it. Status 0 = no answer in time; -1 = Node refused
+ * to send it (not a valid request target at all).
+ */
+export function rawGet(base: string, target: string, headers: Record<string, string> = {}, timeoutMs = 30_000): Promise<Answer> {
+  const u = new URL(base);
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    let req: http.ClientRequest;
+    const finish = (a: Omit<Answer, 'ms'>) => resolve({ ...a, ms: performance.now() - t0 });
+    try {
+      req = http.request({ host: u.hostname, port: u.port, path: target, method: 'GET', headers, agent: false, insecureHTTPParser: false });
+    } catch (e) {
+      finish({ status: -1, headers: new Headers(), body: Buffer.from((e as Error).message), code: null });
+      return;
+    }
+    const timer = setTimeout(() => {
+      req.destroy();
+      finish({ status: 0, headers: new Headers(), body: Buffer.from('timeout'), code: null });
+    }, timeoutMs);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        clearTimeout(timer);
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h.set(k, v);
+        const ik = h.get('ik-error');
+        finish({ status: res.statusCode ?? 0, headers: h, body: Buffer.concat(chunks), code: ik ? ik.split(' - ')[0]!.trim() : null });
+      });
+    });
+    req.on('error', (e) => {
+      clearTimeout(timer);
+      finish({ status: 0, headers: new Headers(), body: Buffer.from(e.message), code: null });
+    });
+    req.end();
+  });
+}
