@@ -12,7 +12,7 @@ import type { Account } from '../../shared/accounts.js';
 import { isPixmeshError, notFound, PixmeshError, unauthorized, upstreamFailed } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
 import { parseImagePath, type ImageRequest } from '../../shared/request.js';
-import { canonicalTransformation, parseTransformation, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
+import { canonicalTransformation, parseTransformation, TRANSFORM_ENGINE_VERSION, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
 import type { CacheEntry, CachedMeta } from './cache/result-cache.js';
 import { forwardToHome, HomeUnreachable } from './forward.js';
 import { checkInputPixels } from './limits.js';
@@ -67,6 +67,9 @@ function readVariant(deps: RegionServices, url: URL, headers: Headers): Variant 
     `f=${format}`,
     `dpr=${dpr ?? ''}`,
     `w=${widthHint ?? ''}`,
+    // Everything else that changes the bytes: the account defaults (quality, auto-rotate …) and the engine.
+    `d=${JSON.stringify(account.defaults)}`,
+    `engine=${TRANSFORM_ENGINE_VERSION}`,
   ].join('\n');
   return { account, request, plan, format, dpr, widthHint, signed: headers.get(H.signed) === 'true', key };
 }

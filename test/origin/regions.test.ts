@@ -365,3 +365,26 @@ describe('observability', () => {
   });
 });
 
+describe('account file reload', () => {
+  it('picks up an edited account file, and changed account defaults make new variants', async () => {
+    const before = await render(HOME, 'acme/tr:w-300/photo.jpg');
+    expect(before.status).toBe(200);
+    const bytesBefore = (await imageFacts(before)).bytes;
+    expect((await render(HOME, 'acme/tr:w-300/photo.jpg')).headers.get('x-pixmesh-region-cache')).toBe('HIT');
+    const file = JSON.parse(fs.readFileSync(regions.accountsFile, 'utf8')) as { accounts: Record<string, unknown>[] };
+    file.accounts[0]!.defaults = { quality: 20 };
+    file.accounts.push({ id: 'late', homeRegion: HOME, privateKey: 'private_late', endpoints: [{ prefix: '', origins: [{ type: 'web', baseUrl: `${web.url}/img`, allowPrivateNetwork: true }] }] });
+    fs.writeFileSync(regions.accountsFile, JSON.stringify(file));
+    let late: Response | undefined;
+    for (let i = 0; i < 40; i++) {
+      late = await render(HOME, 'late/tr:w-20/photo.jpg');
+      if (late.status === 200) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(late!.status).toBe(200);
+    const after = await render(HOME, 'acme/tr:w-300/photo.jpg');
+    expect(after.headers.get('x-pixmesh-region-cache')).toBe('MISS');
+    expect((await imageFacts(after)).bytes).toBeLessThan(bytesBefore);
+  });
+});
+
