@@ -375,7 +375,8 @@ export function managementRoutes(): Hono<{ Bindings: ManagementEnv }> {
   });
 
   // Everything else under the reserved /api and /v1 prefixes.
-  app.all('/api/*', () => apiError(404, 'No such API endpoint.'));
-  app.all('/v1/*', () => apiError(404, 'No such API endpoint.'));
+  const noRoute = () => managementError(new PixmeshError(404, 'ENOENT', 'No such API endpoint.'));
+  app.all('/api/*', noRoute);
+  app.all('/v1/*', noRoute);
   return app;
 }
