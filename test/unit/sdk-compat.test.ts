@@ -2,7 +2,7 @@
  * URLs built by the official ImageKit SDKs must parse to the intended plan: @imagekit/javascript
  * buildSrc and @imagekit/nodejs helper.buildSrc, path and query positions, chains, signed or not.
  */
-import { buildSrc, type Transformation } from '@imagekit/javascript';
+import { buildSrc, getResponsiveImageAttributes, type Transformation } from '@imagekit/javascript';
 import ImageKit from '@imagekit/nodejs';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -171,5 +171,17 @@ describe('SDK URLs render the intended size and format', () => {
     expect([out.width, out.height, out.format]).toEqual([w, h, format]);
     const m = await sharp(out.data).metadata();
     expect([m.width, m.height, m.format]).toEqual([w, h, format]);
+  });
+});
+
+describe('@imagekit/javascript getResponsiveImageAttributes', () => {
+  it('every srcset candidate parses to the intended at_max width (and keeps the user step)', () => {
+    const attrs = getResponsiveImageAttributes({ src: '/a.jpg', urlEndpoint: ENDPOINT, sizes: '100vw', transformation: [{ quality: 60 }] });
+    const candidates = (attrs.srcSet ?? '').split(', ').map((c) => c.split(' ') as [string, string]);
+    expect(candidates.length).toBeGreaterThan(5);
+    for (const [url, descriptor] of candidates) {
+      const w = Number(descriptor.replace(/w$/, ''));
+      expect(canonicalTransformation(parseUrl(url).plan)).toBe(`c-at_max,w-${w}:q-60`);
+    }
   });
 });
