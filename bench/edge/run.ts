@@ -1,0 +1,238 @@
+/**
+ * Suite 3 — the edge worker's own cost in workerd (Miniflare, the runtime wrangler dev uses):
+ *   hit     a HIT through the pixmesh worker (parse, validate, signature check, canonical key, Cache API)
+ *           vs a bare worker that only returns a cached body (Cache API match) — the floor
+ *   miss    a MISS through the pixmesh worker to an instant fake region (routing decision, internal
+ *           signing, proxying, cache store) vs the same fake region called directly
+ *   decide  decideRoute() in-process (Node), with a full learned state (64 colos × 6 regions)
+ * Workers and the baseline alternate in rounds so other load on the machine hits them alike.
+ */
+import http from 'node:http';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { REGION_IDS } from '../../shared/regions.js';
+import { decideRoute, emptyState, recordHit, recordSample, type RoutingState } from '../../edge/src/routing/model.js';
+import { COLO_PRIOR } from '../../edge/src/routing/prior.generated.js';
+import { keepAliveAgent, pool, timedGet } from '../lib/http.js';
+import { Rng } from '../lib/prng.js';
+import { writeSuite } from '../lib/results.js';
+import { round, summarise, type LatencySummary } from '../lib/stats.js';
+import { buildEdgeBundle, startEdgeWorker, startInlineWorker, type RunningWorker } from '../lib/workerd.js';
+
+export interface EdgeOptions {
+  mode: 'full' | 'smoke';
+  /** Requests per measurement (split over rounds). */
+  requests: number;
+  concurrency: number[];
+  rounds: number;
+  bodyBytes: number;
+  decideIterations: number;
+  basePort: number;
+  outDir?: string;
+  log: (m: string) => void;
+}
+
+export const DEFAULT_EDGE: EdgeOptions = {
+  mode: 'full',
+  requests: 1500,
+  concurrency: [1, 8],
+  rounds: 3,
+  bodyBytes: 20_000,
+  decideIterations: 200_000,
+  basePort: 9580,
+  log: (m) => console.log(m),
+};
+
+export interface EdgeMeasurement {
+  target: 'pixmesh-hit' | 'bare-hit' | 'pixmesh-miss' | 'region-direct';
+  concurrency: number;
+  requests: number;
+  errors: number;
+  reqPerSec: number;
+  latency: LatencySummary;
+}
+
+export interface EdgeResults {
+  measurements: EdgeMeasurement[];
+  /** p50 of a HIT through the pixmesh worker at concurrency 1 (the geo suite charges this per emulated edge hit). */
+  hit: { pixmesh: LatencySummary; bare: LatencySummary; overheadP50Ms: number };
+  miss: { pixmesh: LatencySummary; direct: LatencySummary; overheadP50Ms: number };
+  decide: { iterations: number; usPerDecision: number; usPerSample: number; colos: number };
+}
+
+const BARE_WORKER = (bodyBytes: number) => `
+const body = new Uint8Array(${bodyBytes}).fill(7);
+export default {
+  async fetch(request, env, ctx) {
+    const cache = caches.default;
+    const key = new Request(new URL(request.url).origin + new URL(request.url).pathname);
+    const hit = await cache.match(key);
+    if (hit) return hit;
+    const res = new Response(body, { headers: { 'content-type': 'image/jpeg', 'cache-control': 'public, max-age=31536000' } });
+    ctx.waitUntil(cache.put(key, res.clone()));
+    return res;
+  },
+};
+`;
+
+/** An instant fake region: every render answers a fixed body, as a region-cache HIT. */
+async function startFakeRegion(host: string, port: number, bodyBytes: number): Promise<{ url: string; close(): Promise<void> }> {
+  const body = Buffer.alloc(bodyBytes, 7);
+  const server = http.createServer((req, res) => {
+    if (req.url?.startsWith('/healthz')) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': 'image/jpeg',
+      'content-length': String(body.length),
+      'cache-control': 'public, max-age=31536000',
+      'x-pixmesh-region': 'eu-central-1',
+      'x-pixmesh-region-cache': 'HIT',
+      'x-pixmesh-region-hit-ratio': '1.000',
+      'server-timing': 'cache;dur=0.1, proc;dur=0.2',
+    });
+    res.end(body);
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((r) => server.listen(port, host, () => r()));
+  return {
+    url: `http://${host}:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function decideBench(iterations: number): EdgeResults['decide'] {
+  const colos = Object.keys(COLO_PRIOR).slice(0, 64);
+  const rng = new Rng(3);
+  let state: RoutingState = emptyState();
+  const now = Date.now();
+  for (const c of colos) for (const r of REGION_IDS) for (let k = 0; k < 5; k++) state = recordSample(state, c, r, 20 + rng.next() * 200, now).state;
+  for (const r of REGION_IDS) state = recordHit(state, r, 0.6, now, 'demo').state;
+  const account = { id: 'demo', homeRegion: 'eu-central-1' as const, residency: 'flexible' as const };
+  // Warm up the JIT, then time.
+  for (let i = 0; i < 5000; i++) decideRoute({ location: { colo: colos[i % colos.length] }, account, state, now });
+  let t0 = performance.now();
+  for (let i = 0; i < iterations; i++) decideRoute({ location: { colo: colos[i % colos.length] }, account, state, now });
+  const usPerDecision = ((performance.now() - t0) * 1000) / iterations;
+  const n = Math.max(1000, Math.floor(iterations / 10));
+  t0 = performance.now();
+  let s = state;
+  for (let i = 0; i < n; i++) s = recordSample(s, colos[i % colos.length]!, REGION_IDS[i % 6]!, 50 + (i % 100), now + i).state;
+  const usPerSample = ((performance.now() - t0) * 1000) / n;
+  return { iterations, usPerDecision: round(usPerDecision, 2), usPerSample: round(usPerSample, 2), colos: colos.length };
+}
+
+export async function runEdge(partial: Partial<EdgeOptions> = {}): Promise<{ file: string; results: EdgeResults }> {
+  const o: EdgeOptions = { ...DEFAULT_EDGE, ...partial };
+  const started = new Date();
+  const t0 = performance.now();
+  const host = '127.0.0.1';
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pixmesh-bench-edge-'));
+  let pix: RunningWorker | undefined;
+  let bare: RunningWorker | undefined;
+  let fake: Awaited<ReturnType<typeof startFakeRegion>> | undefined;
+  const log = o.log;
+  try {
+    fake = await startFakeRegion(host, o.basePort + 1, o.bodyBytes);
+    const accounts = { accounts: [{ id: 'demo', homeRegion: 'eu-central-1', privateKey: 'private_bench_demo', publicKey: 'public_bench_demo', endpoints: [{ prefix: '', origins: [{ type: 'media' }] }] }] };
+    const bundle = buildEdgeBundle(path.join(dir, 'edge-bundle'));
+    pix = await startEdgeWorker({
+      scriptPath: bundle,
+      host,
+      port: o.basePort + 7,
+      cache: true,
+      bindings: {
+        PIXMESH_REGION_URLS: JSON.stringify(Object.fromEntries(REGION_IDS.map((r) => [r, fake!.url]))),
+        PIXMESH_INTERNAL_SECRET: 'bench-edge-secret-0123456789abcdef',
+        PIXMESH_TRUST_GEO_HEADERS: 'true',
+        PIXMESH_ACCOUNTS_JSON: JSON.stringify(accounts),
+      },
+    });
+    bare = await startInlineWorker({ script: BARE_WORKER(o.bodyBytes), host, port: o.basePort + 8 });
+    log(`edge: pixmesh worker ${pix.url}, bare worker ${bare.url}, fake region ${fake.url}`);
+
+    const geo = { 'x-pixmesh-colo': 'FRA', accept: 'image/webp,*/*' };
+    const hitUrl = `${pix.url}/demo/tr:w-320/hit.jpg`;
+    const bareUrl = `${bare.url}/cached/hit.jpg`;
+    const agent = keepAliveAgent(64);
+    // Prime both caches (the first request stores; give waitUntil a moment).
+    for (const u of [hitUrl, bareUrl]) {
+      await timedGet(u, geo, agent);
+      await new Promise((r) => setTimeout(r, 200));
+      const again = await timedGet(u, geo, agent);
+      if (u === hitUrl && again.headers['x-pixmesh-cache'] !== 'HIT') throw new Error(`edge: expected a HIT after priming, got ${again.headers['x-pixmesh-cache']} (${again.status})`);
+    }
+    let missCounter = 0;
+    const targets: Record<EdgeMeasurement['target'], () => string> = {
+      'pixmesh-hit': () => hitUrl,
+      'bare-hit': () => bareUrl,
+      'pixmesh-miss': () => `${pix!.url}/demo/tr:w-${100 + (missCounter++ % 3000)}/miss-${missCounter}.jpg`,
+      'region-direct': () => `${fake!.url}/internal/render/demo/tr:w-320/direct.jpg`,
+    };
+    const measurements: EdgeMeasurement[] = [];
+    for (const c of o.concurrency) {
+      const acc = Object.fromEntries(Object.keys(targets).map((k) => [k, { lat: [] as number[], wall: 0, errors: 0 }])) as Record<EdgeMeasurement['target'], { lat: number[]; wall: number; errors: number }>;
+      const per = Math.ceil(o.requests / o.rounds);
+      for (let k = 0; k < o.rounds; k++) {
+        for (const t of Object.keys(targets) as EdgeMeasurement['target'][]) {
+          const items = Array.from({ length: per }, () => targets[t]());
+          const s = performance.now();
+          await pool(items, c, async (url) => {
+            const r = await timedGet(url, geo, agent);
+            if (r.error || r.status !== 200 || (t === 'pixmesh-hit' && r.headers['x-pixmesh-cache'] !== 'HIT')) acc[t].errors++;
+            else acc[t].lat.push(r.totalMs);
+          });
+          acc[t].wall += performance.now() - s;
+        }
+      }
+      for (const t of Object.keys(targets) as EdgeMeasurement['target'][]) {
+        const m: EdgeMeasurement = { target: t, concurrency: c, requests: acc[t].lat.length + acc[t].errors, errors: acc[t].errors, reqPerSec: round(acc[t].lat.length / (acc[t].wall / 1000), 0), latency: summarise(acc[t].lat.map((x) => round(x, 3))) };
+        measurements.push(m);
+        log(`  c=${c} ${t.padEnd(14)} ${String(m.reqPerSec).padStart(6)} req/s  p50 ${m.latency.p50} p99 ${m.latency.p99} ms${m.errors ? `  errors ${m.errors}` : ''}`);
+      }
+    }
+    agent.destroy();
+    const c1 = (t: EdgeMeasurement['target']) => measurements.find((m) => m.target === t && m.concurrency === Math.min(...o.concurrency))!.latency;
+    const decide = decideBench(o.decideIterations);
+    log(`  decideRoute ${decide.usPerDecision} µs/decision, recordSample ${decide.usPerSample} µs/sample (Node, ${decide.colos} learned colos)`);
+    // Finer resolution for the small numbers.
+    const fine = (l: LatencySummary) => l;
+    const results: EdgeResults = {
+      measurements,
+      hit: { pixmesh: fine(c1('pixmesh-hit')), bare: fine(c1('bare-hit')), overheadP50Ms: round(c1('pixmesh-hit').p50 - c1('bare-hit').p50, 2) },
+      miss: { pixmesh: fine(c1('pixmesh-miss')), direct: fine(c1('region-direct')), overheadP50Ms: round(c1('pixmesh-miss').p50 - c1('region-direct').p50, 2) },
+      decide,
+    };
+    const { log: _l, outDir: _o, ...config } = o;
+    const { file } = writeSuite<EdgeResults>(
+      {
+        suite: 'edge',
+        mode: o.mode,
+        startedAt: started.toISOString(),
+        durationS: round((performance.now() - t0) / 1000, 1),
+        config: { ...config, loadAvg1AtEnd: round(os.loadavg()[0]!, 2) },
+        results,
+        notes: [
+          'Latencies are measured by a Node client on loopback, so they include the client and one local HTTP hop; compare pixmesh against the bare worker, not against zero.',
+          'Workers run in workerd through Miniflare directly (no wrangler dev proxy worker in front).',
+          'The MISS path goes to an instant fake region that answers a fixed body, so it measures the worker (routing decision, HMAC signing, proxying, cache store), not a region.',
+          'decideRoute is timed in Node (V8, like workerd) with a learned state of 64 colos × 6 regions.',
+        ],
+      },
+      o.outDir,
+    );
+    return { file, results };
+  } finally {
+    await pix?.dispose().catch(() => undefined);
+    await bare?.dispose().catch(() => undefined);
+    await fake?.close().catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,406 @@
+/**
+ * Suite 2 — transform throughput, one machine, one run, three engines doing the same work:
+ *   origin  one pixmesh region origin over HTTP (signed internal render call, original in S3)
+ *   raw     a raw sharp loop in its own process (the upper bound: no HTTP, no cache, no S3)
+ *   ipx     ipx over HTTP (its own pinned sharp), original on local disk, no result cache
+ * Cases: JPEG → JPEG / WebP / AVIF at 720 and 320 px wide. Workloads:
+ *   cold      every request a new variant (distinct width): per-request overhead against raw sharp
+ *   repeated  Zipf over a few hundred variants: what the region cache + coalescing buy (ipx caches nothing)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import sharp from 'sharp';
+import { H } from '../../shared/headers.js';
+import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
+import { putObjects, startCluster, type Cluster, type ClusterOptions } from '../../scripts/cluster.js';
+import { keepAliveAgent, timedGet } from '../lib/http.js';
+import { pidListeningOn } from '../lib/machine.js';
+import { hashSeed, Rng, Zipf } from '../lib/prng.js';
+import { ROOT, writeSuite } from '../lib/results.js';
+import { round, summarise } from '../lib/stats.js';
+import { CASES, ENCODER, ipxModifiers, originTr, type Case } from './cases.js';
+
+export type Engine = 'origin' | 'raw' | 'ipx';
+export type Workload = 'cold' | 'repeated';
+
+export interface TransformOptions {
+  mode: 'full' | 'smoke';
+  seed: number;
+  concurrency: number;
+  /** Requests per (engine, case) in the cold workload. */
+  coldRequests: number;
+  /** Requests per (engine, case) in the repeated workload, over `variants` distinct variants. */
+  repeatedRequests: number;
+  variants: number;
+  zipfS: number;
+  cases: string[];
+  /** Bound per measurement, seconds. */
+  maxSeconds: number;
+  /** Engines alternate in this many rounds per measurement. */
+  rounds: number;
+  basePort: number;
+  outDir?: string;
+  log: (m: string) => void;
+}
+
+export const DEFAULT_TRANSFORM: TransformOptions = {
+  mode: 'full',
+  seed: 11,
+  concurrency: 2,
+  coldRequests: 60,
+  repeatedRequests: 240,
+  variants: 300,
+  zipfS: 1.0,
+  cases: CASES.map((c) => c.id),
+  maxSeconds: 30,
+  rounds: 3,
+  basePort: 9540,
+  log: (m) => console.log(m),
+};
+
+export interface Measurement {
+  engine: Engine;
+  case: string;
+  workload: Workload;
+  requests: number;
+  errors: number;
+  opsPerSec: number;
+  p50: number;
+  p99: number;
+  meanBytes: number;
+  peakRssMb: number | null;
+  /** Mean 1-minute load average while measured (2 = both cores busy); anything above the bench's own load is other work. */
+  loadAvg1?: number;
+  /** origin only: share of answers from the region cache. */
+  regionHitRatio?: number;
+}
+
+export interface TransformResults {
+  input: { width: number; height: number; bytes: number; description: string };
+  encoder: typeof ENCODER;
+  ipxDifferences: string[];
+  measurements: Measurement[];
+  /** Per case and workload: origin and ipx ops/s as a share of raw sharp, and origin / ipx. */
+  ratios: { case: string; workload: Workload; originVsRaw: number | null; ipxVsRaw: number | null; originVsIpx: number | null }[];
+}
+
+/** A photo-like 2725×2225 JPEG q90 (sharp's own benchmark size): gradient + shapes + film grain. */
+async function makeInput(): Promise<Buffer> {
+  const w = 2725;
+  const h = 2225;
+  const rng = new Rng(hashSeed('transform-input'));
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#5b8cc9"/><stop offset="1" stop-color="#2d4a2b"/></linearGradient></defs><rect width="100%" height="100%" fill="url(#g)"/>${Array.from({ length: 40 }, () => `<ellipse cx="${rng.int(w)}" cy="${rng.int(h)}" rx="${30 + rng.int(400)}" ry="${30 + rng.int(300)}" fill="hsl(${rng.int(360)},50%,${30 + rng.int(50)}%)" fill-opacity="0.7"/>`).join('')}</svg>`;
+  const base = await sharp(Buffer.from(svg)).blur(3).raw().toBuffer({ resolveWithObject: true });
+  const noise = await sharp({ create: { width: w, height: h, channels: 3, background: { r: 0, g: 0, b: 0 }, noise: { type: 'gaussian', mean: 128, sigma: 12 } } }).raw().toBuffer();
+  const px = base.data;
+  const ch = base.info.channels;
+  for (let i = 0, j = 0; i < px.length; i += ch, j += 3) {
+    for (let c = 0; c < 3; c++) px[i + c] = Math.max(0, Math.min(255, px[i + c]! + (noise[j + c]! - 128)));
+  }
+  return sharp(px, { raw: { width: w, height: h, channels: ch } }).removeAlpha().jpeg({ quality: 90 }).toBuffer();
+}
+
+/** Widths for a case and workload: distinct (cold) or Zipf over a fixed set (repeated). */
+function widthsFor(o: TransformOptions, c: Case, workload: Workload): { warmup: number[]; widths: number[] } {
+  const lo = c.width - Math.floor(o.variants / 2);
+  const warmup = [c.width + 400, c.width + 401, c.width + 402];
+  if (workload === 'cold') return { warmup, widths: Array.from({ length: o.coldRequests }, (_, i) => lo + i) };
+  const rng = new Rng(hashSeed(o.seed, c.id, 'repeated'));
+  const z = new Zipf(o.variants, o.zipfS);
+  // Shuffle which width gets which popularity rank, deterministically.
+  const set = Array.from({ length: o.variants }, (_, i) => lo + i);
+  for (let i = set.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [set[i], set[j]] = [set[j]!, set[i]!];
+  }
+  return { warmup, widths: Array.from({ length: o.repeatedRequests }, () => set[z.sample(rng)]!) };
+}
+
+function resetPeak(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  } catch {
+    /* unavailable */
+  }
+}
+function peakOf(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const m = /^VmHWM:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? round(Number(m[1]) / 1024, 1) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Drive an HTTP engine with `concurrency` requests in flight. */
+async function drive(
+  urls: { url: string; headers: () => Promise<Record<string, string>> }[],
+  concurrency: number,
+  maxSeconds: number,
+): Promise<{ latencies: number[]; wallMs: number; bytes: number; errors: number; hits: number }> {
+  const agent = keepAliveAgent(concurrency * 2);
+  const lat: number[] = [];
+  let bytes = 0;
+  let errors = 0;
+  let hits = 0;
+  let next = 0;
+  const t0 = performance.now();
+  const deadline = t0 + maxSeconds * 1000;
+  const worker = async () => {
+    while (next < urls.length && performance.now() < deadline) {
+      const u = urls[next++]!;
+      const r = await timedGet(u.url, await u.headers(), agent, 60_000);
+      if (r.error || r.status !== 200) errors++;
+      else {
+        lat.push(r.totalMs);
+        bytes += r.bytes;
+        if (r.headers[H.regionCache] === 'HIT') hits++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const wallMs = performance.now() - t0;
+  agent.destroy();
+  return { latencies: lat, wallMs, bytes, errors, hits };
+}
+
+function measurement(engine: Engine, c: Case, workload: Workload, r: { latencies: number[]; wallMs: number; bytes: number; errors: number; hits?: number }, peak: number | null): Measurement {
+  const s = summarise(r.latencies);
+  return {
+    engine,
+    case: c.id,
+    workload,
+    requests: r.latencies.length + r.errors,
+    errors: r.errors,
+    opsPerSec: round(r.latencies.length / (r.wallMs / 1000), 2),
+    p50: s.p50,
+    p99: s.p99,
+    meanBytes: Math.round(r.bytes / Math.max(1, r.latencies.length)),
+    peakRssMb: peak,
+    ...(engine === 'origin' ? { regionHitRatio: round((r.hits ?? 0) / Math.max(1, r.latencies.length), 3) } : {}),
+  };
+}
+
+function waitForLine(child: ChildProcess, what: string, timeoutMs = 30_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`${what} did not start in ${timeoutMs} ms`)), timeoutMs);
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve(buf.slice(0, nl));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with ${code}`));
+    });
+  });
+}
+
+const tsx = (script: string, argv: string[]) =>
+  spawn(process.execPath, ['--import', 'tsx', script, ...argv], {
+    cwd: ROOT,
+    env: { ...process.env, UV_THREADPOOL_SIZE: '4', MALLOC_ARENA_MAX: '2' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+
+interface Chunk {
+  latencies: number[];
+  wallMs: number;
+  bytes: number;
+  errors: number;
+  hits: number;
+  peak: number | null;
+}
+
+async function runRawChunk(o: TransformOptions, dir: string, inputFile: string, c: Case, warmup: number[], widths: number[], tag: string): Promise<Chunk> {
+  const jobFile = path.join(dir, `raw-${c.id}-${tag}.json`);
+  fs.writeFileSync(jobFile, JSON.stringify({ input: inputFile, format: c.format, warmup, widths, concurrency: o.concurrency, maxSeconds: o.maxSeconds }));
+  const child = tsx(path.join(ROOT, 'bench/transform/raw-worker.ts'), [jobFile]);
+  const line = await waitForLine(child, 'raw sharp worker', (o.maxSeconds + 30) * 1000);
+  await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+  const res = JSON.parse(line) as { latencies: number[]; wallMs: number; bytes: number; peakRssMb: number | null };
+  return { ...res, errors: 0, hits: 0, peak: res.peakRssMb === null ? null : round(res.peakRssMb, 1) };
+}
+
+/** 1-minute load average: other work on the machine shows up here (recorded with every measurement). */
+const load1 = () => round(os.loadavg()[0]!, 2);
+
+export async function runTransform(partial: Partial<TransformOptions> = {}): Promise<{ file: string; results: TransformResults }> {
+  const o: TransformOptions = { ...DEFAULT_TRANSFORM, ...partial };
+  const started = new Date();
+  const t0 = performance.now();
+  const host = '127.0.0.1';
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pixmesh-bench-transform-'));
+  let cluster: Cluster | undefined;
+  let ipx: ChildProcess | undefined;
+  const log = o.log;
+  try {
+    const input = await makeInput();
+    const meta = await sharp(input).metadata();
+    const imgDir = path.join(dir, 'images');
+    fs.mkdirSync(imgDir, { recursive: true });
+    const inputFile = path.join(imgDir, 'a.jpg');
+    fs.writeFileSync(inputFile, input);
+
+    // The origin: s3rver + one region (home of the account), no edge.
+    const accountsFile = path.join(dir, 'accounts.json');
+    const s3Port = o.basePort;
+    fs.writeFileSync(
+      accountsFile,
+      JSON.stringify({
+        accounts: [
+          {
+            id: 'tput',
+            homeRegion: 'eu-central-1',
+            privateKey: 'private_bench_tput',
+            publicKey: 'public_bench_tput',
+            endpoints: [{ prefix: '', origins: [{ type: 's3', bucket: 'bench-originals', endpoint: `http://${host}:${s3Port}`, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }] }],
+          },
+        ],
+      }),
+    );
+    const originPort = o.basePort + 3;
+    cluster = await startCluster({
+      dataDir: path.join(dir, 'cluster'),
+      accountsFile,
+      host,
+      s3Port,
+      edgePort: o.basePort + 87,
+      regionPorts: { 'eu-central-1': originPort },
+      regions: ['eu-central-1'],
+      logs: { dir: path.join(dir, 'logs') },
+      buckets: ['bench-originals'],
+      edge: false,
+    } as ClusterOptions);
+    await putObjects(cluster.s3Url, 'bench-originals', [{ key: 'a.jpg', body: input, contentType: 'image/jpeg' }]);
+    const originPid = pidListeningOn(originPort);
+    const originUrl = cluster.regionUrls['eu-central-1'];
+    const secret = cluster.internalSecret;
+
+    const ipxPort = o.basePort + 50;
+    ipx = tsx(path.join(ROOT, 'bench/transform/ipx-server.ts'), [imgDir, host, String(ipxPort)]);
+    const ipxInfo = JSON.parse(await waitForLine(ipx, 'ipx server')) as { sharp: string; vips: string };
+    const ipxPid = ipx.pid;
+    log(`transform: origin pid ${originPid ?? '?'}, ipx pid ${ipxPid} (sharp ${ipxInfo.sharp}, libvips ${ipxInfo.vips}); concurrency ${o.concurrency}`);
+
+    // The repeated workload gets its own cache identity (extra query) so cold runs never pre-fill it.
+    const originReq = (c: Case, w: number, workload: Workload) => {
+      const p = `/internal/render/tput/tr:${originTr(c.format, w)}/a.jpg${workload === 'repeated' ? '?bench=repeated' : ''}`;
+      return {
+        url: originUrl + p,
+        headers: async () => {
+          const h = new Headers();
+          h.set(H.format, c.format);
+          h.set(H.signed, 'false');
+          h.set(H.requestId, randomUUID());
+          h.set(AUTH_HEADER, await signInternalRequest(secret, 'GET', p, h));
+          return Object.fromEntries(h);
+        },
+      };
+    };
+    const ipxReq = (c: Case, w: number) => ({ url: `http://${host}:${ipxPort}/${ipxModifiers(c.format, w)}/a.jpg`, headers: async () => ({}) });
+
+    // Engines are interleaved in rounds (raw, origin, ipx, raw, origin, ipx, …) so that load from
+    // anything else on the machine hits all three alike and the ratios stay fair.
+    const measurements: Measurement[] = [];
+    const cases = CASES.filter((c) => o.cases.includes(c.id));
+    const engines: Engine[] = ['raw', 'origin', 'ipx'];
+    for (const workload of ['cold', 'repeated'] as Workload[]) {
+      for (const c of cases) {
+        const { warmup, widths } = widthsFor(o, c, workload);
+        const chunks = Object.fromEntries(engines.map((e) => [e, [] as Chunk[]])) as Record<Engine, Chunk[]>;
+        const loads: number[] = [load1()];
+        const size = Math.ceil(widths.length / o.rounds);
+        for (let k = 0; k < o.rounds; k++) {
+          const part = widths.slice(k * size, (k + 1) * size);
+          if (!part.length) break;
+          for (const engine of engines) {
+            if (engine === 'raw') {
+              chunks.raw.push(await runRawChunk(o, dir, inputFile, c, warmup, part, `${workload}-${k}`));
+              continue;
+            }
+            const make = engine === 'origin' ? (w: number) => originReq(c, w, workload) : (w: number) => ipxReq(c, w);
+            if (k === 0) await drive(warmup.map(make), 1, o.maxSeconds);
+            const pid = engine === 'origin' ? originPid : ipxPid;
+            resetPeak(pid);
+            const r = await drive(part.map(make), o.concurrency, o.maxSeconds / o.rounds);
+            chunks[engine].push({ ...r, peak: peakOf(pid) });
+          }
+          loads.push(load1());
+        }
+        for (const engine of engines) {
+          const cs = chunks[engine];
+          const merged = {
+            latencies: cs.flatMap((x) => x.latencies),
+            wallMs: cs.reduce((a, x) => a + x.wallMs, 0),
+            bytes: cs.reduce((a, x) => a + x.bytes, 0),
+            errors: cs.reduce((a, x) => a + x.errors, 0),
+            hits: cs.reduce((a, x) => a + x.hits, 0),
+          };
+          const peaks = cs.map((x) => x.peak).filter((x): x is number => x !== null);
+          const m = measurement(engine, c, workload, merged, peaks.length ? Math.max(...peaks) : null);
+          m.loadAvg1 = round(loads.reduce((a, b) => a + b, 0) / loads.length, 2);
+          measurements.push(m);
+          log(`  ${workload.padEnd(8)} ${c.id.padEnd(9)} ${engine.padEnd(6)} ${String(m.opsPerSec).padStart(8)} ops/s  p50 ${m.p50} p99 ${m.p99} ms  ${m.meanBytes} B  peak ${m.peakRssMb ?? '?'} MB  load ${m.loadAvg1}${m.errors ? `  errors ${m.errors}` : ''}${m.regionHitRatio !== undefined ? `  region hit ${m.regionHitRatio}` : ''}`);
+        }
+      }
+    }
+    const ratios: TransformResults['ratios'] = [];
+    for (const workload of ['cold', 'repeated'] as Workload[]) {
+      for (const c of cases) {
+        const get = (e: Engine) => measurements.find((m) => m.engine === e && m.case === c.id && m.workload === workload)?.opsPerSec;
+        const raw = get('raw');
+        const origin = get('origin');
+        const ipxOps = get('ipx');
+        const ratio = (a?: number, b?: number) => (a !== undefined && b ? round(a / b, 2) : null);
+        ratios.push({ case: c.id, workload, originVsRaw: ratio(origin, raw), ipxVsRaw: ratio(ipxOps, raw), originVsIpx: ratio(origin, ipxOps) });
+      }
+    }
+    const results: TransformResults = {
+      input: { width: meta.width ?? 0, height: meta.height ?? 0, bytes: input.length, description: 'synthetic photo-like JPEG q90 (gradient, shapes, Gaussian grain), sharp benchmark size' },
+      encoder: ENCODER,
+      ipxDifferences: [
+        `ipx ${ipxInfo.sharp ? `uses its own sharp ${ipxInfo.sharp} / libvips ${ipxInfo.vips}` : 'uses its own sharp'}; the origin and raw loop use the project's sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}`,
+        'ipx passes only quality to the encoder; progressive JPEG (its default) is switched off and WebP/AVIF effort set to 2 through sharpOptions; sharp 0.34 has no AVIF tune, so ipx encodes AVIF with libheif\'s default tune instead of ssim',
+        'ipx reads the original from local disk on every request; the origin reads it from S3 (s3rver on loopback) through its originals cache',
+      ],
+      measurements,
+      ratios,
+    };
+    const { log: _l, outDir: _o, ...config } = o;
+    const { file } = writeSuite<TransformResults>(
+      {
+        suite: 'transform',
+        mode: o.mode,
+        startedAt: started.toISOString(),
+        durationS: round((performance.now() - t0) / 1000, 1),
+        config,
+        results,
+        notes: [
+          'Same machine, same run, same concurrency; the HTTP load generator runs in the bench process and shares the cores with the server under test (the raw loop has no client).',
+          'Peak RSS is VmHWM of the serving process, reset (clear_refs 5) before each measurement: origin and ipx include their HTTP server and caches, raw only the loop.',
+          'Cold = every request a distinct output width (a new variant); repeated = Zipf over the variant set, so the origin answers most from its region cache while ipx and raw transform every time.',
+        ],
+      },
+      o.outDir,
+    );
+    return { file, results };
+  } finally {
+    if (ipx && ipx.exitCode === null) {
+      ipx.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 300));
+      if (ipx.exitCode === null) ipx.kill('SIGKILL');
+    }
+    await cluster?.stop().catch(() => undefined);
+    if (!process.env.PIXMESH_KEEP_BENCH_DATA) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
