@@ -171,6 +171,13 @@ describe('upload', () => {
     expect(await objectBytes(bucket('eu-central-1'), 'flex/from-url.png')).toEqual(png);
   });
 
+  it('answers 400 when the URL does not answer with a file', async () => {
+    await expect(client(FLEX.privateKey).files.upload({ file: `${imageServerUrl}/missing.png`, fileName: 'missing.png' })).rejects.toMatchObject({
+      status: 400,
+      error: { message: expect.stringMatching(/404/) },
+    });
+  });
+
   it('refuses a URL on the private network for an account that did not opt in (403)', async () => {
     await expect(client(STRICT.privateKey).files.upload({ file: `${imageServerUrl}/pic.png`, fileName: 'x.png' })).rejects.toMatchObject({ status: 403 });
   });
@@ -391,5 +398,15 @@ describe('residency, isolation and failure', () => {
     }
     const theirs = (await client(STRICT.privateKey).assets.list({})) as { filePath?: string }[];
     expect(theirs.map((f) => f.filePath)).toEqual(['/secret.jpg']);
+  });
+
+  it('with its home region down, an upload fails with 503 and lands nowhere else; other accounts are unaffected', async () => {
+    await cluster.stopRegion('us-east-1');
+    await expect(
+      client(STRICT.privateKey).files.upload({ file: await toFile(jpeg, 'x.jpg'), fileName: 'while-down.jpg', useUniqueFileName: false }),
+    ).rejects.toMatchObject({ status: 503, error: { message: expect.stringMatching(/home region/), help: expect.any(String) } });
+    for (const r of REGION_IDS) expect(await exists(bucket(r), 'strict/while-down.jpg')).toBe(false);
+    const flex = await client(FLEX.privateKey).files.upload({ file: await toFile(jpeg, 'y.jpg'), fileName: 'still-fine.jpg', useUniqueFileName: false });
+    expect(flex.filePath).toBe('/still-fine.jpg');
   });
 });
