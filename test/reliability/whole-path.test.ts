@@ -1,0 +1,431 @@
+/**
+ * Adversarial traffic through the real cluster (s3rver, six origin processes, the edge in
+ * workerd), on ports 9700–9787:
+ *   1. the generated image corpus through edge → region → home → S3: each input gets a correct
+ *      image or the right 4xx + ik-error; no origin dies; RSS stays bounded; the next request works;
+ *   2. a seeded sample of hostile URLs sent raw to the edge: never a 5xx;
+ *   3. URL signatures (ik-s / ik-t) and internal-call signatures (x-pixmesh-auth);
+ *   4. SSRF: web and web-proxy origins and upload-by-URL aimed at loopback in every spelling.
+ * Every target is on 127.0.0.1; private-range literals are tested in process (ssrf.test.ts).
+ */
+import { randomBytes as cryptoRandom } from 'node:crypto';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { putObjects } from '../../scripts/cluster.js';
+import { REGION_IDS } from '../../shared/regions.js';
+import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
+import { signImageUrl } from '../../shared/signing.js';
+import { startTestCluster, stopTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { buildCorpus, checkImage } from './corpus.js';
+import { fuzzCases } from './fuzz.js';
+import { get, isAlive, localServer, procMemory, rawGet, recordFigures, type Answer, type LocalServer } from './harness.js';
+
+const BASE = 9700;
+const CANARY_PORT = 9790;
+const IMG_PORT = 9791;
+const MAX_INPUT_BYTES = 4 * 1024 * 1024;
+const S3 = `http://127.0.0.1:${BASE}`;
+const s3Origin = { type: 's3', bucket: 'rel-corpus', endpoint: S3, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+const IMG = `http://127.0.0.1:${IMG_PORT}`;
+
+/** Loopback in every spelling a URL parser or resolver accepts (all reach this machine only). */
+const LOOPBACK_HOSTS = [
+  '127.0.0.1', 'localhost', '[::1]', '0.0.0.0', '127.1', '2130706433', '0x7f000001', '0x7f.0.0.1', '0177.0.0.1', '017700000001',
+  '[::ffff:127.0.0.1]', '[::ffff:7f00:1]', '[0:0:0:0:0:ffff:127.0.0.1]', '127.0.0.2', 'LOCALHOST',
+];
+// ("localhost." with a trailing dot does not resolve on this machine: ENOTFOUND, so it proves nothing here.)
+const webVectorPrefix = (i: number) => `web-v${i}`;
+
+const accounts = {
+  accounts: [
+    {
+      id: 'rel',
+      homeRegion: 'eu-central-1',
+      privateKey: 'private_rel_main_key',
+      publicKey: 'public_rel_main',
+      endpoints: [
+        { prefix: '', origins: [s3Origin] },
+        // The same loopback server in every spelling, allowPrivateNetwork false: always 403.
+        ...LOOPBACK_HOSTS.map((h, i) => ({ prefix: webVectorPrefix(i), origins: [{ type: 'web', baseUrl: `http://${h}:${IMG_PORT}/img`, allowPrivateNetwork: false }] })),
+        { prefix: 'web-allowed', origins: [{ type: 'web', baseUrl: `${IMG}/img`, allowPrivateNetwork: true }] },
+        {
+          prefix: 'proxy',
+          origins: [{ type: 'webproxy', allowHosts: LOOPBACK_HOSTS.map((h) => h.toLowerCase().replace(/\.$/, '')), allowPrivateNetwork: false, requireSignedUrls: false }],
+        },
+        { prefix: 'proxy-ok', origins: [{ type: 'webproxy', allowHosts: ['127.0.0.1'], allowPrivateNetwork: true, requireSignedUrls: false }] },
+      ],
+    },
+    { id: 'rel-signed', homeRegion: 'eu-central-1', privateKey: 'private_rel_signed_key', signedUrls: 'required', endpoints: [{ prefix: '', origins: [s3Origin] }] },
+    { id: 'rel-media-ok', homeRegion: 'eu-central-1', privateKey: 'private_rel_media_ok', mediaLibrary: { allowPrivateNetwork: true }, endpoints: [{ prefix: '', origins: [{ type: 'media' }] }] },
+  ],
+};
+
+// The corpus and its canary are made at collection time, so every input is its own test.
+const canary = await localServer((_req, res) => res.writeHead(200, { 'content-type': 'image/png' }).end(), '127.0.0.1', CANARY_PORT);
+const corpus = await buildCorpus({ canaryUrl: canary.url, maxInputBytes: MAX_INPUT_BYTES });
+const photo = corpus.find((e) => e.name === 'control-jpeg')!.body;
+
+let cluster: TestCluster;
+let img: LocalServer;
+const HEADERS = { accept: 'image/png,image/jpeg,image/gif' };
+const colo = (i: number) => ({ ...HEADERS, 'x-pixmesh-colo': i % 3 === 0 ? 'FRA' : 'SYD' });
+const edge = (path: string, headers: Record<string, string> = colo(1), timeoutMs = 30_000) => get(cluster.edgeUrl + path, headers, timeoutMs);
+const originPids = () => REGION_IDS.map((id) => [id, cluster.pids()[id]] as const);
+
+const figures = {
+  inputsTried: 0,
+  outcomes: {} as Record<string, number>,
+  fiveXx: 0,
+  crashes: 0,
+  peakRssMb: 0,
+  maxRssAfterMb: 0,
+  slowestMs: 0,
+  slowestInput: '',
+  urlFuzz: { sent: 0, unsendable: 0, fiveXx: 0, hangs: 0, outcomes: {} as Record<string, number> },
+};
+
+beforeAll(async () => {
+  img = await localServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/redirect') {
+      res.writeHead(302, { location: url.searchParams.get('to') ?? '/' }).end();
+      return;
+    }
+    if (url.pathname.startsWith('/img/')) {
+      res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': String(photo.length) }).end(photo);
+      return;
+    }
+    res.writeHead(404).end();
+  }, '127.0.0.1', IMG_PORT);
+  cluster = await startTestCluster(BASE, accounts, {
+    buckets: ['rel-corpus'],
+    originEnv: { PIXMESH_MAX_INPUT_BYTES: String(MAX_INPUT_BYTES), PIXMESH_UPLOAD_MAX_BYTES: String(MAX_INPUT_BYTES) },
+  });
+  const seen = new Set<string>();
+  await putObjects(
+    cluster.s3Url,
+    'rel-corpus',
+    [
+      ...corpus.filter((e) => !seen.has(e.key) && seen.add(e.key)).map((e) => ({ key: e.key, body: e.body, contentType: e.contentType })),
+      { key: 'ok/default-😀.jpg', body: photo, contentType: 'image/jpeg' },
+      { key: 'photo.jpg', body: photo, contentType: 'image/jpeg' },
+    ],
+    true,
+  );
+});
+
+afterAll(async () => {
+  await stopTestCluster(cluster);
+  await img?.close();
+  await canary.close();
+});
+
+function outcomeOf(a: Answer): string {
+  return a.status === 200 ? '200' : `${a.status} ${a.code ?? ''}`.trim();
+}
+
+describe('adversarial corpus through edge → region → home → S3', () => {
+  let nextWidth = 41;
+  it.each(corpus.map((e, i) => [e.name, e, i] as const))('%s', async (_name, entry, i) => {
+    const res = await edge(`/rel/tr:${entry.tr}/${entry.key}`, colo(i), 60_000);
+    figures.inputsTried++;
+    const o = outcomeOf(res);
+    figures.outcomes[o] = (figures.outcomes[o] ?? 0) + 1;
+    if (res.status >= 500 || res.status === 0) figures.fiveXx++;
+    if (res.ms > figures.slowestMs) {
+      figures.slowestMs = Math.round(res.ms);
+      figures.slowestInput = entry.name;
+    }
+    const problems: string[] = [];
+    if (res.status === 200) {
+      if (!entry.image) problems.push(`200 with an image, expected ${JSON.stringify(entry.errors)}`);
+      else problems.push(...(await checkImage(entry.image, res.body)));
+    } else if (!entry.errors?.some((x) => x.status === res.status && x.code === res.code)) {
+      problems.push(`got ${res.status} "${res.headers.get('ik-error') ?? res.body.toString().slice(0, 200)}", expected ${entry.image ? 'an image or ' : ''}${JSON.stringify(entry.errors ?? [])}`);
+    }
+    // Every origin still alive, and the next request still served.
+    const dead = originPids().filter(([, pid]) => pid === undefined || !isAlive(pid)).map(([id]) => id);
+    figures.crashes += dead.length;
+    for (const [, pid] of originPids()) {
+      const m = pid === undefined ? null : procMemory(pid);
+      if (m) figures.peakRssMb = Math.max(figures.peakRssMb, m.peakMb);
+    }
+    const next = await edge(`/rel/tr:w-${nextWidth++}/ok/photo.jpg`, colo(i + 1));
+    expect({ problems, dead, next: next.status, ms: res.ms < 20_000 }).toEqual({ problems: [], dead: [], next: 200, ms: true });
+  });
+
+  it('SVG external references and entities fetched nothing (the canary server saw no request)', () => {
+    expect(figures.inputsTried).toBe(corpus.length);
+    expect(canary.hits).toEqual([]);
+  });
+
+  it('every origin is alive and RSS stayed bounded (peak < 1.5 GB, now < 1 GB per origin)', () => {
+    const mem = originPids().map(([id, pid]) => [id, pid === undefined ? null : procMemory(pid)] as const);
+    figures.maxRssAfterMb = Math.max(0, ...mem.map(([, m]) => m?.rssMb ?? 0));
+    recordFigures('corpus', figures);
+    expect(mem.filter(([, m]) => m === null).map(([id]) => id)).toEqual([]);
+    for (const [id, m] of mem) {
+      expect(m!.peakMb, `${id} peak RSS`).toBeLessThan(1536);
+      expect(m!.rssMb, `${id} RSS`).toBeLessThan(1024);
+    }
+  });
+
+  it('the same hostile input again is answered the same way, from the region or edge cache or not (idempotent)', async () => {
+    const bomb = await edge('/rel/tr:w-100/bomb/png-100k.png');
+    const again = await edge('/rel/tr:w-100/bomb/png-100k.png');
+    expect([bomb.status, bomb.code, again.status, again.code]).toEqual([400, 'ELIMIT', 400, 'ELIMIT']);
+  });
+
+  it('errors carry no image content type and are never cached long', async () => {
+    const res = await edge('/rel/tr:w-100/bad/page.jpg');
+    expect(res.status).toBe(422);
+    expect(res.headers.get('content-type') ?? '').not.toMatch(/^image\//);
+    const cc = res.headers.get('cache-control') ?? '';
+    const maxAge = Number(/max-age=(\d+)/.exec(cc)?.[1] ?? 0);
+    expect(maxAge).toBeLessThanOrEqual(60);
+  });
+});
+
+describe('hostile URLs sent raw to the real edge', () => {
+  it('a seeded sample of 300 fuzzed URLs + every fixed hostile case: never a 5xx, never a hang', async () => {
+    // Names with a segment over 255 bytes are the store-limit case, tested on their own below.
+    const cases = fuzzCases(4242, 300).filter((c) => !c.path.split('/').some((seg) => seg.length > 255));
+    const bad: string[] = [];
+    const queue = [...cases];
+    const worker = async () => {
+      for (let c = queue.shift(); c; c = queue.shift()) {
+        const res = await rawGet(cluster.edgeUrl, `/rel${c.path}${c.search}`, { 'x-pixmesh-colo': 'FRA', accept: 'image/jpeg' }, 30_000);
+        if (res.status === -1) {
+          figures.urlFuzz.unsendable++;
+          continue;
+        }
+        figures.urlFuzz.sent++;
+        const o = outcomeOf(res);
+        figures.urlFuzz.outcomes[o] = (figures.urlFuzz.outcomes[o] ?? 0) + 1;
+        if (res.status === 0) figures.urlFuzz.hangs++;
+        if (res.status >= 500) figures.urlFuzz.fiveXx++;
+        if (res.status === 0 || res.status >= 500) bad.push(`${c.label}: ${res.status} ${res.headers.get('ik-error') ?? res.body.toString().slice(0, 120)} — ${JSON.stringify((c.path + c.search).slice(0, 160))}`);
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    recordFigures('urlFuzzEdge', figures.urlFuzz);
+    expect(bad).toEqual([]);
+    expect(figures.urlFuzz.sent).toBeGreaterThan(300);
+  });
+
+  it('raw traversal targets never reach another object or account', async () => {
+    // Dot segments, raw or %2e-encoded, are removed by URL parsing (WHATWG) before any pixmesh code
+    // runs, so they can only name a URL the client could have sent directly; decoded-later forms
+    // ("..%2f") are refused by parseImagePath.
+    const cases: [string, number[]][] = [
+      ['/rel/../rel-signed/ok/photo.jpg', [401]], // = /rel-signed/ok/photo.jpg: that account requires a signature
+      ['/rel/%2e%2e/rel-signed/ok/photo.jpg', [401]],
+      ['/rel/tr:w-50/%2e%2e/%2e%2e/internal/accounts', [404]],
+      ['/rel/tr:w-50/ok/..%2fok%2fphoto.jpg', [400]],
+      ['/rel/tr:w-50/ok%2f..%2f..%2frel-signed%2fok%2fphoto.jpg', [400]],
+      ['/rel/tr:w-50/%252e%252e/ok/photo.jpg', [404]], // decoded once: a literal "%2e%2e" folder, which does not exist
+    ];
+    for (const [target, statuses] of cases) {
+      const res = await rawGet(cluster.edgeUrl, target, { 'x-pixmesh-colo': 'FRA' });
+      expect(statuses, `${target} → ${res.status} ${res.headers.get('ik-error')}`).toContain(res.status);
+    }
+    // A dot segment inside the same endpoint is just the normalised URL.
+    const dotted = await rawGet(cluster.edgeUrl, '/rel/tr:w-50/ok/%2e%2e/ok/photo.jpg', { 'x-pixmesh-colo': 'FRA', accept: 'image/jpeg' });
+    const plain = await rawGet(cluster.edgeUrl, '/rel/tr:w-50/ok/photo.jpg', { 'x-pixmesh-colo': 'FRA', accept: 'image/jpeg' });
+    expect([dotted.status, dotted.headers.get('etag')]).toEqual([plain.status, plain.headers.get('etag')]);
+  });
+
+  it('an object name longer than the store can hold (one 1000-byte segment) → 4xx, not 502', async () => {
+    // s3rver (and MinIO) keep objects as files: a segment over 255 bytes cannot exist there, and
+    // S3 refuses keys over 1024 bytes with 400 KeyTooLongError. Either way the object is not
+    // there: 404 ENOENT (or 414 ELIMIT) — a 502 makes the edge fail over through every region
+    // and counts against their health.
+    const res = await edge(`/rel/tr:w-100/${'x'.repeat(1000)}.jpg`, colo(0));
+    expect([404, 414, 400], `${res.status} ${res.headers.get('ik-error')}`).toContain(res.status);
+    const longKey = await edge(`/rel/tr:w-100/${'abcdefgh/'.repeat(120)}x.jpg`, colo(0));
+    expect([404, 414, 400], `${longKey.status} ${longKey.headers.get('ik-error')}`).toContain(longKey.status);
+  });
+
+  it('a default image (di-) whose name has an emoji: the missing original is replaced, no 500', async () => {
+    const res = await edge(`/rel/tr:w-50,di-ok@@default-${encodeURIComponent('😀')}.jpg/missing.jpg`, colo(0));
+    expect(`${res.status} ${res.headers.get('ik-error') ?? ''}`).toBe('200 ');
+    expect((await sharp(res.body).metadata()).width).toBe(50);
+  });
+});
+
+describe('URL signatures (ik-s, ik-t) on an account that requires them', () => {
+  const endpoint = () => `${cluster.edgeUrl}/rel-signed`;
+  const sign = (url: string, key = 'private_rel_signed_key', expiresAt?: number) => signImageUrl(key, endpoint(), url, expiresAt);
+  const fetchUrl = (url: string) => get(url, colo(1));
+  const expect401 = async (url: string) => {
+    const res = await fetchUrl(url);
+    expect([res.status, res.code], url).toEqual([401, 'EAUTH']);
+  };
+
+  it('a correctly signed URL is served', async () => {
+    const res = await fetchUrl(await sign(`${endpoint()}/tr:w-120/ok/photo.jpg`));
+    expect(res.status).toBe(200);
+    expect((await sharp(res.body).metadata()).width).toBe(120);
+  });
+
+  it('unsigned → 401', () => expect401(`${endpoint()}/tr:w-120/ok/photo.jpg`));
+
+  it('forged signature (random hex) → 401', () => expect401(`${endpoint()}/tr:w-120/ok/photo.jpg?ik-s=${cryptoRandom(20).toString('hex')}`));
+
+  it('truncated signatures → 401', async () => {
+    const signed = await sign(`${endpoint()}/tr:w-121/ok/photo.jpg`);
+    const s = new URL(signed).searchParams.get('ik-s')!;
+    for (const cut of [39, 20, 1, 0]) await expect401(signed.replace(`ik-s=${s}`, `ik-s=${s.slice(0, cut)}`));
+  });
+
+  it("another account's key → 401", () => sign(`${endpoint()}/tr:w-122/ok/photo.jpg`, 'private_rel_main_key').then(expect401));
+
+  it('expired → 401, even after the same variant was cached while valid', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const valid = await sign(`${endpoint()}/tr:w-123/ok/photo.jpg`, undefined, now + 600);
+    expect((await fetchUrl(valid)).status).toBe(200);
+    await expect401(await sign(`${endpoint()}/tr:w-123/ok/photo.jpg`, undefined, now - 5));
+  });
+
+  it('changing ik-t, the path or the transformation after signing → 401', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const signed = await sign(`${endpoint()}/tr:w-124/ok/photo.jpg`, undefined, now + 60);
+    await expect401(signed.replace(`ik-t=${now + 60}`, `ik-t=${now + 999_999}`));
+    await expect401(signed.replace('w-124', 'w-1240'));
+    await expect401(signed.replace('ok/photo.jpg', 'ok/photo.png'));
+    await expect401(signed.replace(/ik-t=\d+&/, ''));
+  });
+
+  it('a signature for one account does not open another account that requires none (no cross-use either way)', async () => {
+    const mine = await signImageUrl('private_rel_main_key', `${cluster.edgeUrl}/rel`, `${cluster.edgeUrl}/rel/tr:w-125/ok/photo.jpg`);
+    expect((await fetchUrl(mine)).status).toBe(200);
+    await expect401(mine.replace('/rel/', '/rel-signed/'));
+  });
+});
+
+describe('internal-call signatures (x-pixmesh-auth) on a region origin', () => {
+  const region = () => cluster.regionUrls['eu-central-1'];
+  const path = '/internal/render/rel/tr:w-60/ok/photo.jpg';
+  const call = (p: string, headers: Record<string, string>, method = 'GET') => get(region() + p, headers, 20_000, method);
+  const signed = async (p: string, extra: Record<string, string> = {}, opts: { secret?: string; now?: number; method?: string } = {}) => {
+    const h = new Headers({ 'x-pixmesh-format': 'jpeg', ...extra });
+    h.set(AUTH_HEADER, await signInternalRequest(opts.secret ?? cluster.internalSecret, opts.method ?? 'GET', p, h, opts.now));
+    return Object.fromEntries(h);
+  };
+  const expect401 = (res: Answer) => expect([res.status, res.code]).toEqual([401, 'EAUTH']);
+
+  it('a correctly signed call is served (control)', async () => {
+    expect((await call(path, await signed(path))).status).toBe(200);
+  });
+
+  it('unsigned calls → 401 (render, accounts, purge, media)', async () => {
+    expect401(await call(path, { 'x-pixmesh-format': 'jpeg' }));
+    const accountsRes = await call('/internal/accounts', {});
+    expect401(accountsRes);
+    expect(accountsRes.body.toString()).not.toContain('private_rel_main_key');
+    expect401(await call('/internal/purge?account=rel&path=ok/photo.jpg', {}, 'POST'));
+    expect401(await call('/internal/media/rel/files', {}));
+  });
+
+  it('forged, malformed and wrong-secret signatures → 401', async () => {
+    const t = Date.now();
+    expect401(await call(path, { [AUTH_HEADER]: `t=${t},n=${cryptoRandom(12).toString('hex')},s=${cryptoRandom(32).toString('hex')}` }));
+    expect401(await call(path, { [AUTH_HEADER]: 'garbage' }));
+    expect401(await call(path, { [AUTH_HEADER]: `t=${t},n=00,s=00` }));
+    expect401(await call(path, await signed(path, {}, { secret: 'not-the-secret-0123456789abcdef' })));
+  });
+
+  it('a replayed call (the same x-pixmesh-auth twice) → 401 the second time', async () => {
+    const h = await signed(path);
+    expect((await call(path, h)).status).toBe(200);
+    expect401(await call(path, h));
+  });
+
+  it('a signature outside the ±60 s window → 401 (past and future)', async () => {
+    expect401(await call(path, await signed(path, {}, { now: Date.now() - 120_000 })));
+    expect401(await call(path, await signed(path, {}, { now: Date.now() + 120_000 })));
+  });
+
+  it('a signature moved to another path, method or steering header → 401', async () => {
+    expect401(await call('/internal/render/rel/tr:w-61/ok/photo.jpg', await signed(path)));
+    expect401(await call(path, { ...(await signed(path)), 'x-pixmesh-format': 'png' }));
+    expect401(await call(path, { ...(await signed(path)), 'x-pixmesh-signed': 'true' }));
+    expect401(await call('/internal/purge?account=rel&path=ok/photo.jpg', await signed('/internal/purge?account=rel&path=ok/photo.jpg'), 'POST'));
+  });
+});
+
+describe('SSRF through the cluster (loopback targets only)', () => {
+  const hitsBefore = () => img.hits.length;
+
+  it('web origin, allowPrivateNetwork=true: the local server is reached (control)', async () => {
+    const before = hitsBefore();
+    const res = await edge('/rel/web-allowed/tr:w-80/a.jpg');
+    expect(res.status).toBe(200);
+    expect(img.hits.length).toBeGreaterThan(before);
+  });
+
+  it.each(LOOPBACK_HOSTS.map((h, i) => [h, i] as const))('web origin baseUrl http://%s:port, allowPrivateNetwork=false → 403 EACCES, no connection', async (_h, i) => {
+    const before = hitsBefore();
+    const res = await edge(`/rel/${webVectorPrefix(i)}/tr:w-81/a.jpg`, colo(0), 15_000);
+    expect([res.status, res.code], res.headers.get('ik-error') ?? '').toEqual([403, 'EACCES']);
+    expect(res.ms).toBeLessThan(5000);
+    expect(img.hits.length).toBe(before);
+  });
+
+  it.each(LOOPBACK_HOSTS)('web proxy to http://%s:port (host in allowHosts), allowPrivateNetwork=false → 403 EACCES on the address', async (h) => {
+    const before = hitsBefore();
+    const res = await edge(`/rel/proxy/http://${h}:${IMG_PORT}/img/a.jpg?tr=w-82`, colo(0), 15_000);
+    expect([res.status, res.code], res.headers.get('ik-error') ?? '').toEqual([403, 'EACCES']);
+    // Refused for the address, not merely for the host list (allowHosts alone never opens a private network).
+    expect(res.headers.get('ik-error') ?? '').not.toMatch(/allowHosts/);
+    expect(img.hits.length).toBe(before);
+  });
+
+  it('web proxy with allowPrivateNetwork=true reaches an allowed host (control)', async () => {
+    const res = await edge(`/rel/proxy-ok/http://127.0.0.1:${IMG_PORT}/img/a.jpg?tr=w-83`);
+    expect(res.status).toBe(200);
+  });
+
+  it('web proxy redirect chain: an allowed host redirecting to a host outside allowHosts → 403, target never contacted', async () => {
+    const target = `http://localhost:${IMG_PORT}/img/after-redirect.jpg`;
+    const res = await edge(`/rel/proxy-ok/http://127.0.0.1:${IMG_PORT}/redirect?to=${encodeURIComponent(target)}&tr=w-84`);
+    expect([res.status, res.code], res.headers.get('ik-error') ?? '').toEqual([403, 'EACCES']);
+    expect(img.hits.filter((h) => h.startsWith('GET /img/after-redirect'))).toEqual([]);
+    // The first hop was made (the chain really started on an allowed host).
+    expect(img.hits.some((h) => h.startsWith('GET /redirect'))).toBe(true);
+  });
+
+  it('web proxy to non-http schemes → 403 or 4xx, never fetched', async () => {
+    for (const u of ['file:///etc/passwd', 'gopher://127.0.0.1:70/x', 'ftp://127.0.0.1/x.jpg', 'data:image/png;base64,iVBORw0KGgo=']) {
+      const res = await edge(`/rel/proxy/${u}`);
+      expect(res.status, `${u} → ${res.status} ${res.headers.get('ik-error')}`).toBeGreaterThanOrEqual(400);
+      expect(res.status, u).toBeLessThan(500);
+    }
+  });
+
+  const upload = (key: string, fileUrl: string) => {
+    const form = new FormData();
+    form.set('file', fileUrl);
+    form.set('fileName', 'from-url.jpg');
+    return fetch(`${cluster.edgeUrl}/api/v1/files/upload`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${key}:`).toString('base64')}` },
+      body: form,
+      signal: AbortSignal.timeout(20_000),
+    });
+  };
+
+  it.each(LOOPBACK_HOSTS)('upload by URL http://%s:port without mediaLibrary.allowPrivateNetwork → 403 EACCES, no connection', async (h) => {
+    const before = hitsBefore();
+    const res = await upload('private_rel_main_key', `http://${h}:${IMG_PORT}/img/upload.jpg`);
+    const ik = res.headers.get('ik-error') ?? '';
+    expect([res.status, ik.split(' - ')[0]], `${ik} ${await res.text()}`).toEqual([403, 'EACCES']);
+    expect(img.hits.length).toBe(before);
+  });
+
+  it('upload by URL with mediaLibrary.allowPrivateNetwork=true is fetched (control)', async () => {
+    const res = await upload('private_rel_media_ok', `${IMG}/img/upload.jpg`);
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(((await res.json()) as { width?: number }).width).toBe(640);
+  });
+});
