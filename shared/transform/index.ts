@@ -62,8 +62,33 @@ export function namedTransformProblems(named: Record<string, string>): string[] 
 const STEP_SPECS = PARAMS.filter((p): p is StepSpec => p.scope === 'step');
 const OUTPUT_SPECS = PARAMS.filter((p): p is OutputSpec => p.scope === 'output' && p.field !== 'original');
 
-function canonicalOps(ops: StepOps): string[] {
+/**
+ * Drop parameters the pipeline ignores in this combination, so they cannot split the cache:
+ * dpr / c / fo without a size, x y xc yc outside cm-extract / cm-pad_extract, c with an
+ * extract mode, ar when both w and h are given.
+ */
+function effectiveOps(ops: StepOps): StepOps {
+  const e: StepOps = { ...ops };
+  const extract = e.cm === 'extract' || e.cm === 'pad_extract';
+  const sized = e.w !== undefined || e.h !== undefined || e.ar !== undefined;
+  if (!sized) {
+    delete e.dpr;
+    delete e.c;
+    if (!extract) delete e.fo;
+  }
+  if (!extract) {
+    delete e.x;
+    delete e.y;
+    delete e.xc;
+    delete e.yc;
+  } else delete e.c;
+  if (e.w !== undefined && e.h !== undefined) delete e.ar;
+  return e;
+}
+
+function canonicalOps(raw: StepOps): string[] {
   const tokens: string[] = [];
+  const ops = effectiveOps(raw);
   for (const spec of STEP_SPECS) {
     const v = (ops as Record<string, unknown>)[spec.field];
     if (v === undefined) continue;

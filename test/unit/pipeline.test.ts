@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ACCOUNT_DEFAULTS, type AccountDefaults } from '../../shared/accounts.js';
-import { parseTransformation, type NegotiatedFormat } from '../../shared/transform/index.js';
+import { canonicalTransformation, parseTransformation, type NegotiatedFormat } from '../../shared/transform/index.js';
 import { getSourceMetadata, newDefaultConfig, renderImage, type RenderOptions } from '../../origin/src/pipeline/index.js';
 
 /** A 320×240 test card: left half red, right half blue, a white square top-left, green bottom band. */
@@ -501,5 +501,24 @@ describe('renderImage: bg-dominant', () => {
     expect(red).toBeLessThan(60);
     const rotated = await render(mostlyBlue, 'rt-30,bg-dominant', 'png');
     expect((await pixel(rotated.data, 0, 0))[2]).toBeGreaterThan(180);
+  });
+});
+
+describe('canonical form renders the same pixels (same key ⇒ same output)', () => {
+  it.each([
+    'w-100,h-80,c-maintain_ratio,fo-center,dpr-1,z-1,o-100',
+    'dpr-2,c-at_max,fo-top,e-grayscale',
+    'x-10,y-5,w-100,rt-N90,fl-v_h',
+    'w-60,h-60,ar-4-3,bg-red,cm-pad_resize,q-80',
+    'if-w_gt_1,dpr-2,w-50,if-else,fo-top,w-5,if-end:t-false,bl-3',
+    'f-jpg,pr-false,md-false,w-0.5',
+  ])('%s', async (tr) => {
+    const plan = parseTransformation(tr);
+    const canonical = parseTransformation(canonicalTransformation(plan, { quality: 80 }));
+    const a = await renderImage(jpg, plan, { format: 'png', defaults });
+    const b = await renderImage(jpg, canonical, { format: 'png', defaults });
+    const [ra, rb] = await Promise.all([sharp(a.data).raw().toBuffer(), sharp(b.data).raw().toBuffer()]);
+    expect([a.width, a.height]).toEqual([b.width, b.height]);
+    expect(ra.equals(rb)).toBe(true);
   });
 });

@@ -235,6 +235,14 @@ describe('canonicalTransformation', () => {
     ['di-@@a@@b.jpg@@', 'di-a@@b.jpg'],
     ['if-w_gt_N1_or_iw_lte_2,w-1,if-end', 'if-w_gt_N1_or_iw_lte_2,w-1,if-end'],
     ['', ''],
+    ['dpr-2,c-at_max,fo-top', ''],
+    ['dpr-2,w-10', 'dpr-2,w-10'],
+    ['x-10,y-5,w-100', 'w-100'],
+    ['w-10,h-10,ar-4-3', 'h-10,w-10'],
+    ['w-10,ar-4-3', 'ar-4-3,w-10'],
+    ['cm-extract,c-at_max,w-10,x-3', 'cm-extract,w-10,x-3'],
+    ['cm-pad_extract,fo-left', 'cm-pad_extract,fo-left'],
+    ['if-w_gt_1,dpr-2,if-else,fo-top,w-5,if-end', 'if-w_gt_1,if-else,fo-top,w-5,if-end'],
   ])('%s → %s', (tr, canonical) => {
     expect(canonicalTransformation(parseTransformation(tr))).toBe(canonical);
   });
