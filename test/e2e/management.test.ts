@@ -256,13 +256,15 @@ describe('private files and overwrites', () => {
 
   it('uploading again to the same path replaces the file (same fileId) and its cached variants', async () => {
     const ik = client(FLEX.privateKey);
-    const first = await ik.files.upload({ file: await toFile(jpeg, 'a.jpg'), fileName: 'same.jpg', useUniqueFileName: false });
+    const first = await ik.files.upload({ file: await toFile(jpeg, 'a.jpg'), fileName: 'same.jpg', useUniqueFileName: false, tags: ['keep-me'], customMetadata: { a: 1 } });
     const before = await renderAt('eu-central-1', '/flex/tr:w-50/same.jpg');
     expect((await sharp(Buffer.from(await before.arrayBuffer())).metadata()).height).toBe(38);
     const square = await sharp({ create: { width: 200, height: 200, channels: 3, background: '#00aa00' } }).jpeg().toBuffer();
-    const second = await ik.files.upload({ file: await toFile(square, 'b.jpg'), fileName: 'same.jpg', useUniqueFileName: false });
+    const second = await ik.files.upload({ file: await toFile(square, 'b.jpg'), fileName: 'same.jpg', useUniqueFileName: false, overwriteTags: false });
     expect(second.fileId).toBe(first.fileId);
-    expect(second).toMatchObject({ width: 200, height: 200, size: square.length });
+    expect(second.versionInfo?.id).not.toBe(first.versionInfo?.id);
+    // overwriteTags=false keeps the tags; customMetadata (overwriteCustomMetadata defaults to true) is dropped.
+    expect(second).toMatchObject({ width: 200, height: 200, size: square.length, tags: ['keep-me'], customMetadata: {} });
     const after = await renderAt('eu-central-1', '/flex/tr:w-50/same.jpg');
     expect(after.headers.get('x-pixmesh-region-cache')).toBe('MISS');
     expect((await sharp(Buffer.from(await after.arrayBuffer())).metadata()).height).toBe(50);

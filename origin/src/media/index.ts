@@ -229,6 +229,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
         accountId: account.id,
         body,
         overwrite: fields.overwriteFile,
+        keep: { tags: !fields.overwriteTags, customMetadata: !fields.overwriteCustomMetadata && fields.customMetadata === null },
         backupRegion: account.residency === 'flexible' ? account.backupRegion : undefined,
         record: {
           type: 'file',
@@ -240,7 +241,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
           height: sniffed.height,
           hasAlpha: sniffed.hasAlpha,
           tags: fields.tags,
-          customMetadata: fields.customMetadata,
+          customMetadata: fields.customMetadata ?? {},
           customCoordinates: fields.customCoordinates,
           description: fields.description,
           isPrivateFile: fields.isPrivateFile,

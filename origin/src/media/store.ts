@@ -106,6 +106,8 @@ export interface PutFileInput {
   overwrite: boolean;
   /** Region whose bucket receives a backup copy (flexible accounts only). */
   backupRegion?: string;
+  /** When replacing a file: keep its tags / customMetadata if the upload sent none (ImageKit overwriteTags=false …). */
+  keep?: { tags?: boolean; customMetadata?: boolean };
 }
 
 export class FileExistsError extends Error {}
@@ -202,6 +204,9 @@ export class MediaStore {
         const fileId = existing?.fileId ?? newId();
         const record: FileRecord = {
           ...input.record,
+          tags: existing && input.keep?.tags && input.record.tags === null ? existing.tags : input.record.tags,
+          customMetadata:
+            existing && input.keep?.customMetadata && Object.keys(input.record.customMetadata).length === 0 ? existing.customMetadata : input.record.customMetadata,
           fileId,
           size: body.length,
           md5: md5Hex,

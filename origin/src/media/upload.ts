@@ -50,10 +50,14 @@ export interface UploadFields {
   folder: string;
   useUniqueFileName: boolean;
   overwriteFile: boolean;
+  /** false: a replaced file keeps its tags / customMetadata when the request sends none. */
+  overwriteTags: boolean;
+  overwriteCustomMetadata: boolean;
   tags: string[] | null;
   isPrivateFile: boolean;
   isPublished: boolean;
-  customMetadata: Record<string, unknown>;
+  /** null: not sent. */
+  customMetadata: Record<string, unknown> | null;
   customCoordinates: string | null;
   description?: string;
   responseFields?: string[];
@@ -127,7 +131,7 @@ export async function parseUploadForm(body: Buffer, contentType: string): Promis
     if (tags.join('').length > 500) throw badRequest('tags: the combined length of all tags must not exceed 500 characters');
   }
 
-  let customMetadata: Record<string, unknown> = {};
+  let customMetadata: Record<string, unknown> | null = null;
   const cm = text(form, 'customMetadata');
   if (cm) {
     try {
@@ -142,7 +146,7 @@ export async function parseUploadForm(body: Buffer, contentType: string): Promis
     // The SDK may also send customMetadata[key]=value fields.
     for (const [k, v] of form) {
       const m = /^customMetadata\[(.+)\]$/.exec(k);
-      if (m && typeof v === 'string') customMetadata[m[1]!] = v;
+      if (m && typeof v === 'string') (customMetadata ??= {})[m[1]!] = v;
     }
   }
 
@@ -156,6 +160,8 @@ export async function parseUploadForm(body: Buffer, contentType: string): Promis
     folder: normaliseFolder(text(form, 'folder')),
     useUniqueFileName: bool(form, 'useUniqueFileName', true),
     overwriteFile: bool(form, 'overwriteFile', true),
+    overwriteTags: bool(form, 'overwriteTags', true),
+    overwriteCustomMetadata: bool(form, 'overwriteCustomMetadata', true),
     tags,
     isPrivateFile: bool(form, 'isPrivateFile', false),
     isPublished: bool(form, 'isPublished', true),
