@@ -44,6 +44,7 @@ export function purgeParams(services: Pick<RegionServices, 'accounts'>, account:
 
 export async function purgeLocal(services: RegionServices, account: string, pathOrPrefix: string, isPrefix: boolean): Promise<LocalPurgeResult> {
   const p = pathOrPrefix.replace(/^\/+/, '');
+  services.purgeEpoch.value++;
   const results = await services.cache.purge(account, p, isPrefix);
   const originals = services.originals.purge(account, p, isPrefix);
   log.info('purged', { account, path: p, prefix: isPrefix, results, originals });

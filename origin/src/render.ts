@@ -156,6 +156,7 @@ async function fetchWithDefault(deps: RegionServices, v: Variant, timing: Server
 /** At home (or on failover): original → limits → queue → pipeline → result cache. */
 async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming, store: boolean): Promise<Produced> {
   const { config } = deps;
+  const epoch = deps.purgeEpoch.value;
   const { original, defaultImage } = await fetchWithDefault(deps, v, timing);
   if (original.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
   let out: { data: Buffer; contentType: string; width?: number; height?: number };
@@ -182,7 +183,7 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
     isPrivate: original.isPrivate,
     createdAt: Date.now(),
   };
-  if (store && !defaultImage) await stage(deps, timing, 'store', () => deps.cache.put(v.key, meta, out.data));
+  if (store && !defaultImage && deps.purgeEpoch.value === epoch) await stage(deps, timing, 'store', () => deps.cache.put(v.key, meta, out.data));
   return { entry: { meta: { ...meta, bodyLength: out.data.length }, body: out.data }, failover: false, defaultImage };
 }
 
@@ -198,11 +199,12 @@ async function produce(deps: RegionServices, v: Variant, url: URL, headers: Head
     return renderHere(deps, v, timing, true);
   }
   if (!isHome) {
+    const epoch = deps.purgeEpoch.value;
     try {
       const res = await stage(deps, timing, 'forward', () => forwardToHome(deps, url, headers), v.account.homeRegion);
       deps.metrics.bytesIn.inc({ source: 'forward' }, res.body.length);
       const meta = { ...res.meta, path: v.request.path };
-      if (mayStoreHere && !res.defaultImage) await stage(deps, timing, 'store', () => deps.cache.put(v.key, meta, res.body));
+      if (mayStoreHere && !res.defaultImage && deps.purgeEpoch.value === epoch) await stage(deps, timing, 'store', () => deps.cache.put(v.key, meta, res.body));
       return { entry: { meta: { ...meta, bodyLength: res.body.length }, body: res.body }, failover: false, defaultImage: res.defaultImage };
     } catch (e) {
       if (!(e instanceof HomeUnreachable)) throw e;
@@ -238,7 +240,7 @@ export function renderRoutes(deps: RegionServices): Hono {
       }
     }
 
-    const flight = deps.variantFlights.do(`${v.key}\n${v.signed ? 's' : 'u'}`, () => produce(deps, v, url, headers, timing));
+    const flight = deps.variantFlights.do(`${v.key}\n${v.signed ? 's' : 'u'}\n${deps.purgeEpoch.value}`, () => produce(deps, v, url, headers, timing));
     if (flight.shared) timing.add('coalesced');
     const produced = await flight.promise;
     if (produced.entry.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');

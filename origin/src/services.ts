@@ -27,6 +27,8 @@ export interface RegionServices extends OriginDeps {
   variantFlights: SingleFlight<Produced>;
   /** Render requests being handled right now (bounded by config.maxInflight). */
   inflight: { count: number };
+  /** Bumped by every purge: work started before a purge neither stores its result nor is joined after it. */
+  purgeEpoch: { value: number };
   /** Set on SIGTERM: /readyz answers 503 so load balancers stop sending work. */
   lifecycle: { draining: boolean };
   /** Remove a path's (or a prefix's) variants and originals in THIS region. */
@@ -54,6 +56,7 @@ export function buildServices(deps: OriginDeps): RegionServices {
     queue,
     variantFlights: new SingleFlight<Produced>(() => metrics.coalesced.inc({ kind: 'variant' })),
     inflight: { count: 0 },
+    purgeEpoch: { value: 0 },
     lifecycle: { draining: false },
     purgeLocal: (account, pathOrPrefix, isPrefix) => purgeLocal(services, account, pathOrPrefix, isPrefix),
     purgeVariants: (account, pathOrPrefix, isPrefix) => fanout(account, pathOrPrefix, isPrefix),

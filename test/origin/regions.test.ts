@@ -79,6 +79,7 @@ beforeAll(async () => {
   for (const name of ['photo.jpg', 'fwd.jpg', 'strict.jpg', 'etag.jpg', 'purge-a.jpg', 'dir/purge-b.jpg', 'dir/purge-c.jpg'])
     web.route(`/img/${name}`, serveBytes(photo, 'image/jpeg'));
   web.route('/img/slow.jpg', serveBytes(photo, 'image/jpeg', { delayMs: 400 }));
+  web.route('/img/race.jpg', serveBytes(photo, 'image/jpeg', { delayMs: 400 }));
   web.route('/img/slow-variants.jpg', serveBytes(photo, 'image/jpeg', { delayMs: 400 }));
   web.route('/img/private.jpg', serveBytes(photo, 'image/jpeg', { headers: { 'is-private-file': 'true' } }));
   web.route('/img/too-big.jpg', serveBytes(Buffer.alloc(3_000_000, 7), 'image/jpeg'));
@@ -320,6 +321,17 @@ describe('purge across regions', () => {
     const res = await signedFetch(regions.regionUrls[HOME], regions.internalSecret, '/internal/purge?account=acme&path=dir/&prefix=true', { method: 'POST' });
     expect(await res.json()).toMatchObject({ region: HOME, results: 2 });
     expect((await render(HOME, 'acme/tr:w-33/dir/purge-b.jpg')).headers.get('x-pixmesh-region-cache')).toBe('MISS');
+  });
+
+  it('a purge during an in-flight render wins: the older result is served once but not stored', async () => {
+    const inflight = render(HOME, 'acme/tr:w-44/race.jpg');
+    await new Promise((r) => setTimeout(r, 150));
+    const purge = await signedFetch(regions.regionUrls[HOME], regions.internalSecret, '/internal/purge?account=acme&path=race.jpg', { method: 'POST' });
+    expect(purge.status).toBe(200);
+    expect((await inflight).status).toBe(200);
+    const next = await render(HOME, 'acme/tr:w-44/race.jpg');
+    expect(next.headers.get('x-pixmesh-region-cache')).toBe('MISS');
+    expect(web.count('/img/race.jpg')).toBe(2);
   });
 
   it('refuses unsigned or malformed purges', async () => {

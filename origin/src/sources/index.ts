@@ -97,6 +97,8 @@ export async function fetchOriginal(input: FetchOriginalInput, region: RegionCon
 export class OriginalStore {
   readonly cache: OriginalsCache;
   private readonly flights: SingleFlight<Original>;
+  /** Bumped by purge: a fetch that started earlier does not fill the cache, and later callers do not join it. */
+  private epoch = 0;
 
   constructor(
     private readonly region: RegionConfig,
@@ -118,15 +120,17 @@ export class OriginalStore {
       return cached;
     }
     // The signature state is part of the flight: an unsigned caller's refusal is never shared with a signed one.
-    const { promise } = this.flights.do(`${key}\n${input.signed ? 's' : 'u'}`, async () => {
+    const epoch = this.epoch;
+    const { promise } = this.flights.do(`${key}\n${input.signed ? 's' : 'u'}\n${epoch}`, async () => {
       const original = await fetchOriginal({ ...input, signal: undefined }, this.region, this.metrics);
-      this.cache.set(key, original, input.account.id, input.path);
+      if (this.epoch === epoch) this.cache.set(key, original, input.account.id, input.path);
       return original;
     });
     return promise;
   }
 
   purge(account: string, pathOrPrefix: string, prefix: boolean): number {
+    this.epoch++;
     return this.cache.purge(account, pathOrPrefix, prefix);
   }
 }
