@@ -4,6 +4,7 @@
  *   POST   /api/v1/files/upload          multipart; file as binary, base64 or URL
  *   GET    /v1/files                     list / search (path, name, tags, fileType, type, sort, skip, limit)
  *   GET    /v1/files/:fileId/details
+ *   PATCH  /v1/files/:fileId/details     tags, customMetadata, customCoordinates, description, publish
  *   DELETE /v1/files/:fileId             also purges every cached variant (regions + edge)
  *   POST   /v1/files/purge               {url}: exact, or a trailing "*" for a prefix
  *   GET    /v1/files/purge/:requestId    {status: Pending|Completed}
@@ -346,6 +347,16 @@ export function managementRoutes(): Hono<{ Bindings: ManagementEnv }> {
     if (!/^[0-9a-f]{24}$/.test(id)) throw new PixmeshError(404, 'ENOENT', 'The requested file does not exist.');
     const q = new URLSearchParams({ endpoint: urlEndpoint(c, account) });
     return relay(await callHome(c, account, 'GET', mediaPath(account, `/files/${id}?${q}`)));
+  });
+
+  app.patch('/v1/files/:fileId/details', async (c) => {
+    const account = await authenticate(c);
+    const id = c.req.param('fileId');
+    if (!/^[0-9a-f]{24}$/.test(id)) throw new PixmeshError(404, 'ENOENT', 'The requested file does not exist.');
+    const body = await c.req.text();
+    if (body.length > 64 * 1024) throw new PixmeshError(413, 'ELIMIT', 'the update is over 64 KB');
+    const q = new URLSearchParams({ endpoint: urlEndpoint(c, account) });
+    return relay(await callHome(c, account, 'PATCH', mediaPath(account, `/files/${id}?${q}`), { body, contentType: 'application/json' }));
   });
 
   app.delete('/v1/files/:fileId', async (c) => {

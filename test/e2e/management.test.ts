@@ -233,6 +233,11 @@ describe('upload', () => {
     const details = await ik.files.get(shoeId);
     expect(details).toMatchObject({ fileId: shoeId, type: 'file', name: 'shoe.jpg', filePath: '/products/shoe.jpg', tags: ['summer', 'red'], customMetadata: { sku: 'A-1', price: 10 }, mime: 'image/jpeg' });
     expect(details.createdAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+
+    const updated = await ik.files.update(shoeId, { tags: ['summer', 'red', 'sale'], customMetadata: { price: 12, sku: null } });
+    expect(updated).toMatchObject({ fileId: shoeId, tags: ['summer', 'red', 'sale'], customMetadata: { price: 12 } });
+    expect((await ik.files.get(shoeId)).customMetadata).toEqual({ price: 12 });
+    await expect(client(STRICT.privateKey).files.update(shoeId, { tags: ['x'] })).rejects.toMatchObject({ status: 404 });
   });
 
   it('serves the uploaded file through the normal image URL, transformed', async () => {

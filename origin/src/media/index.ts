@@ -6,6 +6,7 @@
  *            body: the client's multipart body, streamed through unchanged
  *   GET    /internal/media/<account>/files?<ImageKit list params>&endpoint=…
  *   GET    /internal/media/<account>/files/<fileId>?endpoint=…
+ *   PATCH  /internal/media/<account>/files/<fileId>?endpoint=…   {tags, customMetadata, …}
  *   DELETE /internal/media/<account>/files/<fileId>        → {filePath, path, purge}
  *   POST   /internal/media/<account>/purge   {url, path, prefix} → PurgeRecord
  *   GET    /internal/media/<account>/purge/<requestId>    → PurgeRecord
@@ -309,6 +310,44 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   app.get('/internal/media/:account/files/:fileId', async (c) => {
     const account = home(c.req.param('account'));
     const r = await store.get(account.id, c.req.param('fileId'));
+    if (!r) throw notFound('The requested file does not exist.');
+    return c.json(publicFile(r, endpointOf(c.req.url)));
+  });
+
+  // ImageKit "update file details": tags, customMetadata (merged; a null value removes a key),
+  // customCoordinates, description, publish.isPublished. Bytes and privacy never change here.
+  app.patch('/internal/media/:account/files/:fileId', async (c) => {
+    const account = home(c.req.param('account'));
+    const body = (await c.req.json().catch(() => null)) as Record<string, unknown> | null;
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('the body must be a JSON object');
+    for (const f of ['extensions', 'webhookUrl']) if (f in body) throw badRequest(`${f} is not supported by this server`);
+    const known = ['tags', 'customMetadata', 'customCoordinates', 'description', 'publish', 'removeAITags'];
+    for (const f of Object.keys(body)) if (!known.includes(f)) throw badRequest(`${f} cannot be updated`);
+    const { tags, customMetadata: cm, customCoordinates: cc, description, publish } = body;
+    if (tags !== undefined && tags !== null && (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || t.includes('%'))))
+      throw badRequest('tags must be an array of strings without "%", or null');
+    if (cm !== undefined && (typeof cm !== 'object' || cm === null || Array.isArray(cm))) throw badRequest('customMetadata must be an object');
+    if (cc !== undefined && cc !== null && (typeof cc !== 'string' || !/^\d+,\d+,\d+,\d+$/.test(cc))) throw badRequest('customCoordinates must be "x,y,width,height" or null');
+    if (description !== undefined && typeof description !== 'string') throw badRequest('description must be a string');
+    const isPublished = (publish as { isPublished?: unknown } | undefined)?.isPublished;
+    if (publish !== undefined && typeof isPublished !== 'boolean') throw badRequest('publish.isPublished must be a boolean');
+    const r = await store.update(
+      account.id,
+      c.req.param('fileId'),
+      (rec) => {
+        if (tags !== undefined) rec.tags = tags as string[] | null;
+        if (cm !== undefined)
+          for (const [k, v] of Object.entries(cm as Record<string, unknown>)) {
+            if (v === null) delete rec.customMetadata[k];
+            else rec.customMetadata[k] = v;
+          }
+        if (cc !== undefined) rec.customCoordinates = cc as string | null;
+        if (description !== undefined) rec.description = description as string;
+        if (typeof isPublished === 'boolean') rec.isPublished = isPublished;
+        return rec;
+      },
+      account.residency === 'flexible' ? account.backupRegion : undefined,
+    );
     if (!r) throw notFound('The requested file does not exist.');
     return c.json(publicFile(r, endpointOf(c.req.url)));
   });

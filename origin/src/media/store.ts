@@ -280,6 +280,23 @@ export class MediaStore {
     }
   }
 
+  /** Changes a file's record (not its bytes): home index, then the backup's. */
+  async update(accountId: string, fileId: string, change: (r: FileRecord) => FileRecord, backupRegion?: string): Promise<FileRecord | undefined> {
+    return this.lock.run(accountId, async () => {
+      const index = await this.index(accountId);
+      const current = index.get(fileId);
+      if (!current) return undefined;
+      const next = { ...change(structuredClone(current)), fileId, updatedAt: new Date().toISOString() };
+      await this.putJson(this.bucket, indexKey(accountId, fileId), next);
+      index.set(fileId, next);
+      if (backupRegion)
+        await this.putJson(this.opts.bucketFor(backupRegion), indexKey(accountId, fileId), next).catch((e) =>
+          log.error('backup record update failed', { account: accountId, fileId, err: String(e) }),
+        );
+      return next;
+    });
+  }
+
   async delete(accountId: string, fileId: string, backupRegion?: string): Promise<FileRecord | undefined> {
     return this.lock.run(accountId, async () => {
       const index = await this.index(accountId);
