@@ -8,7 +8,6 @@ import { badTransformation } from '../errors.js';
 import type { CropMode, CropStrategy, Dimension, Focus, Radius, StepOps, TransformPlan } from './types.js';
 import {
   bool,
-  describeRange,
   formatExpr,
   formatNumber,
   formatNumOrExpr,
@@ -185,7 +184,7 @@ export const PARAMS: readonly ParamSpec[] = [
       sdk: { x: 'x', y: 'y', xc: 'xCenter', yc: 'yCenter' }[k],
       group: 'Resize and crop',
       field: k,
-      syntax: `integer pixels 0–${MAX_DIMENSION * 4} or an expression`,
+      syntax: `pixels 0–${MAX_DIMENSION * 4} (rounded) or an expression`,
       description:
         k.length === 1
           ? `Top-left ${k === 'x' ? 'horizontal' : 'vertical'} offset of the region for cm-extract / cm-pad_extract.`
@@ -549,4 +548,3 @@ export const UNSUPPORTED_PARAMS: Readonly<Record<string, string>> = {
 
 export const PARAM_BY_KEY: ReadonlyMap<string, ParamSpec> = new Map(PARAMS.map((p) => [p.key, p]));
 
-export { describeRange };

@@ -9,6 +9,7 @@ import {
   negotiateFormat,
   normaliseHints,
   parseTransformation,
+  variantKey,
   type OpsStep,
   type TransformPlan,
 } from '../../shared/transform/index.js';
@@ -383,5 +384,16 @@ describe('namedTransformProblems (for account validation)', () => {
       expect.stringMatching(/^namedTransforms\.bad: w: .*out of range/),
       expect.stringMatching(/^namedTransforms\.nested: n: unknown named transformation "ok"/),
     ]);
+  });
+});
+
+describe('variantKey', () => {
+  it.each<[string, { format: 'webp' | 'source'; dpr?: string; width?: string }, string]>([
+    ['w-100,q-80', { format: 'webp', dpr: '2', width: '500' }, 'v1|w-100|f=webp'],
+    ['w-100,dpr-auto', { format: 'source', dpr: '2.0', width: '500' }, 'v1|dpr-auto,w-100|f=source|dpr=2'],
+    ['w-auto', { format: 'source', width: '412.4' }, 'v1|w-auto|f=source|w=412'],
+    ['w-auto', { format: 'source' }, 'v1|w-auto|f=source|w='],
+  ])('%s %j → %s', (tr, variant, key) => {
+    expect(variantKey(parseTransformation(tr), variant, { quality: 80 })).toBe(key);
   });
 });
