@@ -23,5 +23,7 @@ export const H = {
   failover: 'x-pixmesh-failover',
   /** origin → edge: the region's rolling result-cache hit ratio (0–1), for the edge's routing model. */
   regionHitRatio: 'x-pixmesh-region-hit-ratio',
+  /** origin → edge: the di- default image path served because the original is missing (short cache, never stored as the variant). */
+  defaultImage: 'x-pixmesh-default-image',
   ikError: 'ik-error',
 } as const;

@@ -65,7 +65,7 @@ export async function forwardToHome(deps: Pick<RegionServices, 'config' | 'accou
   const body = Buffer.from(await res.arrayBuffer());
   return {
     body,
-    defaultImage: res.headers.get('x-pixmesh-default-image') ?? undefined,
+    defaultImage: res.headers.get(H.defaultImage) ?? undefined,
     meta: {
       contentType: res.headers.get('content-type') ?? 'application/octet-stream',
       etag: res.headers.get('etag') ?? '',

@@ -26,7 +26,7 @@ const FORMATS: NegotiatedFormat[] = ['jpeg', 'png', 'webp', 'avif', 'gif', 'sour
 const LONG_CACHE = 'public, max-age=31536000, s-maxage=31536000';
 /** A default image (di-) stands in for a missing original: cached briefly, never in the result cache. */
 const DEFAULT_IMAGE_CACHE = 'public, max-age=300, s-maxage=300';
-export const DEFAULT_IMAGE_HEADER = 'x-pixmesh-default-image';
+export const DEFAULT_IMAGE_HEADER = H.defaultImage;
 
 export interface Variant {
   account: Account;
