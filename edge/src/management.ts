@@ -250,7 +250,15 @@ export function purgeTarget(account: Account, raw: string): { path: string; pref
   }
   // Endpoint prefix and tr: segments come off; a prefix keeps its trailing "/" or partial name.
   const trailing = prefix && rest.endsWith('/');
-  const parsed = parseImagePath(account, trailing ? rest.replace(/\/+$/, '') : rest, prefix ? '' : url.search);
+  let parsed;
+  try {
+    parsed = parseImagePath(account, trailing ? rest.replace(/\/+$/, '') : rest, prefix ? '' : url.search);
+  } catch (e) {
+    // "<endpoint prefix>/*": nothing left after the endpoint. Cached paths are relative to their
+    // endpoint, so this purges the account's whole cache (more than asked, never less).
+    if (prefix && isPixmeshError(e) && e.status === 404) return { path: '', prefix: true };
+    throw e;
+  }
   return { path: trailing ? `${parsed.path}/` : parsed.path, prefix };
 }
 
