@@ -175,7 +175,12 @@ export const PARAMS: readonly ParamSpec[] = [
     description:
       'Focus for crops and padding. `auto` is saliency-based (libvips attention). `face` currently falls back to the same saliency strategy (no face detector yet). For `cm-extract`, `auto`/`face` fall back to center. `fo-custom` and object names are not supported.',
     example: 'w-300,h-300,fo-top_left',
-    parse: (raw) => oneOf('fo', raw, FOCUS_VALUES),
+    parse: (raw) => {
+      if (raw === 'custom') throw badTransformation('fo: fo-custom (a focus area saved on the asset) is not supported yet; use auto, face or a direction');
+      if (raw !== null && /^[a-z]+$/.test(raw) && !(FOCUS_VALUES as readonly string[]).includes(raw))
+        throw badTransformation(`fo: object focus (fo-${raw}) is not supported; expected one of ${FOCUS_VALUES.join(', ')}`);
+      return oneOf('fo', raw, FOCUS_VALUES);
+    },
     format: (v) => (v === 'center' ? null : v),
   }),
   ...(['x', 'y', 'xc', 'yc'] as const).map((k) =>
