@@ -200,6 +200,23 @@ describe('renderImage: orientation and colour', () => {
   });
 });
 
+describe('renderImage: colour profiles', () => {
+  it('wide-gamut (Display P3) input is converted to sRGB and the profile stripped; cp-true keeps one', async () => {
+    const p3 = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#ff0000' } }).withIccProfile('p3').jpeg().toBuffer();
+    expect((await meta(p3)).hasProfile).toBe(true);
+    const r = await render(p3, 'w-16', 'png');
+    const m = await meta(r.data);
+    expect(m.hasProfile).toBe(false);
+    expect(m.space).toBe('srgb');
+    // P3's pure red lies outside sRGB: converted, it stays a saturated red
+    const [red = 0, green = 255] = await pixel(r.data, 8, 8);
+    expect(red).toBeGreaterThan(240);
+    expect(green).toBeLessThan(60);
+    const kept = await render(p3, 'w-16,cp-true', 'png');
+    expect((await meta(kept.data)).hasProfile).toBe(true);
+  });
+});
+
 describe('renderImage: pixel statistics', () => {
   it('e-grayscale is really gray', async () => {
     const r = await render(jpg, 'e-grayscale', 'png');
