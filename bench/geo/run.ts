@@ -65,6 +65,8 @@ export interface GeoOptions {
   zipfS: number;
   scenarios: Scenario[];
   policies: Policy[];
+  /** Per-scenario override of `policies` (the smoke run kills a region for one policy only). */
+  policiesFor?: Partial<Record<Scenario, Policy[]>>;
   home: RegionId;
   degradeRegion: RegionId;
   degradeMs: number;
@@ -491,7 +493,7 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
     const s3Proxy = await startDelayProxy(host, o.basePort + 130, () => ({ target: `http://${host}:${s3Port}`, delayMs: S3_SAME_REGION_MS }));
     proxies.push(s3Proxy);
 
-    const ids = o.scenarios.flatMap((s) => o.policies.map((p) => `${s}-${p}`));
+    const ids = o.scenarios.flatMap((s) => (o.policiesFor?.[s] ?? o.policies).map((p) => `${s}-${p}`));
     const accounts = accountsJson(ids, o.home, s3Proxy.url);
     const accountsFile = path.join(dataDir, 'accounts.json');
     fs.writeFileSync(accountsFile, JSON.stringify(accounts, null, 2));
@@ -527,7 +529,7 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
     const scenarios: GeoResults['scenarios'] = {};
     for (const scenario of o.scenarios) {
       const runs: PolicyRun[] = [];
-      for (const policy of o.policies) {
+      for (const policy of o.policiesFor?.[scenario] ?? o.policies) {
         // A fresh edge per run: the pixmesh policy starts from the prior every time (no state carried over).
         edge = await startEdgeWorker({
           scriptPath: bundle,
@@ -572,7 +574,7 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
       hitServiceMs: { value: hitServiceMs, source: hitSource },
       scenarios,
     };
-    const { log: _log, outDir: _out, ...config } = o;
+    const { log: _log, outDir: _out, policiesFor: _pf, ...config } = o;
     const { file } = writeSuite<GeoResults>(
       {
         suite: 'geo',

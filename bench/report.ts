@@ -1,0 +1,221 @@
+/**
+ * Turns bench/results/<suite>.json into SVG charts and bench/results/README.md (the summary the
+ * project README links to). Runs after any suite; suites that have not run are left out.
+ */
+import type { EdgeResults } from './edge/run.js';
+import type { GeoResults, PolicyRun } from './geo/run.js';
+import { readSuite, resultsDir, writeText, type SuiteResult } from './lib/results.js';
+import { barChart, lineChart } from './lib/svg.js';
+import type { TransformResults } from './transform/run.js';
+
+const POLICY_LABEL: Record<string, string> = { pixmesh: 'pixmesh (learned)', nearest: 'static nearest', home: 'home only', oracle: 'oracle' };
+
+function machineLine(r: SuiteResult): string {
+  const m = r.machine;
+  return `${m.nproc} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}, sharp ${m.sharp} / libvips ${m.libvips}${m.ipxSharp ? `, ipx ${m.ipxSharp}` : ''}${m.wrangler ? `, wrangler ${m.wrangler}` : ''}`;
+}
+
+const table = (head: string[], rows: (string | number | null | undefined)[][]) =>
+  [`| ${head.join(' | ')} |`, `|${head.map((h, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.map((c) => (c === null || c === undefined ? '–' : String(c))).join(' | ')} |`)].join('\n');
+
+const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : `${Math.round(x * 1000) / 10} %`);
+
+function geoSection(r: SuiteResult<GeoResults>, dir: string, files: string[]): string {
+  const out: string[] = [];
+  const cfg = r.config as Record<string, unknown>;
+  out.push(`## 1. Geo simulation (${r.mode}, ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${r.durationS} s)`);
+  out.push(
+    `${cfg.requests} requests per policy run (first ${Math.round(Number(cfg.warmup) * 100)} % left out as warm-up), concurrency ${cfg.concurrency}, seed ${cfg.seed}, ${cfg.images} originals × ${(cfg.transforms as string[]).length} transformations, Zipf s=${cfg.zipfS}, ${r.results.groundTruth.colos} colos; link inflation drawn ${r.results.groundTruth.linkInflation.min}–${r.results.groundTruth.linkInflation.max}× (median ${r.results.groundTruth.linkInflation.median}×) vs the prior's 2.1×; home region ${cfg.home}. An emulated edge HIT costs the client leg + ${r.results.hitServiceMs.value} ms (${r.results.hitServiceMs.source}).`,
+  );
+  for (const [scenario, runs] of Object.entries(r.results.scenarios) as [string, PolicyRun[]][]) {
+    out.push(`\n### ${scenario}`);
+    out.push(
+      table(
+        ['policy', 'p50 ms', 'p90', 'p98', 'p99', '≤ 50 ms', 'edge hit', 'region hit', 'originals', 'errors', 'failovers', 'decision regret ms', 'oracle pick', 'Δp50 / Δp99 vs oracle'],
+        runs.map((x) => [
+          POLICY_LABEL[x.policy] ?? x.policy,
+          x.latency.p50,
+          x.latency.p90,
+          x.latency.p98,
+          x.latency.p99,
+          pct(x.within50ms),
+          pct(x.edgeHitRatio),
+          pct(x.regionHitRatio),
+          x.originalFetches,
+          x.errors,
+          x.failovers,
+          x.decisionRegretMs,
+          pct(x.optimalShare),
+          x.regretVsOracle ? `${x.regretVsOracle.p50} / ${x.regretVsOracle.p99}` : '–',
+        ]),
+      ),
+    );
+    const withEvent = runs.filter((x) => x.event);
+    if (withEvent.length) {
+      const e0 = withEvent[0]!.event!;
+      out.push(`\n${e0.kind === 'degrade' ? `${e0.region} +${cfg.degradeMs} ms on the edge → region leg` : `${e0.region} SIGKILLed`} when half the requests had been issued. "To region" counts edge misses ${e0.kind === 'kill' ? 'that tried' : 'answered by'} ${e0.region}.`);
+      out.push(
+        table(
+          ['policy', 'event at s', 'share to region before', 'after', 'requests to region after', 'last one after (s)', 'errors after', 'failovers after', 'p50 / p99 in the 10 s after'],
+          withEvent.map((x) => [
+            POLICY_LABEL[x.policy] ?? x.policy,
+            x.event!.atS,
+            pct(x.event!.shareBefore),
+            pct(x.event!.shareAfter),
+            x.event!.requestsToRegionAfter,
+            x.event!.lastToRegionAfterS,
+            x.event!.errorsAfter,
+            x.event!.failoversAfter,
+            `${x.event!.windowLatency.p50} / ${x.event!.windowLatency.p99}`,
+          ]),
+        ),
+      );
+      const name = `geo-${scenario}-timeline.svg`;
+      writeText(
+        name,
+        lineChart({
+          title: `${scenario === 'kill' ? 'Kill' : 'Degrade'}: share of edge misses sent to ${e0.region}`,
+          subtitle: 'per 1 s bucket; dashed line = event (per policy run, times differ slightly)',
+          xLabel: 'seconds since run start',
+          yLabel: 'share of edge misses',
+          series: withEvent.map((x) => ({ name: POLICY_LABEL[x.policy] ?? x.policy, points: x.timeline.map((b) => [b.t + 0.5, b.shareToEventRegion ?? NaN] as [number, number]) })),
+          markers: [{ x: withEvent.find((x) => x.policy === 'pixmesh')?.event?.atS ?? e0.atS, label: scenario }],
+          yMax: 1,
+        }),
+        dir,
+      );
+      files.push(name);
+      out.push(`\n![${scenario} timeline](${name})`);
+    }
+    const name = `geo-${scenario}-latency.svg`;
+    writeText(
+      name,
+      barChart({
+        title: `Geo ${scenario}: latency percentiles by policy`,
+        subtitle: 'client-observed ms incl. client→colo leg; dashed = the 50 ms line',
+        yLabel: 'ms',
+        categories: ['p50', 'p90', 'p98', 'p99'],
+        series: runs.map((x) => ({ name: POLICY_LABEL[x.policy] ?? x.policy, values: [x.latency.p50, x.latency.p90, x.latency.p98, x.latency.p99] })),
+        reference: { value: 50, label: '50 ms' },
+      }),
+      dir,
+    );
+    files.push(name);
+    out.push(`\n![${scenario} latency](${name})`);
+  }
+  out.push('\nNotes:\n' + r.notes.map((n) => `- ${n}`).join('\n'));
+  return out.join('\n');
+}
+
+function transformSection(r: SuiteResult<TransformResults>, dir: string, files: string[]): string {
+  const out: string[] = [];
+  const cfg = r.config as Record<string, unknown>;
+  const res = r.results;
+  out.push(`## 2. Transform throughput (${r.mode}, ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${r.durationS} s)`);
+  out.push(
+    `Input ${res.input.width}×${res.input.height} JPEG (${Math.round(res.input.bytes / 1024)} KiB, ${res.input.description}); concurrency ${cfg.concurrency}; cold ${cfg.coldRequests} and repeated ${cfg.repeatedRequests} requests per engine and case (repeated: Zipf s=${cfg.zipfS} over ${cfg.variants} variants); engines interleaved in ${cfg.rounds} rounds. Encoders: JPEG q${res.encoder.jpeg.quality} baseline, WebP q${res.encoder.webp.quality} effort ${res.encoder.webp.effort}, AVIF q${res.encoder.avif.quality} effort ${res.encoder.avif.effort} tune ${res.encoder.avif.tune}.`,
+  );
+  for (const workload of ['cold', 'repeated'] as const) {
+    const ms = res.measurements.filter((m) => m.workload === workload);
+    if (!ms.length) continue;
+    const cases = [...new Set(ms.map((m) => m.case))];
+    out.push(`\n### ${workload}`);
+    out.push(
+      table(
+        ['case', 'raw ops/s', 'origin ops/s', 'ipx ops/s', 'origin / raw', 'ipx / raw', 'origin / ipx', 'p50 raw / origin / ipx ms', 'p99 raw / origin / ipx ms', 'peak RSS raw / origin / ipx MB', 'origin region hit', 'load avg'],
+        cases.map((c) => {
+          const g = (e: string) => ms.find((m) => m.case === c && m.engine === e);
+          const ratio = res.ratios.find((x) => x.case === c && x.workload === workload);
+          return [
+            c,
+            g('raw')?.opsPerSec,
+            g('origin')?.opsPerSec,
+            g('ipx')?.opsPerSec,
+            ratio?.originVsRaw,
+            ratio?.ipxVsRaw,
+            ratio?.originVsIpx,
+            `${g('raw')?.p50} / ${g('origin')?.p50} / ${g('ipx')?.p50}`,
+            `${g('raw')?.p99} / ${g('origin')?.p99} / ${g('ipx')?.p99}`,
+            `${g('raw')?.peakRssMb ?? '–'} / ${g('origin')?.peakRssMb ?? '–'} / ${g('ipx')?.peakRssMb ?? '–'}`,
+            pct(g('origin')?.regionHitRatio),
+            g('origin')?.loadAvg1,
+          ];
+        }),
+      ),
+    );
+    const name = `transform-${workload}.svg`;
+    writeText(
+      name,
+      barChart({
+        title: `Transform throughput, ${workload} workload`,
+        subtitle: `ops/s at concurrency ${cfg.concurrency}, same machine and run; higher is better`,
+        yLabel: 'ops/s',
+        categories: cases,
+        series: (['raw', 'origin', 'ipx'] as const).map((e) => ({
+          name: e === 'raw' ? 'raw sharp (in-process)' : e === 'origin' ? 'pixmesh origin (HTTP)' : 'ipx (HTTP)',
+          values: cases.map((c) => ms.find((m) => m.case === c && m.engine === e)?.opsPerSec ?? null),
+        })),
+      }),
+      dir,
+    );
+    files.push(name);
+    out.push(`\n![transform ${workload}](${name})`);
+  }
+  out.push('\nipx differences:\n' + res.ipxDifferences.map((n) => `- ${n}`).join('\n'));
+  out.push('\nNotes:\n' + r.notes.map((n) => `- ${n}`).join('\n'));
+  return out.join('\n');
+}
+
+function edgeSection(r: SuiteResult<EdgeResults>, dir: string, files: string[]): string {
+  const out: string[] = [];
+  const res = r.results;
+  out.push(`## 3. Edge overhead in workerd (${r.mode}, ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${r.durationS} s)`);
+  out.push(
+    table(
+      ['target', 'concurrency', 'req/s', 'p50 ms', 'p90', 'p99', 'errors'],
+      res.measurements.map((m) => [m.target, m.concurrency, m.reqPerSec, m.latency.p50, m.latency.p90, m.latency.p99, m.errors]),
+    ),
+  );
+  out.push(
+    `\nAt concurrency 1: a HIT through pixmesh costs ${res.hit.overheadP50Ms} ms (p50) more than a bare worker returning a cached body; a MISS costs ${res.miss.overheadP50Ms} ms (p50) more than calling the (instant) region directly. decideRoute: ${res.decide.usPerDecision} µs per decision, recordSample ${res.decide.usPerSample} µs (Node, ${res.decide.colos} learned colos).`,
+  );
+  const c1 = res.measurements.filter((m) => m.concurrency === Math.min(...res.measurements.map((x) => x.concurrency)));
+  const name = 'edge-latency.svg';
+  writeText(
+    name,
+    barChart({
+      title: 'Edge worker in workerd: latency by path',
+      subtitle: `concurrency ${c1[0]?.concurrency ?? 1}, loopback, Node client; lower is better`,
+      yLabel: 'ms',
+      categories: ['p50', 'p90', 'p99'],
+      series: c1.map((m) => ({ name: m.target, values: [m.latency.p50, m.latency.p90, m.latency.p99] })),
+    }),
+    dir,
+  );
+  files.push(name);
+  out.push(`\n![edge latency](${name})`);
+  out.push('\nNotes:\n' + r.notes.map((n) => `- ${n}`).join('\n'));
+  return out.join('\n');
+}
+
+export function writeReport(dir = resultsDir()): { readme: string; charts: string[] } {
+  const files: string[] = [];
+  const geo = readSuite<GeoResults>('geo', dir);
+  const transform = readSuite<TransformResults>('transform', dir);
+  const edge = readSuite<EdgeResults>('edge', dir);
+  const any = geo ?? transform ?? edge;
+  const parts = [
+    '# pixmesh benchmark results',
+    '',
+    'Generated by `npm run bench` (bench/report.ts) from the JSON files beside this page; methodology in [docs/benchmarks.md](../../docs/benchmarks.md).',
+    '',
+    any ? `Machine: ${machineLine(any)}.` : 'No results yet: run `npm run bench`.',
+    '',
+    'Everything runs on one machine over loopback: injected network delays are real waits, but transforms, workerd, the six origins and the load generator share the same cores. The 1-minute load average is recorded with the results; other work on the machine inflates absolute times (ratios between engines and policies measured in the same run are the robust figures).',
+  ];
+  if (geo) parts.push('', geoSection(geo, dir, files));
+  if (transform) parts.push('', transformSection(transform, dir, files));
+  if (edge) parts.push('', edgeSection(edge, dir, files));
+  const readme = writeText('README.md', parts.join('\n') + '\n', dir);
+  return { readme, charts: files };
+}
