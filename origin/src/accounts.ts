@@ -10,11 +10,23 @@ import { log } from './log.js';
 export class AccountDirectory {
   private index: AccountIndex;
   private text: string;
-  private watching = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** The file's identity when it was last read (the baseline for change detection). */
+  private seen: string;
 
   constructor(readonly file: string) {
+    this.seen = this.identity();
     this.text = fs.readFileSync(file, 'utf8');
     this.index = AccountIndex.fromJson(this.text);
+  }
+
+  private identity(): string {
+    try {
+      const st = fs.statSync(this.file);
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return 'missing';
+    }
   }
 
   get(id: string): Account | undefined {
@@ -36,6 +48,7 @@ export class AccountDirectory {
   }
 
   reload(): boolean {
+    this.seen = this.identity();
     let text: string;
     try {
       text = fs.readFileSync(this.file, 'utf8');
@@ -55,15 +68,21 @@ export class AccountDirectory {
     }
   }
 
-  /** Poll for changes (works on every filesystem, including bind mounts). */
+  /**
+   * Poll for changes (works on every filesystem, including bind mounts and files replaced by
+   * rename). The baseline is the file as it was read, so an edit made before the first poll is
+   * not missed (fs.watchFile takes its own baseline later).
+   */
   watch(intervalMs = 1000): void {
-    if (this.watching) return;
-    this.watching = true;
-    fs.watchFile(this.file, { interval: intervalMs, persistent: false }, () => this.reload());
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      if (this.identity() !== this.seen) this.reload();
+    }, intervalMs);
+    this.timer.unref();
   }
 
   close(): void {
-    if (this.watching) fs.unwatchFile(this.file);
-    this.watching = false;
+    clearInterval(this.timer);
+    this.timer = undefined;
   }
 }

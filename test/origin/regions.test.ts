@@ -227,6 +227,10 @@ describe('web proxy and SSRF', () => {
     const ok = await render(HOME, `acme/open/tr:w-64/http://127.0.0.1:${web.port}/img/photo.jpg`);
     expect(ok.status).toBe(200);
     expect((await imageFacts(ok)).width).toBe(64);
+    // The URL-encoded form ImageKit's docs recommend names the same source.
+    const encoded = await render(HOME, `acme/open/tr:w-65/${encodeURIComponent(`http://127.0.0.1:${web.port}/img/photo.jpg`)}`);
+    expect(encoded.status).toBe(200);
+    expect((await imageFacts(encoded)).width).toBe(65);
     const hop = await render(HOME, `acme/open/http://127.0.0.1:${web.port}/img/to-localhost`);
     expect(hop.status).toBe(403);
     expect(hop.headers.get('ik-error')).toMatch(/localhost/);
