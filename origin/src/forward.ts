@@ -4,7 +4,7 @@
  * through; an unreachable or failing home region is reported as HomeUnreachable so the caller
  * can fail over where residency allows.
  */
-import { PixmeshError, upstreamFailed } from '../../shared/errors.js';
+import { parseIkError, PixmeshError, upstreamFailed } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
 import { AUTH_HEADER, signInternalRequest, SIGNED_HEADERS } from '../../shared/internal-auth.js';
 import type { CachedMeta } from './cache/result-cache.js';
@@ -53,7 +53,13 @@ export async function forwardToHome(deps: Pick<RegionServices, 'config' | 'accou
   }
   if (res.status >= 500) {
     await res.body?.cancel();
-    throw new HomeUnreachable(`answered ${res.status}`);
+    const ik = parseIkError(res.headers.get(H.ikError));
+    // Home is up and decided (its origin failed or timed out): asking that origin again from here
+    // would only double the load and the wait. Overload (EBUSY) and answers without an ik-error
+    // (a proxy or a crash in between) are what failover is for.
+    if (ik && ik.code !== 'EBUSY' && res.headers.get(H.region) === account.homeRegion)
+      throw new PixmeshError(res.status, ik.code as PixmeshError['code'], ik.message);
+    throw new HomeUnreachable(`answered ${res.status}${ik ? ` ${ik.code}` : ''}`);
   }
   if (!res.ok) {
     const ik = res.headers.get(H.ikError) ?? '';

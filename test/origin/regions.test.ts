@@ -79,6 +79,7 @@ beforeAll(async () => {
   for (const name of ['photo.jpg', 'fwd.jpg', 'strict.jpg', 'etag.jpg', 'purge-a.jpg', 'dir/purge-b.jpg', 'dir/purge-c.jpg'])
     web.route(`/img/${name}`, serveBytes(photo, 'image/jpeg'));
   web.route('/img/slow.jpg', serveBytes(photo, 'image/jpeg', { delayMs: 400 }));
+  web.route('/img/broken.jpg', (_req, res) => void (res.writeHead(500), res.end('origin down')));
   web.route('/img/race.jpg', serveBytes(photo, 'image/jpeg', { delayMs: 400 }));
   web.route('/img/slow-variants.jpg', serveBytes(photo, 'image/jpeg', { delayMs: 400 }));
   web.route('/img/private.jpg', serveBytes(photo, 'image/jpeg', { headers: { 'is-private-file': 'true' } }));
@@ -152,6 +153,14 @@ describe('home resolution and forwarding', () => {
     expect(entriesFor(HOME, 'vault').length).toBeGreaterThan(0);
     // No transform ran in the non-home region.
     expect(metricValue(await metrics(EAST), 'pixmesh_origin_stage_duration_seconds_count', { stage: 'transform' })).toBe(transformsBefore);
+  });
+
+  it("home's own upstream failure passes through: no failover, the failing origin is asked once", async () => {
+    const res = await render(EAST, 'acme/tr:w-50/broken.jpg');
+    expect(res.status).toBe(502);
+    expect(res.headers.get('ik-error')).toMatch(/^EUPSTREAM - .*500/);
+    expect(res.headers.get('x-pixmesh-failover')).toBeNull();
+    expect(web.count('/img/broken.jpg')).toBe(1);
   });
 
   it('unknown accounts are 404 ENOENT and unsigned internal calls are 401 EAUTH', async () => {
