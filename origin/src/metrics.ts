@@ -43,6 +43,7 @@ export class OriginMetrics {
   readonly coalesced: Counter<'kind'>;
   readonly originFetches: Counter<'source' | 'outcome'>;
   readonly inflight: Gauge;
+  readonly cacheWriteErrors: Counter;
 
   constructor(region: string, sources: { resultCache: () => { entries: number; bytes: number }; originals: () => { entries: number; bytes: number } }) {
     const r = this.registry;
@@ -68,6 +69,7 @@ export class OriginMetrics {
     this.queueRejected = new Counter({ name: 'pixmesh_origin_transform_rejected_total', help: 'Requests refused with 503 EBUSY because the transform queue or the in-flight bound was full', registers: [r] });
     this.coalesced = new Counter({ name: 'pixmesh_origin_coalesced_requests_total', help: 'Requests that joined an identical in-flight request instead of doing the work (kind: variant, original)', labelNames: ['kind'], registers: [r] });
     this.originFetches = new Counter({ name: 'pixmesh_origin_original_fetches_total', help: 'Original lookups by origin type and outcome (found, missing, error) and originals-cache hits (source=cache)', labelNames: ['source', 'outcome'], registers: [r] });
+    this.cacheWriteErrors = new Counter({ name: 'pixmesh_origin_result_cache_write_errors_total', help: 'Results served without being stored because the cache write failed (disk full, I/O error)', registers: [r] });
     this.inflight = new Gauge({ name: 'pixmesh_origin_inflight_requests', help: 'Render requests being handled', registers: [r] });
     const ratio = this.hitRatio;
     new Gauge({ name: 'pixmesh_origin_result_cache_hit_ratio', help: 'Rolling result-cache hit ratio over the last 1000 lookups', registers: [r], collect() { this.set(ratio.value); } });

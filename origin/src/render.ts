@@ -16,6 +16,7 @@ import { canonicalTransformation, parseTransformation, TRANSFORM_ENGINE_VERSION,
 import type { CacheEntry, CachedMeta } from './cache/result-cache.js';
 import { forwardToHome, HomeUnreachable } from './forward.js';
 import { checkInputPixels } from './limits.js';
+import { log } from './log.js';
 import { renderImage } from './pipeline/index.js';
 import type { RegionServices } from './services.js';
 import { ServerTiming } from './server-timing.js';
@@ -134,6 +135,16 @@ function stage<T>(deps: RegionServices, timing: ServerTiming, name: string, fn: 
   return timing.time(name, fn, desc).finally(() => end());
 }
 
+/** A result the cache cannot take (disk full, I/O error) is still served; the failure is logged and counted. */
+async function storeSafely(deps: RegionServices, timing: ServerTiming, key: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer): Promise<void> {
+  try {
+    await stage(deps, timing, 'store', () => deps.cache.put(key, meta, body));
+  } catch (e) {
+    deps.metrics.cacheWriteErrors.inc();
+    log.warn('result cache write failed; serving without storing', { account: meta.account, path: meta.path, err: (e as Error).message });
+  }
+}
+
 async function fetchWithDefault(deps: RegionServices, v: Variant, timing: ServerTiming): Promise<{ original: Original; defaultImage?: string }> {
   const input = {
     account: v.account,
@@ -183,7 +194,7 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
     isPrivate: original.isPrivate,
     createdAt: Date.now(),
   };
-  if (store && !defaultImage && deps.purgeEpoch.value === epoch) await stage(deps, timing, 'store', () => deps.cache.put(v.key, meta, out.data));
+  if (store && !defaultImage && deps.purgeEpoch.value === epoch) await storeSafely(deps, timing, v.key, meta, out.data);
   return { entry: { meta: { ...meta, bodyLength: out.data.length }, body: out.data }, failover: false, defaultImage };
 }
 
@@ -204,7 +215,7 @@ async function produce(deps: RegionServices, v: Variant, url: URL, headers: Head
       const res = await stage(deps, timing, 'forward', () => forwardToHome(deps, url, headers), v.account.homeRegion);
       deps.metrics.bytesIn.inc({ source: 'forward' }, res.body.length);
       const meta = { ...res.meta, path: v.request.path };
-      if (mayStoreHere && !res.defaultImage && deps.purgeEpoch.value === epoch) await stage(deps, timing, 'store', () => deps.cache.put(v.key, meta, res.body));
+      if (mayStoreHere && !res.defaultImage && deps.purgeEpoch.value === epoch) await storeSafely(deps, timing, v.key, meta, res.body);
       return { entry: { meta: { ...meta, bodyLength: res.body.length }, body: res.body }, failover: false, defaultImage: res.defaultImage };
     } catch (e) {
       if (!(e instanceof HomeUnreachable)) throw e;
