@@ -58,6 +58,8 @@ export interface Account {
   endpoints: Endpoint[];
   /** Region holding the media-library backup copy (flexible accounts only). */
   backupRegion?: RegionId;
+  /** Media-library settings: upload-from-URL may reach private addresses; a per-account upload cap. */
+  mediaLibrary?: { allowPrivateNetwork: boolean; maxUploadBytes?: number };
 }
 
 export const DEFAULT_ACCOUNT_DEFAULTS: AccountDefaults = { quality: 80, autoFormat: true, avif: false, autoRotate: true };
@@ -229,6 +231,22 @@ export function validateAccountFile(data: unknown): Account[] {
       else backupRegion = raw.backupRegion;
     }
 
+    const mediaLibrary: NonNullable<Account['mediaLibrary']> = { allowPrivateNetwork: false };
+    if (raw.mediaLibrary !== undefined) {
+      const m = raw.mediaLibrary;
+      if (!isObj(m)) problems.push(`${at('mediaLibrary')} must be an object`);
+      else
+        for (const [k, v] of Object.entries(m)) {
+          if (k === 'allowPrivateNetwork') {
+            if (typeof v !== 'boolean') problems.push(`${at('mediaLibrary.allowPrivateNetwork')} must be a boolean`);
+            else mediaLibrary.allowPrivateNetwork = v;
+          } else if (k === 'maxUploadBytes') {
+            if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) problems.push(`${at('mediaLibrary.maxUploadBytes')} must be a positive integer`);
+            else mediaLibrary.maxUploadBytes = v;
+          } else problems.push(`${at(`mediaLibrary.${k}`)} is not a known setting (allowPrivateNetwork, maxUploadBytes)`);
+        }
+    }
+
     if (problems.length > before) return;
     accounts.push({
       id,
@@ -243,6 +261,7 @@ export function validateAccountFile(data: unknown): Account[] {
       customDomains,
       endpoints,
       backupRegion,
+      mediaLibrary,
     });
   });
   if (problems.length) throw new AccountFileError(problems);

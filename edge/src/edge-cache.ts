@@ -9,7 +9,7 @@
  */
 import type { Account } from '../../shared/accounts.js';
 import type { ImageRequest } from '../../shared/request.js';
-import { canonicalTransformation, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
+import { variantKey, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
 
 /** How long a cached 200 is served without asking a region again. */
 export const FRESH_TTL_S = 7 * 24 * 3600;
@@ -32,10 +32,8 @@ export async function edgeCacheKey(
     request.endpoint.prefix,
     request.path,
     new URLSearchParams(request.extraQuery).toString(),
-    canonicalTransformation(plan, account.defaults),
-    `f=${format}`,
-    `dpr=${hints.dpr ?? ''}`,
-    `w=${hints.width ?? ''}`,
+    // The same transformation part the regions key on (engine version, canonical tr, format, hints used).
+    variantKey(plan, { format, dpr: hints.dpr, width: hints.width }, account.defaults),
   ];
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(parts.join('\n')));
   const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
@@ -47,10 +45,19 @@ export interface CachedLookup {
   stale?: Response;
 }
 
-export async function readCached(key: Request, now: number): Promise<CachedLookup> {
+/**
+ * `purgedAt`: the newest purge (ms) that covers this entry's path; an entry stored at or before
+ * it is gone — deleted, and not even a stale fallback.
+ */
+export async function readCached(key: Request, now: number, purgedAt: () => Promise<number> = async () => 0): Promise<CachedLookup> {
   const hit = await cache().match(key);
   if (!hit) return {};
   const storedAt = Number(hit.headers.get(STORED_AT) ?? 0);
+  if (storedAt <= (await purgedAt())) {
+    await hit.body?.cancel();
+    await cache().delete(key);
+    return {};
+  }
   const freshFor = Number(hit.headers.get(FRESH_FOR) ?? FRESH_TTL_S);
   const clean = new Response(hit.body, hit);
   clean.headers.delete(STORED_AT);

@@ -15,6 +15,7 @@ import { loadAccounts } from './accounts.js';
 import { edgeCacheKey, readCached, storeInCache, type CachedLookup } from './edge-cache.js';
 import type { Env } from './env.js';
 import { readGeo } from './geo.js';
+import { edgePurgedAt } from './management.js';
 import { knownRegions, procFromServerTiming, router } from './router.js';
 import { routeServerTiming } from './routing/model.js';
 
@@ -77,7 +78,7 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
     );
     const varyOn = [negotiated ? 'Accept' : '', used.dpr ? 'Sec-CH-DPR' : '', used.width ? 'Sec-CH-Width' : ''].filter(Boolean);
     const key = await edgeCacheKey(account, request, plan, format, hints);
-    const cached: CachedLookup = await readCached(key, started);
+    const cached: CachedLookup = await readCached(key, started, () => edgePurgedAt(c.env, account.id, request.path));
     if (cached.fresh) {
       return withEdgeHeaders(cached.fresh, 'HIT', [`edge-cache;desc="HIT"`, `edge;dur=${Date.now() - started}`], varyOn, head);
     }

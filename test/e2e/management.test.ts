@@ -333,8 +333,18 @@ describe('purge and delete', () => {
   });
 });
 
-// Needs the image route to consult edgePurgedAt() (edge/src/management.ts) on a cache hit; see docs/management-api.md.
-it.todo('a purge or delete also drops the variants from the edge cache of the colo (x-pixmesh-cache MISS afterwards)');
+it('a purge also drops the variants from the edge cache of the colo (x-pixmesh-cache MISS afterwards)', async () => {
+  const ik = client(FLEX.privateKey);
+  await ik.files.upload({ file: await toFile(jpeg, 'e.jpg'), fileName: 'edge-purge.jpg', useUniqueFileName: false });
+  const p = '/flex/tr:w-64/edge-purge.jpg';
+  expect((await getImage(p)).headers.get('x-pixmesh-cache')).toBe('MISS');
+  expect((await getImage(p)).headers.get('x-pixmesh-cache')).toBe('HIT');
+  await ik.cache.invalidation.create({ url: `${cluster.edgeUrl}/flex/edge-purge.jpg` });
+  const after = await getImage(p);
+  expect(after.status).toBe(200);
+  expect(after.headers.get('x-pixmesh-cache')).toBe('MISS');
+  expect((await getImage(p)).headers.get('x-pixmesh-cache')).toBe('HIT');
+});
 
 describe('residency, isolation and failure', () => {
   it('strict: the bytes exist only in the home bucket and only the home region caches variants', async () => {

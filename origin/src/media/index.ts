@@ -71,35 +71,9 @@ export function mediaLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): MediaL
   };
 }
 
-/**
- * Per-account media settings, read from the account file's optional `mediaLibrary` object
- * (`{ "allowPrivateNetwork": false, "maxUploadBytes": <n> }`). Unknown to shared/accounts.ts,
- * which ignores it; read here from the validated file's text.
- */
-interface MediaSettings {
-  allowPrivateNetwork: boolean;
-  maxUploadBytes?: number;
-}
-let settingsCache: { text: string; byId: Map<string, MediaSettings> } | undefined;
-export function mediaSettings(accounts: AccountDirectory, id: string): MediaSettings {
-  const text = accounts.raw();
-  if (settingsCache?.text !== text) {
-    const byId = new Map<string, MediaSettings>();
-    try {
-      const data = JSON.parse(text) as { accounts?: { id?: unknown; mediaLibrary?: Record<string, unknown> }[] };
-      for (const a of data.accounts ?? []) {
-        if (typeof a.id !== 'string' || !a.mediaLibrary) continue;
-        const m = a.mediaLibrary;
-        const s: MediaSettings = { allowPrivateNetwork: m.allowPrivateNetwork === true };
-        if (typeof m.maxUploadBytes === 'number' && Number.isInteger(m.maxUploadBytes) && m.maxUploadBytes > 0) s.maxUploadBytes = m.maxUploadBytes;
-        byId.set(a.id, s);
-      }
-    } catch {
-      /* the directory only holds validated JSON */
-    }
-    settingsCache = { text, byId };
-  }
-  return settingsCache.byId.get(id) ?? { allowPrivateNetwork: false };
+/** Per-account media settings: the account file's optional `mediaLibrary` object (shared/accounts.ts). */
+export function mediaSettings(accounts: AccountDirectory, id: string): NonNullable<Account['mediaLibrary']> {
+  return accounts.get(id)?.mediaLibrary ?? { allowPrivateNetwork: false };
 }
 
 /** The public shape of a record (internal checksums stay inside). */
