@@ -31,7 +31,7 @@ function geoSection(r: SuiteResult<GeoResults>, dir: string, files: string[]): s
     out.push(`\n### ${scenario}`);
     out.push(
       table(
-        ['policy', 'p50 ms', 'p90', 'p98', 'p99', '≤ 50 ms', 'edge hit', 'region hit', 'originals', 'errors', 'failovers', 'decision regret ms', 'oracle pick', 'Δp50 / Δp99 vs oracle'],
+        ['policy', 'p50 ms', 'p90', 'p98', 'p99', '≤ 50 ms', 'edge-miss p50 / p99', 'edge hit', 'region hit', 'originals', 'errors', 'failovers', 'decision regret ms', 'oracle pick', 'Δp50 / Δp99 vs oracle', 'load avg'],
         runs.map((x) => [
           POLICY_LABEL[x.policy] ?? x.policy,
           x.latency.p50,
@@ -39,6 +39,7 @@ function geoSection(r: SuiteResult<GeoResults>, dir: string, files: string[]): s
           x.latency.p98,
           x.latency.p99,
           pct(x.within50ms),
+          `${x.missLatency.p50} / ${x.missLatency.p99}`,
           pct(x.edgeHitRatio),
           pct(x.regionHitRatio),
           x.originalFetches,
@@ -47,6 +48,7 @@ function geoSection(r: SuiteResult<GeoResults>, dir: string, files: string[]): s
           x.decisionRegretMs,
           pct(x.optimalShare),
           x.regretVsOracle ? `${x.regretVsOracle.p50} / ${x.regretVsOracle.p99}` : '–',
+          x.loadAvg1.join('→'),
         ]),
       ),
     );
@@ -177,7 +179,7 @@ function edgeSection(r: SuiteResult<EdgeResults>, dir: string, files: string[]):
     ),
   );
   out.push(
-    `\nAt concurrency 1: a HIT through pixmesh costs ${res.hit.overheadP50Ms} ms (p50) more than a bare worker returning a cached body; a MISS costs ${res.miss.overheadP50Ms} ms (p50) more than calling the (instant) region directly. decideRoute: ${res.decide.usPerDecision} µs per decision, recordSample ${res.decide.usPerSample} µs (Node, ${res.decide.colos} learned colos).`,
+    `\nAt concurrency 1: a HIT through pixmesh costs ${res.hit.overheadP50Ms} ms (p50) more than a bare worker returning a cached body; a MISS costs ${res.miss.overheadP50Ms} ms (p50) more than calling the (instant) region directly, ${res.miss.overheadNoCacheP50Ms ?? '–'} ms with the Cache API off (no lookup/store: routing, signing and proxying only). decideRoute: ${res.decide.usPerDecision} µs per decision, recordSample ${res.decide.usPerSample} µs (Node, ${res.decide.colos} learned colos).`,
   );
   const c1 = res.measurements.filter((m) => m.concurrency === Math.min(...res.measurements.map((x) => x.concurrency)));
   const name = 'edge-latency.svg';

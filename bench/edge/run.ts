@@ -36,7 +36,7 @@ export interface EdgeOptions {
 
 export const DEFAULT_EDGE: EdgeOptions = {
   mode: 'full',
-  requests: 1500,
+  requests: 600,
   concurrency: [1, 8],
   rounds: 3,
   bodyBytes: 20_000,
@@ -46,7 +46,7 @@ export const DEFAULT_EDGE: EdgeOptions = {
 };
 
 export interface EdgeMeasurement {
-  target: 'pixmesh-hit' | 'bare-hit' | 'pixmesh-miss' | 'region-direct';
+  target: 'pixmesh-hit' | 'bare-hit' | 'pixmesh-miss' | 'pixmesh-miss-nocache' | 'region-direct';
   concurrency: number;
   requests: number;
   errors: number;
@@ -58,7 +58,7 @@ export interface EdgeResults {
   measurements: EdgeMeasurement[];
   /** p50 of a HIT through the pixmesh worker at concurrency 1 (the geo suite charges this per emulated edge hit). */
   hit: { pixmesh: LatencySummary; bare: LatencySummary; overheadP50Ms: number };
-  miss: { pixmesh: LatencySummary; direct: LatencySummary; overheadP50Ms: number };
+  miss: { pixmesh: LatencySummary; pixmeshNoCache: LatencySummary; direct: LatencySummary; overheadP50Ms: number; overheadNoCacheP50Ms: number };
   decide: { iterations: number; usPerDecision: number; usPerSample: number; colos: number };
 }
 
@@ -136,6 +136,7 @@ export async function runEdge(partial: Partial<EdgeOptions> = {}): Promise<{ fil
   const host = '127.0.0.1';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pixmesh-bench-edge-'));
   let pix: RunningWorker | undefined;
+  let pixNoCache: RunningWorker | undefined;
   let bare: RunningWorker | undefined;
   let fake: Awaited<ReturnType<typeof startFakeRegion>> | undefined;
   const log = o.log;
@@ -148,6 +149,20 @@ export async function runEdge(partial: Partial<EdgeOptions> = {}): Promise<{ fil
       host,
       port: o.basePort + 7,
       cache: true,
+      bindings: {
+        PIXMESH_REGION_URLS: JSON.stringify(Object.fromEntries(REGION_IDS.map((r) => [r, fake!.url]))),
+        PIXMESH_INTERNAL_SECRET: 'bench-edge-secret-0123456789abcdef',
+        PIXMESH_TRUST_GEO_HEADERS: 'true',
+        PIXMESH_ACCOUNTS_JSON: JSON.stringify(accounts),
+      },
+    });
+    // The same worker with the Cache API off: the MISS path without Miniflare's local cache store
+    // (the geo suite runs the worker this way).
+    pixNoCache = await startEdgeWorker({
+      scriptPath: bundle,
+      host,
+      port: o.basePort + 9,
+      cache: false,
       bindings: {
         PIXMESH_REGION_URLS: JSON.stringify(Object.fromEntries(REGION_IDS.map((r) => [r, fake!.url]))),
         PIXMESH_INTERNAL_SECRET: 'bench-edge-secret-0123456789abcdef',
@@ -174,6 +189,7 @@ export async function runEdge(partial: Partial<EdgeOptions> = {}): Promise<{ fil
       'pixmesh-hit': () => hitUrl,
       'bare-hit': () => bareUrl,
       'pixmesh-miss': () => `${pix!.url}/demo/tr:w-${100 + (missCounter++ % 3000)}/miss-${missCounter}.jpg`,
+      'pixmesh-miss-nocache': () => `${pixNoCache!.url}/demo/tr:w-320/miss.jpg`,
       'region-direct': () => `${fake!.url}/internal/render/demo/tr:w-320/direct.jpg`,
     };
     const measurements: EdgeMeasurement[] = [];
@@ -207,7 +223,13 @@ export async function runEdge(partial: Partial<EdgeOptions> = {}): Promise<{ fil
     const results: EdgeResults = {
       measurements,
       hit: { pixmesh: fine(c1('pixmesh-hit')), bare: fine(c1('bare-hit')), overheadP50Ms: round(c1('pixmesh-hit').p50 - c1('bare-hit').p50, 2) },
-      miss: { pixmesh: fine(c1('pixmesh-miss')), direct: fine(c1('region-direct')), overheadP50Ms: round(c1('pixmesh-miss').p50 - c1('region-direct').p50, 2) },
+      miss: {
+        pixmesh: fine(c1('pixmesh-miss')),
+        pixmeshNoCache: fine(c1('pixmesh-miss-nocache')),
+        direct: fine(c1('region-direct')),
+        overheadP50Ms: round(c1('pixmesh-miss').p50 - c1('region-direct').p50, 2),
+        overheadNoCacheP50Ms: round(c1('pixmesh-miss-nocache').p50 - c1('region-direct').p50, 2),
+      },
       decide,
     };
     const { log: _l, outDir: _o, ...config } = o;
@@ -222,7 +244,7 @@ export async function runEdge(partial: Partial<EdgeOptions> = {}): Promise<{ fil
         notes: [
           'Latencies are measured by a Node client on loopback, so they include the client and one local HTTP hop; compare pixmesh against the bare worker, not against zero.',
           'Workers run in workerd through Miniflare directly (no wrangler dev proxy worker in front).',
-          'The MISS path goes to an instant fake region that answers a fixed body, so it measures the worker (routing decision, HMAC signing, proxying, cache store), not a region.',
+          'The MISS path goes to an instant fake region that answers a fixed body, so it measures the worker (routing decision, HMAC signing, proxying, cache store), not a region. pixmesh-miss-nocache is the same worker with the Cache API off (no lookup, no store), as the geo suite runs it: the difference is the local runtime\'s cache cost.',
           'decideRoute is timed in Node (V8, like workerd) with a learned state of 64 colos × 6 regions.',
         ],
       },
@@ -231,6 +253,7 @@ export async function runEdge(partial: Partial<EdgeOptions> = {}): Promise<{ fil
     return { file, results };
   } finally {
     await pix?.dispose().catch(() => undefined);
+    await pixNoCache?.dispose().catch(() => undefined);
     await bare?.dispose().catch(() => undefined);
     await fake?.close().catch(() => undefined);
     fs.rmSync(dir, { recursive: true, force: true });

@@ -31,9 +31,9 @@ export const ENCODER = {
   avif: { quality: 50, effort: 2, tune: 'ssim' as const },
 };
 
-/** Raw sharp: the same decode → auto-rotate → resize → encode the origin runs. */
+/** Raw sharp: the same decode (auto-orient on load, as origin/src/pipeline/steps/input.ts) → resize → encode the origin runs. */
 export function rawTransform(input: Buffer, format: OutFormat, width: number): Promise<Buffer> {
-  let p = sharp(input).rotate().resize({ width });
+  let p = sharp(input, { autoOrient: true }).resize({ width });
   if (format === 'jpeg') p = p.jpeg(ENCODER.jpeg);
   else if (format === 'webp') p = p.webp(ENCODER.webp);
   else p = p.avif(ENCODER.avif);

@@ -50,12 +50,12 @@ export const DEFAULT_TRANSFORM: TransformOptions = {
   mode: 'full',
   seed: 11,
   concurrency: 2,
-  coldRequests: 60,
-  repeatedRequests: 240,
+  coldRequests: 45,
+  repeatedRequests: 150,
   variants: 300,
   zipfS: 1.0,
   cases: CASES.map((c) => c.id),
-  maxSeconds: 30,
+  maxSeconds: 15,
   rounds: 3,
   basePort: 9540,
   log: (m) => console.log(m),
@@ -223,7 +223,7 @@ interface Chunk {
 
 async function runRawChunk(o: TransformOptions, dir: string, inputFile: string, c: Case, warmup: number[], widths: number[], tag: string): Promise<Chunk> {
   const jobFile = path.join(dir, `raw-${c.id}-${tag}.json`);
-  fs.writeFileSync(jobFile, JSON.stringify({ input: inputFile, format: c.format, warmup, widths, concurrency: o.concurrency, maxSeconds: o.maxSeconds }));
+  fs.writeFileSync(jobFile, JSON.stringify({ input: inputFile, format: c.format, warmup, widths, concurrency: o.concurrency, maxSeconds: o.maxSeconds / o.rounds }));
   const child = tsx(path.join(ROOT, 'bench/transform/raw-worker.ts'), [jobFile]);
   const line = await waitForLine(child, 'raw sharp worker', (o.maxSeconds + 30) * 1000);
   await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
