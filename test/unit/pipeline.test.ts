@@ -87,6 +87,13 @@ describe('renderImage: sizes', () => {
     ['if-w_gt_400,w-100,if-else,w-50,if-end', 50, 38],
     ['if-iw_lt_10,w-100,if-end', 320, 240],
     ['w-160:if-w_lt_200_and_iw_eq_320,h-30,if-end', 40, 30],
+    // regressions: a materialisation between steps must not reset the sizes later steps rely on
+    ['w-300,h-200:o-50,w-200,h-200,cm-extract', 200, 200],
+    ['w-100,h-100:w-50:r-max', 50, 50],
+    ['w-100:rt-45:w-50,o-50', 50, 50],
+    ['w-100:b-5_red,w-50,o-50', 60, 48],
+    ['w-300,h-200:w-400,h-400,cm-pad_extract,o-50', 400, 400],
+    ['w-100,h-100:w-50:b-2_000', 54, 54],
   ])('%s → %d×%d', async (tr, w, h) => {
     const r = await render(jpg, tr);
     expect([r.width, r.height]).toEqual([w, h]);

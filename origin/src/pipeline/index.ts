@@ -6,7 +6,7 @@
  */
 import sharp from 'sharp';
 import type { AccountDefaults } from '../../../shared/accounts.js';
-import { busy, isPixmeshError, limitExceeded, undecodable } from '../../../shared/errors.js';
+import { busy, isPixmeshError, limitExceeded, PixmeshError } from '../../../shared/errors.js';
 import type { NegotiatedFormat, OutputFormat, TransformPlan } from '../../../shared/transform/index.js';
 import { loadConfigFromEnv, type PipelineConfig } from './config.js';
 import { materialise, type Ctx } from './context.js';
@@ -74,7 +74,8 @@ function wrap(e: unknown): Error {
   const message = e instanceof Error ? e.message : String(e);
   if (/pixel limit/i.test(message)) return limitExceeded('the original exceeds the pixel limit');
   if (/timeout/i.test(message)) return busy('the render took too long', 1, 503);
-  return undecodable('the original could not be processed (corrupt or unsupported image data)');
+  // keep libvips' text as the cause (for logs), never in the public message
+  return new PixmeshError(422, 'EDECODE', 'the original could not be processed (corrupt or unsupported image data)', { cause: e });
 }
 
 function newContext(input: Buffer, plan: TransformPlan, opts: RenderOptions, config: PipelineConfig, page = 0): Ctx {

@@ -5,7 +5,7 @@
  */
 import sharp from 'sharp';
 import { badTransformation } from '../../../../shared/errors.js';
-import { exactDims, materialise, PHASE, setDims, usePhase, type Ctx } from '../context.js';
+import { checkOutputSize, exactDims, materialise, PHASE, setDims, usePhase, type Ctx } from '../context.js';
 import { DEFAULT_PAD, gravityOffset, sharpColor, sharpPosition, stepColor } from './util.js';
 
 /** ImageKit: dpr is ignored when the result would be under 1 px or over 5000 px. */
@@ -57,7 +57,7 @@ export async function resize(ctx: Ctx): Promise<void> {
     const s = o.c === 'at_max' ? Math.min(h! / ch, 1) : h! / ch;
     [tw, th] = [Math.max(1, Math.round(cw * s)), Math.max(1, Math.round(ch * s))];
   }
-  setDims(ctx, tw, th, 'resize');
+  checkOutputSize(ctx.config, tw, th, 'resize');
   if (fit === 'fill' && tw === cw && th === ch) return;
 
   if (fit === 'contain' && o.bg?.kind === 'blurred') return padBlurred(ctx, cw, ch, tw, th);
@@ -74,6 +74,7 @@ export async function resize(ctx: Ctx): Promise<void> {
     position: sharpPosition(o.fo, fit === 'cover'),
     background: sharpColor(bg),
   });
+  setDims(ctx, tw, th, 'resize'); // after usePhase: a materialisation resets the dims to the pixels it made
 }
 
 /** pad_resize with bg-blurred: the image fitted inside, over a blurred cover-scaled copy of itself. */
@@ -122,7 +123,7 @@ async function extract(ctx: Ctx): Promise<void> {
   const g = gravityOffset(o.fo, cw - w, ch - h);
   const left = o.x ?? (o.xc !== undefined ? Math.round(o.xc - w / 2) : g.left);
   const top = o.y ?? (o.yc !== undefined ? Math.round(o.yc - h / 2) : g.top);
-  setDims(ctx, w, h, `cm-${o.cm}`);
+  checkOutputSize(ctx.config, w, h, `cm-${o.cm}`);
   const inside = left >= 0 && top >= 0 && left + w <= cw && top + h <= ch;
   if (o.cm === 'extract') {
     if (!inside)
@@ -130,6 +131,7 @@ async function extract(ctx: Ctx): Promise<void> {
     if (left === 0 && top === 0 && w === cw && h === ch) return;
     await usePhase(ctx, PHASE.preExtract);
     ctx.img = ctx.img.extract({ left, top, width: w, height: h });
+    setDims(ctx, w, h, 'cm-extract');
     return;
   }
   // pad_extract: the part of the region inside the image, then padding around it
@@ -150,4 +152,5 @@ async function extract(ctx: Ctx): Promise<void> {
     }
     ctx.img = ctx.img.extend({ ...pad, background: sharpColor(bg) });
   }
+  setDims(ctx, w, h, 'cm-pad_extract');
 }

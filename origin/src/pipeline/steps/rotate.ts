@@ -3,7 +3,7 @@
  * canvas and fill the corners with `bg` (transparent without one). `rt-auto` (EXIF) is applied
  * by the decode step.
  */
-import { PHASE, setDims, usePhase, type Ctx } from '../context.js';
+import { checkOutputSize, PHASE, setDims, usePhase, type Ctx } from '../context.js';
 import { sharpColor, stepColor, TRANSPARENT } from './util.js';
 
 export async function rotate(ctx: Ctx): Promise<void> {
@@ -17,13 +17,13 @@ export async function rotate(ctx: Ctx): Promise<void> {
     return;
   }
   const bg = fill ?? TRANSPARENT;
+  await usePhase(ctx, PHASE.rotateAny);
   if (ctx.dimsKnown) {
     const rad = (deg * Math.PI) / 180;
     const w = Math.ceil(Math.abs(ctx.width * Math.cos(rad)) + Math.abs(ctx.height * Math.sin(rad)));
     const h = Math.ceil(Math.abs(ctx.width * Math.sin(rad)) + Math.abs(ctx.height * Math.cos(rad)));
-    setDims(ctx, w, h, 'rt'); // checks the limits; the exact size is sharp's
+    checkOutputSize(ctx.config, w, h, 'rt'); // the exact size is sharp's: dimsKnown becomes false below
   }
-  await usePhase(ctx, PHASE.rotateAny);
   ctx.img = ctx.img.rotate(deg, { background: sharpColor(bg) });
   if (bg.alpha < 1) ctx.hasAlpha = true;
   ctx.dimsKnown = false;
