@@ -5,7 +5,7 @@ import { log } from './log.js';
 
 export function errorResponse(c: Context, err: unknown): Response {
   const e: PixmeshError = isPixmeshError(err) ? err : new PixmeshError(500, 'EUPSTREAM', 'internal error');
-  if (!isPixmeshError(err)) log.error('unhandled error', { err: String((err as Error)?.stack ?? err), path: c.req.path });
+  if (!isPixmeshError(err)) log.error('unhandled error', { err: String((err as Error)?.stack ?? err), path: c.req.path, requestId: c.req.header('x-pixmesh-request-id') });
   const headers: Record<string, string> = {
     'ik-error': e.ikError,
     'cache-control': 'no-store',
