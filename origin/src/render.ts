@@ -159,7 +159,10 @@ async function fetchWithDefault(deps: RegionServices, v: Variant, timing: Server
   } catch (e) {
     if (!(isPixmeshError(e) && e.code === 'ENOENT' && v.plan.defaultImage)) throw e;
     const defaultImage = v.plan.defaultImage;
-    const original = await stage(deps, timing, 'fetch', () => deps.originals.get({ ...input, path: defaultImage, extraQuery: [] }), 'default-image');
+    // ImageKit takes default images from the media library: look there first, then in the endpoint's own origins.
+    const origins = input.endpoint.origins;
+    const endpoint = origins.some((o) => o.type === 'media') ? input.endpoint : { ...input.endpoint, origins: [{ type: 'media' as const }, ...origins] };
+    const original = await stage(deps, timing, 'fetch', () => deps.originals.get({ ...input, endpoint, path: defaultImage, extraQuery: [] }), 'default-image');
     return { original, defaultImage };
   }
 }

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { putObjects } from '../../scripts/cluster.js';
+import { mediaBucketFor } from '../../origin/src/config.js';
 import type { RegionId } from '../../shared/regions.js';
 import {
   filesUnder,
@@ -94,6 +95,7 @@ beforeAll(async () => {
     buckets: ['acme-origin'],
     originEnv: { PIXMESH_MAX_INPUT_BYTES: '2000000', PIXMESH_MAX_INPUT_PIXELS: '20000000' },
   });
+  await putObjects(regions.s3Url, mediaBucketFor(HOME), [{ key: 'acme/defaults/fallback.jpg', body: await testJpeg(100, 100, 300), contentType: 'image/jpeg' }]);
   await putObjects(regions.s3Url, 'acme-origin', [
     { key: 's3/one.jpg', body: await testJpeg(800, 600, 30), contentType: 'image/jpeg' },
     { key: 's3/two.jpg', body: await testJpeg(800, 600, 60), contentType: 'image/jpeg' },
@@ -291,6 +293,11 @@ describe('limits, private files, default images, ETags', () => {
     expect(res.headers.get('x-pixmesh-default-image')).toBe('photo.jpg');
     expect(res.headers.get('cache-control')).toMatch(/max-age=300/);
     expect((await imageFacts(res)).width).toBe(90);
+    // On a web-proxy endpoint (no media origin of its own) the default image comes from the media library.
+    const viaProxy = await render(HOME, `acme/open/tr:w-30,di-defaults@@fallback.jpg/http://127.0.0.1:${web.port}/img/nope.jpg`);
+    expect(viaProxy.status).toBe(200);
+    expect(viaProxy.headers.get('x-pixmesh-default-image')).toBe('defaults/fallback.jpg');
+    expect((await imageFacts(viaProxy)).width).toBe(30);
     const missing = await render(EAST, 'acme/tr:w-90/missing.jpg');
     expect(missing.status).toBe(404);
     expect(missing.headers.get('ik-error')).toMatch(/^ENOENT/);
