@@ -48,7 +48,7 @@ export class OriginMetrics {
   constructor(region: string, sources: { resultCache: () => { entries: number; bytes: number }; originals: () => { entries: number; bytes: number } }) {
     const r = this.registry;
     r.setDefaultLabels({ region });
-    collectDefaultMetrics({ register: r, prefix: 'pixmesh_origin_process_' });
+    collectDefaultMetrics({ register: r, prefix: 'pixmesh_origin_' });
     this.requests = new Counter({
       name: 'pixmesh_origin_requests_total',
       help: 'HTTP requests answered, by route, status and result-cache outcome (hit, miss, forward, failover, not-modified, error, none)',
