@@ -60,7 +60,7 @@ async function edgeSteps(pathAfterAccount: string, search: string, acct: Account
 }
 
 describe('grammar fuzz (in process, seeded)', () => {
-  it(`${COUNT} random/mutated URLs + fixed hostile cases: only successes and 4xx, each parse < 250 ms`, async () => {
+  it(`${COUNT} random/mutated URLs + fixed hostile cases: only successes and 4xx, each parse < 1 s (no catastrophic backtracking)`, async () => {
     const cases = fuzzCases(SEED, COUNT);
     const crashes: string[] = [];
     const slow: string[] = [];
@@ -79,7 +79,7 @@ describe('grammar fuzz (in process, seeded)', () => {
       const out = await edgeSteps(url.pathname.slice('/rel'.length), url.search);
       const ms = performance.now() - t0;
       maxMs = Math.max(maxMs, ms);
-      if (ms > 250) slow.push(`${c.label} took ${ms.toFixed(1)} ms: ${c.path.slice(0, 120)}${c.search.slice(0, 60)}`);
+      if (ms > 1000) slow.push(`${c.label} took ${ms.toFixed(1)} ms: ${c.path.slice(0, 120)}${c.search.slice(0, 60)}`);
       if ('crash' in out) crashes.push(`${c.label} (seed ${SEED}): ${out.crash} — ${JSON.stringify((c.path + c.search).slice(0, 200))}`);
       else if (!out.ok && (out.status < 400 || out.status > 499)) crashes.push(`${c.label}: status ${out.status} ${out.code} — ${JSON.stringify((c.path + c.search).slice(0, 200))}`);
       const k = out.ok ? '200' : 'crash' in out ? 'crash' : `${out.status} ${out.code}`;

@@ -81,8 +81,8 @@ const figures = {
   maxRssAfterMb: 0,
   slowestMs: 0,
   slowestInput: '',
-  urlFuzz: { sent: 0, unsendable: 0, fiveXx: 0, hangs: 0, outcomes: {} as Record<string, number> },
 };
+const urlFuzz = { sent: 0, unsendable: 0, fiveXx: 0, hangs: 0, outcomes: {} as Record<string, number> };
 
 beforeAll(async () => {
   img = await localServer((req, res) => {
@@ -170,6 +170,23 @@ describe('adversarial corpus through edge → region → home → S3', () => {
     }
   });
 
+  it('a burst of 24 concurrent renders of a 36 MP original and 24 bomb headers: 200 / ELIMIT / 503 EBUSY only, RSS bounded', async () => {
+    const burst = await Promise.all([
+      ...Array.from({ length: 24 }, (_, i) => edge(`/rel/tr:w-${60 + i}/bomb/allowed-6000.png`, colo(i), 60_000)),
+      ...Array.from({ length: 24 }, (_, i) => edge(`/rel/tr:w-${60 + i}/bomb/real-10001.png`, colo(i), 60_000)),
+    ]);
+    const outcomes: Record<string, number> = {};
+    for (const a of burst) outcomes[outcomeOf(a)] = (outcomes[outcomeOf(a)] ?? 0) + 1;
+    const mem = originPids().map(([, pid]) => (pid === undefined ? null : procMemory(pid)));
+    const peak = Math.max(...mem.map((m) => m?.peakMb ?? 0));
+    figures.peakRssMb = Math.max(figures.peakRssMb, peak);
+    recordFigures('burst', { requests: burst.length, outcomes, peakOriginRssMb: peak, slowestMs: Math.round(Math.max(...burst.map((b) => b.ms))) });
+    expect(Object.keys(outcomes).filter((o) => !['200', '400 ELIMIT', '503 EBUSY'].includes(o))).toEqual([]);
+    expect(burst.slice(0, 24).filter((a) => a.status === 200).length).toBeGreaterThan(0);
+    expect(mem.filter((m) => m === null)).toEqual([]);
+    expect(peak).toBeLessThan(1536);
+  });
+
   it('the same hostile input again is answered the same way, from the region or edge cache or not (idempotent)', async () => {
     const bomb = await edge('/rel/tr:w-100/bomb/png-100k.png');
     const again = await edge('/rel/tr:w-100/bomb/png-100k.png');
@@ -196,21 +213,21 @@ describe('hostile URLs sent raw to the real edge', () => {
       for (let c = queue.shift(); c; c = queue.shift()) {
         const res = await rawGet(cluster.edgeUrl, `/rel${c.path}${c.search}`, { 'x-pixmesh-colo': 'FRA', accept: 'image/jpeg' }, 30_000);
         if (res.status === -1) {
-          figures.urlFuzz.unsendable++;
+          urlFuzz.unsendable++;
           continue;
         }
-        figures.urlFuzz.sent++;
+        urlFuzz.sent++;
         const o = outcomeOf(res);
-        figures.urlFuzz.outcomes[o] = (figures.urlFuzz.outcomes[o] ?? 0) + 1;
-        if (res.status === 0) figures.urlFuzz.hangs++;
-        if (res.status >= 500) figures.urlFuzz.fiveXx++;
+        urlFuzz.outcomes[o] = (urlFuzz.outcomes[o] ?? 0) + 1;
+        if (res.status === 0) urlFuzz.hangs++;
+        if (res.status >= 500) urlFuzz.fiveXx++;
         if (res.status === 0 || res.status >= 500) bad.push(`${c.label}: ${res.status} ${res.headers.get('ik-error') ?? res.body.toString().slice(0, 120)} — ${JSON.stringify((c.path + c.search).slice(0, 160))}`);
       }
     };
     await Promise.all([worker(), worker(), worker(), worker()]);
-    recordFigures('urlFuzzEdge', figures.urlFuzz);
+    recordFigures('urlFuzzEdge', urlFuzz);
     expect(bad).toEqual([]);
-    expect(figures.urlFuzz.sent).toBeGreaterThan(300);
+    expect(urlFuzz.sent).toBeGreaterThan(300);
   });
 
   it('raw traversal targets never reach another object or account', async () => {
