@@ -42,7 +42,10 @@ export const FOCUS_VALUES: readonly Focus[] = [
 ];
 export const FORMAT_VALUES = ['auto', 'jpg', 'jpeg', 'png', 'webp', 'avif', 'gif', 'orig'] as const;
 
-export type PlanOutput = Pick<TransformPlan, 'format' | 'defaultImage' | 'quality' | 'progressive' | 'lossless' | 'colorProfile' | 'metadata' | 'original'>;
+export type PlanOutput = Pick<
+  TransformPlan,
+  'format' | 'defaultImage' | 'quality' | 'progressive' | 'lossless' | 'colorProfile' | 'metadata' | 'original' | 'page'
+>;
 
 interface SpecBase {
   /** URL key, e.g. `w`, `e-grayscale`. */
@@ -474,6 +477,17 @@ export const PARAMS: readonly ParamSpec[] = [
     format: (v) => (v ? 'true' : null),
   }),
   output({
+    key: 'pg',
+    sdk: 'page',
+    group: 'Other',
+    field: 'page',
+    syntax: 'an integer page/frame number from 1 to 10000',
+    description: 'Render one page or frame of a multi-page or animated original (GIF, animated WebP, TIFF) as a still image. Ranges (`pg-2-4`, `pg-1_3`) and named layers are not supported.',
+    example: 'pg-2',
+    parse: (raw) => num('pg', raw, { min: 1, max: 10000, integer: true }),
+    format: formatNumber,
+  }),
+  output({
     key: 'di',
     sdk: 'defaultImage',
     group: 'Other',
@@ -530,7 +544,6 @@ export const SPECIAL_PARAMS = [
 
 /** Known ImageKit parameters pixmesh does not implement (a clear 400 instead of "unknown"). */
 export const UNSUPPORTED_PARAMS: Readonly<Record<string, string>> = {
-  pg: 'page selection (pg) is not supported yet',
   cr: 'colour replace (cr) is not supported yet',
   'e-shadow': 'e-shadow is not supported yet',
   'e-gradient': 'e-gradient is not supported yet',

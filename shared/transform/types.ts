@@ -135,6 +135,8 @@ export interface TransformPlan {
   colorProfile?: boolean;
   /** `md-true`: keep the metadata. */
   metadata?: boolean;
+  /** `pg-<n>`: render page/frame n (1-based) of a multi-page or animated original, as a still. */
+  page?: number;
 }
 
 export interface ParseContext {

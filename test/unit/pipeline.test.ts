@@ -546,3 +546,16 @@ describe('canonical form renders the same pixels (same key ⇒ same output)', ()
     expect(ra.equals(rb)).toBe(true);
   });
 });
+
+describe('renderImage: pg (page / frame)', () => {
+  it('renders one frame of an animation as a still, and one page of a multi-page TIFF', async () => {
+    const colours = ['#ff0000', '#00ff00', '#0000ff'];
+    const frames = await Promise.all(colours.map((c) => sharp({ create: { width: 60, height: 40, channels: 3, background: c } }).png().toBuffer()));
+    const gif = await sharp(frames, { join: { animated: true } }).gif().toBuffer();
+    const second = await render(gif, 'pg-2,w-30');
+    expect([second.format, second.frames, second.width, second.height]).toEqual(['gif', 1, 30, 20]);
+    expect((await meta(second.data)).pages ?? 1).toBe(1);
+    expect((await sharp(second.data).stats()).dominant.g).toBeGreaterThan(200);
+    await expect(render(gif, 'pg-4')).rejects.toMatchObject({ status: 400, code: 'EBADTR', message: expect.stringMatching(/pg: page 4 does not exist, the original has 3 pages/) });
+  });
+});

@@ -94,6 +94,7 @@ const CASES: [string, Transformation[], string][] = [
   ['named', [{ named: 'thumb' }], 'c-at_max,h-200,w-200'],
   ['named multi-step', [{ named: 'square' }], 'h-100,w-100:r-max'],
   ['original', [{ original: true }], 'orig-true'],
+  ['page', [{ page: 2 }], 'pg-2'],
   ['chain', [{ width: 400, height: 300 }, { rotation: 90 }], 'h-300,w-400:rt-90'],
   ['chain with crop then radius', [{ width: 200, height: 200, crop: 'maintain_ratio' }, { radius: 'max' }, { format: 'png' }], 'h-200,w-200:r-max:f-png'],
   ['raw conditional', [{ raw: 'if-w_gt_400,w-400,if-else,w-200,if-end' }, { quality: 50 }], 'if-w_gt_400,w-400,if-else,w-200,if-end:q-50'],

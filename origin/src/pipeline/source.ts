@@ -29,10 +29,10 @@ export interface SourceInfo {
 }
 
 /** Read the header; an unreadable or unsupported file is a 422 EDECODE, never a raw sharp error. */
-export async function readSourceInfo(input: Buffer): Promise<SourceInfo> {
+export async function readSourceInfo(input: Buffer, page = 0): Promise<SourceInfo> {
   let m: Metadata;
   try {
-    m = await sharp(input, { limitInputPixels: false }).metadata();
+    m = await sharp(input, { limitInputPixels: false, page }).metadata();
   } catch {
     throw undecodable('the original is not a decodable image');
   }

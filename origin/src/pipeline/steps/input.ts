@@ -4,7 +4,7 @@
  * with libvips' own pixel limit as a second guard.
  */
 import sharp from 'sharp';
-import { limitExceeded } from '../../../../shared/errors.js';
+import { badTransformation, limitExceeded } from '../../../../shared/errors.js';
 import type { Ctx } from '../context.js';
 import { readSourceInfo } from '../source.js';
 
@@ -13,6 +13,15 @@ export async function checkLimits(ctx: Ctx): Promise<void> {
   if (input.length > config.maxInputBytes)
     throw limitExceeded(`the original is ${input.length} bytes; at most ${config.maxInputBytes} bytes are allowed`, 413);
   ctx.source = await readSourceInfo(input);
+  const page = ctx.plan.page;
+  if (page !== undefined && page > ctx.source.pages)
+    throw badTransformation(`pg: page ${page} does not exist, the original has ${ctx.source.pages} page${ctx.source.pages === 1 ? '' : 's'}`);
+  if (page !== undefined && page > 1) {
+    // pages of a TIFF may differ in size: the chosen page is "the input" from here on
+    ctx.page = page - 1;
+    const pageInfo = await readSourceInfo(input, ctx.page);
+    ctx.source = { ...pageInfo, pages: ctx.source.pages };
+  }
   const frames = keepsAnimation(ctx) ? ctx.source.pages : 1;
   if (frames > config.maxFrames)
     throw limitExceeded(`the original has ${frames} frames; at most ${config.maxFrames} are allowed`);
@@ -30,7 +39,7 @@ export async function checkLimits(ctx: Ctx): Promise<void> {
  */
 export function keepsAnimation(ctx: Pick<Ctx, 'source' | 'opts' | 'plan'>): boolean {
   const { source, opts, plan } = ctx;
-  if (source.pages <= 1 || (source.format !== 'gif' && source.format !== 'webp')) return false;
+  if (plan.page !== undefined || source.pages <= 1 || (source.format !== 'gif' && source.format !== 'webp')) return false;
   if (plan.format === 'orig' || opts.format === 'source') return true;
   return opts.format === 'gif' || opts.format === 'webp';
 }

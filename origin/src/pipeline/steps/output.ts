@@ -8,8 +8,8 @@ import { PHASE, usePhase, type Ctx } from '../context.js';
 import type { SourceInfo } from '../source.js';
 import { sharpColor, solid, DEFAULT_PAD } from './util.js';
 
-export function sourceFamily(source: SourceInfo, transparent: boolean, exact: boolean): OutputFormat {
-  if (source.pages > 1 && (source.format === 'gif' || source.format === 'webp')) return source.format; // keep the animation
+export function sourceFamily(source: SourceInfo, transparent: boolean, exact: boolean, animated = false): OutputFormat {
+  if (animated && (source.format === 'gif' || source.format === 'webp')) return source.format; // keep the animation
   if (exact && (source.format === 'jpeg' || source.format === 'png' || source.format === 'webp' || source.format === 'avif' || source.format === 'gif'))
     return source.format;
   if (source.format === 'gif') return 'gif';
@@ -20,7 +20,7 @@ export function sourceFamily(source: SourceInfo, transparent: boolean, exact: bo
 export async function chooseFormat(ctx: Ctx): Promise<void> {
   const requested = ctx.opts.format;
   const format: OutputFormat =
-    ctx.plan.format === 'orig' || requested === 'source' ? sourceFamily(ctx.source, ctx.hasAlpha, ctx.plan.format === 'orig') : requested;
+    ctx.plan.format === 'orig' || requested === 'source' ? sourceFamily(ctx.source, ctx.hasAlpha, ctx.plan.format === 'orig', ctx.frames > 1) : requested;
   ctx.format = format;
   if (format === 'jpeg' && ctx.hasAlpha) {
     // JPEG has no alpha: flatten onto bg (or white) rather than letting transparency turn black
