@@ -176,7 +176,7 @@ export const PARAMS: readonly ParamSpec[] = [
     field: 'fo',
     syntax: FOCUS_VALUES.join(' | '),
     description:
-      'Focus for crops and padding. `auto` is saliency-based (libvips attention). `face` currently falls back to the same saliency strategy (no face detector yet). For `cm-extract`, `auto`/`face` fall back to center. `fo-custom` and object names are not supported.',
+      'Focus for crops and padding. `auto` is saliency-based (libvips attention). `face` currently falls back to the same saliency strategy (no face detector yet). With `cm-extract` / `cm-pad_extract` the region is centred on the attention focal point. `fo-custom` and object names are not supported.',
     example: 'w-300,h-300,fo-top_left',
     parse: (raw) => {
       if (raw === 'custom') throw badTransformation('fo: fo-custom (a focus area saved on the asset) is not supported yet; use auto, face or a direction');

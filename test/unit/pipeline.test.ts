@@ -559,3 +559,20 @@ describe('renderImage: pg (page / frame)', () => {
     await expect(render(gif, 'pg-4')).rejects.toMatchObject({ status: 400, code: 'EBADTR', message: expect.stringMatching(/pg: page 4 does not exist, the original has 3 pages/) });
   });
 });
+
+describe('renderImage: fo-auto with extract', () => {
+  it('centres the extracted region on the salient spot', async () => {
+    const spot = await sharp({ create: { width: 40, height: 40, channels: 3, background: '#ff0000' } }).png().toBuffer();
+    const img = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#777777' } })
+      .composite([{ input: spot, left: 280, top: 40 }])
+      .png()
+      .toBuffer();
+    const r = await render(img, 'w-100,h-100,cm-extract,fo-auto', 'png');
+    expect([r.width, r.height]).toEqual([100, 100]);
+    const [red = 0, green = 255] = await pixel(r.data, 50, 50);
+    expect(red).toBeGreaterThan(200);
+    expect(green).toBeLessThan(60);
+    const centre = await render(img, 'w-100,h-100,cm-extract', 'png');
+    expect((await pixel(centre.data, 50, 50))[0]).toBeLessThan(150);
+  });
+});

@@ -120,7 +120,8 @@ async function extract(ctx: Ctx): Promise<void> {
   const [dw, dh] = applyDpr(w, h, o.dpr);
   w = dw!;
   h = dh!;
-  const g = gravityOffset(o.fo, cw - w, ch - h);
+  const smart = (o.fo === 'auto' || o.fo === 'face') && o.x === undefined && o.y === undefined && o.xc === undefined && o.yc === undefined;
+  const g = smart ? await attentionOffset(ctx, w, h) : gravityOffset(o.fo, cw - w, ch - h);
   const left = o.x ?? (o.xc !== undefined ? Math.round(o.xc - w / 2) : g.left);
   const top = o.y ?? (o.yc !== undefined ? Math.round(o.yc - h / 2) : g.top);
   checkOutputSize(ctx.config, w, h, `cm-${o.cm}`);
@@ -153,4 +154,28 @@ async function extract(ctx: Ctx): Promise<void> {
     ctx.img = ctx.img.extend({ ...pad, background: sharpColor(bg) });
   }
   setDims(ctx, w, h, 'cm-pad_extract');
+}
+
+/**
+ * fo-auto (and fo-face, until a detector exists) for extract modes: libvips' attention strategy
+ * finds the focal point on a small probe, and the region is centred on it (kept inside the image
+ * on axes where it fits).
+ */
+async function attentionOffset(ctx: Ctx, w: number, h: number): Promise<{ left: number; top: number }> {
+  await materialise(ctx);
+  const { width: cw, height: ch } = ctx;
+  const f = Math.min(1, 256 / Math.max(w, h));
+  const bw = Math.max(1, Math.round(w * f));
+  const bh = Math.max(1, Math.round(h * f));
+  const s = Math.max(bw / cw, bh / ch);
+  const { info } = await ctx.img
+    .clone()
+    .resize({ width: bw, height: bh, fit: 'cover', position: 'attention' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const fx = (info.attentionX ?? (cw * s) / 2) / s;
+  const fy = (info.attentionY ?? (ch * s) / 2) / s;
+  const axis = (focal: number, size: number, space: number) =>
+    size <= space ? Math.min(space - size, Math.max(0, Math.round(focal - size / 2))) : Math.floor((space - size) / 2);
+  return { left: axis(fx, w, cw), top: axis(fy, h, ch) };
 }
