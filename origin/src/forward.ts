@@ -8,17 +8,63 @@ import { parseIkError, PixmeshError, upstreamFailed } from '../../shared/errors.
 import { H } from '../../shared/headers.js';
 import { AUTH_HEADER, signInternalRequest, SIGNED_HEADERS } from '../../shared/internal-auth.js';
 import type { CachedMeta } from './cache/result-cache.js';
+import type { RegionId } from '../../shared/regions.js';
 import type { RegionServices } from './services.js';
 
 export class HomeUnreachable extends Error {
   constructor(
     message: string,
     readonly timedOut = false,
+    /** A connection failure or timeout (counts against the breaker), not an answer. */
+    readonly network = false,
   ) {
     super(message);
   }
   asError(): PixmeshError {
     return upstreamFailed(`home region unreachable: ${this.message}`, this.timedOut ? 504 : 502);
+  }
+}
+
+/**
+ * A per-home-region circuit breaker, so a home region that hangs (no answer until the forward
+ * timeout) costs one timeout, not one per miss: after a connection failure or timeout the home
+ * region is skipped (fail over at once, or refuse at once for strict accounts) for a cool-down
+ * that doubles with each consecutive failure (1 s … 30 s); then one trial call goes through.
+ */
+export class HomeBreaker {
+  private readonly state = new Map<string, { failures: number; openUntil: number; trial: boolean }>();
+  constructor(
+    private readonly baseMs = 1_000,
+    private readonly maxMs = 30_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** null: go ahead; otherwise the reason to skip the call. */
+  check(region: string): string | null {
+    const s = this.state.get(region);
+    if (!s || s.failures === 0) return null;
+    if (this.now() < s.openUntil) return `circuit open for ${Math.ceil((s.openUntil - this.now()) / 1000)} s after ${s.failures} failure(s)`;
+    if (s.trial) return 'circuit half-open: a trial call is in progress';
+    s.trial = true;
+    return null;
+  }
+
+  success(region: string): void {
+    this.state.delete(region);
+  }
+
+  failure(region: string): void {
+    const s = this.state.get(region) ?? { failures: 0, openUntil: 0, trial: false };
+    s.failures++;
+    s.trial = false;
+    s.openUntil = this.now() + Math.min(this.maxMs, this.baseMs * 2 ** (s.failures - 1));
+    this.state.set(region, s);
+  }
+
+  /** Any answer other than a network failure/timeout proves the region alive. */
+  settle(region: string, err: unknown): void {
+    if (err instanceof HomeUnreachable && err.network) this.failure(region);
+    else this.success(region);
   }
 }
 
@@ -29,11 +75,34 @@ export interface ForwardResult {
   defaultImage?: string;
 }
 
-export async function forwardToHome(deps: Pick<RegionServices, 'config' | 'accounts'>, url: URL, incoming: Headers): Promise<ForwardResult> {
-  const { config } = deps;
+export async function forwardToHome(
+  deps: Pick<RegionServices, 'config' | 'accounts'> & { homeBreaker?: HomeBreaker },
+  url: URL,
+  incoming: Headers,
+): Promise<ForwardResult> {
   const accountId = decodeURIComponent(url.pathname.split('/')[3] ?? '');
   const account = deps.accounts.get(accountId);
   if (!account) throw new PixmeshError(404, 'ENOENT', `unknown account "${accountId}"`);
+  const breaker = deps.homeBreaker;
+  const skip = breaker?.check(account.homeRegion);
+  if (skip) throw new HomeUnreachable(skip);
+  try {
+    const res = await callHome(deps, account, url, incoming);
+    breaker?.success(account.homeRegion);
+    return res;
+  } catch (e) {
+    breaker?.settle(account.homeRegion, e);
+    throw e;
+  }
+}
+
+async function callHome(
+  deps: Pick<RegionServices, 'config'>,
+  account: { id: string; homeRegion: RegionId },
+  url: URL,
+  incoming: Headers,
+): Promise<ForwardResult> {
+  const { config } = deps;
   const homeUrl = config.regionUrls[account.homeRegion];
   if (!homeUrl) throw new HomeUnreachable(`no URL configured for ${account.homeRegion}`);
   const headers = new Headers();
@@ -49,7 +118,7 @@ export async function forwardToHome(deps: Pick<RegionServices, 'config' | 'accou
     res = await fetch(homeUrl + pathAndQuery, { headers, signal: AbortSignal.timeout(config.forwardTimeoutMs) });
   } catch (e) {
     const err = e as Error;
-    throw new HomeUnreachable(err.name === 'TimeoutError' ? 'timed out' : String(err.cause ?? err.message), err.name === 'TimeoutError');
+    throw new HomeUnreachable(err.name === 'TimeoutError' ? 'timed out' : String(err.cause ?? err.message), err.name === 'TimeoutError', true);
   }
   if (res.status >= 500) {
     await res.body?.cancel();
@@ -68,7 +137,13 @@ export async function forwardToHome(deps: Pick<RegionServices, 'config' | 'accou
     const code = (at > 0 ? ik.slice(0, at) : 'EUPSTREAM') as PixmeshError['code'];
     throw new PixmeshError(res.status, code, at > 0 ? ik.slice(at + 3) : `home region answered ${res.status}`);
   }
-  const body = Buffer.from(await res.arrayBuffer());
+  let body: Buffer;
+  try {
+    body = Buffer.from(await res.arrayBuffer());
+  } catch (e) {
+    const err = e as Error;
+    throw new HomeUnreachable(`reading the answer failed: ${err.name === 'TimeoutError' ? 'timed out' : err.message}`, err.name === 'TimeoutError', true);
+  }
   return {
     body,
     defaultImage: res.headers.get(H.defaultImage) ?? undefined,

@@ -3,6 +3,7 @@
  * killed (failover for flexible accounts, refusal for strict ones), a restart that keeps the
  * result cache, and graceful shutdown on SIGTERM.
  */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { putObjects } from '../../scripts/cluster.js';
 import { mediaBucketFor } from '../../origin/src/config.js';
@@ -127,10 +128,48 @@ describe('home region killed', () => {
     expect(again.status).toBe(200);
     expect(again.headers.get('x-pixmesh-region-cache')).toBe('HIT');
     expect(web.count('/img/keep.jpg')).toBe(1);
-    // Home is back: forwarding resumes, no failover header.
-    const after = await render(WEST, 'flex/tr:w-80/after.jpg');
-    expect(after.headers.get('x-pixmesh-processed-by')).toBe(HOME);
-    expect(after.headers.get('x-pixmesh-failover')).toBeNull();
+    // Home is back: forwarding resumes (at the latest when the breaker's cool-down ends), no failover header.
+    let after: Response | undefined;
+    for (let i = 0; i < 40; i++) {
+      after = await render(WEST, `flex/tr:w-${80 + i}/after.jpg`);
+      if (after.headers.get('x-pixmesh-processed-by') === HOME) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(after!.headers.get('x-pixmesh-processed-by')).toBe(HOME);
+    expect(after!.headers.get('x-pixmesh-failover')).toBeNull();
+  });
+});
+
+describe('a hanging home region', () => {
+  it('costs one forward timeout; then the breaker fails over (or refuses strict accounts) at once', async () => {
+    const held: net.Socket[] = [];
+    const hang = net.createServer((sock) => void held.push(sock)); // accepts, never answers
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+    const port = regions.basePort + 22;
+    const urls = { ...regions.regionUrls, [HOME]: `http://127.0.0.1:${(hang.address() as net.AddressInfo).port}`, 'ap-south-1': `http://127.0.0.1:${port}` };
+    const origin = await spawnOrigin(regions, 'ap-south-1', port, { PIXMESH_REGION_URLS: JSON.stringify(urls), PIXMESH_FORWARD_TIMEOUT_MS: '800' });
+    try {
+      const call = (p: string) => signedFetch(origin.url, regions.internalSecret, `/internal/render/${p}`, { headers: { 'x-pixmesh-format': 'jpeg' } });
+      let t0 = Date.now();
+      const first = await call('flex/tr:w-31/fail.jpg');
+      expect(first.status).toBe(200);
+      expect(first.headers.get('x-pixmesh-failover')).toBe('home-unreachable');
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(800);
+      t0 = Date.now();
+      const second = await call('flex/tr:w-32/fail.jpg');
+      expect(second.status).toBe(200);
+      expect(second.headers.get('server-timing')).toMatch(/failover;desc="circuit open/);
+      expect(Date.now() - t0).toBeLessThan(600);
+      t0 = Date.now();
+      const strict = await call('vault/tr:w-32/strict.jpg');
+      expect(strict.status).toBe(502);
+      expect(Date.now() - t0).toBeLessThan(600);
+    } finally {
+      origin.child.kill('SIGTERM');
+      await origin.exited;
+      held.forEach((s) => s.destroy());
+      await new Promise((r) => hang.close(r));
+    }
   });
 });
 

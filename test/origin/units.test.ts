@@ -9,6 +9,7 @@ import { AccountDirectory } from '../../origin/src/accounts.js';
 import { OriginalsCache } from '../../origin/src/cache/originals-cache.js';
 import { ResultCache } from '../../origin/src/cache/result-cache.js';
 import { SingleFlight } from '../../origin/src/coalesce.js';
+import { HomeBreaker, HomeUnreachable } from '../../origin/src/forward.js';
 import { RollingRatio } from '../../origin/src/metrics.js';
 import { TransformQueue } from '../../origin/src/queue.js';
 import { etagMatches } from '../../origin/src/render.js';
@@ -210,6 +211,41 @@ describe('transform queue', () => {
     const q = new TransformQueue(1, 0);
     await expect(q.run(() => Promise.reject(new Error('x')))).rejects.toThrow('x');
     await expect(q.run(async () => 1)).resolves.toBe(1);
+  });
+});
+
+describe('home breaker', () => {
+  it('opens after a network failure, lets one trial through after a doubling cool-down, closes on success', () => {
+    let now = 0;
+    const b = new HomeBreaker(1000, 4000, () => now);
+    expect(b.check('eu')).toBeNull();
+    b.settle('eu', new HomeUnreachable('refused', false, true));
+    expect(b.check('eu')).toMatch(/open/);
+    now = 1000;
+    expect(b.check('eu')).toBeNull(); // the trial
+    expect(b.check('eu')).toMatch(/half-open/); // everyone else still skips
+    b.failure('eu');
+    now = 2999;
+    expect(b.check('eu')).toMatch(/open/); // 2 s now
+    now = 3000;
+    expect(b.check('eu')).toBeNull();
+    b.failure('eu');
+    b.failure('eu');
+    now = 3000 + 3999;
+    expect(b.check('eu')).toMatch(/open/); // capped at 4 s
+    now = 3000 + 4000;
+    expect(b.check('eu')).toBeNull();
+    b.success('eu');
+    expect(b.check('eu')).toBeNull();
+    expect(b.check('other')).toBeNull();
+  });
+
+  it('counts only network failures: an answer (even an error) proves the region alive', () => {
+    const b = new HomeBreaker(1000, 4000, () => 0);
+    b.settle('eu', new HomeUnreachable('answered 503 EBUSY'));
+    expect(b.check('eu')).toBeNull();
+    b.settle('eu', new Error('404'));
+    expect(b.check('eu')).toBeNull();
   });
 });
 
