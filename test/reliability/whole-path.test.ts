@@ -24,6 +24,8 @@ const BASE = 9700;
 const CANARY_PORT = 9790;
 const IMG_PORT = 9791;
 const MAX_INPUT_BYTES = 4 * 1024 * 1024;
+/** The render deadline the origins run with here (PIXMESH_RENDER_TIMEOUT_SECONDS). */
+const RENDER_TIMEOUT_S = 3;
 const S3 = `http://127.0.0.1:${BASE}`;
 const s3Origin = { type: 's3', bucket: 'rel-corpus', endpoint: S3, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 const IMG = `http://127.0.0.1:${IMG_PORT}`;
@@ -99,7 +101,7 @@ beforeAll(async () => {
   }, '127.0.0.1', IMG_PORT);
   cluster = await startTestCluster(BASE, accounts, {
     buckets: ['rel-corpus'],
-    originEnv: { PIXMESH_MAX_INPUT_BYTES: String(MAX_INPUT_BYTES), PIXMESH_UPLOAD_MAX_BYTES: String(MAX_INPUT_BYTES) },
+    originEnv: { PIXMESH_MAX_INPUT_BYTES: String(MAX_INPUT_BYTES), PIXMESH_UPLOAD_MAX_BYTES: String(MAX_INPUT_BYTES), PIXMESH_RENDER_TIMEOUT_SECONDS: String(RENDER_TIMEOUT_S) },
   });
   const seen = new Set<string>();
   await putObjects(
@@ -109,6 +111,7 @@ beforeAll(async () => {
       ...corpus.filter((e) => !seen.has(e.key) && seen.add(e.key)).map((e) => ({ key: e.key, body: e.body, contentType: e.contentType })),
       { key: 'ok/default-😀.jpg', body: photo, contentType: 'image/jpeg' },
       { key: 'photo.jpg', body: photo, contentType: 'image/jpeg' },
+      { key: 'tiny.jpg', body: await sharp({ create: { width: 64, height: 48, channels: 3, background: '#808080' } }).jpeg().toBuffer(), contentType: 'image/jpeg' },
     ],
     true,
   );
@@ -444,5 +447,29 @@ describe('SSRF through the cluster (loopback targets only)', () => {
     const res = await upload('private_rel_media_ok', `${IMG}/img/upload.jpg`);
     expect(res.status, await res.clone().text()).toBe(200);
     expect(((await res.json()) as { width?: number }).width).toBe(640);
+  });
+});
+
+// Last, because a failure here leaves an origin busy: a tiny original with a transformation that
+// asks for a lot of work. Each is answered within the render deadline (+ slack): a refusal
+// (ELIMIT / EBADTR), 503 EBUSY when the deadline fires, or an image if it is fast enough.
+describe('transformation bombs (tiny source, expensive output) are bounded by the render deadline', () => {
+  const allowed = ['200', '400 ELIMIT', '400 EBADTR', '503 EBUSY'];
+  const bound = (RENDER_TIMEOUT_S + 4) * 1000;
+  it.each([
+    ['upscale to 16383×16383', 'w-16383,h-16383,c-force'],
+    ['dpr-5 × w-16000', 'w-16000,dpr-5'],
+    ['border 5000 px', 'b-5000_FF0000'],
+    ['pad a 64×48 source to 10000×10000 (100 MP JPEG encode)', 'w-10000,h-10000,cm-pad_resize'],
+    ['20 chained steps, each upscaling and rotating', Array.from({ length: 20 }, (_, i) => `w-${4000 + i},rt-90`).join(':')],
+  ])('%s', async (_name, tr) => {
+    const res = await edge(`/rel/tr:${tr}/tiny.jpg`, colo(0), bound + 1000);
+    const healthy = await get(`${cluster.regionUrls['eu-central-1']}/healthz`, {}, 5000);
+    recordFigures(`trBomb ${_name}`, { status: outcomeOf(res), ms: Math.round(res.ms) });
+    expect({ outcome: allowed.includes(outcomeOf(res)) ? 'ok' : outcomeOf(res), withinDeadline: res.ms < bound, home: healthy.status }).toEqual({
+      outcome: 'ok',
+      withinDeadline: true,
+      home: 200,
+    });
   });
 });
