@@ -49,6 +49,7 @@ const accounts = (webUrl: string) => (s3Port: number) => ({
           prefix: 'proxy',
           origins: [{ type: 'webproxy', allowHosts: ['127.0.0.1', 'localhost', '[::1]', '169.254.169.254', '0.0.0.0', '2130706433', '[::ffff:7f00:1]', '127.0.0.2'] }],
         },
+        { prefix: 'closed', origins: [{ type: 'web', baseUrl: `${webUrl}/img` }] },
         { prefix: 'open', origins: [{ type: 'webproxy', allowHosts: ['127.0.0.1'], allowPrivateNetwork: true, requireSignedUrls: false }] },
       ],
     },
@@ -245,6 +246,14 @@ describe('web proxy and SSRF', () => {
     const hop = await render(HOME, `acme/open/http://127.0.0.1:${web.port}/img/to-localhost`);
     expect(hop.status).toBe(403);
     expect(hop.headers.get('ik-error')).toMatch(/localhost/);
+  });
+
+  it('a web origin on a private address is refused unless it sets allowPrivateNetwork', async () => {
+    const before = web.count('/img/photo.jpg');
+    const res = await render(HOME, 'acme/closed/tr:w-50/photo.jpg');
+    expect(res.status).toBe(403);
+    expect(res.headers.get('ik-error')).toMatch(/^EACCES - .*loopback/);
+    expect(web.count('/img/photo.jpg')).toBe(before);
   });
 
   it('a web origin redirecting into the internal network is refused when the target is not allowed', async () => {
