@@ -576,3 +576,29 @@ describe('renderImage: fo-auto with extract', () => {
     expect((await pixel(centre.data, 50, 50))[0]).toBeLessThan(150);
   });
 });
+
+describe('renderImage: hostile SVG', () => {
+  it('external references are not loaded (file:, http:)', async () => {
+    const svg = Buffer.from(
+      '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="100" height="100">' +
+        '<image xlink:href="file:///etc/passwd" width="100" height="100"/><image href="http://169.254.169.254/x.png" width="100" height="100"/></svg>',
+    );
+    const r = await render(svg, 'w-50', 'png');
+    expect((await sharp(r.data).stats()).channels[3]!.max).toBe(0); // nothing was drawn
+  });
+
+  it('scripts are ignored', async () => {
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100" onload="alert(1)"><script>alert(1)</script><rect width="100" height="100" fill="red"/></svg>');
+    const r = await render(svg, 'w-50', 'png');
+    expect(await pixel(r.data, 25, 25)).toEqual([255, 0, 0, 255]);
+  });
+
+  it.each([
+    ['entity expansion', `<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">${Array.from({ length: 8 }, (_, i) => `<!ENTITY ${'b'.repeat(i + 1)} "${`&${i === 0 ? 'a' : 'b'.repeat(i)};`.repeat(10)}">`).join('')}]><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>&bbbbbbbb;</text></svg>`],
+    ['external entity (XXE)', '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>&x;</text></svg>'],
+  ])('%s → 422 EDECODE, quickly', async (_name, text) => {
+    const t0 = Date.now();
+    await expect(render(Buffer.from(text), 'w-5')).rejects.toMatchObject({ status: 422, code: 'EDECODE' });
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+});
