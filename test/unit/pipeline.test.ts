@@ -602,3 +602,14 @@ describe('renderImage: hostile SVG', () => {
     expect(Date.now() - t0).toBeLessThan(5000);
   });
 });
+
+describe('renderImage: translucent padding', () => {
+  it.each(['w-100,h-200,cm-pad_resize,bg-FF000050', 'w-400,h-300,cm-pad_extract,bg-FF000050'])('%s pads with 50 %% red', async (tr) => {
+    const r = await render(jpg, tr);
+    expect(r.format).toBe('png'); // transparency was introduced: never JPEG under "source"
+    const [red = 0, , , alpha = 0] = await pixel(r.data, 1, 1);
+    expect(red).toBe(255);
+    expect(alpha).toBeGreaterThanOrEqual(126);
+    expect(alpha).toBeLessThanOrEqual(129);
+  });
+});
