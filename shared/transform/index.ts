@@ -44,7 +44,7 @@ export { evalExpr, isExpr, type ExprScope } from './values.js';
  * Bump when the same canonical transformation would render differently (a semantics change), and
  * put it in result-cache keys, so caches filled by an older engine are not served.
  */
-export const TRANSFORM_ENGINE_VERSION = 1;
+export const TRANSFORM_ENGINE_VERSION = 2; // 2: cm-pad_resize / pad_extract pad black by default (ImageKit), was white
 
 /** Problems with an account's named transformations (each must parse; none may use n-). For account validation. */
 export function namedTransformProblems(named: Record<string, string>): string[] {

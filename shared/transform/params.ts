@@ -164,7 +164,7 @@ export const PARAMS: readonly ParamSpec[] = [
     field: 'cm',
     syntax: CROP_MODES.join(' | '),
     description:
-      'pad_resize: fit inside the box and pad with `bg` (position by `fo`). extract: cut a `w`×`h` region out of the image without scaling (position by `fo`, `x`/`y` or `xc`/`yc`; out of bounds is a 400). pad_extract: like extract, padding with `bg` where the region is larger than the image.',
+      'pad_resize: fit inside the box and pad with `bg` (default black, as ImageKit; position by `fo`). extract: cut a `w`×`h` region out of the image without scaling (position by `fo`, `x`/`y` or `xc`/`yc`; out of bounds is a 400). pad_extract: like extract, padding with `bg` where the region is larger than the image.',
     example: 'w-300,h-300,cm-pad_resize,bg-F3F3F3',
     parse: (raw) => oneOf('cm', raw, CROP_MODES),
     format: (v) => v,
@@ -372,7 +372,7 @@ export const PARAMS: readonly ParamSpec[] = [
     group: 'Geometry and colour',
     field: 'bg',
     syntax: 'RRGGBB, RRGGBBAA (AA = opacity 00–99), a colour name, `dominant`, or `blurred[_<intensity 1–100>|_auto][_<brightness N255–255>]` (pad_resize)',
-    description: 'Background: padding colour for cm-pad_resize / pad_extract, fill for rotation and rounded corners, and the colour transparent images are flattened onto. `blurred` pads with a blurred, darkened/brightened copy of the image.',
+    description: 'Background: padding colour for cm-pad_resize / pad_extract (default black, as ImageKit documents), fill for free rotation and rounded corners, and the colour transparent images are flattened onto (JPEG output without `bg`: white). `blurred` pads with a blurred, darkened/brightened copy of the image.',
     example: 'w-300,h-300,cm-pad_resize,bg-blurred_25_N15',
     parse: (raw) => {
       if (raw === null) throw badTransformation('bg: missing value, expected a colour, dominant or blurred');

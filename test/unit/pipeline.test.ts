@@ -261,9 +261,9 @@ describe('renderImage: pixel statistics', () => {
     expect(r2 + b2).toBeGreaterThan(150);
   });
 
-  it('pad_resize defaults to white padding; fo positions the image', async () => {
+  it('pad_resize defaults to black padding (ImageKit bg default); fo positions the image', async () => {
     const r = await render(jpg, 'w-100,h-200,cm-pad_resize,fo-top', 'png');
-    expect(await pixel(r.data, 50, 190)).toEqual([255, 255, 255, 255]);
+    expect(await pixel(r.data, 50, 190)).toEqual([0, 0, 0, 255]);
     expect((await pixel(r.data, 5, 5)).slice(0, 3).every((v) => v > 200)).toBe(true); // the white square, top
   });
 

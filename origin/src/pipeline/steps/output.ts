@@ -6,7 +6,7 @@
 import type { OutputFormat } from '../../../../shared/transform/index.js';
 import { PHASE, usePhase, type Ctx } from '../context.js';
 import type { SourceInfo } from '../source.js';
-import { sharpColor, solid, DEFAULT_PAD } from './util.js';
+import { DEFAULT_FLATTEN, sharpColor, solid } from './util.js';
 
 export function sourceFamily(source: SourceInfo, transparent: boolean, exact: boolean, animated = false): OutputFormat {
   if (animated && (source.format === 'gif' || source.format === 'webp')) return source.format; // keep the animation
@@ -26,7 +26,7 @@ export async function chooseFormat(ctx: Ctx): Promise<void> {
     // JPEG has no alpha: flatten onto bg (or white) rather than letting transparency turn black
     const lastBg = [...ctx.plan.steps].reverse().map((s) => (s.type === 'ops' ? solid(s.bg) : undefined)).find(Boolean);
     await usePhase(ctx, PHASE.flatten);
-    const c = sharpColor(lastBg ?? DEFAULT_PAD);
+    const c = sharpColor(lastBg ?? DEFAULT_FLATTEN);
     ctx.img = ctx.img.flatten({ background: { r: c.r, g: c.g, b: c.b } });
     ctx.hasAlpha = false;
   }

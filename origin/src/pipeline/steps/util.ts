@@ -2,8 +2,10 @@
 import type { Background, Color, Focus, Gravity } from '../../../../shared/transform/index.js';
 import { materialise, type Ctx } from '../context.js';
 
-/** Default padding / fill colour when no `bg` is given. */
-export const DEFAULT_PAD: Color = { r: 255, g: 255, b: 255, alpha: 1, hex: 'FFFFFF' };
+/** Padding colour when no `bg` is given: ImageKit documents bg's default as black (000000). */
+export const DEFAULT_PAD: Color = { r: 0, g: 0, b: 0, alpha: 1, hex: '000000' };
+/** What transparency is flattened onto for JPEG output when no `bg` is given. */
+export const DEFAULT_FLATTEN: Color = { r: 255, g: 255, b: 255, alpha: 1, hex: 'FFFFFF' };
 export const TRANSPARENT: Color = { r: 0, g: 0, b: 0, alpha: 0, hex: '00000000' };
 
 export const sharpColor = (c: Color) => ({ r: c.r, g: c.g, b: c.b, alpha: c.alpha });
