@@ -35,7 +35,7 @@ import { hv, keepAliveAgent, pool, timedGet, type Timed } from '../lib/http.js';
 import { hashSeed, Rng, Zipf } from '../lib/prng.js';
 import { readSuite, writeSuite } from '../lib/results.js';
 import { round, summarise, shareBelow, type LatencySummary } from '../lib/stats.js';
-import { buildEdgeBundle, startEdgeWorker, type RunningWorker } from '../lib/workerd.js';
+import { buildEdgeBundle, startEdgeWorker, startInlineWorker, type RunningWorker } from '../lib/workerd.js';
 import { COLO_POPULATION, GroundTruth, jitter, S3_SAME_REGION_MS, CLIENT_LEG_MEDIAN_MS, CLIENT_LEG_SIGMA } from './ground-truth.js';
 
 export type Policy = 'pixmesh' | 'nearest' | 'home' | 'oracle';
@@ -101,6 +101,28 @@ export const DEFAULT_GEO: GeoOptions = {
   log: (m) => console.log(m),
 };
 
+/**
+ * The baselines' edge: a minimal pass-through worker in workerd (no parsing, no routing, no
+ * signing: the client did those), so every policy pays a workerd hop on a miss and the comparison
+ * isolates the routing decision. The target region URL travels in a header.
+ */
+const PASS_THROUGH_WORKER = `
+export default {
+  async fetch(request) {
+    const target = request.headers.get('x-bench-target');
+    if (!target) return new Response('x-bench-target missing', { status: 400 });
+    const headers = new Headers(request.headers);
+    headers.delete('x-bench-target');
+    headers.delete('host');
+    try {
+      return await fetch(target, { headers });
+    } catch (e) {
+      return new Response('unreachable: ' + e, { status: 599 });
+    }
+  },
+};
+`;
+
 interface Req {
   i: number;
   colo: string;
@@ -155,14 +177,16 @@ export interface PolicyRun {
   regretVsOracle?: { mean: number; p50: number; p90: number; p98: number; p99: number };
   regionShare: Partial<Record<RegionId, number>>;
   event?: EventReport;
-  /** Per-second buckets over the run. */
-  timeline: { t: number; requests: number; p50: number; errors: number; shareToEventRegion: number | null }[];
+  /** Buckets of `n` consecutive requests from index `i` (t = seconds at the bucket's first request). */
+  timeline: { i: number; n: number; t: number; requests: number; p50: number; errors: number; shareToEventRegion: number | null }[];
 }
 
 export interface EventReport {
   kind: 'degrade' | 'kill';
   region: RegionId;
   atS: number;
+  /** Request index at which the event happened. */
+  atIndex: number;
   /** Edge-miss requests that went to (or tried) the region before/after the event, as shares of edge misses. */
   shareBefore: number;
   shareAfter: number;
@@ -252,6 +276,7 @@ interface RunCtx {
   cluster: Cluster;
   world: World;
   edge: RunningWorker;
+  passThrough: RunningWorker;
   edgeProxies: Record<RegionId, DelayProxy>;
   s3Proxy: DelayProxy;
   accounts: AccountIndex;
@@ -304,7 +329,10 @@ async function runPolicy(ctx: RunCtx, scenario: Scenario, policy: Policy, stream
     headers.set(H.requestId, randomUUID());
     headers.set(H.edgeColo, req.colo);
     headers.set(AUTH_HEADER, await signInternalRequest(ctx.cluster.internalSecret, 'GET', internalPath, headers));
-    return timedGet(ctx.edgeProxies[r].url + internalPath, Object.fromEntries(headers), ctx.agent, 20_000);
+    headers.set('x-bench-target', ctx.edgeProxies[r].url + internalPath);
+    const res = await timedGet(ctx.passThrough.url + internalPath, Object.fromEntries(headers), ctx.agent, 20_000);
+    // 599 = the worker could not reach the region (a network error at the edge).
+    return res.status === 599 ? { ...res, status: 0, error: 'unreachable' } : res;
   };
 
   await pool(stream, o.concurrency, async (req) => {
@@ -406,14 +434,17 @@ function summariseRun(
   for (const x of okMisses) if (x.region) regionShare[x.region] = (regionShare[x.region] ?? 0) + 1 / okMisses.length;
   for (const k of Object.keys(regionShare) as RegionId[]) regionShare[k] = round(regionShare[k]!, 3);
   const touches = (x: Outcome) => (scenario === 'kill' ? x.attempts.includes(eventRegion!) : x.region === eventRegion);
+  // Buckets by request index (the event happens at the same index for every policy, so runs line up).
   const timeline: PolicyRun['timeline'] = [];
-  const maxT = Math.ceil(Math.max(0, ...all.map((x) => x.t)));
-  for (let s = 0; s <= maxT; s++) {
-    const b = all.filter((x) => x.t >= s && x.t < s + 1);
+  const size = Math.max(1, Math.round(o.requests / 30));
+  for (let i0 = 0; i0 < o.requests; i0 += size) {
+    const b = all.filter((x) => x.i >= i0 && x.i < i0 + size);
     if (!b.length) continue;
     const bm = b.filter((x) => !x.edgeHit);
     timeline.push({
-      t: s,
+      i: i0,
+      n: size,
+      t: round(Math.min(...b.map((x) => x.t)), 2),
       requests: b.length,
       p50: round(summarise(b.filter((x) => x.ok).map((x) => x.latencyMs)).p50),
       errors: b.filter((x) => !x.ok).length,
@@ -431,6 +462,7 @@ function summariseRun(
       kind: scenario as 'degrade' | 'kill',
       region: eventRegion,
       atS: round(eventAtS, 2),
+      atIndex: Math.floor(o.eventAt * o.requests),
       shareBefore: before.length ? round(before.filter(touches).length / before.length, 3) : 0,
       shareAfter: afterMiss.length ? round(touching.length / afterMiss.length, 3) : 0,
       requestsToRegionAfter: touching.length,
@@ -476,6 +508,7 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
   const proxies: DelayProxy[] = [];
   let cluster: Cluster | undefined;
   let edge: RunningWorker | undefined;
+  let passThrough: RunningWorker | undefined;
   const log = o.log;
   try {
     // Delay proxies: edge → region r (RTT by the colo the edge names), region r → peer (CloudPing), region → S3.
@@ -533,6 +566,7 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
     const hitServiceMs = edgeJson?.results?.hit?.pixmesh?.p50 ?? 2;
     const hitSource = edgeJson?.results?.hit?.pixmesh?.p50 !== undefined ? `p50 of a HIT through the edge worker (bench/results/edge.json, ${edgeJson.mode})` : 'assumed (no edge.json yet)';
 
+    passThrough = await startInlineWorker({ script: PASS_THROUGH_WORKER, host, port: o.basePort + 88 });
     const stream = makeStream(o, images.map((i) => i.key));
     const agent = keepAliveAgent(256);
     const scenarios: GeoResults['scenarios'] = {};
@@ -553,7 +587,7 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
           },
         });
         log(`  ${scenario} / ${policy}: ${stream.length} requests, concurrency ${o.concurrency}`);
-        const ctx: RunCtx = { o, cluster, world, edge, edgeProxies, s3Proxy, accounts: accountIndex, hitServiceMs, agent };
+        const ctx: RunCtx = { o, cluster, world, edge, passThrough, edgeProxies, s3Proxy, accounts: accountIndex, hitServiceMs, agent };
         const { run } = await runPolicy(ctx, scenario, policy, stream);
         log(
           `    p50 ${run.latency.p50} p90 ${run.latency.p90} p98 ${run.latency.p98} p99 ${run.latency.p99} ms; edge hit ${run.edgeHitRatio}, region hit ${run.regionHitRatio}, originals ${run.originalFetches}, errors ${run.errors}, regret ${run.decisionRegretMs} ms (${run.durationS} s)`,
@@ -595,7 +629,7 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
         notes: [
           'Latency = client→colo leg (drawn per request) + time measured by this client to the last body byte; proxies add one ground-truth RTT per internal hop.',
           'Edge caches are per colo and emulated by the client for every policy (wrangler/Miniflare has one cache for all simulated colos); an emulated HIT costs the client leg + hitServiceMs. The pixmesh edge runs with its Cache API off, so every request it sees is a per-colo miss and is routed.',
-          'Baseline policies call the regions directly (same signed internal call, same proxies) and so skip the workerd hop the pixmesh policy pays on every miss (see the edge suite for its size).',
+          'Baseline policies send the same signed internal call the edge makes through the same proxies, via a minimal pass-through worker in workerd, so every policy pays a workerd hop on a miss; pixmesh additionally pays its own parsing, routing and signing (see the edge suite).',
           'decisionRegretMs prices each edge-miss choice with the ground-truth model (true RTT + degradation + forward + estimated fetch/transform work, knowing every region cache); regretVsOracle compares measured percentiles with the oracle run over the same request stream.',
           'Originals live in one S3 bucket behind a single proxy (same-region GET delay); a non-home region that fetches an original on home failure is not charged the cross-region S3 leg (no scenario kills the home region).',
           'All processes share one machine: transforms, workerd, six origins and the client compete for the same cores, so absolute transform times are inflated versus a real deployment.',
@@ -606,6 +640,7 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
     return { file, results };
   } finally {
     await edge?.dispose().catch(() => undefined);
+    await passThrough?.dispose().catch(() => undefined);
     await cluster?.stop().catch(() => undefined);
     await Promise.all(proxies.map((p) => p.close().catch(() => undefined)));
     if (!process.env.PIXMESH_KEEP_BENCH_DATA) fs.rmSync(dataDir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 /** What the numbers were measured on: written into every result file. */
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { createRequire } from 'node:module';
 import sharp from 'sharp';
 
@@ -34,9 +35,15 @@ export function machineInfo(): MachineInfo {
     /* not Linux */
   }
   let ipxSharp: string | undefined;
+  let ipxVersion: string | undefined;
   try {
-    const ipxRequire = createRequire(createRequire(import.meta.url).resolve('ipx'));
+    const ipxMain = createRequire(import.meta.url).resolve('ipx');
+    const ipxRequire = createRequire(ipxMain);
     ipxSharp = (ipxRequire('sharp/package.json') as { version: string }).version;
+    // ipx's exports map hides package.json: read it from its folder.
+    let dir = path.dirname(ipxMain);
+    while (!fs.existsSync(path.join(dir, 'package.json')) && dir !== path.dirname(dir)) dir = path.dirname(dir);
+    ipxVersion = (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version: string }).version;
   } catch {
     ipxSharp = undefined;
   }
@@ -48,7 +55,7 @@ export function machineInfo(): MachineInfo {
     node: process.version,
     sharp: sharp.versions.sharp ?? packageVersion('sharp') ?? 'unknown',
     libvips: sharp.versions.vips,
-    ipxSharp: ipxSharp && `${packageVersion('ipx') ?? '?'} / sharp ${ipxSharp}`,
+    ipxSharp: ipxSharp && `${ipxVersion ?? '?'} / sharp ${ipxSharp}`,
     wrangler: packageVersion('wrangler'),
   };
 }
