@@ -1,5 +1,6 @@
 /** The region app in-process (Hono app.request), against a local web origin: edge cases of render. */
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,8 @@ const SECRET = 'test-secret-0123456789abcdef';
 let dir: string;
 let web: OriginServer;
 let accountsFile: string;
+let hang: net.Server;
+const held: net.Socket[] = [];
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pixmesh-app-'));
@@ -22,14 +25,29 @@ beforeAll(async () => {
   const jpeg = await testJpeg(320, 240);
   web.route('/img/a.jpg', serveBytes(jpeg, 'image/jpeg'));
   web.route('/img/slow.jpg', serveBytes(jpeg, 'image/jpeg', { delayMs: 500 }));
+  hang = net.createServer((sock) => void held.push(sock)); // an S3 endpoint that accepts and never answers
+  await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+  const hangUrl = `http://127.0.0.1:${(hang.address() as net.AddressInfo).port}`;
   accountsFile = path.join(dir, 'accounts.json');
   fs.writeFileSync(
     accountsFile,
-    JSON.stringify({ accounts: [{ id: 'w', homeRegion: 'eu-central-1', privateKey: 'pk', endpoints: [{ prefix: '', origins: [{ type: 'web', baseUrl: `${web.url}/img`, allowPrivateNetwork: true }] }] }] }),
+    JSON.stringify({
+      accounts: [
+        { id: 'w', homeRegion: 'eu-central-1', privateKey: 'pk', endpoints: [{ prefix: '', origins: [{ type: 'web', baseUrl: `${web.url}/img`, allowPrivateNetwork: true }] }] },
+        {
+          id: 'hang',
+          homeRegion: 'eu-central-1',
+          privateKey: 'pk2',
+          endpoints: [{ prefix: '', origins: [{ type: 's3', bucket: 'b', endpoint: hangUrl, region: 'us-east-1', accessKeyId: 'k', secretAccessKey: 's' }] }],
+        },
+      ],
+    }),
   );
 });
 afterAll(async () => {
   await web?.close();
+  held.forEach((sock) => sock.destroy());
+  await new Promise((r) => hang?.close(r));
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -78,6 +96,15 @@ describe('render edge cases', () => {
     expect(refused.headers.get('ik-error')).toMatch(/^EBUSY/);
     expect((await slow).status).toBe(200);
     expect((await render(app, 'w/tr:w-42/a.jpg')).status).toBe(200);
+  });
+
+  it('a hanging S3 origin is abandoned after the fetch timeouts: 504 EUPSTREAM', async () => {
+    const app = await makeApp('s3-hang', { fetch: { connectTimeoutMs: 200, headerTimeoutMs: 300, bodyTimeoutMs: 300, maxRedirects: 5 } });
+    const t0 = Date.now();
+    const res = await render(app, 'hang/tr:w-40/a.jpg');
+    expect(res.status).toBe(504);
+    expect(res.headers.get('ik-error')).toMatch(/^EUPSTREAM - .*timed out/);
+    expect(Date.now() - t0).toBeLessThan(4000);
   });
 
   it('/readyz turns 503 while draining', async () => {

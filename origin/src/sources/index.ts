@@ -31,6 +31,9 @@ export interface FetchOriginalInput {
 /** Key of a media-library object inside the home region's bucket. */
 export const mediaKey = (accountId: string, path: string) => `${accountId}/${path}`;
 
+/** One S3 read (request + body) may take as long as a web fetch's three phases together. */
+const s3TimeoutMs = (region: RegionConfig) => region.fetch.connectTimeoutMs + region.fetch.headerTimeoutMs + region.fetch.bodyTimeoutMs;
+
 function limitsFor(input: FetchOriginalInput, region: RegionConfig): FetchLimits {
   return { maxBytes: input.maxBytes, fetch: region.fetch, signal: input.signal };
 }
@@ -44,16 +47,16 @@ async function tryOrigin(origin: OriginConfig, input: FetchOriginalInput, region
       const home = input.account.homeRegion === region.region ? region.mediaBucket : mediaBucketFor(input.account.homeRegion);
       let obj;
       try {
-        obj = await getS3Object(region.s3, home, key, input.maxBytes);
+        obj = await getS3Object(region.s3, home, key, input.maxBytes, s3TimeoutMs(region));
       } catch (e) {
         if (!input.account.backupRegion || (e as { code?: string }).code === 'ELIMIT') throw e;
-        obj = await getS3Object(region.s3, mediaBucketFor(input.account.backupRegion), key, input.maxBytes);
+        obj = await getS3Object(region.s3, mediaBucketFor(input.account.backupRegion), key, input.maxBytes, s3TimeoutMs(region));
       }
       return obj && { body: obj.body, contentType: obj.contentType, source: 'media', isPrivate: obj.metadata.isprivatefile === 'true' };
     }
     case 's3': {
       const key = origin.prefix ? `${origin.prefix.replace(/\/+$/, '')}/${input.path}` : input.path;
-      const obj = await getS3Object(origin, origin.bucket, key, input.maxBytes);
+      const obj = await getS3Object(origin, origin.bucket, key, input.maxBytes, s3TimeoutMs(region));
       return obj && { body: obj.body, contentType: obj.contentType, source: `s3:${origin.bucket}`, isPrivate: obj.metadata.isprivatefile === 'true' };
     }
     case 'web':
@@ -88,7 +91,8 @@ export async function fetchOriginal(input: FetchOriginalInput, region: RegionCon
   }
   if (lastError) {
     if (isPixmeshError(lastError)) throw lastError;
-    throw upstreamFailed(`every origin failed; last error: ${(lastError as Error).message ?? String(lastError)}`);
+    const timedOut = (lastError as { code?: string }).code === 'ETIMEDOUT';
+    throw upstreamFailed(`every origin failed; last error: ${(lastError as Error).message ?? String(lastError)}`, timedOut ? 504 : 502);
   }
   throw notFound();
 }

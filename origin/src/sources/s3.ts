@@ -37,16 +37,37 @@ export interface S3Object {
   metadata: Record<string, string>;
 }
 
-/** Reads an object, or returns null when it does not exist. Refuses bodies over maxBytes. */
-export async function getS3Object(loc: S3Location, bucket: string, key: string, maxBytes: number): Promise<S3Object | null> {
+const timedOut = (what: string, ms: number) => Object.assign(new Error(`S3 ${what} timed out after ${ms} ms`), { code: 'ETIMEDOUT' });
+
+/**
+ * Reads an object, or returns null when it does not exist. Refuses bodies over maxBytes. The whole
+ * read (request, retries, body) is bounded by timeoutMs: a hanging S3 endpoint cannot hold a request forever.
+ */
+export async function getS3Object(loc: S3Location, bucket: string, key: string, maxBytes: number, timeoutMs = 30_000): Promise<S3Object | null> {
+  const signal = AbortSignal.timeout(timeoutMs);
   let out: GetObjectCommandOutput;
   try {
-    out = await s3Client(loc).send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    out = await s3Client(loc).send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
   } catch (e) {
     const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
     if (err.name === 'NoSuchKey' || err.name === 'NotFound' || err.name === 'NoSuchBucket' || err.$metadata?.httpStatusCode === 404) return null;
+    if (signal.aborted) throw timedOut('request', timeoutMs);
     throw e;
   }
+  const stream = out.Body as (AsyncIterable<Uint8Array> & { destroy?: (e?: Error) => void }) | undefined;
+  const onAbort = () => stream?.destroy?.(timedOut('body', timeoutMs));
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await readBody(out, maxBytes);
+  } catch (e) {
+    if (signal.aborted) throw timedOut('body', timeoutMs);
+    throw e;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+async function readBody(out: GetObjectCommandOutput, maxBytes: number): Promise<S3Object> {
   if (out.ContentLength !== undefined && out.ContentLength > maxBytes) {
     (out.Body as { destroy?: () => void } | undefined)?.destroy?.();
     throw Object.assign(new Error(`object is ${out.ContentLength} bytes, over the ${maxBytes}-byte input limit`), { code: 'ELIMIT' });
