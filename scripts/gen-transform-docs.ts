@@ -103,7 +103,7 @@ export function renderTransformDocs(): string {
     '',
     '### Conditional steps',
     '',
-    `\`if-<prop>_<op>_<value>[_and|_or_<prop>_<op>_<value>…],<params>[,if-else,<params>],if-end\` must be a chain step of its own. Properties: \`w h ar\` (current image), \`iw ih iar\` (original). Operators: \`eq ne gt gte lt lte\`. \`and\` binds tighter than \`or\`. Example: ${url('if-w_gt_400,w-400,if-else,w-200,if-end:rt-90')}.`,
+    `\`if-<prop>_<op>_<value>[_and|_or_<prop>_<op>_<value>…],<tr>[,if-else,<tr>],if-end\` is a chain step of its own (no other parameter may share its step), and each branch may itself be a chain. Properties: \`w h ar\` (current image), \`iw ih iar\` (original); values are numbers, and for \`ar\`/\`iar\` also ratios such as \`4-3\`. Operators: \`eq ne gt gte lt lte\`. \`and\` binds tighter than \`or\`. Examples: ${url('if-w_gt_400,w-400,if-else,w-200,if-end:rt-90')}, ${url('if-ar_gt_4-3,w-200:rt-90,if-else,w-300,if-end')}.`,
     '',
   );
   for (const g of groups) {

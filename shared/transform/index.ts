@@ -100,7 +100,8 @@ function canonicalOps(raw: StepOps): string[] {
 }
 
 function canonicalCondition(c: Condition): string {
-  const fmt = (cl: CondClause) => `${cl.prop}_${cl.op}_${String(cl.value).replace(/^-/, 'N')}`;
+  const value = (cl: CondClause) => (cl.fraction ? `${cl.fraction[0]}-${cl.fraction[1]}` : String(cl.value).replace(/^-/, 'N'));
+  const fmt = (cl: CondClause) => `${cl.prop}_${cl.op}_${value(cl)}`;
   return c.clauses.map((cl, i) => (i === 0 ? fmt(cl) : `${c.joins[i - 1]}_${fmt(cl)}`)).join('_');
 }
 
@@ -115,10 +116,17 @@ export function canonicalTransformation(plan: TransformPlan, defaults?: Pick<Acc
   const steps: string[] = [];
   for (const step of plan.steps) {
     if (step.type === 'if') {
-      const parts = [`if-${canonicalCondition(step.cond)}`, ...canonicalOps(step.then)];
-      if (step.else && Object.keys(step.else).length) parts.push('if-else', ...canonicalOps(step.else));
-      parts.push('if-end');
-      steps.push(parts.join(','));
+      const chain = (branch: StepOps[]) =>
+        branch
+          .map((ops) => canonicalOps(ops).join(','))
+          .filter(Boolean)
+          .join(':');
+      const thenText = chain(step.then);
+      const elseText = step.else ? chain(step.else) : '';
+      let text = `if-${canonicalCondition(step.cond)}`;
+      if (thenText) text += `,${thenText}`;
+      if (elseText) text += `,if-else,${elseText}`;
+      steps.push(`${text},if-end`);
       continue;
     }
     const tokens = canonicalOps(step);
@@ -134,6 +142,11 @@ export function canonicalTransformation(plan: TransformPlan, defaults?: Pick<Acc
   }
   if (out.length) steps.push(out.sort().join(','));
   return steps.join(':');
+}
+
+/** Every step's operations, both branches of if blocks included. */
+export function allOps(plan: TransformPlan): StepOps[] {
+  return plan.steps.flatMap((s) => (s.type === 'if' ? [...s.then, ...(s.else ?? [])] : [s]));
 }
 
 /** What the edge tells the origin to produce: a concrete format, or the source's own family. */
@@ -155,7 +168,7 @@ export function acceptedTypes(accept: string | null | undefined): Set<string> {
 /** Whether the plan can be AVIF under auto format (ImageKit skips AVIF for cp-true and e-usm). */
 function avifAllowed(plan: TransformPlan): boolean {
   if (plan.colorProfile) return false;
-  return !plan.steps.some((s) => (s.type === 'if' ? s.then.usm || s.else?.usm : s.usm));
+  return !allOps(plan).some((ops) => ops.usm);
 }
 
 export function negotiateFormat(
@@ -180,16 +193,9 @@ export function negotiateFormat(
 export function clientHintsUsed(plan: TransformPlan): { dpr: boolean; width: boolean } {
   const res = { dpr: false, width: false };
   if (plan.original) return res;
-  const visit = (ops: StepOps | undefined) => {
-    if (!ops) return;
+  for (const ops of allOps(plan)) {
     if (ops.dpr === 'auto') res.dpr = true;
     if (ops.w && !isExpr(ops.w) && ops.w.kind === 'auto') res.width = true;
-  };
-  for (const s of plan.steps) {
-    if (s.type === 'if') {
-      visit(s.then);
-      visit(s.else);
-    } else visit(s);
   }
   return res;
 }

@@ -529,8 +529,8 @@ export const SPECIAL_PARAMS = [
   {
     key: 'if',
     sdk: '(raw)',
-    syntax: '`if-<prop>_<op>_<value>[_and|_or_…],<params>[,if-else,<params>],if-end`; props w h ar iw ih iar; ops eq ne gt gte lt lte',
-    description: 'Conditional step, evaluated at render time against the current (w h ar) or input (iw ih iar) dimensions. Must be its own chain step; `and` binds tighter than `or`. Output parameters (f q pr lo cp md di) are not allowed inside.',
+    syntax: '`if-<prop>_<op>_<value>[_and|_or_…],<tr>[,if-else,<tr>],if-end`; props w h ar iw ih iar; ops eq ne gt gte lt lte; ar/iar values may be ratios (`4-3`)',
+    description: 'Conditional step, evaluated at render time against the current (w h ar) or input (iw ih iar) dimensions. The block is a chain step of its own, and each branch may itself be a chain (`w-200:rt-90`); `and` binds tighter than `or`. Output parameters (f q pr lo cp md di pg) and nested if blocks are not allowed inside.',
     example: 'if-w_gt_400,w-400,if-else,w-200,if-end',
   },
   {

@@ -4,7 +4,7 @@
  */
 import { badTransformation } from '../errors.js';
 import { PARAM_BY_KEY, UNSUPPORTED_PARAMS, type OutputSpec, type PlanOutput, type StepSpec } from './params.js';
-import type { CondOp, CondProp, Condition, LayerBlock, ParseContext, StepOps, TransformPlan, TransformStep } from './types.js';
+import type { CondOp, CondProp, Condition, IfStep, LayerBlock, ParseContext, StepOps, TransformPlan, TransformStep } from './types.js';
 import { parseNumber, quote } from './values.js';
 
 export const MAX_TR_LENGTH = 4096;
@@ -65,9 +65,16 @@ function parseCondition(text: string): Condition {
     const [prop, op, value] = [parts[i], parts[i + 1], parts[i + 2]];
     if (prop === undefined || !(COND_PROPS as readonly string[]).includes(prop)) throw bad(`unknown property ${quote(prop ?? '')}`);
     if (op === undefined || !(COND_OPS as readonly string[]).includes(op)) throw bad(`unknown operator ${quote(op ?? '')}`);
-    const n = value === undefined ? undefined : parseNumber(value);
-    if (n === undefined) throw bad(`${quote(value ?? '')} is not a number`);
-    clauses.push({ prop: prop as CondProp, op: op as CondOp, value: n });
+    const fraction = value !== undefined && (prop === 'ar' || prop === 'iar') ? /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(value) : null;
+    if (fraction) {
+      const [a, b] = [Number(fraction[1]), Number(fraction[2])];
+      if (!(a > 0 && b > 0)) throw bad(`${quote(value!)} is not a valid aspect ratio`);
+      clauses.push({ prop: prop as CondProp, op: op as CondOp, value: a / b, fraction: [a, b] });
+    } else {
+      const n = value === undefined ? undefined : parseNumber(value);
+      if (n === undefined) throw bad(`${quote(value ?? '')} is not a number${prop === 'ar' || prop === 'iar' ? ' or a <w>-<h> ratio' : ''}`);
+      clauses.push({ prop: prop as CondProp, op: op as CondOp, value: n });
+    }
     const join = parts[i + 3];
     if (join === undefined) break;
     if (join !== 'and' && join !== 'or') throw bad(`expected and/or, got ${quote(join)}`);
@@ -138,28 +145,63 @@ export function parseTransformation(tr: string | null | undefined, ctx: ParseCon
   if (tr.length > MAX_TR_LENGTH) throw badTransformation(`the transformation is longer than ${MAX_TR_LENGTH} characters`);
   const text = expandNamed(decodeIfEncoded(tr), ctx);
   if (text.length > MAX_TR_LENGTH * 4) throw badTransformation('the expanded transformation is too long');
-  const rawSteps = text.split(':');
-  for (const stepText of rawSteps) {
-    const tokens = stepText.split(',').filter((t) => t !== '');
+  const rawSteps = text.split(':').map((stepText) => stepText.split(',').filter((t) => t !== ''));
+  let count = 0;
+  for (let i = 0; i < rawSteps.length; i++) {
+    const tokens = rawSteps[i]!;
     if (!tokens.length) continue;
     let step: TransformStep;
-    if (tokens[0]!.startsWith('if-') && tokens[0] !== 'if-else' && tokens[0] !== 'if-end') {
-      const cond = parseCondition(tokens[0]!.slice(3));
-      if (tokens[tokens.length - 1] !== 'if-end') throw badTransformation('if: the conditional step must end with if-end');
-      const body = tokens.slice(1, -1);
-      const elseAt = body.indexOf('if-else');
-      if (elseAt >= 0 && body.indexOf('if-else', elseAt + 1) >= 0) throw badTransformation('if: only one if-else per block');
-      const thenTokens = elseAt < 0 ? body : body.slice(0, elseAt);
-      const elseTokens = elseAt < 0 ? undefined : body.slice(elseAt + 1);
-      step = { type: 'if', cond, then: parseOps(thenTokens, plan, 'if') };
-      if (elseTokens) step.else = parseOps(elseTokens, plan, 'if');
+    if (isIfStart(tokens[0]!)) {
+      // an if block is a step of its own, but its branches may be chains: collect steps up to if-end
+      const block: string[][] = [tokens];
+      for (;;) {
+        const last = block[block.length - 1]!;
+        const end = last.indexOf('if-end');
+        if (end >= 0 && end !== last.length - 1)
+          throw badTransformation('if: if-end must close the step: a step holding an if block cannot hold other parameters');
+        if (end >= 0) break;
+        const next = rawSteps[++i];
+        if (next === undefined) throw badTransformation('if: the conditional block must end with if-end');
+        block.push(next);
+      }
+      step = parseIfBlock(block, plan);
+      count += Math.max(1, step.then.length, step.else?.length ?? 0);
     } else {
       const ops = parseOps(tokens, plan, 'step');
       if (!Object.keys(ops).length) continue;
       step = { type: 'ops', ...ops };
+      count++;
     }
     plan.steps.push(step);
-    if (plan.steps.length > MAX_STEPS) throw badTransformation(`at most ${MAX_STEPS} chained steps are allowed`);
+    if (count > MAX_STEPS) throw badTransformation(`at most ${MAX_STEPS} chained steps are allowed`);
   }
   return plan;
+}
+
+const isIfStart = (token: string) => token.startsWith('if-') && token !== 'if-else' && token !== 'if-end';
+
+/** `block`: the block's steps (split at ":"), first token `if-<cond>`, last token `if-end`. */
+function parseIfBlock(block: string[][], plan: TransformPlan): IfStep {
+  const cond = parseCondition(block[0]![0]!.slice(3));
+  const branches: string[][][] = [[[]]];
+  block.forEach((stepTokens, s) => {
+    const branch = () => branches[branches.length - 1]!;
+    if (s > 0) branch().push([]);
+    stepTokens.forEach((token, t) => {
+      if (s === 0 && t === 0) return;
+      if (s === block.length - 1 && t === stepTokens.length - 1) return; // if-end
+      if (token === 'if-else') {
+        if (branches.length > 1) throw badTransformation('if: only one if-else per block');
+        branches.push([[]]);
+        return;
+      }
+      if (token === 'if-end') throw badTransformation('if: if-end must close the block (nothing may follow it in the step)');
+      if (isIfStart(token)) throw badTransformation('if: conditional blocks cannot be nested');
+      branch()[branch().length - 1]!.push(token);
+    });
+  });
+  const toOps = (steps: string[][]) => steps.filter((t) => t.length).map((t) => parseOps(t, plan, 'if'));
+  const step: IfStep = { type: 'if', cond, then: toOps(branches[0]!) };
+  if (branches[1]) step.else = toOps(branches[1]);
+  return step;
 }

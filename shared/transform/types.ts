@@ -91,6 +91,8 @@ export interface CondClause {
   prop: CondProp;
   op: CondOp;
   value: number;
+  /** The value as written when it was an aspect-ratio fraction (`4-3`), kept for the canonical form. */
+  fraction?: [number, number];
 }
 /** Clauses joined by and/or; `and` binds tighter than `or`. */
 export interface Condition {
@@ -101,12 +103,15 @@ export interface Condition {
 export interface OpsStep extends StepOps {
   type: 'ops';
 }
-/** `if-<cond>,<ops>[,if-else,<ops>],if-end`: its own chain step, decided at render time. */
+/**
+ * `if-<cond>,<tr>[,if-else,<tr>],if-end`: its own chain step, decided at render time. Each
+ * branch is itself a chain (`if-ar_gt_1,w-200:rt-90,if-else,w-300,if-end`): one StepOps per step.
+ */
 export interface IfStep {
   type: 'if';
   cond: Condition;
-  then: StepOps;
-  else?: StepOps;
+  then: StepOps[];
+  else?: StepOps[];
 }
 export type TransformStep = OpsStep | IfStep;
 

@@ -87,6 +87,9 @@ describe('renderImage: sizes', () => {
     ['if-w_gt_400,w-100,if-else,w-50,if-end', 50, 38],
     ['if-iw_lt_10,w-100,if-end', 320, 240],
     ['w-160:if-w_lt_200_and_iw_eq_320,h-30,if-end', 40, 30],
+    ['if-ar_gt_1-1,w-100:rt-90,if-else,w-50,if-end', 75, 100],
+    ['rt-90:if-ar_gt_1-1,w-100:rt-90,if-else,w-50:h-20,if-end', 15, 20],
+    ['if-iar_eq_4-3,w-64,if-end', 64, 48],
     // regressions: a materialisation between steps must not reset the sizes later steps rely on
     ['w-300,h-200:o-50,w-200,h-200,cm-extract', 200, 200],
     ['w-100,h-100:w-50:r-max', 50, 50],

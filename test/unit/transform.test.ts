@@ -110,10 +110,29 @@ describe('parseTransformation: valid parameters', () => {
     expect(plan.steps[0]).toEqual({
       type: 'if',
       cond: { clauses: [{ prop: 'w', op: 'gt', value: 400 }, { prop: 'ar', op: 'lt', value: 1 }], joins: ['and'] },
-      then: { w: { kind: 'px', value: 400 } },
-      else: { w: { kind: 'px', value: 200 }, grayscale: true },
+      then: [{ w: { kind: 'px', value: 400 } }],
+      else: [{ w: { kind: 'px', value: 200 }, grayscale: true }],
     });
     expect(plan.steps[1]).toEqual({ type: 'ops', rt: 90 });
+  });
+
+  it('parses chains inside if branches and aspect-ratio fractions in conditions', () => {
+    const plan = parseTransformation('w-500:if-h_gte_100_and_h_lte_400_or_ar_lt_4-3,w-200:rt-90,if-else,w-300,if-end:bl-2');
+    expect(plan.steps).toHaveLength(3);
+    expect(plan.steps[1]).toEqual({
+      type: 'if',
+      cond: {
+        clauses: [
+          { prop: 'h', op: 'gte', value: 100 },
+          { prop: 'h', op: 'lte', value: 400 },
+          { prop: 'ar', op: 'lt', value: 4 / 3, fraction: [4, 3] },
+        ],
+        joins: ['and', 'or'],
+      },
+      then: [{ w: { kind: 'px', value: 200 } }, { rt: 90 }],
+      else: [{ w: { kind: 'px', value: 300 } }],
+    });
+    expect(canonicalTransformation(plan)).toBe('w-500:if-h_gte_100_and_h_lte_400_or_ar_lt_4-3,w-200:rt-90,if-else,w-300,if-end:bl-2');
   });
 
   it('accepts percent-encoded text and empty steps', () => {
@@ -179,7 +198,13 @@ describe('parseTransformation: invalid input is a 400 EBADTR naming the problem'
     ['e-bgremove', /AI effects \(e-bgremove\) are not supported/],
     ['n-nope', /n: unknown named transformation "nope"/],
     ['w-100,if-w_gt_1,w-1,if-end', /if: a conditional block must be its own chain step/],
-    ['if-w_gt_1,w-1', /if: the conditional step must end with if-end/],
+    ['if-w_gt_1,w-1', /if: the conditional block must end with if-end/],
+    ['if-w_gt_1,w-1:rt-90', /if: the conditional block must end with if-end/],
+    ['h-400:if-h_eq_200,w-100,if-end,bl-10:rt-90', /if: if-end must close the step/],
+    ['h-400:rt-90,if-h_eq_200,w-100,if-end:rt-90', /if: a conditional block must be its own chain step/],
+    ['if-w_gt_1,w-1:if-w_gt_2,w-1,if-end', /if: conditional blocks cannot be nested/],
+    ['if-ar_gt_4-0,w-1,if-end', /if: "4-0" is not a valid aspect ratio/],
+    ['if-w_gt_4-3,w-1,if-end', /if: "4-3" is not a number in/],
     ['if-foo_gt_1,w-1,if-end', /if: unknown property "foo"/],
     ['if-w_like_1,w-1,if-end', /if: unknown operator "like"/],
     ['if-w_gt_x,w-1,if-end', /if: "x" is not a number/],

@@ -12,7 +12,7 @@ import { loadConfigFromEnv, type PipelineConfig } from './config.js';
 import { materialise, type Ctx } from './context.js';
 import { DECODE, FINALIZE, PREPARE, STEP_PIPELINE, type NamedStep } from './pipeline.js';
 import { readSourceInfo, type SourceInfo } from './source.js';
-import { EMPTY_OPS, resolveStep } from './steps/resolve.js';
+import { EMPTY_OPS, expandStep, resolveStep } from './steps/resolve.js';
 import { CONTENT_TYPES } from './steps/output.js';
 
 export { newDefaultConfig, loadConfigFromEnv, validateConfig, configProblems, PipelineConfigError, type PipelineConfig } from './config.js';
@@ -107,9 +107,11 @@ async function run(ctx: Ctx, steps: readonly NamedStep[]): Promise<void> {
 async function renderFrame(ctx: Ctx): Promise<void> {
   await run(ctx, DECODE);
   for (const chainStep of ctx.plan.steps) {
-    checkAborted(ctx.opts.signal);
-    ctx.ops = await resolveStep(ctx, chainStep);
-    for (const s of STEP_PIPELINE) await s.run(ctx);
+    for (const ops of await expandStep(ctx, chainStep)) {
+      checkAborted(ctx.opts.signal);
+      ctx.ops = await resolveStep(ctx, ops);
+      for (const s of STEP_PIPELINE) await s.run(ctx);
+    }
   }
   ctx.ops = { ...EMPTY_OPS };
 }

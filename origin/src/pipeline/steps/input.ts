@@ -5,6 +5,7 @@
  */
 import sharp from 'sharp';
 import { badTransformation, limitExceeded } from '../../../../shared/errors.js';
+import { allOps } from '../../../../shared/transform/index.js';
 import type { Ctx } from '../context.js';
 import { readSourceInfo } from '../source.js';
 
@@ -46,8 +47,7 @@ export function keepsAnimation(ctx: Pick<Ctx, 'source' | 'opts' | 'plan'>): bool
 
 /** Open the pipeline: EXIF orientation applied first (account autoRotate, or rt-auto). */
 export function decode(ctx: Ctx): void {
-  const wantsAutoRotate =
-    ctx.opts.defaults.autoRotate || ctx.plan.steps.some((s) => (s.type === 'if' ? s.then.rt === 'auto' || s.else?.rt === 'auto' : s.rt === 'auto'));
+  const wantsAutoRotate = ctx.opts.defaults.autoRotate || allOps(ctx.plan).some((ops) => ops.rt === 'auto');
   ctx.img = sharp(ctx.input, {
     failOn: 'error',
     limitInputPixels: ctx.config.maxInputPixels,

@@ -3,7 +3,7 @@
  * the original's family: GIF stays GIF, PNG and anything transparent becomes PNG, the rest JPEG.
  * Metadata and the ICC profile are stripped (sRGB output) unless md-true / cp-true.
  */
-import type { OutputFormat } from '../../../../shared/transform/index.js';
+import { allOps, type OutputFormat } from '../../../../shared/transform/index.js';
 import { PHASE, usePhase, type Ctx } from '../context.js';
 import type { SourceInfo } from '../source.js';
 import { DEFAULT_FLATTEN, sharpColor, solid } from './util.js';
@@ -24,7 +24,7 @@ export async function chooseFormat(ctx: Ctx): Promise<void> {
   ctx.format = format;
   if (format === 'jpeg' && ctx.hasAlpha) {
     // JPEG has no alpha: flatten onto bg (or white) rather than letting transparency turn black
-    const lastBg = [...ctx.plan.steps].reverse().map((s) => (s.type === 'ops' ? solid(s.bg) : undefined)).find(Boolean);
+    const lastBg = allOps(ctx.plan).reverse().map((ops) => solid(ops.bg)).find(Boolean);
     await usePhase(ctx, PHASE.flatten);
     const c = sharpColor(lastBg ?? DEFAULT_FLATTEN);
     ctx.img = ctx.img.flatten({ background: { r: c.r, g: c.g, b: c.b } });

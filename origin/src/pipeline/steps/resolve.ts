@@ -61,13 +61,16 @@ function evaluate(key: string, v: NumOrExpr, scope: Parameters<typeof evalExpr>[
   return n;
 }
 
-export async function resolveStep(ctx: Ctx, step: TransformStep): Promise<ResolvedOps> {
+/** The chain steps a plan step stands for on the current image: an if block picks its branch. */
+export async function expandStep(ctx: Ctx, step: TransformStep): Promise<StepOps[]> {
+  if (step.type === 'ops') return [step];
+  const { width: cw, height: ch } = await exactDims(ctx);
+  return evalCondition(step.cond, { iw: ctx.source.width, ih: ctx.source.height, cw, ch }) ? step.then : (step.else ?? []);
+}
+
+export async function resolveStep(ctx: Ctx, ops: StepOps): Promise<ResolvedOps> {
   const { width: cw, height: ch } = await exactDims(ctx);
   const scope = { iw: ctx.source.width, ih: ctx.source.height, cw, ch };
-  let ops: StepOps | undefined;
-  if (step.type === 'if') ops = evalCondition(step.cond, scope) ? step.then : step.else;
-  else ops = step;
-  if (!ops) return { ...EMPTY_OPS };
   // client hints come from headers: clamp them like the edge does (garbage → absent)
   const hints = normaliseHints(ctx.opts.dpr === undefined ? null : String(ctx.opts.dpr), ctx.opts.widthHint === undefined ? null : String(ctx.opts.widthHint));
 
