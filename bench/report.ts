@@ -52,6 +52,13 @@ function geoSection(r: SuiteResult<GeoResults>, dir: string, files: string[]): s
         ]),
       ),
     );
+    const pix = runs.find((x) => x.policy === 'pixmesh' && x.learning);
+    if (pix?.learning) {
+      const l = pix.learning;
+      out.push(
+        `\nWhat the pixmesh edge had learned by the end (GET /_routing per colo vs the ground truth): ${l.learnedPairs} colo→region pairs with samples; mean absolute error ${l.priorMaeMs} ms for the prior alone, ${l.learnedMaeMs} ms for the learned mean, ${l.blendedMaeMs} ms for the blend the model uses; learned bias ${l.learnedBiasMs >= 0 ? '+' : ''}${l.learnedBiasMs} ms (local overhead inside the edge's samples). Prior error over all pairs: ${l.priorMaeAllMs} ms.`,
+      );
+    }
     const withEvent = runs.filter((x) => x.event);
     if (withEvent.length) {
       const e0 = withEvent[0]!.event!;
@@ -179,7 +186,7 @@ function edgeSection(r: SuiteResult<EdgeResults>, dir: string, files: string[]):
     ),
   );
   out.push(
-    `\nAt concurrency 1: a HIT through pixmesh costs ${res.hit.overheadP50Ms} ms (p50) more than a bare worker returning a cached body; a MISS costs ${res.miss.overheadP50Ms} ms (p50) more than calling the (instant) region directly, ${res.miss.overheadNoCacheP50Ms ?? '–'} ms with the Cache API off (no lookup/store: routing, signing and proxying only). decideRoute: ${res.decide.usPerDecision} µs per decision, recordSample ${res.decide.usPerSample} µs (Node, ${res.decide.colos} learned colos).`,
+    `\nAt concurrency 1: a HIT through pixmesh costs ${res.hit.overheadP50Ms} ms (p50) more than a bare worker returning a cached body; a MISS costs ${res.miss.overheadP50Ms} ms (p50) more than calling the (instant) region directly, ${res.miss.overheadNoCacheP50Ms ?? '–'} ms with the Cache API off (no lookup/store: routing, signing and proxying only); a bare pass-through worker adds ${res.miss.passThroughOverheadP50Ms ?? '–'} ms. decideRoute: ${res.decide.usPerDecision} µs per decision, recordSample ${res.decide.usPerSample} µs (Node, ${res.decide.colos} learned colos).`,
   );
   const c1 = res.measurements.filter((m) => m.concurrency === Math.min(...res.measurements.map((x) => x.concurrency)));
   const name = 'edge-latency.svg';

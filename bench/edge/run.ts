@@ -19,7 +19,7 @@ import { keepAliveAgent, pool, timedGet } from '../lib/http.js';
 import { Rng } from '../lib/prng.js';
 import { writeSuite } from '../lib/results.js';
 import { round, summarise, type LatencySummary } from '../lib/stats.js';
-import { buildEdgeBundle, startEdgeWorker, startInlineWorker, type RunningWorker } from '../lib/workerd.js';
+import { buildEdgeBundle, PASS_THROUGH_WORKER, startEdgeWorker, startInlineWorker, type RunningWorker } from '../lib/workerd.js';
 
 export interface EdgeOptions {
   mode: 'full' | 'smoke';
@@ -46,7 +46,7 @@ export const DEFAULT_EDGE: EdgeOptions = {
 };
 
 export interface EdgeMeasurement {
-  target: 'pixmesh-hit' | 'bare-hit' | 'pixmesh-miss' | 'pixmesh-miss-nocache' | 'region-direct';
+  target: 'pixmesh-hit' | 'bare-hit' | 'pixmesh-miss' | 'pixmesh-miss-nocache' | 'pass-through' | 'region-direct';
   concurrency: number;
   requests: number;
   errors: number;
@@ -58,7 +58,7 @@ export interface EdgeResults {
   measurements: EdgeMeasurement[];
   /** p50 of a HIT through the pixmesh worker at concurrency 1 (the geo suite charges this per emulated edge hit). */
   hit: { pixmesh: LatencySummary; bare: LatencySummary; overheadP50Ms: number };
-  miss: { pixmesh: LatencySummary; pixmeshNoCache: LatencySummary; direct: LatencySummary; overheadP50Ms: number; overheadNoCacheP50Ms: number };
+  miss: { pixmesh: LatencySummary; pixmeshNoCache: LatencySummary; passThrough: LatencySummary; direct: LatencySummary; overheadP50Ms: number; overheadNoCacheP50Ms: number; passThroughOverheadP50Ms: number };
   decide: { iterations: number; usPerDecision: number; usPerSample: number; colos: number };
 }
 
@@ -138,6 +138,7 @@ export async function runEdge(partial: Partial<EdgeOptions> = {}): Promise<{ fil
   let pix: RunningWorker | undefined;
   let pixNoCache: RunningWorker | undefined;
   let bare: RunningWorker | undefined;
+  let pass: RunningWorker | undefined;
   let fake: Awaited<ReturnType<typeof startFakeRegion>> | undefined;
   const log = o.log;
   try {
@@ -171,6 +172,7 @@ export async function runEdge(partial: Partial<EdgeOptions> = {}): Promise<{ fil
       },
     });
     bare = await startInlineWorker({ script: BARE_WORKER(o.bodyBytes), host, port: o.basePort + 8 });
+    pass = await startInlineWorker({ script: PASS_THROUGH_WORKER, host, port: o.basePort + 10 });
     log(`edge: pixmesh worker ${pix.url}, bare worker ${bare.url}, fake region ${fake.url}`);
 
     const geo = { 'x-pixmesh-colo': 'FRA', accept: 'image/webp,*/*' };
@@ -190,7 +192,11 @@ export async function runEdge(partial: Partial<EdgeOptions> = {}): Promise<{ fil
       'bare-hit': () => bareUrl,
       'pixmesh-miss': () => `${pix!.url}/demo/tr:w-${100 + (missCounter++ % 3000)}/miss-${missCounter}.jpg`,
       'pixmesh-miss-nocache': () => `${pixNoCache!.url}/demo/tr:w-320/miss.jpg`,
+      'pass-through': () => `${pass!.url}/internal/render/demo/tr:w-320/direct.jpg`,
       'region-direct': () => `${fake!.url}/internal/render/demo/tr:w-320/direct.jpg`,
+    };
+    const extraHeaders: Partial<Record<EdgeMeasurement['target'], Record<string, string>>> = {
+      'pass-through': { 'x-bench-target': `${fake.url}/internal/render/demo/tr:w-320/direct.jpg` },
     };
     const measurements: EdgeMeasurement[] = [];
     for (const c of o.concurrency) {
@@ -201,7 +207,7 @@ export async function runEdge(partial: Partial<EdgeOptions> = {}): Promise<{ fil
           const items = Array.from({ length: per }, () => targets[t]());
           const s = performance.now();
           await pool(items, c, async (url) => {
-            const r = await timedGet(url, geo, agent);
+            const r = await timedGet(url, { ...geo, ...extraHeaders[t] }, agent);
             if (r.error || r.status !== 200 || (t === 'pixmesh-hit' && r.headers['x-pixmesh-cache'] !== 'HIT')) acc[t].errors++;
             else acc[t].lat.push(r.totalMs);
           });
@@ -226,7 +232,9 @@ export async function runEdge(partial: Partial<EdgeOptions> = {}): Promise<{ fil
       miss: {
         pixmesh: fine(c1('pixmesh-miss')),
         pixmeshNoCache: fine(c1('pixmesh-miss-nocache')),
+        passThrough: fine(c1('pass-through')),
         direct: fine(c1('region-direct')),
+        passThroughOverheadP50Ms: round(c1('pass-through').p50 - c1('region-direct').p50, 2),
         overheadP50Ms: round(c1('pixmesh-miss').p50 - c1('region-direct').p50, 2),
         overheadNoCacheP50Ms: round(c1('pixmesh-miss-nocache').p50 - c1('region-direct').p50, 2),
       },
@@ -255,6 +263,7 @@ export async function runEdge(partial: Partial<EdgeOptions> = {}): Promise<{ fil
     await pix?.dispose().catch(() => undefined);
     await pixNoCache?.dispose().catch(() => undefined);
     await bare?.dispose().catch(() => undefined);
+    await pass?.dispose().catch(() => undefined);
     await fake?.close().catch(() => undefined);
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -35,7 +35,7 @@ import { hv, keepAliveAgent, pool, timedGet, type Timed } from '../lib/http.js';
 import { hashSeed, Rng, Zipf } from '../lib/prng.js';
 import { readSuite, writeSuite } from '../lib/results.js';
 import { round, summarise, shareBelow, type LatencySummary } from '../lib/stats.js';
-import { buildEdgeBundle, startEdgeWorker, startInlineWorker, type RunningWorker } from '../lib/workerd.js';
+import { buildEdgeBundle, PASS_THROUGH_WORKER, startEdgeWorker, startInlineWorker, type RunningWorker } from '../lib/workerd.js';
 import { COLO_POPULATION, GroundTruth, jitter, S3_SAME_REGION_MS, CLIENT_LEG_MEDIAN_MS, CLIENT_LEG_SIGMA } from './ground-truth.js';
 
 export type Policy = 'pixmesh' | 'nearest' | 'home' | 'oracle';
@@ -101,28 +101,6 @@ export const DEFAULT_GEO: GeoOptions = {
   log: (m) => console.log(m),
 };
 
-/**
- * The baselines' edge: a minimal pass-through worker in workerd (no parsing, no routing, no
- * signing: the client did those), so every policy pays a workerd hop on a miss and the comparison
- * isolates the routing decision. The target region URL travels in a header.
- */
-const PASS_THROUGH_WORKER = `
-export default {
-  async fetch(request) {
-    const target = request.headers.get('x-bench-target');
-    if (!target) return new Response('x-bench-target missing', { status: 400 });
-    const headers = new Headers(request.headers);
-    headers.delete('x-bench-target');
-    headers.delete('host');
-    try {
-      return await fetch(target, { headers });
-    } catch (e) {
-      return new Response('unreachable: ' + e, { status: 599 });
-    }
-  },
-};
-`;
-
 interface Req {
   i: number;
   colo: string;
@@ -176,9 +154,54 @@ export interface PolicyRun {
   /** This policy's latency percentiles minus the oracle run's (same request stream). */
   regretVsOracle?: { mean: number; p50: number; p90: number; p98: number; p99: number };
   regionShare: Partial<Record<RegionId, number>>;
+  /** pixmesh only: the edge's RTT estimates at the end of the run (GET /_routing per colo) against the ground truth. */
+  learning?: LearningReport;
   event?: EventReport;
   /** Buckets of `n` consecutive requests from index `i` (t = seconds at the bucket's first request). */
   timeline: { i: number; n: number; t: number; requests: number; p50: number; errors: number; shareToEventRegion: number | null }[];
+}
+
+export interface LearningReport {
+  /** (colo, region) pairs with learned samples. */
+  learnedPairs: number;
+  /** Mean |estimate − true RTT| over those pairs, ms: the prior alone, the learned mean, and the blend the model uses. */
+  priorMaeMs: number;
+  learnedMaeMs: number;
+  blendedMaeMs: number;
+  /** Mean (learned − true), ms: positive = the edge sees regions slower than the network is (local overhead in its samples). */
+  learnedBiasMs: number;
+  /** Mean |prior − true| over every (colo, region) pair of the population. */
+  priorMaeAllMs: number;
+}
+
+interface RoutingView {
+  decision: { candidates: { region: RegionId; rttMs: number; priorRttMs: number; learnedRttMs: number | null; rttSamples: number }[]; excluded: { region: RegionId; rttMs: number; priorRttMs: number; learnedRttMs: number | null; rttSamples: number }[] };
+}
+
+/** Ask the pixmesh edge what it has learned, colo by colo, and compare with the ground truth. */
+async function learningReport(ctx: RunCtx, accountId: string): Promise<LearningReport | undefined> {
+  const prior: number[] = [];
+  const priorAll: number[] = [];
+  const learned: number[] = [];
+  const blended: number[] = [];
+  const bias: number[] = [];
+  for (const [colo] of COLO_POPULATION) {
+    const res = await fetch(`${ctx.edge.url}/_routing?account=${accountId}`, { headers: { 'x-pixmesh-colo': colo } });
+    if (!res.ok) continue;
+    const view = (await res.json()) as RoutingView;
+    for (const c of [...view.decision.candidates, ...view.decision.excluded]) {
+      const truth = ctx.world.truth.rtt(colo, c.region) + (ctx.world.extraMs[c.region] ?? 0);
+      priorAll.push(Math.abs(c.priorRttMs - truth));
+      if (c.learnedRttMs === null || c.rttSamples <= 0) continue;
+      prior.push(Math.abs(c.priorRttMs - truth));
+      learned.push(Math.abs(c.learnedRttMs - truth));
+      blended.push(Math.abs(c.rttMs - truth));
+      bias.push(c.learnedRttMs - truth);
+    }
+  }
+  if (!priorAll.length) return undefined;
+  const mean = (xs: number[]) => round(xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length));
+  return { learnedPairs: learned.length, priorMaeMs: mean(prior), learnedMaeMs: mean(learned), blendedMaeMs: mean(blended), learnedBiasMs: mean(bias), priorMaeAllMs: mean(priorAll) };
 }
 
 export interface EventReport {
@@ -402,6 +425,7 @@ async function runPolicy(ctx: RunCtx, scenario: Scenario, policy: Policy, stream
     });
   });
   const durationS = (performance.now() - t0) / 1000;
+  const learning = policy === 'pixmesh' ? await learningReport(ctx, accountId).catch(() => undefined) : undefined;
   // Undo the scenario's damage for the next run.
   if (eventRegion) {
     delete world.extraMs[eventRegion];
@@ -411,6 +435,7 @@ async function runPolicy(ctx: RunCtx, scenario: Scenario, policy: Policy, stream
   outcomes.sort((a, b) => a.i - b.i);
   const run = summariseRun(o, policy, accountId, outcomes, durationS, originalFetches, eventRegion, eventAtS, scenario);
   run.loadAvg1[0] = loadStart;
+  if (learning) run.learning = learning;
   return { run, outcomes };
 }
 

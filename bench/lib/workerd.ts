@@ -63,3 +63,26 @@ export async function startInlineWorker(opts: { script: string; host: string; po
   const url = await mf.ready;
   return { url: url.origin, dispose: () => mf.dispose() };
 }
+
+/**
+ * A minimal pass-through worker: forwards the request to the URL in `x-bench-target` (no parsing,
+ * no routing, no signing). The geo suite's baseline policies use it as their edge, so every policy
+ * pays a workerd hop on a miss; the edge suite times it against the pixmesh worker's MISS path.
+ * An unreachable target answers 599 (the caller treats it as a network error).
+ */
+export const PASS_THROUGH_WORKER = `
+export default {
+  async fetch(request) {
+    const target = request.headers.get('x-bench-target');
+    if (!target) return new Response('x-bench-target missing', { status: 400 });
+    const headers = new Headers(request.headers);
+    headers.delete('x-bench-target');
+    headers.delete('host');
+    try {
+      return await fetch(target, { headers });
+    } catch (e) {
+      return new Response('unreachable: ' + e, { status: 599 });
+    }
+  },
+};
+`;
