@@ -31,6 +31,8 @@ export interface OriginConfig {
   transformConcurrency: number;
   /** Transforms waiting for a slot; beyond it requests get 503 EBUSY with Retry-After. */
   transformQueue: number;
+  /** Longest wait for a transform slot before 503 EBUSY (the edge gives up on an attempt after 12 s). */
+  transformQueueTimeoutMs: number;
   /** Render requests handled at once (forwards and cache hits included); beyond it 503 EBUSY. */
   maxInflight: number;
   /** Originals kept in memory so several variants of one original fetch it once (bytes). */
@@ -105,6 +107,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OriginConfig {
     },
     transformConcurrency: intVar(env, 'PIXMESH_TRANSFORM_CONCURRENCY', Math.max(1, os.availableParallelism()), problems, 1),
     transformQueue: intVar(env, 'PIXMESH_TRANSFORM_QUEUE', 64, problems, 0),
+    transformQueueTimeoutMs: intVar(env, 'PIXMESH_TRANSFORM_QUEUE_TIMEOUT_MS', 10_000, problems, 1),
     maxInflight: intVar(env, 'PIXMESH_MAX_INFLIGHT', 512, problems, 1),
     originalsCacheBytes: intVar(env, 'PIXMESH_ORIGINALS_CACHE_BYTES', 128 * 1024 * 1024, problems, 0),
     originalsCacheTtlMs: intVar(env, 'PIXMESH_ORIGINALS_CACHE_TTL_MS', 5 * 60_000, problems, 0),

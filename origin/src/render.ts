@@ -184,7 +184,7 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
       timing.add('queue', performance.now() - queuedAt);
       deps.metrics.stage.observe({ stage: 'queue' }, (performance.now() - queuedAt) / 1000);
       return stage(deps, timing, 'transform', () => renderImage(original.body, v.plan, opts));
-    });
+    }, AbortSignal.timeout(config.transformQueueTimeoutMs));
   }
   const meta: Omit<CachedMeta, 'bodyLength'> = {
     contentType: out.contentType,

@@ -207,6 +207,17 @@ describe('transform queue', () => {
     await expect(job()).resolves.toBe('ok'); // recovers
   });
 
+  it('a job that waits longer than its signal allows leaves the queue with 503 EBUSY', async () => {
+    const q = new TransformQueue(1, 5);
+    const long = q.run(() => new Promise((r) => setTimeout(() => r('long'), 300)));
+    const t0 = Date.now();
+    await expect(q.run(async () => 'late', AbortSignal.timeout(50))).rejects.toMatchObject({ status: 503, code: 'EBUSY' });
+    expect(Date.now() - t0).toBeLessThan(250);
+    expect(q.depth).toBe(0);
+    await expect(long).resolves.toBe('long');
+    await expect(q.run(async () => 'next', AbortSignal.timeout(50))).resolves.toBe('next');
+  });
+
   it('releases its slot when a job fails', async () => {
     const q = new TransformQueue(1, 0);
     await expect(q.run(() => Promise.reject(new Error('x')))).rejects.toThrow('x');
