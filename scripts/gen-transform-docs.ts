@@ -119,7 +119,13 @@ export function renderTransformDocs(): string {
     '',
     'These answer `400 EBADTR` with a message saying so, rather than "unknown parameter":',
     '',
-    ...Object.entries(UNSUPPORTED_PARAMS).map(([k, why]) => `- \`${k}\`: ${why}`),
+    ...Object.entries(UNSUPPORTED_PARAMS)
+      .filter(([, why]) => !why.startsWith('legacy overlay'))
+      .map(([k, why]) => `- \`${k}\`: ${why}`),
+    `- the legacy overlay parameters ${Object.entries(UNSUPPORTED_PARAMS)
+      .filter(([, why]) => why.startsWith('legacy overlay'))
+      .map(([k]) => `\`${k}\``)
+      .join(' ')}: overlays are not supported yet`,
     '',
     '## Pipeline order',
     '',

@@ -543,7 +543,10 @@ export const SPECIAL_PARAMS = [
 ] as const;
 
 /** Known ImageKit parameters pixmesh does not implement (a clear 400 instead of "unknown"). */
+const LEGACY_OVERLAY_KEYS = ['oi', 'oie', 'ot', 'ote', 'ox', 'oy', 'ow', 'oh', 'oa', 'obg', 'ofo', 'oit', 'oib', 'oiar', 'oic', 'oicm', 'oifo', 'otc', 'otf', 'ots', 'otw', 'oth', 'otbg', 'otp', 'otia', 'otr', 'otlh'];
+
 export const UNSUPPORTED_PARAMS: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(LEGACY_OVERLAY_KEYS.map((k) => [k, `legacy overlay parameter (${k}) is not supported: overlays are not supported yet`])),
   cr: 'colour replace (cr) is not supported yet',
   'e-shadow': 'e-shadow is not supported yet',
   'e-gradient': 'e-gradient is not supported yet',

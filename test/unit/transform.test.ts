@@ -195,6 +195,7 @@ describe('parseTransformation: invalid input is a 400 EBADTR naming the problem'
     ['pg-2-4', /pg: expected an integer/],
     ['cr-FF0000', /colour replace \(cr\) is not supported yet/],
     ['e-shadow', /e-shadow is not supported yet/],
+    ['oi-logo.png,ox-10', /legacy overlay parameter \(oi\) is not supported: overlays are not supported yet/],
     ['e-bgremove', /AI effects \(e-bgremove\) are not supported/],
     ['n-nope', /n: unknown named transformation "nope"/],
     ['w-100,if-w_gt_1,w-1,if-end', /if: a conditional block must be its own chain step/],
