@@ -1,8 +1,10 @@
 /**
- * Child process: the raw sharp loop in-process (the upper bound). Reads a job description (JSON
- * file in argv[2]), runs the widths with the given concurrency, prints one JSON line of results.
+ * Child process: the raw sharp loop in-process (the upper bound). Long-lived like the origin and
+ * ipx servers: reads one JSON job per stdin line, runs its widths with the given concurrency, and
+ * answers one JSON line of results per job.
  */
 import fs from 'node:fs';
+import readline from 'node:readline';
 import sharp from 'sharp';
 import { rawTransform, type OutFormat } from './cases.js';
 
@@ -15,13 +17,13 @@ interface Job {
   maxSeconds: number;
 }
 
-async function main() {
-  const job = JSON.parse(fs.readFileSync(process.argv[2]!, 'utf8')) as Job;
-  sharp.concurrency(1);
-  sharp.cache(false);
-  const input = fs.readFileSync(job.input);
+const inputs = new Map<string, Buffer>();
+
+async function run(job: Job) {
+  let input = inputs.get(job.input);
+  if (!input) inputs.set(job.input, (input = fs.readFileSync(job.input)));
   for (const w of job.warmup) await rawTransform(input, job.format, w);
-  // Reset the peak-RSS counter so the figure covers the measured work only.
+  // Reset the peak-RSS counter so the figure covers this job only.
   try {
     fs.writeFileSync('/proc/self/clear_refs', '5');
   } catch {
@@ -42,13 +44,24 @@ async function main() {
     }
   };
   await Promise.all(Array.from({ length: job.concurrency }, worker));
-  const wall = performance.now() - t0;
-  const status = fs.readFileSync('/proc/self/status', 'utf8');
-  const hwm = /^VmHWM:\s+(\d+)/m.exec(status);
-  process.stdout.write(JSON.stringify({ latencies: lat, wallMs: wall, bytes, peakRssMb: hwm ? Number(hwm[1]) / 1024 : null }) + '\n');
+  const wallMs = performance.now() - t0;
+  let peakRssMb: number | null = null;
+  try {
+    const hwm = /^VmHWM:\s+(\d+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    peakRssMb = hwm ? Number(hwm[1]) / 1024 : null;
+  } catch {
+    /* not Linux */
+  }
+  return { latencies: lat, wallMs, bytes, peakRssMb };
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
+sharp.concurrency(1);
+sharp.cache(false);
+const rl = readline.createInterface({ input: process.stdin });
+process.stdout.write(JSON.stringify({ ready: true }) + '\n');
+rl.on('line', (line) => {
+  run(JSON.parse(line) as Job)
+    .then((r) => process.stdout.write(JSON.stringify(r) + '\n'))
+    .catch((e) => process.stdout.write(JSON.stringify({ error: String(e) }) + '\n'));
 });
+rl.on('close', () => process.exit(0));

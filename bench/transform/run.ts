@@ -205,11 +205,11 @@ function waitForLine(child: ChildProcess, what: string, timeoutMs = 30_000): Pro
   });
 }
 
-const tsx = (script: string, argv: string[]) =>
+const tsx = (script: string, argv: string[], stdin: 'ignore' | 'pipe' = 'ignore') =>
   spawn(process.execPath, ['--import', 'tsx', script, ...argv], {
     cwd: ROOT,
     env: { ...process.env, UV_THREADPOOL_SIZE: '4', MALLOC_ARENA_MAX: '2' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: [stdin, 'pipe', 'inherit'],
   });
 
 interface Chunk {
@@ -221,13 +221,35 @@ interface Chunk {
   peak: number | null;
 }
 
-async function runRawChunk(o: TransformOptions, dir: string, inputFile: string, c: Case, warmup: number[], widths: number[], tag: string): Promise<Chunk> {
-  const jobFile = path.join(dir, `raw-${c.id}-${tag}.json`);
-  fs.writeFileSync(jobFile, JSON.stringify({ input: inputFile, format: c.format, warmup, widths, concurrency: o.concurrency, maxSeconds: o.maxSeconds / o.rounds }));
-  const child = tsx(path.join(ROOT, 'bench/transform/raw-worker.ts'), [jobFile]);
-  const line = await waitForLine(child, 'raw sharp worker', (o.maxSeconds + 30) * 1000);
-  await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
-  const res = JSON.parse(line) as { latencies: number[]; wallMs: number; bytes: number; peakRssMb: number | null };
+/** The long-lived raw sharp worker: one job per line on stdin, one result per line on stdout. */
+class RawWorker {
+  private buf = '';
+  private waiting: ((line: string) => void)[] = [];
+  constructor(readonly child: ChildProcess) {
+    child.stdout!.on('data', (d: Buffer) => {
+      this.buf += d.toString();
+      let nl: number;
+      while ((nl = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, nl);
+        this.buf = this.buf.slice(nl + 1);
+        this.waiting.shift()?.(line);
+      }
+    });
+  }
+  next(): Promise<string> {
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+  async job(job: object): Promise<string> {
+    const p = this.next();
+    this.child.stdin!.write(JSON.stringify(job) + '\n');
+    return p;
+  }
+}
+
+async function runRawChunk(o: TransformOptions, raw: RawWorker, inputFile: string, c: Case, warmup: number[], widths: number[]): Promise<Chunk> {
+  const line = await raw.job({ input: inputFile, format: c.format, warmup, widths, concurrency: o.concurrency, maxSeconds: o.maxSeconds / o.rounds });
+  const res = JSON.parse(line) as { latencies: number[]; wallMs: number; bytes: number; peakRssMb: number | null; error?: string };
+  if (res.error) throw new Error(`raw sharp worker: ${res.error}`);
   return { ...res, errors: 0, hits: 0, peak: res.peakRssMb === null ? null : round(res.peakRssMb, 1) };
 }
 
@@ -242,6 +264,7 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pixmesh-bench-transform-'));
   let cluster: Cluster | undefined;
   let ipx: ChildProcess | undefined;
+  let rawChild: ChildProcess | undefined;
   const log = o.log;
   try {
     const input = await makeInput();
@@ -290,6 +313,9 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
     ipx = tsx(path.join(ROOT, 'bench/transform/ipx-server.ts'), [imgDir, host, String(ipxPort)]);
     const ipxInfo = JSON.parse(await waitForLine(ipx, 'ipx server')) as { sharp: string; vips: string };
     const ipxPid = ipx.pid;
+    rawChild = tsx(path.join(ROOT, 'bench/transform/raw-worker.ts'), [], 'pipe');
+    const raw = new RawWorker(rawChild);
+    await Promise.race([raw.next(), new Promise((_, reject) => setTimeout(() => reject(new Error('raw sharp worker did not start')), 30_000))]);
     log(`transform: origin pid ${originPid ?? '?'}, ipx pid ${ipxPid} (sharp ${ipxInfo.sharp}, libvips ${ipxInfo.vips}); concurrency ${o.concurrency}`);
 
     // The repeated workload gets its own cache identity (extra query) so cold runs never pre-fill it.
@@ -325,7 +351,7 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
           if (!part.length) break;
           for (const engine of engines) {
             if (engine === 'raw') {
-              chunks.raw.push(await runRawChunk(o, dir, inputFile, c, warmup, part, `${workload}-${k}`));
+              chunks.raw.push(await runRawChunk(o, raw, inputFile, c, k === 0 ? warmup : [], part));
               continue;
             }
             const make = engine === 'origin' ? (w: number) => originReq(c, w, workload) : (w: number) => ipxReq(c, w);
@@ -387,7 +413,7 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
         results,
         notes: [
           'Same machine, same run, same concurrency; the HTTP load generator runs in the bench process and shares the cores with the server under test (the raw loop has no client).',
-          'Peak RSS is VmHWM of the serving process, reset (clear_refs 5) before each measurement: origin and ipx include their HTTP server and caches, raw only the loop.',
+          'Peak RSS is VmHWM of the serving process, reset (clear_refs 5) before each measurement: origin and ipx include their HTTP server and caches, raw only the loop. All three are long-lived processes.',
           'Cold = every request a distinct output width (a new variant); repeated = Zipf over the variant set, so the origin answers most from its region cache while ipx and raw transform every time.',
         ],
       },
@@ -395,6 +421,7 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
     );
     return { file, results };
   } finally {
+    if (rawChild && rawChild.exitCode === null) rawChild.kill('SIGKILL');
     if (ipx && ipx.exitCode === null) {
       ipx.kill('SIGTERM');
       await new Promise((r) => setTimeout(r, 300));
