@@ -206,6 +206,52 @@ describe('adversarial corpus through edge → region → home → S3', () => {
   });
 });
 
+describe('the same corpus uploaded to the media library, then served from it', () => {
+  const uploadFile = (entry: (typeof corpus)[number]) => {
+    const form = new FormData();
+    form.set('file', new Blob([new Uint8Array(entry.body)], { type: entry.contentType }), entry.key.split('/').pop()!);
+    form.set('fileName', `${entry.name}${/\.[a-z]+$/.exec(entry.key)?.[0] ?? ''}`);
+    form.set('folder', '/corpus');
+    form.set('useUniqueFileName', 'false');
+    return fetch(`${cluster.edgeUrl}/api/v1/files/upload`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from('private_rel_media_ok:').toString('base64')}` },
+      body: form,
+      signal: AbortSignal.timeout(30_000),
+    });
+  };
+
+  it('every upload is accepted (200) or refused with a 4xx; every accepted file is then served as a correct image or the right 4xx', async () => {
+    const problems: string[] = [];
+    const tally: Record<string, number> = {};
+    const seenNames = new Set<string>();
+    for (const [i, entry] of corpus.entries()) {
+      if (seenNames.has(entry.name)) continue;
+      seenNames.add(entry.name);
+      const up = await uploadFile(entry);
+      const upCode = (up.headers.get('ik-error') ?? '').split(' - ')[0];
+      const record = (await up.json().catch(() => ({}))) as { filePath?: string };
+      const k = `upload ${up.status}${upCode ? ' ' + upCode : ''}`;
+      tally[k] = (tally[k] ?? 0) + 1;
+      if (up.status >= 500) problems.push(`${entry.name}: upload answered ${up.status} ${up.headers.get('ik-error')}`);
+      if (up.status !== 200 || !record.filePath) continue;
+      const res = await edge(`/rel-media-ok/tr:${entry.tr}${record.filePath}`, colo(i), 60_000);
+      const o = outcomeOf(res);
+      tally[`serve ${o}`] = (tally[`serve ${o}`] ?? 0) + 1;
+      if (res.status === 200) {
+        if (!entry.image) problems.push(`${entry.name}: served 200, expected ${JSON.stringify(entry.errors)}`);
+        else problems.push(...(await checkImage(entry.image, res.body)).map((p) => `${entry.name}: ${p}`));
+      } else if (!entry.errors?.some((x) => x.status === res.status && x.code === res.code)) {
+        problems.push(`${entry.name}: served ${res.status} ${res.headers.get('ik-error')}`);
+      }
+    }
+    const dead = originPids().filter(([, pid]) => pid === undefined || !isAlive(pid)).map(([id]) => id);
+    recordFigures('mediaCorpus', { uploads: seenNames.size, outcomes: tally, dead });
+    expect({ problems, dead }).toEqual({ problems: [], dead: [] });
+    expect(tally['upload 200'] ?? 0).toBeGreaterThan(10);
+  });
+});
+
 describe('hostile URLs sent raw to the real edge', () => {
   it('a seeded sample of 300 fuzzed URLs + every fixed hostile case: never a 5xx, never a hang', async () => {
     // Names with a segment over 255 bytes are the store-limit case, tested on their own below.
