@@ -31,6 +31,7 @@ export type {
   OutputFormat,
   ParseContext,
   Radius,
+  Shadow,
   StepOps,
   TransformPlan,
   TransformStep,

@@ -83,6 +83,16 @@ export interface StepOps {
   bg?: Background;
   /** Opacity 0–100. */
   o?: number;
+  /** e-shadow: a shadow under the non-transparent pixels. */
+  shadow?: Shadow;
+}
+
+/** `e-shadow[-bl-<0..15>_st-<0..100>_x-<N100..100>_y-<N100..100>]`; offsets in % of the image width. */
+export interface Shadow {
+  blur: number;
+  saturation: number;
+  x: number;
+  y: number;
 }
 
 export type CondProp = 'w' | 'h' | 'ar' | 'iw' | 'ih' | 'iar';

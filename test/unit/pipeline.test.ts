@@ -616,3 +616,27 @@ describe('renderImage: translucent padding', () => {
     expect(alpha).toBeLessThanOrEqual(129);
   });
 });
+
+describe('renderImage: e-shadow', () => {
+  it('draws a dark shadow offset under the opaque pixels, keeping the canvas size', async () => {
+    const square = await sharp({ create: { width: 100, height: 100, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
+      .composite([{ input: { create: { width: 40, height: 40, channels: 4, background: { r: 255, g: 255, b: 255, alpha: 1 } } }, left: 30, top: 30 }])
+      .png()
+      .toBuffer();
+    const r = await render(square, 'e-shadow-bl-0_st-50_x-10_y-10', 'png');
+    expect([r.width, r.height]).toEqual([100, 100]);
+    const [, , , below = 0] = await pixel(r.data, 75, 75); // outside the square, inside its shadow
+    expect(below).toBeGreaterThanOrEqual(126);
+    expect(below).toBeLessThanOrEqual(129);
+    expect((await pixel(r.data, 5, 5))[3]).toBe(0); // far corner stays transparent
+    expect(await pixel(r.data, 50, 50)).toEqual([255, 255, 255, 255]); // the object itself is unchanged
+    const soft = await render(square, 'e-shadow', 'png');
+    expect((await pixel(soft.data, 71, 71))[3]).toBeGreaterThan(0);
+  });
+
+  it('is refused above 2 MP, so resize first', async () => {
+    const big = await sharp({ create: { width: 1500, height: 1500, channels: 3, background: '#888' } }).png().toBuffer();
+    await expect(render(big, 'e-shadow')).rejects.toMatchObject({ status: 400, code: 'EBADTR', message: expect.stringMatching(/e-shadow: only for images up to 2 MP/) });
+    expect((await render(big, 'w-500,e-shadow')).width).toBe(500);
+  });
+});

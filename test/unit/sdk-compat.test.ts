@@ -79,6 +79,8 @@ const CASES: [string, Transformation[], string][] = [
   ['sharpen bare', [{ sharpen: true }], 'e-sharpen'],
   ['sharpen amount', [{ sharpen: 10 }], 'e-sharpen-10'],
   ['unsharp mask', [{ unsharpMask: '2-2-0.8-0.024' }], 'e-usm-2-2-0.8-0.024'],
+  ['shadow', [{ shadow: true }], 'e-shadow'],
+  ['shadow with options', [{ shadow: 'bl-15_st-40_x-10_y-N5' }], 'e-shadow-bl-15_st-40_x-10_y-N5'],
   ['trim true', [{ trim: true }], 't-10'],
   ['trim threshold', [{ trim: 5 }], 't-5'],
   ['border', [{ border: '5_FFF000' }], 'b-5_FFF000'],
@@ -147,7 +149,7 @@ describe('SDK URLs that must be rejected with a 400 naming the parameter', () =>
     ['unknown key passed through by the SDK', [{ width: 100, foo: 'bar' } as unknown as Transformation], /unknown parameter "foo"/],
     ['unknown named transform', [{ named: 'nope' }], /unknown named transformation "nope"/],
     ['quality out of range', [{ quality: 0 }], /q: .*1 to 100/],
-    ['unsupported effect', [{ shadow: true }], /e-shadow is not supported yet/],
+    ['unsupported effect', [{ gradient: true }], /e-gradient is not supported yet/],
     ['AI effect', [{ aiRemoveBackground: true }], /e-bgremove/],
     ['overlay', [{ overlay: { type: 'text', text: 'Hello' } }], /overlays \(l-text … l-end\) are not supported yet/],
   ])('%s', (_name, transformation, message) => {

@@ -71,6 +71,9 @@ describe('parseTransformation: valid parameters', () => {
     ['bg-blurred_25_N15', { bg: { kind: 'blurred', intensity: 25, brightness: -15 } }],
     ['bg-dominant', { bg: { kind: 'dominant' } }],
     ['o-50', { o: 50 }],
+    ['e-shadow', { shadow: { blur: 10, saturation: 30, x: 2, y: 2 } }],
+    ['e-shadow-bl-15_st-40_x-10_y-N5', { shadow: { blur: 15, saturation: 40, x: 10, y: -5 } }],
+    ['e-shadow-y-3', { shadow: { blur: 10, saturation: 30, x: 2, y: 3 } }],
   ])('%s', (tr, expected) => {
     expect(firstOps(parseTransformation(tr))).toMatchObject({ type: 'ops', ...expected });
   });
@@ -194,7 +197,11 @@ describe('parseTransformation: invalid input is a 400 EBADTR naming the problem'
     ['pg-0', /pg: .*1 to 10000/],
     ['pg-2-4', /pg: expected an integer/],
     ['cr-FF0000', /colour replace \(cr\) is not supported yet/],
-    ['e-shadow', /e-shadow is not supported yet/],
+    ['e-gradient', /e-gradient is not supported yet/],
+    ['e-shadow-bl-20', /e-shadow bl: .*0 to 15/],
+    ['e-shadow-x-N101', /e-shadow x: .*-100 to 100/],
+    ['e-shadow-bl-1_bl-2', /e-shadow: expected bl-/],
+    ['e-shadow-foo-1', /e-shadow: expected bl-/],
     ['oi-logo.png,ox-10', /legacy overlay parameter \(oi\) is not supported: overlays are not supported yet/],
     ['e-bgremove', /AI effects \(e-bgremove\) are not supported/],
     ['n-nope', /n: unknown named transformation "nope"/],
@@ -258,6 +265,8 @@ describe('canonicalTransformation', () => {
     ['bg-ff0000', 'bg-FF0000'],
     ['bg-F00', 'bg-FF0000'],
     ['e-sharpen-50', 'e-sharpen'],
+    ['e-shadow-bl-10_st-30', 'e-shadow'],
+    ['e-shadow-y-N5_bl-1', 'e-shadow-bl-1_st-30_x-2_y-N5'],
     ['t-false,w-1', 'w-1'],
     ['t-true', 't-10'],
     ['pr-false,lo-false,cp-false,md-false,w-1', 'w-1'],

@@ -18,6 +18,7 @@ import { opacity } from './steps/opacity.js';
 import { radius } from './steps/radius.js';
 import { resize } from './steps/resize.js';
 import { rotate } from './steps/rotate.js';
+import { shadow } from './steps/shadow.js';
 import { trim } from './steps/trim.js';
 
 export type Step = (ctx: Ctx) => Promise<void> | void;
@@ -45,6 +46,7 @@ export const STEP_PIPELINE: readonly NamedStep[] = [
   { name: 'border', run: border },
   { name: 'radius', run: radius },
   { name: 'opacity', run: opacity },
+  { name: 'shadow', run: shadow },
   { name: 'background', run: background },
 ];
 

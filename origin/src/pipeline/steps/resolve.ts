@@ -17,6 +17,7 @@ import {
   type Focus,
   type NumOrExpr,
   type Radius,
+  type Shadow,
   type StepOps,
   type TransformStep,
   type UnsharpMask,
@@ -50,6 +51,7 @@ export interface ResolvedOps {
   fl?: 'h' | 'v' | 'h_v';
   bg?: Background;
   o?: number;
+  shadow?: Shadow;
 }
 
 export const EMPTY_OPS: ResolvedOps = { c: 'maintain_ratio', fo: 'center', dpr: 1, rt: 0 };
@@ -114,6 +116,7 @@ export async function resolveStep(ctx: Ctx, ops: StepOps): Promise<ResolvedOps> 
     fl: ops.fl,
     bg: ops.bg,
     o: ops.o,
+    shadow: ops.shadow,
   };
   if (ops.ar !== undefined) {
     const ar = isExpr(ops.ar) ? evaluate('ar', ops.ar, scope) : ops.ar.w / ops.ar.h;
