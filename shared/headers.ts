@@ -25,5 +25,11 @@ export const H = {
   regionHitRatio: 'x-pixmesh-region-hit-ratio',
   /** origin → edge: the di- default image path served because the original is missing (short cache, never stored as the variant). */
   defaultImage: 'x-pixmesh-default-image',
+  /**
+   * origin → edge, on 5xx: "request" when the failure is about this request (the customer's origin
+   * failed or timed out, the render ran over its deadline), so the edge neither fails over to
+   * another region (it would fail the same way) nor counts it against the region's health.
+   */
+  errorScope: 'x-pixmesh-error-scope',
   ikError: 'ik-error',
 } as const;

@@ -117,6 +117,7 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
         continue;
       }
       const ttfb = Date.now() - t0;
+      const requestScoped = res.status >= 500 && res.headers.get(H.errorScope) === 'request';
       router.report({
         region,
         result: res.status,
@@ -126,9 +127,11 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
         procMs: procFromServerTiming(res.headers.get('server-timing')),
         regionCache: res.headers.get(H.regionCache),
         regionHitRatio: res.headers.get(H.regionHitRatio),
+        requestScopedError: requestScoped,
       });
       c.executionCtx.waitUntil(router.flush(c.env));
-      if (res.status >= 500) {
+      // Another region would fail the same way on a request-scoped error: answer it, don't fail over.
+      if (res.status >= 500 && !requestScoped) {
         lastError = new PixmeshError(res.status === 504 ? 504 : 502, 'EUPSTREAM', `${region} answered ${res.status}`);
         await res.body?.cancel();
         continue;

@@ -44,6 +44,8 @@ export interface AttemptReport {
   regionCache?: string | null;
   /** x-pixmesh-region-hit-ratio of the answer. */
   regionHitRatio?: string | null;
+  /** The answer is an error about this request (x-pixmesh-error-scope: request), not about the region. */
+  requestScopedError?: boolean;
 }
 
 export class Router {
@@ -74,8 +76,11 @@ export class Router {
   }
 
   report(a: AttemptReport, now = Date.now()): void {
-    this.breakers[a.region] = recordOutcome(this.breakers[a.region], classifyOutcome(a.result), now);
-    if (typeof a.result !== 'number' || a.result >= 500) return;
+    // A 5xx the region marks as about the request (a customer's failing origin, a render over its
+    // deadline) proves the region is up: it is no failure of the region.
+    const outcome = a.requestScopedError ? 'success' : classifyOutcome(a.result);
+    this.breakers[a.region] = recordOutcome(this.breakers[a.region], outcome, now);
+    if (typeof a.result !== 'number' || (a.result >= 500 && !a.requestScopedError)) return;
     // Network time = time to headers − the region's own work (which includes any forward to home).
     if (a.colo && a.ttfbMs !== undefined && a.procMs !== undefined) {
       const r = recordSample(this.state, a.colo, a.region, Math.max(0, a.ttfbMs - a.procMs), now);

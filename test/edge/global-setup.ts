@@ -3,7 +3,7 @@
  * like a region origin (a 1×1 PNG with the region headers) and records what it was asked, so
  * tests can see where the edge sent each request. Real sockets on loopback, nothing mocked.
  * Control endpoints let a test make a region slow or failing:
- *   POST /__control {"delayMs": 300, "status": 503}     GET /__seen     POST /__reset
+ *   POST /__control {"delayMs": 300, "status": 503, "errorScope": "request"}   GET /__seen   POST /__reset
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,7 +18,7 @@ export default async function setup(project: TestProject) {
   const urls: Record<string, string> = {};
   for (const region of REGION_IDS) {
     let seen: { url: string; headers: Record<string, string | string[] | undefined> }[] = [];
-    let control = { delayMs: 0, status: 200 };
+    let control: { delayMs: number; status: number; errorScope?: string } = { delayMs: 0, status: 200 };
     const server = http.createServer((req, res) => {
       if (req.url === '/__seen') {
         res.setHeader('content-type', 'application/json');
@@ -48,7 +48,11 @@ export default async function setup(project: TestProject) {
         }
         seen.push({ url: req.url ?? '', headers: req.headers });
         if (control.status !== 200) {
-          res.writeHead(control.status, { 'ik-error': 'EUPSTREAM - test failure', 'x-pixmesh-region': region });
+          res.writeHead(control.status, {
+            'ik-error': 'EUPSTREAM - test failure',
+            'x-pixmesh-region': region,
+            ...(control.errorScope ? { 'x-pixmesh-error-scope': control.errorScope } : {}),
+          });
           res.end();
           return;
         }

@@ -87,6 +87,24 @@ describe('failover and the circuit breaker', () => {
     expect(routing.breakers['ap-southeast-2']).toMatchObject({ status: 'closed', failures: 0 });
   });
 
+  it('does not fail over, nor blame the region, for a 5xx the region marks as about the request', async () => {
+    await control('ap-southeast-2', { status: 502, errorScope: 'request' });
+    for (let i = 0; i < 6; i++) {
+      const res = await edge(fresh('scoped'), { 'x-pixmesh-colo': 'SYD' });
+      expect(res.status).toBe(502);
+      expect(res.headers.get('ik-error')).toMatch(/^EUPSTREAM/);
+      expect(res.headers.get('server-timing') ?? '').not.toMatch(/failover/);
+    }
+    const others = await Promise.all(
+      ['ap-southeast-1', 'eu-central-1'].map(async (r) => ((await (await fetch(`${regionUrls[r]}/__seen`)).json()) as unknown[]).length),
+    );
+    expect(others).toEqual([0, 0]);
+    const routing = (await (await edge('/_routing?account=demo', { 'x-pixmesh-colo': 'SYD' })).json()) as {
+      breakers: Record<string, { status: string; failures: number }>;
+    };
+    expect(routing.breakers['ap-southeast-2']).toMatchObject({ status: 'closed', failures: 0 });
+  });
+
   it('answers 502 EUPSTREAM when every region fails and nothing is cached', async () => {
     await Promise.all(Object.keys(regionUrls).map((r) => control(r, { status: 500 })));
     const res = await edge(fresh('allfail'), { 'x-pixmesh-colo': 'FRA' });
