@@ -279,6 +279,37 @@ describe('hostile URLs sent raw to the real edge', () => {
     expect(urlFuzz.sent).toBeGreaterThan(300);
   });
 
+  it('hostile request headers (geo, Accept, client hints, spoofed internal headers) and other methods: never a 5xx', async () => {
+    const url = `${cluster.edgeUrl}/rel/tr:w-90/ok/photo.jpg`;
+    const headerCases: Record<string, string>[] = [
+      { 'x-pixmesh-colo': '../../etc', 'x-pixmesh-lat': '1e309', 'x-pixmesh-lon': 'NaN' },
+      { 'x-pixmesh-colo': 'ZZZ', 'x-pixmesh-lat': '-91', 'x-pixmesh-lon': '181', 'x-pixmesh-country': '__proto__' },
+      { 'x-pixmesh-colo': 'SYD'.repeat(1000) },
+      { accept: `${'image/webp;q=0.'.repeat(500)}1` },
+      { accept: 'image/avif;q=NaN,image/webp;q=-1,*/*;q=1e309' },
+      { 'sec-ch-dpr': '1e309', 'sec-ch-width': '-5', 'dpr': 'NaN' },
+      // A client cannot speak the internal protocol through the edge.
+      { 'x-pixmesh-signed': 'true', 'x-pixmesh-hop': 'us-east-1', 'x-pixmesh-auth': 't=1,n=00,s=00', 'x-pixmesh-format': 'bogus' },
+      { 'if-none-match': 'W/"' + 'x'.repeat(5000) + '"' },
+      { range: 'bytes=999999999-' },
+    ];
+    const bad: string[] = [];
+    for (const h of headerCases) {
+      const res = await get(url, h);
+      if (res.status === 0 || res.status >= 500) bad.push(`${JSON.stringify(h).slice(0, 80)} → ${res.status} ${res.headers.get('ik-error')}`);
+    }
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+      const res = await get(url, {}, 10_000, method);
+      if (res.status === 0 || res.status >= 500) bad.push(`${method} → ${res.status} ${res.headers.get('ik-error')}`);
+    }
+    const head = await get(url, { 'x-pixmesh-colo': 'FRA' }, 10_000, 'HEAD');
+    expect(bad).toEqual([]);
+    expect([head.status, head.body.length]).toEqual([200, 0]);
+    // The spoofed internal headers changed nothing: same image as a plain request.
+    const spoofed = await get(url, headerCases[6]!);
+    expect([spoofed.status, (await sharp(spoofed.body).metadata()).width]).toEqual([200, 90]);
+  });
+
   it('raw traversal targets never reach another object or account', async () => {
     // Dot segments, raw or %2e-encoded, are removed by URL parsing (WHATWG) before any pixmesh code
     // runs, so they can only name a URL the client could have sent directly; decoded-later forms
