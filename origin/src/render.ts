@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import type { Account } from '../../shared/accounts.js';
-import { isPixmeshError, notFound, PixmeshError, unauthorized, upstreamFailed } from '../../shared/errors.js';
+import { headerSafe, isPixmeshError, notFound, PixmeshError, unauthorized, upstreamFailed } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
 import { parseImagePath, type ImageRequest } from '../../shared/request.js';
 import { canonicalTransformation, parseTransformation, TRANSFORM_ENGINE_VERSION, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
@@ -260,7 +260,8 @@ export function renderRoutes(deps: RegionServices): Hono {
     if (produced.entry.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
     const extra: Record<string, string> = {};
     if (produced.failover) extra[H.failover] = 'home-unreachable';
-    if (produced.defaultImage) extra[DEFAULT_IMAGE_HEADER] = produced.defaultImage.replace(/[^\x20-\x7e]/g, encodeURIComponent);
+    // Whole code points, %-escaped as UTF-8 (a lone surrogate becomes U+FFFD): never a URIError.
+    if (produced.defaultImage) extra[DEFAULT_IMAGE_HEADER] = headerSafe(produced.defaultImage, 1024);
     return imageResponse(produced.entry, deps, 'MISS', timing, ifNoneMatch, extra);
   });
   return app;

@@ -95,7 +95,12 @@ beforeAll(async () => {
     buckets: ['acme-origin'],
     originEnv: { PIXMESH_MAX_INPUT_BYTES: '2000000', PIXMESH_MAX_INPUT_PIXELS: '20000000' },
   });
-  await putObjects(regions.s3Url, mediaBucketFor(HOME), [{ key: 'acme/defaults/fallback.jpg', body: await testJpeg(100, 100, 300), contentType: 'image/jpeg' }]);
+  const fallback = await testJpeg(100, 100, 300);
+  await putObjects(regions.s3Url, mediaBucketFor(HOME), [
+    { key: 'acme/defaults/fallback.jpg', body: fallback, contentType: 'image/jpeg' },
+    { key: 'acme/defaults/smile-\u{1F600}.jpg', body: fallback, contentType: 'image/jpeg' },
+    { key: 'acme/defaults/smile-%F0%9F%98%80.jpg', body: fallback, contentType: 'image/jpeg' },
+  ]);
   await putObjects(regions.s3Url, 'acme-origin', [
     { key: 's3/one.jpg', body: await testJpeg(800, 600, 30), contentType: 'image/jpeg' },
     { key: 's3/two.jpg', body: await testJpeg(800, 600, 60), contentType: 'image/jpeg' },
@@ -273,6 +278,13 @@ describe('limits, private files, default images, ETags', () => {
     expect(bomb.headers.get('ik-error')).toMatch(/^ELIMIT - .*pixel/);
   });
 
+  it('a key no store can hold (a 1000-byte segment, a key over 1024 bytes) is 404 ENOENT, not 502', async () => {
+    for (const p of [`${'x'.repeat(1000)}.jpg`, `${'abcdefgh/'.repeat(120)}x.jpg`]) {
+      const res = await render(HOME, `acme/tr:w-100/${p}`);
+      expect(`${res.status} ${(res.headers.get('ik-error') ?? '').slice(0, 6)}`).toBe('404 ENOENT');
+    }
+  });
+
   it('answers an undecodable original with 422 EDECODE', async () => {
     const res = await render(HOME, 'acme/tr:w-10/not-an-image.jpg');
     expect(res.status).toBe(422);
@@ -306,6 +318,10 @@ describe('limits, private files, default images, ETags', () => {
     expect(viaProxy.status).toBe(200);
     expect(viaProxy.headers.get('x-pixmesh-default-image')).toBe('defaults/fallback.jpg');
     expect((await imageFacts(viaProxy)).width).toBe(30);
+    // A default image whose name has an emoji: the header is escaped per code point, never a 500.
+    const emoji = await render(HOME, `acme/tr:w-50,di-defaults@@smile-${encodeURIComponent('\u{1F600}')}.jpg/missing.jpg`);
+    expect(`${emoji.status} ${emoji.headers.get('ik-error') ?? ''}`).toBe('200 ');
+    expect(emoji.headers.get('x-pixmesh-default-image')).toMatch(/^defaults\/smile-[\x20-\x7e]+\.jpg$/);
     const missing = await render(EAST, 'acme/tr:w-90/missing.jpg');
     expect(missing.status).toBe(404);
     expect(missing.headers.get('ik-error')).toMatch(/^ENOENT/);

@@ -37,6 +37,11 @@ export interface S3Object {
   metadata: Record<string, string>;
 }
 
+/** S3's hard limit on key length (UTF-8 bytes); longer keys cannot exist. */
+export const S3_MAX_KEY_BYTES = 1024;
+/** File-system backed S3 servers (s3rver, MinIO) cannot hold a path segment longer than this. */
+const FS_MAX_SEGMENT_BYTES = 255;
+
 const timedOut = (what: string, ms: number) => Object.assign(new Error(`S3 ${what} timed out after ${ms} ms`), { code: 'ETIMEDOUT' });
 
 /**
@@ -44,14 +49,20 @@ const timedOut = (what: string, ms: number) => Object.assign(new Error(`S3 ${wha
  * read (request, retries, body) is bounded by timeoutMs: a hanging S3 endpoint cannot hold a request forever.
  */
 export async function getS3Object(loc: S3Location, bucket: string, key: string, maxBytes: number, timeoutMs = 30_000): Promise<S3Object | null> {
+  if (Buffer.byteLength(key) > S3_MAX_KEY_BYTES) return null;
   const signal = AbortSignal.timeout(timeoutMs);
   let out: GetObjectCommandOutput;
   try {
     out = await s3Client(loc).send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
   } catch (e) {
     const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
-    if (err.name === 'NoSuchKey' || err.name === 'NotFound' || err.name === 'NoSuchBucket' || err.$metadata?.httpStatusCode === 404) return null;
+    const status = err.$metadata?.httpStatusCode ?? 0;
+    if (err.name === 'NoSuchKey' || err.name === 'NotFound' || err.name === 'NoSuchBucket' || status === 404) return null;
+    // A key the store refuses as such (KeyTooLongError, InvalidObjectName …) cannot exist there.
+    if (status === 400) return null;
     if (signal.aborted) throw timedOut('request', timeoutMs);
+    // File-system backed servers fail (500) on a segment longer than a file name may be: not there either.
+    if (status >= 500 && key.split('/').some((seg) => Buffer.byteLength(seg) > FS_MAX_SEGMENT_BYTES)) return null;
     throw e;
   }
   const stream = out.Body as (AsyncIterable<Uint8Array> & { destroy?: (e?: Error) => void }) | undefined;
