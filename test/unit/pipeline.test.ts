@@ -196,6 +196,9 @@ describe('renderImage: orientation and colour', () => {
     expect([raw.width, raw.height]).toEqual([160, 120]);
     const auto = await renderImage(rotated, parseTransformation('rt-auto,w-120'), { format: 'source', defaults: { ...defaults, autoRotate: false } });
     expect([auto.width, auto.height]).toEqual([120, 160]);
+    // md-true keeps EXIF, but the orientation tag must say "already upright" or viewers rotate twice
+    const kept = await meta((await render(rotated, 'w-120,md-true')).data);
+    expect([kept.width, kept.height, kept.orientation]).toEqual([120, 160, 1]);
   });
 
   it('converts CMYK input to sRGB', async () => {
