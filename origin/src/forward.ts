@@ -8,6 +8,7 @@ import { parseIkError, PixmeshError, upstreamFailed } from '../../shared/errors.
 import { H } from '../../shared/headers.js';
 import { AUTH_HEADER, signInternalRequest, SIGNED_HEADERS } from '../../shared/internal-auth.js';
 import type { CachedMeta } from './cache/result-cache.js';
+import { requestScoped } from './errors.js';
 import type { RegionId } from '../../shared/regions.js';
 import type { RegionServices } from './services.js';
 
@@ -126,8 +127,13 @@ async function callHome(
     // Home is up and decided (its origin failed or timed out): asking that origin again from here
     // would only double the load and the wait. Overload (EBUSY) and answers without an ik-error
     // (a proxy or a crash in between) are what failover is for.
-    if (ik && ik.code !== 'EBUSY' && res.headers.get(H.region) === account.homeRegion)
-      throw new PixmeshError(res.status, ik.code as PixmeshError['code'], ik.message);
+    const fromHome = res.headers.get(H.region) === account.homeRegion;
+    const scope = res.headers.get(H.errorScope);
+    if (ik && fromHome && (scope === 'request' || (scope === null && ik.code !== 'EBUSY'))) {
+      const retryAfter = Number(res.headers.get('retry-after'));
+      const err = new PixmeshError(res.status, ik.code as PixmeshError['code'], ik.message, retryAfter > 0 ? { retryAfter } : {});
+      throw scope === 'request' ? requestScoped(err) : err;
+    }
     throw new HomeUnreachable(`answered ${res.status}${ik ? ` ${ik.code}` : ''}`);
   }
   if (!res.ok) {

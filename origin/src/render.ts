@@ -14,6 +14,7 @@ import { H } from '../../shared/headers.js';
 import { parseImagePath, type ImageRequest } from '../../shared/request.js';
 import { canonicalTransformation, parseTransformation, TRANSFORM_ENGINE_VERSION, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
 import type { CacheEntry, CachedMeta } from './cache/result-cache.js';
+import { requestScoped } from './errors.js';
 import { forwardToHome, HomeUnreachable } from './forward.js';
 import { checkInputPixels } from './limits.js';
 import { log } from './log.js';
@@ -183,7 +184,10 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
     out = await deps.queue.run(() => {
       timing.add('queue', performance.now() - queuedAt);
       deps.metrics.stage.observe({ stage: 'queue' }, (performance.now() - queuedAt) / 1000);
-      return stage(deps, timing, 'transform', () => renderImage(original.body, v.plan, opts));
+      // A 5xx from the pipeline (its render deadline) would recur in any region.
+      return stage(deps, timing, 'transform', () => renderImage(original.body, v.plan, opts)).catch((e: unknown) => {
+        throw isPixmeshError(e) && e.status >= 500 ? requestScoped(e) : e;
+      });
     }, AbortSignal.timeout(config.transformQueueTimeoutMs));
   }
   const meta: Omit<CachedMeta, 'bodyLength'> = {

@@ -85,6 +85,7 @@ describe('overload', () => {
     expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
     expect(busy[0]!.headers.get('retry-after')).toBe('1');
     expect(busy[0]!.headers.get('ik-error')).toMatch(/^EBUSY/);
+    expect(busy[0]!.headers.get('x-pixmesh-error-scope')).toBe('region'); // another region may have room
     const metrics = await (await fetch(`${regions.regionUrls[HOME]}/metrics`)).text();
     expect(metricValue(metrics, 'pixmesh_origin_transform_rejected_total')).toBe(busy.length);
     expect(metricValue(metrics, 'pixmesh_origin_transform_queue_depth')).toBe(0);
@@ -119,6 +120,7 @@ describe('home region killed', () => {
     const strict = await render(WEST, 'vault/tr:w-80/strict.jpg');
     expect(strict.status).toBe(502);
     expect(strict.headers.get('ik-error')).toMatch(/^EUPSTREAM - home region unreachable/);
+    expect(strict.headers.get('x-pixmesh-error-scope')).toBe('region');
     expect(web.count('/img/strict.jpg')).toBe(0);
     const westFiles = filesUnder(regions.cacheDir(WEST)).filter((f) => f.file.endsWith('.entry'));
     expect(westFiles.length).toBe(2); // fail.jpg and media/m.jpg, nothing of vault

@@ -167,6 +167,7 @@ describe('home resolution and forwarding', () => {
     expect(res.status).toBe(502);
     expect(res.headers.get('ik-error')).toMatch(/^EUPSTREAM - .*500/);
     expect(res.headers.get('x-pixmesh-failover')).toBeNull();
+    expect(res.headers.get('x-pixmesh-error-scope')).toBe('request'); // the edge must not fail over either
     expect(web.count('/img/broken.jpg')).toBe(1);
   });
 

@@ -9,6 +9,7 @@ import { isPixmeshError, limitExceeded, notFound, upstreamFailed } from '../../.
 import { OriginalsCache } from '../cache/originals-cache.js';
 import { SingleFlight } from '../coalesce.js';
 import { mediaBucketFor, type OriginConfig as RegionConfig } from '../config.js';
+import { requestScoped } from '../errors.js';
 import type { OriginMetrics } from '../metrics.js';
 import { getS3Object } from './s3.js';
 import type { FetchLimits, Original } from './types.js';
@@ -90,9 +91,10 @@ export async function fetchOriginal(input: FetchOriginalInput, region: RegionCon
     }
   }
   if (lastError) {
-    if (isPixmeshError(lastError)) throw lastError;
+    // The customer's origins failed: every region would meet the same failure (x-pixmesh-error-scope: request).
+    if (isPixmeshError(lastError)) throw requestScoped(lastError);
     const timedOut = (lastError as { code?: string }).code === 'ETIMEDOUT';
-    throw upstreamFailed(`every origin failed; last error: ${(lastError as Error).message ?? String(lastError)}`, timedOut ? 504 : 502);
+    throw requestScoped(upstreamFailed(`every origin failed; last error: ${(lastError as Error).message ?? String(lastError)}`, timedOut ? 504 : 502));
   }
   throw notFound();
 }
