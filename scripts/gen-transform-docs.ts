@@ -179,7 +179,7 @@ export function renderTransformDocs(): string {
     `| input pixels | ${c.maxInputPixels / 1e6} MP (width × height, × frames when an animation is kept) | \`PIXMESH_MAX_INPUT_PIXELS\` | 400 ELIMIT |`,
     `| output side | ${c.maxOutputDimension} px | \`PIXMESH_MAX_OUTPUT_DIMENSION\` | 400 ELIMIT |`,
     `| output pixels | ${c.maxOutputPixels / 1e6} MP | \`PIXMESH_MAX_OUTPUT_PIXELS\` | 400 ELIMIT |`,
-    `| encode time | ${c.renderTimeoutSeconds} s | \`PIXMESH_RENDER_TIMEOUT_SECONDS\` | 503 EBUSY |`,
+    `| whole render (checked between steps; each libvips pass gets what is left, in whole seconds) | ${c.renderTimeoutSeconds} s | \`PIXMESH_RENDER_TIMEOUT_SECONDS\` | 503 EBUSY |`,
     `| libvips threads per operation | ${c.vipsConcurrency} | \`PIXMESH_VIPS_CONCURRENCY\` | — |`,
     `| libvips operation cache | ${c.vipsCacheMb} MB (off) | \`PIXMESH_VIPS_CACHE_MB\` | — |`,
     '',

@@ -393,6 +393,15 @@ describe('renderImage: limits and errors', () => {
     await expect(render(big.subarray(0, Math.floor(big.length / 2)), 'w-10')).rejects.toMatchObject({ status: 422, code: 'EDECODE' });
   });
 
+  it('the whole render is bounded by renderTimeoutSeconds, not each pass', async () => {
+    const tiny = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+    const tr = Array.from({ length: 20 }, (_, i) => `w-${3000 + i},rt-90`).join(':'); // ~9 MP per step: seconds of work
+    const config = { ...newDefaultConfig(), renderTimeoutSeconds: 1 };
+    const t0 = Date.now();
+    await expect(render(tiny, tr, 'jpeg', { config })).rejects.toMatchObject({ status: 503, code: 'EBUSY', message: expect.stringMatching(/longer than 1 s/) });
+    expect(Date.now() - t0).toBeLessThan(2500);
+  });
+
   it('an aborted render → 503 EBUSY', async () => {
     const ac = new AbortController();
     ac.abort();

@@ -9,7 +9,7 @@
  * | PIXMESH_MAX_OUTPUT_DIMENSION | 16383 | largest output width or height (WebP's limit) |
  * | PIXMESH_MAX_OUTPUT_PIXELS | 100000000 | output width × height |
  * | PIXMESH_MAX_FRAMES | 100 | frames read from an animated original |
- * | PIXMESH_RENDER_TIMEOUT_SECONDS | 20 | libvips time limit per encode (sharp .timeout) |
+ * | PIXMESH_RENDER_TIMEOUT_SECONDS | 20 | deadline for a whole render: checked between steps, and each libvips pass is stopped at what is left (whole seconds) |
  * | PIXMESH_VIPS_CONCURRENCY | 1 | libvips threads per operation (sharp.concurrency) |
  * | PIXMESH_VIPS_CACHE_MB | 0 | libvips operation cache (0 = off) |
  * | PIXMESH_WEBP_EFFORT | 2 | WebP effort 0–6 (see docs/transformations.md for the measurements) |

@@ -9,7 +9,7 @@
  * follows OUR declared order.
  */
 import sharp, { type Sharp } from 'sharp';
-import { limitExceeded } from '../../../shared/errors.js';
+import { busy, limitExceeded } from '../../../shared/errors.js';
 import type { OutputFormat, TransformPlan } from '../../../shared/transform/index.js';
 import type { PipelineConfig } from './config.js';
 import type { RenderOptions } from './index.js';
@@ -66,12 +66,29 @@ export interface Ctx {
   page: number;
   /** Animation timing of the original, for the encoder. */
   animation?: { loop: number; delay: number[] };
+  /** When the whole render must be over (ms since the epoch): PIXMESH_RENDER_TIMEOUT_SECONDS from its start. */
+  deadline: number;
+}
+
+/** Throw 503 EBUSY when the caller gave up or the render's deadline passed. */
+export function checkDeadline(ctx: Pick<Ctx, 'deadline' | 'opts' | 'config'>): void {
+  if (ctx.opts.signal?.aborted) throw busy('the render took too long and was abandoned', 1, 503);
+  if (Date.now() > ctx.deadline) throw busy(`the render took longer than ${ctx.config.renderTimeoutSeconds} s`, 1, 503);
+}
+
+/**
+ * sharp's timeout for the next libvips pass: what is left of the deadline, rounded up to whole
+ * seconds (libvips' granularity; 0 would mean "no limit", so at least 1).
+ */
+export function budget(ctx: Pick<Ctx, 'deadline' | 'opts' | 'config'>): { seconds: number } {
+  checkDeadline(ctx);
+  return { seconds: Math.max(1, Math.ceil((ctx.deadline - Date.now()) / 1000)) };
 }
 
 /** Run the queued operations into raw pixels and start a fresh pipeline from them. */
 export async function materialise(ctx: Ctx): Promise<void> {
   const { data, info } = await ctx.img
-    .timeout({ seconds: ctx.config.renderTimeoutSeconds })
+    .timeout(budget(ctx))
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
   ctx.img = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels as 1 | 2 | 3 | 4 } });

@@ -9,7 +9,7 @@ import type { AccountDefaults } from '../../../shared/accounts.js';
 import { busy, isPixmeshError, limitExceeded, PixmeshError } from '../../../shared/errors.js';
 import type { NegotiatedFormat, OutputFormat, TransformPlan } from '../../../shared/transform/index.js';
 import { loadConfigFromEnv, type PipelineConfig } from './config.js';
-import { materialise, type Ctx } from './context.js';
+import { budget, checkDeadline, materialise, type Ctx } from './context.js';
 import { DECODE, FINALIZE, PREPARE, STEP_PIPELINE, type NamedStep } from './pipeline.js';
 import { readSourceInfo, type SourceInfo } from './source.js';
 import { EMPTY_OPS, expandStep, resolveStep } from './steps/resolve.js';
@@ -27,7 +27,10 @@ export interface RenderOptions {
   dpr?: number;
   widthHint?: number;
   defaults: AccountDefaults;
-  /** Checked between steps; an aborted render throws EBUSY (503). */
+  /**
+   * Checked between steps; an aborted render throws EBUSY (503). Independently, the whole render
+   * is bounded by PIXMESH_RENDER_TIMEOUT_SECONDS (config.renderTimeoutSeconds).
+   */
   signal?: AbortSignal;
   /** Override the process-wide configuration (tests). */
   config?: PipelineConfig;
@@ -65,21 +68,18 @@ configureSharp(pipelineConfig);
 /** Cheap source metadata (header only): format, width, height (oriented), hasAlpha, pages. */
 export const getSourceMetadata = readSourceInfo;
 
-function checkAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw busy('the render took too long and was abandoned', 1, 503);
-}
-
-function wrap(e: unknown): Error {
+function wrap(e: unknown, config: PipelineConfig): Error {
   if (isPixmeshError(e)) return e;
   const message = e instanceof Error ? e.message : String(e);
   if (/pixel limit/i.test(message)) return limitExceeded('the original exceeds the pixel limit');
-  if (/timeout/i.test(message)) return busy('the render took too long', 1, 503);
+  if (/timeout/i.test(message)) return busy(`the render took longer than ${config.renderTimeoutSeconds} s`, 1, 503); // libvips stopped the pass
   // keep libvips' text as the cause (for logs), never in the public message
   return new PixmeshError(422, 'EDECODE', 'the original could not be processed (corrupt or unsupported image data)', { cause: e });
 }
 
-function newContext(input: Buffer, plan: TransformPlan, opts: RenderOptions, config: PipelineConfig, page = 0): Ctx {
+function newContext(input: Buffer, plan: TransformPlan, opts: RenderOptions, config: PipelineConfig, page = 0, deadline?: number): Ctx {
   return {
+    deadline: deadline ?? Date.now() + config.renderTimeoutSeconds * 1000,
     input,
     plan,
     opts,
@@ -98,7 +98,7 @@ function newContext(input: Buffer, plan: TransformPlan, opts: RenderOptions, con
 
 async function run(ctx: Ctx, steps: readonly NamedStep[]): Promise<void> {
   for (const s of steps) {
-    checkAborted(ctx.opts.signal);
+    checkDeadline(ctx);
     await s.run(ctx);
   }
 }
@@ -108,9 +108,9 @@ async function renderFrame(ctx: Ctx): Promise<void> {
   await run(ctx, DECODE);
   for (const chainStep of ctx.plan.steps) {
     for (const ops of await expandStep(ctx, chainStep)) {
-      checkAborted(ctx.opts.signal);
+      checkDeadline(ctx);
       ctx.ops = await resolveStep(ctx, ops);
-      for (const s of STEP_PIPELINE) await s.run(ctx);
+      await run(ctx, STEP_PIPELINE);
     }
   }
   ctx.ops = { ...EMPTY_OPS };
@@ -121,7 +121,7 @@ async function renderAnimation(ctx: Ctx): Promise<void> {
   const frames: Buffer[] = [];
   let hasAlpha = false;
   for (let page = 0; page < ctx.frames; page++) {
-    const f = newContext(ctx.input, ctx.plan, ctx.opts, ctx.config, page);
+    const f = newContext(ctx.input, ctx.plan, ctx.opts, ctx.config, page, ctx.deadline);
     f.source = ctx.source;
     f.frames = ctx.frames;
     await renderFrame(f);
@@ -133,7 +133,7 @@ async function renderAnimation(ctx: Ctx): Promise<void> {
       f.img = f.img.resize({ width: ctx.width, height: ctx.height, fit: 'fill' }); // e.g. trim found different borders
     }
     hasAlpha ||= f.hasAlpha;
-    frames.push(await f.img.ensureAlpha().png({ compressionLevel: 0 }).toBuffer());
+    frames.push(await f.img.ensureAlpha().timeout(budget(f)).png({ compressionLevel: 0 }).toBuffer());
   }
   ctx.img = sharp(frames, { join: { animated: true } });
   ctx.hasAlpha = hasAlpha;
@@ -164,6 +164,6 @@ export async function renderImage(input: Buffer, plan: TransformPlan, opts: Rend
       source: ctx.source,
     };
   } catch (e) {
-    throw wrap(e);
+    throw wrap(e, config);
   }
 }

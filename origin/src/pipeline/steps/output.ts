@@ -4,7 +4,7 @@
  * Metadata and the ICC profile are stripped (sRGB output) unless md-true / cp-true.
  */
 import { allOps, type OutputFormat } from '../../../../shared/transform/index.js';
-import { PHASE, usePhase, type Ctx } from '../context.js';
+import { budget, PHASE, usePhase, type Ctx } from '../context.js';
 import type { SourceInfo } from '../source.js';
 import { DEFAULT_FLATTEN, sharpColor, solid } from './util.js';
 
@@ -46,7 +46,7 @@ export const avifQuality = (q: number) => Math.max(1, Math.min(100, Math.round(q
 export function encode(ctx: Ctx): void {
   const { plan, config } = ctx;
   const q = plan.quality ?? ctx.opts.defaults.quality;
-  let img = ctx.img.timeout({ seconds: config.renderTimeoutSeconds });
+  let img = ctx.img.timeout(budget(ctx));
   if (plan.metadata) img = img.keepMetadata();
   else if (plan.colorProfile) img = img.keepIccProfile();
   switch (ctx.format!) {

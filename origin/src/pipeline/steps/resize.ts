@@ -5,7 +5,7 @@
  */
 import sharp from 'sharp';
 import { badTransformation } from '../../../../shared/errors.js';
-import { checkOutputSize, exactDims, materialise, PHASE, setDims, usePhase, type Ctx } from '../context.js';
+import { budget, checkOutputSize, exactDims, materialise, PHASE, setDims, usePhase, type Ctx } from '../context.js';
 import { DEFAULT_PAD, gravityOffset, sharpColor, sharpPosition, stepColor } from './util.js';
 
 /** ImageKit: dpr is ignored when the result would be under 1 px or over 5000 px. */
@@ -82,7 +82,7 @@ async function padBlurred(ctx: Ctx, cw: number, ch: number, tw: number, th: numb
   const o = ctx.ops;
   const bg = o.bg?.kind === 'blurred' ? o.bg : { intensity: 'auto' as const, brightness: 0 };
   await materialise(ctx);
-  const pixels = await ctx.img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const pixels = await ctx.img.timeout(budget(ctx)).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   const open = () => sharp(pixels.data, { raw: { width: pixels.info.width, height: pixels.info.height, channels: pixels.info.channels as 1 | 2 | 3 | 4 } });
   const s = Math.min(tw / cw, th / ch);
   const iw = Math.max(1, Math.round(cw * s));
@@ -90,12 +90,13 @@ async function padBlurred(ctx: Ctx, cw: number, ch: number, tw: number, th: numb
   const sigma = bg.intensity === 'auto' ? Math.max(2, Math.min(tw, th) / 20) : Math.max(0.3, bg.intensity / 2);
   let back = open().resize({ width: tw, height: th, fit: 'cover' }).blur(sigma);
   if (bg.brightness) back = back.linear(1, bg.brightness);
-  const backRaw = await back.removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const fore = await open().resize({ width: iw, height: ih, fit: 'fill' }).png({ compressionLevel: 0 }).toBuffer();
+  const backRaw = await back.removeAlpha().timeout(budget(ctx)).raw().toBuffer({ resolveWithObject: true });
+  const fore = await open().resize({ width: iw, height: ih, fit: 'fill' }).timeout(budget(ctx)).png({ compressionLevel: 0 }).toBuffer();
   const { left, top } = gravityOffset(o.fo, tw - iw, th - ih);
   const out = await sharp(backRaw.data, { raw: { width: tw, height: th, channels: backRaw.info.channels as 3 } })
     .composite([{ input: fore, left, top }])
     .removeAlpha()
+    .timeout(budget(ctx))
     .raw()
     .toBuffer({ resolveWithObject: true });
   ctx.img = sharp(out.data, { raw: { width: out.info.width, height: out.info.height, channels: out.info.channels as 3 | 4 } });
@@ -171,6 +172,7 @@ async function attentionOffset(ctx: Ctx, w: number, h: number): Promise<{ left: 
   const { info } = await ctx.img
     .clone()
     .resize({ width: bw, height: bh, fit: 'cover', position: 'attention' })
+    .timeout(budget(ctx))
     .raw()
     .toBuffer({ resolveWithObject: true });
   const fx = (info.attentionX ?? (cw * s) / 2) / s;

@@ -5,7 +5,7 @@
  */
 import sharp from 'sharp';
 import { badTransformation } from '../../../../shared/errors.js';
-import { materialise, type Ctx } from '../context.js';
+import { budget, materialise, type Ctx } from '../context.js';
 
 export const SHADOW_MAX_PIXELS = 2_000_000;
 
@@ -18,7 +18,7 @@ export async function shadow(ctx: Ctx): Promise<void> {
     throw badTransformation(`e-shadow: only for images up to 2 MP, this step's image is ${w}×${h}; resize first (e.g. w-500,e-shadow)`);
   let alpha = ctx.img.clone().ensureAlpha().extractChannel(3);
   if (s.blur > 0) alpha = alpha.blur(Math.max(0.3, s.blur));
-  const a = await alpha.raw().toBuffer();
+  const a = await alpha.timeout(budget(ctx)).raw().toBuffer();
   const dx = Math.round((s.x / 100) * w);
   const dy = Math.round((s.y / 100) * w);
   const strength = s.saturation / 100;
@@ -29,7 +29,7 @@ export async function shadow(ctx: Ctx): Promise<void> {
     for (let x = Math.max(0, dx); x < Math.min(w, w + dx); x++) layer[(dst + x) * 4 + 3] = Math.round(a[src + x - dx]! * strength);
   }
   ctx.img = ctx.img.ensureAlpha().composite([{ input: layer, raw: { width: w, height: h, channels: 4 }, blend: 'dest-over' }]);
-  const out = await ctx.img.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const out = await ctx.img.timeout(budget(ctx)).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   ctx.img = sharp(out.data, { raw: { width: w, height: h, channels: out.info.channels as 4 } });
   ctx.hasAlpha = true;
   ctx.phase = -1;
