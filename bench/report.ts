@@ -207,6 +207,45 @@ function edgeSection(r: SuiteResult<EdgeResults>, dir: string, files: string[]):
   return out.join('\n');
 }
 
+const median = (xs: number[]) => {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
+};
+
+/** The few numbers a reader wants first, each beside its baseline from the same run. */
+function headlines(geo?: SuiteResult<GeoResults>, transform?: SuiteResult<TransformResults>, edge?: SuiteResult<EdgeResults>): string[] {
+  const out: string[] = [];
+  const steady = geo?.results.scenarios.steady;
+  if (steady) {
+    const by = (p: string) => steady.find((x) => x.policy === p);
+    const pix = by('pixmesh');
+    const line = (x?: PolicyRun) => (x ? `p50 ${x.latency.p50} / p98 ${x.latency.p98} ms, ${pct(x.within50ms)} ≤ 50 ms, decision regret ${x.decisionRegretMs} ms, oracle's pick ${pct(x.optimalShare)}` : '–');
+    out.push(`- **Geo, steady** (edge hit ratio ${pct(pix?.edgeHitRatio)} for every policy — a property of this bounded workload): pixmesh ${line(pix)}; static nearest ${line(by('nearest'))}; home only ${line(by('home'))}; oracle ${line(by('oracle'))}.`);
+    if (pix?.learning)
+      out.push(`- **What the edge learned**: ${pix.learning.learnedPairs} colo→region pairs measured; learned RTTs carry ${pix.learning.learnedBiasMs >= 0 ? '+' : ''}${pix.learning.learnedBiasMs} ms of local overhead on average (mean error ${pix.learning.learnedMaeMs} ms learned vs ${pix.learning.priorMaeMs} ms for the prior on the same pairs).`);
+  }
+  const deg = geo?.results.scenarios.degrade;
+  const dp = deg?.find((x) => x.policy === 'pixmesh')?.event;
+  const dn = deg?.find((x) => x.policy === 'nearest')?.event;
+  const dor = deg?.find((x) => x.policy === 'oracle')?.event;
+  if (dp) out.push(`- **Degrade** (${dp.region} +${(geo!.config as Record<string, unknown>).degradeMs} ms): pixmesh's share of edge misses sent there went ${pct(dp.shareBefore)} → ${pct(dp.shareAfter)} (oracle ${pct(dor?.shareBefore)} → ${pct(dor?.shareAfter)}, static nearest ${pct(dn?.shareBefore)} → ${pct(dn?.shareAfter)}).`);
+  const kill = geo?.results.scenarios.kill;
+  const kp = kill?.find((x) => x.policy === 'pixmesh')?.event;
+  const kn = kill?.find((x) => x.policy === 'nearest')?.event;
+  if (kp) out.push(`- **Kill** (${kp.region} SIGKILLed): pixmesh ${kp.errorsAfter} errors, ${kp.requestsToRegionAfter} requests tried the dead region (last ${kp.lastToRegionAfterS ?? '–'} s after the kill) and failed over within the request; static nearest kept trying it (${kn?.requestsToRegionAfter ?? '–'} failovers, ${kn?.errorsAfter ?? '–'} errors).`);
+  if (transform) {
+    const r = transform.results.ratios;
+    const cold = r.filter((x) => x.workload === 'cold');
+    const rep = r.filter((x) => x.workload === 'repeated');
+    out.push(`- **Transform** (median over cases): cold — origin ${median(cold.map((x) => x.originVsRaw ?? NaN))}× raw sharp, ipx ${median(cold.map((x) => x.ipxVsRaw ?? NaN))}× raw; repeated (Zipf) — origin ${median(rep.map((x) => x.originVsIpx ?? NaN))}× ipx and ${median(rep.map((x) => x.originVsRaw ?? NaN))}× raw sharp, from its region cache.`);
+  }
+  if (edge) {
+    const e = edge.results;
+    out.push(`- **Edge in workerd** (concurrency 1, p50): HIT ${e.hit.pixmesh.p50} ms vs a bare cached-body worker ${e.hit.bare.p50} ms (+${e.hit.overheadP50Ms}); MISS path +${e.miss.overheadNoCacheP50Ms ?? '–'} ms over the region without the local Cache API (a bare pass-through worker: +${e.miss.passThroughOverheadP50Ms ?? '–'} ms); decideRoute ${e.decide.usPerDecision} µs.`);
+  }
+  return out;
+}
+
 export function writeReport(dir = resultsDir()): { readme: string; charts: string[] } {
   const files: string[] = [];
   const geo = readSuite<GeoResults>('geo', dir);
@@ -222,6 +261,8 @@ export function writeReport(dir = resultsDir()): { readme: string; charts: strin
     '',
     'Everything runs on one machine over loopback: injected network delays are real waits, but transforms, workerd, the six origins and the load generator share the same cores. The 1-minute load average is recorded with the results; other work on the machine inflates absolute times (ratios between engines and policies measured in the same run are the robust figures).',
   ];
+  const h = headlines(geo, transform, edge);
+  if (h.length) parts.push('', '## Headlines', '', ...h);
   if (geo) parts.push('', geoSection(geo, dir, files));
   if (transform) parts.push('', transformSection(transform, dir, files));
   if (edge) parts.push('', edgeSection(edge, dir, files));

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: every suite, in the order that lets later ones use earlier results (the edge
  * suite's HIT cost feeds the geo suite's emulated edge hits), then the report
- * (bench/results/README.md + SVG charts). `--suites edge,transform,geo` picks a subset.
+ * (bench/results/README.md + SVG charts). `--suites edge,transform,geo` picks a subset;
+ * `--suites report` only rewrites the report from the JSON files.
  * Loopback only; each suite is bounded in requests and seconds (a few minutes each on 2 cores).
  */
 import os from 'node:os';
