@@ -3,6 +3,7 @@
  * same way, and every problem names the field it is about.
  */
 import { isRegionId, REGION_IDS, type RegionId } from './regions.js';
+import { namedTransformProblems } from './transform/index.js';
 
 export interface AccountDefaults {
   quality: number;
@@ -138,6 +139,8 @@ export function validateAccountFile(data: unknown): Account[] {
           if (typeof tr !== 'string' || tr === '') problems.push(`${at(`namedTransforms.${name}`)} must be a non-empty transformation string`);
           else namedTransforms[name] = tr;
         }
+      // A named transform must parse on its own (and may not name another): refused at load, not per request.
+      for (const p of namedTransformProblems(namedTransforms)) problems.push(at(p));
     }
 
     const customDomains: string[] = [];

@@ -12,7 +12,7 @@ import type { Account } from '../../shared/accounts.js';
 import { headerSafe, isPixmeshError, notFound, PixmeshError, unauthorized, upstreamFailed } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
 import { parseImagePath, type ImageRequest } from '../../shared/request.js';
-import { canonicalTransformation, parseTransformation, TRANSFORM_ENGINE_VERSION, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
+import { parseTransformation, variantKey, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
 import type { CacheEntry, CachedMeta } from './cache/result-cache.js';
 import { requestScoped } from './errors.js';
 import { forwardToHome, HomeUnreachable } from './forward.js';
@@ -65,13 +65,10 @@ function readVariant(deps: RegionServices, url: URL, headers: Headers): Variant 
     request.endpoint.prefix,
     request.path,
     new URLSearchParams(request.extraQuery).toString(),
-    canonicalTransformation(plan),
-    `f=${format}`,
-    `dpr=${dpr ?? ''}`,
-    `w=${widthHint ?? ''}`,
-    // Everything else that changes the bytes: the account defaults (quality, auto-rotate …) and the engine.
+    // The transformation part both tiers key on: engine version, canonical tr, format, hints only where used.
+    variantKey(plan, { format, dpr, width: widthHint }, account.defaults),
+    // The rest of the account defaults (auto-format, auto-rotate …) change the bytes too.
     `d=${JSON.stringify(account.defaults)}`,
-    `engine=${TRANSFORM_ENGINE_VERSION}`,
   ].join('\n');
   return { account, request, plan, format, dpr, widthHint, signed: headers.get(H.signed) === 'true', key };
 }
