@@ -329,8 +329,8 @@ describe("a customer's failing origin is not a region failure", () => {
     console.log('[reliability] broken customer origin', JSON.stringify(figures.brokenCustomerOrigin));
     await get(`${cluster.edgeUrl}/cdn-cgi/handler/scheduled`); // leave the edge healthy for whatever runs next
     expect(answers.map((a) => a.status)).toEqual([502, 502, 502, 502, 502, 502]);
-    // The edge retried the same deterministic upstream failure in every region, and charged it to
-    // the regions' health: a broken (or slow, or down) customer origin opens healthy regions' breakers.
+    // Regression (reliability bug #4): the edge used to retry this deterministic failure in every
+    // region and charge it to their health, so a broken customer origin opened every breaker.
     expect(open).toEqual([]);
     expect(hits / 6).toBeLessThanOrEqual(2);
   });
