@@ -94,7 +94,7 @@ async function makeInput(): Promise<Buffer> {
   const rng = new Rng(hashSeed('transform-input'));
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}"><defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1"><stop offset="0" stop-color="#5b8cc9"/><stop offset="1" stop-color="#2d4a2b"/></linearGradient></defs><rect width="100%" height="100%" fill="url(#g)"/>${Array.from({ length: 40 }, () => `<ellipse cx="${rng.int(w)}" cy="${rng.int(h)}" rx="${30 + rng.int(400)}" ry="${30 + rng.int(300)}" fill="hsl(${rng.int(360)},50%,${30 + rng.int(50)}%)" fill-opacity="0.7"/>`).join('')}</svg>`;
   const base = await sharp(Buffer.from(svg)).blur(3).raw().toBuffer({ resolveWithObject: true });
-  const noise = await sharp({ create: { width: w, height: h, channels: 3, background: { r: 0, g: 0, b: 0 }, noise: { type: 'gaussian', mean: 128, sigma: 12 } } }).raw().toBuffer();
+  const noise = await sharp({ create: { width: w, height: h, channels: 3, background: { r: 0, g: 0, b: 0 }, noise: { type: 'gaussian', mean: 128, sigma: 4 } } }).raw().toBuffer();
   const px = base.data;
   const ch = base.info.channels;
   for (let i = 0, j = 0; i < px.length; i += ch, j += 3) {
@@ -392,7 +392,7 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
       }
     }
     const results: TransformResults = {
-      input: { width: meta.width ?? 0, height: meta.height ?? 0, bytes: input.length, description: 'synthetic photo-like JPEG q90 (gradient, shapes, Gaussian grain), sharp benchmark size' },
+      input: { width: meta.width ?? 0, height: meta.height ?? 0, bytes: input.length, description: 'synthetic photo-like JPEG q90 (gradient, blurred shapes, light Gaussian grain σ 4), sharp benchmark size' },
       encoder: ENCODER,
       ipxDifferences: [
         `ipx ${ipxInfo.sharp ? `uses its own sharp ${ipxInfo.sharp} / libvips ${ipxInfo.vips}` : 'uses its own sharp'}; the origin and raw loop use the project's sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}`,
