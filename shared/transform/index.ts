@@ -6,8 +6,8 @@
 import type { AccountDefaults } from '../accounts.js';
 import { PARAMS, type OutputSpec, type StepSpec } from './params.js';
 import { parseTransformation } from './parse.js';
-import type { CondClause, Condition, OutputFormat, StepOps, TransformPlan } from './types.js';
-import { evalExpr, isExpr, type ExprScope } from './values.js';
+import type { CondClause, Condition, ExprVar, OutputFormat, StepOps, TransformPlan } from './types.js';
+import { evalExpr, isExpr, scopeValue, type ExprScope } from './values.js';
 
 export type {
   Background,
@@ -234,22 +234,9 @@ export function variantKey(
 
 /** Evaluate an if-condition against the current (w h) and input (iw ih) dimensions. */
 export function evalCondition(c: Condition, s: ExprScope): boolean {
-  const value = (cl: CondClause): number => {
-    switch (cl.prop) {
-      case 'w':
-        return s.cw;
-      case 'h':
-        return s.ch;
-      case 'ar':
-        return s.cw / s.ch;
-      case 'iw':
-        return s.iw;
-      case 'ih':
-        return s.ih;
-      case 'iar':
-        return s.iw / s.ih;
-    }
-  };
+  // Condition properties w h ar name the current dimensions, like the expression variables cw ch car.
+  const CURRENT = { w: 'cw', h: 'ch', ar: 'car' } as const;
+  const value = (cl: CondClause): number => scopeValue(cl.prop in CURRENT ? CURRENT[cl.prop as keyof typeof CURRENT] : (cl.prop as ExprVar), s);
   const test = (cl: CondClause): boolean => {
     const v = value(cl);
     switch (cl.op) {

@@ -106,27 +106,29 @@ function applyOp(op: ExprOp, a: number, b: number): number {
   }
 }
 
+/** The value of an expression variable: input (iw ih iar) or current (cw ch car) dimensions. */
+export function scopeValue(v: ExprVar, s: ExprScope): number {
+  switch (v) {
+    case 'iw':
+      return s.iw;
+    case 'ih':
+      return s.ih;
+    case 'iar':
+      return s.iw / s.ih;
+    case 'cw':
+      return s.cw;
+    case 'ch':
+      return s.ch;
+    case 'car':
+      return s.cw / s.ch;
+  }
+}
+
 /** Evaluate with the usual precedence (pow > mul div mod > add sub), left-associative. */
 export function evalExpr(e: Expr, s: ExprScope): number {
   const vals: number[] = [];
   const ops: ExprOp[] = [];
-  const value = (t: number | ExprVar): number => {
-    if (typeof t === 'number') return t;
-    switch (t) {
-      case 'iw':
-        return s.iw;
-      case 'ih':
-        return s.ih;
-      case 'iar':
-        return s.iw / s.ih;
-      case 'cw':
-        return s.cw;
-      case 'ch':
-        return s.ch;
-      case 'car':
-        return s.cw / s.ch;
-    }
-  };
+  const value = (t: number | ExprVar): number => (typeof t === 'number' ? t : scopeValue(t, s));
   const reduce = () => {
     const b = vals.pop()!;
     const a = vals.pop()!;
