@@ -29,7 +29,7 @@ import { H } from '../../shared/headers.js';
 import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
 import { REGION_IDS, type RegionId } from '../../shared/regions.js';
 import { negotiateFormat, parseTransformation } from '../../shared/transform/index.js';
-import { putObjects, startCluster, type Cluster, type ClusterOptions } from '../../scripts/cluster.js';
+import { putObjects, startCluster, type Cluster } from '../../scripts/cluster.js';
 import { startDelayProxy, type DelayProxy } from '../lib/delay-proxy.js';
 import { hv, keepAliveAgent, pool, timedGet, type Timed } from '../lib/http.js';
 import { hashSeed, Rng, Zipf } from '../lib/prng.js';
@@ -581,7 +581,7 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
       buckets: ['bench-originals'],
       originEnvByRegion,
       edge: false,
-    } as ClusterOptions);
+    });
     const images = await makeImages(o.images, o.seed);
     await putObjects(cluster.s3Url, 'bench-originals', images);
     log(`geo: ${images.length} originals uploaded; bundling the edge`);

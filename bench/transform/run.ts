@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
 import { H } from '../../shared/headers.js';
 import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
-import { putObjects, startCluster, type Cluster, type ClusterOptions } from '../../scripts/cluster.js';
+import { putObjects, startCluster, type Cluster } from '../../scripts/cluster.js';
 import { keepAliveAgent, timedGet } from '../lib/http.js';
 import { pidListeningOn } from '../lib/machine.js';
 import { hashSeed, Rng, Zipf } from '../lib/prng.js';
@@ -303,7 +303,7 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
       logs: { dir: path.join(dir, 'logs') },
       buckets: ['bench-originals'],
       edge: false,
-    } as ClusterOptions);
+    });
     await putObjects(cluster.s3Url, 'bench-originals', [{ key: 'a.jpg', body: input, contentType: 'image/jpeg' }]);
     const originPid = pidListeningOn(originPort);
     const originUrl = cluster.regionUrls['eu-central-1'];
