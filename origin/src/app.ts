@@ -15,6 +15,7 @@ import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { Hono } from 'hono';
 import { busy } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
+import { arrivals } from './server-timing.js';
 import { errorResponse } from './errors.js';
 import { NonceMemory, requireInternalAuth } from './internal-auth.js';
 import { log } from './log.js';
@@ -85,6 +86,7 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
   // Access log + request metrics: one JSON line per request, with the edge's request id.
   app.use('*', async (c, next) => {
     const t0 = performance.now();
+    arrivals.set(c.req.raw, t0);
     await next();
     const route = c.req.path.startsWith('/internal/render/') ? 'render' : c.req.path.startsWith('/internal/purge') ? 'purge' : c.req.path.startsWith('/internal/') ? 'internal' : 'ops';
     const status = c.res.status;

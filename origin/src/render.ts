@@ -20,7 +20,7 @@ import { checkInputPixels } from './limits.js';
 import { log } from './log.js';
 import { renderImage } from './pipeline/index.js';
 import type { RegionServices } from './services.js';
-import { ServerTiming } from './server-timing.js';
+import { arrivals, ServerTiming } from './server-timing.js';
 import type { Original } from './sources/index.js';
 import { webProxyTarget } from './sources/web.js';
 
@@ -236,7 +236,7 @@ export function renderRoutes(deps: RegionServices): Hono {
   const app = new Hono();
   app.get('/internal/render/*', async (c) => {
     const { config, cache } = deps;
-    const timing = new ServerTiming();
+    const timing = new ServerTiming(arrivals.get(c.req.raw));
     timing.add('region', undefined, config.region);
     const url = new URL(c.req.url);
     const headers = c.req.raw.headers;

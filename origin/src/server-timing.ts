@@ -1,7 +1,14 @@
+/**
+ * When each request reached the app (set by the first middleware), so `proc` covers auth, routing
+ * and queueing too: the edge subtracts `proc` from its time to headers to learn the network RTT.
+ */
+export const arrivals = new WeakMap<Request, number>();
+
 /** Collects Server-Timing entries for one request. */
 export class ServerTiming {
-  private readonly start = performance.now();
   private readonly entries: string[] = [];
+
+  constructor(private readonly start = performance.now()) {}
 
   add(name: string, durMs?: number, desc?: string): void {
     let e = name;
