@@ -12,16 +12,15 @@ import type { Env } from './env.js';
 const TTL_MS = 30_000;
 let cached: { index: AccountIndex; at: number; source: string } | undefined;
 
-export async function loadAccounts(env: Env, preferredRegions: string[] = []): Promise<AccountIndex> {
+export async function loadAccounts(env: Env): Promise<AccountIndex> {
   if (env.PIXMESH_ACCOUNTS_JSON) {
     if (!cached || cached.source !== env.PIXMESH_ACCOUNTS_JSON) cached = { index: AccountIndex.fromJson(env.PIXMESH_ACCOUNTS_JSON), at: Date.now(), source: env.PIXMESH_ACCOUNTS_JSON };
     return cached.index;
   }
   if (cached && Date.now() - cached.at < TTL_MS) return cached.index;
   const urls = parseRegionUrls(env.PIXMESH_REGION_URLS);
-  const order = [...new Set([...preferredRegions, ...Object.keys(urls)])];
   let lastError = '';
-  for (const region of order) {
+  for (const region of Object.keys(urls)) {
     const base = urls[region as keyof typeof urls];
     if (!base) continue;
     try {

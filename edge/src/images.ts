@@ -28,13 +28,18 @@ const ATTEMPT_TIMEOUT_MS = 12_000;
 type Ctx = Context<{ Bindings: Env }>;
 
 /** Custom domain → account from Host; otherwise the first path segment names the account. */
-async function resolveAccount(c: Ctx, url: URL, preferredRegions: string[]) {
-  const accounts = await loadAccounts(c.env, preferredRegions);
+async function resolveAccount(c: Ctx, url: URL) {
+  const accounts = await loadAccounts(c.env);
   const byHost = accounts.byHost(url.host);
   if (byHost) return { account: byHost, pathAfterAccount: url.pathname, urlEndpoint: url.origin, viaCustomDomain: true };
   const m = /^\/([^/]+)(\/.*)?$/.exec(url.pathname);
   if (!m || RESERVED_FIRST_SEGMENTS.has(m[1]!)) throw notFound('no such route');
-  const id = decodeURIComponent(m[1]!);
+  let id: string;
+  try {
+    id = decodeURIComponent(m[1]!);
+  } catch {
+    throw notFound('the account segment is not valid percent-encoding');
+  }
   const account = accounts.get(id);
   if (!account) throw notFound(`unknown account "${id}"`);
   return { account, pathAfterAccount: m[2] ?? '', urlEndpoint: `${url.origin}/${m[1]}`, viaCustomDomain: false };
@@ -63,7 +68,7 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
     const urls = parseRegionUrls(c.env.PIXMESH_REGION_URLS);
     const regions = knownRegions(urls);
 
-    const { account, pathAfterAccount, urlEndpoint, viaCustomDomain } = await resolveAccount(c, url, []);
+    const { account, pathAfterAccount, urlEndpoint, viaCustomDomain } = await resolveAccount(c, url);
     const request = parseImagePath(account, pathAfterAccount, url.search);
     const plan = parseTransformation(request.tr, { namedTransforms: account.namedTransforms, namedOnly: account.namedOnly });
     // Signatures and expiry are checked before the cache, so an expired URL never hits.

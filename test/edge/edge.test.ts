@@ -17,6 +17,8 @@ describe('edge worker', () => {
     ['/api', 404],
     ['/unknown-account/a.jpg', 404],
     ['/demo/tr:w-abc/a.jpg', 400],
+    ['/%E0%A4/a.jpg', 404],
+    ['/demo/%E0%A4.jpg', 400],
   ])('refuses %s with %i and an ik-error', async (path, status) => {
     const res = await edge(path);
     expect(res.status).toBe(status);
