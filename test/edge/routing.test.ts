@@ -5,7 +5,7 @@
 import { env, exports } from 'cloudflare:workers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { router } from '../../edge/src/router.js';
-import { emptyState, newBreakers } from '../../edge/src/routing/index.js';
+import { emptyState, newBreakers, recordHit } from '../../edge/src/routing/index.js';
 
 const regionUrls = JSON.parse((env as { PIXMESH_REGION_URLS: string }).PIXMESH_REGION_URLS) as Record<string, string>;
 const edge = (path: string, headers: Record<string, string> = {}) =>
@@ -36,6 +36,18 @@ describe('region choice for the demo account (home eu-central-1)', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('x-pixmesh-region')).toBe(region);
     expect(res.headers.get('server-timing')).toMatch(new RegExp(`route;desc="${region} `));
+  });
+
+  // São Paulo (docs/routing.md): us-east-1 is 162.4 ms away, home eu-central-1 206.6 ms; us-east-1 also
+  // pays P(miss) × 93.1 ms to reach home, so it wins only once its cache is warm (hit ratio > 0.525).
+  it.each([
+    ['cold (us-east-1 reports misses)', false, 'eu-central-1'],
+    ['warm (us-east-1 reports hits)', true, 'us-east-1'],
+  ])('a miss from GRU with a %s region cache goes to %s', async (_label, hit, region) => {
+    for (let i = 0; i < 20; i++) router.state = recordHit(router.state, 'us-east-1', hit, Date.now()).state;
+    const res = await edge(fresh('gru'), { 'x-pixmesh-colo': 'GRU' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-pixmesh-region')).toBe(region);
   });
 
   it('sends a custom-domain request to the home region first', async () => {
