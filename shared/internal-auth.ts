@@ -31,9 +31,14 @@ function hmacKey(secret: string, hash: 'SHA-256' | 'SHA-1'): Promise<HmacKey> {
   return key;
 }
 
+/** Lowercase hex of some bytes. */
+export function toHex(bytes: ArrayBuffer | Uint8Array): string {
+  return [...(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 export async function hmacHex(secret: string, data: string, hash: 'SHA-256' | 'SHA-1' = 'SHA-256'): Promise<string> {
   const sig = await crypto.subtle.sign('HMAC', await hmacKey(secret, hash), encoder.encode(data));
-  return [...new Uint8Array(sig)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return toHex(sig);
 }
 
 /** Constant-time comparison of two strings (length leaks, content does not). */
@@ -56,7 +61,7 @@ function stringToSign(method: string, pathAndQuery: string, headers: HeaderBag, 
 function randomNonce(): string {
   const b = new Uint8Array(12);
   crypto.getRandomValues(b);
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return toHex(b);
 }
 
 /** Returns the value for the x-pixmesh-auth header. */

@@ -8,6 +8,7 @@
  * and served as STALE only when every region fails.
  */
 import type { Account } from '../../shared/accounts.js';
+import { toHex } from '../../shared/internal-auth.js';
 import type { ImageRequest } from '../../shared/request.js';
 import { variantKey, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
 
@@ -36,8 +37,7 @@ export async function edgeCacheKey(
     variantKey(plan, { format, dpr: hints.dpr, width: hints.width }, account.defaults),
   ];
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(parts.join('\n')));
-  const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
-  return new Request(`https://edge-cache.pixmesh.internal/${encodeURIComponent(account.id)}/${hex}`);
+  return new Request(`https://edge-cache.pixmesh.internal/${encodeURIComponent(account.id)}/${toHex(digest)}`);
 }
 
 export interface CachedLookup {
