@@ -51,7 +51,8 @@ export interface AttemptReport {
 export class Router {
   state: RoutingState = emptyState();
   breakers: Breakers = newBreakers();
-  private readonly loadedColos = new Map<string, number>();
+  /** Per colo: loaded, or when the last load failed (retried after LOAD_RETRY_MS). */
+  private readonly loadedColos = new Map<string, { loaded: true } | { failedAt: number }>();
   private dirtyColos = new Set<string>();
   private lastFlush = 0;
   samples = 0;
@@ -106,15 +107,15 @@ export class Router {
   async ensureLoaded(env: Env, colo: string | null, now = Date.now()): Promise<void> {
     const key = colo ?? 'global';
     const at = this.loadedColos.get(key);
-    if (at !== undefined && (at > 0 || now - -at < LOAD_RETRY_MS)) return;
+    if (at && ('loaded' in at || now - at.failedAt < LOAD_RETRY_MS)) return;
     if (!env.ROUTING_STATE) return;
     try {
       const stub = env.ROUTING_STATE.get(env.ROUTING_STATE.idFromName(key));
       const saved = restoreState(await (await stub.fetch('https://routing-state/state')).text());
       this.state = mergeStates(this.state, saved);
-      this.loadedColos.set(key, now);
+      this.loadedColos.set(key, { loaded: true });
     } catch {
-      this.loadedColos.set(key, -now);
+      this.loadedColos.set(key, { failedAt: now });
     }
   }
 
