@@ -9,7 +9,7 @@
  * With PIXMESH_SHARED=off (or before start()) a replica acts alone: L1 only, no peers.
  */
 import type { CacheEntry, CachedMeta, ResultCache } from '../cache/result-cache.js';
-import type { OriginConfig } from '../config.js';
+import type { ServerConfig } from '../config.js';
 import { log } from '../log.js';
 import type { RollingRatio } from '../metrics.js';
 import { RegionBucket } from './bucket.js';
@@ -32,7 +32,7 @@ export class RegionState {
   lastSweep?: Awaited<ReturnType<SharedCache['sweep']>>;
 
   constructor(
-    private readonly config: OriginConfig,
+    private readonly config: ServerConfig,
     private readonly l1: ResultCache,
     private readonly ratio: RollingRatio,
     /** Drops a path's local copies (L1, originals) when another replica took a purge. */
