@@ -22,6 +22,8 @@ export interface LocalPurgeResult {
   results: number;
   /** Originals-cache entries removed. */
   originals: number;
+  /** Entries removed from the region's shared tier (origin/src/region/). */
+  shared?: number;
 }
 
 export type RegionPurge = { ok: true; results: number; originals: number } | { ok: false; error: string };
@@ -60,7 +62,7 @@ export async function purgeLocal(services: RegionServices, account: string, path
   const region = await services.region.purge(account, p, isPrefix);
   const { results, originals } = await dropLocalCopies(services, account, p, isPrefix);
   log.info('purged', { account, path: p, prefix: isPrefix, results, originals, shared: region.shared, peers: region.peers });
-  return { region: services.config.region, results: results + region.shared, originals };
+  return { region: services.config.region, results, originals, shared: region.shared };
 }
 
 export function purgeQuery(account: string, pathOrPrefix: string, isPrefix: boolean): string {

@@ -12,6 +12,7 @@ import type { CacheEntry, CachedMeta, ResultCache } from '../cache/result-cache.
 import type { ServerConfig } from '../config.js';
 import { log } from '../log.js';
 import type { RollingRatio } from '../metrics.js';
+import { HomeBreaker } from '../forward.js';
 import { RegionBucket } from './bucket.js';
 import { Membership } from './members.js';
 import { peerFetch } from './peers.js';
@@ -27,6 +28,8 @@ export class RegionState {
   readonly purges: PurgeLog | null;
   readonly shared: SharedCache | null;
   private started = false;
+  /** The shared tier failing (S3 down, slow) costs one timeout, then it is skipped for a cool-down (the one breaker, forward.ts). */
+  readonly breaker = new HomeBreaker();
   private loaded = false;
   private sweepTimer?: NodeJS.Timeout;
   lastSweep?: Awaited<ReturnType<SharedCache['sweep']>>;
@@ -39,7 +42,7 @@ export class RegionState {
     private readonly applyLocally: (e: PurgeEntry) => Promise<unknown>,
   ) {
     const s = config.shared;
-    this.bucket = s.enabled ? new RegionBucket(s.bucket, config.s3) : null;
+    this.bucket = s.enabled ? new RegionBucket(s.bucket, config.s3, 2_000) : null;
     this.members = new Membership(this.bucket, s.replicaUrl, s.heartbeatMs, () => ratio.counts());
     this.purges = this.bucket ? new PurgeLog(this.bucket, s.replicaUrl, s.purgePollMs) : null;
     this.shared = this.bucket ? new SharedCache(this.bucket, s.maxBytes) : null;
@@ -108,12 +111,14 @@ export class RegionState {
       if (this.valid(local.meta)) return { entry: local, tier: 'L1' };
       await this.l1.delete(key);
     }
-    if (!this.active || !this.shared) return null;
+    if (!this.active || !this.shared || this.breaker.takeAttemptLease('shared')) return null;
     let entry: CacheEntry | null = null;
     try {
       entry = await this.shared.get(account, path, key);
+      this.breaker.success('shared');
     } catch (e) {
-      log.warn('shared tier: read failed (treated as a miss)', { err: String(e) });
+      this.breaker.failure('shared');
+      log.warn('shared tier: read failed (treated as a miss; skipped for a cool-down)', { err: String(e) });
       return null;
     }
     if (!entry || !this.valid(entry.meta)) return null;
@@ -124,9 +129,16 @@ export class RegionState {
 
   /** Stores in L1 and the shared tier (a shared-tier failure is logged; an L1 failure is the caller's). */
   async store(key: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer, opts: { sharedToo: boolean } = { sharedToo: true }): Promise<void> {
-    const shared = this.active && this.shared && opts.sharedToo
-      ? this.shared.put(key, meta, body).catch((e) => log.warn('shared tier: write failed', { account: meta.account, path: meta.path, err: String(e) }))
-      : undefined;
+    const shared =
+      this.active && this.shared && opts.sharedToo && !this.breaker.takeAttemptLease('shared')
+        ? this.shared.put(key, meta, body).then(
+            () => this.breaker.success('shared'),
+            (e) => {
+              this.breaker.failure('shared');
+              log.warn('shared tier: write failed', { account: meta.account, path: meta.path, err: String(e) });
+            },
+          )
+        : undefined;
     await Promise.all([this.l1.put(key, meta, body), shared]);
   }
 
