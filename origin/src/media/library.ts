@@ -24,14 +24,14 @@
  */
 import type { Context, Hono } from 'hono';
 import type { Account } from '../../../shared/accounts.js';
-import { notFound, PixmeshError } from '../../../shared/errors.js';
+import { badRequest, conflict, notFound } from '../../../shared/errors.js';
 import { log } from '../log.js';
 import { FolderJobs, type FolderJob, type JobType } from './jobs.js';
 import { analyse } from './metadata.js';
 import type { Purger } from './purge.js';
 import { folderIdFor, publicFile } from './shape.js';
 import { FileExistsError, type FileRecord, type MediaStore } from './store.js';
-import { badRequest, normaliseFolder, readBodyLimited, sanitiseFileName } from './upload.js';
+import { normaliseFolder, readBodyLimited, sanitiseFileName } from './upload.js';
 
 /** Must match edge/src/management.ts. */
 export const EDGE_PURGE_HEADER = 'x-pixmesh-edge-purge';
@@ -101,7 +101,7 @@ export function libraryRoutes(app: Hono, deps: LibraryDeps): { jobs: FolderJobs 
     try {
       return await store.relocate({ accountId: account.id, fileId: r.fileId, filePath, mode, includeVersions, replaceExisting, backupRegion: backupOf(account) });
     } catch (e) {
-      if (e instanceof FileExistsError) throw new PixmeshError(409, 'EBADTR', `${e.message}; rename refuses to replace it`);
+      if (e instanceof FileExistsError) throw conflict(`${e.message}; rename refuses to replace it`);
       throw e;
     }
   };
