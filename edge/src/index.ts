@@ -3,13 +3,12 @@
  *   /_health, /_routing   the edge's own endpoints (edge/src/ops.ts)
  *   /, /_dashboard        the landing page and the dashboard app (edge/src/dashboard/)
  *   /<account>/…          images (edge/src/images.ts); on a custom domain: /…
- * The region for a miss is chosen in edge/src/routing/ (model) driven by edge/src/router.ts.
+ * The region for a miss is chosen in edge/src/routing/ (model) driven by edge/src/routing-state.ts.
  */
 import { Hono } from 'hono';
 import { notFound } from '../../shared/errors.js';
 import type { Env } from './env.js';
-import { dashboardRoutes } from './dashboard/index.js';
-import { trafficMiddleware } from './dashboard/traffic.js';
+import { dashboardRoutes, trafficMiddleware } from './dashboard/index.js';
 import { errorResponse } from './errors.js';
 import { imageRoutes } from './images.js';
 import { managementRoutes } from './management.js';

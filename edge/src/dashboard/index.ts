@@ -11,17 +11,19 @@
  * the management API's HTTP Basic; the media library and URL builder use the management API
  * itself. The network view is for operators: accounts listed in PIXMESH_OPERATOR_ACCOUNTS.
  */
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import type { Account } from '../../../shared/accounts.js';
 import { PixmeshError } from '../../../shared/errors.js';
 import { AUTH_HEADER, signInternalRequest } from '../../../shared/internal-auth.js';
 import { parseRegionUrls, REGIONS, type RegionId } from '../../../shared/regions.js';
 import { authenticate, managementError, type ManagementEnv } from '../management.js';
-import { knownRegions, router } from '../router.js';
+import { knownRegions, routingState as router } from '../routing-state.js';
 import { COLO_PRIOR } from '../routing/prior.generated.js';
 import { breakerStatuses } from '../routing/breaker.js';
 import { ASSETS } from './assets.generated.js';
 import { MetricsWindow } from './metrics.js';
+import type { Env } from '../env.js';
+import { readGeo } from '../geo.js';
 import { traffic } from './traffic.js';
 
 export const DASHBOARD_PATH = '/_dashboard';
@@ -158,4 +160,18 @@ async function scrape(env: ManagementEnv, base: string): Promise<string> {
     throw new Error(`/metrics answered ${res.status}`);
   }
   return res.text();
+}
+
+/** The edge's own endpoints and the management API are not image traffic. */
+const NOT_IMAGES = /^\/(?:_|api\/|v1\/|favicon\.ico$)/;
+
+/** Counts every image answer (after the route has run). */
+export function trafficMiddleware(): MiddlewareHandler<{ Bindings: Env }> {
+  return async (c, next) => {
+    await next();
+    const path = new URL(c.req.url).pathname;
+    if (path === '/' || NOT_IMAGES.test(path)) return;
+    const geo = readGeo(c.req.raw, c.env.PIXMESH_TRUST_GEO_HEADERS === 'true');
+    traffic.record({ colo: geo.colo ?? null, region: c.res.headers.get('x-pixmesh-region'), cache: c.res.headers.get('x-pixmesh-cache'), status: c.res.status });
+  };
 }

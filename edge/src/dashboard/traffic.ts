@@ -2,12 +2,9 @@
  * What the edge saw, for the dashboard: image requests per minute by colo, answering region,
  * edge-cache outcome and status class, over the last minutes. Kept per isolate in memory (a
  * deployment with many isolates shows the one that answers the dashboard; docs/dashboard.md).
- * The counters are pure data; `trafficMiddleware` feeds them from every image response.
+ * The counters are pure data; `trafficMiddleware` (edge/src/dashboard/index.ts) feeds them from
+ * every image response.
  */
-import type { MiddlewareHandler } from 'hono';
-import type { Env } from '../env.js';
-import { readGeo } from '../geo.js';
-
 const MINUTE_MS = 60_000;
 
 interface Minute {
@@ -112,17 +109,3 @@ export class TrafficStats {
 
 /** One per isolate. */
 export const traffic = new TrafficStats();
-
-/** The edge's own endpoints and the management API are not image traffic. */
-const NOT_IMAGES = /^\/(?:_|api\/|v1\/|favicon\.ico$)/;
-
-/** Counts every image answer (after the route has run). */
-export function trafficMiddleware(): MiddlewareHandler<{ Bindings: Env }> {
-  return async (c, next) => {
-    await next();
-    const path = new URL(c.req.url).pathname;
-    if (path === '/' || NOT_IMAGES.test(path)) return;
-    const geo = readGeo(c.req.raw, c.env.PIXMESH_TRUST_GEO_HEADERS === 'true');
-    traffic.record({ colo: geo.colo ?? null, region: c.res.headers.get('x-pixmesh-region'), cache: c.res.headers.get('x-pixmesh-cache'), status: c.res.status });
-  };
-}
