@@ -111,6 +111,7 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
                   : 'miss'
                 : 'error';
     metrics.requests.inc({ route, status: String(status), cache });
+    metrics.requestDuration.observe({ route }, (performance.now() - t0) / 1000);
     if (route === 'render') c.res.headers.set(H.regionHitRatio, services.region.hitRatio().toFixed(3));
     c.res.headers.set(H.replica, replicaId);
     if (route !== 'ops' || status >= 500) {
