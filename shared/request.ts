@@ -23,6 +23,15 @@ export interface ImageRequest {
 
 export const MAX_URL_LENGTH = 8192;
 
+/** The account segment of a public or internal URL, percent-decoded; bad encoding is a 404, never a URIError. */
+export function decodeAccountSegment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new PixmeshError(404, 'ENOENT', 'the account segment is not valid percent-encoding');
+  }
+}
+
 /** The first raw (still percent-encoded) value of `name` in a query string; `+` is a space, as in forms. */
 function rawQueryValue(search: string, name: string): string {
   for (const pair of search.replace(/^\?/, '').split('&')) {

@@ -351,7 +351,7 @@ function decodeBase64(key: string, raw: string, maxChars?: number): string {
   }
   const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
   // a cut may split a UTF-8 sequence at the end: drop it rather than refusing the whole text
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  const text = new TextDecoder().decode(bytes);
   return maxChars !== undefined ? text.replace(/\uFFFD+$/, '') : text;
 }
 

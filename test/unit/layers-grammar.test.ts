@@ -30,7 +30,7 @@ const firstLayer = (tr: string): Layer => {
 };
 
 describe('layer blocks parse into layers', () => {
-  it.each<[string, string, Partial<Layer> & Record<string, unknown>]>([
+  it.each<[string, string, Record<string, unknown>]>([
     ['image path with @@', 'l-image,i-brand@@logo.png,l-end', { type: 'image', path: 'brand/logo.png', trim: true }],
     ['image path as base64', `l-image,ie-${encodeURIComponent(btoa('dir/ü.png'.replace('ü', 'u')))},l-end`, { type: 'image', path: 'dir/u.png' }],
     ['t-false turns the default trim off', 'l-image,i-a.png,t-false,l-end', { type: 'image', trim: false }],
@@ -169,7 +169,7 @@ describe('URLs that @imagekit/javascript buildSrc makes from overlay objects par
     // what the edge hands to the parser (shared/request.ts): the raw tr: segment or the raw query value
     return parseImagePath(DEMO, url.pathname.replace(/^\/demo/, ''), url.search).tr;
   };
-  it.each<[string, Transformation[], Partial<Layer> & Record<string, unknown>]>([
+  it.each<[string, Transformation[], Record<string, unknown>]>([
     ['text', [{ overlay: { type: 'text', text: 'Hello', transformation: [{ fontSize: 30, fontColor: 'FF0000' }] } }], { type: 'text', text: 'Hello', style: { fs: 30, co: { hex: 'FF0000' } } }],
     ['text with punctuation (auto base64)', [{ overlay: { type: 'text', text: 'Price: 5€, today!' } }], { type: 'text', text: 'Price: 5€, today!' }],
     ['text, base64 forced', [{ overlay: { type: 'text', text: 'b64 text', encoding: 'base64' } }], { type: 'text', text: 'b64 text' }],

@@ -4,7 +4,7 @@
  * modules free of an import cycle back to index.ts.
  */
 import type { StepOps } from '../../../shared/transform/index.js';
-import type { Ctx } from './context.js';
+import type { RenderState } from './context.js';
 
 /** Unpremultiplied RGBA pixels. */
 export interface RawImage {
@@ -13,7 +13,7 @@ export interface RawImage {
   height: number;
 }
 
-export type SubRenderer = (parent: Ctx, input: Buffer, steps: StepOps[], base: { bw: number; bh: number }) => Promise<RawImage>;
+export type SubRenderer = (parent: RenderState, input: Buffer, steps: StepOps[], base: { bw: number; bh: number }) => Promise<RawImage>;
 
 let impl: SubRenderer | undefined;
 
@@ -22,7 +22,7 @@ export function setSubRenderer(fn: SubRenderer): void {
 }
 
 /** Run `steps` on `input` (limits, decode, every step; layers nest) and return RGBA pixels. */
-export function renderSubImage(parent: Ctx, input: Buffer, steps: StepOps[], base: { bw: number; bh: number }): Promise<RawImage> {
+export function renderSubImage(parent: RenderState, input: Buffer, steps: StepOps[], base: { bw: number; bh: number }): Promise<RawImage> {
   if (!impl) throw new Error('the pipeline is not loaded');
   return impl(parent, input, steps, base);
 }

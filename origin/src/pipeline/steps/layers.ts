@@ -8,7 +8,7 @@
 import sharp, { type OverlayOptions } from 'sharp';
 import { badTransformation, notFound } from '../../../../shared/errors.js';
 import { evalExpr, isExpr, type Dimension, type Layer, type LayerPosition, type NumOrExpr, type StepOps } from '../../../../shared/transform/index.js';
-import { budget, checkOutputSize, materialise, type Ctx } from '../context.js';
+import { budget, checkOutputSize, materialise, type RenderState } from '../context.js';
 import { renderSubImage, type RawImage } from '../sub-render.js';
 import { renderTextBox } from './text.js';
 import { gravityOffset, sharpColor } from './util.js';
@@ -75,7 +75,7 @@ function dim(key: string, d: Dimension | undefined, space: number, base: Base): 
 }
 
 /** Fetch a layer's file through the render's source (same account, same SSRF-safe cached path as originals). */
-async function layerBytes(ctx: Ctx, path: string): Promise<Buffer> {
+async function layerBytes(ctx: RenderState, path: string): Promise<Buffer> {
   if (!ctx.opts.fetchLayer) throw notFound(`layer image "${path}" not found`);
   return ctx.opts.fetchLayer(path, 'image');
 }
@@ -87,7 +87,7 @@ const withoutKeys = (ops: StepOps, ...keys: (keyof StepOps)[]) => {
 };
 
 /** Render one layer to RGBA pixels. */
-export async function renderLayer(ctx: Ctx, layer: Layer, base: Base): Promise<RawImage> {
+export async function renderLayer(ctx: RenderState, layer: Layer, base: Base): Promise<RawImage> {
   switch (layer.type) {
     case 'text': {
       const box = await renderTextBox(ctx, layer, base);
@@ -117,7 +117,7 @@ export async function renderLayer(ctx: Ctx, layer: Layer, base: Base): Promise<R
 }
 
 /** lm-displace: the layer's red/green shift the base's pixels by up to ±x / ±y px (nearest pixel). */
-async function displace(ctx: Ctx, raw: RawImage, left: number, top: number, strength: { x: number; y: number }): Promise<void> {
+async function displace(ctx: RenderState, raw: RawImage, left: number, top: number, strength: { x: number; y: number }): Promise<void> {
   const { data, info } = await ctx.img.timeout(budget(ctx)).raw().toBuffer({ resolveWithObject: true });
   const { width: bw, height: bh, channels: ch } = info;
   const out = Buffer.from(data);
@@ -142,7 +142,7 @@ async function displace(ctx: Ctx, raw: RawImage, left: number, top: number, stre
   ctx.img = sharp(out, { raw: { width: bw, height: bh, channels: ch as 1 | 2 | 3 | 4 } });
 }
 
-export async function layers(ctx: Ctx): Promise<void> {
+export async function layers(ctx: RenderState): Promise<void> {
   const list = ctx.ops.layers;
   if (!list?.length) return;
   const t0 = performance.now();

@@ -6,7 +6,7 @@
 import sharp from 'sharp';
 import { badTransformation, limitExceeded } from '../../../../shared/errors.js';
 import { DEFAULT_FONT, DEFAULT_FONT_SIZE, evalExpr, isExpr, type NumOrExpr, type TextLayer } from '../../../../shared/transform/index.js';
-import { budget, checkOutputSize, type Ctx } from '../context.js';
+import { budget, checkOutputSize, type RenderState } from '../context.js';
 import { builtinFont, customFont, type FontChoice } from '../fonts.js';
 
 /** Pixels a text layer may take before it is laid out (a bound on libvips' allocation). */
@@ -32,7 +32,7 @@ function value(key: string, v: NumOrExpr, base: { bw: number; bh: number }): num
   return Math.round(n);
 }
 
-async function chooseFont(ctx: Ctx, layer: TextLayer): Promise<FontChoice> {
+async function chooseFont(ctx: RenderState, layer: TextLayer): Promise<FontChoice> {
   const ff = layer.style.ff;
   const bold = Boolean(layer.style.tg?.b);
   const italic = Boolean(layer.style.tg?.i);
@@ -42,7 +42,7 @@ async function chooseFont(ctx: Ctx, layer: TextLayer): Promise<FontChoice> {
 }
 
 /** The text box as PNG bytes (RGBA), before radius / rotation / flip. */
-export async function renderTextBox(ctx: Ctx, layer: TextLayer, base: { bw: number; bh: number }): Promise<Buffer> {
+export async function renderTextBox(ctx: RenderState, layer: TextLayer, base: { bw: number; bh: number }): Promise<Buffer> {
   const s = layer.style;
   const fs = value('fs', s.fs ?? DEFAULT_FONT_SIZE, base);
   if (fs < 1) throw badTransformation(`fs: the font size evaluates to ${fs}, below 1 px`);
