@@ -13,6 +13,8 @@ export const SIGNED_HEADERS = [
   'x-pixmesh-signed',
   'x-pixmesh-hop',
   'x-pixmesh-request-id',
+  // Set on calls between replicas of one region (origin/src/region/peers.ts).
+  'x-pixmesh-peer',
 ] as const;
 export const DEFAULT_WINDOW_MS = 60_000;
 

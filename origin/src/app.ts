@@ -17,12 +17,15 @@ import { busy, PixmeshError } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
 import { arrivals } from './server-timing.js';
 import { errorResponse } from './errors.js';
-import { NonceMemory, requireInternalAuth } from './internal-auth.js';
+import { requireInternalAuth } from './internal-auth.js';
+import { NONCE_CLAIM_PATH, RegionNonces } from './region/nonces.js';
 import { log } from './log.js';
 import { mediaRoutes } from './media/index.js';
 import { purgeParams } from './purge.js';
 import { renderRoutes } from './render.js';
 import { replicaIdOf } from './region/members.js';
+import { peerFetch, PEER_HEADER } from './region/peers.js';
+import { mediaRouteKey } from '../../shared/rendezvous.js';
 import { PEER_PURGE_PATH } from './region/index.js';
 import { dropLocalCopies } from './purge.js';
 import { buildServices, type OriginDeps, type RegionServices } from './services.js';
@@ -112,8 +115,14 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
                 : 'error';
     metrics.requests.inc({ route, status: String(status), cache });
     metrics.requestDuration.observe({ route }, (performance.now() - t0) / 1000);
+    // A response passed on from another process (a peer replica's answer) may have immutable headers.
+    try {
+      c.res.headers.set(H.replica, replicaId);
+    } catch {
+      c.res = new Response(c.res.body, c.res);
+      c.res.headers.set(H.replica, replicaId);
+    }
     if (route === 'render') c.res.headers.set(H.regionHitRatio, services.region.hitRatio().toFixed(3));
-    c.res.headers.set(H.replica, replicaId);
     if (route !== 'ops' || status >= 500) {
       log.info('request', {
         requestId: c.req.header(H.requestId),
@@ -136,8 +145,18 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
   });
   app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' }));
 
+  // Nonces are refused on replay by the whole region (origin/src/region/nonces.ts). A peer's claim
+  // is checked by this replica's memory only, before the region-wide check (no claims about claims).
+  const nonces = new RegionNonces(services.region, config.internalSecret, config.shared.peerTimeoutMs);
+  app.post(NONCE_CLAIM_PATH, requireInternalAuth(config.internalSecret, nonces.local), async (c) => {
+    const n = c.req.query('n') ?? '';
+    const by = c.req.query('by') ?? '';
+    if (!/^[0-9a-f]{8,64}$/.test(n) || !/^https?:\/\//.test(by)) throw new PixmeshError(400, 'EBADREQ', 'nonce claim: bad n or by');
+    const fresh = await nonces.take(n, by);
+    return c.json({ fresh }, fresh ? 200 : 409);
+  });
   const internal = new Hono();
-  internal.use('*', requireInternalAuth(config.internalSecret, new NonceMemory()));
+  internal.use('*', requireInternalAuth(config.internalSecret, nonces));
   // The edge reads the account directory from the regions (one source of truth: the account file).
   internal.get('/internal/accounts', (c) => c.body(services.accounts.raw(), 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }));
   // Bounded work in flight: beyond it, answer 503 at once instead of queueing memory.
@@ -175,7 +194,37 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
     return c.json(report, report.ok ? 200 : 502);
   });
   // The media library's internal API (origin/src/media): upload, list, details, delete, purge.
-  internal.route('/', mediaRoutes(services));
+  // One writer per account's media library: a media call for an account this replica does not
+  // own (rendezvous hashing over the live replicas, like the balancer) goes to its owner, so the
+  // commit lock, the used-token memory and the record index are the owner's. An owner that refuses
+  // the connection is suspected and the call served here; once a call reached it, its answer is final.
+  internal.use('/internal/media/*', async (c, next) => {
+    const key = c.req.header(PEER_HEADER) === undefined ? mediaRouteKey(c.req.path) : null;
+    const owner = key ? services.region.ownerOf(key) : null;
+    if (!owner) return next();
+    const url = new URL(c.req.url);
+    const headers = new Headers();
+    for (const [k, v] of c.req.raw.headers) if (!['host', 'connection', 'content-length', 'transfer-encoding'].includes(k)) headers.set(k, v);
+    const hasBody = c.req.method !== 'GET' && c.req.method !== 'HEAD';
+    try {
+      const res = await peerFetch(config.internalSecret, owner, c.req.method, url.pathname + url.search, {
+        headers,
+        body: hasBody ? c.req.raw.clone().body : undefined,
+        timeoutMs: Math.max(30_000, config.shared.peerTimeoutMs),
+        self: services.region.members.self,
+      });
+      return new Response(res.body, { status: res.status, headers: res.headers });
+    } catch (e) {
+      const code = ((e as Error).cause as { code?: string } | undefined)?.code;
+      if (code !== 'ECONNREFUSED' && code !== 'EHOSTUNREACH' && code !== 'ENOTFOUND') throw new PixmeshError(502, 'EUPSTREAM', `the account's owner replica failed mid-call: ${(e as Error).message}`);
+      services.region.members.suspect(owner);
+      return next();
+    }
+  });
+  const media = mediaRoutes({ ...services, tokens: services.region.tokens });
+  // Owners moved: records another replica wrote meanwhile must be read again.
+  services.region.members.onChange = () => media.store.forgetIndexes();
+  internal.route('/', media);
   app.route('/', internal);
   return Object.assign(app, { services });
 }

@@ -77,6 +77,10 @@ export interface ForwardResult {
   meta: Omit<CachedMeta, 'bodyLength'>;
   /** Set when the home region answered with a di- default image (not stored in result caches). */
   defaultImage?: string;
+  /** The answerer's x-pixmesh-region-cache (a peer replica's HIT is a hit of this region). */
+  regionCache?: string;
+  /** The answerer processed the image itself because home was unreachable. */
+  failover?: boolean;
 }
 
 export async function forwardToHome(
@@ -109,17 +113,36 @@ async function callHome(
   const { config } = deps;
   const homeUrl = config.regionUrls[account.homeRegion];
   if (!homeUrl) throw new HomeUnreachable(`no URL configured for ${account.homeRegion}`);
+  return callRender(config, homeUrl, account.homeRegion, account, url, incoming, { [H.hop]: config.region }, config.forwardTimeoutMs);
+}
+
+/**
+ * One signed render call to another origin — the home region (a hop) or a peer replica of this
+ * region (origin/src/region/) — read into bytes + cache metadata. `answerer` is the region the
+ * target serves: its decided 5xx (request-scoped, or with an ik-error other than EBUSY) is final;
+ * an unreachable or overloaded target is HomeUnreachable, so the caller can do the work itself.
+ */
+export async function callRender(
+  config: Pick<RegionServices['config'], 'internalSecret'>,
+  baseUrl: string,
+  answerer: RegionId,
+  account: { id: string; homeRegion: RegionId },
+  url: URL,
+  incoming: Headers,
+  mark: Record<string, string>,
+  timeoutMs: number,
+): Promise<ForwardResult> {
   const headers = new Headers();
   for (const h of SIGNED_HEADERS) {
     const v = incoming.get(h);
     if (v !== null) headers.set(h, v);
   }
-  headers.set(H.hop, config.region);
+  for (const [k, v] of Object.entries(mark)) headers.set(k, v);
   const pathAndQuery = url.pathname + url.search;
   headers.set(AUTH_HEADER, await signInternalRequest(config.internalSecret, 'GET', pathAndQuery, headers));
   let res: Response;
   try {
-    res = await fetch(homeUrl + pathAndQuery, { headers, signal: AbortSignal.timeout(config.forwardTimeoutMs) });
+    res = await fetch(baseUrl + pathAndQuery, { headers, signal: AbortSignal.timeout(timeoutMs) });
   } catch (e) {
     const err = e as Error;
     throw new HomeUnreachable(err.name === 'TimeoutError' ? 'timed out' : String(err.cause ?? err.message), err.name === 'TimeoutError', true);
@@ -130,7 +153,7 @@ async function callHome(
     // Home is up and decided (its origin failed or timed out): asking that origin again from here
     // would only double the load and the wait. Overload (EBUSY) and answers without an ik-error
     // (a proxy or a crash in between) are what failover is for.
-    const fromHome = res.headers.get(H.region) === account.homeRegion;
+    const fromHome = res.headers.get(H.region) === answerer;
     const scope = res.headers.get(H.errorScope);
     if (ik && fromHome && (scope === 'request' || (scope === null && ik.code !== 'EBUSY'))) {
       const retryAfter = Number(res.headers.get('retry-after'));
@@ -155,6 +178,8 @@ async function callHome(
   return {
     body,
     defaultImage: res.headers.get(H.defaultImage) ?? undefined,
+    regionCache: res.headers.get(H.regionCache) ?? undefined,
+    failover: res.headers.get(H.failover) !== null,
     meta: {
       contentType: res.headers.get('content-type') ?? 'application/octet-stream',
       etag: res.headers.get('etag') ?? '',

@@ -27,12 +27,18 @@ export class NonceMemory {
   }
 }
 
-export function requireInternalAuth(secret: string, nonces = new NonceMemory()): MiddlewareHandler {
+/** Where nonces are remembered: this process (NonceMemory) or the whole region (origin/src/region/nonces.ts). */
+export interface NonceCheck {
+  /** true when the nonce is new (and remembers it). */
+  remember(nonce: string): boolean | Promise<boolean>;
+}
+
+export function requireInternalAuth(secret: string, nonces: NonceCheck = new NonceMemory()): MiddlewareHandler {
   return async (c, next) => {
     const url = new URL(c.req.url);
     const result = await verifyInternalRequest(secret, c.req.method, url.pathname + url.search, c.req.raw.headers);
     if (!result.ok) throw new PixmeshError(401, 'EAUTH', `internal call refused: ${result.reason}`);
-    if (!nonces.remember(result.nonce)) throw new PixmeshError(401, 'EAUTH', 'internal call refused: replayed request');
+    if (!(await nonces.remember(result.nonce))) throw new PixmeshError(401, 'EAUTH', 'internal call refused: replayed request');
     await next();
   };
 }

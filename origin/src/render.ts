@@ -15,7 +15,10 @@ import { H } from '../../shared/headers.js';
 import { decodeAccountSegment, parseImagePath, type ImageRequest } from '../../shared/request.js';
 import { parseTransformation, planLayers, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
 import type { CacheEntry, CachedMeta } from './cache/result-cache.js';
-import { forwardToHome, HomeUnreachable } from './forward.js';
+import { callRender, forwardToHome, HomeUnreachable } from './forward.js';
+import { replicaIdOf } from './region/members.js';
+import { PEER_HEADER } from './region/peers.js';
+import { renderRouteKey } from '../../shared/rendezvous.js';
 import { checkInputPixels } from './limits.js';
 import { log } from './log.js';
 import { renderImage } from './pipeline/index.js';
@@ -89,6 +92,8 @@ export interface Produced {
   entry: CacheEntry;
   failover: boolean;
   defaultImage?: string;
+  /** The variant's owner replica had it cached: a hit of the region. */
+  regionHit?: boolean;
 }
 
 function imageResponse(
@@ -254,12 +259,41 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
   return { entry: { meta: { ...meta, bodyLength: out.data.length }, body: out.data }, failover: false, defaultImage };
 }
 
-/** A miss: forward to home, or render here; one execution per variant key at a time. */
+/**
+ * Coalescing across the region's replicas: a miss on a replica that does not own the variant
+ * (rendezvous hashing over the live replicas, the balancer's function) is asked of its owner,
+ * whose singleflight joins it with every other replica's identical miss. The answer is promoted
+ * into this replica's L1 (the owner wrote the shared tier). An owner that does not answer within
+ * one attempt (PIXMESH_PEER_TIMEOUT_MS) is suspected until its next heartbeat and the work is done here.
+ */
+async function fromOwner(deps: RegionServices, v: Variant, url: URL, headers: Headers, timing: ServerTiming, mayStoreHere: boolean): Promise<Produced | null> {
+  if (headers.get(PEER_HEADER) !== null) return null; // we are the owner someone asked
+  const owner = deps.region.ownerOf(renderRouteKey(url.pathname + url.search, headers));
+  if (!owner) return null;
+  const epoch = deps.purgeEpoch.value;
+  const startedAt = Date.now();
+  try {
+    const mark = { [PEER_HEADER]: deps.region.members.self };
+    const res = await stage(deps, timing, 'peer', () => callRender(deps.config, owner, deps.config.region, v.account, url, headers, mark, deps.config.shared.peerTimeoutMs), replicaIdOf(owner));
+    const meta = { ...res.meta, path: v.request.path, createdAt: startedAt, processedBy: res.meta.processedBy };
+    if (mayStoreHere && !res.defaultImage && deps.purgeEpoch.value === epoch) await storeSafely(deps, timing, v.key, meta, res.body, false);
+    return { entry: { meta: { ...meta, bodyLength: res.body.length }, body: res.body }, failover: res.failover === true, defaultImage: res.defaultImage, regionHit: res.regionCache === 'HIT' };
+  } catch (e) {
+    if (!(e instanceof HomeUnreachable)) throw e;
+    deps.region.members.suspect(owner);
+    timing.add('peer-failed', undefined, e.message);
+    return null;
+  }
+}
+
+/** A miss: the variant's owner replica, else forward to home, or render here; one execution per variant key at a time. */
 async function produce(deps: RegionServices, v: Variant, url: URL, headers: Headers, timing: ServerTiming): Promise<Produced> {
   const { config } = deps;
   const isHome = v.account.homeRegion === config.region;
   const forwarded = headers.get(H.hop) !== null;
   const mayStoreHere = isHome || v.account.residency === 'flexible';
+  const viaOwner = await fromOwner(deps, v, url, headers, timing, mayStoreHere);
+  if (viaOwner) return viaOwner;
   if (!isHome && forwarded) {
     // Someone thinks we are home: never forward again (no loops); strict accounts are refused.
     if (v.account.residency === 'strict') throw upstreamFailed(`misdirected: ${v.account.id}'s home region is ${v.account.homeRegion}`, 502);
@@ -299,9 +333,11 @@ export function renderRoutes(deps: RegionServices): Hono {
     const mayStoreHere = isHome || v.account.residency === 'flexible';
     const ifNoneMatch = c.req.header('if-none-match');
 
+    // A peer's call is counted by the replica that took the request (once per request, region-wide).
+    const count = headers.get(PEER_HEADER) === null;
     if (mayStoreHere) {
       const hit = await stage(deps, timing, 'cache', () => deps.region.lookup(v.key, v.account.id, v.request.path), 'lookup');
-      deps.metrics.hitRatio.record(hit !== null);
+      if (hit && count) deps.metrics.hitRatio.record(true);
       if (hit) {
         if (hit.entry.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
         timing.add('tier', undefined, hit.tier);
@@ -312,12 +348,13 @@ export function renderRoutes(deps: RegionServices): Hono {
     const flight = deps.variantFlights.do(`${v.key}\n${v.signed ? 's' : 'u'}\n${deps.purgeEpoch.value}`, () => produce(deps, v, url, headers, timing));
     if (flight.shared) timing.add('coalesced');
     const produced = await flight.promise;
+    if (mayStoreHere && count) deps.metrics.hitRatio.record(produced.regionHit === true);
     if (produced.entry.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
     const extra: Record<string, string> = {};
     if (produced.failover) extra[H.failover] = 'home-unreachable';
     // Whole code points, %-escaped as UTF-8 (a lone surrogate becomes U+FFFD): never a URIError.
     if (produced.defaultImage) extra[DEFAULT_IMAGE_HEADER] = headerSafe(produced.defaultImage, 1024);
-    return imageResponse(produced.entry, deps, 'MISS', timing, ifNoneMatch, extra);
+    return imageResponse(produced.entry, deps, produced.regionHit ? 'HIT' : 'MISS', timing, ifNoneMatch, extra);
   });
   return app;
 }

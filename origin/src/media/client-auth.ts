@@ -14,7 +14,13 @@ export const MAX_EXPIRE_AHEAD_S = 3600;
 /** Allowance for clocks between the signer and us. */
 const SKEW_S = 30;
 
-export class TokenMemory {
+/** Where used tokens are remembered: this process (TokenMemory) or the region's bucket too (origin/src/region/tokens.ts). */
+export interface TokenClaims {
+  /** true when new (and remembers it until expireS). */
+  claim(accountId: string, token: string, expireS: number, nowS?: number): boolean | Promise<boolean>;
+}
+
+export class TokenMemory implements TokenClaims {
   private readonly seen = new Map<string, number>();
   constructor(private readonly cap = 100_000) {}
 
@@ -30,12 +36,12 @@ export class TokenMemory {
   }
 }
 
-export function verifyClientUpload(
+export async function verifyClientUpload(
   account: Account,
   fields: { token?: string; expire?: string; signature?: string; publicKey?: string },
-  tokens: TokenMemory,
+  tokens: TokenClaims,
   nowS = Math.floor(Date.now() / 1000),
-): void {
+): Promise<void> {
   const { token, expire, signature, publicKey } = fields;
   if (!token || !expire || !signature) throw badRequest('client-side upload needs token, expire and signature');
   if (publicKey !== undefined && publicKey !== account.publicKey) throw unauthorized('Your account cannot be authenticated.');
@@ -46,5 +52,5 @@ export function verifyClientUpload(
   const expected = crypto.createHmac('sha1', account.privateKey).update(token + expire).digest('hex');
   const given = Buffer.from(signature.toLowerCase());
   if (given.length !== expected.length || !crypto.timingSafeEqual(given, Buffer.from(expected))) throw unauthorized('Invalid signature.');
-  if (!tokens.claim(account.id, token, exp, nowS)) throw badRequest('The token has already been used; send a new token with every upload.');
+  if (!(await tokens.claim(account.id, token, exp, nowS))) throw badRequest('The token has already been used; send a new token with every upload.');
 }

@@ -20,7 +20,7 @@ import type { AccountDirectory } from '../accounts.js';
 import type { ResultCache } from '../cache/result-cache.js';
 import { mediaBucketFor, type ServerConfig } from '../config.js';
 import { log } from '../log.js';
-import { TokenMemory, verifyClientUpload } from './client-auth.js';
+import { TokenMemory, verifyClientUpload, type TokenClaims } from './client-auth.js';
 import { matches, mentionsField, parseSearchQuery } from './search.js';
 import { Purger, type PurgeDeps } from './purge.js';
 import { deriveFolders, publicFile, SORTS, uploadResponse, type Sortable } from './shape.js';
@@ -41,6 +41,8 @@ export interface MediaDeps {
   fetchUrl?: UrlFetcher;
   /** The origin's purge fan-out (RegionServices.purgeVariants). */
   purgeVariants: PurgeDeps['purgeVariants'];
+  /** Used client-side upload tokens (default: this process's memory; the region's replicas share the bucket's). */
+  tokens?: TokenClaims;
 }
 
 export interface MediaLimits {
@@ -90,11 +92,11 @@ function intParam(v: string | undefined, name: string, fallback: number, min: nu
   return n;
 }
 
-export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFromEnv()): Hono {
+export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFromEnv()): Hono & { store: MediaStore } {
   const { config } = deps;
   const store = new MediaStore({ s3: config.s3, bucket: config.mediaBucket, bucketFor: (r) => mediaBucketFor(r as never), maxVersions: limits.maxVersions });
   const purger = new Purger({ purgeVariants: deps.purgeVariants, region: config.region, regionUrls: config.regionUrls, store });
-  const tokens = new TokenMemory();
+  const tokens = deps.tokens ?? new TokenMemory();
   const fetchUrl: UrlFetcher = deps.fetchUrl ?? fetchUploadUrl;
 
   // Leftovers of uploads interrupted by a crash (not by a client: those never reach S3).
@@ -148,7 +150,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     if (declared > bodyLimit) throw new PixmeshError(413, 'ELIMIT', `the upload is over the ${maxBytes}-byte limit`);
     const raw = await readBodyLimited(req.body, bodyLimit, limits.idleMs);
     const fields = await parseUploadForm(raw, req.headers.get('content-type') ?? '');
-    if (auth === 'signature') verifyClientUpload(account, fields, tokens);
+    if (auth === 'signature') await verifyClientUpload(account, fields, tokens);
 
     const { body } = await fileBytes(fields.file, { maxBytes, fetchUrl, allowPrivateNetwork: settings.allowPrivateNetwork, urlTimeoutMs: limits.urlTimeoutMs });
     const sniffed = await sniffImage(body, limits.maxPixels);
@@ -306,5 +308,5 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     return c.json({ status: record.status, requestId: record.requestId, url: record.url, createdAt: record.createdAt, completedAt: record.completedAt });
   });
 
-  return app;
+  return Object.assign(app, { store });
 }

@@ -165,6 +165,16 @@ export class MediaStore {
     return this.opts.bucket;
   }
 
+  /**
+   * Forget the records held in memory (all accounts, or one): the next call reads the bucket. The
+   * region's replicas call it when the account's owner changes (origin/src/region/), since another
+   * replica may have written meanwhile.
+   */
+  forgetIndexes(accountId?: string): void {
+    if (accountId) this.indexes.delete(accountId);
+    else this.indexes.clear();
+  }
+
   private index(accountId: string): Promise<Map<string, FileRecord>> {
     let p = this.indexes.get(accountId);
     if (!p) {

@@ -18,6 +18,7 @@ import { Membership } from './members.js';
 import { peerFetch } from './peers.js';
 import { PurgeLog, type PurgeEntry } from './purge-log.js';
 import { SharedCache } from './shared-cache.js';
+import { SharedTokens } from './tokens.js';
 
 export const PEER_PURGE_PATH = '/internal/purge/peer';
 const SWEEP_KEY = 'region-sweep';
@@ -33,6 +34,8 @@ export class RegionState {
   private loaded = false;
   private sweepTimer?: NodeJS.Timeout;
   lastSweep?: Awaited<ReturnType<SharedCache['sweep']>>;
+  /** Used upload tokens, for the whole region (media routes claim them here). */
+  readonly tokens = new SharedTokens(() => (this.active ? this.bucket : null));
 
   constructor(
     private readonly config: ServerConfig,
@@ -93,6 +96,13 @@ export class RegionState {
     if (!this.bucket) return { ok: true, detail: 'off' };
     if (!this.started) return { ok: true, detail: 'not started (in-process)' };
     return this.loaded ? { ok: true, detail: `${this.members.live().length} live replica(s), ${this.purges!.index.size} purge record(s)` } : { ok: false, detail: 'purge records not loaded yet' };
+  }
+
+  /** The live replica owning a key, when it is not this one (null: do it here). */
+  ownerOf(key: string): string | null {
+    if (!this.active) return null;
+    const owner = this.members.owner(key);
+    return owner === this.members.self ? null : owner;
   }
 
   /** The region's hit ratio (every live replica's window), or this replica's when alone. */
@@ -182,6 +192,7 @@ export class RegionState {
     try {
       this.lastSweep = await this.shared.sweep(this.purges.index);
       await this.purges.expire(this.config.shared.purgeRetentionMs);
+      await SharedTokens.expire(this.bucket!);
       if (this.lastSweep.deletedForSize || this.lastSweep.deletedStale) log.info('shared tier swept', { ...this.lastSweep });
     } catch (e) {
       log.warn('shared tier: sweep failed', { err: String(e) });

@@ -32,6 +32,8 @@ export class Membership {
   private timer?: NodeJS.Timeout;
   private readonly startedAt = Date.now();
   private stopped = false;
+  /** Called when the set of live replicas changed (owners moved). */
+  onChange?: () => void;
 
   constructor(
     private readonly bucket: RegionBucket | null,
@@ -68,7 +70,9 @@ export class Membership {
         if (suspectedAt !== undefined && hb.at > suspectedAt) this.suspects.delete(hb.url);
       }),
     );
+    const before = [...this.peers.keys()].sort().join(' ');
     this.peers = next;
+    if ([...next.keys()].sort().join(' ') !== before) this.onChange?.();
   }
 
   start(): void {
