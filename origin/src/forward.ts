@@ -6,7 +6,7 @@
  */
 import { parseIkError, PixmeshError, upstreamFailed } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
-import { AUTH_HEADER, signInternalRequest, SIGNED_HEADERS } from '../../shared/internal-auth.js';
+import { signInternalRequest, SIGNED_HEADERS } from '../../shared/internal-auth.js';
 import type { CachedMeta } from './cache/result-cache.js';
 import { requestScoped } from './errors.js';
 import type { RegionId } from '../../shared/regions.js';
@@ -113,7 +113,7 @@ async function callHome(
   }
   headers.set(H.hop, config.region);
   const pathAndQuery = url.pathname + url.search;
-  headers.set(AUTH_HEADER, await signInternalRequest(config.internalSecret, 'GET', pathAndQuery, headers));
+  await signInternalRequest(config.internalSecret, headers, { method: 'GET', pathAndQuery, region: account.homeRegion });
   let res: Response;
   try {
     res = await fetch(homeUrl + pathAndQuery, { headers, signal: AbortSignal.timeout(config.forwardTimeoutMs) });

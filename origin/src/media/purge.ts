@@ -8,7 +8,7 @@
  * cache, via `POST /internal/purge` in every region) when the app passes it in; otherwise this
  * module's own `POST /internal/media/_cache/purge` (result cache only) is used.
  */
-import { AUTH_HEADER, signInternalRequest } from '../../../shared/internal-auth.js';
+import { signInternalRequest } from '../../../shared/internal-auth.js';
 import type { RegionUrls } from '../../../shared/regions.js';
 import type { ResultCache } from '../cache/result-cache.js';
 import { log } from '../log.js';
@@ -95,8 +95,9 @@ export class Purger {
     const base = this.deps.regionUrls[region as keyof RegionUrls];
     if (!base) throw new Error(`no URL for ${region}`);
     const headers = new Headers({ 'content-type': 'application/json' });
-    headers.set(AUTH_HEADER, await signInternalRequest(this.deps.internalSecret, 'POST', REGION_PURGE_PATH, headers));
-    const res = await fetch(base + REGION_PURGE_PATH, { method: 'POST', headers, body: JSON.stringify(target), signal: AbortSignal.timeout(5000) });
+    const body = JSON.stringify(target);
+    await signInternalRequest(this.deps.internalSecret, headers, { method: 'POST', pathAndQuery: REGION_PURGE_PATH, region, body });
+    const res = await fetch(base + REGION_PURGE_PATH, { method: 'POST', headers, body, signal: AbortSignal.timeout(5000) });
     if (!res.ok) throw new Error(`${region} answered ${res.status}`);
     return ((await res.json()) as { removed: number }).removed;
   }
