@@ -6,7 +6,7 @@
 import type { AccountDirectory } from './accounts.js';
 import type { ResultCache } from './cache/result-cache.js';
 import { SingleFlight } from './coalesce.js';
-import type { OriginConfig } from './config.js';
+import type { ServerConfig } from './config.js';
 import { HomeBreaker } from './forward.js';
 import { NonceMemory, type NonceStore } from './internal-auth.js';
 import { OriginMetrics } from './metrics.js';
@@ -17,7 +17,7 @@ import { OriginalStore } from './sources/index.js';
 
 /** What main.ts (or a test) provides. */
 export interface OriginDeps {
-  config: OriginConfig;
+  config: ServerConfig;
   accounts: AccountDirectory;
   cache: ResultCache;
   /** Seen internal-call nonces; per process unless a shared store is given (replicas of one region). */
