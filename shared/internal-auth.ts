@@ -72,7 +72,7 @@ export async function sha256Hex(body: BodyInput): Promise<string> {
   if (body === null || body === undefined) return EMPTY_SHA256;
   const bytes = typeof body === 'string' ? encoder.encode(body) : body instanceof Uint8Array ? body : new Uint8Array(body);
   if (bytes.byteLength === 0) return EMPTY_SHA256;
-  return toHex(await crypto.subtle.digest('SHA-256', bytes));
+  return toHex(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
 }
 
 function stringToSign(t: string, n: string, region: string, method: string, pathAndQuery: string, bodySha: string, headers: HeaderBag): string {
