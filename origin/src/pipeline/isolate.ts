@@ -36,7 +36,23 @@ interface Job {
   opts: Omit<RenderOptions, 'signal'>;
 }
 
+/** The child asks the parent for a layer image / font (the region's fetcher stays in the parent). */
+export interface LayerRequest {
+  type: 'fetchLayer';
+  id: number;
+  req: number;
+  path: string;
+  kind: 'image' | 'font';
+}
+export interface LayerReply {
+  type: 'layer';
+  req: number;
+  data?: Uint8Array;
+  error?: { status: number; code: ErrorCode; message: string };
+}
+
 export interface ChildReply {
+  type?: undefined;
   id: number;
   ok: boolean;
   result?: Omit<RenderResult, 'data'> & { data: Uint8Array };
@@ -94,7 +110,13 @@ export class RenderIsolates {
     const limitMs = config.renderTimeoutSeconds * 1000 + KILL_GRACE_MS;
     child.busy = true;
     const c = child;
-    const job: Job & { id: number } = { id, input, plan, opts: { format: opts.format, dpr: opts.dpr, widthHint: opts.widthHint, defaults: opts.defaults, config } };
+    const job: Job & { id: number; layers: boolean } = {
+      id,
+      input,
+      plan,
+      opts: { format: opts.format, dpr: opts.dpr, widthHint: opts.widthHint, defaults: opts.defaults, config },
+      layers: opts.fetchLayer !== undefined,
+    };
     try {
       const reply = await new Promise<ChildReply>((resolve, reject) => {
         const done = () => {
@@ -103,8 +125,21 @@ export class RenderIsolates {
           c.proc.off('exit', onExit);
           opts.signal?.removeEventListener('abort', onAbort);
         };
-        const onMessage = (m: ChildReply) => {
+        const onMessage = (m: ChildReply | LayerRequest) => {
           if (m.id !== id) return;
+          if (m.type === 'fetchLayer') {
+            const answer = (r: LayerReply) => {
+              if (!c.dead) c.proc.send(r);
+            };
+            (opts.fetchLayer ? opts.fetchLayer(m.path, m.kind) : Promise.reject(new Error('no layer fetcher'))).then(
+              (buf) => answer({ type: 'layer', req: m.req, data: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) }),
+              (e: unknown) => {
+                const pe = e as PixmeshError;
+                answer({ type: 'layer', req: m.req, error: { status: pe.status ?? 502, code: pe.code ?? 'EUPSTREAM', message: pe.message ?? String(e) } });
+              },
+            );
+            return;
+          }
           done();
           resolve(m);
         };
