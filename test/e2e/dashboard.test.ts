@@ -80,7 +80,7 @@ describe('dashboard in Chromium', () => {
     await page.click('form.signin button[type=submit]');
     await expect.poll(() => page.textContent('#signin-error')).toMatch(/Wrong account id or private key/);
     expect(await page.locator('svg.map, #media, #builder').count()).toBe(0);
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await page.evaluate<number>('sessionStorage.length')).toBe(0);
     await shot('signin');
   });
 
@@ -89,7 +89,7 @@ describe('dashboard in Chromium', () => {
     await page.fill('#signin-key', KEY);
     await page.click('form.signin button[type=submit]');
     await page.waitForSelector('svg.map .region-mark');
-    expect(await page.evaluate(() => Object.keys(sessionStorage).length)).toBe(1);
+    expect(await page.evaluate<number>('sessionStorage.length')).toBe(1);
     const regions = await page.$$eval('svg.map .region-mark', (els) => els.map((e) => e.getAttribute('data-region')));
     expect(regions.sort()).toEqual([...REGION_IDS].sort());
     await page.waitForSelector('svg.map .colo-mark[data-colo="NRT"]');
@@ -120,7 +120,7 @@ describe('dashboard in Chromium', () => {
     await tile.waitFor();
     const thumb = tile.locator('img');
     expect(await thumb.getAttribute('src')).toBe(`${cluster.edgeUrl}/demo/tr:w-240,h-240,c-at_max/e2e/sdk-upload.png`);
-    await expect.poll(() => thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(64);
+    await expect.poll(() => thumb.evaluate((img) => ((img as unknown as { complete: boolean }).complete ? (img as unknown as { naturalWidth: number }).naturalWidth : 0))).toBe(64);
     await tile.click();
     await expect.poll(() => page.inputValue('#detail-tags')).toBe('from-sdk');
     expect(await page.textContent('.details dl')).toContain('64 × 48');
@@ -156,7 +156,7 @@ describe('dashboard in Chromium', () => {
     await page.fill('#b-w', '240');
     await page.check('#b-grayscale');
     await expect.poll(() => page.textContent('#b-url'), { timeout: 30_000 }).toBe(`${cluster.edgeUrl}/demo/tr:w-240,e-grayscale/sample.jpg`);
-    await expect.poll(() => page.evaluate(() => (document.getElementById('b-preview') as HTMLImageElement).naturalWidth), { timeout: 30_000 }).toBe(240);
+    await expect.poll(() => page.$eval('#b-preview', (img) => (img as unknown as { naturalWidth: number }).naturalWidth), { timeout: 30_000 }).toBe(240);
     const region = await page.textContent('#b-headers tr[data-header="x-pixmesh-region"] td');
     expect(REGION_IDS).toContain(region);
     expect(await page.textContent('#b-status')).toContain(`Served by ${region}`);
@@ -172,7 +172,7 @@ describe('dashboard in Chromium', () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.click('a[data-tab="network"]');
     await page.waitForSelector('svg.map .region-mark');
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
     await shot('phone');
     await page.setViewportSize({ width: 1280, height: 900 });
   });
