@@ -80,7 +80,8 @@ function byKey(accounts: Account[], field: 'privateKey' | 'publicKey', key: stri
   return found;
 }
 
-async function authenticate(c: ManagementContext): Promise<Account> {
+/** The account whose private key the request's HTTP Basic carries (401 otherwise); the dashboard uses it too. */
+export async function authenticate(c: ManagementContext): Promise<Account> {
   const header = c.req.header('authorization');
   if (!header) throw unauthorized('Your request does not contain private API key.');
   const key = basicUser(header);
