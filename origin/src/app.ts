@@ -13,6 +13,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { Hono } from 'hono';
+import { edgeAccountFile } from '../../shared/accounts.js';
 import { busy, PixmeshError } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
 import { arrivals } from './server-timing.js';
@@ -147,8 +148,8 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
 
   // Nonces are refused on replay by the whole region (origin/src/region/nonces.ts). A peer's claim
   // is checked by this replica's memory only, before the region-wide check (no claims about claims).
-  const nonces = new RegionNonces(services.region, config.internalSecret, config.shared.peerTimeoutMs);
-  app.post(NONCE_CLAIM_PATH, requireInternalAuth(config.internalSecret, nonces.local), async (c) => {
+  const nonces = new RegionNonces(services.region, config.internalSecret, config.shared.peerTimeoutMs, config.region, services.nonces);
+  app.post(NONCE_CLAIM_PATH, requireInternalAuth(config.internalSecret, config.region, nonces.local), async (c) => {
     const n = c.req.query('n') ?? '';
     const by = c.req.query('by') ?? '';
     if (!/^[0-9a-f]{8,64}$/.test(n) || !/^https?:\/\//.test(by)) throw new PixmeshError(400, 'EBADREQ', 'nonce claim: bad n or by');
@@ -156,9 +157,9 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
     return c.json({ fresh }, fresh ? 200 : 409);
   });
   const internal = new Hono();
-  internal.use('*', requireInternalAuth(config.internalSecret, nonces));
-  // The edge reads the account directory from the regions (one source of truth: the account file).
-  internal.get('/internal/accounts', (c) => c.body(services.accounts.raw(), 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }));
+  internal.use('*', requireInternalAuth(config.internalSecret, config.region, nonces));
+  // The edge reads the account directory from the regions (one source of truth: the account file), without storage secrets.
+  internal.get('/internal/accounts', (c) => c.body(edgeAccountFile(services.accounts.all()), 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }));
   // Bounded work in flight: beyond it, answer 503 at once instead of queueing memory.
   internal.use('/internal/render/*', async (_c, next) => {
     if (services.inflight.count >= config.maxInflight) {
@@ -209,9 +210,11 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
     try {
       const res = await peerFetch(config.internalSecret, owner, c.req.method, url.pathname + url.search, {
         headers,
-        body: hasBody ? c.req.raw.clone().body : undefined,
+        // Read whole (the signature covers its digest); the local fallback reads the original.
+        body: hasBody ? new Uint8Array(await c.req.raw.clone().arrayBuffer()) : undefined,
         timeoutMs: Math.max(30_000, config.shared.peerTimeoutMs),
         self: services.region.members.self,
+        region: config.region,
       });
       return new Response(res.body, { status: res.status, headers: res.headers });
     } catch (e) {

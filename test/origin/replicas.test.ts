@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
+import { signInternalRequest } from '../../shared/internal-auth.js';
 import { rendezvousOwner, renderRouteKey } from '../../shared/rendezvous.js';
 import type { RegionId } from '../../shared/regions.js';
 import { imageFacts, metricValue, serveBytes, signedFetch, startOriginServer, startRegions, stopRegions, testJpeg, type OriginServer, type Regions } from './helpers.js';
@@ -172,7 +172,7 @@ async function upload(base: string, fields: Record<string, string>, file: Buffer
   const body = Buffer.from(await req.arrayBuffer());
   const pathAndQuery = `/internal/media/acme/files/upload?auth=${auth}&endpoint=${encodeURIComponent('http://edge.test/acme')}`;
   const headers = new Headers({ 'content-type': req.headers.get('content-type')! });
-  headers.set(AUTH_HEADER, await signInternalRequest(regions.internalSecret, 'POST', pathAndQuery, headers));
+  await signInternalRequest(regions.internalSecret, headers, { method: 'POST', pathAndQuery, region: HOME, body: new Uint8Array(body) });
   return fetch(base + pathAndQuery, { method: 'POST', headers, body });
 }
 
@@ -197,7 +197,7 @@ describe('state the two replicas must agree on', () => {
     await seeEachOther();
     const pathAndQuery = '/internal/render/acme/tr:w-200/shared.jpg';
     const headers = new Headers({ 'x-pixmesh-format': 'jpeg' });
-    headers.set(AUTH_HEADER, await signInternalRequest(regions.internalSecret, 'GET', pathAndQuery, headers));
+    await signInternalRequest(regions.internalSecret, headers, { method: 'GET', pathAndQuery, region: HOME });
     const first = await fetch(A + pathAndQuery, { headers });
     await first.arrayBuffer();
     expect(first.status).toBe(200);

@@ -10,22 +10,24 @@
  * the owner's own memory only (no claims about claims).
  */
 import { DEFAULT_WINDOW_MS } from '../../../shared/internal-auth.js';
-import { NonceMemory, type NonceCheck } from '../internal-auth.js';
+import { NonceMemory, type NonceStore } from '../internal-auth.js';
 import type { RegionState } from './index.js';
 import { peerFetch } from './peers.js';
 
 export const NONCE_CLAIM_PATH = '/internal/nonce';
 const CAP = 200_000;
 
-export class RegionNonces implements NonceCheck {
-  /** Nonces of claim calls themselves. */
-  readonly local = new NonceMemory();
+export class RegionNonces implements NonceStore {
   private readonly seen = new Map<string, { by: string; at: number }>();
 
   constructor(
     private readonly region: RegionState,
     private readonly secret: string,
     private readonly timeoutMs: number,
+    /** The region the replicas serve (signatures name it). */
+    private readonly regionId: string,
+    /** Nonces of claim calls themselves (this replica's memory). */
+    readonly local: NonceStore = new NonceMemory(),
   ) {}
 
   private get self(): string {
@@ -65,13 +67,13 @@ export class RegionNonces implements NonceCheck {
     return true;
   }
 
-  async remember(nonce: string): Promise<boolean> {
+  async remember(nonce: string, _ttlMs?: number): Promise<boolean> {
     const owner = this.region.ownerOf(`nonce:${nonce}`);
     if (!owner) return this.take(nonce, this.self);
     if (this.seen.get(nonce)?.by === this.self) return false;
     try {
       const q = new URLSearchParams({ n: nonce, by: this.self });
-      const res = await peerFetch(this.secret, owner, 'POST', `${NONCE_CLAIM_PATH}?${q}`, { timeoutMs: Math.min(1_000, this.timeoutMs), self: this.self });
+      const res = await peerFetch(this.secret, owner, 'POST', `${NONCE_CLAIM_PATH}?${q}`, { timeoutMs: Math.min(1_000, this.timeoutMs), self: this.self, region: this.regionId });
       await res.body?.cancel();
       if (res.status === 409) return false;
       if (res.ok) {
