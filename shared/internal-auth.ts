@@ -13,6 +13,7 @@ export const SIGNED_HEADERS = [
   'x-pixmesh-signed',
   'x-pixmesh-hop',
   'x-pixmesh-request-id',
+  'x-pixmesh-encoding',
 ] as const;
 export const DEFAULT_WINDOW_MS = 60_000;
 

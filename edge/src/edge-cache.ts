@@ -8,6 +8,7 @@
  * and served as STALE only when every region fails.
  */
 import type { Account } from '../../shared/accounts.js';
+import type { Encoding } from '../../shared/delivery.js';
 import { toHex } from '../../shared/internal-auth.js';
 import type { ImageRequest } from '../../shared/request.js';
 import { variantKey, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
@@ -27,14 +28,15 @@ export async function edgeCacheKey(
   plan: TransformPlan,
   format: NegotiatedFormat,
   hints: { dpr?: number; width?: number } = {},
+  encoding: Encoding = 'identity',
 ): Promise<Request> {
   const parts = [
     account.id,
     request.endpoint.prefix,
     request.path,
     new URLSearchParams(request.extraQuery).toString(),
-    // The same transformation part the regions key on (engine version, canonical tr, format, hints used).
-    variantKey(plan, { format, dpr: hints.dpr, width: hints.width }, account.defaults),
+    // The same transformation part the regions key on (engine version, canonical tr, format, hints used, encoding).
+    variantKey(plan, { format, dpr: hints.dpr, width: hints.width, encoding }, account.defaults),
   ];
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(parts.join('\n')));
   return new Request(`https://edge-cache.pixmesh.internal/${encodeURIComponent(account.id)}/${toHex(digest)}`);

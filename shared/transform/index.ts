@@ -217,11 +217,12 @@ export function normaliseHints(dpr: string | null | undefined, width: string | n
 /**
  * The transformation part of a cache key, identical on both tiers: engine version, canonical
  * transformation (account default quality dropped), negotiated format, and the client hints only
- * when the plan reads them (normalised, so `2.0` and `2` share an entry).
+ * when the plan reads them (normalised, so `2.0` and `2` share an entry), and the content encoding
+ * of a compressed file (br / gzip; identity adds nothing, so images keep one key).
  */
 export function variantKey(
   plan: TransformPlan,
-  variant: { format: NegotiatedFormat; dpr?: string | number | null; width?: string | number | null },
+  variant: { format: NegotiatedFormat; dpr?: string | number | null; width?: string | number | null; encoding?: 'br' | 'gzip' | 'identity' },
   defaults?: Pick<AccountDefaults, 'quality'>,
 ): string {
   const used = clientHintsUsed(plan);
@@ -229,6 +230,7 @@ export function variantKey(
   const parts = [`v${TRANSFORM_ENGINE_VERSION}`, canonicalTransformation(plan, defaults), `f=${variant.format}`];
   if (used.dpr) parts.push(`dpr=${hints.dpr ?? ''}`);
   if (used.width) parts.push(`w=${hints.width ?? ''}`);
+  if (variant.encoding && variant.encoding !== 'identity') parts.push(`enc=${variant.encoding}`);
   return parts.join('|');
 }
 
