@@ -6,7 +6,7 @@
  * (`file-type`) and is passed in here. docs/transformations.md "Files other than images".
  */
 import mime from 'mime';
-import { badTransformation } from './errors.js';
+import { badRequest, badTransformation } from './errors.js';
 import type { TransformPlan } from './transform/types.js';
 
 /** Raster formats the sharp pipeline decodes (an SVG is rasterised only on request). */
@@ -177,7 +177,7 @@ export function attachmentRequest(query: Iterable<[string, string]>, path: strin
   let name: string | undefined;
   for (const [k, v] of query) {
     if (k === 'ik-attachment') {
-      if (v !== 'true' && v !== 'false') throw badTransformation(`ik-attachment must be "true" or "false", not "${v.slice(0, 20)}"`);
+      if (v !== 'true' && v !== 'false') throw badRequest(`ik-attachment must be "true" or "false", not "${v.slice(0, 20)}"`);
       on = v === 'true';
     } else if (k === 'ik-attachment-filename') name = v;
   }

@@ -52,7 +52,7 @@ export async function deliver(res: Response, o: DeliveryOptions): Promise<Respon
   const range = parseRange(o.range, body.length);
   if (range.kind === 'none') return new Response(o.head ? null : body, { status: 200, headers });
   if (range.kind === 'unsatisfiable') {
-    return errorResponse(new PixmeshError(416, 'EBADTR', `the range "${o.range.slice(0, 60)}" is outside the file (${body.length} bytes)`), {
+    return errorResponse(new PixmeshError(416, 'EBADREQ', `the range "${o.range.slice(0, 60)}" is outside the file (${body.length} bytes)`), {
       'content-range': `bytes */${body.length}`,
       'accept-ranges': 'bytes',
     });

@@ -245,7 +245,7 @@ describe('Range requests', () => {
     const res = await raw('/demo/video/clip.mp4', { range: `bytes=${MP4.length}-` });
     expect(res.status).toBe(416);
     expect(res.headers['content-range']).toBe(`bytes */${MP4.length}`);
-    expect(String(res.headers['ik-error'])).toMatch(/^EBADTR - the range/);
+    expect(String(res.headers['ik-error'])).toMatch(/^EBADREQ - the range/);
   });
 
   it('ignores a Range whose If-Range names another version (full 200)', async () => {
@@ -315,10 +315,10 @@ describe('downloads and bad input', () => {
     expect(inline.headers['content-disposition']).toBeUndefined();
   });
 
-  it('answers a bad ik-attachment value with 400 EBADTR', async () => {
+  it('answers a bad ik-attachment value with 400 EBADREQ', async () => {
     const res = await raw('/demo/site/style.css?ik-attachment=maybe');
     expect(res.status).toBe(400);
-    expect(String(res.headers['ik-error'])).toMatch(/^EBADTR - ik-attachment/);
+    expect(String(res.headers['ik-error'])).toMatch(/^EBADREQ - ik-attachment/);
   });
 
   it('serves HTML only as an attachment (never inline), sandboxed and nosniff', async () => {

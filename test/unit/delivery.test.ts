@@ -160,8 +160,8 @@ describe('attachmentRequest: ?ik-attachment', () => {
     [[], 'a.css', null],
   ] as [[string, string][], string, unknown][])('%j on %s → %o', (query, path, expected) => expect(attachmentRequest(query, path)).toEqual(expected));
 
-  it('refuses a value other than true/false with 400 EBADTR', () => {
-    expect(() => attachmentRequest([['ik-attachment', 'yes']], 'a.css')).toThrow(expect.objectContaining({ status: 400, code: 'EBADTR' }));
+  it('refuses a value other than true/false with 400 EBADREQ', () => {
+    expect(() => attachmentRequest([['ik-attachment', 'yes']], 'a.css')).toThrow(expect.objectContaining({ status: 400, code: 'EBADREQ' }));
   });
 
   it('keeps ik-attachment out of the identity (extraQuery) and in the request', () => {
