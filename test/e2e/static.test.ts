@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { putObjects } from '../../scripts/cluster.js';
 import { makeSamples, SAMPLE_CSS, SAMPLE_JS } from '../../scripts/samples.js';
-import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
+import { signInternalRequest } from '../../shared/internal-auth.js';
 import type { RegionId } from '../../shared/regions.js';
 import { demoAccounts, startTestCluster, stopTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { activeContent, HOSTILE_SVGS } from '../helpers/svg-corpus.js';
@@ -72,7 +72,7 @@ function raw(path: string, headers: Record<string, string> = {}, method = 'GET')
 async function renderAt(region: RegionId, path: string, encoding: string): Promise<Response> {
   const pathAndQuery = `/internal/render/demo/${path}`;
   const headers = new Headers({ 'x-pixmesh-format': 'source', 'x-pixmesh-encoding': encoding });
-  headers.set(AUTH_HEADER, await signInternalRequest(cluster.internalSecret, 'GET', pathAndQuery, headers));
+  await signInternalRequest(cluster.internalSecret, headers, { method: 'GET', pathAndQuery, region });
   return fetch(cluster.regionUrls[region] + pathAndQuery, { headers });
 }
 
