@@ -22,6 +22,7 @@ export const SIGNED_HEADERS = [
   'x-pixmesh-signed',
   'x-pixmesh-hop',
   'x-pixmesh-request-id',
+  'x-pixmesh-encoding',
   // Set on calls between replicas of one region (origin/src/region/peers.ts).
   'x-pixmesh-peer',
 ] as const;

@@ -134,6 +134,8 @@ export async function callRender(
 ): Promise<ForwardResult> {
   const headers = new Headers();
   for (const h of SIGNED_HEADERS) {
+    // Home sends the identity body; this region compresses (and caches) it itself.
+    if (h === H.encoding) continue;
     const v = incoming.get(h);
     if (v !== null) headers.set(h, v);
   }
@@ -187,6 +189,7 @@ export async function callRender(
       path: '',
       processedBy: res.headers.get(H.processedBy) ?? account.homeRegion,
       isPrivate: (res.headers.get('cache-control') ?? '').includes('private'),
+      lastModified: Date.parse(res.headers.get('last-modified') ?? '') || undefined,
       createdAt: Date.now(),
     },
   };
