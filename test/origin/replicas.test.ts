@@ -148,7 +148,7 @@ describe('a region of two replicas sharing one bucket', () => {
 
   it('the hit ratio a replica reports is the region’s (its peers’ lookups count)', async () => {
     // B has answered mostly hits; A (restarted, empty window) now sees only misses.
-    for (const w of [301, 302, 303, 304]) expect(await regionCache(A, `tr:w-${w}/shared.jpg`)).toBe('MISS');
+    for (let w = 301; w <= 340; w++) expect(await regionCache(A, `tr:w-${w}/shared.jpg`)).toBe('MISS');
     await new Promise((r) => setTimeout(r, 800)); // heartbeats carry the counts
     const ratio = async (u: string) => metricValue(await (await fetch(`${u}/metrics`)).text(), 'pixmesh_origin_result_cache_hit_ratio');
     const [ownA, ownB] = [await ratio(A), await ratio(B)];
@@ -159,7 +159,7 @@ describe('a region of two replicas sharing one bucket', () => {
     const reported = Number(res.headers.get('x-pixmesh-region-hit-ratio'));
     // Between the two replicas' own ratios: the region's, pooled over both windows.
     expect(reported).toBeGreaterThan(ownA);
-    expect(reported).toBeLessThan(ownB - 0.01);
+    expect(reported).toBeLessThan(ownB);
   });
 });
 

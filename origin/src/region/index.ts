@@ -45,7 +45,7 @@ export class RegionState {
     private readonly applyLocally: (e: PurgeEntry) => Promise<unknown>,
   ) {
     const s = config.shared;
-    this.bucket = s.enabled ? new RegionBucket(s.bucket, config.s3, 2_000) : null;
+    this.bucket = s.enabled ? new RegionBucket(s.bucket, config.s3, 5_000) : null;
     this.members = new Membership(this.bucket, s.replicaUrl, s.heartbeatMs, () => ratio.counts());
     this.purges = this.bucket ? new PurgeLog(this.bucket, s.replicaUrl, s.purgePollMs) : null;
     this.shared = this.bucket ? new SharedCache(this.bucket, s.maxBytes) : null;
@@ -167,7 +167,7 @@ export class RegionState {
     const q = new URLSearchParams({ account, path, prefix: String(prefix), at: String(entry.at), id: entry.id, by: entry.by ?? '' });
     const told = await Promise.all(
       this.members.others().map((peer) =>
-        peerFetch(this.config.internalSecret, peer, 'POST', `${PEER_PURGE_PATH}?${q}`, { timeoutMs: 2_000, self: this.members.self, region: this.config.region })
+        peerFetch(this.config.internalSecret, peer, 'POST', `${PEER_PURGE_PATH}?${q}`, { timeoutMs: 5_000, self: this.members.self, region: this.config.region })
           .then(async (r) => {
             await r.body?.cancel();
             return r.ok;
