@@ -26,6 +26,7 @@ import { Purger, type PurgeDeps } from './purge.js';
 import { deriveFolders, publicFile, SORTS, uploadResponse, type Sortable } from './shape.js';
 import { DEFAULT_MAX_VERSIONS, FileExistsError, MediaStore } from './store.js';
 import { DEFAULT_JOB_STEP } from './jobs.js';
+import { configRoutes, ControlPlane, controlPlaneSettings } from '../account-config.js';
 import { CustomFields } from './custom-fields.js';
 import { analyse, embeddedMetadata } from './metadata.js';
 import { libraryRoutes } from './library.js';
@@ -118,6 +119,11 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   };
   const endpointOf = (url: string) => new URL(url).searchParams.get('endpoint') ?? '';
   const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, fields: customFields, jobStep: limits.jobStep, isHome: (id) => deps.accounts.get(id)?.homeRegion === config.region });
+  // Account configuration stored as data (named transformations): every region polls it.
+  const controlSettings = controlPlaneSettings();
+  const control = new ControlPlane(config.s3, controlSettings.bucket, deps.accounts);
+  control.start(controlSettings.pollMs);
+  configRoutes(app, { control, home });
   // Folder jobs still Pending when this region stopped go on.
   setTimeout(() => {
     jobs.resume().then(
