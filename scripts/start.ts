@@ -27,6 +27,9 @@ const EXAMPLES: { path: string; note: string; headers?: Record<string, string> }
   { path: '/demo/sample.jpg?tr=w-300,h-300', note: 'the transformation as a query parameter' },
   { path: '/demo/tr:w-400,e-grayscale/photos/harbour.jpg', note: 'an effect' },
   { path: '/demo/tr:n-thumb/logo.png', note: 'a named transformation' },
+  { path: '/demo/site/app.js', note: 'a file as it is (br/gzip); also /demo/site/style.css' },
+  { path: '/demo/logo.svg', note: 'a sanitised SVG' },
+  { path: '/demo/tr:f-png,w-200/logo.svg', note: 'the SVG rasterised' },
   { path: '/demo/tr:w-250/portrait.jpg', note: 'a Sydney user: answered by ap-southeast-2', headers: { 'x-pixmesh-colo': 'SYD' } },
 ];
 
@@ -96,7 +99,7 @@ async function main(): Promise<void> {
   const demo = accounts.get('demo');
   if (demo) {
     const written = await putObjects(cluster.s3Url, 'demo-origin', await makeSamples());
-    if (written) console.log(`pixmesh: seeded ${written} sample images into s3://demo-origin`);
+    if (written) console.log(`pixmesh: seeded ${written} sample files into s3://demo-origin`);
   }
 
   const e = cluster.edgeUrl;
