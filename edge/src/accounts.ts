@@ -5,7 +5,7 @@
  */
 import { AccountIndex } from '../../shared/accounts.js';
 import { upstreamFailed } from '../../shared/errors.js';
-import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
+import { internalFetch } from '../../shared/internal-fetch.js';
 import { parseRegionUrls } from '../../shared/regions.js';
 import type { Env } from './env.js';
 
@@ -24,10 +24,9 @@ export async function loadAccounts(env: Env): Promise<AccountIndex> {
     const base = urls[region as keyof typeof urls];
     if (!base) continue;
     try {
-      const headers = new Headers();
-      headers.set(AUTH_HEADER, await signInternalRequest(env.PIXMESH_INTERNAL_SECRET, 'GET', '/internal/accounts', headers));
-      const res = await fetch(`${base}/internal/accounts`, { headers, signal: AbortSignal.timeout(2000) });
+      const res = await internalFetch({ secret: env.PIXMESH_INTERNAL_SECRET, baseUrl: base, target: region, pathAndQuery: '/internal/accounts', timeoutMs: 2000 });
       if (!res.ok) {
+        await res.body?.cancel();
         lastError = `${region} answered ${res.status}`;
         continue;
       }

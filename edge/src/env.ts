@@ -1,3 +1,9 @@
+/** Optional binding (wrangler.toml `[[kv_namespaces]] binding = "PIXMESH_PURGE"`): purge records shared by every colo. */
+export interface PurgeKv {
+  get(key: string, options: { type: 'json'; cacheTtl?: number }): Promise<unknown>;
+  put(key: string, value: string): Promise<void>;
+}
+
 /** Worker bindings (wrangler.toml [vars] and secrets). */
 export interface Env {
   /** JSON: region id → origin base URL. */
@@ -10,4 +16,6 @@ export interface Env {
   PIXMESH_ACCOUNTS_JSON?: string;
   /** Durable Object namespace holding learned routing state per colo (optional: without it, learning stays per isolate). */
   ROUTING_STATE?: DurableObjectNamespace;
+  /** Edge purge records shared by every colo (edge/src/edge-purge.ts). */
+  PIXMESH_PURGE?: PurgeKv;
 }

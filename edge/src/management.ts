@@ -17,47 +17,30 @@
  * Upload bodies are streamed through unchanged; only a client-side upload (no Authorization
  * header) is read first, because the account is named inside the form.
  *
- * Edge-cache purging: the Cache API cannot enumerate an account's variants, so purges are
- * recorded as timestamps (exact path or prefix) and the image route treats a cached entry stored
- * at or before the newest matching purge as a miss — see edgePurgedAt().
+ * Edge-cache purging: every purge (and every delete or replacing upload) is recorded for the edge
+ * caches by edge/src/edge-purge.ts.
  */
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Account } from '../../shared/accounts.js';
-import { badRequest, isPixmeshError, PixmeshError } from '../../shared/errors.js';
-import { AUTH_HEADER, signInternalRequest, timingSafeEqualStr } from '../../shared/internal-auth.js';
+import { readBodyLimited } from '../../shared/body.js';
+import { badRequest, isPixmeshError, notFound, unauthorized, parseIkError, PixmeshError, type ErrorCode } from '../../shared/errors.js';
+import { timingSafeEqualStr } from '../../shared/internal-auth.js';
+import { internalFetch, InternalUnreachable } from '../../shared/internal-fetch.js';
 import { parseRegionUrls } from '../../shared/regions.js';
 import { parseImagePath } from '../../shared/request.js';
 import { loadAccounts } from './accounts.js';
+import { recordEdgePurge } from './edge-purge.js';
 import type { Env } from './env.js';
 
-/** Optional binding (wrangler.toml `[[kv_namespaces]] binding = "PIXMESH_PURGE"`): purge records shared by every colo. */
-export interface PurgeKv {
-  get(key: string, options: { type: 'json'; cacheTtl?: number }): Promise<unknown>;
-  put(key: string, value: string): Promise<void>;
-}
-export type ManagementEnv = Env & { PIXMESH_PURGE?: PurgeKv };
-type ManagementContext = Context<{ Bindings: ManagementEnv }>;
+/** The authenticated account is set by the `requirePrivateKey` middleware. */
+type ManagementVars = { Bindings: Env; Variables: { account: Account } };
+type ManagementContext = Context<ManagementVars>;
 
-export const HELP = 'See docs/management-api.md (ImageKit-compatible management API).';
 /** A client-side upload is read before forwarding (the account is named inside the form). */
 export const CLIENT_UPLOAD_MAX_BYTES = 50 * 1024 * 1024;
 const UPLOAD_TIMEOUT_MS = 5 * 60_000;
 const CALL_TIMEOUT_MS = 20_000;
 
-/** The management API's error shape: ImageKit's {message, help}, plus our ik-error header. */
-export function managementError(err: unknown): Response {
-  const e = isPixmeshError(err) ? err : new PixmeshError(500, 'EUPSTREAM', 'internal error');
-  if (!isPixmeshError(err)) console.error('unhandled management error', err);
-  return apiError(e.status, e.message, e.ikError);
-}
-
-function apiError(status: number, message: string, ikError?: string): Response {
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
-  if (ikError) headers['ik-error'] = ikError;
-  return new Response(JSON.stringify({ message, help: HELP }), { status, headers });
-}
-
-const unauthorized = (message: string) => new PixmeshError(401, 'EAUTH', message);
 
 /** The private key from `Authorization: Basic base64(privateKey:anything)`, or undefined. */
 export function basicUser(header: string | undefined): string | undefined {
@@ -80,15 +63,20 @@ function byKey(accounts: Account[], field: 'privateKey' | 'publicKey', key: stri
   return found;
 }
 
-async function authenticate(c: ManagementContext): Promise<Account> {
-  const header = c.req.header('authorization');
+async function authenticate(env: Env, header: string | undefined): Promise<Account> {
   if (!header) throw unauthorized('Your request does not contain private API key.');
   const key = basicUser(header);
   if (!key) throw unauthorized('Your request does not contain a valid Authorization header (HTTP Basic, private key as the user name).');
-  const account = byKey((await loadAccounts(c.env)).accounts, 'privateKey', key);
+  const account = byKey((await loadAccounts(env)).accounts, 'privateKey', key);
   if (!account) throw unauthorized('Your account cannot be authenticated.');
   return account;
 }
+
+/** Middleware: HTTP Basic with the private key; the account lands in c.var.account. */
+const requirePrivateKey: MiddlewareHandler<ManagementVars> = async (c, next) => {
+  c.set('account', await authenticate(c.env, c.req.header('authorization')));
+  await next();
+};
 
 /** A signed call to the account's home region. */
 async function callHome(
@@ -103,19 +91,28 @@ async function callHome(
   const headers = new Headers();
   if (init.contentType) headers.set('content-type', init.contentType);
   if (init.contentLength) headers.set('content-length', init.contentLength);
-  headers.set(AUTH_HEADER, await signInternalRequest(c.env.PIXMESH_INTERNAL_SECRET, method, pathAndQuery, headers));
   try {
-    return await fetch(base + pathAndQuery, { method, headers, body: init.body ?? null, signal: AbortSignal.timeout(init.timeoutMs ?? CALL_TIMEOUT_MS) });
+    return await internalFetch({
+      secret: c.env.PIXMESH_INTERNAL_SECRET,
+      baseUrl: base,
+      target: account.homeRegion,
+      method,
+      pathAndQuery,
+      headers,
+      body: init.body ?? null,
+      timeoutMs: init.timeoutMs ?? CALL_TIMEOUT_MS,
+    });
   } catch (e) {
-    const timedOut = (e as Error).name === 'TimeoutError';
-    throw new PixmeshError(timedOut ? 504 : 503, 'EUPSTREAM', `the home region (${account.homeRegion}) ${timedOut ? 'timed out' : 'is unavailable'}; try again shortly`);
+    if (!(e instanceof InternalUnreachable)) throw e;
+    throw new PixmeshError(e.timedOut ? 504 : 503, 'EUPSTREAM', `the home region (${account.homeRegion}) ${e.timedOut ? 'timed out' : 'is unavailable'}; try again shortly`);
   }
 }
 
-/** Home answer → client answer: 2xx JSON passes; errors become {message, help} with the same status. */
+/** Home answer → client answer: 2xx JSON passes; an error is thrown (the edge's one error mapper answers it). */
 async function relay(res: Response, status = res.status): Promise<Response> {
   if (res.ok) return new Response(res.body, { status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
-  let message = `the home region answered ${res.status}`;
+  const ik = parseIkError(res.headers.get('ik-error'));
+  let message = ik?.message || `the home region answered ${res.status}`;
   try {
     const body = (await res.json()) as { message?: string };
     if (typeof body.message === 'string') message = body.message;
@@ -124,7 +121,7 @@ async function relay(res: Response, status = res.status): Promise<Response> {
   }
   // 421 = "not the home region" (account file out of sync between tiers): retryable for the client.
   const out = res.status === 421 ? 503 : res.status >= 500 ? 502 : res.status;
-  return apiError(out, message, res.headers.get('ik-error') ?? undefined);
+  throw new PixmeshError(out, (ik?.code || 'EUPSTREAM') as ErrorCode, message);
 }
 
 /** Must match origin/src/media/index.ts REPLACED_PATH_HEADER. */
@@ -141,90 +138,6 @@ function withCors(res: Response): Response {
 
 const mediaPath = (account: Account, rest: string) => `/internal/media/${encodeURIComponent(account.id)}${rest}`;
 const urlEndpoint = (c: ManagementContext, account: Account) => `${new URL(c.req.url).origin}/${account.id}`;
-
-// ---------------------------------------------------------------------------------------------
-// Edge purge records
-
-interface PurgeDoc {
-  v: 1;
-  /** Everything stored at or before this is purged (set when the record overflows). */
-  floor: number;
-  exact: Record<string, number>;
-  prefixes: [string, number][];
-}
-const MAX_EXACT = 2000;
-const MAX_PREFIXES = 200;
-/** Purges made through this isolate apply at once; KV carries them to every other colo. */
-const local = new Map<string, { doc: PurgeDoc; readAt: number }>();
-const KV_MEMO_MS = 10_000;
-const emptyDoc = (): PurgeDoc => ({ v: 1, floor: 0, exact: {}, prefixes: [] });
-const kvKey = (accountId: string) => `purge:v1:${accountId}`;
-
-function merge(a: PurgeDoc, b: PurgeDoc): PurgeDoc {
-  const out: PurgeDoc = { v: 1, floor: Math.max(a.floor, b.floor), exact: { ...a.exact }, prefixes: [...a.prefixes] };
-  for (const [p, t] of Object.entries(b.exact)) out.exact[p] = Math.max(out.exact[p] ?? 0, t);
-  for (const [p, t] of b.prefixes) {
-    const i = out.prefixes.findIndex(([q]) => q === p);
-    if (i < 0) out.prefixes.push([p, t]);
-    else out.prefixes[i] = [p, Math.max(out.prefixes[i]![1], t)];
-  }
-  return bound(out);
-}
-
-/** Keeps the record small: the oldest entries fold into `floor` (over-purging, never under-purging). */
-function bound(doc: PurgeDoc): PurgeDoc {
-  const exact = Object.entries(doc.exact).sort((x, y) => y[1] - x[1]);
-  for (const [, t] of exact.slice(MAX_EXACT)) doc.floor = Math.max(doc.floor, t);
-  doc.exact = Object.fromEntries(exact.slice(0, MAX_EXACT));
-  doc.prefixes.sort((x, y) => y[1] - x[1]);
-  for (const [, t] of doc.prefixes.slice(MAX_PREFIXES)) doc.floor = Math.max(doc.floor, t);
-  doc.prefixes = doc.prefixes.slice(0, MAX_PREFIXES);
-  return doc;
-}
-
-async function readDoc(env: ManagementEnv, accountId: string, now: number): Promise<PurgeDoc> {
-  const memo = local.get(accountId);
-  if (!env.PIXMESH_PURGE) return memo?.doc ?? emptyDoc();
-  if (memo && now - memo.readAt < KV_MEMO_MS) return memo.doc;
-  let fromKv = emptyDoc();
-  try {
-    const got = (await env.PIXMESH_PURGE.get(kvKey(accountId), { type: 'json', cacheTtl: 60 })) as PurgeDoc | null;
-    if (got && got.v === 1) fromKv = got;
-  } catch (e) {
-    console.error('purge record unreadable', e);
-  }
-  const doc = memo ? merge(memo.doc, fromKv) : fromKv;
-  local.set(accountId, { doc, readAt: now });
-  return doc;
-}
-
-/** Records a purge of `path` (or of every path starting with it) for the account's edge caches. */
-export async function recordEdgePurge(env: ManagementEnv, accountId: string, path: string, prefix: boolean, at = Date.now()): Promise<void> {
-  const doc = structuredClone(await readDoc(env, accountId, at));
-  if (prefix) doc.prefixes.push([path, at]);
-  else doc.exact[path] = at;
-  const merged = merge(emptyDoc(), doc);
-  local.set(accountId, { doc: merged, readAt: local.get(accountId)?.readAt ?? 0 });
-  if (env.PIXMESH_PURGE) {
-    // Read-modify-write on KV: a concurrent purge from another colo can be lost within KV's
-    // consistency window; the region caches are purged regardless (they are authoritative).
-    const current = ((await env.PIXMESH_PURGE.get(kvKey(accountId), { type: 'json' }).catch(() => null)) as PurgeDoc | null) ?? emptyDoc();
-    await env.PIXMESH_PURGE.put(kvKey(accountId), JSON.stringify(merge(current.v === 1 ? current : emptyDoc(), merged)));
-  }
-}
-
-/**
- * For the edge cache (edge/src/images.ts): the time (ms) of the newest purge covering this
- * account + path (path inside the endpoint, as ImageRequest.path), 0 if none. A cached entry
- * whose x-pixmesh-stored-at is ≤ this must be treated as a miss (and not served as stale).
- */
-export async function edgePurgedAt(env: ManagementEnv, accountId: string, path: string, now = Date.now()): Promise<number> {
-  if (!env.PIXMESH_PURGE && !local.has(accountId)) return 0;
-  const doc = await readDoc(env, accountId, now);
-  let at = Math.max(doc.floor, doc.exact[path] ?? 0);
-  for (const [p, t] of doc.prefixes) if (path.startsWith(p)) at = Math.max(at, t);
-  return at;
-}
 
 /** A purge URL → the account's path (inside its endpoint) or prefix. */
 export function purgeTarget(account: Account, raw: string): { path: string; prefix: boolean } {
@@ -263,33 +176,15 @@ export function purgeTarget(account: Account, raw: string): { path: string; pref
 
 // ---------------------------------------------------------------------------------------------
 
-async function readLimited(body: ReadableStream<Uint8Array> | null, max: number): Promise<Uint8Array> {
-  if (!body) throw badRequest('the request has no body');
-  const reader = body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > max) {
-      await reader.cancel();
-      throw new PixmeshError(413, 'ELIMIT', `a client-side upload may be at most ${max} bytes`);
-    }
-    parts.push(value);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-export function managementRoutes(): Hono<{ Bindings: ManagementEnv }> {
-  const app = new Hono<{ Bindings: ManagementEnv }>();
-  app.onError((err, c) => (c.req.path === '/api/v1/files/upload' ? withCors(managementError(err)) : managementError(err)));
+export function managementRoutes(): Hono<ManagementVars> {
+  const app = new Hono<ManagementVars>();
+  // Browsers upload straight to the edge: every upload answer (errors too) carries CORS headers.
+  app.use('/api/v1/files/upload', async (c, next) => {
+    await next();
+    c.res = withCors(c.res);
+  });
+  app.use('/v1/files', requirePrivateKey);
+  app.use('/v1/files/*', requirePrivateKey);
 
   app.post('/api/v1/files/upload', async (c) => {
     const contentType = c.req.header('content-type') ?? '';
@@ -299,11 +194,11 @@ export function managementRoutes(): Hono<{ Bindings: ManagementEnv }> {
     let contentLength = c.req.header('content-length');
     let auth: 'key' | 'signature';
     if (c.req.header('authorization')) {
-      account = await authenticate(c);
+      account = await authenticate(c.env, c.req.header('authorization'));
       body = c.req.raw.body; // streamed through, never buffered here
       auth = 'key';
     } else {
-      const bytes = await readLimited(c.req.raw.body, CLIENT_UPLOAD_MAX_BYTES);
+      const bytes = await readBodyLimited(c.req.raw.body, { maxBytes: CLIENT_UPLOAD_MAX_BYTES, what: 'a client-side upload' });
       let publicKey: unknown;
       try {
         publicKey = (await new Response(bytes, { headers: { 'content-type': contentType } }).formData()).get('publicKey');
@@ -323,15 +218,15 @@ export function managementRoutes(): Hono<{ Bindings: ManagementEnv }> {
     // The upload replaced a file: its old variants are stale in this colo's (and every colo's) edge cache.
     const replaced = res.headers.get(REPLACED_PATH_HEADER);
     if (res.ok && replaced) await recordEdgePurge(c.env, account.id, decodeURIComponent(replaced), false);
-    return withCors(await relay(res));
+    return relay(res);
   });
 
   // Browsers upload straight to the edge (client-side upload): a multipart POST is a simple
   // request, but answer a preflight too, for clients that add headers.
-  app.options('/api/v1/files/upload', () => withCors(new Response(null, { status: 204 })));
+  app.options('/api/v1/files/upload', () => new Response(null, { status: 204 }));
 
   app.get('/v1/files', async (c) => {
-    const account = await authenticate(c);
+    const account = c.var.account;
     const q = new URLSearchParams(new URL(c.req.url).search);
     q.delete('endpoint');
     q.set('endpoint', urlEndpoint(c, account));
@@ -339,7 +234,7 @@ export function managementRoutes(): Hono<{ Bindings: ManagementEnv }> {
   });
 
   app.get('/v1/files/purge/:requestId', async (c) => {
-    const account = await authenticate(c);
+    const account = c.var.account;
     const id = c.req.param('requestId');
     if (!/^[0-9a-f]{24}$/.test(id)) throw new PixmeshError(404, 'ENOENT', 'No purge request with this id.');
     const res = await callHome(c, account, 'GET', mediaPath(account, `/purge/${id}`));
@@ -349,7 +244,7 @@ export function managementRoutes(): Hono<{ Bindings: ManagementEnv }> {
   });
 
   app.get('/v1/files/:fileId/details', async (c) => {
-    const account = await authenticate(c);
+    const account = c.var.account;
     const id = c.req.param('fileId');
     if (!/^[0-9a-f]{24}$/.test(id)) throw new PixmeshError(404, 'ENOENT', 'The requested file does not exist.');
     const q = new URLSearchParams({ endpoint: urlEndpoint(c, account) });
@@ -357,7 +252,7 @@ export function managementRoutes(): Hono<{ Bindings: ManagementEnv }> {
   });
 
   app.patch('/v1/files/:fileId/details', async (c) => {
-    const account = await authenticate(c);
+    const account = c.var.account;
     const id = c.req.param('fileId');
     if (!/^[0-9a-f]{24}$/.test(id)) throw new PixmeshError(404, 'ENOENT', 'The requested file does not exist.');
     const body = await c.req.text();
@@ -367,7 +262,7 @@ export function managementRoutes(): Hono<{ Bindings: ManagementEnv }> {
   });
 
   app.delete('/v1/files/:fileId', async (c) => {
-    const account = await authenticate(c);
+    const account = c.var.account;
     const id = c.req.param('fileId');
     if (!/^[0-9a-f]{24}$/.test(id)) throw new PixmeshError(404, 'ENOENT', 'The requested file does not exist.');
     const res = await callHome(c, account, 'DELETE', mediaPath(account, `/files/${id}`));
@@ -378,7 +273,7 @@ export function managementRoutes(): Hono<{ Bindings: ManagementEnv }> {
   });
 
   app.post('/v1/files/purge', async (c) => {
-    const account = await authenticate(c);
+    const account = c.var.account;
     const body = (await c.req.json().catch(() => null)) as { url?: unknown } | null;
     if (!body || typeof body.url !== 'string' || !body.url) throw badRequest('Missing url parameter: {"url": "<file URL>"}');
     const target = purgeTarget(account, body.url);
@@ -393,7 +288,9 @@ export function managementRoutes(): Hono<{ Bindings: ManagementEnv }> {
   });
 
   // Everything else under the reserved /api and /v1 prefixes.
-  const noRoute = () => managementError(new PixmeshError(404, 'ENOENT', 'No such API endpoint.'));
+  const noRoute = () => {
+    throw notFound('No such API endpoint.');
+  };
   app.all('/api/*', noRoute);
   app.all('/v1/*', noRoute);
   return app;
