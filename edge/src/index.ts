@@ -24,7 +24,7 @@ app.all('/_*', () => {
   throw notFound('no such edge endpoint');
 });
 // Management API (/api/v1/…, /v1/…): "api" and "v1" are reserved account ids.
-app.route('/', managementRoutes());
+app.route('/', managementRoutes((req, env, ctx) => Promise.resolve(app.fetch(req, env, ctx))));
 app.route('/', imageRoutes());
 
 export default {
