@@ -39,6 +39,8 @@ export interface ClusterOptions {
   originEnvByRegion?: Partial<Record<RegionId, Record<string, string>>>;
   /** Region URLs given to the edge instead of the origins' own (benchmarks point them at delay proxies). */
   edgeRegionUrls?: Partial<Record<RegionId, string>>;
+  /** Extra variables for the edge's env file (e.g. PIXMESH_OPERATOR_ACCOUNTS for the dashboard's network view). */
+  edgeEnv?: Record<string, string>;
 }
 
 export interface Cluster {
@@ -205,6 +207,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         `PIXMESH_INTERNAL_SECRET=${internalSecret}`,
         `PIXMESH_TRUST_GEO_HEADERS=${opts.trustGeoHeaders === false ? 'false' : 'true'}`,
         `PIXMESH_REGION_URLS=${JSON.stringify({ ...regionUrls, ...opts.edgeRegionUrls })}`,
+        ...Object.entries(opts.edgeEnv ?? {}).map(([k, v]) => `${k}=${v}`),
       ].join('\n') + '\n',
       { mode: 0o600 },
     );

@@ -18,4 +18,6 @@ export interface Env {
   ROUTING_STATE?: DurableObjectNamespace;
   /** Edge purge records shared by every colo (edge/src/edge-purge.ts). */
   PIXMESH_PURGE?: PurgeKv;
+  /** Comma-separated account ids whose private key opens the dashboard's network (operator) view. */
+  PIXMESH_OPERATOR_ACCOUNTS?: string;
 }

@@ -63,7 +63,8 @@ function byKey(accounts: Account[], field: 'privateKey' | 'publicKey', key: stri
   return found;
 }
 
-async function authenticate(env: Env, header: string | undefined): Promise<Account> {
+/** The account whose private key the request's HTTP Basic carries (401 otherwise); the dashboard uses it too. */
+export async function authenticate(env: Env, header: string | undefined): Promise<Account> {
   if (!header) throw unauthorized('Your request does not contain private API key.');
   const key = basicUser(header);
   if (!key) throw unauthorized('Your request does not contain a valid Authorization header (HTTP Basic, private key as the user name).');

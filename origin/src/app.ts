@@ -103,6 +103,7 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
                   : 'miss'
                 : 'error';
     metrics.requests.inc({ route, status: String(status), cache });
+    metrics.requestDuration.observe({ route }, (performance.now() - t0) / 1000);
     if (route === 'render') c.res.headers.set(H.regionHitRatio, metrics.hitRatioHeader());
     if (route !== 'ops' || status >= 500) {
       log.info('request', {

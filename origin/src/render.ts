@@ -13,7 +13,7 @@ import { badRequest, headerSafe, isPixmeshError, notFound, unauthorized, upstrea
 import { variantCacheKey } from '../../shared/cache-key.js';
 import { H } from '../../shared/headers.js';
 import { decodeAccountSegment, parseImagePath, type ImageRequest } from '../../shared/request.js';
-import { parseTransformation, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
+import { parseTransformation, planLayers, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
 import type { CacheEntry, CachedMeta } from './cache/result-cache.js';
 import { forwardToHome, HomeUnreachable } from './forward.js';
 import { checkInputPixels } from './limits.js';
@@ -159,6 +159,53 @@ async function fetchWithDefault(deps: RegionServices, v: Variant, timing: Server
   }
 }
 
+/**
+ * The files the plan's layers need (layer images, custom fonts), fetched from the same account
+ * through the same originals store (cached, coalesced, SSRF-safe, size-limited) — all started
+ * at once, before the transform slot is taken. A file is awaited only when the render reaches
+ * its layer, so a missing file in an if-branch not taken is no error; a missing file that is
+ * used is a 404 ENOENT naming it.
+ */
+function prefetchLayers(deps: RegionServices, v: Variant, timing: ServerTiming): (path: string, kind: 'image' | 'font') => Promise<Buffer> {
+  const wanted = new Map<string, Promise<Buffer>>();
+  const fetchOne = async (path: string, kind: 'image' | 'font'): Promise<Buffer> => {
+    const origins = v.request.endpoint.origins;
+    // fonts come from the media library; layer images from the endpoint's origins (media first, as ImageKit)
+    const endpoint =
+      kind === 'font' || !origins.some((o) => o.type === 'media')
+        ? { ...v.request.endpoint, origins: kind === 'font' ? [{ type: 'media' as const }] : [{ type: 'media' as const }, ...origins] }
+        : v.request.endpoint;
+    let original: Original;
+    try {
+      original = await stage(deps, timing, 'fetch', () =>
+        deps.originals.get({ account: v.account, endpoint, path, extraQuery: [], signed: v.signed, maxBytes: deps.config.maxInputBytes }),
+        kind === 'font' ? 'layer-font' : 'layer',
+      );
+    } catch (e) {
+      if (isPixmeshError(e) && e.code === 'ENOENT') throw notFound(`layer ${kind === 'font' ? 'font' : 'image'} "${path}" not found`);
+      throw e;
+    }
+    if (original.isPrivate && !v.signed) throw unauthorized(`the layer file "${path}" is private: the URL must be signed`);
+    if (kind === 'image') await checkInputPixels(original.body, deps.config.maxInputPixels);
+    return original.body;
+  };
+  const start = (path: string, kind: 'image' | 'font') => {
+    const key = `${kind}\n${path}`;
+    let p = wanted.get(key);
+    if (!p) {
+      p = fetchOne(path, kind);
+      p.catch(() => {}); // awaited (and reported) only if the render uses it
+      wanted.set(key, p);
+    }
+    return p;
+  };
+  for (const layer of planLayers(v.plan)) {
+    if (layer.type === 'image') start(layer.path, 'image');
+    if (layer.type === 'text' && layer.style.ff && 'path' in layer.style.ff) start(layer.style.ff.path, 'font');
+  }
+  return start;
+}
+
 /** At home (or on failover): original → limits → queue → pipeline → result cache. */
 async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming, store: boolean): Promise<Produced> {
   const { config } = deps;
@@ -170,15 +217,24 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
     out = { data: original.body, contentType: original.contentType ?? 'application/octet-stream' };
   } else {
     await checkInputPixels(original.body, config.maxInputPixels);
-    const opts = { format: v.format, dpr: v.dpr, widthHint: v.widthHint, defaults: v.account.defaults };
+    const fetchLayer = prefetchLayers(deps, v, timing);
+    const opts = { format: v.format, dpr: v.dpr, widthHint: v.widthHint, defaults: v.account.defaults, fetchLayer };
     const queuedAt = performance.now();
     out = await deps.queue.run(() => {
       timing.add('queue', performance.now() - queuedAt);
       deps.metrics.stage.observe({ stage: 'queue' }, (performance.now() - queuedAt) / 1000);
       // A 5xx from the pipeline (its render deadline) would recur in any region.
-      return stage(deps, timing, 'transform', () => renderImage(original.body, v.plan, opts)).catch((e: unknown) => {
-        throw isPixmeshError(e) && e.status >= 500 ? e.requestScoped() : e;
-      });
+      return stage(deps, timing, 'transform', () => renderImage(original.body, v.plan, opts))
+        .then((r) => {
+          if (r.layers?.count) {
+            timing.add('layers', r.layers.ms, String(r.layers.count));
+            deps.metrics.stage.observe({ stage: 'layers' }, r.layers.ms / 1000);
+          }
+          return r;
+        })
+        .catch((e: unknown) => {
+          throw isPixmeshError(e) && e.status >= 500 ? e.requestScoped() : e;
+        });
     }, AbortSignal.timeout(config.transformQueueTimeoutMs));
   }
   const meta: Omit<CachedMeta, 'bodyLength'> = {
