@@ -177,10 +177,12 @@ export function purgeTarget(account: Account, raw: string): { path: string; pref
 
 // ---------------------------------------------------------------------------------------------
 
+const UPLOAD_PATHS = ['/api/v1/files/upload', '/api/v2/files/upload'];
 /** Must match origin/src/media/library.ts EDGE_PURGE_HEADER. */
 const EDGE_PURGE_HEADER = 'x-pixmesh-edge-purge';
 const LIBRARY_BODY_MAX_BYTES = 1024 * 1024;
 const LIBRARY_METADATA_MAX_BYTES = 50 * 1024 * 1024;
+const NOT_FOUND = { fileId: 'The requested file does not exist.', versionId: 'The requested file version does not exist.', jobId: 'No job found with this jobId.', id: 'No such object.' };
 /** Public calls forwarded as they are to the home region (origin/src/media/library.ts). */
 export const LIBRARY_ROUTES: [string, string][] = [
   ['POST', '/v1/files/copy'],
@@ -201,6 +203,10 @@ export const LIBRARY_ROUTES: [string, string][] = [
   ['DELETE', '/v1/files/:fileId/versions/:versionId'],
   ['PUT', '/v1/files/:fileId/versions/:versionId/restore'],
   ['GET', '/v1/files/:fileId/metadata'],
+  ['POST', '/v1/customMetadataFields'],
+  ['GET', '/v1/customMetadataFields'],
+  ['PATCH', '/v1/customMetadataFields/:id'],
+  ['DELETE', '/v1/customMetadataFields/:id'],
 ];
 
 /** Records the purges a home answer names (URI-encoded JSON [{path, prefix}]). */
@@ -223,13 +229,15 @@ export type Deliver = (req: Request, env: Env, ctx: ExecutionContext | undefined
 export function managementRoutes(deliver?: Deliver): Hono<ManagementVars> {
   const app = new Hono<ManagementVars>();
   // Browsers upload straight to the edge: every upload answer (errors too) carries CORS headers.
-  app.use('/api/v1/files/upload', async (c, next) => {
+  app.use('/api/v*/files/upload', async (c, next) => {
     await next();
     c.res = withCors(c.res);
   });
-  for (const prefix of ['/v1/files', '/v1/files/*', '/v1/folder', '/v1/bulkJobs/*', '/v1/metadata']) app.use(prefix, requirePrivateKey);
+  // Every /v1 call is authenticated by its private key (an unknown /v1 path without one is a 401 too).
+  app.use('/v1/*', requirePrivateKey);
 
-  app.post('/api/v1/files/upload', async (c) => {
+  // v2 (beta.v2.files.upload) takes the same form and answers the same file.
+  app.on('POST', UPLOAD_PATHS, async (c) => {
     const contentType = c.req.header('content-type') ?? '';
     if (!/^multipart\/form-data\b/i.test(contentType)) throw badRequest('the upload must be multipart/form-data');
     let account: Account;
@@ -266,7 +274,7 @@ export function managementRoutes(deliver?: Deliver): Hono<ManagementVars> {
 
   // Browsers upload straight to the edge (client-side upload): a multipart POST is a simple
   // request, but answer a preflight too, for clients that add headers.
-  app.options('/api/v1/files/upload', () => new Response(null, { status: 204 }));
+  app.on('OPTIONS', UPLOAD_PATHS, () => new Response(null, { status: 204 }));
 
   app.get('/v1/files', async (c) => {
     const account = c.var.account;
@@ -336,9 +344,9 @@ export function managementRoutes(deliver?: Deliver): Hono<ManagementVars> {
   for (const [method, path] of LIBRARY_ROUTES)
     app.on(method, path, async (c) => {
       const account = c.var.account;
-      for (const name of ['fileId', 'versionId', 'jobId'] as const) {
+      for (const name of ['fileId', 'versionId', 'jobId', 'id'] as const) {
         const v = c.req.param(name as never) as string | undefined;
-        if (v !== undefined && !/^[0-9a-f]{24}$/.test(v)) throw new PixmeshError(404, 'ENOENT', name === 'jobId' ? 'No job found with this jobId.' : 'The requested file does not exist.');
+        if (v !== undefined && !/^[0-9a-f]{24}$/.test(v)) throw new PixmeshError(404, 'ENOENT', NOT_FOUND[name]);
       }
       const q = new URLSearchParams(new URL(c.req.url).search);
       q.set('endpoint', urlEndpoint(c, account));

@@ -24,6 +24,10 @@ export class RollingRatio {
     this.hits += hit ? 1 : 0;
     this.next = (this.next + 1) % this.size;
   }
+  /** Hits and lookups in the window (shared with the region's other replicas). */
+  counts(): { hits: number; lookups: number } {
+    return { hits: this.hits, lookups: this.count };
+  }
   /** 0–1; 0 before any lookup. */
   get value(): number {
     return this.count === 0 ? 0 : this.hits / this.count;

@@ -128,9 +128,9 @@ function stage<T>(deps: RegionServices, timing: ServerTiming, name: string, fn: 
 }
 
 /** A result the cache cannot take (disk full, I/O error) is still served; the failure is logged and counted. */
-async function storeSafely(deps: RegionServices, timing: ServerTiming, key: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer): Promise<void> {
+async function storeSafely(deps: RegionServices, timing: ServerTiming, key: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer, sharedToo = true): Promise<void> {
   try {
-    await stage(deps, timing, 'store', () => deps.cache.put(key, meta, body));
+    await stage(deps, timing, 'store', () => deps.region.store(key, meta, body, { sharedToo }));
   } catch (e) {
     deps.metrics.cacheWriteErrors.inc();
     log.warn('result cache write failed; serving without storing', { account: meta.account, path: meta.path, err: (e as Error).message });
@@ -210,6 +210,8 @@ function prefetchLayers(deps: RegionServices, v: Variant, timing: ServerTiming):
 async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming, store: boolean): Promise<Produced> {
   const { config } = deps;
   const epoch = deps.purgeEpoch.value;
+  // Entries are dated from when their work started: a purge taken meanwhile makes them stale.
+  const startedAt = Date.now();
   const { original, defaultImage } = await fetchWithDefault(deps, v, timing);
   if (original.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
   let out: { data: Buffer; contentType: string; width?: number; height?: number };
@@ -246,7 +248,7 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
     height: out.height,
     processedBy: config.region,
     isPrivate: original.isPrivate,
-    createdAt: Date.now(),
+    createdAt: startedAt,
   };
   if (store && !defaultImage && deps.purgeEpoch.value === epoch) await storeSafely(deps, timing, v.key, meta, out.data);
   return { entry: { meta: { ...meta, bodyLength: out.data.length }, body: out.data }, failover: false, defaultImage };
@@ -265,10 +267,11 @@ async function produce(deps: RegionServices, v: Variant, url: URL, headers: Head
   }
   if (!isHome) {
     const epoch = deps.purgeEpoch.value;
+    const startedAt = Date.now();
     try {
       const res = await stage(deps, timing, 'forward', () => forwardToHome(deps, url, headers), v.account.homeRegion);
       deps.metrics.bytesIn.inc({ source: 'forward' }, res.body.length);
-      const meta = { ...res.meta, path: v.request.path };
+      const meta = { ...res.meta, path: v.request.path, createdAt: startedAt };
       if (mayStoreHere && !res.defaultImage && deps.purgeEpoch.value === epoch) await storeSafely(deps, timing, v.key, meta, res.body);
       return { entry: { meta: { ...meta, bodyLength: res.body.length }, body: res.body }, failover: false, defaultImage: res.defaultImage };
     } catch (e) {
@@ -285,7 +288,7 @@ async function produce(deps: RegionServices, v: Variant, url: URL, headers: Head
 export function renderRoutes(deps: RegionServices): Hono {
   const app = new Hono();
   app.get('/internal/render/*', async (c) => {
-    const { config, cache } = deps;
+    const { config } = deps;
     const timing = new ServerTiming(arrivals.get(c.req.raw));
     timing.add('region', undefined, config.region);
     const url = new URL(c.req.url);
@@ -297,11 +300,12 @@ export function renderRoutes(deps: RegionServices): Hono {
     const ifNoneMatch = c.req.header('if-none-match');
 
     if (mayStoreHere) {
-      const hit = await stage(deps, timing, 'cache', () => cache.get(v.key), 'lookup');
+      const hit = await stage(deps, timing, 'cache', () => deps.region.lookup(v.key, v.account.id, v.request.path), 'lookup');
       deps.metrics.hitRatio.record(hit !== null);
       if (hit) {
-        if (hit.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
-        return imageResponse(hit, deps, 'HIT', timing, ifNoneMatch);
+        if (hit.entry.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
+        timing.add('tier', undefined, hit.tier);
+        return imageResponse(hit.entry, deps, 'HIT', timing, ifNoneMatch);
       }
     }
 

@@ -296,3 +296,79 @@ describe('files.metadata', () => {
     await expect(ik().files.metadata.get('0123456789abcdef01234567')).rejects.toMatchObject({ status: 404 });
   });
 });
+
+describe('customMetadataFields', () => {
+  it('create / list / update / delete, with every schema type; a deleted field shows only with includeDeleted', async () => {
+    const c = ik(STRICT.privateKey);
+    const made = [
+      await c.customMetadataFields.create({ name: 'title', label: 'Title', schema: { type: 'Text', minLength: 2, maxLength: 10 } }),
+      await c.customMetadataFields.create({ name: 'notes', label: 'Notes', schema: { type: 'Textarea', maxLength: 100 } }),
+      await c.customMetadataFields.create({ name: 'price', label: 'Price', schema: { type: 'Number', minValue: 0, maxValue: 100, isValueRequired: true, defaultValue: 1 } }),
+      await c.customMetadataFields.create({ name: 'shot', label: 'Shot on', schema: { type: 'Date', minValue: '2000-01-01T00:00:00Z' } }),
+      await c.customMetadataFields.create({ name: 'ok', label: 'Approved', schema: { type: 'Boolean' } }),
+      await c.customMetadataFields.create({ name: 'size', label: 'Size', schema: { type: 'SingleSelect', selectOptions: ['S', 'M', 'L'] } }),
+      await c.customMetadataFields.create({ name: 'colours', label: 'Colours', schema: { type: 'MultiSelect', selectOptions: ['red', 'blue'] } }),
+    ];
+    for (const f of made) expect(f.id).toMatch(/^[0-9a-f]{24}$/);
+    expect((await c.customMetadataFields.list()).map((f) => f.name)).toEqual(['title', 'notes', 'price', 'shot', 'ok', 'size', 'colours']);
+    const updated = await c.customMetadataFields.update(made[0]!.id, { label: 'Headline', schema: { maxLength: 20 } });
+    expect(updated).toMatchObject({ name: 'title', label: 'Headline', schema: { type: 'Text', minLength: 2, maxLength: 20 } });
+    await c.customMetadataFields.delete(made[1]!.id);
+    expect((await c.customMetadataFields.list()).map((f) => f.name)).not.toContain('notes');
+    expect((await c.customMetadataFields.list({ includeDeleted: true })).map((f) => f.name)).toContain('notes');
+    await expect(c.customMetadataFields.delete(made[1]!.id)).rejects.toMatchObject({ status: 404 });
+    // The other account does not see them.
+    expect(await ik(FLEX.privateKey).customMetadataFields.list()).toEqual([]);
+  });
+
+  it.each([
+    [{ name: 'bad', label: 'Bad', schema: { type: 'Colour' } }, 'schema.type'],
+    [{ name: 'bad', label: 'Bad', schema: { type: 'Number', minLength: 3 } }, 'schema.minLength'],
+    [{ name: 'bad', label: 'Bad', schema: { type: 'SingleSelect' } }, 'schema.selectOptions'],
+    [{ name: 'bad', label: 'Bad', schema: { type: 'Number', minValue: 5, maxValue: 1 } }, 'minimum is above the maximum'],
+    [{ name: 'bad', label: 'Bad', schema: { type: 'Text', isValueRequired: true } }, 'schema.defaultValue'],
+    [{ name: 'bad', label: 'Bad', schema: { type: 'Boolean', defaultValue: 'yes' } }, 'schema.defaultValue'],
+    [{ name: 'b d', label: 'Bad', schema: { type: 'Text' } }, 'name'],
+    [{ name: 'title', label: 'Other', schema: { type: 'Text' } }, 'already exists'],
+  ])('a bad field definition is 400 naming the part: %j', async (body, part) => {
+    await expect(ik(STRICT.privateKey).customMetadataFields.create(body as never)).rejects.toMatchObject({ status: 400, error: { message: expect.stringContaining(part) } });
+  });
+
+  it.each([
+    [{ title: 'x' }, 'customMetadata.title', 'minLength'],
+    [{ price: 101 }, 'customMetadata.price', 'maxValue'],
+    [{ price: 'ten' }, 'customMetadata.price', 'number'],
+    [{ shot: '1999-12-31T00:00:00Z' }, 'customMetadata.shot', 'minValue'],
+    [{ ok: 'yes' }, 'customMetadata.ok', 'true or false'],
+    [{ size: 'XL' }, 'customMetadata.size', 'selectOptions'],
+    [{ colours: ['red', 'green'] }, 'customMetadata.colours', 'selectOptions'],
+    [{ unknown: 1 }, 'customMetadata.unknown', 'no custom metadata field'],
+  ])('an upload with customMetadata %j is 400 naming %s and the rule', async (customMetadata, field, rule) => {
+    const err = await upload('cm.jpg', '/cm/', await image(8, 8), STRICT.privateKey, { customMetadata }).catch((e: unknown) => e as { status: number; error: { message: string } });
+    expect(err).toMatchObject({ status: 400 });
+    expect((err as { error: { message: string } }).error.message).toContain(field);
+    expect((err as { error: { message: string } }).error.message).toContain(rule);
+  });
+
+  it('a valid upload gets the defaults of fields it lacks; an update is checked after the merge', async () => {
+    const up = await upload('good.jpg', '/cm/', await image(8, 8), STRICT.privateKey, { customMetadata: { title: 'Shoe', size: 'M', colours: ['red'], ok: true, shot: '2020-05-01T00:00:00Z' } });
+    expect(up.customMetadata).toEqual({ title: 'Shoe', size: 'M', colours: ['red'], ok: true, shot: '2020-05-01T00:00:00Z', price: 1 });
+    expect((await ik(STRICT.privateKey).files.update(up.fileId!, { customMetadata: { price: 50 } })).customMetadata).toMatchObject({ price: 50, title: 'Shoe' });
+    await expect(ik(STRICT.privateKey).files.update(up.fileId!, { customMetadata: { size: 'XXL' } })).rejects.toMatchObject({
+      status: 400,
+      error: { message: expect.stringContaining('customMetadata.size') },
+    });
+    expect((await ik(STRICT.privateKey).files.get(up.fileId!)).customMetadata).toMatchObject({ size: 'M' });
+  });
+});
+
+describe('upload extras', () => {
+  it('beta.v2.files.upload stores the file like v1; responseFields metadata and embeddedMetadata add them', async () => {
+    const bytes = await sharp({ create: { width: 60, height: 40, channels: 3, background: '#808080' } }).withExif({ IFD0: { Artist: 'v2 test' } }).jpeg().toBuffer();
+    const res = await ik().beta.v2.files.upload({ file: await toFile(bytes, 'v2.jpg'), fileName: 'v2.jpg', folder: '/v2/', useUniqueFileName: false, responseFields: ['metadata', 'embeddedMetadata'] });
+    expect(res).toMatchObject({ filePath: '/v2/v2.jpg', width: 60, height: 40 });
+    expect(res.metadata).toMatchObject({ width: 60, height: 40, format: 'jpg', pHash: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect(res.embeddedMetadata).toMatchObject({ Artist: 'v2 test', ImageWidth: 60 });
+    expect((await get('/flex/v2/v2.jpg')).status).toBe(200);
+  });
+});

@@ -49,7 +49,7 @@ export function isOperator(env: { PIXMESH_OPERATOR_ACCOUNTS?: string }, accountI
     .includes(accountId);
 }
 
-const LANDING = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>pixmesh</title><link rel="stylesheet" href="${DASHBOARD_PATH}/app.css"></head><body class="landing"><main><h1>pixmesh</h1><p>A multi-region image CDN that speaks ImageKit's URL and API dialect.</p><p><a href="${DASHBOARD_PATH}/">Open the dashboard</a> — the network, the media library and the URL builder.</p><p>Images: <code>/&lt;account&gt;/tr:w-300/&lt;path&gt;</code>. Management API: <code>/v1/files</code>, <code>/api/v1/files/upload</code>.</p></main></body></html>`;
+const LANDING = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>pixmesh</title><link rel="icon" href="data:,"><link rel="stylesheet" href="${DASHBOARD_PATH}/app.css"></head><body class="landing"><main><h1>pixmesh</h1><p>A multi-region image CDN that speaks ImageKit's URL and API dialect.</p><p><a href="${DASHBOARD_PATH}/">Open the dashboard</a> — the network, the media library and the URL builder.</p><p>Images: <code>/&lt;account&gt;/tr:w-300/&lt;path&gt;</code>. Management API: <code>/v1/files</code>, <code>/api/v1/files/upload</code>.</p></main></body></html>`;
 
 function asset(name: string): Response {
   const a = ASSETS[name];

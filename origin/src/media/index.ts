@@ -26,6 +26,8 @@ import { Purger, type PurgeDeps } from './purge.js';
 import { deriveFolders, publicFile, SORTS, uploadResponse, type Sortable } from './shape.js';
 import { DEFAULT_MAX_VERSIONS, FileExistsError, MediaStore } from './store.js';
 import { DEFAULT_JOB_STEP } from './jobs.js';
+import { CustomFields } from './custom-fields.js';
+import { analyse, embeddedMetadata } from './metadata.js';
 import { libraryRoutes } from './library.js';
 import { readBodyLimited } from '../../../shared/body.js';
 import { fileBytes, parseUploadForm, sniffImage, uniqueName } from './upload.js';
@@ -98,6 +100,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   const { config } = deps;
   const store = new MediaStore({ s3: config.s3, bucket: config.mediaBucket, bucketFor: (r) => mediaBucketFor(r as never), maxVersions: limits.maxVersions });
   const purger = new Purger({ purgeVariants: deps.purgeVariants, region: config.region, regionUrls: config.regionUrls, store });
+  const customFields = new CustomFields(store);
   const tokens = new TokenMemory();
   const fetchUrl: UrlFetcher = deps.fetchUrl ?? fetchUploadUrl;
 
@@ -124,7 +127,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     await next();
   });
   const endpointOf = (url: string) => new URL(url).searchParams.get('endpoint') ?? '';
-  const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, jobStep: limits.jobStep, isHome: (id) => deps.accounts.get(id)?.homeRegion === config.region });
+  const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, fields: customFields, jobStep: limits.jobStep, isHome: (id) => deps.accounts.get(id)?.homeRegion === config.region });
   // Folder jobs still Pending when this region stopped go on.
   setTimeout(() => {
     jobs.resume().then(
@@ -163,13 +166,16 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     const { body } = await fileBytes(fields.file, { maxBytes, fetchUrl, allowPrivateNetwork: settings.allowPrivateNetwork, urlTimeoutMs: limits.urlTimeoutMs });
     const sniffed = await sniffImage(body, limits.maxPixels);
     const name = fields.useUniqueFileName ? uniqueName(fields.fileName) : fields.fileName;
+    // A replaced file that keeps its custom metadata was checked when it got it.
+    const keepMetadata = !fields.overwriteCustomMetadata && fields.customMetadata === null;
+    const customMetadata = keepMetadata ? {} : await customFields.validate(account.id, fields.customMetadata ?? {}, true);
     let result;
     try {
       result = await store.put({
         accountId: account.id,
         body,
         overwrite: fields.overwriteFile,
-        keep: { tags: !fields.overwriteTags, customMetadata: !fields.overwriteCustomMetadata && fields.customMetadata === null },
+        keep: { tags: !fields.overwriteTags, customMetadata: keepMetadata },
         backupRegion: account.residency === 'flexible' ? account.backupRegion : undefined,
         record: {
           type: 'file',
@@ -181,7 +187,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
           height: sniffed.height,
           hasAlpha: sniffed.hasAlpha,
           tags: fields.tags,
-          customMetadata: fields.customMetadata ?? {},
+          customMetadata,
           customCoordinates: fields.customCoordinates,
           description: fields.description,
           isPrivateFile: fields.isPrivateFile,
@@ -200,7 +206,15 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
       headers[REPLACED_PATH_HEADER] = encodeURIComponent(path);
     }
     log.info('media upload', { account: account.id, fileId: result.record.fileId, bytes: body.length, replaced: Boolean(result.replaced) });
-    return new Response(JSON.stringify(uploadResponse(result.record, endpoint)), { status: 200, headers });
+    // responseFields "metadata" / "embeddedMetadata": read from the uploaded bytes (ImageKit adds them only when asked).
+    const extra: Record<string, unknown> = {};
+    const wanted = fields.responseFields ?? [];
+    if (wanted.includes('metadata') || wanted.includes('embeddedMetadata')) {
+      const meta = await analyse(body, name.split('.').pop());
+      if (wanted.includes('metadata')) extra.metadata = meta;
+      if (wanted.includes('embeddedMetadata')) extra.embeddedMetadata = embeddedMetadata(meta);
+    }
+    return new Response(JSON.stringify({ ...uploadResponse(result.record, endpoint), ...extra }), { status: 200, headers });
   };
 
   app.get('/internal/media/:account/files', async (c) => {
@@ -270,16 +284,24 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     if (description !== undefined && typeof description !== 'string') throw badRequest('description must be a string');
     const isPublished = (publish as { isPublished?: unknown } | undefined)?.isPublished;
     if (publish !== undefined && typeof isPublished !== 'boolean') throw badRequest('publish.isPublished must be a boolean');
+    // customMetadata is merged (a null value removes a key), then checked against the account's fields.
+    let merged: Record<string, unknown> | undefined;
+    if (cm !== undefined) {
+      const current = await store.get(account.id, c.req.param('fileId'));
+      if (!current) throw notFound('The requested file does not exist.');
+      merged = { ...current.customMetadata };
+      for (const [k, v] of Object.entries(cm as Record<string, unknown>)) {
+        if (v === null) delete merged[k];
+        else merged[k] = v;
+      }
+      merged = await customFields.validate(account.id, merged, true);
+    }
     const r = await store.update(
       account.id,
       c.req.param('fileId'),
       (rec) => {
         if (tags !== undefined) rec.tags = tags as string[] | null;
-        if (cm !== undefined)
-          for (const [k, v] of Object.entries(cm as Record<string, unknown>)) {
-            if (v === null) delete rec.customMetadata[k];
-            else rec.customMetadata[k] = v;
-          }
+        if (merged) rec.customMetadata = merged;
         if (cc !== undefined) rec.customCoordinates = cc as string | null;
         if (description !== undefined) rec.description = description as string;
         if (typeof isPublished === 'boolean') rec.isPublished = isPublished;
