@@ -35,8 +35,8 @@ export class HomeUnreachable extends Error {
  * accounts) for a cool-down that doubles with each failed trial (1 s … 30 s); then one trial call
  * goes through. Only transport failures count: any answer proves the region alive.
  */
-export function homeBreakers(forwardTimeoutMs: number, now: () => number = Date.now): BreakerSet {
-  return new BreakerSet({ failureThreshold: 1, coolDownMs: 1_000, maxCoolDownMs: 30_000, trialLeaseMs: 2 * forwardTimeoutMs }, now);
+export function homeBreakers(forwardTimeoutMs: number, now: () => number = Date.now, coolDownMs = 1_000): BreakerSet {
+  return new BreakerSet({ failureThreshold: 1, coolDownMs, maxCoolDownMs: Math.max(coolDownMs, 30_000), trialLeaseMs: 2 * forwardTimeoutMs }, now);
 }
 
 /** The breaker outcome of a forward: only a transport failure or timeout counts against home. */

@@ -64,7 +64,7 @@ export function buildServices(deps: OriginDeps): RegionServices {
     variantFlights: new SingleFlight<Produced>(() => metrics.coalesced.inc({ kind: 'variant' })),
     inflight: { count: 0 },
     purgeEpoch: { value: 0 },
-    homeBreaker: homeBreakers(deps.config.forwardTimeoutMs),
+    homeBreaker: homeBreakers(deps.config.forwardTimeoutMs, Date.now, deps.config.homeBreakerCoolDownMs),
     lifecycle: { draining: false },
     region: undefined as unknown as RegionState,
     purgeLocal: (account, pathOrPrefix, isPrefix) => purgeLocal(services, account, pathOrPrefix, isPrefix),
