@@ -1,6 +1,7 @@
 /**
  * The one bounded body reader (edge and origin): reads a request body into memory, refusing it
- * with 413 ELIMIT past `maxBytes` and — when `idleMs` is given — with 408 when the sender stalls.
+ * with 413 ELIMIT past `maxBytes` and with 408 when the sender stalls (`idleMs`) or takes longer
+ * than `deadlineMs` in all.
  * A body that breaks off mid-way is a 400 (nothing was kept).
  */
 import { badRequest, limitExceeded, PixmeshError } from './errors.js';
@@ -9,8 +10,10 @@ type ReadResult = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>['re
 
 export interface BodyLimits {
   maxBytes: number;
-  /** Give up when no chunk arrives for this long (ms). */
+  /** Give up when no chunk arrives for this long (ms): 408. */
   idleMs?: number;
+  /** The whole body must arrive within this (ms), so a client trickling bytes is cut off: 408. */
+  deadlineMs?: number;
   /** What the body is, for messages ("the upload", "a client-side upload"). */
   what?: string;
 }
@@ -21,13 +24,16 @@ export async function readBodyLimited(body: ReadableStream<Uint8Array> | null, l
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
+  const until = limits.deadlineMs === undefined ? Infinity : Date.now() + limits.deadlineMs;
   try {
     for (;;) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const reads: Promise<ReadResult>[] = [reader.read()];
-      if (limits.idleMs !== undefined) {
-        const idleMs = limits.idleMs;
-        reads.push(new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new PixmeshError(408, 'EUPSTREAM', `${what} stalled for ${idleMs} ms`)), idleMs))));
+      const idle = limits.idleMs ?? Infinity;
+      const wait = Math.min(idle, until - Date.now());
+      if (wait !== Infinity) {
+        const message = wait < idle ? `${what} did not arrive within ${Math.round(limits.deadlineMs! / 1000)} s` : `${what} stalled for ${idle} ms`;
+        reads.push(new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new PixmeshError(408, 'EUPSTREAM', message)), Math.max(0, wait)))));
       }
       let step: ReadResult;
       try {

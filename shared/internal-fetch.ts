@@ -10,7 +10,7 @@
  */
 import { parseIkError, PixmeshError, type ErrorCode } from './errors.js';
 import { H } from './headers.js';
-import { AUTH_HEADER, signInternalRequest } from './internal-auth.js';
+import { signInternalRequest, type BodyInput } from './internal-auth.js';
 
 export interface InternalCall {
   secret: string;
@@ -22,7 +22,8 @@ export interface InternalCall {
   /** Path with query, as signed. */
   pathAndQuery: string;
   headers?: Headers;
-  body?: RequestInit['body'];
+  /** The exact bytes sent (signed as a digest, so they are buffered: never a stream). */
+  body?: BodyInput;
   /** Per attempt, ms. */
   timeoutMs: number;
   /** Extra attempts after a transport failure or a 5xx (only for calls that are safe to repeat). */
@@ -50,16 +51,15 @@ function attemptSignal(call: InternalCall): AbortSignal {
 export async function internalFetch(call: InternalCall): Promise<Response> {
   if (!call.baseUrl) throw new InternalUnreachable(call.target, 'no URL configured');
   const method = (call.method ?? 'GET').toUpperCase();
-  const repeatable = call.body === undefined || call.body === null || typeof call.body === 'string' || call.body instanceof Uint8Array || call.body instanceof ArrayBuffer;
-  const attempts = 1 + (repeatable ? Math.max(0, call.retries ?? 0) : 0);
+  const attempts = 1 + Math.max(0, call.retries ?? 0);
   let last: InternalUnreachable | undefined;
   for (let i = 0; i < attempts; i++) {
     const headers = new Headers(call.headers);
     // A fresh signature (and nonce) per attempt: the receiver refuses a replayed one.
-    headers.set(AUTH_HEADER, await signInternalRequest(call.secret, method, call.pathAndQuery, headers));
+    await signInternalRequest(call.secret, headers, { method, pathAndQuery: call.pathAndQuery, region: call.target, body: call.body });
     let res: Response;
     try {
-      res = await fetch(call.baseUrl + call.pathAndQuery, { method, headers, body: call.body ?? null, signal: attemptSignal(call) });
+      res = await fetch(call.baseUrl + call.pathAndQuery, { method, headers, body: (call.body ?? null) as RequestInit['body'], signal: attemptSignal(call) });
     } catch (e) {
       const err = e as Error;
       const timedOut = err.name === 'TimeoutError';

@@ -21,6 +21,7 @@ export function errorResponse(err: unknown, path = '/'): Response {
     // Image errors are cached briefly at most (see the edge cache), never long; API errors never.
     'cache-control': api ? 'no-store' : 'public, max-age=10',
     'x-content-type-options': 'nosniff',
+    ...e.headers,
   };
   if (e.retryAfter !== undefined) headers['retry-after'] = String(e.retryAfter);
   const body = api ? { message: e.message, help: MANAGEMENT_HELP } : { message: e.message, code: e.code };

@@ -28,7 +28,7 @@ import { timingSafeEqualStr } from '../../shared/internal-auth.js';
 import { internalFetch, InternalUnreachable } from '../../shared/internal-fetch.js';
 import { parseRegionUrls } from '../../shared/regions.js';
 import { parseImagePath } from '../../shared/request.js';
-import { loadAccounts } from './accounts.js';
+import { forgetAccounts, loadAccounts } from './accounts.js';
 import { recordEdgePurge } from './edge-purge.js';
 import type { Env } from './env.js';
 
@@ -38,6 +38,10 @@ type ManagementContext = Context<ManagementVars>;
 
 /** A client-side upload is read before forwarding (the account is named inside the form). */
 export const CLIENT_UPLOAD_MAX_BYTES = 50 * 1024 * 1024;
+/** Largest upload body (multipart) the edge takes with key auth: the 40 MB file plus form overhead. */
+export const UPLOAD_MAX_BYTES = 50 * 1024 * 1024;
+/** A whole upload body must arrive within this (a client trickling bytes is cut off: 408). */
+export const UPLOAD_BODY_DEADLINE_MS = 120_000;
 const UPLOAD_TIMEOUT_MS = 5 * 60_000;
 const CALL_TIMEOUT_MS = 20_000;
 
@@ -85,7 +89,7 @@ async function callHome(
   account: Account,
   method: string,
   pathAndQuery: string,
-  init: { body?: BodyInit | null; contentType?: string; contentLength?: string; timeoutMs?: number } = {},
+  init: { body?: string | Uint8Array | null; contentType?: string; contentLength?: string; timeoutMs?: number } = {},
 ): Promise<Response> {
   const base = parseRegionUrls(c.env.PIXMESH_REGION_URLS)[account.homeRegion];
   if (!base) throw new PixmeshError(503, 'EUPSTREAM', `no URL configured for the home region ${account.homeRegion}`);
@@ -207,7 +211,14 @@ export const LIBRARY_ROUTES: [string, string][] = [
   ['GET', '/v1/customMetadataFields'],
   ['PATCH', '/v1/customMetadataFields/:id'],
   ['DELETE', '/v1/customMetadataFields/:id'],
+  ['GET', '/v1/named-transformations'],
+  ['POST', '/v1/named-transformations'],
+  ['GET', '/v1/named-transformations/:id'],
+  ['PATCH', '/v1/named-transformations/:id'],
+  ['DELETE', '/v1/named-transformations/:id'],
 ];
+/** Calls that change the account's configuration: this isolate re-reads the directory at once. */
+const CONFIG_PREFIXES = ['/v1/named-transformations'];
 
 /** Records the purges a home answer names (URI-encoded JSON [{path, prefix}]). */
 async function recordFromHeader(env: Env, accountId: string, header: string | null): Promise<void> {
@@ -241,12 +252,15 @@ export function managementRoutes(deliver?: Deliver): Hono<ManagementVars> {
     const contentType = c.req.header('content-type') ?? '';
     if (!/^multipart\/form-data\b/i.test(contentType)) throw badRequest('the upload must be multipart/form-data');
     let account: Account;
-    let body: BodyInit | null;
+    let body: Uint8Array;
     let contentLength = c.req.header('content-length');
     let auth: 'key' | 'signature';
     if (c.req.header('authorization')) {
       account = await authenticate(c.env, c.req.header('authorization'));
-      body = c.req.raw.body; // streamed through, never buffered here
+      // Buffered (bounded in bytes and time) so the home region gets a signed body digest, and a
+      // slow client holds no region resources: the region sees the upload only once it is whole.
+      body = await readBodyLimited(c.req.raw.body, { maxBytes: UPLOAD_MAX_BYTES, deadlineMs: UPLOAD_BODY_DEADLINE_MS, what: 'the upload body' });
+      contentLength = String(body.length);
       auth = 'key';
     } else {
       const bytes = await readBodyLimited(c.req.raw.body, { maxBytes: CLIENT_UPLOAD_MAX_BYTES, what: 'a client-side upload' });
@@ -354,6 +368,7 @@ export function managementRoutes(deliver?: Deliver): Hono<ManagementVars> {
       const body = hasBody && c.req.raw.body ? new TextDecoder().decode(await readBodyLimited(c.req.raw.body, { maxBytes: LIBRARY_BODY_MAX_BYTES, what: 'the request body' })) : undefined;
       const res = await callHome(c, account, method, mediaPath(account, `${c.req.path}?${q}`), body === undefined ? {} : { body, contentType: 'application/json' });
       await recordFromHeader(c.env, account.id, res.headers.get(EDGE_PURGE_HEADER));
+      if (res.ok && method !== 'GET' && CONFIG_PREFIXES.some((p) => c.req.path.startsWith(p))) forgetAccounts();
       return relay(res);
     });
 

@@ -12,6 +12,7 @@ export function errorResponse(c: Context, err: unknown, region: string): Respons
     'cache-control': 'no-store',
     'content-type': 'application/json',
     [H.region]: region,
+    ...e.headers,
   };
   if (e.retryAfter !== undefined) headers['retry-after'] = String(e.retryAfter);
   if (e.status >= 500) headers[H.errorScope] = e.scope ?? 'region';
