@@ -14,7 +14,7 @@ import path from 'node:path';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { Hono } from 'hono';
 import { edgeAccountFile } from '../../shared/accounts.js';
-import { busy, PixmeshError } from '../../shared/errors.js';
+import { busy, notFound, PixmeshError } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
 import { arrivals } from './server-timing.js';
 import { errorResponse } from './errors.js';
@@ -27,6 +27,7 @@ import { renderRoutes } from './render.js';
 import { replicaIdOf } from './region/members.js';
 import { peerFetch, PEER_HEADER } from './region/peers.js';
 import { mediaRouteKey } from '../../shared/rendezvous.js';
+import { InternalUnreachable } from '../../shared/internal-fetch.js';
 import { PEER_PURGE_PATH } from './region/index.js';
 import { dropLocalCopies } from './purge.js';
 import { buildServices, type OriginDeps, type RegionServices } from './services.js';
@@ -85,12 +86,9 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
   const { config, metrics } = services;
   const replicaId = replicaIdOf(config.shared.replicaUrl);
   const app = new Hono();
-  app.onError((err, c) => {
-    const res = errorResponse(c, err);
-    res.headers.set(H.region, config.region);
-    return res;
-  });
-  app.notFound((c) => c.json({ message: 'not found' }, 404));
+  // The origin's one error mapper (origin/src/errors.ts); unknown routes get an ik-error too.
+  app.onError((err, c) => errorResponse(c, err, config.region));
+  app.notFound((c) => errorResponse(c, notFound('no such route'), config.region));
 
   // Access log + request metrics: one JSON line per request, with the edge's request id.
   app.use('*', async (c, next) => {
@@ -218,8 +216,8 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
       });
       return new Response(res.body, { status: res.status, headers: res.headers });
     } catch (e) {
-      const code = ((e as Error).cause as { code?: string } | undefined)?.code;
-      if (code !== 'ECONNREFUSED' && code !== 'EHOSTUNREACH' && code !== 'ENOTFOUND') throw new PixmeshError(502, 'EUPSTREAM', `the account's owner replica failed mid-call: ${(e as Error).message}`);
+      const refused = e instanceof InternalUnreachable && /ECONNREFUSED|EHOSTUNREACH|ENOTFOUND/.test(e.detail);
+      if (!refused) throw new PixmeshError(502, 'EUPSTREAM', `the account's owner replica failed mid-call: ${(e as Error).message}`);
       services.region.members.suspect(owner);
       return next();
     }

@@ -1,5 +1,6 @@
-/** Signed calls from one replica to another of the same region (same secret, same protocol as every internal call). */
-import { AUTH_HEADER, signInternalRequest } from '../../../shared/internal-auth.js';
+/** Calls from one replica to another of the same region: the one signed internal fetch (shared/internal-fetch.ts), marked as a peer's. */
+import { AUTH_HEADER } from '../../../shared/internal-auth.js';
+import { internalFetch } from '../../../shared/internal-fetch.js';
 
 export const PEER_HEADER = 'x-pixmesh-peer';
 
@@ -14,12 +15,6 @@ export async function peerFetch(
   headers.delete(AUTH_HEADER);
   // Marks the call as coming from a peer: the receiver does the work itself, never passes it on.
   headers.set(PEER_HEADER, opts.self);
-  // peers serve the same region: the signature names it (and covers the body digest)
-  await signInternalRequest(secret, headers, { method, pathAndQuery, region: opts.region, body: opts.body });
-  return fetch(baseUrl + pathAndQuery, {
-    method,
-    headers,
-    body: opts.body ?? undefined,
-    signal: AbortSignal.timeout(opts.timeoutMs),
-  } as RequestInit);
+  // Peers serve the same region: the signature names it (and covers the body digest).
+  return internalFetch({ secret, baseUrl, target: opts.region, method, pathAndQuery, headers, body: opts.body, timeoutMs: opts.timeoutMs });
 }
