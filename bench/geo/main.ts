@@ -13,6 +13,8 @@ runGeo({
   images: num('images', DEFAULT_GEO.images),
   scenarios: list<Scenario>('scenarios', DEFAULT_GEO.scenarios),
   policies: list<Policy>('policies', DEFAULT_GEO.policies),
+  basePort: num('base-port', DEFAULT_GEO.basePort),
+  ...(typeof a['out'] === 'string' ? { outDir: a['out'] as string } : {}),
 })
   .then(({ file }) => console.log(`geo: wrote ${file}`))
   .catch((e) => {

@@ -28,7 +28,7 @@ export async function startDelayProxy(
   host: string,
   port: number,
   route: (req: http.IncomingMessage) => ProxyRoute | null,
-  onForward?: (req: http.IncomingMessage) => void,
+  onForward?: (req: http.IncomingMessage, waitedMs: number) => void,
 ): Promise<DelayProxy> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const counts: Record<string, number> = {};
@@ -40,9 +40,11 @@ export async function startDelayProxy(
     }
     // Hold the request (and its body) for the delay, then forward.
     req.pause();
+    const heldAt = performance.now();
     setTimeout(() => {
       counts[req.method ?? 'GET'] = (counts[req.method ?? 'GET'] ?? 0) + 1;
-      onForward?.(req);
+      // The delay actually applied (a loaded machine fires timers late): the emulated network's real RTT.
+      onForward?.(req, performance.now() - heldAt);
       const url = new URL((r.path ?? req.url ?? '/'), r.target + '/');
       const up = http.request(
         { host: url.hostname, port: url.port, path: url.pathname + url.search, method: req.method, headers: req.headers, agent },
