@@ -37,12 +37,12 @@ export interface WebProxyOrigin {
   /** Web-proxy URLs must be signed unless this is false. */
   requireSignedUrls: boolean;
 }
-export type OriginConfig = MediaOrigin | S3Origin | WebOrigin | WebProxyOrigin;
+export type SourceConfig = MediaOrigin | S3Origin | WebOrigin | WebProxyOrigin;
 
 export interface Endpoint {
   /** URL path prefix after the account id, without slashes; "" is the default endpoint. */
   prefix: string;
-  origins: OriginConfig[];
+  origins: SourceConfig[];
 }
 
 export interface Account {
@@ -172,7 +172,7 @@ export function validateAccountFile(data: unknown): Account[] {
         if (ep.prefix !== undefined && typeof ep.prefix !== 'string') problems.push(`${epAt('prefix')} must be a string`);
         if (prefix.startsWith('tr:') || prefix.startsWith('_')) problems.push(`${epAt('prefix')} may not start with "tr:" or "_"`);
         if (endpoints.some((e) => e.prefix === prefix)) problems.push(`${epAt('prefix')} "${prefix}" is used twice`);
-        const origins: OriginConfig[] = [];
+        const origins: SourceConfig[] = [];
         if (!Array.isArray(ep.origins) || ep.origins.length === 0) problems.push(`${epAt('origins')} must be a non-empty array`);
         else
           ep.origins.forEach((o, k) => {

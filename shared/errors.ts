@@ -1,9 +1,12 @@
 /**
- * One error type for both tiers: a status, a stable ik-error code and a public message.
+ * One error type for both tiers: a status, a stable ik-error code, a public message and a scope.
  * It is mapped to HTTP in one place per tier (edge/src/errors.ts, origin/src/errors.ts).
+ * The codes and statuses are the table in docs/architecture.md "Errors".
  */
 export type ErrorCode =
   | 'EBADTR' // bad transformation / unknown parameter
+  | 'EBADREQ' // bad request: body, parameters or internal headers (not a transformation)
+  | 'ECONFLICT' // the request conflicts with the current state (e.g. the file exists)
   | 'ELIMIT' // a limit was exceeded
   | 'ENOENT' // original not found
   | 'EAUTH' // signature / credentials missing, invalid or expired
@@ -12,18 +15,42 @@ export type ErrorCode =
   | 'EBUSY' // overloaded
   | 'EUPSTREAM'; // upstream failure or timeout
 
+/**
+ * Who a 5xx is about, sent as x-pixmesh-error-scope: "request" when every region would reproduce
+ * it (the customer's origin failed or timed out, the render ran over its deadline), so the edge
+ * answers without failing over; "region" for this region's own trouble (overloaded, home
+ * unreachable, a bug), which is what failover is for.
+ */
+export type ErrorScope = 'request' | 'region';
+
+export interface ErrorOptions {
+  /** Seconds, for 429/503 answers. */
+  retryAfter?: number;
+  cause?: unknown;
+  /** Default "region". */
+  scope?: ErrorScope;
+}
+
 export class PixmeshError extends Error {
   readonly status: number;
   readonly code: ErrorCode;
   /** Seconds, for 429/503 answers. */
   readonly retryAfter?: number;
+  readonly scope: ErrorScope;
 
-  constructor(status: number, code: ErrorCode, message: string, options: { retryAfter?: number; cause?: unknown } = {}) {
+  constructor(status: number, code: ErrorCode, message: string, options: ErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'PixmeshError';
     this.status = status;
     this.code = code;
     this.retryAfter = options.retryAfter;
+    this.scope = options.scope ?? 'region';
+  }
+
+  /** The same error, marked as one every region would reproduce for this request. */
+  requestScoped(): PixmeshError {
+    if (this.scope === 'request') return this;
+    return new PixmeshError(this.status, this.code, this.message, { retryAfter: this.retryAfter, cause: this.cause, scope: 'request' });
   }
 
   /** The `ik-error` header value: `<CODE> - <message>` (header-safe: one line, ASCII). */
@@ -33,6 +60,8 @@ export class PixmeshError extends Error {
 }
 
 export const badTransformation = (message: string) => new PixmeshError(400, 'EBADTR', message);
+export const badRequest = (message: string) => new PixmeshError(400, 'EBADREQ', message);
+export const conflict = (message: string) => new PixmeshError(409, 'ECONFLICT', message);
 export const limitExceeded = (message: string, status = 400) => new PixmeshError(status, 'ELIMIT', message);
 export const notFound = (message = 'original not found in any origin') => new PixmeshError(404, 'ENOENT', message);
 export const unauthorized = (message: string) => new PixmeshError(401, 'EAUTH', message);
@@ -44,6 +73,11 @@ export const upstreamFailed = (message: string, status = 502) => new PixmeshErro
 
 export function isPixmeshError(e: unknown): e is PixmeshError {
   return e instanceof PixmeshError || (typeof e === 'object' && e !== null && (e as { name?: string }).name === 'PixmeshError');
+}
+
+/** Any thrown value as a PixmeshError (an unknown one is a 500 "internal error"; the caller logs it). */
+export function toPixmeshError(e: unknown): PixmeshError {
+  return isPixmeshError(e) ? e : new PixmeshError(500, 'EUPSTREAM', 'internal error', { cause: e });
 }
 
 /** Headers may carry only visible ASCII; user input echoed in messages is escaped and bounded. */

@@ -23,6 +23,15 @@ export interface ImageRequest {
 
 export const MAX_URL_LENGTH = 8192;
 
+/** The account segment of a public or internal URL, percent-decoded; bad encoding is a 404, never a URIError. */
+export function decodeAccountSegment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new PixmeshError(404, 'ENOENT', 'the account segment is not valid percent-encoding');
+  }
+}
+
 /** Split the path (already stripped of "/<accountId>" where that applies). */
 export function parseImagePath(account: Account, pathAfterAccount: string, search: string): ImageRequest {
   if (pathAfterAccount.length + search.length > MAX_URL_LENGTH)

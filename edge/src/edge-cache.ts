@@ -1,16 +1,13 @@
 /**
- * The edge cache (Cache API, per colo). Keys are built from the canonical request — account,
- * endpoint, path, cache-busting query, canonical transformation, negotiated format — never from
- * the raw URL or raw Accept header.
+ * The edge cache (Cache API, per colo). Keys are the shared variant key (shared/cache-key.ts, the
+ * same one the regions use: account and its defaults, endpoint, path, cache-busting query,
+ * canonical transformation, negotiated format, used client hints) — never the raw URL or Accept.
  *
  * Stale-if-error, which the Cache API lacks: entries are kept for a long retention period, and
  * carry the time they were stored; past their freshness they are revalidated against a region,
  * and served as STALE only when every region fails.
  */
-import type { Account } from '../../shared/accounts.js';
-import { toHex } from '../../shared/internal-auth.js';
-import type { ImageRequest } from '../../shared/request.js';
-import { variantKey, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
+import { cacheKeyDigest, variantCacheKey, type VariantIdentity } from '../../shared/cache-key.js';
 
 /** How long a cached 200 is served without asking a region again. */
 export const FRESH_TTL_S = 7 * 24 * 3600;
@@ -21,23 +18,10 @@ const FRESH_FOR = 'x-pixmesh-fresh-for';
 
 const cache = () => (caches as unknown as { default: Cache }).default;
 
-export async function edgeCacheKey(
-  account: Account,
-  request: ImageRequest,
-  plan: TransformPlan,
-  format: NegotiatedFormat,
-  hints: { dpr?: number; width?: number } = {},
-): Promise<Request> {
-  const parts = [
-    account.id,
-    request.endpoint.prefix,
-    request.path,
-    new URLSearchParams(request.extraQuery).toString(),
-    // The same transformation part the regions key on (engine version, canonical tr, format, hints used).
-    variantKey(plan, { format, dpr: hints.dpr, width: hints.width }, account.defaults),
-  ];
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(parts.join('\n')));
-  return new Request(`https://edge-cache.pixmesh.internal/${encodeURIComponent(account.id)}/${toHex(digest)}`);
+/** The Cache API key of a variant: the shared cache key (shared/cache-key.ts), hashed into a URL. */
+export async function edgeCacheKey(variant: VariantIdentity): Promise<Request> {
+  const digest = await cacheKeyDigest(variantCacheKey(variant));
+  return new Request(`https://edge-cache.pixmesh.internal/${encodeURIComponent(variant.account.id)}/${digest}`);
 }
 
 export interface CachedLookup {

@@ -3,12 +3,12 @@
  * (failing over in the model's order within one deadline) → learn → cache.
  */
 import { Hono, type Context } from 'hono';
-import type { Account } from '../../shared/accounts.js';
+import { RESERVED_ACCOUNT_IDS, type Account } from '../../shared/accounts.js';
 import { notFound, PixmeshError, upstreamFailed } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
 import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
 import { parseRegionUrls, type RegionId } from '../../shared/regions.js';
-import { parseImagePath } from '../../shared/request.js';
+import { decodeAccountSegment, parseImagePath } from '../../shared/request.js';
 import { verifyImageUrlSignature } from '../../shared/signing.js';
 import { clientHintsUsed, negotiateFormat, normaliseHints, parseTransformation } from '../../shared/transform/index.js';
 import { loadAccounts } from './accounts.js';
@@ -16,30 +16,25 @@ import { edgeCacheKey, readCached, storeInCache, type CachedLookup } from './edg
 import type { Env } from './env.js';
 import { readGeo } from './geo.js';
 import { edgePurgedAt } from './management.js';
-import { knownRegions, procFromServerTiming, router } from './router.js';
+import { knownRegions, procFromServerTiming, routingState } from './routing-state.js';
 import { routeServerTiming } from './routing/model.js';
 
-const RESERVED_FIRST_SEGMENTS = new Set(['api', 'v1', 'internal']);
+const RESERVED_FIRST_SEGMENTS = new Set(RESERVED_ACCOUNT_IDS);
 /** One deadline for the whole request, failovers included. */
 const OVERALL_DEADLINE_MS = 20_000;
 /** A single attempt may use at most this much of it, so a hung region leaves time to fail over. */
 const ATTEMPT_TIMEOUT_MS = 12_000;
 
-type Ctx = Context<{ Bindings: Env }>;
+type ImageContext = Context<{ Bindings: Env }>;
 
 /** Custom domain → account from Host; otherwise the first path segment names the account. */
-async function resolveAccount(c: Ctx, url: URL) {
+async function resolveAccount(c: ImageContext, url: URL) {
   const accounts = await loadAccounts(c.env);
   const byHost = accounts.byHost(url.host);
   if (byHost) return { account: byHost, pathAfterAccount: url.pathname, urlEndpoint: url.origin, viaCustomDomain: true };
   const m = /^\/([^/]+)(\/.*)?$/.exec(url.pathname);
   if (!m || RESERVED_FIRST_SEGMENTS.has(m[1]!)) throw notFound('no such route');
-  let id: string;
-  try {
-    id = decodeURIComponent(m[1]!);
-  } catch {
-    throw notFound('the account segment is not valid percent-encoding');
-  }
+  const id = decodeAccountSegment(m[1]!);
   const account = accounts.get(id);
   if (!account) throw notFound(`unknown account "${id}"`);
   return { account, pathAfterAccount: m[2] ?? '', urlEndpoint: `${url.origin}/${m[1]}`, viaCustomDomain: false };
@@ -82,15 +77,15 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
       used.width ? (c.req.header('sec-ch-width') ?? c.req.header('width')) : null,
     );
     const varyOn = [negotiated ? 'Accept' : '', used.dpr ? 'Sec-CH-DPR' : '', used.width ? 'Sec-CH-Width' : ''].filter(Boolean);
-    const key = await edgeCacheKey(account, request, plan, format, hints);
+    const key = await edgeCacheKey({ account, request, plan, format, dpr: hints.dpr, width: hints.width });
     const cached: CachedLookup = await readCached(key, started, () => edgePurgedAt(c.env, account.id, request.path));
     if (cached.fresh) {
       return withEdgeHeaders(cached.fresh, 'HIT', [`edge-cache;desc="HIT"`, `edge;dur=${Date.now() - started}`], varyOn, head);
     }
 
     // Miss: rank regions by expected latency and try them in order within one deadline.
-    await router.ensureLoaded(c.env, geo.colo ?? null);
-    const decision = router.decide(geo, account, viaCustomDomain, regions);
+    await routingState.ensureLoaded(c.env, geo.colo ?? null);
+    const decision = routingState.decide(geo, account, viaCustomDomain, regions);
     const internalPath = `/internal/render/${encodeURIComponent(account.id)}${pathAfterAccount}${url.search}`;
     const base = new Headers();
     base.set(H.format, format);
@@ -107,7 +102,7 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
       const region: RegionId = candidate.region;
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
-      if (!router.mayTry(region) && !decision.allOpen) continue;
+      if (!routingState.takeAttemptLease(region) && !decision.allOpen) continue;
       tried.push(region);
       const attempt = new Headers(base);
       attempt.set(AUTH_HEADER, await signInternalRequest(c.env.PIXMESH_INTERNAL_SECRET, 'GET', internalPath, attempt));
@@ -117,13 +112,13 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
         res = await fetch(urls[region] + internalPath, { headers: attempt, signal: AbortSignal.timeout(Math.min(ATTEMPT_TIMEOUT_MS, remaining)) });
       } catch (e) {
         const timedOut = (e as Error).name === 'TimeoutError';
-        router.report({ region, result: timedOut ? 'timeout' : 'network-error' });
+        routingState.report({ region, result: timedOut ? 'timeout' : 'network-error' });
         lastError = upstreamFailed(`${region} ${timedOut ? 'timed out' : 'unreachable'}`, timedOut ? 504 : 502);
         continue;
       }
       const ttfb = Date.now() - t0;
       const requestScoped = res.status >= 500 && res.headers.get(H.errorScope) === 'request';
-      router.report({
+      routingState.report({
         region,
         result: res.status,
         colo: decision.location.colo,
@@ -134,7 +129,7 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
         regionHitRatio: res.headers.get(H.regionHitRatio),
         requestScopedError: requestScoped,
       });
-      c.executionCtx.waitUntil(router.flush(c.env));
+      c.executionCtx.waitUntil(routingState.flush(c.env));
       // Another region would fail the same way on a request-scoped error: answer it, don't fail over.
       if (res.status >= 500 && !requestScoped) {
         lastError = new PixmeshError(res.status === 504 ? 504 : 502, 'EUPSTREAM', `${region} answered ${res.status}`);

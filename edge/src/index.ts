@@ -2,7 +2,7 @@
  * pixmesh edge worker: small Hono apps composed in one place.
  *   /_health, /_routing   the edge's own endpoints (edge/src/ops.ts)
  *   /<account>/…          images (edge/src/images.ts); on a custom domain: /…
- * The region for a miss is chosen in edge/src/routing/ (model) driven by edge/src/router.ts.
+ * The region for a miss is chosen in edge/src/routing/ (model) driven by edge/src/routing-state.ts.
  */
 import { Hono } from 'hono';
 import { notFound } from '../../shared/errors.js';

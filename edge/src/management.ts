@@ -23,7 +23,7 @@
  */
 import { Hono, type Context } from 'hono';
 import type { Account } from '../../shared/accounts.js';
-import { isPixmeshError, PixmeshError } from '../../shared/errors.js';
+import { badRequest, isPixmeshError, PixmeshError } from '../../shared/errors.js';
 import { AUTH_HEADER, signInternalRequest, timingSafeEqualStr } from '../../shared/internal-auth.js';
 import { parseRegionUrls } from '../../shared/regions.js';
 import { parseImagePath } from '../../shared/request.js';
@@ -36,7 +36,7 @@ export interface PurgeKv {
   put(key: string, value: string): Promise<void>;
 }
 export type ManagementEnv = Env & { PIXMESH_PURGE?: PurgeKv };
-type Ctx = Context<{ Bindings: ManagementEnv }>;
+type ManagementContext = Context<{ Bindings: ManagementEnv }>;
 
 export const HELP = 'See docs/management-api.md (ImageKit-compatible management API).';
 /** A client-side upload is read before forwarding (the account is named inside the form). */
@@ -58,7 +58,6 @@ function apiError(status: number, message: string, ikError?: string): Response {
 }
 
 const unauthorized = (message: string) => new PixmeshError(401, 'EAUTH', message);
-const badRequest = (message: string) => new PixmeshError(400, 'EBADTR', message);
 
 /** The private key from `Authorization: Basic base64(privateKey:anything)`, or undefined. */
 export function basicUser(header: string | undefined): string | undefined {
@@ -81,7 +80,7 @@ function byKey(accounts: Account[], field: 'privateKey' | 'publicKey', key: stri
   return found;
 }
 
-async function authenticate(c: Ctx): Promise<Account> {
+async function authenticate(c: ManagementContext): Promise<Account> {
   const header = c.req.header('authorization');
   if (!header) throw unauthorized('Your request does not contain private API key.');
   const key = basicUser(header);
@@ -93,7 +92,7 @@ async function authenticate(c: Ctx): Promise<Account> {
 
 /** A signed call to the account's home region. */
 async function callHome(
-  c: Ctx,
+  c: ManagementContext,
   account: Account,
   method: string,
   pathAndQuery: string,
@@ -141,7 +140,7 @@ function withCors(res: Response): Response {
 }
 
 const mediaPath = (account: Account, rest: string) => `/internal/media/${encodeURIComponent(account.id)}${rest}`;
-const urlEndpoint = (c: Ctx, account: Account) => `${new URL(c.req.url).origin}/${account.id}`;
+const urlEndpoint = (c: ManagementContext, account: Account) => `${new URL(c.req.url).origin}/${account.id}`;
 
 // ---------------------------------------------------------------------------------------------
 // Edge purge records

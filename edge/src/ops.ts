@@ -8,7 +8,7 @@ import { parseRegionUrls, type RegionId } from '../../shared/regions.js';
 import { loadAccounts } from './accounts.js';
 import type { Env } from './env.js';
 import { readGeo } from './geo.js';
-import { knownRegions, router } from './router.js';
+import { knownRegions, routingState } from './routing-state.js';
 
 export function opsRoutes(): Hono<{ Bindings: Env }> {
   const app = new Hono<{ Bindings: Env }>();
@@ -18,14 +18,14 @@ export function opsRoutes(): Hono<{ Bindings: Env }> {
   app.get('/_routing', async (c) => {
     const url = new URL(c.req.url);
     const geo = readGeo(c.req.raw, c.env.PIXMESH_TRUST_GEO_HEADERS === 'true');
-    await router.ensureLoaded(c.env, geo.colo ?? null);
+    await routingState.ensureLoaded(c.env, geo.colo ?? null);
     const accounts = await loadAccounts(c.env);
     const byHost = accounts.byHost(url.host);
     const id = c.req.query('account');
     const account = byHost ?? (id ? accounts.get(id) : accounts.accounts[0]);
     if (!account) throw notFound(`unknown account "${id ?? ''}"`);
     const regions = knownRegions(parseRegionUrls(c.env.PIXMESH_REGION_URLS));
-    return c.json({ geo, ...router.describe(geo, account, Boolean(byHost), regions) }, 200, { 'cache-control': 'no-store' });
+    return c.json({ geo, ...routingState.describe(geo, account, Boolean(byHost), regions) }, 200, { 'cache-control': 'no-store' });
   });
   return app;
 }
@@ -41,15 +41,15 @@ export async function probeRegions(env: Env, colo: string | null = null): Promis
         const res = await fetch(`${urls[region]}/healthz`, { signal: AbortSignal.timeout(5000) });
         await res.body?.cancel();
         const rtt = Date.now() - t0;
-        router.report({ region, result: res.status, colo, ttfbMs: rtt, procMs: 0 });
+        routingState.report({ region, result: res.status, colo, ttfbMs: rtt, procMs: 0 });
         results[region] = res.ok ? rtt : `status ${res.status}`;
       } catch (e) {
         const timedOut = (e as Error).name === 'TimeoutError';
-        router.report({ region, result: timedOut ? 'timeout' : 'network-error' });
+        routingState.report({ region, result: timedOut ? 'timeout' : 'network-error' });
         results[region] = timedOut ? 'timeout' : 'unreachable';
       }
     }),
   );
-  await router.flush(env, Date.now(), true);
+  await routingState.flush(env, Date.now(), true);
   return results;
 }

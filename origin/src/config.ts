@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isRegionId, localRegionUrls, parseRegionUrls, REGION_IDS, REGIONS, type RegionId, type RegionUrls } from '../../shared/regions.js';
 
-export interface OriginConfig {
+export interface ServerConfig {
   region: RegionId;
   host: string;
   port: number;
@@ -62,7 +62,7 @@ function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, problems
   return n;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): OriginConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const problems: string[] = [];
   const region = env.PIXMESH_REGION;
   if (!isRegionId(region)) {
@@ -78,7 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): OriginConfig {
     problems.push((e as Error).message);
   }
   const dataDir = path.resolve(env.PIXMESH_DATA_DIR ?? '.pixmesh');
-  const config: OriginConfig = {
+  const config: ServerConfig = {
     region: regionId,
     host: env.PIXMESH_HOST ?? '127.0.0.1',
     port: intVar(env, 'PORT', REGIONS[regionId].port, problems, 1),

@@ -6,9 +6,9 @@
  */
 import { parseIkError, PixmeshError, upstreamFailed } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
+import { decodeAccountSegment } from '../../shared/request.js';
 import { AUTH_HEADER, signInternalRequest, SIGNED_HEADERS } from '../../shared/internal-auth.js';
 import type { CachedMeta } from './cache/result-cache.js';
-import { requestScoped } from './errors.js';
 import type { RegionId } from '../../shared/regions.js';
 import type { RegionServices } from './services.js';
 
@@ -40,8 +40,11 @@ export class HomeBreaker {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** null: go ahead; otherwise the reason to skip the call. */
-  check(region: string): string | null {
+  /**
+   * Before a call: null when it may go (in half-open this TAKES the one trial lease, so everyone
+   * else skips until it settles); otherwise the reason to skip the call.
+   */
+  takeAttemptLease(region: string): string | null {
     const s = this.state.get(region);
     if (!s || s.failures === 0) return null;
     if (this.now() < s.openUntil) return `circuit open for ${Math.ceil((s.openUntil - this.now()) / 1000)} s after ${s.failures} failure(s)`;
@@ -81,11 +84,11 @@ export async function forwardToHome(
   url: URL,
   incoming: Headers,
 ): Promise<ForwardResult> {
-  const accountId = decodeURIComponent(url.pathname.split('/')[3] ?? '');
+  const accountId = decodeAccountSegment(url.pathname.split('/')[3] ?? '');
   const account = deps.accounts.get(accountId);
   if (!account) throw new PixmeshError(404, 'ENOENT', `unknown account "${accountId}"`);
   const breaker = deps.homeBreaker;
-  const skip = breaker?.check(account.homeRegion);
+  const skip = breaker?.takeAttemptLease(account.homeRegion);
   if (skip) throw new HomeUnreachable(skip);
   try {
     const res = await callHome(deps, account, url, incoming);
@@ -131,8 +134,7 @@ async function callHome(
     const scope = res.headers.get(H.errorScope);
     if (ik && fromHome && (scope === 'request' || (scope === null && ik.code !== 'EBUSY'))) {
       const retryAfter = Number(res.headers.get('retry-after'));
-      const err = new PixmeshError(res.status, ik.code as PixmeshError['code'], ik.message, retryAfter > 0 ? { retryAfter } : {});
-      throw scope === 'request' ? requestScoped(err) : err;
+      throw new PixmeshError(res.status, ik.code as PixmeshError['code'], ik.message, { retryAfter: retryAfter > 0 ? retryAfter : undefined, scope: scope === 'request' ? 'request' : 'region' });
     }
     throw new HomeUnreachable(`answered ${res.status}${ik ? ` ${ik.code}` : ''}`);
   }

@@ -10,7 +10,7 @@
  *     → 200 {"ok":true,"regions":{"us-east-1":{"ok":true,"results":0,"originals":0},…}}
  *     → 502 with the same shape when a region could not be reached (ok:false, error).
  */
-import { PixmeshError } from '../../shared/errors.js';
+import { badRequest, PixmeshError } from '../../shared/errors.js';
 import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
 import type { RegionId } from '../../shared/regions.js';
 import { log } from './log.js';
@@ -33,12 +33,12 @@ export interface PurgeReport {
 
 /** Normalise and validate purge parameters (throws 400/404 PixmeshError). */
 export function purgeParams(services: Pick<RegionServices, 'accounts'>, account: string | undefined, path: string | undefined, prefix: string | undefined) {
-  if (!account) throw new PixmeshError(400, 'EBADTR', 'purge: "account" is required');
+  if (!account) throw badRequest('purge: "account" is required');
   if (!services.accounts.get(account)) throw new PixmeshError(404, 'ENOENT', `purge: unknown account "${account}"`);
   const isPrefix = prefix === 'true' || prefix === '1';
   const p = (path ?? '').replace(/^\/+/, '');
-  if (!p && !isPrefix) throw new PixmeshError(400, 'EBADTR', 'purge: "path" is required (or prefix=true to purge a whole prefix)');
-  if (p.length > 4096) throw new PixmeshError(400, 'EBADTR', 'purge: path too long');
+  if (!p && !isPrefix) throw badRequest('purge: "path" is required (or prefix=true to purge a whole prefix)');
+  if (p.length > 4096) throw badRequest('purge: path too long');
   return { account, path: p, isPrefix };
 }
 

@@ -9,12 +9,12 @@
 import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import type { Account } from '../../shared/accounts.js';
-import { headerSafe, isPixmeshError, notFound, PixmeshError, unauthorized, upstreamFailed } from '../../shared/errors.js';
+import { badRequest, headerSafe, isPixmeshError, notFound, unauthorized, upstreamFailed } from '../../shared/errors.js';
+import { variantCacheKey } from '../../shared/cache-key.js';
 import { H } from '../../shared/headers.js';
-import { parseImagePath, type ImageRequest } from '../../shared/request.js';
-import { parseTransformation, variantKey, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
+import { decodeAccountSegment, parseImagePath, type ImageRequest } from '../../shared/request.js';
+import { parseTransformation, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
 import type { CacheEntry, CachedMeta } from './cache/result-cache.js';
-import { requestScoped } from './errors.js';
 import { forwardToHome, HomeUnreachable } from './forward.js';
 import { checkInputPixels } from './limits.js';
 import { log } from './log.js';
@@ -41,35 +41,29 @@ export interface Variant {
   key: string;
 }
 
-function readVariant(deps: RegionServices, url: URL, headers: Headers): Variant {
+/** The render call's URL and steering headers → the variant it asks for (its cache key included). */
+function parseVariant(deps: RegionServices, url: URL, headers: Headers): Variant {
   const m = /^\/internal\/render\/([^/]+)(\/.*)?$/.exec(url.pathname);
   if (!m) throw notFound('no account in the path');
-  const account = deps.accounts.get(decodeURIComponent(m[1]!));
-  if (!account) throw notFound(`unknown account "${decodeURIComponent(m[1]!)}"`);
+  const id = decodeAccountSegment(m[1]!);
+  const account = deps.accounts.get(id);
+  if (!account) throw notFound(`unknown account "${id}"`);
   const request = parseImagePath(account, m[2] ?? '', url.search);
   const plan = parseTransformation(request.tr, { namedTransforms: account.namedTransforms, namedOnly: account.namedOnly });
   const rawFormat = headers.get(H.format) ?? 'source';
-  if (!FORMATS.includes(rawFormat as NegotiatedFormat)) throw new PixmeshError(400, 'EBADTR', `bad ${H.format} "${rawFormat}"`);
+  if (!FORMATS.includes(rawFormat as NegotiatedFormat)) throw badRequest(`bad ${H.format} "${rawFormat}"`);
   const format = rawFormat as NegotiatedFormat;
   const num = (name: string) => {
     const raw = headers.get(name);
     if (raw === null || raw === '') return undefined;
     const n = Number(raw);
-    if (!Number.isFinite(n) || n <= 0) throw new PixmeshError(400, 'EBADTR', `bad ${name} "${raw}"`);
+    if (!Number.isFinite(n) || n <= 0) throw badRequest(`bad ${name} "${raw}"`);
     return n;
   };
   const dpr = num(H.dpr);
   const widthHint = num(H.width);
-  const key = [
-    account.id,
-    request.endpoint.prefix,
-    request.path,
-    new URLSearchParams(request.extraQuery).toString(),
-    // The transformation part both tiers key on: engine version, canonical tr, format, hints only where used.
-    variantKey(plan, { format, dpr, width: widthHint }, account.defaults),
-    // The rest of the account defaults (auto-format, auto-rotate …) change the bytes too.
-    `d=${JSON.stringify(account.defaults)}`,
-  ].join('\n');
+  // The one key both tiers use (shared/cache-key.ts): the edge caches under the same identity.
+  const key = variantCacheKey({ account, request, plan, format, dpr, width: widthHint });
   return { account, request, plan, format, dpr, widthHint, signed: headers.get(H.signed) === 'true', key };
 }
 
@@ -183,7 +177,7 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
       deps.metrics.stage.observe({ stage: 'queue' }, (performance.now() - queuedAt) / 1000);
       // A 5xx from the pipeline (its render deadline) would recur in any region.
       return stage(deps, timing, 'transform', () => renderImage(original.body, v.plan, opts)).catch((e: unknown) => {
-        throw isPixmeshError(e) && e.status >= 500 ? requestScoped(e) : e;
+        throw isPixmeshError(e) && e.status >= 500 ? e.requestScoped() : e;
       });
     }, AbortSignal.timeout(config.transformQueueTimeoutMs));
   }
@@ -240,7 +234,7 @@ export function renderRoutes(deps: RegionServices): Hono {
     timing.add('region', undefined, config.region);
     const url = new URL(c.req.url);
     const headers = c.req.raw.headers;
-    const v = readVariant(deps, url, headers);
+    const v = parseVariant(deps, url, headers);
     if (!v.signed && needsSignature(v)) throw unauthorized('web-proxy URLs must be signed (ik-s)');
     const isHome = v.account.homeRegion === config.region;
     const mayStoreHere = isHome || v.account.residency === 'flexible';

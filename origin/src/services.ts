@@ -6,7 +6,7 @@
 import type { AccountDirectory } from './accounts.js';
 import type { ResultCache } from './cache/result-cache.js';
 import { SingleFlight } from './coalesce.js';
-import type { OriginConfig } from './config.js';
+import type { ServerConfig } from './config.js';
 import { HomeBreaker } from './forward.js';
 import { OriginMetrics } from './metrics.js';
 import { createPurgeFanout, purgeLocal, type LocalPurgeResult, type PurgeReport } from './purge.js';
@@ -16,7 +16,7 @@ import { OriginalStore } from './sources/index.js';
 
 /** What main.ts (or a test) provides. */
 export interface OriginDeps {
-  config: OriginConfig;
+  config: ServerConfig;
   accounts: AccountDirectory;
   cache: ResultCache;
 }

@@ -214,24 +214,6 @@ export function normaliseHints(dpr: string | null | undefined, width: string | n
   return out;
 }
 
-/**
- * The transformation part of a cache key, identical on both tiers: engine version, canonical
- * transformation (account default quality dropped), negotiated format, and the client hints only
- * when the plan reads them (normalised, so `2.0` and `2` share an entry).
- */
-export function variantKey(
-  plan: TransformPlan,
-  variant: { format: NegotiatedFormat; dpr?: string | number | null; width?: string | number | null },
-  defaults?: Pick<AccountDefaults, 'quality'>,
-): string {
-  const used = clientHintsUsed(plan);
-  const hints = normaliseHints(variant.dpr == null ? null : String(variant.dpr), variant.width == null ? null : String(variant.width));
-  const parts = [`v${TRANSFORM_ENGINE_VERSION}`, canonicalTransformation(plan, defaults), `f=${variant.format}`];
-  if (used.dpr) parts.push(`dpr=${hints.dpr ?? ''}`);
-  if (used.width) parts.push(`w=${hints.width ?? ''}`);
-  return parts.join('|');
-}
-
 /** Evaluate an if-condition against the current (w h) and input (iw ih) dimensions. */
 export function evalCondition(c: Condition, s: ExprScope): boolean {
   // Condition properties w h ar name the current dimensions, like the expression variables cw ch car.

@@ -4,7 +4,7 @@
  */
 import { env, exports } from 'cloudflare:workers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { router } from '../../edge/src/router.js';
+import { routingState } from '../../edge/src/routing-state.js';
 import { emptyState, newBreakers, recordHit } from '../../edge/src/routing/index.js';
 
 const regionUrls = JSON.parse((env as { PIXMESH_REGION_URLS: string }).PIXMESH_REGION_URLS) as Record<string, string>;
@@ -15,8 +15,8 @@ let n = 0;
 const fresh = (name: string) => `/demo/tr:w-10/${name}-${Date.now()}-${n++}.png`;
 
 beforeEach(async () => {
-  router.state = emptyState();
-  router.breakers = newBreakers();
+  routingState.state = emptyState();
+  routingState.breakers = newBreakers();
   await Promise.all(Object.values(regionUrls).map((u) => fetch(`${u}/__reset`)));
 });
 afterEach(async () => {
@@ -44,7 +44,7 @@ describe('region choice for the demo account (home eu-central-1)', () => {
     ['cold (us-east-1 reports misses)', false, 'eu-central-1'],
     ['warm (us-east-1 reports hits)', true, 'us-east-1'],
   ])('a miss from GRU with a %s region cache goes to %s', async (_label, hit, region) => {
-    for (let i = 0; i < 20; i++) router.state = recordHit(router.state, 'us-east-1', hit, Date.now()).state;
+    for (let i = 0; i < 20; i++) routingState.state = recordHit(routingState.state, 'us-east-1', hit, Date.now()).state;
     const res = await edge(fresh('gru'), { 'x-pixmesh-colo': 'GRU' });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-pixmesh-region')).toBe(region);

@@ -8,7 +8,7 @@ import { signInternalRequest } from '../../shared/internal-auth.js';
 import { AccountDirectory } from '../../origin/src/accounts.js';
 import { createOriginApp } from '../../origin/src/app.js';
 import { ResultCache } from '../../origin/src/cache/result-cache.js';
-import { loadConfig, type OriginConfig } from '../../origin/src/config.js';
+import { loadConfig, type ServerConfig } from '../../origin/src/config.js';
 import { metricValue, serveBytes, startOriginServer, testJpeg, type OriginServer } from './helpers.js';
 
 process.env.PIXMESH_LOG = 'silent';
@@ -51,7 +51,7 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function makeApp(name: string, overrides: Partial<OriginConfig> = {}) {
+async function makeApp(name: string, overrides: Partial<ServerConfig> = {}) {
   const config = {
     ...loadConfig({
       PIXMESH_REGION: 'eu-central-1',
@@ -115,13 +115,13 @@ describe('render edge cases', () => {
     expect(await res.json()).toMatchObject({ ok: false, checks: { draining: { ok: false }, accounts: { ok: true } } });
   });
 
-  it('refuses bad client-hint headers with 400 EBADTR', async () => {
+  it('refuses bad client-hint headers with 400 EBADREQ', async () => {
     const app = await makeApp('hints');
     const pathAndQuery = '/internal/render/w/tr:w-40/a.jpg';
     const headers = new Headers({ 'x-pixmesh-format': 'jpeg', 'x-pixmesh-dpr': 'NaN' });
     headers.set('x-pixmesh-auth', await signInternalRequest(SECRET, 'GET', pathAndQuery, headers));
     const res = await app.request(`http://origin.test${pathAndQuery}`, { headers });
     expect(res.status).toBe(400);
-    expect(res.headers.get('ik-error')).toMatch(/^EBADTR/);
+    expect(res.headers.get('ik-error')).toMatch(/^EBADREQ/);
   });
 });

@@ -229,34 +229,34 @@ describe('home breaker', () => {
   it('opens after a network failure, lets one trial through after a doubling cool-down, closes on success', () => {
     let now = 0;
     const b = new HomeBreaker(1000, 4000, () => now);
-    expect(b.check('eu')).toBeNull();
+    expect(b.takeAttemptLease('eu')).toBeNull();
     b.settle('eu', new HomeUnreachable('refused', false, true));
-    expect(b.check('eu')).toMatch(/open/);
+    expect(b.takeAttemptLease('eu')).toMatch(/open/);
     now = 1000;
-    expect(b.check('eu')).toBeNull(); // the trial
-    expect(b.check('eu')).toMatch(/half-open/); // everyone else still skips
+    expect(b.takeAttemptLease('eu')).toBeNull(); // the trial
+    expect(b.takeAttemptLease('eu')).toMatch(/half-open/); // everyone else still skips
     b.failure('eu');
     now = 2999;
-    expect(b.check('eu')).toMatch(/open/); // 2 s now
+    expect(b.takeAttemptLease('eu')).toMatch(/open/); // 2 s now
     now = 3000;
-    expect(b.check('eu')).toBeNull();
+    expect(b.takeAttemptLease('eu')).toBeNull();
     b.failure('eu');
     b.failure('eu');
     now = 3000 + 3999;
-    expect(b.check('eu')).toMatch(/open/); // capped at 4 s
+    expect(b.takeAttemptLease('eu')).toMatch(/open/); // capped at 4 s
     now = 3000 + 4000;
-    expect(b.check('eu')).toBeNull();
+    expect(b.takeAttemptLease('eu')).toBeNull();
     b.success('eu');
-    expect(b.check('eu')).toBeNull();
-    expect(b.check('other')).toBeNull();
+    expect(b.takeAttemptLease('eu')).toBeNull();
+    expect(b.takeAttemptLease('other')).toBeNull();
   });
 
   it('counts only network failures: an answer (even an error) proves the region alive', () => {
     const b = new HomeBreaker(1000, 4000, () => 0);
     b.settle('eu', new HomeUnreachable('answered 503 EBUSY'));
-    expect(b.check('eu')).toBeNull();
+    expect(b.takeAttemptLease('eu')).toBeNull();
     b.settle('eu', new Error('404'));
-    expect(b.check('eu')).toBeNull();
+    expect(b.takeAttemptLease('eu')).toBeNull();
   });
 });
 

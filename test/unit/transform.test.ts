@@ -9,7 +9,6 @@ import {
   negotiateFormat,
   normaliseHints,
   parseTransformation,
-  variantKey,
   type OpsStep,
   type TransformPlan,
 } from '../../shared/transform/index.js';
@@ -427,13 +426,3 @@ describe('namedTransformProblems (for account validation)', () => {
   });
 });
 
-describe('variantKey', () => {
-  it.each<[string, { format: 'webp' | 'source'; dpr?: string; width?: string }, string]>([
-    ['w-100,q-80', { format: 'webp', dpr: '2', width: '500' }, 'v2|w-100|f=webp'],
-    ['w-100,dpr-auto', { format: 'source', dpr: '2.0', width: '500' }, 'v2|dpr-auto,w-100|f=source|dpr=2'],
-    ['w-auto', { format: 'source', width: '412.4' }, 'v2|w-auto|f=source|w=412'],
-    ['w-auto', { format: 'source' }, 'v2|w-auto|f=source|w='],
-  ])('%s %j → %s', (tr, variant, key) => {
-    expect(variantKey(parseTransformation(tr), variant, { quality: 80 })).toBe(key);
-  });
-});

@@ -8,8 +8,7 @@
  */
 import crypto from 'node:crypto';
 import type { Account } from '../../../shared/accounts.js';
-import { unauthorized } from '../../../shared/errors.js';
-import { badRequest } from './upload.js';
+import { badRequest, unauthorized } from '../../../shared/errors.js';
 
 export const MAX_EXPIRE_AHEAD_S = 3600;
 /** Allowance for clocks between the signer and us. */

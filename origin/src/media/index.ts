@@ -10,36 +10,35 @@
  *   DELETE /internal/media/<account>/files/<fileId>        → {filePath, path, purge}
  *   POST   /internal/media/<account>/purge   {url, path, prefix} → PurgeRecord
  *   GET    /internal/media/<account>/purge/<requestId>    → PurgeRecord
- *   POST   /internal/media/_cache/purge      {account, path, prefix} → {removed}   (every region)
  *
  * See docs/management-api.md for the public side.
  */
 import crypto from 'node:crypto';
 import { Hono } from 'hono';
 import type { Account } from '../../../shared/accounts.js';
-import { busy, notFound, PixmeshError } from '../../../shared/errors.js';
+import { badRequest, busy, conflict, notFound, PixmeshError } from '../../../shared/errors.js';
 import type { AccountDirectory } from '../accounts.js';
 import type { ResultCache } from '../cache/result-cache.js';
-import { mediaBucketFor, type OriginConfig } from '../config.js';
+import { mediaBucketFor, type ServerConfig } from '../config.js';
 import { log } from '../log.js';
 import { TokenMemory, verifyClientUpload } from './client-auth.js';
 import { matches, mentionsField, parseSearchQuery } from './search.js';
-import { Purger, REGION_PURGE_PATH, type PurgeDeps, type PurgeTarget } from './purge.js';
+import { Purger, type PurgeDeps } from './purge.js';
 import { FileExistsError, MediaStore, type FileRecord } from './store.js';
-import { badRequest, fileBytes, parseUploadForm, readBodyLimited, sniffImage, uniqueName } from './upload.js';
+import { fileBytes, parseUploadForm, readBodyLimited, sniffImage, uniqueName } from './upload.js';
 import { fetchUploadUrl, type UrlFetcher } from './url-fetch.js';
 
 /** Upload answer header: the (URI-encoded) path whose old variants the edge must treat as purged. */
 export const REPLACED_PATH_HEADER = 'x-pixmesh-replaced-path';
 
 export interface MediaDeps {
-  config: OriginConfig;
+  config: ServerConfig;
   accounts: AccountDirectory;
   cache: ResultCache;
   /** Tests may inject a fetcher; otherwise sources/safe-fetch. */
   fetchUrl?: UrlFetcher;
-  /** The origin's purge fan-out (RegionServices.purgeVariants), preferred over this module's own. */
-  purgeVariants?: PurgeDeps['purgeVariants'];
+  /** The origin's purge fan-out (RegionServices.purgeVariants). */
+  purgeVariants: PurgeDeps['purgeVariants'];
 }
 
 export interface MediaLimits {
@@ -140,7 +139,7 @@ function intParam(v: string | undefined, name: string, fallback: number, min: nu
 export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFromEnv()): Hono {
   const { config } = deps;
   const store = new MediaStore({ s3: config.s3, bucket: config.mediaBucket, bucketFor: (r) => mediaBucketFor(r as never) });
-  const purger = new Purger({ purgeVariants: deps.purgeVariants, region: config.region, regionUrls: config.regionUrls, internalSecret: config.internalSecret, cache: deps.cache, store });
+  const purger = new Purger({ purgeVariants: deps.purgeVariants, region: config.region, regionUrls: config.regionUrls, store });
   const tokens = new TokenMemory();
   const fetchUrl: UrlFetcher = deps.fetchUrl ?? fetchUploadUrl;
 
@@ -153,12 +152,6 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   }, 2000).unref();
 
   const app = new Hono();
-
-  app.post(REGION_PURGE_PATH, async (c) => {
-    const t = (await c.req.json().catch(() => null)) as PurgeTarget | null;
-    if (!t || typeof t.account !== 'string' || typeof t.path !== 'string' || typeof t.prefix !== 'boolean') throw badRequest('bad purge target');
-    return c.json({ removed: await purger.local(t), region: config.region });
-  });
 
   const home = (id: string): Account => {
     const account = deps.accounts.get(id);
@@ -224,7 +217,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
         },
       });
     } catch (e) {
-      if (e instanceof FileExistsError) throw new PixmeshError(409, 'EBADTR', `${e.message} and overwriteFile is false`);
+      if (e instanceof FileExistsError) throw conflict(`${e.message} and overwriteFile is false`);
       throw e;
     }
     // A replaced file's old variants are stale in every region (and at the edge: the header asks the edge to record it).

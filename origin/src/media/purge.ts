@@ -4,17 +4,12 @@
  * its bucket with status Pending → Completed. Regions that cannot be reached are retried in the
  * background (a few times, backing off); the request stays Pending until every region confirmed.
  *
- * The fan-out is the origin's `purgeVariants` (origin/src/purge.ts: result cache and originals
- * cache, via `POST /internal/purge` in every region) when the app passes it in; otherwise this
- * module's own `POST /internal/media/_cache/purge` (result cache only) is used.
+ * The fan-out is the origin's one purge fan-out, `purgeVariants` (origin/src/purge.ts: result
+ * cache and originals cache, via `POST /internal/purge` in every region).
  */
-import { AUTH_HEADER, signInternalRequest } from '../../../shared/internal-auth.js';
 import type { RegionUrls } from '../../../shared/regions.js';
-import type { ResultCache } from '../cache/result-cache.js';
 import { log } from '../log.js';
 import { newId, PURGE_PREFIX, type MediaStore } from './store.js';
-
-export const REGION_PURGE_PATH = '/internal/media/_cache/purge';
 
 export interface PurgeTarget {
   account: string;
@@ -43,12 +38,10 @@ export interface PurgeReportLike {
 }
 
 export interface PurgeDeps {
-  /** The origin's fan-out, when available (preferred). */
-  purgeVariants?: (account: string, pathOrPrefix: string, isPrefix: boolean) => Promise<PurgeReportLike>;
+  /** The origin's fan-out (RegionServices.purgeVariants). */
+  purgeVariants: (account: string, pathOrPrefix: string, isPrefix: boolean) => Promise<PurgeReportLike>;
   region: string;
   regionUrls: RegionUrls;
-  internalSecret: string;
-  cache: ResultCache;
   store: MediaStore;
 }
 
@@ -61,44 +54,11 @@ export class Purger {
 
   constructor(private readonly deps: PurgeDeps) {
     const viaOrigin = deps.purgeVariants;
-    this.fanout = viaOrigin
-      ? async (t) => Object.fromEntries(Object.entries((await viaOrigin(t.account, t.path, t.prefix)).regions).map(([r, v]) => [r, v?.ok === true]))
-      : async (t) => {
-          const regions = new Set([...Object.keys(this.deps.regionUrls), this.deps.region]);
-          return Object.fromEntries(
-            await Promise.all(
-              [...regions].map(async (r) => {
-                try {
-                  await this.purgeRegion(r, t);
-                  return [r, true] as const;
-                } catch (e) {
-                  log.warn('purge: region not reached', { region: r, err: String(e) });
-                  return [r, false] as const;
-                }
-              }),
-            ),
-          );
-        };
+    this.fanout = async (t) => Object.fromEntries(Object.entries((await viaOrigin(t.account, t.path, t.prefix)).regions).map(([r, v]) => [r, v?.ok === true]));
   }
 
   private key(account: string, requestId: string): string {
     return `${PURGE_PREFIX}/${account}/${requestId}.json`;
-  }
-
-  /** Region-local purge (the fan-out target). */
-  local(target: PurgeTarget): Promise<number> {
-    return this.deps.cache.purge(target.account, target.path, target.prefix);
-  }
-
-  private async purgeRegion(region: string, target: PurgeTarget): Promise<number> {
-    if (region === this.deps.region) return this.local(target);
-    const base = this.deps.regionUrls[region as keyof RegionUrls];
-    if (!base) throw new Error(`no URL for ${region}`);
-    const headers = new Headers({ 'content-type': 'application/json' });
-    headers.set(AUTH_HEADER, await signInternalRequest(this.deps.internalSecret, 'POST', REGION_PURGE_PATH, headers));
-    const res = await fetch(base + REGION_PURGE_PATH, { method: 'POST', headers, body: JSON.stringify(target), signal: AbortSignal.timeout(5000) });
-    if (!res.ok) throw new Error(`${region} answered ${res.status}`);
-    return ((await res.json()) as { removed: number }).removed;
   }
 
   /**

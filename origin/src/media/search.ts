@@ -15,7 +15,7 @@
  * private / published (true | false), customMetadata.<key>. Field names may be quoted.
  * Anything else is a 400 naming the problem. Pure: no I/O.
  */
-import { badRequest } from './upload.js';
+import { badRequest } from '../../../shared/errors.js';
 
 export type Value = string | number | boolean;
 interface Cond {

@@ -6,11 +6,9 @@
  */
 import crypto from 'node:crypto';
 import sharp, { type Metadata } from 'sharp';
-import { limitExceeded, PixmeshError, upstreamFailed } from '../../../shared/errors.js';
+import { badRequest, limitExceeded, PixmeshError, upstreamFailed } from '../../../shared/errors.js';
 import type { FileRecord } from './store.js';
 import type { UrlFetcher } from './url-fetch.js';
-
-export const badRequest = (message: string) => new PixmeshError(400, 'EBADTR', message);
 
 /** Reads a request body into memory, refusing more than maxBytes and stalls longer than idleMs. */
 export async function readBodyLimited(body: ReadableStream<Uint8Array> | null, maxBytes: number, idleMs: number): Promise<Buffer> {

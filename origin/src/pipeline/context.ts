@@ -36,7 +36,7 @@ export const PHASE = {
   normalise: 16,
 } as const;
 
-export interface Ctx {
+export interface RenderState {
   readonly input: Buffer;
   readonly plan: TransformPlan;
   readonly opts: RenderOptions;
@@ -71,7 +71,7 @@ export interface Ctx {
 }
 
 /** Throw 503 EBUSY when the caller gave up or the render's deadline passed. */
-export function checkDeadline(ctx: Pick<Ctx, 'deadline' | 'opts' | 'config'>): void {
+export function checkDeadline(ctx: Pick<RenderState, 'deadline' | 'opts' | 'config'>): void {
   if (ctx.opts.signal?.aborted) throw busy('the render took too long and was abandoned', 1, 503);
   if (Date.now() > ctx.deadline) throw busy(`the render took longer than ${ctx.config.renderTimeoutSeconds} s`, 1, 503);
 }
@@ -80,13 +80,13 @@ export function checkDeadline(ctx: Pick<Ctx, 'deadline' | 'opts' | 'config'>): v
  * sharp's timeout for the next libvips pass: what is left of the deadline, rounded up to whole
  * seconds (libvips' granularity; 0 would mean "no limit", so at least 1).
  */
-export function budget(ctx: Pick<Ctx, 'deadline' | 'opts' | 'config'>): { seconds: number } {
+export function budget(ctx: Pick<RenderState, 'deadline' | 'opts' | 'config'>): { seconds: number } {
   checkDeadline(ctx);
   return { seconds: Math.max(1, Math.ceil((ctx.deadline - Date.now()) / 1000)) };
 }
 
 /** Run the queued operations into raw pixels and start a fresh pipeline from them. */
-export async function materialise(ctx: Ctx): Promise<void> {
+export async function materialise(ctx: RenderState): Promise<void> {
   const { data, info } = await ctx.img
     .timeout(budget(ctx))
     .raw({ depth: 'uchar' })
@@ -101,19 +101,19 @@ export async function materialise(ctx: Ctx): Promise<void> {
 }
 
 /** Declare that the next operation runs at `phase`; materialises first when sharp would reorder it. */
-export async function usePhase(ctx: Ctx, phase: number): Promise<void> {
+export async function usePhase(ctx: RenderState, phase: number): Promise<void> {
   if (phase <= ctx.phase) await materialise(ctx);
   ctx.phase = Math.max(ctx.phase, phase);
 }
 
 /** Make width/height exact (materialising when sharp alone knows them). */
-export async function exactDims(ctx: Ctx): Promise<{ width: number; height: number }> {
+export async function exactDims(ctx: RenderState): Promise<{ width: number; height: number }> {
   if (!ctx.dimsKnown) await materialise(ctx);
   return { width: ctx.width, height: ctx.height };
 }
 
 /** Record new dimensions, enforcing the output limits before any pixels are produced. */
-export function setDims(ctx: Ctx, width: number, height: number, what: string): void {
+export function setDims(ctx: RenderState, width: number, height: number, what: string): void {
   checkOutputSize(ctx.config, width, height, what);
   ctx.width = width;
   ctx.height = height;

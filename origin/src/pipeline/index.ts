@@ -9,7 +9,7 @@ import type { AccountDefaults } from '../../../shared/accounts.js';
 import { busy, isPixmeshError, limitExceeded, PixmeshError } from '../../../shared/errors.js';
 import type { NegotiatedFormat, OutputFormat, TransformPlan } from '../../../shared/transform/index.js';
 import { loadConfigFromEnv, type PipelineConfig } from './config.js';
-import { budget, checkDeadline, materialise, type Ctx } from './context.js';
+import { budget, checkDeadline, materialise, type RenderState } from './context.js';
 import { DECODE, FINALIZE, PREPARE, STEP_PIPELINE, type NamedStep } from './pipeline.js';
 import { readSourceInfo, type SourceInfo } from './source.js';
 import { EMPTY_OPS, expandStep, resolveStep } from './steps/resolve.js';
@@ -77,7 +77,7 @@ function wrap(e: unknown, config: PipelineConfig): Error {
   return new PixmeshError(422, 'EDECODE', 'the original could not be processed (corrupt or unsupported image data)', { cause: e });
 }
 
-function newContext(input: Buffer, plan: TransformPlan, opts: RenderOptions, config: PipelineConfig, page = 0, deadline?: number): Ctx {
+function newContext(input: Buffer, plan: TransformPlan, opts: RenderOptions, config: PipelineConfig, page = 0, deadline?: number): RenderState {
   return {
     deadline: deadline ?? Date.now() + config.renderTimeoutSeconds * 1000,
     input,
@@ -93,10 +93,10 @@ function newContext(input: Buffer, plan: TransformPlan, opts: RenderOptions, con
     height: 0,
     frames: 1,
     page,
-  } as unknown as Ctx;
+  } as unknown as RenderState;
 }
 
-async function run(ctx: Ctx, steps: readonly NamedStep[]): Promise<void> {
+async function run(ctx: RenderState, steps: readonly NamedStep[]): Promise<void> {
   for (const s of steps) {
     checkDeadline(ctx);
     await s.run(ctx);
@@ -104,7 +104,7 @@ async function run(ctx: Ctx, steps: readonly NamedStep[]): Promise<void> {
 }
 
 /** Decode one frame and run every chain step on it. */
-async function renderFrame(ctx: Ctx): Promise<void> {
+async function renderFrame(ctx: RenderState): Promise<void> {
   await run(ctx, DECODE);
   for (const chainStep of ctx.plan.steps) {
     for (const ops of await expandStep(ctx, chainStep)) {
@@ -117,7 +117,7 @@ async function renderFrame(ctx: Ctx): Promise<void> {
 }
 
 /** Animated originals: every frame through the same chain, then joined back into an animation. */
-async function renderAnimation(ctx: Ctx): Promise<void> {
+async function renderAnimation(ctx: RenderState): Promise<void> {
   const frames: Buffer[] = [];
   let hasAlpha = false;
   for (let page = 0; page < ctx.frames; page++) {

@@ -7,7 +7,7 @@
  * and each chain step runs its operations in THIS order, whatever their order in the URL.
  * Between steps the caller's deadline (AbortSignal) is checked. A still image is one frame.
  */
-import type { Ctx } from './context.js';
+import type { RenderState } from './context.js';
 import { background } from './steps/background.js';
 import { border } from './steps/border.js';
 import { blur, contrast, grayscale, sharpen } from './steps/effects.js';
@@ -21,7 +21,7 @@ import { rotate } from './steps/rotate.js';
 import { shadow } from './steps/shadow.js';
 import { trim } from './steps/trim.js';
 
-export type Step = (ctx: Ctx) => Promise<void> | void;
+export type Step = (ctx: RenderState) => Promise<void> | void;
 export interface NamedStep {
   name: string;
   run: Step;

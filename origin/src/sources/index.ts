@@ -4,12 +4,11 @@
  * in-memory originals cache and per-original singleflight, so concurrent and successive variants
  * of one original fetch it once.
  */
-import type { Account, Endpoint, OriginConfig } from '../../../shared/accounts.js';
+import type { Account, Endpoint, SourceConfig } from '../../../shared/accounts.js';
 import { isPixmeshError, limitExceeded, notFound, upstreamFailed } from '../../../shared/errors.js';
 import { OriginalsCache } from '../cache/originals-cache.js';
 import { SingleFlight } from '../coalesce.js';
-import { mediaBucketFor, type OriginConfig as RegionConfig } from '../config.js';
-import { requestScoped } from '../errors.js';
+import { mediaBucketFor, type ServerConfig } from '../config.js';
 import type { OriginMetrics } from '../metrics.js';
 import { getS3Object } from './s3.js';
 import type { FetchLimits, Original } from './types.js';
@@ -33,13 +32,13 @@ export interface FetchOriginalInput {
 export const mediaKey = (accountId: string, path: string) => `${accountId}/${path}`;
 
 /** One S3 read (request + body) may take as long as a web fetch's three phases together. */
-const s3TimeoutMs = (region: RegionConfig) => region.fetch.connectTimeoutMs + region.fetch.headerTimeoutMs + region.fetch.bodyTimeoutMs;
+const s3TimeoutMs = (region: ServerConfig) => region.fetch.connectTimeoutMs + region.fetch.headerTimeoutMs + region.fetch.bodyTimeoutMs;
 
-function limitsFor(input: FetchOriginalInput, region: RegionConfig): FetchLimits {
+function limitsFor(input: FetchOriginalInput, region: ServerConfig): FetchLimits {
   return { maxBytes: input.maxBytes, fetch: region.fetch, signal: input.signal };
 }
 
-async function tryOrigin(origin: OriginConfig, input: FetchOriginalInput, region: RegionConfig): Promise<Original | null> {
+async function tryOrigin(origin: SourceConfig, input: FetchOriginalInput, region: ServerConfig): Promise<Original | null> {
   switch (origin.type) {
     case 'media': {
       // The account's media library lives in its home region's bucket (the same as ours at home;
@@ -73,7 +72,7 @@ async function tryOrigin(origin: OriginConfig, input: FetchOriginalInput, region
  * an origin failing (5xx, timeout, unreachable) lets the next one try, and is reported only if
  * none has the file.
  */
-export async function fetchOriginal(input: FetchOriginalInput, region: RegionConfig, metrics?: OriginMetrics): Promise<Original> {
+export async function fetchOriginal(input: FetchOriginalInput, region: ServerConfig, metrics?: OriginMetrics): Promise<Original> {
   let lastError: unknown;
   for (const origin of input.endpoint.origins) {
     try {
@@ -92,9 +91,9 @@ export async function fetchOriginal(input: FetchOriginalInput, region: RegionCon
   }
   if (lastError) {
     // The customer's origins failed: every region would meet the same failure (x-pixmesh-error-scope: request).
-    if (isPixmeshError(lastError)) throw requestScoped(lastError);
+    if (isPixmeshError(lastError)) throw lastError.requestScoped();
     const timedOut = (lastError as { code?: string }).code === 'ETIMEDOUT';
-    throw requestScoped(upstreamFailed(`every origin failed; last error: ${(lastError as Error).message ?? String(lastError)}`, timedOut ? 504 : 502));
+    throw upstreamFailed(`every origin failed; last error: ${(lastError as Error).message ?? String(lastError)}`, timedOut ? 504 : 502).requestScoped();
   }
   throw notFound();
 }
@@ -107,7 +106,7 @@ export class OriginalStore {
   private epoch = 0;
 
   constructor(
-    private readonly region: RegionConfig,
+    private readonly region: ServerConfig,
     private readonly metrics?: OriginMetrics,
   ) {
     this.cache = new OriginalsCache(region.originalsCacheBytes, region.originalsCacheTtlMs);

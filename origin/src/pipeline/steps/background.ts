@@ -2,10 +2,10 @@
  * Step "background" (`bg-<colour>` outside padding): transparent pixels are flattened onto an
  * opaque bg colour; `bg-dominant` uses the image's dominant colour.
  */
-import { PHASE, usePhase, type Ctx } from '../context.js';
+import { PHASE, usePhase, type RenderState } from '../context.js';
 import { stepColor } from './util.js';
 
-export async function background(ctx: Ctx): Promise<void> {
+export async function background(ctx: RenderState): Promise<void> {
   const bg = ctx.ops.bg;
   if (!bg || bg.kind === 'blurred' || !ctx.hasAlpha) return;
   const color = await stepColor(ctx);

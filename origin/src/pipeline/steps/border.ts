@@ -1,8 +1,8 @@
 /** Step "border" (`b-<w>_<colour>`): the same width on every side. */
-import { PHASE, setDims, usePhase, type Ctx } from '../context.js';
+import { PHASE, setDims, usePhase, type RenderState } from '../context.js';
 import { sharpColor } from './util.js';
 
-export async function border(ctx: Ctx): Promise<void> {
+export async function border(ctx: RenderState): Promise<void> {
   const b = ctx.ops.border;
   if (!b) return;
   await usePhase(ctx, PHASE.extend);

@@ -1,15 +1,15 @@
 /** Steps for the pixel effects: blur (`bl`), sharpen (`e-sharpen`, `e-usm`), grayscale, contrast. */
-import { PHASE, usePhase, type Ctx } from '../context.js';
+import { PHASE, usePhase, type RenderState } from '../context.js';
 
 /** `bl-<radius>` → Gaussian sigma radius ÷ 2 (sharp's minimum sigma is 0.3). */
-export async function blur(ctx: Ctx): Promise<void> {
+export async function blur(ctx: RenderState): Promise<void> {
   const bl = ctx.ops.bl;
   if (!bl) return;
   await usePhase(ctx, PHASE.blur);
   ctx.img = ctx.img.blur(Math.max(0.3, bl / 2));
 }
 
-export async function sharpen(ctx: Ctx): Promise<void> {
+export async function sharpen(ctx: RenderState): Promise<void> {
   const { sharpen: amount, usm } = ctx.ops;
   if (amount) {
     await usePhase(ctx, PHASE.sharpen);
@@ -32,13 +32,13 @@ export async function sharpen(ctx: Ctx): Promise<void> {
  * so its padding, rotation fill, border and `bg` come out gray too: e-grayscale grays the step's
  * whole output. Registering the phase also keeps a later flatten from being reordered before it.
  */
-export async function grayscale(ctx: Ctx): Promise<void> {
+export async function grayscale(ctx: RenderState): Promise<void> {
   if (!ctx.ops.grayscale) return;
   await usePhase(ctx, PHASE.greyscale);
   ctx.img = ctx.img.grayscale();
 }
 
-export async function contrast(ctx: Ctx): Promise<void> {
+export async function contrast(ctx: RenderState): Promise<void> {
   if (!ctx.ops.contrast) return;
   await usePhase(ctx, PHASE.normalise);
   ctx.img = ctx.img.normalise();

@@ -1,7 +1,7 @@
 /** Step "flip" (`fl`): h mirrors left-right, v upside-down, h_v both. */
-import { PHASE, usePhase, type Ctx } from '../context.js';
+import { PHASE, usePhase, type RenderState } from '../context.js';
 
-export async function flip(ctx: Ctx): Promise<void> {
+export async function flip(ctx: RenderState): Promise<void> {
   const fl = ctx.ops.fl;
   if (!fl) return;
   await usePhase(ctx, PHASE.flip);

@@ -6,10 +6,10 @@
 import sharp from 'sharp';
 import { badTransformation, limitExceeded } from '../../../../shared/errors.js';
 import { allOps } from '../../../../shared/transform/index.js';
-import type { Ctx } from '../context.js';
+import type { RenderState } from '../context.js';
 import { readSourceInfo } from '../source.js';
 
-export async function checkLimits(ctx: Ctx): Promise<void> {
+export async function checkLimits(ctx: RenderState): Promise<void> {
   const { config, input } = ctx;
   if (input.length > config.maxInputBytes)
     throw limitExceeded(`the original is ${input.length} bytes; at most ${config.maxInputBytes} bytes are allowed`, 413);
@@ -38,7 +38,7 @@ export async function checkLimits(ctx: Ctx): Promise<void> {
  * An animated original (GIF, WebP) stays animated when the output can animate: an explicit
  * gif/webp, or the source's own format (`source` / `f-orig`). Otherwise the first frame is used.
  */
-export function keepsAnimation(ctx: Pick<Ctx, 'source' | 'opts' | 'plan'>): boolean {
+export function keepsAnimation(ctx: Pick<RenderState, 'source' | 'opts' | 'plan'>): boolean {
   const { source, opts, plan } = ctx;
   if (plan.page !== undefined || source.pages <= 1 || (source.format !== 'gif' && source.format !== 'webp')) return false;
   if (plan.format === 'orig' || opts.format === 'source') return true;
@@ -46,7 +46,7 @@ export function keepsAnimation(ctx: Pick<Ctx, 'source' | 'opts' | 'plan'>): bool
 }
 
 /** Open the pipeline: EXIF orientation applied first (account autoRotate, or rt-auto). */
-export function decode(ctx: Ctx): void {
+export function decode(ctx: RenderState): void {
   const wantsAutoRotate = ctx.opts.defaults.autoRotate || allOps(ctx.plan).some((ops) => ops.rt === 'auto');
   ctx.img = sharp(ctx.input, {
     failOn: 'error',

@@ -1,7 +1,7 @@
 /** Step "opacity" (`o-0..100`): multiplies the alpha channel (adding one when missing). */
-import { exactDims, PHASE, usePhase, type Ctx } from '../context.js';
+import { exactDims, PHASE, usePhase, type RenderState } from '../context.js';
 
-export async function opacity(ctx: Ctx): Promise<void> {
+export async function opacity(ctx: RenderState): Promise<void> {
   const o = ctx.ops.o;
   if (o === undefined || o === 100) return;
   const { width, height } = await exactDims(ctx);

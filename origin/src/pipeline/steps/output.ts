@@ -4,7 +4,7 @@
  * Metadata and the ICC profile are stripped (sRGB output) unless md-true / cp-true.
  */
 import { allOps, type OutputFormat } from '../../../../shared/transform/index.js';
-import { budget, PHASE, usePhase, type Ctx } from '../context.js';
+import { budget, PHASE, usePhase, type RenderState } from '../context.js';
 import type { SourceInfo } from '../source.js';
 import { DEFAULT_FLATTEN, sharpColor, solid } from './util.js';
 
@@ -17,7 +17,7 @@ export function sourceFamily(source: SourceInfo, transparent: boolean, exact: bo
   return 'jpeg';
 }
 
-export async function chooseFormat(ctx: Ctx): Promise<void> {
+export async function chooseFormat(ctx: RenderState): Promise<void> {
   const requested = ctx.opts.format;
   const format: OutputFormat =
     ctx.plan.format === 'orig' || requested === 'source' ? sourceFamily(ctx.source, ctx.hasAlpha, ctx.plan.format === 'orig', ctx.frames > 1) : requested;
@@ -43,7 +43,7 @@ export const CONTENT_TYPES: Record<OutputFormat, string> = {
 /** AVIF's quality scale is harsher than JPEG's: q × 0.625 (80 → 50, sharp's default). */
 export const avifQuality = (q: number) => Math.max(1, Math.min(100, Math.round(q * 0.625)));
 
-export function encode(ctx: Ctx): void {
+export function encode(ctx: RenderState): void {
   const { plan, config } = ctx;
   const q = plan.quality ?? ctx.opts.defaults.quality;
   let img = ctx.img.timeout(budget(ctx));

@@ -1,5 +1,5 @@
 /** Step "radius" (`r`): rounded corners through an SVG mask (dest-in), leaving transparency. */
-import { exactDims, PHASE, usePhase, type Ctx } from '../context.js';
+import { exactDims, PHASE, usePhase, type RenderState } from '../context.js';
 
 export function cornerPath(w: number, h: number, radii: [number, number, number, number]): string {
   const max = Math.min(w, h) / 2;
@@ -10,7 +10,7 @@ export function cornerPath(w: number, h: number, radii: [number, number, number,
   );
 }
 
-export async function radius(ctx: Ctx): Promise<void> {
+export async function radius(ctx: RenderState): Promise<void> {
   const r = ctx.ops.r;
   if (r === undefined) return;
   const { width: w, height: h } = await exactDims(ctx);

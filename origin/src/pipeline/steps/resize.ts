@@ -5,7 +5,7 @@
  */
 import sharp from 'sharp';
 import { badTransformation } from '../../../../shared/errors.js';
-import { budget, checkOutputSize, exactDims, materialise, PHASE, setDims, usePhase, type Ctx } from '../context.js';
+import { budget, checkOutputSize, exactDims, materialise, PHASE, setDims, usePhase, type RenderState } from '../context.js';
 import { DEFAULT_PAD, gravityOffset, sharpColor, sharpPosition, stepColor } from './util.js';
 
 /** ImageKit: dpr is ignored when the result would be under 1 px or over 5000 px. */
@@ -17,7 +17,7 @@ export function applyDpr(w: number | undefined, h: number | undefined, dpr: numb
   return bad(dw) || bad(dh) ? [w, h] : [dw, dh];
 }
 
-export async function resize(ctx: Ctx): Promise<void> {
+export async function resize(ctx: RenderState): Promise<void> {
   const o = ctx.ops;
   if (o.cm === 'extract' || o.cm === 'pad_extract') return extract(ctx);
   let { w, h } = o;
@@ -78,7 +78,7 @@ export async function resize(ctx: Ctx): Promise<void> {
 }
 
 /** pad_resize with bg-blurred: the image fitted inside, over a blurred cover-scaled copy of itself. */
-async function padBlurred(ctx: Ctx, cw: number, ch: number, tw: number, th: number): Promise<void> {
+async function padBlurred(ctx: RenderState, cw: number, ch: number, tw: number, th: number): Promise<void> {
   const o = ctx.ops;
   const bg = o.bg?.kind === 'blurred' ? o.bg : { intensity: 'auto' as const, brightness: 0 };
   await materialise(ctx);
@@ -108,7 +108,7 @@ async function padBlurred(ctx: Ctx, cw: number, ch: number, tw: number, th: numb
 }
 
 /** cm-extract / cm-pad_extract: cut a region without scaling; pad_extract pads where it overhangs. */
-async function extract(ctx: Ctx): Promise<void> {
+async function extract(ctx: RenderState): Promise<void> {
   const o = ctx.ops;
   const padColor = o.cm === 'pad_extract' ? await stepColor(ctx) : undefined;
   const { width: cw, height: ch } = await exactDims(ctx);
@@ -162,7 +162,7 @@ async function extract(ctx: Ctx): Promise<void> {
  * finds the focal point on a small probe, and the region is centred on it (kept inside the image
  * on axes where it fits).
  */
-async function attentionOffset(ctx: Ctx, w: number, h: number): Promise<{ left: number; top: number }> {
+async function attentionOffset(ctx: RenderState, w: number, h: number): Promise<{ left: number; top: number }> {
   await materialise(ctx);
   const { width: cw, height: ch } = ctx;
   const f = Math.min(1, 256 / Math.max(w, h));

@@ -22,7 +22,7 @@ import {
   type TransformStep,
   type UnsharpMask,
 } from '../../../../shared/transform/index.js';
-import { exactDims, type Ctx } from '../context.js';
+import { exactDims, type RenderState } from '../context.js';
 
 export interface ResolvedOps {
   /** Target width/height in px before dpr (undefined: not constrained). */
@@ -64,13 +64,13 @@ function evaluate(key: string, v: NumOrExpr, scope: Parameters<typeof evalExpr>[
 }
 
 /** The chain steps a plan step stands for on the current image: an if block picks its branch. */
-export async function expandStep(ctx: Ctx, step: TransformStep): Promise<StepOps[]> {
+export async function expandStep(ctx: RenderState, step: TransformStep): Promise<StepOps[]> {
   if (step.type === 'ops') return [step];
   const { width: cw, height: ch } = await exactDims(ctx);
   return evalCondition(step.cond, { iw: ctx.source.width, ih: ctx.source.height, cw, ch }) ? step.then : (step.else ?? []);
 }
 
-export async function resolveStep(ctx: Ctx, ops: StepOps): Promise<ResolvedOps> {
+export async function resolveStep(ctx: RenderState, ops: StepOps): Promise<ResolvedOps> {
   const { width: cw, height: ch } = await exactDims(ctx);
   const scope = { iw: ctx.source.width, ih: ctx.source.height, cw, ch };
   // client hints come from headers: clamp them like the edge does (garbage → absent)

@@ -3,10 +3,10 @@
  * canvas and fill the corners with `bg` (transparent without one). `rt-auto` (EXIF) is applied
  * by the decode step.
  */
-import { checkOutputSize, PHASE, setDims, usePhase, type Ctx } from '../context.js';
+import { checkOutputSize, PHASE, setDims, usePhase, type RenderState } from '../context.js';
 import { sharpColor, stepColor, TRANSPARENT } from './util.js';
 
-export async function rotate(ctx: Ctx): Promise<void> {
+export async function rotate(ctx: RenderState): Promise<void> {
   const deg = ctx.ops.rt;
   if (!deg) return;
   const fill = deg % 90 === 0 ? undefined : await stepColor(ctx); // may read pixels: before queuing

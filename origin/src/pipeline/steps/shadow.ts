@@ -5,11 +5,11 @@
  */
 import sharp from 'sharp';
 import { badTransformation } from '../../../../shared/errors.js';
-import { budget, materialise, type Ctx } from '../context.js';
+import { budget, materialise, type RenderState } from '../context.js';
 
 export const SHADOW_MAX_PIXELS = 2_000_000;
 
-export async function shadow(ctx: Ctx): Promise<void> {
+export async function shadow(ctx: RenderState): Promise<void> {
   const s = ctx.ops.shadow;
   if (!s) return;
   await materialise(ctx);

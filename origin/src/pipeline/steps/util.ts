@@ -1,6 +1,6 @@
 /** Small helpers shared by the step modules. */
 import type { Background, Color, Focus, Gravity } from '../../../../shared/transform/index.js';
-import { materialise, type Ctx } from '../context.js';
+import { materialise, type RenderState } from '../context.js';
 
 /** Padding colour when no `bg` is given: ImageKit documents bg's default as black (000000). */
 export const DEFAULT_PAD: Color = { r: 0, g: 0, b: 0, alpha: 1, hex: '000000' };
@@ -44,7 +44,7 @@ export function gravityOffset(fo: Focus, spaceW: number, spaceH: number): { left
  * The step's solid background colour: `bg-<colour>`, or `bg-dominant` computed once from the
  * current pixels (then remembered as a colour for the rest of the step); undefined otherwise.
  */
-export async function stepColor(ctx: Ctx): Promise<Color | undefined> {
+export async function stepColor(ctx: RenderState): Promise<Color | undefined> {
   const bg = ctx.ops.bg;
   if (bg?.kind === 'color') return bg.color;
   if (bg?.kind !== 'dominant') return undefined;

@@ -48,7 +48,7 @@ export interface AttemptReport {
   requestScopedError?: boolean;
 }
 
-export class Router {
+export class IsolateRouting {
   state: RoutingState = emptyState();
   breakers: Breakers = newBreakers();
   /** Per colo: loaded, or when the last load failed (retried after LOAD_RETRY_MS). */
@@ -69,8 +69,11 @@ export class Router {
     });
   }
 
-  /** Claims the half-open trial where there is one; false while the breaker is open. */
-  mayTry(region: RegionId, now = Date.now()): boolean {
+  /**
+   * Before an attempt at a region: true when it may be sent. In half-open this TAKES the one trial
+   * lease (other callers get false until it reports or the lease expires); false while open.
+   */
+  takeAttemptLease(region: RegionId, now = Date.now()): boolean {
     const r = beginAttempt(this.breakers[region], now);
     this.breakers[region] = r.state;
     return r.allowed;
@@ -150,8 +153,8 @@ export class Router {
   }
 }
 
-/** One router per isolate. */
-export const router = new Router();
+/** The routing state of this isolate (one per isolate; not a Hono router). */
+export const routingState = new IsolateRouting();
 
 /** Parses `proc;dur=12.3` out of a Server-Timing header. */
 export function procFromServerTiming(header: string | null): number | undefined {

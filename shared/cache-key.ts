@@ -1,0 +1,71 @@
+/**
+ * The one cache key, used by the edge cache (edge/src/edge-cache.ts) and the region result cache
+ * (origin/src/render.ts) alike, so the two tiers can never disagree on what makes two requests
+ * the same variant. It covers everything that changes the bytes:
+ *
+ *   - the key layout version (CACHE_KEY_VERSION) and the engine version (TRANSFORM_ENGINE_VERSION),
+ *   - account, endpoint prefix, object path and the cache-busting query,
+ *   - the canonical transformation, named transformations already expanded by the parser
+ *     (so editing a named transformation changes the key), a `q-` equal to the account default dropped,
+ *   - the negotiated output format,
+ *   - the client hints, only where the plan reads them (normalised),
+ *   - every account default (quality, auto-format, AVIF, auto-rotate …): changing one changes the
+ *     key on both tiers at once, so neither serves bytes rendered under the old defaults.
+ *
+ * Pure and synchronous (runs in workerd and Node); `cacheKeyDigest` hashes it for stores that
+ * want a fixed-length name.
+ */
+import type { Account } from './accounts.js';
+import type { ImageRequest } from './request.js';
+import { clientHintsUsed, canonicalTransformation, normaliseHints, TRANSFORM_ENGINE_VERSION, type NegotiatedFormat, type TransformPlan } from './transform/index.js';
+import { toHex } from './internal-auth.js';
+
+/** Bump when the key's layout changes (a part added, removed or re-encoded). */
+export const CACHE_KEY_VERSION = 2; // 2: one key for both tiers, with every account default
+
+export interface VariantIdentity {
+  account: Pick<Account, 'id' | 'defaults'>;
+  request: Pick<ImageRequest, 'endpoint' | 'path' | 'extraQuery'>;
+  plan: TransformPlan;
+  format: NegotiatedFormat;
+  /** Client hints as received (raw header text or numbers); used only where the plan reads them. */
+  dpr?: string | number | null;
+  width?: string | number | null;
+}
+
+/** Account defaults in a fixed order, every field included (a new default changes keys by itself). */
+function defaultsPart(defaults: Account['defaults']): string {
+  const d = defaults as unknown as Record<string, unknown>;
+  return Object.keys(d)
+    .sort()
+    .map((k) => `${k}=${JSON.stringify(d[k])}`)
+    .join(',');
+}
+
+/** The transformation part: engine version, canonical transformation, format, used hints. */
+export function transformKeyPart(v: Pick<VariantIdentity, 'plan' | 'format' | 'dpr' | 'width'>, defaults?: Pick<Account['defaults'], 'quality'>): string {
+  const used = clientHintsUsed(v.plan);
+  const hints = normaliseHints(v.dpr == null ? null : String(v.dpr), v.width == null ? null : String(v.width));
+  const parts = [`v${TRANSFORM_ENGINE_VERSION}`, canonicalTransformation(v.plan, defaults), `f=${v.format}`];
+  if (used.dpr) parts.push(`dpr=${hints.dpr ?? ''}`);
+  if (used.width) parts.push(`w=${hints.width ?? ''}`);
+  return parts.join('|');
+}
+
+/** The cache key of one variant (a readable string; see the module comment for what it holds). */
+export function variantCacheKey(v: VariantIdentity): string {
+  return [
+    `k${CACHE_KEY_VERSION}`,
+    v.account.id,
+    v.request.endpoint.prefix,
+    v.request.path,
+    new URLSearchParams(v.request.extraQuery).toString(),
+    transformKeyPart(v, v.account.defaults),
+    `d=${defaultsPart(v.account.defaults)}`,
+  ].join('\n');
+}
+
+/** SHA-256 hex of a key (Web Crypto: the same in workerd and Node). */
+export async function cacheKeyDigest(key: string): Promise<string> {
+  return toHex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key)));
+}
