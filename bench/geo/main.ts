@@ -1,4 +1,4 @@
-/** `npm run bench:geo [-- --requests N --concurrency C --seed S --scenarios steady,degrade,kill]` */
+/** `npm run bench:geo [-- --requests N --concurrency C --seeds 7,8,9 --scenarios steady,degrade,kill,regime --base-port P --out DIR]` */
 import { args } from '../lib/results.js';
 import { DEFAULT_GEO, runGeo, type Policy, type Scenario } from './run.js';
 
@@ -10,6 +10,8 @@ runGeo({
   requests: num('requests', DEFAULT_GEO.requests),
   concurrency: num('concurrency', DEFAULT_GEO.concurrency),
   seed: num('seed', DEFAULT_GEO.seed),
+  seeds: typeof a['seeds'] === 'string' ? (a['seeds'] as string).split(',').map(Number) : DEFAULT_GEO.seeds,
+  regime: { ...DEFAULT_GEO.regime, requests: num('regime-requests', DEFAULT_GEO.regime.requests) },
   images: num('images', DEFAULT_GEO.images),
   scenarios: list<Scenario>('scenarios', DEFAULT_GEO.scenarios),
   policies: list<Policy>('policies', DEFAULT_GEO.policies),

@@ -21,6 +21,8 @@ export interface DelayProxy {
   port: number;
   /** Requests forwarded so far, by method. */
   counts: Record<string, number>;
+  /** TCP connections accepted so far (the callers' connection reuse: connections per request). */
+  connections: { accepted: number };
   close(): Promise<void>;
 }
 
@@ -61,6 +63,8 @@ export async function startDelayProxy(
       req.resume();
     }, Math.max(0, r.delayMs));
   });
+  const connections = { accepted: 0 };
+  server.on('connection', () => connections.accepted++);
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -71,6 +75,7 @@ export async function startDelayProxy(
     url: `http://${host}:${actual}`,
     port: actual,
     counts,
+    connections,
     close: () =>
       new Promise<void>((resolve) => {
         agent.destroy();
