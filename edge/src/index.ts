@@ -9,6 +9,7 @@ import { notFound } from '../../shared/errors.js';
 import type { Env } from './env.js';
 import { errorResponse } from './errors.js';
 import { imageRoutes } from './images.js';
+import { homeAdviceRoutes } from './home-advice.js';
 import { managementRoutes } from './management.js';
 import { opsRoutes, probeRegions } from './ops.js';
 
@@ -20,6 +21,7 @@ app.route('/', opsRoutes());
 // Paths starting with "_" are reserved for the edge's own endpoints.
 app.all('/_*', () => errorResponse(notFound('no such edge endpoint')));
 // Management API (/api/v1/…, /v1/…): "api" and "v1" are reserved account ids.
+app.route('/', homeAdviceRoutes());
 app.route('/', managementRoutes());
 app.route('/', imageRoutes());
 

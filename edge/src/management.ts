@@ -80,7 +80,7 @@ function byKey(accounts: Account[], field: 'privateKey' | 'publicKey', key: stri
   return found;
 }
 
-async function authenticate(c: ManagementContext): Promise<Account> {
+export async function authenticate(c: ManagementContext): Promise<Account> {
   const header = c.req.header('authorization');
   if (!header) throw unauthorized('Your request does not contain private API key.');
   const key = basicUser(header);

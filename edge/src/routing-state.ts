@@ -86,6 +86,19 @@ export class IsolateRouting {
   private readonly lastPick = new Map<string, RegionId>();
   private readonly lastProbeAt = new Map<string, number>();
   readonly exploration = { probes: 0, probeFailures: 0, byReason: { unmeasured: 0, stale: 0, trial: 0 } };
+  /** account → colo → edge misses routed (the account's colo mix, for the home-region advice; bounded, per isolate). */
+  readonly coloMix = new Map<string, Map<string, number>>();
+
+  private countColo(accountId: string, colo: string | null | undefined): void {
+    if (!colo) return;
+    let m = this.coloMix.get(accountId);
+    if (!m) {
+      if (this.coloMix.size >= 256) this.coloMix.delete(this.coloMix.keys().next().value as string);
+      this.coloMix.set(accountId, (m = new Map()));
+    }
+    if (!m.has(colo) && m.size >= 64) return;
+    m.set(colo, (m.get(colo) ?? 0) + 1);
+  }
 
   decide(location: RequestLocation, account: Account, viaCustomDomain: boolean, regions: RegionId[], now = Date.now(), variantKey?: string): RouteDecision {
     const pickKey = `${location.colo ?? ''}|${account.id}`;
@@ -100,6 +113,7 @@ export class IsolateRouting {
       variant: variantKey !== undefined ? variantEvidence(this.variants, variantKey) : undefined,
       previous: this.lastPick.get(pickKey),
     });
+    if (variantKey !== undefined) this.countColo(account.id, d.location.colo);
     if (variantKey !== undefined && d.candidates[0]) {
       this.lastPick.set(pickKey, d.candidates[0].region);
       if (this.lastPick.size > 4096) this.lastPick.delete(this.lastPick.keys().next().value as string);

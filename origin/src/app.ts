@@ -8,6 +8,7 @@
  *     GET  /internal/render/<acct>/…   one image (render.ts)
  *     POST /internal/purge?…           purge this region (purge.ts)
  *     POST /internal/purge/all?…       purge every region (fan-out)
+ *     GET  /internal/origin-probe/<acct>  RTT/throughput to the account's origins (origin-probe.ts)
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -21,6 +22,7 @@ import { NonceMemory, requireInternalAuth } from './internal-auth.js';
 import { log } from './log.js';
 import { mediaRoutes } from './media/index.js';
 import { purgeParams } from './purge.js';
+import { originProbeRoutes } from './origin-probe.js';
 import { renderRoutes } from './render.js';
 import { buildServices, type OriginDeps, type RegionServices } from './services.js';
 import { s3Client } from './sources/s3.js';
@@ -160,6 +162,8 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
   });
   // The media library's internal API (origin/src/media): upload, list, details, delete, purge.
   internal.route('/', mediaRoutes(services));
+  // This region's distance to an account's origins, for the home-region advice (origin/src/origin-probe.ts).
+  internal.route('/', originProbeRoutes(services));
   app.route('/', internal);
   return Object.assign(app, { services });
 }
