@@ -11,6 +11,7 @@ export default defineConfig({
         bindings: {
           PIXMESH_INTERNAL_SECRET: 'edge-test-secret-0123456789abcdef',
           PIXMESH_TRUST_GEO_HEADERS: 'true',
+          PIXMESH_OPERATOR_ACCOUNTS: 'demo',
           PIXMESH_REGION_URLS: inject('regionUrls' as never) as string,
           PIXMESH_ACCOUNTS_JSON: inject('accountsJson' as never) as string,
         },

@@ -12,7 +12,8 @@ import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand } from '@aws-s
 import S3rver from 's3rver';
 import { REGION_IDS, REGIONS, type RegionId } from '../shared/regions.js';
 import { s3Client } from '../origin/src/sources/s3.js';
-import { mediaBucketFor } from '../origin/src/config.js';
+import { mediaBucketFor, sharedBucketFor } from '../origin/src/config.js';
+import { startBalancer, type Balancer } from './balancer.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -39,6 +40,26 @@ export interface ClusterOptions {
   originEnvByRegion?: Partial<Record<RegionId, Record<string, string>>>;
   /** Region URLs given to the edge instead of the origins' own (benchmarks point them at delay proxies). */
   edgeRegionUrls?: Partial<Record<RegionId, string>>;
+  /** Extra variables for the edge's env file (e.g. PIXMESH_OPERATOR_ACCOUNTS for the dashboard's network view). */
+  edgeEnv?: Record<string, string>;
+  /**
+   * Origin processes per region (default 1: one process on the region's port). With n > 1 the
+   * region's port is a load balancer (scripts/balancer.ts) and replica k (1…n) listens on the
+   * region's port + replicaPortStep·k (default 100: 8201, 8301, … for us-east-1).
+   */
+  replicas?: number;
+  replicaPortStep?: number;
+  /** The balancer's policy (default hash: owner of the variant / account; round-robin for comparisons). */
+  balancerPolicy?: 'hash' | 'round-robin';
+}
+
+/** PIXMESH_REPLICAS for `npm start` (default 1), validated. */
+export function replicasFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.PIXMESH_REPLICAS;
+  if (raw === undefined || raw === '') return 1;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 8) throw new Error(`PIXMESH_REPLICAS must be an integer from 1 to 8 (got "${raw}")`);
+  return n;
 }
 
 export interface Cluster {
@@ -49,8 +70,15 @@ export interface Cluster {
   stopRegion(id: RegionId, signal?: NodeJS.Signals): Promise<void>;
   startRegion(id: RegionId): Promise<void>;
   stop(): Promise<void>;
-  /** Process ids of the running children, by name: each region id and "edge" (wrangler). */
+  /** Process ids of the running children, by name: each region id (replica k > 1 of a region: "<id>#<k>") and "edge" (wrangler). */
   pids(): Record<string, number>;
+  /** Each region's replica URLs (one entry, the region URL itself, when replicas = 1). */
+  replicaUrls: Record<RegionId, string[]>;
+  /** Stop / start one replica (k from 1) of a region. */
+  stopReplica(id: RegionId, k: number, signal?: NodeJS.Signals): Promise<void>;
+  startReplica(id: RegionId, k: number): Promise<void>;
+  /** The region balancers (replicas > 1). */
+  balancers: Partial<Record<RegionId, Balancer>>;
 }
 
 const S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -127,7 +155,17 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   };
 
   // 1. S3-protocol server, data kept between runs.
-  const buckets = [...new Set([...REGION_IDS.map((r) => mediaBucketFor(r)), ...(opts.buckets ?? [])])];
+  const buckets = [...new Set([...REGION_IDS.map((r) => mediaBucketFor(r)), ...REGION_IDS.map((r) => sharedBucketFor(r)), ...(opts.buckets ?? [])])];
+  const replicas = opts.replicas ?? 1;
+  const step = opts.replicaPortStep ?? 100;
+  const replicaUrls = Object.fromEntries(
+    REGION_IDS.map((id) => {
+      const port = Number(new URL(regionUrls[id]).port);
+      return [id, replicas === 1 ? [regionUrls[id]] : Array.from({ length: replicas }, (_, i) => `http://${host}:${port + step * (i + 1)}`)];
+    }),
+  ) as Record<RegionId, string[]>;
+  const balancers: Partial<Record<RegionId, Balancer>> = {};
+  const childName = (id: RegionId, k: number) => (k === 1 ? id : `${id}#${k}`);
   const s3 = new S3rver({
     address: host,
     port: s3Port,
@@ -139,20 +177,23 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   await s3.run();
 
   const stopAll = async () => {
+    await Promise.all(Object.values(balancers).map((b) => b.close()));
     await Promise.all([...children.values()].map((c) => stopChild(c)));
     await s3.close().catch(() => undefined);
   };
 
   try {
     // 2. One origin process per region.
-    const originEnv = (id: RegionId): NodeJS.ProcessEnv => ({
+    const originEnv = (id: RegionId, k: number): NodeJS.ProcessEnv => ({
       ...process.env,
       PIXMESH_REGION: id,
-      PORT: new URL(regionUrls[id]).port,
+      PORT: new URL(replicaUrls[id][k - 1]!).port,
       PIXMESH_HOST: host,
+      PIXMESH_REPLICA_URL: replicaUrls[id][k - 1]!,
       PIXMESH_ACCOUNTS: path.resolve(opts.accountsFile),
       PIXMESH_DATA_DIR: dataDir,
-      PIXMESH_CACHE_DIR: path.join(dataDir, 'cache', id),
+      // Each replica has its own disk L1; what they share lives in the region's bucket.
+      PIXMESH_CACHE_DIR: k === 1 ? path.join(dataDir, 'cache', id) : path.join(dataDir, 'cache', `${id}#${k}`),
       PIXMESH_INTERNAL_SECRET: internalSecret,
       PIXMESH_REGION_URLS: JSON.stringify(regionUrls),
       PIXMESH_S3_ENDPOINT: s3Url,
@@ -164,15 +205,28 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       ...opts.originEnv,
       ...opts.originEnvByRegion?.[id],
     });
-    const startRegion = async (id: RegionId) => {
+    const startReplica = async (id: RegionId, k: number) => {
+      const name = childName(id, k);
       const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'origin/src/main.ts')], {
         cwd: ROOT,
-        env: originEnv(id),
-        stdio: output(`origin-${id}`),
+        env: originEnv(id, k),
+        stdio: output(`origin-${name}`),
         detached: true,
       });
-      children.set(id, child);
-      await waitForHttp(`${regionUrls[id]}/healthz`, `origin ${id}`, child, 60_000, (body) => body.includes(`"region":"${id}"`) && body.includes(`"pid":${child.pid}`));
+      children.set(name, child);
+      await waitForHttp(`${replicaUrls[id][k - 1]}/healthz`, `origin ${name}`, child, 60_000, (body) => body.includes(`"region":"${id}"`) && body.includes(`"pid":${child.pid}`));
+    };
+    const stopReplica = async (id: RegionId, k: number, signal: NodeJS.Signals = 'SIGTERM') => {
+      const name = childName(id, k);
+      const c = children.get(name);
+      if (c) await stopChild(c, signal);
+      children.delete(name);
+    };
+    const startRegion = async (id: RegionId) => {
+      await Promise.all(replicaUrls[id].map((_, i) => startReplica(id, i + 1)));
+      if (replicas > 1 && !balancers[id]) {
+        balancers[id] = await startBalancer({ host, port: Number(new URL(regionUrls[id]).port), backends: replicaUrls[id], policy: opts.balancerPolicy });
+      }
     };
     await Promise.all(regions.map(startRegion));
 
@@ -183,10 +237,14 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       regionUrls,
       internalSecret,
       stopRegion: async (id, signal = 'SIGTERM') => {
-        const c = children.get(id);
-        if (c) await stopChild(c, signal);
-        children.delete(id);
+        await balancers[id]?.close();
+        delete balancers[id];
+        await Promise.all(replicaUrls[id].map((_, i) => stopReplica(id, i + 1, signal)));
       },
+      replicaUrls,
+      stopReplica,
+      startReplica,
+      balancers,
       startRegion,
       stop: stopAll,
       pids: () => {
@@ -205,6 +263,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         `PIXMESH_INTERNAL_SECRET=${internalSecret}`,
         `PIXMESH_TRUST_GEO_HEADERS=${opts.trustGeoHeaders === false ? 'false' : 'true'}`,
         `PIXMESH_REGION_URLS=${JSON.stringify({ ...regionUrls, ...opts.edgeRegionUrls })}`,
+        ...Object.entries(opts.edgeEnv ?? {}).map(([k, v]) => `${k}=${v}`),
       ].join('\n') + '\n',
       { mode: 0o600 },
     );

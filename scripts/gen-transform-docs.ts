@@ -11,7 +11,19 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PARAMS, SPECIAL_PARAMS, UNSUPPORTED_PARAMS, type ParamSpec } from '../shared/transform/params.js';
 import { MAX_STEPS, MAX_TR_LENGTH } from '../shared/transform/parse.js';
-import { EXPR_OPS, EXPR_VARS } from '../shared/transform/values.js';
+import { EXPR_OPS, EXPR_VARS, LAYER_EXPR_VARS } from '../shared/transform/values.js';
+import {
+  BUILTIN_FONTS,
+  MAX_LAYER_DEPTH,
+  MAX_LAYERS,
+  MAX_TEXT_BASE64_CHARS,
+  MAX_TEXT_CHARS,
+  POSITION_PARAMS,
+  TEXT_PARAMS,
+  type PositionSpec,
+  type TextSpec,
+} from '../shared/transform/layers.js';
+import { MAX_TEXT_PIXELS } from '../origin/src/pipeline/steps/text.js';
 import { newDefaultConfig } from '../origin/src/pipeline/config.js';
 import { DECODE, FINALIZE, PREPARE, STEP_PIPELINE } from '../origin/src/pipeline/pipeline.js';
 
@@ -62,7 +74,7 @@ Choice:
 const url = (tr: string) => `\`/demo/tr:${tr}/sample.jpg\``;
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-function paramRow(p: ParamSpec | (typeof SPECIAL_PARAMS)[number]): string {
+function paramRow(p: ParamSpec | (typeof SPECIAL_PARAMS)[number] | PositionSpec | TextSpec): string {
   const key = 'flag' in p && p.flag ? `\`${p.key}\`` : `\`${p.key}-\``;
   return `| ${key} | ${p.sdk ? `\`${p.sdk}\`` : ''} | ${cell(p.syntax)} | ${cell(p.description)} | ${url(p.example)} |`;
 }
@@ -99,7 +111,7 @@ export function renderTransformDocs(): string {
     '',
     '### Arithmetic expressions',
     '',
-    `Dimension and position values (\`w h ar x y xc yc\` and the border width) accept expressions: operands are numbers or the variables ${EXPR_VARS.map((v) => `\`${v}\``).join(' ')} (input width/height/aspect ratio, and the current ones: the image entering the step), joined by the operators ${EXPR_OPS.map((o) => `\`${o}\``).join(' ')}. The usual precedence applies (\`pow\` first, then \`mul div mod\`, then \`add sub\`). Example: ${url('w-iw_div_2')}. They are evaluated at render time against the real dimensions; a division by zero is a \`400\`. The layer variables \`bw bh bar\` are rejected until overlays exist.`,
+    `Dimension and position values (\`w h ar x y xc yc\` and the border width) accept expressions: operands are numbers or the variables ${EXPR_VARS.map((v) => `\`${v}\``).join(' ')} (input width/height/aspect ratio, and the current ones: the image entering the step), joined by the operators ${EXPR_OPS.map((o) => `\`${o}\``).join(' ')}. The usual precedence applies (\`pow\` first, then \`mul div mod\`, then \`add sub\`). Example: ${url('w-iw_div_2')}. They are evaluated at render time against the real dimensions; a division by zero is a \`400\`. Inside layers, ${LAYER_EXPR_VARS.map((v) => `\`${v}\``).join(' ')} are the width, height and aspect ratio of the base the layer is placed on (elsewhere they are a \`400\`).`,
     '',
     '### Conditional steps',
     '',
@@ -115,6 +127,27 @@ export function renderTransformDocs(): string {
   for (const p of SPECIAL_PARAMS) out.push(paramRow(p));
   out.push(
     '',
+    '## Layers',
+    '',
+    '`l-image,i-<path>,…,l-end` (an image of the same account: media library first, then the endpoint\'s origins, through the same cached, coalesced, SSRF-safe fetch as originals; `/` in the path written `@@`, or the whole path as `ie-<base64>`), `l-text,i-<url-encoded text>,…,l-end` (or `ie-<base64 of the UTF-8 text>`), and solid blocks `l-image,i-ik_canvas,bg-<colour>,…,l-end` (size from `w`/`h`, default the base\'s size).',
+    '',
+    `- A layer is placed on the result of the step it is written in, after the step\'s other operations; several layers in one step are placed in URL order. Layers nest at most ${MAX_LAYER_DEPTH} levels; at most ${MAX_LAYERS} layers per transformation.`,
+    '- Image layers take the image parameters of the tables above (`w h ar c cm fo z b o bg r rt fl t dpr bl x y xc yc e-*`, `q` accepted and ignored), as their own chain: `:` inside the block separates the layer\'s steps (the SDK writes an overlay\'s `transformation` array that way). Output parameters (`f pr lo cp md di orig pg`) are a 400. Layer images are trimmed (threshold 10) unless the layer says `t-false` or its own `t-`.',
+    '- A layer image counts against the input limits (bytes, pixels); a missing one is `404 ENOENT` naming it. A layer partly outside the base is clipped.',
+    '- In expressions inside a layer, `bw bh bar` are the base\'s size and `cw ch` / `iw ih` the layer\'s own.',
+    '',
+    '| parameter | SDK name | values | meaning | example |',
+    '|---|---|---|---|---|',
+    ...POSITION_PARAMS.map(paramRow),
+    '',
+    '## Text layers',
+    '',
+    `Text is laid out by pango (libvips) at 1 pt = 1 px. Plain text (\`i-\`) is cut after ${MAX_TEXT_CHARS} characters and base64 text (\`ie-\`) after ${MAX_TEXT_BASE64_CHARS} base64 characters, as ImageKit does. Built-in fonts: ${Object.values(BUILTIN_FONTS).join(', ')} (shipped in npm packages, licences in docs/fonts.md). UTF-8 is rendered where the font (or a fallback font of the machine) has glyphs. A text box larger than the output limits is \`400 ELIMIT\`; text whose worst-case area exceeds ${MAX_TEXT_PIXELS / 1e6} MP (characters × fs²) is refused before layout.`,
+    '',
+    '| parameter | SDK name | values | meaning | example |',
+    '|---|---|---|---|---|',
+    ...TEXT_PARAMS.map(paramRow),
+    '',
     '## Known ImageKit parameters that are not supported (yet)',
     '',
     'These answer `400 EBADTR` with a message saying so, rather than "unknown parameter":',
@@ -125,7 +158,7 @@ export function renderTransformDocs(): string {
     `- the legacy overlay parameters ${Object.entries(UNSUPPORTED_PARAMS)
       .filter(([, why]) => why.startsWith('legacy overlay'))
       .map(([k]) => `\`${k}\``)
-      .join(' ')}: overlays are not supported yet`,
+      .join(' ')}: ImageKit retired them in 2023; use layers`,
     '',
     '## Pipeline order',
     '',

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { AccountIndex } from '../shared/accounts.js';
 import { REGION_IDS, REGIONS } from '../shared/regions.js';
-import { putObjects, ROOT, startCluster, type Cluster } from './cluster.js';
+import { putObjects, replicasFromEnv, ROOT, startCluster, type Cluster } from './cluster.js';
 import { makeSamples } from './samples.js';
 
 const dataDir = path.resolve(process.env.PIXMESH_DATA_DIR ?? path.join(ROOT, '.pixmesh'));
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
-  cluster = await startCluster({ dataDir, accountsFile, logs: 'inherit', buckets: ['demo-origin'] });
+  cluster = await startCluster({ dataDir, accountsFile, logs: 'inherit', buckets: ['demo-origin'], replicas: replicasFromEnv() });
   if (stopping) return;
 
   // Seed the demo's S3 origin once (objects already there are kept).

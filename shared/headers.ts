@@ -31,5 +31,7 @@ export const H = {
    * another region (it would fail the same way) nor counts it against the region's health.
    */
   errorScope: 'x-pixmesh-error-scope',
+  /** origin → caller: which replica of the region answered (a hash of its URL; origin/src/region/). */
+  replica: 'x-pixmesh-replica',
   ikError: 'ik-error',
 } as const;

@@ -32,6 +32,22 @@ export function decodeAccountSegment(raw: string): string {
   }
 }
 
+/** The first raw (still percent-encoded) value of `name` in a query string; `+` is a space, as in forms. */
+function rawQueryValue(search: string, name: string): string {
+  for (const pair of search.replace(/^\?/, '').split('&')) {
+    const eq = pair.indexOf('=');
+    const key = eq < 0 ? pair : pair.slice(0, eq);
+    let decodedKey: string;
+    try {
+      decodedKey = decodeURIComponent(key.replace(/\+/g, ' '));
+    } catch {
+      continue;
+    }
+    if (decodedKey === name) return eq < 0 ? '' : pair.slice(eq + 1).replace(/\+/g, '%20');
+  }
+  return '';
+}
+
 /** Split the path (already stripped of "/<accountId>" where that applies). */
 export function parseImagePath(account: Account, pathAfterAccount: string, search: string): ImageRequest {
   if (pathAfterAccount.length + search.length > MAX_URL_LENGTH)
@@ -52,7 +68,10 @@ export function parseImagePath(account: Account, pathAfterAccount: string, searc
   if (queryTr.length > 1) throw badTransformation('"tr" given more than once in the query');
   const extraQuery: [string, string][] = [];
   for (const [k, v] of params) if (k !== 'tr' && k !== 'ik-s' && k !== 'ik-t') extraQuery.push([k, v]);
-  const trParts = [pathTr, queryTr[0] ?? ''].filter(Boolean);
+  // The query's tr is taken as written (not URL-decoded here): the transformation parser decodes
+  // it, except layer text (i-/ie-), whose encoded "," and ":" must not split the transformation.
+  const rawQueryTr = queryTr.length ? rawQueryValue(search, 'tr') : '';
+  const trParts = [pathTr, rawQueryTr].filter(Boolean);
   let path: string;
   try {
     path = rest.map((s) => decodeURIComponent(s)).join('/');

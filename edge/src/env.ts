@@ -10,4 +10,6 @@ export interface Env {
   PIXMESH_ACCOUNTS_JSON?: string;
   /** Durable Object namespace holding learned routing state per colo (optional: without it, learning stays per isolate). */
   ROUTING_STATE?: DurableObjectNamespace;
+  /** Comma-separated account ids whose private key opens the dashboard's network (operator) view. */
+  PIXMESH_OPERATOR_ACCOUNTS?: string;
 }

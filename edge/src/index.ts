@@ -1,12 +1,14 @@
 /**
  * pixmesh edge worker: small Hono apps composed in one place.
  *   /_health, /_routing   the edge's own endpoints (edge/src/ops.ts)
+ *   /, /_dashboard        the landing page and the dashboard app (edge/src/dashboard/)
  *   /<account>/…          images (edge/src/images.ts); on a custom domain: /…
  * The region for a miss is chosen in edge/src/routing/ (model) driven by edge/src/routing-state.ts.
  */
 import { Hono } from 'hono';
 import { notFound } from '../../shared/errors.js';
 import type { Env } from './env.js';
+import { dashboardRoutes, trafficMiddleware } from './dashboard/index.js';
 import { errorResponse } from './errors.js';
 import { imageRoutes } from './images.js';
 import { homeAdviceRoutes } from './home-advice.js';
@@ -17,12 +19,16 @@ export { RoutingStateDO } from './routing-state-do.js';
 
 const app = new Hono<{ Bindings: Env }>();
 app.onError((err) => errorResponse(err));
+// Counts image answers by colo, region and cache outcome for the dashboard's network view.
+app.use('*', trafficMiddleware());
 app.route('/', opsRoutes());
+// The landing page and /_dashboard (edge/src/dashboard/).
+app.route('/', dashboardRoutes());
 // Paths starting with "_" are reserved for the edge's own endpoints.
 app.all('/_*', () => errorResponse(notFound('no such edge endpoint')));
 // Management API (/api/v1/…, /v1/…): "api" and "v1" are reserved account ids.
 app.route('/', homeAdviceRoutes());
-app.route('/', managementRoutes());
+app.route('/', managementRoutes((req, env, ctx) => Promise.resolve(app.fetch(req, env, ctx))));
 app.route('/', imageRoutes());
 
 export default {

@@ -80,6 +80,7 @@ function byKey(accounts: Account[], field: 'privateKey' | 'publicKey', key: stri
   return found;
 }
 
+/** The account whose private key the request's HTTP Basic carries (401 otherwise); the dashboard uses it too. */
 export async function authenticate(c: ManagementContext): Promise<Account> {
   const header = c.req.header('authorization');
   if (!header) throw unauthorized('Your request does not contain private API key.');
@@ -287,7 +288,50 @@ async function readLimited(body: ReadableStream<Uint8Array> | null, max: number)
   return out;
 }
 
-export function managementRoutes(): Hono<{ Bindings: ManagementEnv }> {
+/** Must match origin/src/media/library.ts EDGE_PURGE_HEADER. */
+const EDGE_PURGE_HEADER = 'x-pixmesh-edge-purge';
+const LIBRARY_BODY_MAX_BYTES = 1024 * 1024;
+const LIBRARY_METADATA_MAX_BYTES = 50 * 1024 * 1024;
+/** Public calls forwarded as they are to the home region (origin/src/media/library.ts). */
+export const LIBRARY_ROUTES: [string, string][] = [
+  ['POST', '/v1/files/copy'],
+  ['POST', '/v1/files/move'],
+  ['PUT', '/v1/files/rename'],
+  ['POST', '/v1/files/batch/deleteByFileIds'],
+  ['POST', '/v1/files/addTags'],
+  ['POST', '/v1/files/removeTags'],
+  ['POST', '/v1/files/removeAITags'],
+  ['POST', '/v1/folder'],
+  ['DELETE', '/v1/folder'],
+  ['POST', '/v1/bulkJobs/copyFolder'],
+  ['POST', '/v1/bulkJobs/moveFolder'],
+  ['POST', '/v1/bulkJobs/renameFolder'],
+  ['GET', '/v1/bulkJobs/:jobId'],
+  ['GET', '/v1/files/:fileId/versions'],
+  ['GET', '/v1/files/:fileId/versions/:versionId'],
+  ['DELETE', '/v1/files/:fileId/versions/:versionId'],
+  ['PUT', '/v1/files/:fileId/versions/:versionId/restore'],
+  ['GET', '/v1/files/:fileId/metadata'],
+];
+
+/** Records the purges a home answer names (URI-encoded JSON [{path, prefix}]). */
+async function recordFromHeader(env: ManagementEnv, accountId: string, header: string | null): Promise<void> {
+  if (!header) return;
+  let items: unknown;
+  try {
+    items = JSON.parse(decodeURIComponent(header));
+  } catch {
+    return;
+  }
+  if (!Array.isArray(items)) return;
+  for (const i of items as { path?: unknown; prefix?: unknown }[])
+    if (typeof i.path === 'string' && typeof i.prefix === 'boolean') await recordEdgePurge(env, accountId, i.path, i.prefix);
+}
+
+/** The edge's own image route, in process (files.metadata.getFromURL reads what a URL delivers). */
+export type Deliver = (req: Request, env: ManagementEnv, ctx: ExecutionContext | undefined) => Promise<Response>;
+
+export function managementRoutes(deliver?: Deliver): Hono<{ Bindings: ManagementEnv }> {
   const app = new Hono<{ Bindings: ManagementEnv }>();
   app.onError((err, c) => (c.req.path === '/api/v1/files/upload' ? withCors(managementError(err)) : managementError(err)));
 
@@ -390,6 +434,57 @@ export function managementRoutes(): Hono<{ Bindings: ManagementEnv }> {
     await recordEdgePurge(c.env, account.id, target.path, target.prefix);
     const r = (await res.json()) as { requestId: string };
     return c.json({ requestId: r.requestId }, 201, { 'cache-control': 'no-store' });
+  });
+
+  // The rest of the media library (origin/src/media/library.ts): forwarded to the home region
+  // unchanged (method, path, query, JSON body). Answers that make cached variants stale name the
+  // paths in EDGE_PURGE_HEADER, which this colo records (and KV carries to the others).
+  for (const [method, path] of LIBRARY_ROUTES)
+    app.on(method, path, async (c) => {
+      const account = await authenticate(c);
+      for (const name of ['fileId', 'versionId', 'jobId'] as const) {
+        const v = c.req.param(name as never) as string | undefined;
+        if (v !== undefined && !/^[0-9a-f]{24}$/.test(v)) throw new PixmeshError(404, 'ENOENT', name === 'jobId' ? 'No job found with this jobId.' : 'The requested file does not exist.');
+      }
+      const q = new URLSearchParams(new URL(c.req.url).search);
+      q.set('endpoint', urlEndpoint(c, account));
+      const hasBody = method !== 'GET';
+      const body = hasBody && c.req.raw.body ? new TextDecoder().decode(await readLimited(c.req.raw.body, LIBRARY_BODY_MAX_BYTES)) : undefined;
+      const res = await callHome(c, account, method, mediaPath(account, `${c.req.path}?${q}`), body === undefined ? {} : { body, contentType: 'application/json' });
+      await recordFromHeader(c.env, account.id, res.headers.get(EDGE_PURGE_HEADER));
+      return relay(res);
+    });
+
+  // files.metadata.getFromURL: the URL is delivered by this edge (any transformation applied), and
+  // the home region reads the delivered bytes.
+  app.get('/v1/metadata', async (c) => {
+    const account = await authenticate(c);
+    const raw = c.req.query('url');
+    if (!raw) throw badRequest('Missing url parameter: the URL of a file of this account');
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw badRequest('url must be an absolute URL of a file of this account');
+    }
+    const ours = account.customDomains.includes(url.host.toLowerCase()) || (url.host === new URL(c.req.url).host && url.pathname.startsWith(`/${account.id}/`));
+    if (!ours) throw badRequest(`url does not belong to account "${account.id}"`);
+    if (!deliver) throw new PixmeshError(501, 'EUPSTREAM', 'metadata from URL is not available on this edge');
+    let ctx: ExecutionContext | undefined;
+    try {
+      ctx = c.executionCtx;
+    } catch {
+      ctx = undefined;
+    }
+    const delivered = await deliver(new Request(url, { headers: { accept: 'image/*' } }), c.env, ctx);
+    if (!delivered.ok) {
+      await delivered.body?.cancel();
+      throw new PixmeshError(delivered.status === 404 ? 404 : 400, delivered.status === 404 ? 'ENOENT' : 'EBADTR', `the url answered ${delivered.status}`);
+    }
+    const bytes = await readLimited(delivered.body, LIBRARY_METADATA_MAX_BYTES);
+    const ext = (url.pathname.split('/').pop() ?? '').split('.').pop() ?? '';
+    const res = await callHome(c, account, 'POST', mediaPath(account, `/metadata?${new URLSearchParams({ ext })}`), { body: bytes, contentType: 'application/octet-stream', contentLength: String(bytes.length) });
+    return relay(res);
   });
 
   // Everything else under the reserved /api and /v1 prefixes.

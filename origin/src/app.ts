@@ -14,7 +14,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { Hono } from 'hono';
-import { busy } from '../../shared/errors.js';
+import { busy, PixmeshError } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
 import { arrivals } from './server-timing.js';
 import { errorResponse } from './errors.js';
@@ -24,6 +24,9 @@ import { mediaRoutes } from './media/index.js';
 import { purgeParams } from './purge.js';
 import { originProbeRoutes } from './origin-probe.js';
 import { renderRoutes } from './render.js';
+import { replicaIdOf } from './region/members.js';
+import { PEER_PURGE_PATH } from './region/index.js';
+import { dropLocalCopies } from './purge.js';
 import { buildServices, type OriginDeps, type RegionServices } from './services.js';
 import { s3Client } from './sources/s3.js';
 
@@ -69,6 +72,7 @@ function readiness(services: RegionServices) {
       resultCache: last.storage,
       s3: last.s3,
       draining: { ok: !services.lifecycle.draining },
+      shared: services.region.readiness(),
     };
     return { ok: Object.values(checks).every((c) => c.ok), checks };
   };
@@ -77,6 +81,7 @@ function readiness(services: RegionServices) {
 export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { services: RegionServices } {
   const services = 'metrics' in deps ? deps : buildServices(deps);
   const { config, metrics } = services;
+  const replicaId = replicaIdOf(config.shared.replicaUrl);
   const app = new Hono();
   app.onError((err, c) => {
     const res = errorResponse(c, err);
@@ -108,7 +113,9 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
                   : 'miss'
                 : 'error';
     metrics.requests.inc({ route, status: String(status), cache });
-    if (route === 'render') c.res.headers.set(H.regionHitRatio, metrics.hitRatioHeader());
+    metrics.requestDuration.observe({ route }, (performance.now() - t0) / 1000);
+    if (route === 'render') c.res.headers.set(H.regionHitRatio, services.region.hitRatio().toFixed(3));
+    c.res.headers.set(H.replica, replicaId);
     if (route !== 'ops' || status >= 500) {
       log.info('request', {
         requestId: c.req.header(H.requestId),
@@ -124,7 +131,7 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
   });
 
   const ready = readiness(services);
-  app.get('/healthz', (c) => c.json({ ok: true, region: config.region, pid: process.pid }));
+  app.get('/healthz', (c) => c.json({ ok: true, region: config.region, pid: process.pid, replica: replicaId }));
   app.get('/readyz', async (c) => {
     const r = await ready();
     return c.json({ ...r, region: config.region, cache: services.cache.stats(), queue: { running: services.queue.running, waiting: services.queue.depth } }, r.ok ? 200 : 503);
@@ -154,6 +161,15 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
   internal.post('/internal/purge', async (c) => {
     const p = purgeParams(services, c.req.query('account'), c.req.query('path'), c.req.query('prefix'));
     return c.json(await services.purgeLocal(p.account, p.path, p.isPrefix));
+  });
+  // A peer replica took a purge and wrote its record: index it and drop our own copies now.
+  internal.post(PEER_PURGE_PATH, async (c) => {
+    const p = purgeParams(services, c.req.query('account'), c.req.query('path'), c.req.query('prefix'));
+    const at = Number(c.req.query('at'));
+    const id = c.req.query('id') ?? '';
+    if (!Number.isFinite(at) || !/^[0-9a-f]{16}$/.test(id)) throw new PixmeshError(400, 'EBADTR', 'peer purge: bad at/id');
+    services.region.learn({ account: p.account, path: p.path, prefix: p.isPrefix, at, id, by: c.req.query('by') });
+    return c.json({ region: config.region, ...(await dropLocalCopies(services, p.account, p.path, p.isPrefix)) });
   });
   internal.post('/internal/purge/all', async (c) => {
     const p = purgeParams(services, c.req.query('account'), c.req.query('path'), c.req.query('prefix'));

@@ -40,6 +40,25 @@ export interface ServerConfig {
   originalsCacheTtlMs: number;
   /** Bound on finishing in-flight requests after SIGTERM. */
   shutdownGraceMs: number;
+  /** The region's shared state (origin/src/region/): replicas of one region coordinate through its bucket. */
+  shared: SharedConfig;
+}
+
+export interface SharedConfig {
+  /** off: this process acts alone (no shared tier, no peers) — the single-process behaviour, for comparison. */
+  enabled: boolean;
+  /** The region's own bucket: shared result tier, purge records, heartbeats, used upload tokens. */
+  bucket: string;
+  /** Bound of the shared result tier (enforced by the sweep). */
+  maxBytes: number;
+  sweepMs: number;
+  heartbeatMs: number;
+  purgePollMs: number;
+  purgeRetentionMs: number;
+  /** One attempt at a peer replica (coalesced render, media call, nonce claim) before doing it here. */
+  peerTimeoutMs: number;
+  /** How peers reach this replica (its id in the region). */
+  replicaUrl: string;
 }
 
 export class ConfigError extends Error {
@@ -47,6 +66,9 @@ export class ConfigError extends Error {
     super(`invalid origin configuration:\n  - ${problems.join('\n  - ')}`);
   }
 }
+
+export const sharedBucketFor = (region: RegionId, env: NodeJS.ProcessEnv = process.env) =>
+  (env.PIXMESH_SHARED_BUCKET_TEMPLATE ?? 'pixmesh-cache-{region}').replace('{region}', region);
 
 export const mediaBucketFor = (region: RegionId, env: NodeJS.ProcessEnv = process.env) =>
   (env.PIXMESH_MEDIA_BUCKET_TEMPLATE ?? 'pixmesh-media-{region}').replace('{region}', region);
@@ -112,7 +134,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     originalsCacheBytes: intVar(env, 'PIXMESH_ORIGINALS_CACHE_BYTES', 128 * 1024 * 1024, problems, 0),
     originalsCacheTtlMs: intVar(env, 'PIXMESH_ORIGINALS_CACHE_TTL_MS', 5 * 60_000, problems, 0),
     shutdownGraceMs: intVar(env, 'PIXMESH_SHUTDOWN_GRACE_MS', 10_000, problems, 0),
+    shared: {
+      enabled: (env.PIXMESH_SHARED ?? 'on') !== 'off',
+      bucket: sharedBucketFor(regionId, env),
+      maxBytes: intVar(env, 'PIXMESH_SHARED_CACHE_MAX_BYTES', 10 * 1024 * 1024 * 1024, problems, 1024),
+      sweepMs: intVar(env, 'PIXMESH_SHARED_CACHE_SWEEP_MS', 60_000, problems, 100),
+      heartbeatMs: intVar(env, 'PIXMESH_HEARTBEAT_MS', 2_000, problems, 50),
+      purgePollMs: intVar(env, 'PIXMESH_PURGE_POLL_MS', 1_000, problems, 50),
+      purgeRetentionMs: intVar(env, 'PIXMESH_PURGE_RETENTION_MS', 30 * 24 * 3600_000, problems, 1000),
+      peerTimeoutMs: intVar(env, 'PIXMESH_PEER_TIMEOUT_MS', 5_000, problems, 1),
+      replicaUrl: '',
+    },
   };
+  if (env.PIXMESH_SHARED !== undefined && !['on', 'off'].includes(env.PIXMESH_SHARED)) problems.push(`PIXMESH_SHARED must be "on" or "off" (got "${env.PIXMESH_SHARED}")`);
+  config.shared.replicaUrl = env.PIXMESH_REPLICA_URL ?? `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}`;
   if (problems.length) throw new ConfigError(problems);
   return config;
 }

@@ -18,6 +18,8 @@ async function main(): Promise<void> {
   accounts.watch();
   const cache = await ResultCache.open(config.cacheDir, config.cacheMaxBytes);
   const app = createOriginApp({ config, accounts, cache });
+  // Shared state first: purge records are loaded before this replica says it is ready.
+  await app.services.region.start();
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
     log.info('origin listening', {
       url: `http://${config.host}:${info.port}`,
@@ -34,6 +36,7 @@ async function main(): Promise<void> {
     app.services.lifecycle.draining = true;
     log.info('stopping: draining in-flight requests', { signal, inflight: app.services.inflight.count, graceMs: config.shutdownGraceMs });
     accounts.close();
+    void app.services.region.stop();
     const force = setTimeout(() => {
       log.warn('shutdown grace elapsed; exiting with requests still in flight', { inflight: app.services.inflight.count });
       process.exit(0);

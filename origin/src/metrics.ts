@@ -24,6 +24,10 @@ export class RollingRatio {
     this.hits += hit ? 1 : 0;
     this.next = (this.next + 1) % this.size;
   }
+  /** Hits and lookups in the window (shared with the region's other replicas). */
+  counts(): { hits: number; lookups: number } {
+    return { hits: this.hits, lookups: this.count };
+  }
   /** 0–1; 0 before any lookup. */
   get value(): number {
     return this.count === 0 ? 0 : this.hits / this.count;
@@ -35,6 +39,7 @@ export class OriginMetrics {
   readonly hitRatio = new RollingRatio();
   readonly requests: Counter<'route' | 'status' | 'cache'>;
   readonly stage: Histogram<'stage'>;
+  readonly requestDuration: Histogram<'route'>;
   readonly bytesIn: Counter<'source'>;
   readonly bytesOut: Counter<'route'>;
   readonly queueDepth: Gauge;
@@ -60,6 +65,13 @@ export class OriginMetrics {
       help: 'Time per stage: fetch (original), transform (decode + operations + encode, inside renderImage), queue (wait for a transform slot), forward (to the home region), cache (result-cache lookup), store',
       labelNames: ['stage'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [r],
+    });
+    this.requestDuration = new Histogram({
+      name: 'pixmesh_origin_request_duration_seconds',
+      help: 'Time from a request\'s arrival to its response headers, by route (render, purge, internal, ops); the dashboard\'s p50/p98 per region',
+      labelNames: ['route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [r],
     });
     this.bytesIn = new Counter({ name: 'pixmesh_origin_bytes_in_total', help: 'Bytes of originals fetched, by origin type (media, s3, web, webproxy) or "forward" for bytes received from the home region', labelNames: ['source'], registers: [r] });

@@ -22,6 +22,8 @@ export interface LocalPurgeResult {
   results: number;
   /** Originals-cache entries removed. */
   originals: number;
+  /** Entries removed from the region's shared tier (origin/src/region/). */
+  shared?: number;
 }
 
 export type RegionPurge = { ok: true; results: number; originals: number } | { ok: false; error: string };
@@ -42,13 +44,25 @@ export function purgeParams(services: Pick<RegionServices, 'accounts'>, account:
   return { account, path: p, isPrefix };
 }
 
-export async function purgeLocal(services: RegionServices, account: string, pathOrPrefix: string, isPrefix: boolean): Promise<LocalPurgeResult> {
-  const p = pathOrPrefix.replace(/^\/+/, '');
+/** This replica's own copies: work in flight is not stored or joined after it, disk L1, originals in memory. */
+export async function dropLocalCopies(services: RegionServices, account: string, p: string, isPrefix: boolean): Promise<{ results: number; originals: number }> {
   services.purgeEpoch.value++;
   const results = await services.cache.purge(account, p, isPrefix);
   const originals = services.originals.purge(account, p, isPrefix);
-  log.info('purged', { account, path: p, prefix: isPrefix, results, originals });
-  return { region: services.config.region, results, originals };
+  return { results, originals };
+}
+
+/**
+ * The region's purge, taken by this replica: a purge record in the region's bucket (every replica
+ * honours it, also one that is down now), the shared tier's copies, the live peers' L1s, this
+ * replica's own copies (origin/src/region/).
+ */
+export async function purgeLocal(services: RegionServices, account: string, pathOrPrefix: string, isPrefix: boolean): Promise<LocalPurgeResult> {
+  const p = pathOrPrefix.replace(/^\/+/, '');
+  const region = await services.region.purge(account, p, isPrefix);
+  const { results, originals } = await dropLocalCopies(services, account, p, isPrefix);
+  log.info('purged', { account, path: p, prefix: isPrefix, results, originals, shared: region.shared, peers: region.peers });
+  return { region: services.config.region, results, originals, shared: region.shared };
 }
 
 export function purgeQuery(account: string, pathOrPrefix: string, isPrefix: boolean): string {

@@ -13,7 +13,7 @@ import { badRequest, headerSafe, isPixmeshError, notFound, unauthorized, upstrea
 import { variantCacheKey } from '../../shared/cache-key.js';
 import { H } from '../../shared/headers.js';
 import { decodeAccountSegment, parseImagePath, type ImageRequest } from '../../shared/request.js';
-import { parseTransformation, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
+import { parseTransformation, planLayers, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
 import type { CacheEntry, CachedMeta } from './cache/result-cache.js';
 import { forwardToHome, HomeUnreachable } from './forward.js';
 import { checkInputPixels } from './limits.js';
@@ -128,9 +128,9 @@ function stage<T>(deps: RegionServices, timing: ServerTiming, name: string, fn: 
 }
 
 /** A result the cache cannot take (disk full, I/O error) is still served; the failure is logged and counted. */
-async function storeSafely(deps: RegionServices, timing: ServerTiming, key: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer): Promise<void> {
+async function storeSafely(deps: RegionServices, timing: ServerTiming, key: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer, sharedToo = true): Promise<void> {
   try {
-    await stage(deps, timing, 'store', () => deps.cache.put(key, meta, body));
+    await stage(deps, timing, 'store', () => deps.region.store(key, meta, body, { sharedToo }));
   } catch (e) {
     deps.metrics.cacheWriteErrors.inc();
     log.warn('result cache write failed; serving without storing', { account: meta.account, path: meta.path, err: (e as Error).message });
@@ -159,10 +159,59 @@ async function fetchWithDefault(deps: RegionServices, v: Variant, timing: Server
   }
 }
 
+/**
+ * The files the plan's layers need (layer images, custom fonts), fetched from the same account
+ * through the same originals store (cached, coalesced, SSRF-safe, size-limited) — all started
+ * at once, before the transform slot is taken. A file is awaited only when the render reaches
+ * its layer, so a missing file in an if-branch not taken is no error; a missing file that is
+ * used is a 404 ENOENT naming it.
+ */
+function prefetchLayers(deps: RegionServices, v: Variant, timing: ServerTiming): (path: string, kind: 'image' | 'font') => Promise<Buffer> {
+  const wanted = new Map<string, Promise<Buffer>>();
+  const fetchOne = async (path: string, kind: 'image' | 'font'): Promise<Buffer> => {
+    const origins = v.request.endpoint.origins;
+    // fonts come from the media library; layer images from the endpoint's origins (media first, as ImageKit)
+    const endpoint =
+      kind === 'font' || !origins.some((o) => o.type === 'media')
+        ? { ...v.request.endpoint, origins: kind === 'font' ? [{ type: 'media' as const }] : [{ type: 'media' as const }, ...origins] }
+        : v.request.endpoint;
+    let original: Original;
+    try {
+      original = await stage(deps, timing, 'fetch', () =>
+        deps.originals.get({ account: v.account, endpoint, path, extraQuery: [], signed: v.signed, maxBytes: deps.config.maxInputBytes }),
+        kind === 'font' ? 'layer-font' : 'layer',
+      );
+    } catch (e) {
+      if (isPixmeshError(e) && e.code === 'ENOENT') throw notFound(`layer ${kind === 'font' ? 'font' : 'image'} "${path}" not found`);
+      throw e;
+    }
+    if (original.isPrivate && !v.signed) throw unauthorized(`the layer file "${path}" is private: the URL must be signed`);
+    if (kind === 'image') await checkInputPixels(original.body, deps.config.maxInputPixels);
+    return original.body;
+  };
+  const start = (path: string, kind: 'image' | 'font') => {
+    const key = `${kind}\n${path}`;
+    let p = wanted.get(key);
+    if (!p) {
+      p = fetchOne(path, kind);
+      p.catch(() => {}); // awaited (and reported) only if the render uses it
+      wanted.set(key, p);
+    }
+    return p;
+  };
+  for (const layer of planLayers(v.plan)) {
+    if (layer.type === 'image') start(layer.path, 'image');
+    if (layer.type === 'text' && layer.style.ff && 'path' in layer.style.ff) start(layer.style.ff.path, 'font');
+  }
+  return start;
+}
+
 /** At home (or on failover): original → limits → queue → pipeline → result cache. */
 async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming, store: boolean): Promise<Produced> {
   const { config } = deps;
   const epoch = deps.purgeEpoch.value;
+  // Entries are dated from when their work started: a purge taken meanwhile makes them stale.
+  const startedAt = Date.now();
   const { original, defaultImage } = await fetchWithDefault(deps, v, timing);
   if (original.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
   let out: { data: Buffer; contentType: string; width?: number; height?: number };
@@ -170,15 +219,24 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
     out = { data: original.body, contentType: original.contentType ?? 'application/octet-stream' };
   } else {
     await checkInputPixels(original.body, config.maxInputPixels);
-    const opts = { format: v.format, dpr: v.dpr, widthHint: v.widthHint, defaults: v.account.defaults };
+    const fetchLayer = prefetchLayers(deps, v, timing);
+    const opts = { format: v.format, dpr: v.dpr, widthHint: v.widthHint, defaults: v.account.defaults, fetchLayer };
     const queuedAt = performance.now();
     out = await deps.queue.run(() => {
       timing.add('queue', performance.now() - queuedAt);
       deps.metrics.stage.observe({ stage: 'queue' }, (performance.now() - queuedAt) / 1000);
       // A 5xx from the pipeline (its render deadline) would recur in any region.
-      return stage(deps, timing, 'transform', () => renderImage(original.body, v.plan, opts)).catch((e: unknown) => {
-        throw isPixmeshError(e) && e.status >= 500 ? e.requestScoped() : e;
-      });
+      return stage(deps, timing, 'transform', () => renderImage(original.body, v.plan, opts))
+        .then((r) => {
+          if (r.layers?.count) {
+            timing.add('layers', r.layers.ms, String(r.layers.count));
+            deps.metrics.stage.observe({ stage: 'layers' }, r.layers.ms / 1000);
+          }
+          return r;
+        })
+        .catch((e: unknown) => {
+          throw isPixmeshError(e) && e.status >= 500 ? e.requestScoped() : e;
+        });
     }, AbortSignal.timeout(config.transformQueueTimeoutMs));
   }
   const meta: Omit<CachedMeta, 'bodyLength'> = {
@@ -190,7 +248,7 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
     height: out.height,
     processedBy: config.region,
     isPrivate: original.isPrivate,
-    createdAt: Date.now(),
+    createdAt: startedAt,
   };
   if (store && !defaultImage && deps.purgeEpoch.value === epoch) await storeSafely(deps, timing, v.key, meta, out.data);
   return { entry: { meta: { ...meta, bodyLength: out.data.length }, body: out.data }, failover: false, defaultImage };
@@ -209,10 +267,11 @@ async function produce(deps: RegionServices, v: Variant, url: URL, headers: Head
   }
   if (!isHome) {
     const epoch = deps.purgeEpoch.value;
+    const startedAt = Date.now();
     try {
       const res = await stage(deps, timing, 'forward', () => forwardToHome(deps, url, headers), v.account.homeRegion);
       deps.metrics.bytesIn.inc({ source: 'forward' }, res.body.length);
-      const meta = { ...res.meta, path: v.request.path };
+      const meta = { ...res.meta, path: v.request.path, createdAt: startedAt };
       if (mayStoreHere && !res.defaultImage && deps.purgeEpoch.value === epoch) await storeSafely(deps, timing, v.key, meta, res.body);
       return { entry: { meta: { ...meta, bodyLength: res.body.length }, body: res.body }, failover: false, defaultImage: res.defaultImage };
     } catch (e) {
@@ -229,7 +288,7 @@ async function produce(deps: RegionServices, v: Variant, url: URL, headers: Head
 export function renderRoutes(deps: RegionServices): Hono {
   const app = new Hono();
   app.get('/internal/render/*', async (c) => {
-    const { config, cache } = deps;
+    const { config } = deps;
     const timing = new ServerTiming(arrivals.get(c.req.raw));
     timing.add('region', undefined, config.region);
     const url = new URL(c.req.url);
@@ -241,11 +300,12 @@ export function renderRoutes(deps: RegionServices): Hono {
     const ifNoneMatch = c.req.header('if-none-match');
 
     if (mayStoreHere) {
-      const hit = await stage(deps, timing, 'cache', () => cache.get(v.key), 'lookup');
+      const hit = await stage(deps, timing, 'cache', () => deps.region.lookup(v.key, v.account.id, v.request.path), 'lookup');
       deps.metrics.hitRatio.record(hit !== null);
       if (hit) {
-        if (hit.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
-        return imageResponse(hit, deps, 'HIT', timing, ifNoneMatch);
+        if (hit.entry.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
+        timing.add('tier', undefined, hit.tier);
+        return imageResponse(hit.entry, deps, 'HIT', timing, ifNoneMatch);
       }
     }
 

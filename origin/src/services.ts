@@ -9,10 +9,11 @@ import { SingleFlight } from './coalesce.js';
 import type { ServerConfig } from './config.js';
 import { HomeBreaker } from './forward.js';
 import { OriginMetrics } from './metrics.js';
-import { createPurgeFanout, purgeLocal, type LocalPurgeResult, type PurgeReport } from './purge.js';
+import { createPurgeFanout, dropLocalCopies, purgeLocal, type LocalPurgeResult, type PurgeReport } from './purge.js';
 import { TransformQueue } from './queue.js';
 import type { Produced } from './render.js';
 import { OriginalStore } from './sources/index.js';
+import { RegionState } from './region/index.js';
 
 /** What main.ts (or a test) provides. */
 export interface OriginDeps {
@@ -34,6 +35,8 @@ export interface RegionServices extends OriginDeps {
   purgeEpoch: { value: number };
   /** Set on SIGTERM: /readyz answers 503 so load balancers stop sending work. */
   lifecycle: { draining: boolean };
+  /** What the region's replicas share (shared result tier, purge records, peers); origin/src/region/. */
+  region: RegionState;
   /** Remove a path's (or a prefix's) variants and originals in THIS region. */
   purgeLocal(account: string, pathOrPrefix: string, isPrefix: boolean): Promise<LocalPurgeResult>;
   /** Remove them in EVERY region (signed internal calls; this region directly). */
@@ -62,9 +65,11 @@ export function buildServices(deps: OriginDeps): RegionServices {
     purgeEpoch: { value: 0 },
     homeBreaker: new HomeBreaker(),
     lifecycle: { draining: false },
+    region: undefined as unknown as RegionState,
     purgeLocal: (account, pathOrPrefix, isPrefix) => purgeLocal(services, account, pathOrPrefix, isPrefix),
     purgeVariants: (account, pathOrPrefix, isPrefix) => fanout(account, pathOrPrefix, isPrefix),
   };
+  services.region = new RegionState(deps.config, deps.cache, metrics.hitRatio, (e) => dropLocalCopies(services, e.account, e.path, e.prefix));
   const fanout = createPurgeFanout(services);
   return services;
 }

@@ -5,6 +5,7 @@
  */
 import type { AccountDefaults } from '../accounts.js';
 import { PARAMS, type OutputSpec, type StepSpec } from './params.js';
+import { allLayers, canonicalLayer } from './layers.js';
 import { parseTransformation } from './parse.js';
 import type { CondClause, Condition, ExprVar, OutputFormat, StepOps, TransformPlan } from './types.js';
 import { evalExpr, isExpr, scopeValue, type ExprScope } from './values.js';
@@ -25,7 +26,13 @@ export type {
   Focus,
   Gravity,
   IfStep,
-  LayerBlock,
+  CanvasLayer,
+  ImageLayer,
+  Layer,
+  LayerMode,
+  LayerPosition,
+  TextLayer,
+  TextStyle,
   NumOrExpr,
   OpsStep,
   OutputFormat,
@@ -40,6 +47,18 @@ export type {
 export { parseTransformation, splitParam, MAX_STEPS, MAX_TR_LENGTH } from './parse.js';
 export { PARAMS, SPECIAL_PARAMS, UNSUPPORTED_PARAMS, MAX_DIMENSION } from './params.js';
 export { evalExpr, isExpr, type ExprScope } from './values.js';
+export {
+  allLayers,
+  BUILTIN_FONTS,
+  DEFAULT_FONT,
+  DEFAULT_FONT_SIZE,
+  MAX_LAYER_DEPTH,
+  MAX_LAYERS,
+  MAX_TEXT_BASE64_CHARS,
+  MAX_TEXT_CHARS,
+  POSITION_PARAMS,
+  TEXT_PARAMS,
+} from './layers.js';
 
 /**
  * Bump when the same canonical transformation would render differently (a semantics change), and
@@ -97,7 +116,10 @@ function canonicalOps(raw: StepOps): string[] {
     if (text === null) continue;
     tokens.push(text === '' ? spec.key : `${spec.key}-${text}`);
   }
-  return tokens.sort();
+  tokens.sort();
+  // layers are composited in URL order: never sorted
+  for (const layer of ops.layers ?? []) tokens.push(canonicalLayer(layer, (o) => canonicalOps(o).join(',')));
+  return tokens;
 }
 
 function canonicalCondition(c: Condition): string {
@@ -145,9 +167,14 @@ export function canonicalTransformation(plan: TransformPlan, defaults?: Pick<Acc
   return steps.join(':');
 }
 
-/** Every step's operations, both branches of if blocks included. */
+/** Every step's operations, both branches of if blocks included (not the layers' own chains: see planLayers). */
 export function allOps(plan: TransformPlan): StepOps[] {
   return plan.steps.flatMap((s) => (s.type === 'if' ? [...s.then, ...(s.else ?? [])] : [s]));
+}
+
+/** Every layer of the plan, nested ones included. */
+export function planLayers(plan: TransformPlan): ReturnType<typeof allLayers> {
+  return allLayers(allOps(plan));
 }
 
 /** What the edge tells the origin to produce: a concrete format, or the source's own family. */

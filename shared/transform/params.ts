@@ -566,9 +566,10 @@ export const SPECIAL_PARAMS = [
   {
     key: 'l',
     sdk: 'overlay',
-    syntax: '`l-image|l-text|…,<params>,l-end` (nestable)',
-    description: 'Overlays (layers). The blocks are parsed, but rendering them is not supported yet: a 400 says so.',
-    example: 'l-image,i-logo.png,l-end',
+    syntax: '`l-image,i-<path, / as @@>|ie-<base64 path>,…,l-end`, `l-text,i-<url-encoded text>|ie-<base64 text>,…,l-end`, `l-image,i-ik_canvas,bg-<colour>,…,l-end`',
+    description:
+      'Overlays (layers), placed on the result of their step in URL order; several per step, nested up to 3 levels. Image layers take the image parameters (their own chain, `:` inside the block) and are trimmed unless `t-false`; text layers take the text parameters below. See "Layers" and "Text layers".',
+    example: 'w-400:l-image,i-logo.png,w-80,lfo-bottom_right,l-end',
   },
 ] as const;
 
@@ -576,7 +577,7 @@ export const SPECIAL_PARAMS = [
 const LEGACY_OVERLAY_KEYS = ['oi', 'oie', 'ot', 'ote', 'ox', 'oy', 'ow', 'oh', 'oa', 'obg', 'ofo', 'oit', 'oib', 'oiar', 'oic', 'oicm', 'oifo', 'otc', 'otf', 'ots', 'otw', 'oth', 'otbg', 'otp', 'otia', 'otr', 'otlh'];
 
 export const UNSUPPORTED_PARAMS: Readonly<Record<string, string>> = {
-  ...Object.fromEntries(LEGACY_OVERLAY_KEYS.map((k) => [k, `legacy overlay parameter (${k}) is not supported: overlays are not supported yet`])),
+  ...Object.fromEntries(LEGACY_OVERLAY_KEYS.map((k) => [k, `legacy overlay parameter (${k}) is not supported (ImageKit retired it in 2023): use layers, l-image|l-text,…,l-end`])),
   cr: 'colour replace (cr) is not supported yet',
   'e-gradient': 'e-gradient is not supported yet',
   'e-distort': 'e-distort is not supported yet',

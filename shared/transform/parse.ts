@@ -3,8 +3,9 @@
  * named transforms, conditional steps and (structure-only) overlay blocks. Pure.
  */
 import { badTransformation } from '../errors.js';
+import { parseLayerBlock, type LayerToken } from './layers.js';
 import { PARAM_BY_KEY, UNSUPPORTED_PARAMS, type OutputSpec, type PlanOutput, type StepSpec } from './params.js';
-import type { CondOp, CondProp, Condition, IfStep, LayerBlock, ParseContext, StepOps, TransformPlan, TransformStep } from './types.js';
+import type { CondOp, CondProp, Condition, IfStep, ParseContext, StepOps, TransformPlan, TransformStep } from './types.js';
 import { parseNumber, quote } from './values.js';
 
 export const MAX_TR_LENGTH = 4096;
@@ -23,13 +24,44 @@ export function splitParam(token: string): { key: string; raw: string | null } {
   return { key: token.slice(0, first), raw: token.slice(first + 1) };
 }
 
+/**
+ * Percent-decode the transformation, except layer inputs (`i-…`, `ie-…`): their text may hold an
+ * encoded `,` or `:` that must not split the transformation; the layer parser decodes them.
+ */
 function decodeIfEncoded(tr: string): string {
   if (!/%[0-9A-Fa-f]{2}/.test(tr)) return tr;
-  try {
-    return decodeURIComponent(tr);
-  } catch {
-    throw badTransformation('the transformation is not valid percent-encoding');
+  return tr
+    .split(/([,:])/)
+    .map((part) => {
+      if (/^ie?-/.test(part) || !part.includes('%')) return part;
+      try {
+        return decodeURIComponent(part);
+      } catch {
+        throw badTransformation('the transformation is not valid percent-encoding');
+      }
+    })
+    .join('');
+}
+
+/**
+ * Split into chain steps at `:` and parameters at `,`. Inside an open `l-…` block a `:` separates
+ * the layer's own chain steps: it stays in the token list as the token ":".
+ */
+function splitSteps(text: string): string[][] {
+  const steps: string[][] = [[]];
+  let depth = 0;
+  for (const part of text.split(/([,:])/)) {
+    if (part === ',' || part === '') continue;
+    if (part === ':') {
+      if (depth > 0) steps[steps.length - 1]!.push(':');
+      else steps.push([]);
+      continue;
+    }
+    if (part === 'l-end') depth = Math.max(0, depth - 1);
+    else if (part.startsWith('l-')) depth++;
+    steps[steps.length - 1]!.push(part);
   }
+  return steps;
 }
 
 /** Replace every `n-<name>` token by the account's named transformation (one level, no recursion). */
@@ -84,37 +116,37 @@ function parseCondition(text: string): Condition {
   return { clauses, joins };
 }
 
-/** Collect an `l-…,l-end` block starting at tokens[start]; returns the block and the index after l-end. */
-function parseLayer(tokens: string[], start: number, depth: number): { block: LayerBlock; next: number } {
-  const block: LayerBlock = { layer: tokens[start]!.slice(2), params: [], children: [] };
-  if (depth > 3) throw badTransformation('l: layers nest at most 3 levels');
-  let i = start + 1;
-  while (i < tokens.length) {
-    const t = tokens[i]!;
-    if (t === 'l-end') return { block, next: i + 1 };
-    if (t.startsWith('l-')) {
-      const child = parseLayer(tokens, i, depth + 1);
-      block.children.push(child.block);
-      i = child.next;
-      continue;
-    }
-    block.params.push(t);
-    i++;
-  }
-  throw badTransformation(`l: ${quote(tokens[start]!)} has no matching l-end`);
+interface OpsScope {
+  plan: TransformPlan;
+  where: 'step' | 'if';
+  /** Layers parsed so far in this transformation (bounded by MAX_LAYERS). */
+  counter: { layers: number };
+  /** Nesting depth of the layer whose chain this is (0: the main chain). */
+  depth: number;
 }
 
-function parseOps(tokens: string[], plan: TransformPlan, where: 'step' | 'if'): StepOps {
+function parseOps(tokens: readonly LayerToken[], scope: OpsScope): StepOps {
+  const { plan, where } = scope;
   const ops: StepOps = {};
   const target = ops as Record<string, unknown>;
   const out = plan as unknown as Record<string, unknown>;
+  const addLayer = (layer: NonNullable<StepOps['layers']>[number]) => (ops.layers ??= []).push(layer);
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
+    if (typeof token !== 'string') {
+      addLayer(token); // a nested layer, already parsed by the enclosing layer block
+      continue;
+    }
     if (token === '') continue;
+    if (token === ':') throw badTransformation('l: unexpected ":" outside a layer');
     if (token.startsWith('l-')) {
       if (token === 'l-end') throw badTransformation('l: l-end without a matching l-<type>');
-      const { block } = parseLayer(tokens, i, 1);
-      throw badTransformation(`overlays (l-${block.layer} … l-end) are not supported yet`);
+      const strings = tokens.slice(i).map((t) => (typeof t === 'string' ? t : ''));
+      const inner: OpsScope = { ...scope, depth: scope.depth + 1 };
+      const { layer, next } = parseLayerBlock(strings, 0, scope.depth + 1, (t) => parseOps(t, inner), scope.counter);
+      addLayer(layer);
+      i += next - 1;
+      continue;
     }
     if (token === 'if-end' || token === 'if-else' || token.startsWith('if-'))
       throw badTransformation(`if: a conditional block must be its own chain step (if-…,…,if-end between ":"), found ${quote(token)}`);
@@ -145,7 +177,8 @@ export function parseTransformation(tr: string | null | undefined, ctx: ParseCon
   if (tr.length > MAX_TR_LENGTH) throw badTransformation(`the transformation is longer than ${MAX_TR_LENGTH} characters`);
   const text = expandNamed(decodeIfEncoded(tr), ctx);
   if (text.length > MAX_TR_LENGTH * 4) throw badTransformation('the expanded transformation is too long');
-  const rawSteps = text.split(':').map((stepText) => stepText.split(',').filter((t) => t !== ''));
+  const rawSteps = splitSteps(text);
+  const counter = { layers: 0 };
   let count = 0;
   for (let i = 0; i < rawSteps.length; i++) {
     const tokens = rawSteps[i]!;
@@ -164,10 +197,10 @@ export function parseTransformation(tr: string | null | undefined, ctx: ParseCon
         if (next === undefined) throw badTransformation('if: the conditional block must end with if-end');
         block.push(next);
       }
-      step = parseIfBlock(block, plan);
+      step = parseIfBlock(block, plan, counter);
       count += Math.max(1, step.then.length, step.else?.length ?? 0);
     } else {
-      const ops = parseOps(tokens, plan, 'step');
+      const ops = parseOps(tokens, { plan, where: 'step', counter, depth: 0 });
       if (!Object.keys(ops).length) continue;
       step = { type: 'ops', ...ops };
       count++;
@@ -181,7 +214,7 @@ export function parseTransformation(tr: string | null | undefined, ctx: ParseCon
 const isIfStart = (token: string) => token.startsWith('if-') && token !== 'if-else' && token !== 'if-end';
 
 /** `block`: the block's steps (split at ":"), first token `if-<cond>`, last token `if-end`. */
-function parseIfBlock(block: string[][], plan: TransformPlan): IfStep {
+function parseIfBlock(block: string[][], plan: TransformPlan, counter: { layers: number }): IfStep {
   const cond = parseCondition(block[0]![0]!.slice(3));
   const branches: string[][][] = [[[]]];
   block.forEach((stepTokens, s) => {
@@ -200,7 +233,7 @@ function parseIfBlock(block: string[][], plan: TransformPlan): IfStep {
       branch()[branch().length - 1]!.push(token);
     });
   });
-  const toOps = (steps: string[][]) => steps.filter((t) => t.length).map((t) => parseOps(t, plan, 'if'));
+  const toOps = (steps: string[][]) => steps.filter((t) => t.length).map((t) => parseOps(t, { plan, where: 'if', counter, depth: 0 }));
   const step: IfStep = { type: 'if', cond, then: toOps(branches[0]!) };
   if (branches[1]) step.else = toOps(branches[1]);
   return step;

@@ -5,8 +5,11 @@
 
 export type OutputFormat = 'jpeg' | 'png' | 'webp' | 'avif' | 'gif';
 
-/** Variables of an arithmetic expression: input (i*) and current (c*) width, height, aspect ratio. */
-export type ExprVar = 'iw' | 'ih' | 'iar' | 'cw' | 'ch' | 'car';
+/**
+ * Variables of an arithmetic expression: input (i*) and current (c*) width, height, aspect ratio,
+ * and inside layers the base (b*: the image the layer is placed on).
+ */
+export type ExprVar = 'iw' | 'ih' | 'iar' | 'cw' | 'ch' | 'car' | 'bw' | 'bh' | 'bar';
 export type ExprOp = 'add' | 'sub' | 'mul' | 'div' | 'mod' | 'pow';
 
 /** `iw_div_2`: operands and operators alternate; evaluated with the usual precedence at render time. */
@@ -85,6 +88,8 @@ export interface StepOps {
   o?: number;
   /** e-shadow: a shadow under the non-transparent pixels. */
   shadow?: Shadow;
+  /** Overlays placed on the step's result, in URL order (`l-…,l-end` blocks). */
+  layers?: Layer[];
 }
 
 /** `e-shadow[-bl-<0..15>_st-<0..100>_x-<N100..100>_y-<N100..100>]`; offsets in % of the image width. */
@@ -125,12 +130,78 @@ export interface IfStep {
 }
 export type TransformStep = OpsStep | IfStep;
 
-/** A nested overlay block (`l-image,…,l-end`); parsed for structure, not rendered yet. */
-export interface LayerBlock {
-  layer: string;
-  params: string[];
-  children: LayerBlock[];
+export type LayerMode = 'multiply' | 'displace' | 'cutout' | 'cutter';
+
+/**
+ * Where a layer goes on its base: `lx`/`ly` (top-left; negative = from the right/bottom edge),
+ * `lxc`/`lyc` (centre), measured from the anchor `lap` (default top_left); without any of
+ * those, `lfo` (default center) places it relative to the base's edges.
+ */
+export interface LayerPosition {
+  x?: NumOrExpr;
+  y?: NumOrExpr;
+  xc?: NumOrExpr;
+  yc?: NumOrExpr;
+  anchor?: Gravity;
+  focus?: Gravity;
 }
+
+interface LayerBase {
+  position: LayerPosition;
+  mode?: LayerMode;
+  /** `lm-displace` strength in px (the layer's `x` / `y`). */
+  displace?: { x: number; y: number };
+}
+
+/** `l-image,i-<path>`: another file of the account, with its own chain of transformations. */
+export interface ImageLayer extends LayerBase {
+  type: 'image';
+  /** The path as the media library / origins know it (`@@` already turned into `/`). */
+  path: string;
+  /** The layer image's own chain (each step may hold layers: nesting). */
+  steps: StepOps[];
+  /** Layer images are trimmed by default (threshold 10); `t-false` turns it off. */
+  trim: boolean;
+}
+
+/** `l-image,i-ik_canvas,bg-<colour>`: a solid block (size from w/h, default the base's size). */
+export interface CanvasLayer extends LayerBase {
+  type: 'canvas';
+  color: Color;
+  steps: StepOps[];
+}
+
+export interface TextStyle {
+  /** Wrap width in px (the text box is this wide, plus padding). */
+  w?: NumOrExpr;
+  /** Font size in px (default 14). */
+  fs?: NumOrExpr;
+  /** A built-in font id, or a font file in the media library (`{ path }`). */
+  ff?: { builtin: string } | { path: string };
+  co?: Color;
+  ia?: 'left' | 'center' | 'right';
+  /** Padding top, right, bottom, left. */
+  pa?: [NumOrExpr, NumOrExpr, NumOrExpr, NumOrExpr];
+  /** `al-1`…`al-9`: text opacity in tenths. */
+  al?: number;
+  tg?: { b?: true; i?: true; strikethrough?: true };
+  /** Line height in px. */
+  lh?: NumOrExpr;
+  bg?: Color;
+  r?: Radius;
+  /** Clockwise degrees in [0, 360). */
+  rt?: number;
+  fl?: 'h' | 'v' | 'h_v';
+}
+
+/** `l-text,i-<text>` / `ie-<base64>`. */
+export interface TextLayer extends LayerBase {
+  type: 'text';
+  text: string;
+  style: TextStyle;
+}
+
+export type Layer = ImageLayer | CanvasLayer | TextLayer;
 
 export interface TransformPlan {
   steps: TransformStep[];

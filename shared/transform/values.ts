@@ -7,6 +7,21 @@ import { COLOR_NAMES } from './colors.js';
 import type { Color, Expr, ExprOp, ExprVar, NumOrExpr } from './types.js';
 
 export const EXPR_VARS: readonly ExprVar[] = ['iw', 'ih', 'iar', 'cw', 'ch', 'car'];
+/** The base's width, height, aspect ratio: only inside layers. */
+export const LAYER_EXPR_VARS: readonly ExprVar[] = ['bw', 'bh', 'bar'];
+const ALL_VARS: readonly string[] = [...EXPR_VARS, ...LAYER_EXPR_VARS];
+
+/** How many layer blocks the (synchronous, pure) parser is inside: bw bh bar are allowed when > 0. */
+let layerDepth = 0;
+/** Run `fn` with the layer variables allowed (the parser wraps a layer block's parameters in it). */
+export function insideLayer<T>(fn: () => T): T {
+  layerDepth++;
+  try {
+    return fn();
+  } finally {
+    layerDepth--;
+  }
+}
 export const EXPR_OPS: readonly ExprOp[] = ['add', 'sub', 'mul', 'div', 'mod', 'pow'];
 
 const NUMBER_RE = /^N?(\d+(\.\d+)?|\.\d+)$/;
@@ -50,7 +65,7 @@ export function num(key: string, raw: string | null, range: NumberRange, what?: 
 }
 
 export function isExprLike(raw: string): boolean {
-  return raw.split('_').some((t) => (EXPR_VARS as readonly string[]).includes(t) || (EXPR_OPS as readonly string[]).includes(t));
+  return raw.split('_').some((t) => ALL_VARS.includes(t) || (EXPR_OPS as readonly string[]).includes(t));
 }
 
 /** `iw_div_2`, `ih_mul_0.5_sub_N10`. Layer variables (bw bh bar) are rejected outside layers. */
@@ -67,7 +82,10 @@ export function parseExpr(key: string, raw: string): Expr {
       return;
     }
     if ((EXPR_VARS as readonly string[]).includes(p)) return void tokens.push(p as ExprVar);
-    if (p === 'bw' || p === 'bh' || p === 'bar') throw badTransformation(`${key}: ${p} is only allowed inside layers`);
+    if ((LAYER_EXPR_VARS as readonly string[]).includes(p)) {
+      if (layerDepth === 0) throw badTransformation(`${key}: ${p} is only allowed inside layers`);
+      return void tokens.push(p as ExprVar);
+    }
     const n = parseNumber(p);
     if (n === undefined)
       throw badTransformation(`${key}: ${quote(p)} in ${quote(raw)} is not a number or a variable (${EXPR_VARS.join(' ')})`);
@@ -85,6 +103,9 @@ export interface ExprScope {
   ih: number;
   cw: number;
   ch: number;
+  /** The base a layer is placed on (inside layers only). */
+  bw?: number;
+  bh?: number;
 }
 
 const PREC: Record<ExprOp, number> = { add: 1, sub: 1, mul: 2, div: 2, mod: 2, pow: 3 };
@@ -121,6 +142,12 @@ export function scopeValue(v: ExprVar, s: ExprScope): number {
       return s.ch;
     case 'car':
       return s.cw / s.ch;
+    case 'bw':
+      return s.bw ?? NaN;
+    case 'bh':
+      return s.bh ?? NaN;
+    case 'bar':
+      return (s.bw ?? NaN) / (s.bh ?? NaN);
   }
 }
 
@@ -146,6 +173,7 @@ export function evalExpr(e: Expr, s: ExprScope): number {
 }
 
 export function formatNumber(n: number): string {
+  if (Object.is(n, -0)) return 'N0'; // lx-N0 (flush with the right edge) is not lx-0
   const s = String(Math.round(n * 1e6) / 1e6);
   return s.startsWith('-') ? `N${s.slice(1)}` : s;
 }

@@ -8,12 +8,15 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestProject } from 'vitest/node';
+import { writeDashboard } from '../../scripts/build-dashboard.js';
 import { REGION_IDS } from '../../shared/regions.js';
 import { EDGE_TEST_ACCOUNTS } from './accounts.js';
 
 const PNG_1x1 = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
 
 export default async function setup(project: TestProject) {
+  // The Worker imports the dashboard bundle (a build artefact wrangler's [build] makes for dev/deploy).
+  await writeDashboard();
   const servers: http.Server[] = [];
   const urls: Record<string, string> = {};
   for (const region of REGION_IDS) {

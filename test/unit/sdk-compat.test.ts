@@ -151,7 +151,8 @@ describe('SDK URLs that must be rejected with a 400 naming the parameter', () =>
     ['quality out of range', [{ quality: 0 }], /q: .*1 to 100/],
     ['unsupported effect', [{ gradient: true }], /e-gradient is not supported yet/],
     ['AI effect', [{ aiRemoveBackground: true }], /e-bgremove/],
-    ['overlay', [{ overlay: { type: 'text', text: 'Hello' } }], /overlays \(l-text … l-end\) are not supported yet/],
+    ['video overlay on an image', [{ overlay: { type: 'video', input: 'clip.mp4' } }], /l-video layers are for videos/],
+    ['text overlay with an image-only parameter', [{ overlay: { type: 'text', text: 'Hello', transformation: [{ height: 10 } as never] } }], /"h" does not apply to text layers/],
   ])('%s', (_name, transformation, message) => {
     const url = buildSrc({ src: '/a.jpg', urlEndpoint: ENDPOINT, transformation, transformationPosition: 'query' });
     expect(() => parseUrl(url)).toThrow(message);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DOC_PATH, renderTransformDocs } from '../../scripts/gen-transform-docs.js';
 import { PARAMS, SPECIAL_PARAMS } from '../../shared/transform/params.js';
+import { POSITION_PARAMS, TEXT_PARAMS } from '../../shared/transform/layers.js';
 import { parseTransformation } from '../../shared/transform/index.js';
 
 describe('docs/transformations.md', () => {
@@ -13,6 +14,12 @@ describe('docs/transformations.md', () => {
     expect(renderTransformDocs()).toContain(`/demo/tr:${example}/sample.jpg`);
     expect(() => parseTransformation(example)).not.toThrow();
     expect(example.split(/[,:]/).some((t) => t === key || t.startsWith(`${key}-`))).toBe(true);
+  });
+
+  it.each([...POSITION_PARAMS, ...TEXT_PARAMS].map((p) => [p.group, p.key, p.example] as const))('documents the %s parameter %s with an example that parses (%s)', (_g, key, example) => {
+    expect(renderTransformDocs()).toContain(`/demo/tr:${example}/sample.jpg`);
+    expect(() => parseTransformation(example)).not.toThrow();
+    expect(example.split(/[,:]/).some((t) => t.startsWith(`${key}-`))).toBe(true);
   });
 
   it('documents the special forms', () => {

@@ -94,7 +94,7 @@ export class ResultCache {
       this.forget(hash);
       return null;
     }
-    const entry = decode(data);
+    const entry = decodeEntry(data);
     if (!entry) {
       await fsp.rm(this.fileFor(hash), { force: true });
       this.forget(hash);
@@ -108,10 +108,7 @@ export class ResultCache {
   async put(key: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer): Promise<void> {
     const hash = ResultCache.hashKey(key);
     const file = this.fileFor(hash);
-    const header = Buffer.from(JSON.stringify({ ...meta, bodyLength: body.length }));
-    const prefix = Buffer.alloc(HEADER_BYTES);
-    prefix.writeUInt32BE(header.length);
-    const data = Buffer.concat([prefix, header, body]);
+    const data = encodeEntry(meta, body);
     if (data.length > this.maxBytes) return;
     await fsp.mkdir(path.dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
@@ -127,6 +124,13 @@ export class ResultCache {
     this.lru.set(hash, { size: data.length, account: meta.account, path: meta.path });
     this.bytes += data.length;
     await this.evict();
+  }
+
+  /** Remove one entry (a purge record made it stale). */
+  async delete(key: string): Promise<void> {
+    const hash = ResultCache.hashKey(key);
+    await fsp.rm(this.fileFor(hash), { force: true });
+    this.forget(hash);
   }
 
   /** Remove every variant of a path (or of every path under a prefix when prefix=true). */
@@ -164,7 +168,16 @@ export class ResultCache {
   }
 }
 
-function decode(data: Buffer): CacheEntry | null {
+/** One entry as bytes: 4-byte header length, JSON header, body (the disk L1 and the shared tier use it). */
+export function encodeEntry(meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer): Buffer {
+  const header = Buffer.from(JSON.stringify({ ...meta, bodyLength: body.length }));
+  const prefix = Buffer.alloc(HEADER_BYTES);
+  prefix.writeUInt32BE(header.length);
+  return Buffer.concat([prefix, header, body]);
+}
+
+/** The entry, or null when truncated or corrupt. */
+export function decodeEntry(data: Buffer): CacheEntry | null {
   if (data.length < HEADER_BYTES) return null;
   const len = data.readUInt32BE(0);
   if (HEADER_BYTES + len > data.length) return null;

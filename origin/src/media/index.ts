@@ -13,7 +13,6 @@
  *
  * See docs/management-api.md for the public side.
  */
-import crypto from 'node:crypto';
 import { Hono } from 'hono';
 import type { Account } from '../../../shared/accounts.js';
 import { badRequest, busy, conflict, notFound, PixmeshError } from '../../../shared/errors.js';
@@ -24,7 +23,10 @@ import { log } from '../log.js';
 import { TokenMemory, verifyClientUpload } from './client-auth.js';
 import { matches, mentionsField, parseSearchQuery } from './search.js';
 import { Purger, type PurgeDeps } from './purge.js';
-import { FileExistsError, MediaStore, type FileRecord } from './store.js';
+import { deriveFolders, publicFile, SORTS, uploadResponse, type Sortable } from './shape.js';
+import { DEFAULT_MAX_VERSIONS, FileExistsError, MediaStore } from './store.js';
+import { DEFAULT_JOB_STEP } from './jobs.js';
+import { libraryRoutes } from './library.js';
 import { fileBytes, parseUploadForm, readBodyLimited, sniffImage, uniqueName } from './upload.js';
 import { fetchUploadUrl, type UrlFetcher } from './url-fetch.js';
 
@@ -52,6 +54,10 @@ export interface MediaLimits {
   urlTimeoutMs: number;
   /** Uploads held in memory at once in this region; beyond it: 503 EBUSY with Retry-After. */
   maxConcurrentUploads: number;
+  /** Previous versions kept per file (overwrites, copies onto a file, restores); older ones are deleted. */
+  maxVersions: number;
+  /** Files a folder job relocates before it saves its progress. */
+  jobStep: number;
 }
 
 export function mediaLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): MediaLimits {
@@ -67,66 +73,14 @@ export function mediaLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): MediaL
     idleMs: int('PIXMESH_UPLOAD_IDLE_MS', 30_000),
     urlTimeoutMs: int('PIXMESH_UPLOAD_URL_TIMEOUT_MS', 8000),
     maxConcurrentUploads: int('PIXMESH_UPLOAD_CONCURRENCY', 8),
+    maxVersions: int('PIXMESH_MEDIA_MAX_VERSIONS', DEFAULT_MAX_VERSIONS),
+    jobStep: int('PIXMESH_MEDIA_JOB_STEP', DEFAULT_JOB_STEP),
   };
 }
 
 /** Per-account media settings: the account file's optional `mediaLibrary` object (shared/accounts.ts). */
 export function mediaSettings(accounts: AccountDirectory, id: string): NonNullable<Account['mediaLibrary']> {
   return accounts.get(id)?.mediaLibrary ?? { allowPrivateNetwork: false };
-}
-
-/** The public shape of a record (internal checksums stay inside). */
-function publicFile(r: FileRecord, endpoint: string) {
-  const { md5: _m, sha256: _s, ...rest } = r;
-  const rel = r.filePath.replace(/^\/+/, '').split('/').map(encodeURIComponent).join('/');
-  return {
-    ...rest,
-    AITags: null,
-    url: endpoint ? `${endpoint}/${rel}` : `/${rel}`,
-    thumbnail: endpoint ? `${endpoint}/tr:w-200,h-200,c-at_max/${rel}` : undefined,
-  };
-}
-
-function uploadResponse(r: FileRecord, endpoint: string) {
-  const { thumbnail, type: _t, createdAt: _c, updatedAt: _u, ...f } = publicFile(r, endpoint);
-  return { ...f, thumbnailUrl: thumbnail };
-}
-
-interface Sortable {
-  name: string;
-  createdAt: string;
-  updatedAt: string;
-  size: number;
-  width?: number;
-  height?: number;
-}
-const SORTS: Record<string, (a: Sortable, b: Sortable) => number> = {
-  ASC_NAME: (a, b) => a.name.localeCompare(b.name),
-  ASC_CREATED: (a, b) => a.createdAt.localeCompare(b.createdAt),
-  ASC_UPDATED: (a, b) => a.updatedAt.localeCompare(b.updatedAt),
-  ASC_HEIGHT: (a, b) => (a.height ?? 0) - (b.height ?? 0),
-  ASC_WIDTH: (a, b) => (a.width ?? 0) - (b.width ?? 0),
-  ASC_SIZE: (a, b) => a.size - b.size,
-};
-
-/** Folders are implied by file paths: every ancestor folder of every file (ImageKit's folder shape). */
-function deriveFolders(accountId: string, records: FileRecord[]) {
-  const byPath = new Map<string, { type: 'folder'; name: string; folderPath: string; folderId: string; customMetadata: Record<string, never>; createdAt: string; updatedAt: string }>();
-  for (const r of records) {
-    const segs = r.filePath.split('/').slice(1, -1);
-    for (let i = 1; i <= segs.length; i++) {
-      const folderPath = `/${segs.slice(0, i).join('/')}`;
-      const known = byPath.get(folderPath);
-      if (known) {
-        if (r.createdAt < known.createdAt) known.createdAt = r.createdAt;
-        if (r.updatedAt > known.updatedAt) known.updatedAt = r.updatedAt;
-        continue;
-      }
-      const folderId = crypto.createHash('sha1').update(`${accountId}\n${folderPath}`).digest('hex').slice(0, 24);
-      byPath.set(folderPath, { type: 'folder', name: segs[i - 1]!, folderPath, folderId, customMetadata: {}, createdAt: r.createdAt, updatedAt: r.updatedAt });
-    }
-  }
-  return [...byPath.values()];
 }
 
 function intParam(v: string | undefined, name: string, fallback: number, min: number, max: number): number {
@@ -138,7 +92,7 @@ function intParam(v: string | undefined, name: string, fallback: number, min: nu
 
 export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFromEnv()): Hono {
   const { config } = deps;
-  const store = new MediaStore({ s3: config.s3, bucket: config.mediaBucket, bucketFor: (r) => mediaBucketFor(r as never) });
+  const store = new MediaStore({ s3: config.s3, bucket: config.mediaBucket, bucketFor: (r) => mediaBucketFor(r as never), maxVersions: limits.maxVersions });
   const purger = new Purger({ purgeVariants: deps.purgeVariants, region: config.region, regionUrls: config.regionUrls, store });
   const tokens = new TokenMemory();
   const fetchUrl: UrlFetcher = deps.fetchUrl ?? fetchUploadUrl;
@@ -160,6 +114,14 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     return account;
   };
   const endpointOf = (url: string) => new URL(url).searchParams.get('endpoint') ?? '';
+  const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, jobStep: limits.jobStep, isHome: (id) => deps.accounts.get(id)?.homeRegion === config.region });
+  // Folder jobs still Pending when this region stopped go on.
+  setTimeout(() => {
+    jobs.resume().then(
+      (n) => n && log.info('resumed folder jobs', { jobs: n }),
+      (e) => log.warn('could not resume folder jobs', { err: String(e) }),
+    );
+  }, 1000).unref();
 
   let uploading = 0;
   app.post('/internal/media/:account/files/upload', async (c) => {
@@ -264,7 +226,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
         items.push({ sort: r, out: publicFile(r, endpoint) });
       }
     if (wantFolders)
-      for (const f of deriveFolders(account.id, records)) {
+      for (const f of deriveFolders(account.id, records, await store.folders(account.id))) {
         if (folder && parentOf(f.folderPath) !== folder) continue;
         if (!folder && parentOf(f.folderPath) !== '/' && !search) continue;
         if (search ? !matches(search, { ...f, type: 'folder' }) : q.name && f.name !== q.name) continue;

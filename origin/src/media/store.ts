@@ -52,14 +52,51 @@ export interface FileRecord {
   /** Content checksums (hex). */
   md5: string;
   sha256: string;
+  /** Previous versions, oldest first (bounded: StoreOptions.maxVersions); bytes under _versions/. */
+  versions?: StoredVersion[];
 }
+
+/** A previous version of a file: the record as it was (its bytes at versionKey(account, fileId, versionInfo.id)). */
+export type StoredVersion = Omit<FileRecord, 'versions'>;
 
 export const INDEX_PREFIX = '_index';
 export const TMP_PREFIX = '_tmp';
 export const PURGE_PREFIX = '_purge';
+export const VERSIONS_PREFIX = '_versions';
+export const FOLDERS_PREFIX = '_folders';
+/** Previous versions kept per file unless the store is told otherwise (PIXMESH_MEDIA_MAX_VERSIONS). */
+export const DEFAULT_MAX_VERSIONS = 10;
 
 export const objectKeyFor = (accountId: string, filePath: string) => mediaKey(accountId, filePath.replace(/^\/+/, ''));
 const indexKey = (accountId: string, fileId: string) => `${INDEX_PREFIX}/${accountId}/${fileId}.json`;
+export const versionKey = (accountId: string, fileId: string, versionId: string) => `${VERSIONS_PREFIX}/${accountId}/${fileId}/${versionId}`;
+const foldersKey = (accountId: string) => `${FOLDERS_PREFIX}/${accountId}.json`;
+const versionNumber = (r: { versionInfo: { name: string } }) => Number(/(\d+)$/.exec(r.versionInfo.name)?.[1] ?? 1);
+const snapshot = (r: FileRecord): StoredVersion => {
+  const { versions: _v, ...rest } = r;
+  return rest;
+};
+
+/** A folder created explicitly (folders.create); folders holding files exist implicitly too. */
+export interface FolderRecord {
+  folderPath: string;
+  folderId: string;
+  createdAt: string;
+}
+
+/** Where a file goes in copy / move / rename (filePath), and what happens to a file already there. */
+export interface RelocateInput {
+  accountId: string;
+  fileId: string;
+  /** The new "/folder/name.ext". */
+  filePath: string;
+  mode: 'copy' | 'move';
+  /** Copy: bring the previous versions along (ImageKit includeFileVersions). Move always does. */
+  includeVersions?: boolean;
+  /** false: refuse when a file already exists at filePath (rename). Otherwise it gets the file as its new version. */
+  replaceExisting: boolean;
+  backupRegion?: string;
+}
 
 export const newId = () => crypto.randomBytes(12).toString('hex');
 
@@ -96,6 +133,8 @@ export interface StoreOptions {
   bucket: string;
   /** Bucket name for another region (backup copies). */
   bucketFor: (region: string) => string;
+  /** Previous versions kept per file (older ones are deleted); default DEFAULT_MAX_VERSIONS. */
+  maxVersions?: number;
 }
 
 export interface PutFileInput {
@@ -202,6 +241,8 @@ export class MediaStore {
         if (existing && !input.overwrite) throw new FileExistsError(`a file already exists at ${input.record.filePath}`);
         const now = new Date().toISOString();
         const fileId = existing?.fileId ?? newId();
+        // The replaced file becomes a previous version (its bytes copied aside before the overwrite).
+        const history = existing ? await this.keepAsVersion(accountId, existing) : undefined;
         const record: FileRecord = {
           ...input.record,
           tags: existing && input.keep?.tags && input.record.tags === null ? existing.tags : input.record.tags,
@@ -211,7 +252,8 @@ export class MediaStore {
           size: body.length,
           md5: md5Hex,
           sha256,
-          versionInfo: { id: newId(), name: 'Version 1' },
+          versionInfo: { id: newId(), name: `Version ${existing ? versionNumber(existing) + 1 : 1}` },
+          versions: history?.versions ?? [],
           createdAt: existing?.createdAt ?? now,
           updatedAt: now,
         };
@@ -236,6 +278,7 @@ export class MediaStore {
           throw e;
         }
         index.set(fileId, record);
+        if (history) await this.dropVersions(accountId, fileId, history.dropped);
         if (input.backupRegion) await this.backup(accountId, record, body, md5, metadata, input.backupRegion);
         return { record, replaced: existing };
       });
@@ -309,7 +352,220 @@ export class MediaStore {
         await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: indexKey(accountId, fileId) }));
       }
       index.delete(fileId);
+      await this.dropVersions(accountId, fileId, record.versions ?? []);
       return record;
+    });
+  }
+
+  private get maxVersions(): number {
+    return this.opts.maxVersions ?? DEFAULT_MAX_VERSIONS;
+  }
+
+  private copyKey(fromKey: string, toKey: string, extra: { metadata?: Record<string, string>; contentType?: string; toBucket?: string } = {}) {
+    return this.client.send(
+      new CopyObjectCommand({
+        Bucket: extra.toBucket ?? this.bucket,
+        Key: toKey,
+        CopySource: `${this.bucket}/${encodeURIComponent(fromKey).replace(/%2F/g, '/')}`,
+        ...(extra.metadata ? { MetadataDirective: 'REPLACE', Metadata: extra.metadata, ContentType: extra.contentType } : {}),
+      }),
+    );
+  }
+
+  /** Copies a file's current bytes aside as a version; returns its history with it appended, bounded. */
+  private async keepAsVersion(accountId: string, r: FileRecord, into: StoredVersion[] = r.versions ?? []): Promise<{ versions: StoredVersion[]; dropped: StoredVersion[] }> {
+    await this.copyKey(objectKeyFor(accountId, r.filePath), versionKey(accountId, r.fileId, r.versionInfo.id));
+    const all = [...into, snapshot(r)];
+    const cut = Math.max(0, all.length - this.maxVersions);
+    return { versions: all.slice(cut), dropped: all.slice(0, cut) };
+  }
+
+  private async dropVersions(accountId: string, fileId: string, dropped: StoredVersion[]): Promise<void> {
+    for (const v of dropped)
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: versionKey(accountId, fileId, v.versionInfo.id) })).catch((e) =>
+        log.warn('could not remove an old version', { account: accountId, fileId, version: v.versionInfo.id, err: String(e) }),
+      );
+  }
+
+  /** The current bytes of a file, or one of its previous versions. */
+  async readBytes(accountId: string, r: FileRecord, versionId?: string): Promise<Buffer> {
+    const key = versionId && versionId !== r.versionInfo.id ? versionKey(accountId, r.fileId, versionId) : objectKeyFor(accountId, r.filePath);
+    const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    return readAll(out.Body);
+  }
+
+  /** Mirrors a file's current state (bytes and record) into the backup region's bucket. */
+  private async mirror(accountId: string, record: FileRecord, region: string | undefined, removedPath?: string): Promise<void> {
+    if (!region) return;
+    const bucket = this.opts.bucketFor(region);
+    try {
+      await this.copyKey(objectKeyFor(accountId, record.filePath), objectKeyFor(accountId, record.filePath), { toBucket: bucket });
+      await this.putJson(bucket, indexKey(accountId, record.fileId), record);
+      if (removedPath && removedPath !== record.filePath) await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKeyFor(accountId, removedPath) }));
+    } catch (e) {
+      log.error('backup mirror failed', { account: accountId, fileId: record.fileId, bucket, err: String(e) });
+    }
+  }
+
+  /**
+   * Copy, move or rename one file (server-side copies only; the bytes never pass through here).
+   * A file already at the destination keeps its fileId and gets the source as its newest version
+   * (ImageKit: "appended to the destination file version history"), unless replaceExisting is false.
+   * Order: bytes at the new key → record → old key removed, so a crash leaves the file readable
+   * at its old or its new path, never at neither. Returns the file as it is now and the paths whose
+   * cached variants are stale.
+   */
+  async relocate(input: RelocateInput): Promise<{ record: FileRecord; stalePaths: string[] } | undefined> {
+    const { accountId } = input;
+    return this.lock.run(accountId, async () => {
+      const index = await this.index(accountId);
+      const source = index.get(input.fileId);
+      if (!source) return undefined;
+      if (source.filePath === input.filePath) return { record: source, stalePaths: [] };
+      const existing = [...index.values()].find((r) => r.filePath === input.filePath);
+      if (existing && !input.replaceExisting) throw new FileExistsError(`a file already exists at ${input.filePath}`);
+      const name = input.filePath.slice(input.filePath.lastIndexOf('/') + 1);
+      const now = new Date().toISOString();
+      const srcKey = objectKeyFor(accountId, source.filePath);
+      const dstKey = objectKeyFor(accountId, input.filePath);
+      const bringVersions = input.mode === 'move' || input.includeVersions === true;
+      const metadata = (r: FileRecord) => ({ isprivatefile: String(r.isPrivateFile), fileid: r.fileId, sha256: r.sha256 });
+      let record: FileRecord;
+      let dropped: StoredVersion[] = [];
+      const targetId = existing?.fileId ?? (input.mode === 'move' ? source.fileId : newId());
+      // Previous versions of the source, re-keyed when the fileId changes.
+      const carried = bringVersions ? (source.versions ?? []) : [];
+      if (targetId !== source.fileId)
+        for (const v of carried) await this.copyKey(versionKey(accountId, source.fileId, v.versionInfo.id), versionKey(accountId, targetId, v.versionInfo.id));
+      if (existing) {
+        const kept = await this.keepAsVersion(accountId, existing, [...(existing.versions ?? []), ...carried.map((v) => ({ ...v, fileId: targetId }))]);
+        dropped = kept.dropped;
+        record = {
+          ...structuredClone(source),
+          fileId: targetId,
+          name,
+          filePath: input.filePath,
+          versionInfo: { id: newId(), name: `Version ${versionNumber(existing) + 1}` },
+          versions: kept.versions,
+          createdAt: existing.createdAt,
+          updatedAt: now,
+        };
+      } else {
+        const fresh = input.mode === 'copy' && !bringVersions;
+        const all = carried.map((v) => ({ ...v, fileId: targetId }));
+        const cut = Math.max(0, all.length - this.maxVersions);
+        dropped = all.slice(0, cut);
+        record = {
+          ...structuredClone(source),
+          fileId: targetId,
+          name,
+          filePath: input.filePath,
+          versionInfo: fresh ? { id: newId(), name: 'Version 1' } : source.versionInfo,
+          versions: all.slice(cut),
+          createdAt: input.mode === 'copy' ? now : source.createdAt,
+          updatedAt: now,
+        };
+      }
+      await this.copyKey(srcKey, dstKey, { metadata: metadata(record), contentType: record.mime });
+      await this.verify(dstKey, record.size, record.md5);
+      await this.putJson(this.bucket, indexKey(accountId, targetId), record);
+      index.set(targetId, record);
+      const stalePaths = [input.filePath];
+      if (input.mode === 'move') {
+        if (targetId !== source.fileId) {
+          await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: indexKey(accountId, source.fileId) }));
+          index.delete(source.fileId);
+          for (const v of source.versions ?? []) await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: versionKey(accountId, source.fileId, v.versionInfo.id) })).catch(() => undefined);
+        }
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: srcKey }));
+        stalePaths.push(source.filePath);
+        if (input.backupRegion) {
+          const bucket = this.opts.bucketFor(input.backupRegion);
+          if (targetId !== source.fileId) await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: indexKey(accountId, source.fileId) })).catch(() => undefined);
+        }
+      }
+      await this.dropVersions(accountId, targetId, dropped);
+      await this.mirror(accountId, record, input.backupRegion, input.mode === 'move' ? source.filePath : undefined);
+      return { record, stalePaths };
+    });
+  }
+
+  /** Deletes one previous version (never the current one: that is files.delete). */
+  async deleteVersion(accountId: string, fileId: string, versionId: string, backupRegion?: string): Promise<'deleted' | 'current' | undefined> {
+    return this.lock.run(accountId, async () => {
+      const index = await this.index(accountId);
+      const r = index.get(fileId);
+      if (!r) return undefined;
+      if (r.versionInfo.id === versionId) return 'current';
+      const at = (r.versions ?? []).findIndex((v) => v.versionInfo.id === versionId);
+      if (at < 0) return undefined;
+      const next: FileRecord = { ...r, versions: r.versions!.filter((_, i) => i !== at) };
+      await this.putJson(this.bucket, indexKey(accountId, fileId), next);
+      index.set(fileId, next);
+      await this.dropVersions(accountId, fileId, [r.versions![at]!]);
+      if (backupRegion) await this.putJson(this.opts.bucketFor(backupRegion), indexKey(accountId, fileId), next).catch(() => undefined);
+      return 'deleted';
+    });
+  }
+
+  /** Makes a previous version current again; the current one becomes a previous version. */
+  async restoreVersion(accountId: string, fileId: string, versionId: string, backupRegion?: string): Promise<FileRecord | undefined> {
+    return this.lock.run(accountId, async () => {
+      const index = await this.index(accountId);
+      const r = index.get(fileId);
+      if (!r) return undefined;
+      if (r.versionInfo.id === versionId) return r;
+      const old = (r.versions ?? []).find((v) => v.versionInfo.id === versionId);
+      if (!old) return undefined;
+      const kept = await this.keepAsVersion(accountId, r, (r.versions ?? []).filter((v) => v.versionInfo.id !== versionId));
+      const key = objectKeyFor(accountId, r.filePath);
+      const next: FileRecord = {
+        ...old,
+        fileId,
+        name: r.name,
+        filePath: r.filePath,
+        // What describes the file (not the bytes) stays as it is now.
+        tags: r.tags,
+        customMetadata: r.customMetadata,
+        customCoordinates: r.customCoordinates,
+        description: r.description,
+        isPrivateFile: r.isPrivateFile,
+        isPublished: r.isPublished,
+        versions: kept.versions,
+        createdAt: r.createdAt,
+        updatedAt: new Date().toISOString(),
+      };
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          CopySource: `${this.bucket}/${encodeURIComponent(versionKey(accountId, fileId, versionId)).replace(/%2F/g, '/')}`,
+          MetadataDirective: 'REPLACE',
+          Metadata: { isprivatefile: String(next.isPrivateFile), fileid: fileId, sha256: next.sha256 },
+          ContentType: next.mime,
+        }),
+      );
+      await this.verify(key, next.size, next.md5);
+      await this.putJson(this.bucket, indexKey(accountId, fileId), next);
+      index.set(fileId, next);
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: versionKey(accountId, fileId, versionId) })).catch(() => undefined);
+      await this.dropVersions(accountId, fileId, kept.dropped);
+      await this.mirror(accountId, next, backupRegion);
+      return next;
+    });
+  }
+
+  /** Explicitly created folders (folders.create); folders holding files are implied by their paths. */
+  async folders(accountId: string): Promise<FolderRecord[]> {
+    return (await this.getJson<{ folders: FolderRecord[] }>(foldersKey(accountId)))?.folders ?? [];
+  }
+
+  /** Changes the explicit folder list under the account's lock. */
+  async changeFolders(accountId: string, change: (folders: FolderRecord[]) => FolderRecord[]): Promise<FolderRecord[]> {
+    return this.lock.run(`${accountId}\nfolders`, async () => {
+      const next = change(await this.folders(accountId));
+      await this.putJson(this.bucket, foldersKey(accountId), { folders: next });
+      return next;
     });
   }
 
@@ -334,6 +590,18 @@ export class MediaStore {
       if (isMissing(e)) return undefined;
       throw e;
     }
+  }
+
+  /** Every key under a prefix of this region's bucket. */
+  async keys(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const out = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const o of out.Contents ?? []) if (o.Key) keys.push(o.Key);
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (token);
+    return keys;
   }
 
   /** Removes temporary uploads older than maxAgeMs (left by a crash mid-upload). */

@@ -68,6 +68,18 @@ export interface RenderState {
   animation?: { loop: number; delay: number[] };
   /** When the whole render must be over (ms since the epoch): PIXMESH_RENDER_TIMEOUT_SECONDS from its start. */
   deadline: number;
+  /** Inside a layer: the size of the image it is placed on (the bw bh of expressions). */
+  base?: { bw: number; bh: number };
+  /** Time spent producing layers (fetch + render + composite), for Server-Timing (set on the top context). */
+  layerStats?: LayerStats;
+}
+
+export interface LayerStats {
+  count: number;
+  ms: number;
+  /** Face detections run (not served from the cache) and their time. */
+  faceDetections: number;
+  faceMs: number;
 }
 
 /** Throw 503 EBUSY when the caller gave up or the render's deadline passed. */

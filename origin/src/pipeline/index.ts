@@ -7,11 +7,12 @@
 import sharp from 'sharp';
 import type { AccountDefaults } from '../../../shared/accounts.js';
 import { busy, isPixmeshError, limitExceeded, PixmeshError } from '../../../shared/errors.js';
-import type { NegotiatedFormat, OutputFormat, TransformPlan } from '../../../shared/transform/index.js';
+import type { NegotiatedFormat, OutputFormat, StepOps, TransformPlan } from '../../../shared/transform/index.js';
 import { loadConfigFromEnv, type PipelineConfig } from './config.js';
-import { budget, checkDeadline, materialise, type RenderState } from './context.js';
+import { budget, checkDeadline, materialise, type LayerStats, type RenderState } from './context.js';
 import { DECODE, FINALIZE, PREPARE, STEP_PIPELINE, type NamedStep } from './pipeline.js';
 import { readSourceInfo, type SourceInfo } from './source.js';
+import { setSubRenderer, type RawImage } from './sub-render.js';
 import { EMPTY_OPS, expandStep, resolveStep } from './steps/resolve.js';
 import { CONTENT_TYPES } from './steps/output.js';
 
@@ -34,6 +35,12 @@ export interface RenderOptions {
   signal?: AbortSignal;
   /** Override the process-wide configuration (tests). */
   config?: PipelineConfig;
+  /**
+   * Bytes of a layer image or a custom font (`kind`) of the same account, by path: the region
+   * fetches them through the same cached, coalesced, SSRF-safe path as originals (a missing
+   * one is a 404 ENOENT naming it). Without it, layers that need a file are 404s.
+   */
+  fetchLayer?: (path: string, kind: 'image' | 'font') => Promise<Buffer>;
 }
 
 export interface RenderResult {
@@ -50,6 +57,8 @@ export interface RenderResult {
   passes?: number;
   /** Facts about the original. */
   source?: SourceInfo;
+  /** Layers placed and the time they took (fetch, render, composite). */
+  layers?: LayerStats;
 }
 
 /** The process-wide configuration (env overrides applied and validated at load). */
@@ -95,6 +104,20 @@ function newContext(input: Buffer, plan: TransformPlan, opts: RenderOptions, con
     page,
   } as unknown as RenderState;
 }
+
+/** A layer's own chain, rendered to RGBA pixels inside the parent render (same deadline, same limits). */
+async function renderSub(parent: RenderState, input: Buffer, steps: StepOps[], base: { bw: number; bh: number }): Promise<RawImage> {
+  const plan: TransformPlan = { steps: steps.map((s) => ({ type: 'ops' as const, ...s })), original: false };
+  const ctx = newContext(input, plan, { ...parent.opts, format: 'png' }, parent.config, 0, parent.deadline);
+  ctx.base = base;
+  ctx.layerStats = parent.layerStats;
+  await run(ctx, PREPARE);
+  await renderFrame(ctx);
+  const { data, info } = await ctx.img.ensureAlpha().timeout(budget(ctx)).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  parent.materialisations += ctx.materialisations + 1;
+  return { data, width: info.width, height: info.height };
+}
+setSubRenderer(renderSub);
 
 async function run(ctx: RenderState, steps: readonly NamedStep[]): Promise<void> {
   for (const s of steps) {
@@ -146,6 +169,7 @@ async function renderAnimation(ctx: RenderState): Promise<void> {
 export async function renderImage(input: Buffer, plan: TransformPlan, opts: RenderOptions): Promise<RenderResult> {
   const config = opts.config ?? pipelineConfig;
   const ctx = newContext(input, plan, opts, config);
+  ctx.layerStats = { count: 0, ms: 0, faceDetections: 0, faceMs: 0 };
   try {
     await run(ctx, PREPARE);
     if (ctx.frames > 1) await renderAnimation(ctx);
@@ -162,6 +186,7 @@ export async function renderImage(input: Buffer, plan: TransformPlan, opts: Rend
       frames: ctx.frames,
       passes: ctx.materialisations,
       source: ctx.source,
+      layers: ctx.layerStats,
     };
   } catch (e) {
     throw wrap(e, config);

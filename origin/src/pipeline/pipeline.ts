@@ -13,6 +13,7 @@ import { border } from './steps/border.js';
 import { blur, contrast, grayscale, sharpen } from './steps/effects.js';
 import { flip } from './steps/flip.js';
 import { checkLimits, decode } from './steps/input.js';
+import { layers } from './steps/layers.js';
 import { chooseFormat, encode } from './steps/output.js';
 import { opacity } from './steps/opacity.js';
 import { radius } from './steps/radius.js';
@@ -48,6 +49,7 @@ export const STEP_PIPELINE: readonly NamedStep[] = [
   { name: 'opacity', run: opacity },
   { name: 'shadow', run: shadow },
   { name: 'background', run: background },
+  { name: 'layers', run: layers },
 ];
 
 /** After the chain. */

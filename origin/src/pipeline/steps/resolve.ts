@@ -15,6 +15,7 @@ import {
   type CropStrategy,
   type Dimension,
   type Focus,
+  type Layer,
   type NumOrExpr,
   type Radius,
   type Shadow,
@@ -52,6 +53,7 @@ export interface ResolvedOps {
   bg?: Background;
   o?: number;
   shadow?: Shadow;
+  layers?: Layer[];
 }
 
 export const EMPTY_OPS: ResolvedOps = { c: 'maintain_ratio', fo: 'center', dpr: 1, rt: 0 };
@@ -67,12 +69,12 @@ function evaluate(key: string, v: NumOrExpr, scope: Parameters<typeof evalExpr>[
 export async function expandStep(ctx: RenderState, step: TransformStep): Promise<StepOps[]> {
   if (step.type === 'ops') return [step];
   const { width: cw, height: ch } = await exactDims(ctx);
-  return evalCondition(step.cond, { iw: ctx.source.width, ih: ctx.source.height, cw, ch }) ? step.then : (step.else ?? []);
+  return evalCondition(step.cond, { iw: ctx.source.width, ih: ctx.source.height, cw, ch, ...ctx.base }) ? step.then : (step.else ?? []);
 }
 
 export async function resolveStep(ctx: RenderState, ops: StepOps): Promise<ResolvedOps> {
   const { width: cw, height: ch } = await exactDims(ctx);
-  const scope = { iw: ctx.source.width, ih: ctx.source.height, cw, ch };
+  const scope = { iw: ctx.source.width, ih: ctx.source.height, cw, ch, ...ctx.base };
   // client hints come from headers: clamp them like the edge does (garbage → absent)
   const hints = normaliseHints(ctx.opts.dpr === undefined ? null : String(ctx.opts.dpr), ctx.opts.widthHint === undefined ? null : String(ctx.opts.widthHint));
 
@@ -117,6 +119,7 @@ export async function resolveStep(ctx: RenderState, ops: StepOps): Promise<Resol
     bg: ops.bg,
     o: ops.o,
     shadow: ops.shadow,
+    layers: ops.layers,
   };
   if (ops.ar !== undefined) {
     const ar = isExpr(ops.ar) ? evaluate('ar', ops.ar, scope) : ops.ar.w / ops.ar.h;
