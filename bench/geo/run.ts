@@ -809,9 +809,9 @@ export function checkTargets(seeds: SeedResult[], noise = 0.02): TargetCheck[] {
   const kill1s = seeds.map((s) => run(s, 'kill', 'pixmesh')?.event?.requestsToRegionAfter1s ?? NaN);
   if (!kill1s.every((v) => Number.isNaN(v))) out.push({ target: 'kill: no request to the dead region after 1 s', met: kill1s.every((v) => v === 0), values: kill1s, detail: 'pixmesh user requests that tried the dead region more than 1 s after the kill' });
   const bias = seeds.map((s) => run(s, 'steady', 'pixmesh')?.learning?.learnedBiasMs ?? NaN);
-  if (!bias.every((v) => Number.isNaN(v))) out.push({ target: 'learning: |bias| ≤ 2 ms (steady, after the run)', met: bias.every((v) => Math.abs(v) <= 2), values: bias, detail: 'mean learned − true RTT over measured pairs' });
+  if (!bias.every((v) => Number.isNaN(v))) out.push({ target: 'learning: abs(bias) ≤ 2 ms (steady, after the run)', met: bias.every((v) => Math.abs(v) <= 2), values: bias, detail: 'mean learned − true RTT over measured pairs' });
   const mae = seeds.map((s) => run(s, 'steady', 'pixmesh')?.learning?.learnedMaeMs ?? NaN);
-  if (!mae.every((v) => Number.isNaN(v))) out.push({ target: 'learning: MAE ≤ 5 ms (steady, after the run)', met: mae.every((v) => v <= 5), values: mae, detail: 'mean |learned − true RTT| over measured pairs' });
+  if (!mae.every((v) => Number.isNaN(v))) out.push({ target: 'learning: MAE ≤ 5 ms (steady, after the run)', met: mae.every((v) => v <= 5), values: mae, detail: 'mean abs(learned − true RTT) over measured pairs' });
   const regime = seeds.map((s) => run(s, 'regime', 'pixmesh')?.latency.p98 ?? NaN);
   if (!regime.every((v) => Number.isNaN(v))) out.push({ target: 'regime: pixmesh p98 ≤ 50 ms (goal)', met: regime.every((v) => v <= 50), values: regime, detail: 'pixmesh p98 per seed' });
   const regimeHit = seeds.map((s) => run(s, 'regime', 'pixmesh')?.coloEdgeHit.min ?? NaN);
