@@ -5,12 +5,18 @@
  */
 import { AccountIndex } from '../../shared/accounts.js';
 import { upstreamFailed } from '../../shared/errors.js';
-import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
+import { signInternalRequest } from '../../shared/internal-auth.js';
 import { parseRegionUrls } from '../../shared/regions.js';
 import type { Env } from './env.js';
 
-const TTL_MS = 30_000;
+/** Short, so configuration changed through the API (origin/src/account-config.ts) is seen within seconds. */
+const TTL_MS = 5_000;
 let cached: { index: AccountIndex; at: number; source: string } | undefined;
+
+/** Drop this isolate's copy (after a configuration change made through it); a stale copy is kept for outages. */
+export function forgetAccounts(): void {
+  if (cached && cached.source === 'regions') cached = { ...cached, at: 0 };
+}
 
 export async function loadAccounts(env: Env): Promise<AccountIndex> {
   if (env.PIXMESH_ACCOUNTS_JSON) {
@@ -25,7 +31,7 @@ export async function loadAccounts(env: Env): Promise<AccountIndex> {
     if (!base) continue;
     try {
       const headers = new Headers();
-      headers.set(AUTH_HEADER, await signInternalRequest(env.PIXMESH_INTERNAL_SECRET, 'GET', '/internal/accounts', headers));
+      await signInternalRequest(env.PIXMESH_INTERNAL_SECRET, headers, { method: 'GET', pathAndQuery: '/internal/accounts', region });
       const res = await fetch(`${base}/internal/accounts`, { headers, signal: AbortSignal.timeout(2000) });
       if (!res.ok) {
         lastError = `${region} answered ${res.status}`;

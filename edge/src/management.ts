@@ -24,10 +24,10 @@
 import { Hono, type Context } from 'hono';
 import type { Account } from '../../shared/accounts.js';
 import { badRequest, isPixmeshError, PixmeshError } from '../../shared/errors.js';
-import { AUTH_HEADER, signInternalRequest, timingSafeEqualStr } from '../../shared/internal-auth.js';
+import { signInternalRequest, timingSafeEqualStr } from '../../shared/internal-auth.js';
 import { parseRegionUrls } from '../../shared/regions.js';
 import { parseImagePath } from '../../shared/request.js';
-import { loadAccounts } from './accounts.js';
+import { forgetAccounts, loadAccounts } from './accounts.js';
 import type { Env } from './env.js';
 
 /** Optional binding (wrangler.toml `[[kv_namespaces]] binding = "PIXMESH_PURGE"`): purge records shared by every colo. */
@@ -41,6 +41,10 @@ type ManagementContext = Context<{ Bindings: ManagementEnv }>;
 export const HELP = 'See docs/management-api.md (ImageKit-compatible management API).';
 /** A client-side upload is read before forwarding (the account is named inside the form). */
 export const CLIENT_UPLOAD_MAX_BYTES = 50 * 1024 * 1024;
+/** Largest upload body (multipart) the edge takes with key auth: the 40 MB file plus form overhead. */
+export const UPLOAD_MAX_BYTES = 50 * 1024 * 1024;
+/** A whole upload body must arrive within this (a client trickling bytes is cut off: 408). */
+export const UPLOAD_BODY_DEADLINE_MS = 120_000;
 const UPLOAD_TIMEOUT_MS = 5 * 60_000;
 const CALL_TIMEOUT_MS = 20_000;
 
@@ -97,14 +101,14 @@ async function callHome(
   account: Account,
   method: string,
   pathAndQuery: string,
-  init: { body?: BodyInit | null; contentType?: string; contentLength?: string; timeoutMs?: number } = {},
+  init: { body?: string | Uint8Array | null; contentType?: string; contentLength?: string; timeoutMs?: number } = {},
 ): Promise<Response> {
   const base = parseRegionUrls(c.env.PIXMESH_REGION_URLS)[account.homeRegion];
   if (!base) throw new PixmeshError(503, 'EUPSTREAM', `no URL configured for the home region ${account.homeRegion}`);
   const headers = new Headers();
   if (init.contentType) headers.set('content-type', init.contentType);
   if (init.contentLength) headers.set('content-length', init.contentLength);
-  headers.set(AUTH_HEADER, await signInternalRequest(c.env.PIXMESH_INTERNAL_SECRET, method, pathAndQuery, headers));
+  await signInternalRequest(c.env.PIXMESH_INTERNAL_SECRET, headers, { method, pathAndQuery, region: account.homeRegion, body: init.body });
   try {
     return await fetch(base + pathAndQuery, { method, headers, body: init.body ?? null, signal: AbortSignal.timeout(init.timeoutMs ?? CALL_TIMEOUT_MS) });
   } catch (e) {
@@ -264,18 +268,32 @@ export function purgeTarget(account: Account, raw: string): { path: string; pref
 
 // ---------------------------------------------------------------------------------------------
 
-async function readLimited(body: ReadableStream<Uint8Array> | null, max: number): Promise<Uint8Array> {
+async function readLimited(body: ReadableStream<Uint8Array> | null, max: number, deadlineMs = UPLOAD_BODY_DEADLINE_MS): Promise<Uint8Array> {
   if (!body) throw badRequest('the request has no body');
   const reader = body.getReader();
   const parts: Uint8Array[] = [];
   let size = 0;
+  const until = Date.now() + deadlineMs;
   for (;;) {
-    const { done, value } = await reader.read();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new PixmeshError(408, 'EUPSTREAM', `the upload body did not arrive within ${Math.round(deadlineMs / 1000)} s`)), Math.max(0, until - Date.now()));
+    });
+    let step: ReadableStreamReadResult<Uint8Array>;
+    try {
+      step = await Promise.race([reader.read(), late]);
+    } catch (e) {
+      await reader.cancel().catch(() => undefined);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+    const { done, value } = step;
     if (done) break;
     size += value.length;
     if (size > max) {
       await reader.cancel();
-      throw new PixmeshError(413, 'ELIMIT', `a client-side upload may be at most ${max} bytes`);
+      throw new PixmeshError(413, 'ELIMIT', `an upload may be at most ${max} bytes`);
     }
     parts.push(value);
   }
@@ -288,10 +306,12 @@ async function readLimited(body: ReadableStream<Uint8Array> | null, max: number)
   return out;
 }
 
+const UPLOAD_PATHS = ['/api/v1/files/upload', '/api/v2/files/upload'];
 /** Must match origin/src/media/library.ts EDGE_PURGE_HEADER. */
 const EDGE_PURGE_HEADER = 'x-pixmesh-edge-purge';
 const LIBRARY_BODY_MAX_BYTES = 1024 * 1024;
 const LIBRARY_METADATA_MAX_BYTES = 50 * 1024 * 1024;
+const NOT_FOUND = { fileId: 'The requested file does not exist.', versionId: 'The requested file version does not exist.', jobId: 'No job found with this jobId.', id: 'No such object.' };
 /** Public calls forwarded as they are to the home region (origin/src/media/library.ts). */
 export const LIBRARY_ROUTES: [string, string][] = [
   ['POST', '/v1/files/copy'],
@@ -312,7 +332,18 @@ export const LIBRARY_ROUTES: [string, string][] = [
   ['DELETE', '/v1/files/:fileId/versions/:versionId'],
   ['PUT', '/v1/files/:fileId/versions/:versionId/restore'],
   ['GET', '/v1/files/:fileId/metadata'],
+  ['POST', '/v1/customMetadataFields'],
+  ['GET', '/v1/customMetadataFields'],
+  ['PATCH', '/v1/customMetadataFields/:id'],
+  ['DELETE', '/v1/customMetadataFields/:id'],
+  ['GET', '/v1/named-transformations'],
+  ['POST', '/v1/named-transformations'],
+  ['GET', '/v1/named-transformations/:id'],
+  ['PATCH', '/v1/named-transformations/:id'],
+  ['DELETE', '/v1/named-transformations/:id'],
 ];
+/** Calls that change the account's configuration: this isolate re-reads the directory at once. */
+const CONFIG_PREFIXES = ['/v1/named-transformations'];
 
 /** Records the purges a home answer names (URI-encoded JSON [{path, prefix}]). */
 async function recordFromHeader(env: ManagementEnv, accountId: string, header: string | null): Promise<void> {
@@ -333,18 +364,22 @@ export type Deliver = (req: Request, env: ManagementEnv, ctx: ExecutionContext |
 
 export function managementRoutes(deliver?: Deliver): Hono<{ Bindings: ManagementEnv }> {
   const app = new Hono<{ Bindings: ManagementEnv }>();
-  app.onError((err, c) => (c.req.path === '/api/v1/files/upload' ? withCors(managementError(err)) : managementError(err)));
+  app.onError((err, c) => (UPLOAD_PATHS.includes(c.req.path) ? withCors(managementError(err)) : managementError(err)));
 
-  app.post('/api/v1/files/upload', async (c) => {
+  // v2 (beta.v2.files.upload) takes the same form and answers the same file.
+  app.on('POST', UPLOAD_PATHS, async (c) => {
     const contentType = c.req.header('content-type') ?? '';
     if (!/^multipart\/form-data\b/i.test(contentType)) throw badRequest('the upload must be multipart/form-data');
     let account: Account;
-    let body: BodyInit | null;
+    let body: Uint8Array;
     let contentLength = c.req.header('content-length');
     let auth: 'key' | 'signature';
     if (c.req.header('authorization')) {
       account = await authenticate(c);
-      body = c.req.raw.body; // streamed through, never buffered here
+      // Buffered (bounded in bytes and time) so the home region gets a signed body digest, and a
+      // slow client holds no region resources: the region sees the upload only once it is whole.
+      body = await readLimited(c.req.raw.body, UPLOAD_MAX_BYTES);
+      contentLength = String(body.length);
       auth = 'key';
     } else {
       const bytes = await readLimited(c.req.raw.body, CLIENT_UPLOAD_MAX_BYTES);
@@ -372,7 +407,7 @@ export function managementRoutes(deliver?: Deliver): Hono<{ Bindings: Management
 
   // Browsers upload straight to the edge (client-side upload): a multipart POST is a simple
   // request, but answer a preflight too, for clients that add headers.
-  app.options('/api/v1/files/upload', () => withCors(new Response(null, { status: 204 })));
+  app.on('OPTIONS', UPLOAD_PATHS, () => withCors(new Response(null, { status: 204 })));
 
   app.get('/v1/files', async (c) => {
     const account = await authenticate(c);
@@ -442,9 +477,9 @@ export function managementRoutes(deliver?: Deliver): Hono<{ Bindings: Management
   for (const [method, path] of LIBRARY_ROUTES)
     app.on(method, path, async (c) => {
       const account = await authenticate(c);
-      for (const name of ['fileId', 'versionId', 'jobId'] as const) {
+      for (const name of ['fileId', 'versionId', 'jobId', 'id'] as const) {
         const v = c.req.param(name as never) as string | undefined;
-        if (v !== undefined && !/^[0-9a-f]{24}$/.test(v)) throw new PixmeshError(404, 'ENOENT', name === 'jobId' ? 'No job found with this jobId.' : 'The requested file does not exist.');
+        if (v !== undefined && !/^[0-9a-f]{24}$/.test(v)) throw new PixmeshError(404, 'ENOENT', NOT_FOUND[name]);
       }
       const q = new URLSearchParams(new URL(c.req.url).search);
       q.set('endpoint', urlEndpoint(c, account));
@@ -452,6 +487,7 @@ export function managementRoutes(deliver?: Deliver): Hono<{ Bindings: Management
       const body = hasBody && c.req.raw.body ? new TextDecoder().decode(await readLimited(c.req.raw.body, LIBRARY_BODY_MAX_BYTES)) : undefined;
       const res = await callHome(c, account, method, mediaPath(account, `${c.req.path}?${q}`), body === undefined ? {} : { body, contentType: 'application/json' });
       await recordFromHeader(c.env, account.id, res.headers.get(EDGE_PURGE_HEADER));
+      if (res.ok && method !== 'GET' && CONFIG_PREFIXES.some((p) => c.req.path.startsWith(p))) forgetAccounts();
       return relay(res);
     });
 

@@ -7,7 +7,7 @@
 import { parseIkError, PixmeshError, upstreamFailed } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
 import { decodeAccountSegment } from '../../shared/request.js';
-import { AUTH_HEADER, signInternalRequest, SIGNED_HEADERS } from '../../shared/internal-auth.js';
+import { signInternalRequest, SIGNED_HEADERS } from '../../shared/internal-auth.js';
 import type { CachedMeta } from './cache/result-cache.js';
 import type { RegionId } from '../../shared/regions.js';
 import type { RegionServices } from './services.js';
@@ -111,12 +111,14 @@ async function callHome(
   if (!homeUrl) throw new HomeUnreachable(`no URL configured for ${account.homeRegion}`);
   const headers = new Headers();
   for (const h of SIGNED_HEADERS) {
+    // Home sends the identity body; this region compresses (and caches) it itself.
+    if (h === H.encoding) continue;
     const v = incoming.get(h);
     if (v !== null) headers.set(h, v);
   }
   headers.set(H.hop, config.region);
   const pathAndQuery = url.pathname + url.search;
-  headers.set(AUTH_HEADER, await signInternalRequest(config.internalSecret, 'GET', pathAndQuery, headers));
+  await signInternalRequest(config.internalSecret, headers, { method: 'GET', pathAndQuery, region: account.homeRegion });
   let res: Response;
   try {
     res = await fetch(homeUrl + pathAndQuery, { headers, signal: AbortSignal.timeout(config.forwardTimeoutMs) });
@@ -162,6 +164,7 @@ async function callHome(
       path: '',
       processedBy: res.headers.get(H.processedBy) ?? account.homeRegion,
       isPrivate: (res.headers.get('cache-control') ?? '').includes('private'),
+      lastModified: Date.parse(res.headers.get('last-modified') ?? '') || undefined,
       createdAt: Date.now(),
     },
   };

@@ -61,7 +61,7 @@ beforeAll(async () => {
     base,
     {
       accounts: [
-        { ...FLEX, homeRegion: 'eu-central-1', backupRegion: 'us-east-1', residency: 'flexible', endpoints: media },
+        { ...FLEX, homeRegion: 'eu-central-1', backupRegion: 'us-east-1', residency: 'flexible', endpoints: media, namedTransforms: { thumb: 'w-40' } },
         { ...STRICT, homeRegion: 'us-east-1', residency: 'strict', endpoints: media },
         { ...OTHER, homeRegion: 'eu-central-1', endpoints: media },
       ],
@@ -294,5 +294,124 @@ describe('files.metadata', () => {
     await expect(ik().files.metadata.getFromURL({ url: `${cluster.edgeUrl}/other/o/secret.jpg` })).rejects.toMatchObject({ status: 400 });
     await expect(ik().files.metadata.getFromURL({ url: `${cluster.edgeUrl}/flex/meta/none.png` })).rejects.toMatchObject({ status: 404 });
     await expect(ik().files.metadata.get('0123456789abcdef01234567')).rejects.toMatchObject({ status: 404 });
+  });
+});
+
+describe('customMetadataFields', () => {
+  it('create / list / update / delete, with every schema type; a deleted field shows only with includeDeleted', async () => {
+    const c = ik(STRICT.privateKey);
+    const made = [
+      await c.customMetadataFields.create({ name: 'title', label: 'Title', schema: { type: 'Text', minLength: 2, maxLength: 10 } }),
+      await c.customMetadataFields.create({ name: 'notes', label: 'Notes', schema: { type: 'Textarea', maxLength: 100 } }),
+      await c.customMetadataFields.create({ name: 'price', label: 'Price', schema: { type: 'Number', minValue: 0, maxValue: 100, isValueRequired: true, defaultValue: 1 } }),
+      await c.customMetadataFields.create({ name: 'shot', label: 'Shot on', schema: { type: 'Date', minValue: '2000-01-01T00:00:00Z' } }),
+      await c.customMetadataFields.create({ name: 'ok', label: 'Approved', schema: { type: 'Boolean' } }),
+      await c.customMetadataFields.create({ name: 'size', label: 'Size', schema: { type: 'SingleSelect', selectOptions: ['S', 'M', 'L'] } }),
+      await c.customMetadataFields.create({ name: 'colours', label: 'Colours', schema: { type: 'MultiSelect', selectOptions: ['red', 'blue'] } }),
+    ];
+    for (const f of made) expect(f.id).toMatch(/^[0-9a-f]{24}$/);
+    expect((await c.customMetadataFields.list()).map((f) => f.name)).toEqual(['title', 'notes', 'price', 'shot', 'ok', 'size', 'colours']);
+    const updated = await c.customMetadataFields.update(made[0]!.id, { label: 'Headline', schema: { maxLength: 20 } });
+    expect(updated).toMatchObject({ name: 'title', label: 'Headline', schema: { type: 'Text', minLength: 2, maxLength: 20 } });
+    await c.customMetadataFields.delete(made[1]!.id);
+    expect((await c.customMetadataFields.list()).map((f) => f.name)).not.toContain('notes');
+    expect((await c.customMetadataFields.list({ includeDeleted: true })).map((f) => f.name)).toContain('notes');
+    await expect(c.customMetadataFields.delete(made[1]!.id)).rejects.toMatchObject({ status: 404 });
+    // The other account does not see them.
+    expect(await ik(FLEX.privateKey).customMetadataFields.list()).toEqual([]);
+  });
+
+  it.each([
+    [{ name: 'bad', label: 'Bad', schema: { type: 'Colour' } }, 'schema.type'],
+    [{ name: 'bad', label: 'Bad', schema: { type: 'Number', minLength: 3 } }, 'schema.minLength'],
+    [{ name: 'bad', label: 'Bad', schema: { type: 'SingleSelect' } }, 'schema.selectOptions'],
+    [{ name: 'bad', label: 'Bad', schema: { type: 'Number', minValue: 5, maxValue: 1 } }, 'minimum is above the maximum'],
+    [{ name: 'bad', label: 'Bad', schema: { type: 'Text', isValueRequired: true } }, 'schema.defaultValue'],
+    [{ name: 'bad', label: 'Bad', schema: { type: 'Boolean', defaultValue: 'yes' } }, 'schema.defaultValue'],
+    [{ name: 'b d', label: 'Bad', schema: { type: 'Text' } }, 'name'],
+    [{ name: 'title', label: 'Other', schema: { type: 'Text' } }, 'already exists'],
+  ])('a bad field definition is 400 naming the part: %j', async (body, part) => {
+    await expect(ik(STRICT.privateKey).customMetadataFields.create(body as never)).rejects.toMatchObject({ status: 400, error: { message: expect.stringContaining(part) } });
+  });
+
+  it.each([
+    [{ title: 'x' }, 'customMetadata.title', 'minLength'],
+    [{ price: 101 }, 'customMetadata.price', 'maxValue'],
+    [{ price: 'ten' }, 'customMetadata.price', 'number'],
+    [{ shot: '1999-12-31T00:00:00Z' }, 'customMetadata.shot', 'minValue'],
+    [{ ok: 'yes' }, 'customMetadata.ok', 'true or false'],
+    [{ size: 'XL' }, 'customMetadata.size', 'selectOptions'],
+    [{ colours: ['red', 'green'] }, 'customMetadata.colours', 'selectOptions'],
+    [{ unknown: 1 }, 'customMetadata.unknown', 'no custom metadata field'],
+  ])('an upload with customMetadata %j is 400 naming %s and the rule', async (customMetadata, field, rule) => {
+    const err = await upload('cm.jpg', '/cm/', await image(8, 8), STRICT.privateKey, { customMetadata }).catch((e: unknown) => e as { status: number; error: { message: string } });
+    expect(err).toMatchObject({ status: 400 });
+    expect((err as { error: { message: string } }).error.message).toContain(field);
+    expect((err as { error: { message: string } }).error.message).toContain(rule);
+  });
+
+  it('a valid upload gets the defaults of fields it lacks; an update is checked after the merge', async () => {
+    const up = await upload('good.jpg', '/cm/', await image(8, 8), STRICT.privateKey, { customMetadata: { title: 'Shoe', size: 'M', colours: ['red'], ok: true, shot: '2020-05-01T00:00:00Z' } });
+    expect(up.customMetadata).toEqual({ title: 'Shoe', size: 'M', colours: ['red'], ok: true, shot: '2020-05-01T00:00:00Z', price: 1 });
+    expect((await ik(STRICT.privateKey).files.update(up.fileId!, { customMetadata: { price: 50 } })).customMetadata).toMatchObject({ price: 50, title: 'Shoe' });
+    await expect(ik(STRICT.privateKey).files.update(up.fileId!, { customMetadata: { size: 'XXL' } })).rejects.toMatchObject({
+      status: 400,
+      error: { message: expect.stringContaining('customMetadata.size') },
+    });
+    expect((await ik(STRICT.privateKey).files.get(up.fileId!)).customMetadata).toMatchObject({ size: 'M' });
+  });
+});
+
+describe('upload extras', () => {
+  it('beta.v2.files.upload stores the file like v1; responseFields metadata and embeddedMetadata add them', async () => {
+    const bytes = await sharp({ create: { width: 60, height: 40, channels: 3, background: '#808080' } }).withExif({ IFD0: { Artist: 'v2 test' } }).jpeg().toBuffer();
+    const res = await ik().beta.v2.files.upload({ file: await toFile(bytes, 'v2.jpg'), fileName: 'v2.jpg', folder: '/v2/', useUniqueFileName: false, responseFields: ['metadata', 'embeddedMetadata'] });
+    expect(res).toMatchObject({ filePath: '/v2/v2.jpg', width: 60, height: 40 });
+    expect(res.metadata).toMatchObject({ width: 60, height: 40, format: 'jpg', pHash: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect(res.embeddedMetadata).toMatchObject({ Artist: 'v2 test', ImageWidth: 60 });
+    expect((await get('/flex/v2/v2.jpg')).status).toBe(200);
+  });
+});
+
+describe('namedTransformations (configuration as data)', () => {
+  /** Polls a URL until its width is `width`; returns the seconds it took. */
+  async function widthWithin(p: string, width: number, colo: string): Promise<number> {
+    const t0 = Date.now();
+    for (;;) {
+      const res = await fetch(cluster.edgeUrl + p, { headers: { 'x-pixmesh-colo': colo, accept: 'image/jpeg' } });
+      if (res.ok && (await size(res))[0] === width) return (Date.now() - t0) / 1000;
+      if (Date.now() - t0 > 20_000) throw new Error(`${p} never became ${width} px wide at ${colo}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  it('the account file seeds the list; an update is in effect at the edge and in other regions within 10 s', async () => {
+    await upload('nt.jpg', '/nt/', await image(200, 100));
+    const list = await ik().namedTransformations.list();
+    expect(list).toEqual([expect.objectContaining({ name: 'thumb', transformation: 'w-40', enabled: true, id: expect.stringMatching(/^[0-9a-f]{24}$/) })]);
+    expect(await size(await get('/flex/tr:n-thumb/nt/nt.jpg'))).toEqual([40, 20]);
+    const updated = await ik().namedTransformations.update(list[0]!.id, { transformation: 'w-20' });
+    expect(updated).toMatchObject({ name: 'thumb', transformation: 'w-20' });
+    expect(await ik().namedTransformations.get(list[0]!.id)).toMatchObject({ transformation: 'w-20' });
+    // FRA is served through eu-central-1 (home); SYD through ap-southeast-2, which polls the store.
+    const here = await widthWithin('/flex/tr:n-thumb/nt/nt.jpg', 20, 'FRA');
+    const there = await widthWithin('/flex/tr:n-thumb/nt/nt.jpg?v=syd', 20, 'SYD');
+    expect(here).toBeLessThan(10);
+    expect(there).toBeLessThan(10);
+  });
+
+  it('create, disable and delete change what n-<name> means; bad input is 400 naming the field, unknown ids 404', async () => {
+    const made = await ik().namedTransformations.create({ name: 'tiny', transformation: 'w-10' });
+    expect(made).toMatchObject({ name: 'tiny', transformation: 'w-10', enabled: true });
+    expect(await widthWithin('/flex/tr:n-tiny/nt/nt.jpg', 10, 'FRA')).toBeLessThan(10);
+    await expect(ik().namedTransformations.create({ name: 'tiny', transformation: 'w-5' })).rejects.toMatchObject({ status: 409 });
+    await expect(ik().namedTransformations.create({ name: 'broken', transformation: 'w-abc' })).rejects.toMatchObject({ status: 400, error: { message: expect.stringContaining('broken') } });
+    await expect(ik().namedTransformations.create({ name: 'b a d', transformation: 'w-5' })).rejects.toMatchObject({ status: 400, error: { message: expect.stringContaining('name') } });
+    await ik().namedTransformations.delete(made.id);
+    await expect(ik().namedTransformations.get(made.id)).rejects.toMatchObject({ status: 404 });
+    await expect(ik().namedTransformations.delete(made.id)).rejects.toMatchObject({ status: 404 });
+    expect((await ik().namedTransformations.list()).map((n) => n.name)).toEqual(['thumb']);
+    // Another account does not see them.
+    expect(await ik(OTHER.privateKey).namedTransformations.list()).toEqual([]);
   });
 });

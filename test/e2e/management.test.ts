@@ -14,7 +14,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../scripts/cluster.js';
 import { s3Client } from '../../origin/src/sources/s3.js';
-import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
+import { signInternalRequest } from '../../shared/internal-auth.js';
 import { REGION_IDS, type RegionId } from '../../shared/regions.js';
 
 const S3_PORT = 9300;
@@ -79,7 +79,7 @@ const client = (privateKey: string) => new ImageKit({ privateKey, baseURL: clust
 async function renderAt(region: RegionId, p: string): Promise<Response> {
   const pathAndQuery = `/internal/render${p}`;
   const headers = new Headers({ 'x-pixmesh-format': 'jpeg' });
-  headers.set(AUTH_HEADER, await signInternalRequest(cluster.internalSecret, 'GET', pathAndQuery, headers));
+  await signInternalRequest(cluster.internalSecret, headers, { method: 'GET', pathAndQuery, region });
   return fetch(cluster.regionUrls[region] + pathAndQuery, { headers });
 }
 const getImage = (p: string, colo = 'FRA') => fetch(cluster.edgeUrl + p, { headers: { 'x-pixmesh-colo': colo, accept: 'image/jpeg' } });
@@ -182,14 +182,14 @@ describe('upload', () => {
     await expect(client(STRICT.privateKey).files.upload({ file: `${imageServerUrl}/pic.png`, fileName: 'x.png' })).rejects.toMatchObject({ status: 403 });
   });
 
-  it('answers 400 for a file that is not an image, and 413 over the size limit, leaving nothing behind', async () => {
+  it('answers 400 for a file named as an image that is not one, and 413 over the size limit, leaving nothing behind', async () => {
     await expect(
-      client(FLEX.privateKey).files.upload({ file: await toFile(Buffer.from('hello, not an image'), 'a.txt'), fileName: 'a.txt', useUniqueFileName: false }),
+      client(FLEX.privateKey).files.upload({ file: await toFile(Buffer.from('hello, not an image'), 'a.png'), fileName: 'a.png', useUniqueFileName: false }),
     ).rejects.toMatchObject({ status: 400, error: { message: expect.stringMatching(/unsupported file type/), help: expect.any(String) } });
     await expect(
       client(FLEX.privateKey).files.upload({ file: await toFile(Buffer.alloc(UPLOAD_LIMIT + 1, 1), 'big.jpg'), fileName: 'big.jpg', useUniqueFileName: false }),
     ).rejects.toMatchObject({ status: 413 });
-    expect(await exists(bucket('eu-central-1'), 'flex/a.txt')).toBe(false);
+    expect(await exists(bucket('eu-central-1'), 'flex/a.png')).toBe(false);
     expect(await exists(bucket('eu-central-1'), 'flex/big.jpg')).toBe(false);
   });
 

@@ -77,3 +77,103 @@ describe('@imagekit/nodejs helper.buildSrc, signed', () => {
     expect(res.headers.get('ik-error')).toMatch(/^EAUTH/);
   });
 });
+
+describe('overlays built by the SDKs render through the cluster', () => {
+  const stats = async (body: Buffer, region: { left: number; top: number; width: number; height: number }) => {
+    const { data, info } = await sharp(body).extract(region).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    let red = 0;
+    for (let i = 0; i < data.length; i += info.channels) if (data[i]! > 200 && data[i + 1]! < 70 && data[i + 2]! < 70) red++;
+    return { red, pixels: info.width * info.height, data };
+  };
+  const meanAbsDiff = (a: Buffer, b: Buffer) => {
+    let d = 0;
+    for (let i = 0; i < a.length; i++) d += Math.abs(a[i]! - b[i]!);
+    return d / a.length;
+  };
+  const base720 = async () => (await fetchImage(buildSrc({ urlEndpoint: endpoint, src: '/sample.jpg', transformation: [{ width: 720 }], transformationPosition: 'path' }))).body;
+
+  describe.each(['path', 'query'] as const)('@imagekit/javascript buildSrc, %s position', (transformationPosition) => {
+    it('a red text overlay (lfo bottom_right) makes red pixels in the bottom-right corner only', async () => {
+      const url = buildSrc({
+        urlEndpoint: endpoint,
+        src: '/sample.jpg',
+        transformation: [{ width: 720, overlay: { type: 'text', text: 'pixmesh', position: { focus: 'bottom_right' }, transformation: [{ fontSize: 48, fontColor: 'FF0000' }] } }],
+        transformationPosition,
+        queryParameters: { v: transformationPosition }, // its own variant: this request renders (no cache hit)
+      });
+      const { res, meta, body } = await fetchImage(url);
+      expect(res.status, `${url} → ${res.headers.get('ik-error')}`).toBe(200);
+      expect(meta).toMatchObject({ width: 720, height: 480, format: 'jpeg' });
+      expect((await stats(body, { left: 520, top: 400, width: 200, height: 80 })).red).toBeGreaterThan(300);
+      expect((await stats(body, { left: 0, top: 0, width: 360, height: 240 })).red).toBeLessThan(20);
+      expect(res.headers.get('server-timing')).toMatch(/layers;dur=[\d.]+;desc="1"/);
+    });
+
+    it('an image overlay with its own transformation changes only the pixels where it is placed', async () => {
+      const url = buildSrc({
+        urlEndpoint: endpoint,
+        src: '/sample.jpg',
+        transformation: [{ width: 720 }, { overlay: { type: 'image', input: '/logo.png', position: { x: 10, y: 10 }, transformation: [{ width: 100 }, { rotation: 90 }] } }],
+        transformationPosition,
+      });
+      const { res, meta, body } = await fetchImage(url);
+      expect(res.status, `${url} → ${res.headers.get('ik-error')}`).toBe(200);
+      expect(meta).toMatchObject({ width: 720, height: 480 });
+      const plain = await base720();
+      const where = { left: 10, top: 10, width: 100, height: 100 };
+      const elsewhere = { left: 400, top: 250, width: 200, height: 200 };
+      expect(meanAbsDiff((await stats(body, where)).data, (await stats(plain, where)).data)).toBeGreaterThan(10);
+      expect(meanAbsDiff((await stats(body, elsewhere)).data, (await stats(plain, elsewhere)).data)).toBeLessThan(3);
+    });
+
+    it('a solid-colour overlay is a red block of the given size at x/y', async () => {
+      const url = buildSrc({
+        urlEndpoint: endpoint,
+        src: '/sample.jpg',
+        transformation: [{ width: 720, overlay: { type: 'solidColor', color: 'FF0000', position: { x: 20, y: 30 }, transformation: [{ width: 100, height: 50 }] } }],
+        transformationPosition,
+      });
+      const { res, body } = await fetchImage(url, 'image/png');
+      expect(res.status, `${url} → ${res.headers.get('ik-error')}`).toBe(200);
+      const inside = await stats(body, { left: 25, top: 35, width: 90, height: 40 });
+      expect(inside.red).toBe(inside.pixels);
+      expect((await stats(body, { left: 130, top: 30, width: 100, height: 50 })).red).toBeLessThan(50);
+    });
+
+    it('base64 text (UTF-8) renders', async () => {
+      const url = buildSrc({
+        urlEndpoint: endpoint,
+        src: '/sample.jpg',
+        transformation: [{ width: 720, overlay: { type: 'text', text: 'Grüße, 5 €', encoding: 'base64', position: { x: 10, y: 10 }, transformation: [{ fontSize: 40, fontColor: 'red', background: 'FFFFFF' }] } }],
+        transformationPosition,
+      });
+      expect(url).toMatch(/ie-/);
+      const { res, body } = await fetchImage(url);
+      expect(res.status, `${url} → ${res.headers.get('ik-error')}`).toBe(200);
+      expect((await stats(body, { left: 10, top: 10, width: 200, height: 50 })).red).toBeGreaterThan(200);
+    });
+  });
+
+  it('@imagekit/nodejs signs an overlay URL, and it renders', async () => {
+    const client = new ImageKit({ privateKey: 'private_test_demo' });
+    const url = client.helper.buildSrc({
+      urlEndpoint: endpoint,
+      src: '/sample.jpg',
+      transformation: [{ width: 400, overlay: { type: 'text', text: 'signed', transformation: [{ fontSize: 30, fontColor: 'FF0000' }] } }],
+      transformationPosition: 'path',
+      signed: true,
+    });
+    expect(url).toMatch(/ik-s=/);
+    const { res, meta, body } = await fetchImage(url);
+    expect(res.status, `${url} → ${res.headers.get('ik-error')}`).toBe(200);
+    expect(meta?.width).toBe(400);
+    expect((await stats(body, { left: 100, top: 100, width: 200, height: 67 })).red).toBeGreaterThan(100);
+  });
+
+  it('a missing layer image is a 404 ENOENT naming it', async () => {
+    const url = buildSrc({ urlEndpoint: endpoint, src: '/sample.jpg', transformation: [{ overlay: { type: 'image', input: 'nope/missing.png' } }], transformationPosition: 'path' });
+    const { res } = await fetchImage(url);
+    expect(res.status).toBe(404);
+    expect(res.headers.get('ik-error')).toMatch(/^ENOENT - layer image "nope\/missing\.png" not found/);
+  });
+});

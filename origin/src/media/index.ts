@@ -26,8 +26,11 @@ import { Purger, type PurgeDeps } from './purge.js';
 import { deriveFolders, publicFile, SORTS, uploadResponse, type Sortable } from './shape.js';
 import { DEFAULT_MAX_VERSIONS, FileExistsError, MediaStore } from './store.js';
 import { DEFAULT_JOB_STEP } from './jobs.js';
+import { configRoutes, ControlPlane, controlPlaneSettings } from '../account-config.js';
+import { CustomFields } from './custom-fields.js';
+import { analyse, embeddedMetadata } from './metadata.js';
 import { libraryRoutes } from './library.js';
-import { fileBytes, parseUploadForm, readBodyLimited, sniffImage, uniqueName } from './upload.js';
+import { fileBytes, parseUploadForm, readBodyLimited, sniffUpload, uploadLimitFor, uniqueName } from './upload.js';
 import { fetchUploadUrl, type UrlFetcher } from './url-fetch.js';
 
 /** Upload answer header: the (URI-encoded) path whose old variants the edge must treat as purged. */
@@ -44,8 +47,12 @@ export interface MediaDeps {
 }
 
 export interface MediaLimits {
-  /** Largest file accepted (decoded bytes). ImageKit's free plan: 25 MB. */
+  /** Largest file accepted (decoded bytes): images and files other than SVG and video. ImageKit's free plan: 25 MB. */
   maxUploadBytes: number;
+  /** Largest SVG (it is sanitised on delivery: origin/src/delivery/svg.ts). */
+  maxSvgBytes: number;
+  /** Largest video or audio file (served as it is, with Range). */
+  maxVideoBytes: number;
   /** Largest image accepted, width × height × frames. */
   maxPixels: number;
   /** A request body that stalls this long is abandoned (nothing is written). */
@@ -69,6 +76,8 @@ export function mediaLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): MediaL
   };
   return {
     maxUploadBytes: int('PIXMESH_UPLOAD_MAX_BYTES', 25 * 1024 * 1024),
+    maxSvgBytes: int('PIXMESH_UPLOAD_MAX_SVG_BYTES', 5 * 1024 * 1024),
+    maxVideoBytes: int('PIXMESH_UPLOAD_MAX_VIDEO_BYTES', 40 * 1024 * 1024),
     maxPixels: int('PIXMESH_UPLOAD_MAX_PIXELS', 100_000_000),
     idleMs: int('PIXMESH_UPLOAD_IDLE_MS', 30_000),
     urlTimeoutMs: int('PIXMESH_UPLOAD_URL_TIMEOUT_MS', 8000),
@@ -94,6 +103,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   const { config } = deps;
   const store = new MediaStore({ s3: config.s3, bucket: config.mediaBucket, bucketFor: (r) => mediaBucketFor(r as never), maxVersions: limits.maxVersions });
   const purger = new Purger({ purgeVariants: deps.purgeVariants, region: config.region, regionUrls: config.regionUrls, store });
+  const customFields = new CustomFields(store);
   const tokens = new TokenMemory();
   const fetchUrl: UrlFetcher = deps.fetchUrl ?? fetchUploadUrl;
 
@@ -114,7 +124,12 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     return account;
   };
   const endpointOf = (url: string) => new URL(url).searchParams.get('endpoint') ?? '';
-  const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, jobStep: limits.jobStep, isHome: (id) => deps.accounts.get(id)?.homeRegion === config.region });
+  const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, fields: customFields, jobStep: limits.jobStep, isHome: (id) => deps.accounts.get(id)?.homeRegion === config.region });
+  // Account configuration stored as data (named transformations): every region polls it.
+  const controlSettings = controlPlaneSettings();
+  const control = new ControlPlane(config.s3, controlSettings.bucket, deps.accounts);
+  control.start(controlSettings.pollMs);
+  configRoutes(app, { control, home });
   // Folder jobs still Pending when this region stopped go on.
   setTimeout(() => {
     jobs.resume().then(
@@ -139,7 +154,9 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   const upload = async (req: Request, account: Account, endpoint: string): Promise<Response> => {
     const query = new URL(req.url).searchParams;
     const settings = mediaSettings(deps.accounts, account.id);
-    const maxBytes = Math.min(settings.maxUploadBytes ?? limits.maxUploadBytes, limits.maxUploadBytes * 4);
+    // The account's cap applies to every type; the body is read up to the largest per-type limit.
+    const cap = (bytes: number) => Math.min(settings.maxUploadBytes ?? bytes, bytes * 4);
+    const maxBytes = cap(Math.max(limits.maxUploadBytes, limits.maxSvgBytes, limits.maxVideoBytes));
     const auth = query.get('auth');
     if (auth !== 'key' && auth !== 'signature') throw badRequest('auth must be key or signature');
     const declared = Number(req.headers.get('content-length') ?? NaN);
@@ -151,15 +168,18 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     if (auth === 'signature') verifyClientUpload(account, fields, tokens);
 
     const { body } = await fileBytes(fields.file, { maxBytes, fetchUrl, allowPrivateNetwork: settings.allowPrivateNetwork, urlTimeoutMs: limits.urlTimeoutMs });
-    const sniffed = await sniffImage(body, limits.maxPixels);
+    const sniffed = await sniffUpload(body, fields.fileName, limits.maxPixels, (mime) => cap(uploadLimitFor(mime, limits)));
     const name = fields.useUniqueFileName ? uniqueName(fields.fileName) : fields.fileName;
+    // A replaced file that keeps its custom metadata was checked when it got it.
+    const keepMetadata = !fields.overwriteCustomMetadata && fields.customMetadata === null;
+    const customMetadata = keepMetadata ? {} : await customFields.validate(account.id, fields.customMetadata ?? {}, true);
     let result;
     try {
       result = await store.put({
         accountId: account.id,
         body,
         overwrite: fields.overwriteFile,
-        keep: { tags: !fields.overwriteTags, customMetadata: !fields.overwriteCustomMetadata && fields.customMetadata === null },
+        keep: { tags: !fields.overwriteTags, customMetadata: keepMetadata },
         backupRegion: account.residency === 'flexible' ? account.backupRegion : undefined,
         record: {
           type: 'file',
@@ -171,7 +191,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
           height: sniffed.height,
           hasAlpha: sniffed.hasAlpha,
           tags: fields.tags,
-          customMetadata: fields.customMetadata ?? {},
+          customMetadata,
           customCoordinates: fields.customCoordinates,
           description: fields.description,
           isPrivateFile: fields.isPrivateFile,
@@ -190,7 +210,15 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
       headers[REPLACED_PATH_HEADER] = encodeURIComponent(path);
     }
     log.info('media upload', { account: account.id, fileId: result.record.fileId, bytes: body.length, replaced: Boolean(result.replaced) });
-    return new Response(JSON.stringify(uploadResponse(result.record, endpoint)), { status: 200, headers });
+    // responseFields "metadata" / "embeddedMetadata": read from the uploaded bytes (ImageKit adds them only when asked).
+    const extra: Record<string, unknown> = {};
+    const wanted = fields.responseFields ?? [];
+    if (wanted.includes('metadata') || wanted.includes('embeddedMetadata')) {
+      const meta = await analyse(body, name.split('.').pop());
+      if (wanted.includes('metadata')) extra.metadata = meta;
+      if (wanted.includes('embeddedMetadata')) extra.embeddedMetadata = embeddedMetadata(meta);
+    }
+    return new Response(JSON.stringify({ ...uploadResponse(result.record, endpoint), ...extra }), { status: 200, headers });
   };
 
   app.get('/internal/media/:account/files', async (c) => {
@@ -260,16 +288,24 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     if (description !== undefined && typeof description !== 'string') throw badRequest('description must be a string');
     const isPublished = (publish as { isPublished?: unknown } | undefined)?.isPublished;
     if (publish !== undefined && typeof isPublished !== 'boolean') throw badRequest('publish.isPublished must be a boolean');
+    // customMetadata is merged (a null value removes a key), then checked against the account's fields.
+    let merged: Record<string, unknown> | undefined;
+    if (cm !== undefined) {
+      const current = await store.get(account.id, c.req.param('fileId'));
+      if (!current) throw notFound('The requested file does not exist.');
+      merged = { ...current.customMetadata };
+      for (const [k, v] of Object.entries(cm as Record<string, unknown>)) {
+        if (v === null) delete merged[k];
+        else merged[k] = v;
+      }
+      merged = await customFields.validate(account.id, merged, true);
+    }
     const r = await store.update(
       account.id,
       c.req.param('fileId'),
       (rec) => {
         if (tags !== undefined) rec.tags = tags as string[] | null;
-        if (cm !== undefined)
-          for (const [k, v] of Object.entries(cm as Record<string, unknown>)) {
-            if (v === null) delete rec.customMetadata[k];
-            else rec.customMetadata[k] = v;
-          }
+        if (merged) rec.customMetadata = merged;
         if (cc !== undefined) rec.customCoordinates = cc as string | null;
         if (description !== undefined) rec.description = description as string;
         if (typeof isPublished === 'boolean') rec.isPublished = isPublished;

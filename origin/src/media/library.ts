@@ -18,6 +18,10 @@
  *   PUT    /v1/files/:fileId/versions/:id/restore → File
  *   GET    /v1/files/:fileId/metadata          → Metadata
  *   POST   /internal/media/<account>/metadata  body: delivered image bytes → Metadata (getFromURL)
+ *   POST   /v1/customMetadataFields            {name, label, schema, description} → 201 field
+ *   GET    /v1/customMetadataFields?includeDeleted → fields
+ *   PATCH  /v1/customMetadataFields/:id        {label, description, schema} → field
+ *   DELETE /v1/customMetadataFields/:id        → 204
  *
  * Answers that make cached variants stale carry EDGE_PURGE_HEADER, a URI-encoded JSON list of
  * {path, prefix} that the edge records in its own purge records (edge/src/management.ts).
@@ -26,6 +30,7 @@ import type { Context, Hono } from 'hono';
 import type { Account } from '../../../shared/accounts.js';
 import { badRequest, conflict, notFound } from '../../../shared/errors.js';
 import { log } from '../log.js';
+import type { CustomFields } from './custom-fields.js';
 import { FolderJobs, type FolderJob, type JobType } from './jobs.js';
 import { analyse } from './metadata.js';
 import type { Purger } from './purge.js';
@@ -47,6 +52,7 @@ export interface LibraryDeps {
   isHome: (id: string) => boolean;
   endpointOf: (url: string) => string;
   jobStep?: number;
+  fields: CustomFields;
 }
 
 type Body = Record<string, unknown>;
@@ -361,6 +367,28 @@ export function libraryRoutes(app: Hono, deps: LibraryDeps): { jobs: FolderJobs 
     home(c.req.param('account')!);
     const bytes = await readBodyLimited(c.req.raw.body, MAX_METADATA_BYTES, 30_000);
     return c.json(await analyse(bytes, c.req.query('ext') ?? ''));
+  });
+
+  // ---- custom metadata fields -------------------------------------------------------------------
+  const publicField = ({ deleted: _d, ...f }: Awaited<ReturnType<CustomFields['list']>>[number]) => f;
+  app.post(`${P}/v1/customMetadataFields`, async (c) => {
+    const account = home(c.req.param('account')!);
+    return c.json(publicField(await deps.fields.create(account.id, await jsonBody(c))), 201);
+  });
+  app.get(`${P}/v1/customMetadataFields`, async (c) => {
+    const account = home(c.req.param('account')!);
+    const includeDeleted = c.req.query('includeDeleted');
+    if (includeDeleted !== undefined && includeDeleted !== 'true' && includeDeleted !== 'false') throw badRequest('includeDeleted must be true or false');
+    return c.json((await deps.fields.list(account.id, includeDeleted === 'true')).map(publicField));
+  });
+  app.patch(`${P}/v1/customMetadataFields/:id`, async (c) => {
+    const account = home(c.req.param('account')!);
+    return c.json(publicField(await deps.fields.update(account.id, c.req.param('id')!, await jsonBody(c))));
+  });
+  app.delete(`${P}/v1/customMetadataFields/:id`, async (c) => {
+    const account = home(c.req.param('account')!);
+    await deps.fields.delete(account.id, c.req.param('id')!);
+    return c.body(null, 204);
   });
 
   return { jobs };

@@ -8,7 +8,7 @@
 import sharp, { type OverlayOptions } from 'sharp';
 import { badTransformation, notFound } from '../../../../shared/errors.js';
 import { evalExpr, isExpr, type Dimension, type Layer, type LayerPosition, type NumOrExpr, type StepOps } from '../../../../shared/transform/index.js';
-import { budget, checkOutputSize, materialise, type RenderState } from '../context.js';
+import { budget, checkOutputSize, materialise, PHASE, type RenderState } from '../context.js';
 import { renderSubImage, type RawImage } from '../sub-render.js';
 import { renderTextBox } from './text.js';
 import { gravityOffset, sharpColor } from './util.js';
@@ -80,6 +80,8 @@ async function layerBytes(ctx: RenderState, path: string): Promise<Buffer> {
   return ctx.opts.fetchLayer(path, 'image');
 }
 
+const toPng = (raw: RawImage) => sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: 4 } }).png({ compressionLevel: 1 }).toBuffer();
+
 const withoutKeys = (ops: StepOps, ...keys: (keyof StepOps)[]) => {
   const o = { ...ops };
   for (const k of keys) delete o[k];
@@ -92,8 +94,9 @@ export async function renderLayer(ctx: RenderState, layer: Layer, base: Base): P
     case 'text': {
       const box = await renderTextBox(ctx, layer, base);
       const { r, rt, fl } = layer.style;
+      if (r === undefined && !rt && !fl) return box;
       const ops: StepOps = { ...(r !== undefined ? { r } : {}), ...(rt ? { rt } : {}), ...(fl ? { fl } : {}) };
-      return renderSubImage(ctx, box, [ops], base);
+      return renderSubImage(ctx, await toPng(box), [ops], base);
     }
     case 'canvas': {
       const [first, ...rest] = layer.steps;
@@ -101,11 +104,11 @@ export async function renderLayer(ctx: RenderState, layer: Layer, base: Base): P
       const h = dim('h', first?.h, base.bh, base);
       if (w < 1 || h < 1) throw badTransformation(`l-image,i-ik_canvas: the block would be ${w}×${h}`);
       checkOutputSize(ctx.config, w, h, 'ik_canvas');
-      const png = await sharp({ create: { width: w, height: h, channels: 4, background: sharpColor(layer.color) } })
-        .png({ compressionLevel: 1 })
-        .toBuffer();
+      const solid = sharp({ create: { width: w, height: h, channels: 4, background: sharpColor(layer.color) } });
       // size and colour are applied: the rest of the first step (r, o, rt, nested layers …) and the chain run as usual
-      return renderSubImage(ctx, png, [withoutKeys(first ?? {}, 'w', 'h', 'ar', 'bg', 'c', 'cm', 'dpr'), ...rest], base);
+      const steps = [withoutKeys(first ?? {}, 'w', 'h', 'ar', 'bg', 'c', 'cm', 'dpr'), ...rest].filter((o, i) => i === 0 || Object.keys(o).length);
+      if (steps.length === 1 && !Object.keys(steps[0]!).length) return { data: await solid.raw().toBuffer(), width: w, height: h };
+      return renderSubImage(ctx, await solid.png({ compressionLevel: 1 }).toBuffer(), steps, base);
     }
     case 'image': {
       const bytes = await layerBytes(ctx, layer.path);
@@ -146,17 +149,22 @@ export async function layers(ctx: RenderState): Promise<void> {
   const list = ctx.ops.layers;
   if (!list?.length) return;
   const t0 = performance.now();
+  // Pixels first: libvips compositing in the same pass as a resize is ~2× slower than resizing to
+  // memory and compositing on that (measured: 105 vs 67 ms for a 720-px JPEG with one 100-px overlay).
   await materialise(ctx);
   let { width: bw, height: bh } = ctx;
-  const keepAlpha = ctx.hasAlpha;
-  let needsAlpha = keepAlpha;
+  let needsAlpha = ctx.hasAlpha;
   let pending: OverlayOptions[] = [];
-  const flush = async () => {
+  /** Queue the pending composites; `last`: leave them queued for the next pass (the encoder's, usually). */
+  const flush = async (last = false) => {
     if (!pending.length) return;
     ctx.img = ctx.img.composite(pending);
-    if (!needsAlpha) ctx.img = ctx.img.removeAlpha(); // an opaque base stays opaque (JPEG stays JPEG)
+    if (!needsAlpha) ctx.img = ctx.img.removeAlpha(); // an opaque base stays opaque (JPEG stays JPEG); sharp removes it after compositing
     pending = [];
-    await materialise(ctx);
+    if (last) {
+      ctx.phase = PHASE.normalise; // removeAlpha runs after everything sharp queues: anything later materialises first
+      ctx.hasAlpha = needsAlpha;
+    } else await materialise(ctx);
   };
   for (const layer of list) {
     const raw = await renderLayer(ctx, layer, { bw, bh });
@@ -192,6 +200,6 @@ export async function layers(ctx: RenderState): Promise<void> {
       blend: layer.mode === 'multiply' ? 'multiply' : layer.mode === 'cutout' ? 'dest-out' : 'over',
     });
   }
-  await flush();
+  await flush(true);
   if (ctx.layerStats && !ctx.base) ctx.layerStats.ms += performance.now() - t0;
 }

@@ -8,6 +8,7 @@ import { badTransformation, limitExceeded } from '../../../../shared/errors.js';
 import { DEFAULT_FONT, DEFAULT_FONT_SIZE, evalExpr, isExpr, type NumOrExpr, type TextLayer } from '../../../../shared/transform/index.js';
 import { budget, checkOutputSize, type RenderState } from '../context.js';
 import { builtinFont, customFont, type FontChoice } from '../fonts.js';
+import type { RawImage } from '../sub-render.js';
 
 /** Pixels a text layer may take before it is laid out (a bound on libvips' allocation). */
 export const MAX_TEXT_PIXELS = 40_000_000;
@@ -41,8 +42,8 @@ async function chooseFont(ctx: RenderState, layer: TextLayer): Promise<FontChoic
   return customFont(ff.path, await ctx.opts.fetchLayer(ff.path, 'font'));
 }
 
-/** The text box as PNG bytes (RGBA), before radius / rotation / flip. */
-export async function renderTextBox(ctx: RenderState, layer: TextLayer, base: { bw: number; bh: number }): Promise<Buffer> {
+/** The text box as RGBA pixels, before radius / rotation / flip. */
+export async function renderTextBox(ctx: RenderState, layer: TextLayer, base: { bw: number; bh: number }): Promise<RawImage> {
   const s = layer.style;
   const fs = value('fs', s.fs ?? DEFAULT_FONT_SIZE, base);
   if (fs < 1) throw badTransformation(`fs: the font size evaluates to ${fs}, below 1 px`);
@@ -78,9 +79,11 @@ export async function renderTextBox(ctx: RenderState, layer: TextLayer, base: { 
   checkOutputSize(ctx.config, boxW, boxH, 'l-text');
   const dx = align === 'left' ? 0 : align === 'right' ? contentW - tw : Math.floor((contentW - tw) / 2);
   const bg = s.bg ? { r: s.bg.r, g: s.bg.g, b: s.bg.b, alpha: s.bg.alpha } : { r: 0, g: 0, b: 0, alpha: 0 };
-  return sharp({ create: { width: boxW, height: boxH, channels: 4, background: bg } })
+  if (boxW === tw && boxH === th && bg.alpha === 0) return { data: rendered.data, width: tw, height: th };
+  const { data } = await sharp({ create: { width: boxW, height: boxH, channels: 4, background: bg } })
     .composite([{ input: rendered.data, raw: { width: tw, height: th, channels: 4 }, left: pl! + dx, top: pt! }])
     .timeout(budget(ctx))
-    .png({ compressionLevel: 1 })
-    .toBuffer();
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data, width: boxW, height: boxH };
 }
