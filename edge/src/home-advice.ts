@@ -9,7 +9,7 @@
  */
 import { Hono } from 'hono';
 import { badRequest } from '../../shared/errors.js';
-import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
+import { signInternalRequest } from '../../shared/internal-auth.js';
 import { parseRegionUrls, type RegionId } from '../../shared/regions.js';
 import type { Env } from './env.js';
 import { authenticate, managementError, type ManagementEnv } from './management.js';
@@ -55,7 +55,7 @@ export function homeAdviceRoutes(): Hono<{ Bindings: ManagementEnv }> {
     const probes = await Promise.all(
       regions.map(async (r: RegionId) => {
         const headers = new Headers();
-        headers.set(AUTH_HEADER, await signInternalRequest((c.env as Env).PIXMESH_INTERNAL_SECRET, 'GET', path, headers));
+        await signInternalRequest((c.env as Env).PIXMESH_INTERNAL_SECRET, headers, { method: 'GET', pathAndQuery: path, region: r });
         try {
           const res = await fetch(urls[r] + path, { headers, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
           if (!res.ok) {
