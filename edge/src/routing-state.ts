@@ -13,7 +13,7 @@ import {
   newBreakers,
   recordOutcome,
   type Breakers,
-} from './routing/breaker.js';
+} from '../../shared/breaker.js';
 import { planProbes, probeKey, type PlannedProbe } from './routing/explore.js';
 import {
   decideRoute,

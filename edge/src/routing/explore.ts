@@ -8,7 +8,7 @@
  * times a minute each). Pure: the clock and the last probe times are parameters.
  */
 import { REGION_IDS, type RegionId } from '../../../shared/regions.js';
-import type { BreakerStatus } from './breaker.js';
+import type { BreakerStatus } from '../../../shared/breaker.js';
 import { decayedCount, DEFAULT_ROUTING_CONFIG, normaliseColo, type RoutingConfig, type RoutingState } from './model.js';
 
 export interface ProbePlanInput {
