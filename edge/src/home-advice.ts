@@ -12,7 +12,7 @@ import { badRequest } from '../../shared/errors.js';
 import { signInternalRequest } from '../../shared/internal-auth.js';
 import { parseRegionUrls, type RegionId } from '../../shared/regions.js';
 import type { Env } from './env.js';
-import { authenticate, managementError, type ManagementEnv } from './management.js';
+import { authenticate } from './management.js';
 import { parseColoMix, rankHomeRegions } from './routing/advice.js';
 import { knownRegions, routingState } from './routing-state.js';
 
@@ -30,11 +30,10 @@ export function originCost(a: ProbeAnswer | null): number | null {
   return ms.length ? Math.min(...ms) : null;
 }
 
-export function homeAdviceRoutes(): Hono<{ Bindings: ManagementEnv }> {
-  const app = new Hono<{ Bindings: ManagementEnv }>();
-  app.onError((err) => managementError(err));
+export function homeAdviceRoutes(): Hono<{ Bindings: Env }> {
+  const app = new Hono<{ Bindings: Env }>();
   app.get('/v1/accounts/home-region-advice', async (c) => {
-    const account = await authenticate(c);
+    const account = await authenticate(c.env, c.req.header('authorization'));
     const coloParam = c.req.query('colos');
     const sample = c.req.query('sample');
     if (sample !== undefined && !/^[^\0\r\n?#]{1,1024}$/.test(sample)) throw badRequest('sample must be a file path (1–1024 characters, no query or fragment)');
