@@ -52,9 +52,16 @@ Try:
   ${e}/demo/sample.jpg?tr=w-300,h-300
   ${e}/demo/tr:w-400,e-grayscale/photos/harbour.jpg
   ${e}/demo/tr:n-thumb/logo.png
+  ${e}/demo/tr:w-720,l-image,i-logo.png,w-120,o-70,lx-N16,ly-N16,l-end/sample.jpg   # watermark
+  ${e}/demo/tr:w-600,l-text,i-NEW,fs-28,co-FFFFFF,bg-E53935,pa-6_14,r-8,tg-b,lx-16,ly-16,l-end/photos/harbour.jpg   # text badge
+  ${e}/demo/tr:${OG_CARD}/sample.jpg   # Open Graph card
   curl -sI -H 'x-pixmesh-colo: SYD' ${e}/demo/tr:w-250/portrait.jpg   # answered by ap-southeast-2
 Ctrl-C stops everything.`);
 }
+
+/** An Open Graph card (1200×630): a translucent band, a title, a subtitle and the logo (docs: README "Overlays"). */
+const OG_CARD =
+  'w-1200,h-630,l-image,i-ik_canvas,bg-00000070,h-210,lfo-bottom,l-end,l-text,i-Images%20from%20your%20own%20regions,fs-60,co-FFFFFF,tg-b,lx-60,ly-N110,l-end,l-text,i-pixmesh%20%C2%B7%20open%20image%20CDN,fs-32,co-FFFFFF90,lx-60,ly-N50,l-end,l-image,i-logo.png,w-120,lx-N60,ly-N45,l-end';
 
 main().catch(async (e) => {
   console.error(`pixmesh: ${(e as Error).message}`);
