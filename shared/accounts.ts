@@ -311,3 +311,28 @@ export function matchEndpoint(account: Account, segments: string[]): { endpoint:
   }
   return best;
 }
+
+/**
+ * The account file as the edge receives it: what the edge uses (ids, keys for URL signatures and
+ * API authentication, domains, endpoints and origin types, transforms, defaults, residency) and
+ * nothing it does not — no S3 credentials or endpoints, no credentials inside web origin URLs.
+ * A captured or leaked edge copy gives no access to anyone's storage (docs/security.md).
+ */
+export function edgeAccountFile(accounts: Account[]): string {
+  const origin = (o: SourceConfig): SourceConfig => {
+    if (o.type === 's3') return { type: 's3', bucket: o.bucket, prefix: o.prefix, region: o.region };
+    if (o.type === 'web') {
+      try {
+        const u = new URL(o.baseUrl);
+        u.username = '';
+        u.password = '';
+        u.search = '';
+        return { ...o, baseUrl: u.toString().replace(/\/+$/, '') };
+      } catch {
+        return { ...o, baseUrl: 'http://invalid' };
+      }
+    }
+    return o;
+  };
+  return JSON.stringify({ accounts: accounts.map((a) => ({ ...a, endpoints: a.endpoints.map((e) => ({ ...e, origins: e.origins.map(origin) })) })) });
+}

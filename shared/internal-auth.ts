@@ -1,10 +1,19 @@
 /**
  * Authentication of internal calls (edge → region, region → home region, purge fan-out):
- * `x-pixmesh-auth: t=<unix ms>,n=<nonce>,s=<hex HMAC-SHA256>` over the method, the path with
- * query, and the x-pixmesh-* request headers that steer the work. WebCrypto, so the same code
- * runs in workerd and Node. Replays are refused by the receiver's nonce memory (origin side).
+ *
+ *   x-pixmesh-auth: t=<unix ms>,n=<nonce>,s=<hex HMAC-SHA256>
+ *   x-pixmesh-content-sha256: <hex SHA-256 of the body>   (covered by the HMAC)
+ *
+ * The HMAC covers the time, the nonce, the TARGET REGION (so a call captured on its way to one
+ * region is refused by every other), the method, the path with query, the body digest, and the
+ * x-pixmesh-* request headers that steer the work. The window is short (±15 s) and the receiver
+ * refuses a nonce it has seen (a NonceStore: per process by default, shared across replicas when
+ * backed by a shared store). The receiver checks the body against the signed digest as it reads it
+ * (origin/src/internal-auth.ts), so a captured PATCH cannot carry another body.
+ * WebCrypto, so the same code runs in workerd and Node. docs/security.md has the threat model.
  */
 export const AUTH_HEADER = 'x-pixmesh-auth';
+export const CONTENT_SHA256_HEADER = 'x-pixmesh-content-sha256';
 /** Headers covered by the signature: changing any of them invalidates the call. */
 export const SIGNED_HEADERS = [
   'x-pixmesh-format',
@@ -14,7 +23,10 @@ export const SIGNED_HEADERS = [
   'x-pixmesh-hop',
   'x-pixmesh-request-id',
 ] as const;
-export const DEFAULT_WINDOW_MS = 60_000;
+/** How far a signature's time may be from the receiver's clock. */
+export const DEFAULT_WINDOW_MS = 15_000;
+/** SHA-256 of the empty body. */
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 const encoder = new TextEncoder();
 type HmacKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
@@ -53,51 +65,77 @@ export function timingSafeEqualStr(a: string, b: string): boolean {
 
 type HeaderBag = { get(name: string): string | null | undefined };
 
-function stringToSign(method: string, pathAndQuery: string, headers: HeaderBag, t: string, n: string): string {
+export type BodyInput = string | Uint8Array | ArrayBuffer | null | undefined;
+
+/** Hex SHA-256 of a body (empty when absent). */
+export async function sha256Hex(body: BodyInput): Promise<string> {
+  if (body === null || body === undefined) return EMPTY_SHA256;
+  const bytes = typeof body === 'string' ? encoder.encode(body) : body instanceof Uint8Array ? body : new Uint8Array(body);
+  if (bytes.byteLength === 0) return EMPTY_SHA256;
+  return toHex(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+}
+
+function stringToSign(t: string, n: string, region: string, method: string, pathAndQuery: string, bodySha: string, headers: HeaderBag): string {
   const signed = SIGNED_HEADERS.map((h) => `${h}:${headers.get(h) ?? ''}`).join('\n');
-  return `${t}\n${n}\n${method.toUpperCase()}\n${pathAndQuery}\n${signed}`;
+  return `${t}\n${n}\n${region}\n${method.toUpperCase()}\n${pathAndQuery}\n${bodySha}\n${signed}`;
 }
 
 function randomNonce(): string {
-  const b = new Uint8Array(12);
+  const b = new Uint8Array(16);
   crypto.getRandomValues(b);
   return toHex(b);
 }
 
-/** Returns the value for the x-pixmesh-auth header. */
-export async function signInternalRequest(
-  secret: string,
-  method: string,
-  pathAndQuery: string,
-  headers: HeaderBag,
-  now = Date.now(),
-): Promise<string> {
-  const t = String(now);
-  const n = randomNonce();
-  return `t=${t},n=${n},s=${await hmacHex(secret, stringToSign(method, pathAndQuery, headers, t, n))}`;
+export interface SignTarget {
+  method: string;
+  /** Path with query, exactly as sent. */
+  pathAndQuery: string;
+  /** The region the call is addressed to (a region id; the receiver compares it with its own). */
+  region: string;
+  /** The exact bytes that will be sent (omit for none). */
+  body?: BodyInput;
+  now?: number;
 }
 
-export type InternalAuthResult = { ok: true; nonce: string; timestamp: number } | { ok: false; reason: string };
+/**
+ * Sign an internal call: sets x-pixmesh-content-sha256 and x-pixmesh-auth on `headers` (which
+ * must already hold the steering headers it covers).
+ */
+export async function signInternalRequest(secret: string, headers: Headers, target: SignTarget): Promise<void> {
+  const t = String(target.now ?? Date.now());
+  const n = randomNonce();
+  const bodySha = await sha256Hex(target.body);
+  headers.set(CONTENT_SHA256_HEADER, bodySha);
+  const s = await hmacHex(secret, stringToSign(t, n, target.region, target.method, target.pathAndQuery, bodySha, headers));
+  headers.set(AUTH_HEADER, `t=${t},n=${n},s=${s}`);
+}
 
-/** Checks signature and time window; replay (nonce reuse) is the caller's memory to check. */
+export type InternalAuthResult =
+  | { ok: true; nonce: string; timestamp: number; bodySha256: string }
+  | { ok: false; reason: string };
+
+/**
+ * Checks the signature for THIS region and the time window. Replay (nonce reuse) is the caller's
+ * NonceStore to check, and the body against `bodySha256` the caller's reader.
+ */
 export async function verifyInternalRequest(
   secret: string,
-  method: string,
-  pathAndQuery: string,
-  headers: HeaderBag,
+  request: { method: string; pathAndQuery: string; headers: HeaderBag; region: string },
   now = Date.now(),
   windowMs = DEFAULT_WINDOW_MS,
 ): Promise<InternalAuthResult> {
-  const value = headers.get(AUTH_HEADER);
+  const value = request.headers.get(AUTH_HEADER);
   if (!value) return { ok: false, reason: 'missing internal signature' };
   const parts = Object.fromEntries(value.split(',').map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
   const t = parts.t ?? '';
   const n = parts.n ?? '';
   const s = parts.s ?? '';
-  if (!/^\d{1,16}$/.test(t) || !/^[0-9a-f]{8,64}$/.test(n) || !/^[0-9a-f]{64}$/.test(s)) return { ok: false, reason: 'malformed internal signature' };
+  const bodySha = request.headers.get(CONTENT_SHA256_HEADER) ?? '';
+  if (!/^\d{1,16}$/.test(t) || !/^[0-9a-f]{16,64}$/.test(n) || !/^[0-9a-f]{64}$/.test(s) || !/^[0-9a-f]{64}$/.test(bodySha))
+    return { ok: false, reason: 'malformed internal signature' };
   const ts = Number(t);
   if (Math.abs(now - ts) > windowMs) return { ok: false, reason: 'internal signature outside the time window' };
-  const expected = await hmacHex(secret, stringToSign(method, pathAndQuery, headers, t, n));
-  if (!timingSafeEqualStr(expected, s)) return { ok: false, reason: 'bad internal signature' };
-  return { ok: true, nonce: n, timestamp: ts };
+  const expected = await hmacHex(secret, stringToSign(t, n, request.region, request.method, request.pathAndQuery, bodySha, request.headers));
+  if (!timingSafeEqualStr(expected, s)) return { ok: false, reason: 'bad internal signature (or addressed to another region)' };
+  return { ok: true, nonce: n, timestamp: ts, bodySha256: bodySha };
 }

@@ -26,7 +26,7 @@ import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
 import { AccountIndex, type Account } from '../../shared/accounts.js';
 import { H } from '../../shared/headers.js';
-import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
+import { signInternalRequest } from '../../shared/internal-auth.js';
 import { REGION_IDS, type RegionId } from '../../shared/regions.js';
 import { negotiateFormat, parseTransformation } from '../../shared/transform/index.js';
 import { putObjects, startCluster, type Cluster } from '../../scripts/cluster.js';
@@ -351,7 +351,7 @@ async function runPolicy(ctx: RunCtx, scenario: Scenario, policy: Policy, stream
     headers.set(H.signed, 'false');
     headers.set(H.requestId, randomUUID());
     headers.set(H.edgeColo, req.colo);
-    headers.set(AUTH_HEADER, await signInternalRequest(ctx.cluster.internalSecret, 'GET', internalPath, headers));
+    await signInternalRequest(ctx.cluster.internalSecret, headers, { method: 'GET', pathAndQuery: internalPath, region: r });
     headers.set('x-bench-target', ctx.edgeProxies[r].url + internalPath);
     const res = await timedGet(ctx.passThrough.url + internalPath, Object.fromEntries(headers), ctx.agent, 20_000);
     // 599 = the worker could not reach the region (a network error at the edge).

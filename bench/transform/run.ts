@@ -14,7 +14,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
 import { H } from '../../shared/headers.js';
-import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
+import { signInternalRequest } from '../../shared/internal-auth.js';
 import { putObjects, startCluster, type Cluster } from '../../scripts/cluster.js';
 import { keepAliveAgent, timedGet } from '../lib/http.js';
 import { pidListeningOn } from '../lib/machine.js';
@@ -328,7 +328,7 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
           h.set(H.format, c.format);
           h.set(H.signed, 'false');
           h.set(H.requestId, randomUUID());
-          h.set(AUTH_HEADER, await signInternalRequest(secret, 'GET', p, h));
+          await signInternalRequest(secret, h, { method: 'GET', pathAndQuery: p, region: 'eu-central-1' });
           return Object.fromEntries(h);
         },
       };

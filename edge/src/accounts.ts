@@ -5,7 +5,7 @@
  */
 import { AccountIndex } from '../../shared/accounts.js';
 import { upstreamFailed } from '../../shared/errors.js';
-import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
+import { signInternalRequest } from '../../shared/internal-auth.js';
 import { parseRegionUrls } from '../../shared/regions.js';
 import type { Env } from './env.js';
 
@@ -25,7 +25,7 @@ export async function loadAccounts(env: Env): Promise<AccountIndex> {
     if (!base) continue;
     try {
       const headers = new Headers();
-      headers.set(AUTH_HEADER, await signInternalRequest(env.PIXMESH_INTERNAL_SECRET, 'GET', '/internal/accounts', headers));
+      await signInternalRequest(env.PIXMESH_INTERNAL_SECRET, headers, { method: 'GET', pathAndQuery: '/internal/accounts', region });
       const res = await fetch(`${base}/internal/accounts`, { headers, signal: AbortSignal.timeout(2000) });
       if (!res.ok) {
         lastError = `${region} answered ${res.status}`;

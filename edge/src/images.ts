@@ -105,7 +105,7 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
       if (!routingState.takeAttemptLease(region) && !decision.allOpen) continue;
       tried.push(region);
       const attempt = new Headers(base);
-      attempt.set(AUTH_HEADER, await signInternalRequest(c.env.PIXMESH_INTERNAL_SECRET, 'GET', internalPath, attempt));
+      await signInternalRequest(c.env.PIXMESH_INTERNAL_SECRET, attempt, { method: 'GET', pathAndQuery: internalPath, region });
       const t0 = Date.now();
       let res: Response;
       try {

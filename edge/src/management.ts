@@ -24,7 +24,7 @@
 import { Hono, type Context } from 'hono';
 import type { Account } from '../../shared/accounts.js';
 import { badRequest, isPixmeshError, PixmeshError } from '../../shared/errors.js';
-import { AUTH_HEADER, signInternalRequest, timingSafeEqualStr } from '../../shared/internal-auth.js';
+import { signInternalRequest, timingSafeEqualStr } from '../../shared/internal-auth.js';
 import { parseRegionUrls } from '../../shared/regions.js';
 import { parseImagePath } from '../../shared/request.js';
 import { loadAccounts } from './accounts.js';
@@ -41,6 +41,10 @@ type ManagementContext = Context<{ Bindings: ManagementEnv }>;
 export const HELP = 'See docs/management-api.md (ImageKit-compatible management API).';
 /** A client-side upload is read before forwarding (the account is named inside the form). */
 export const CLIENT_UPLOAD_MAX_BYTES = 50 * 1024 * 1024;
+/** Largest upload body (multipart) the edge takes with key auth: the 40 MB file plus form overhead. */
+export const UPLOAD_MAX_BYTES = 50 * 1024 * 1024;
+/** A whole upload body must arrive within this (a client trickling bytes is cut off: 408). */
+export const UPLOAD_BODY_DEADLINE_MS = 120_000;
 const UPLOAD_TIMEOUT_MS = 5 * 60_000;
 const CALL_TIMEOUT_MS = 20_000;
 
@@ -97,14 +101,14 @@ async function callHome(
   account: Account,
   method: string,
   pathAndQuery: string,
-  init: { body?: BodyInit | null; contentType?: string; contentLength?: string; timeoutMs?: number } = {},
+  init: { body?: string | Uint8Array | null; contentType?: string; contentLength?: string; timeoutMs?: number } = {},
 ): Promise<Response> {
   const base = parseRegionUrls(c.env.PIXMESH_REGION_URLS)[account.homeRegion];
   if (!base) throw new PixmeshError(503, 'EUPSTREAM', `no URL configured for the home region ${account.homeRegion}`);
   const headers = new Headers();
   if (init.contentType) headers.set('content-type', init.contentType);
   if (init.contentLength) headers.set('content-length', init.contentLength);
-  headers.set(AUTH_HEADER, await signInternalRequest(c.env.PIXMESH_INTERNAL_SECRET, method, pathAndQuery, headers));
+  await signInternalRequest(c.env.PIXMESH_INTERNAL_SECRET, headers, { method, pathAndQuery, region: account.homeRegion, body: init.body });
   try {
     return await fetch(base + pathAndQuery, { method, headers, body: init.body ?? null, signal: AbortSignal.timeout(init.timeoutMs ?? CALL_TIMEOUT_MS) });
   } catch (e) {
@@ -264,18 +268,32 @@ export function purgeTarget(account: Account, raw: string): { path: string; pref
 
 // ---------------------------------------------------------------------------------------------
 
-async function readLimited(body: ReadableStream<Uint8Array> | null, max: number): Promise<Uint8Array> {
+async function readLimited(body: ReadableStream<Uint8Array> | null, max: number, deadlineMs = UPLOAD_BODY_DEADLINE_MS): Promise<Uint8Array> {
   if (!body) throw badRequest('the request has no body');
   const reader = body.getReader();
   const parts: Uint8Array[] = [];
   let size = 0;
+  const until = Date.now() + deadlineMs;
   for (;;) {
-    const { done, value } = await reader.read();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new PixmeshError(408, 'EUPSTREAM', `the upload body did not arrive within ${Math.round(deadlineMs / 1000)} s`)), Math.max(0, until - Date.now()));
+    });
+    let step: ReadableStreamReadResult<Uint8Array>;
+    try {
+      step = await Promise.race([reader.read(), late]);
+    } catch (e) {
+      await reader.cancel().catch(() => undefined);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+    const { done, value } = step;
     if (done) break;
     size += value.length;
     if (size > max) {
       await reader.cancel();
-      throw new PixmeshError(413, 'ELIMIT', `a client-side upload may be at most ${max} bytes`);
+      throw new PixmeshError(413, 'ELIMIT', `an upload may be at most ${max} bytes`);
     }
     parts.push(value);
   }
@@ -346,12 +364,15 @@ export function managementRoutes(deliver?: Deliver): Hono<{ Bindings: Management
     const contentType = c.req.header('content-type') ?? '';
     if (!/^multipart\/form-data\b/i.test(contentType)) throw badRequest('the upload must be multipart/form-data');
     let account: Account;
-    let body: BodyInit | null;
+    let body: Uint8Array;
     let contentLength = c.req.header('content-length');
     let auth: 'key' | 'signature';
     if (c.req.header('authorization')) {
       account = await authenticate(c);
-      body = c.req.raw.body; // streamed through, never buffered here
+      // Buffered (bounded in bytes and time) so the home region gets a signed body digest, and a
+      // slow client holds no region resources: the region sees the upload only once it is whole.
+      body = await readLimited(c.req.raw.body, UPLOAD_MAX_BYTES);
+      contentLength = String(body.length);
       auth = 'key';
     } else {
       const bytes = await readLimited(c.req.raw.body, CLIENT_UPLOAD_MAX_BYTES);

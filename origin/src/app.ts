@@ -13,11 +13,12 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { Hono } from 'hono';
+import { edgeAccountFile } from '../../shared/accounts.js';
 import { busy, PixmeshError } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
 import { arrivals } from './server-timing.js';
 import { errorResponse } from './errors.js';
-import { NonceMemory, requireInternalAuth } from './internal-auth.js';
+import { requireInternalAuth } from './internal-auth.js';
 import { log } from './log.js';
 import { mediaRoutes } from './media/index.js';
 import { purgeParams } from './purge.js';
@@ -137,9 +138,9 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
   app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' }));
 
   const internal = new Hono();
-  internal.use('*', requireInternalAuth(config.internalSecret, new NonceMemory()));
-  // The edge reads the account directory from the regions (one source of truth: the account file).
-  internal.get('/internal/accounts', (c) => c.body(services.accounts.raw(), 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }));
+  internal.use('*', requireInternalAuth(config.internalSecret, config.region, services.nonces));
+  // The edge reads the account directory from the regions (one source of truth: the account file), without storage secrets.
+  internal.get('/internal/accounts', (c) => c.body(edgeAccountFile(services.accounts.all()), 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }));
   // Bounded work in flight: beyond it, answer 503 at once instead of queueing memory.
   internal.use('/internal/render/*', async (_c, next) => {
     if (services.inflight.count >= config.maxInflight) {

@@ -7,7 +7,7 @@
 import { parseIkError, PixmeshError, upstreamFailed } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
 import { decodeAccountSegment } from '../../shared/request.js';
-import { AUTH_HEADER, signInternalRequest, SIGNED_HEADERS } from '../../shared/internal-auth.js';
+import { signInternalRequest, SIGNED_HEADERS } from '../../shared/internal-auth.js';
 import type { CachedMeta } from './cache/result-cache.js';
 import type { RegionId } from '../../shared/regions.js';
 import type { RegionServices } from './services.js';
@@ -116,7 +116,7 @@ async function callHome(
   }
   headers.set(H.hop, config.region);
   const pathAndQuery = url.pathname + url.search;
-  headers.set(AUTH_HEADER, await signInternalRequest(config.internalSecret, 'GET', pathAndQuery, headers));
+  await signInternalRequest(config.internalSecret, headers, { method: 'GET', pathAndQuery, region: account.homeRegion });
   let res: Response;
   try {
     res = await fetch(homeUrl + pathAndQuery, { headers, signal: AbortSignal.timeout(config.forwardTimeoutMs) });

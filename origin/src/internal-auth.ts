@@ -1,25 +1,37 @@
-/** Middleware refusing internal calls without a valid, fresh, never-seen signature. */
+/**
+ * Middleware refusing internal calls without a valid, fresh, never-seen signature addressed to
+ * THIS region, and whose body does not match the signed digest (shared/internal-auth.ts).
+ */
+import { createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import { verifyInternalRequest, DEFAULT_WINDOW_MS } from '../../shared/internal-auth.js';
+import { CONTENT_SHA256_HEADER, DEFAULT_WINDOW_MS, EMPTY_SHA256, verifyInternalRequest } from '../../shared/internal-auth.js';
 import { PixmeshError } from '../../shared/errors.js';
 
+/**
+ * Where seen nonces are remembered. The default is this process's memory; replicas of one region
+ * plug in a shared store (the signature names the target region, so regions need not share one).
+ * `remember` must be atomic: true exactly once per nonce within `ttlMs`.
+ */
+export interface NonceStore {
+  remember(nonce: string, ttlMs: number, now?: number): boolean | Promise<boolean>;
+}
+
 /** Nonces seen inside the time window; bounded by the window (entries expire) and a hard cap. */
-export class NonceMemory {
+export class NonceMemory implements NonceStore {
   private readonly seen = new Map<string, number>();
-  constructor(
-    private readonly windowMs = DEFAULT_WINDOW_MS,
-    private readonly cap = 200_000,
-  ) {}
-  /** true when the nonce is new (and remembers it). */
-  remember(nonce: string, now = Date.now()): boolean {
-    if (this.seen.has(nonce)) return false;
+  constructor(private readonly cap = 200_000) {}
+  /** true when the nonce is new (and remembers it until now + ttlMs). */
+  remember(nonce: string, ttlMs = 2 * DEFAULT_WINDOW_MS, now = Date.now()): boolean {
+    const until = this.seen.get(nonce);
+    if (until !== undefined && until > now) return false;
     if (this.seen.size >= this.cap) this.prune(now);
-    this.seen.set(nonce, now);
+    this.seen.set(nonce, now + ttlMs);
     return true;
   }
   private prune(now: number): void {
-    for (const [n, t] of this.seen) if (now - t > 2 * this.windowMs) this.seen.delete(n);
-    // Still full: the oldest go first (Map keeps insertion order).
+    for (const [n, until] of this.seen) if (until <= now) this.seen.delete(n);
+    // Still full: the oldest go first (Map keeps insertion order). A nonce dropped here is still
+    // outside the window before it could be replayed only if cap ≥ calls per window; the cap is sized so.
     for (const n of this.seen.keys()) {
       if (this.seen.size < this.cap) break;
       this.seen.delete(n);
@@ -27,12 +39,38 @@ export class NonceMemory {
   }
 }
 
-export function requireInternalAuth(secret: string, nonces = new NonceMemory()): MiddlewareHandler {
+const authError = (reason: string) => new PixmeshError(401, 'EAUTH', `internal call refused: ${reason}`);
+
+/** The body, hashed as it is read; the stream errors (401) at its end when the digest differs. */
+function digestChecked(body: ReadableStream<Uint8Array>, expected: string): ReadableStream<Uint8Array> {
+  const hash = createHash('sha256');
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, ctl) {
+        hash.update(chunk);
+        ctl.enqueue(chunk);
+      },
+      flush(ctl) {
+        if (hash.digest('hex') !== expected) ctl.error(authError('the body does not match the signed digest'));
+      },
+    }),
+  );
+}
+
+export function requireInternalAuth(secret: string, region: string, nonces: NonceStore = new NonceMemory(), windowMs = DEFAULT_WINDOW_MS): MiddlewareHandler {
   return async (c, next) => {
     const url = new URL(c.req.url);
-    const result = await verifyInternalRequest(secret, c.req.method, url.pathname + url.search, c.req.raw.headers);
-    if (!result.ok) throw new PixmeshError(401, 'EAUTH', `internal call refused: ${result.reason}`);
-    if (!nonces.remember(result.nonce)) throw new PixmeshError(401, 'EAUTH', 'internal call refused: replayed request');
+    const result = await verifyInternalRequest(secret, { method: c.req.method, pathAndQuery: url.pathname + url.search, headers: c.req.raw.headers, region }, Date.now(), windowMs);
+    if (!result.ok) throw authError(result.reason);
+    if (!(await nonces.remember(result.nonce, 2 * windowMs))) throw authError('replayed request');
+    const raw = c.req.raw;
+    if (raw.body) {
+      // The handler reads the body through the digest check (nothing is read here: bodies stay bounded by their readers).
+      const checked = new Request(raw, { body: digestChecked(raw.body, result.bodySha256), duplex: 'half' } as RequestInit);
+      c.req.raw = checked;
+    } else if (result.bodySha256 !== EMPTY_SHA256) {
+      throw authError(`the signed ${CONTENT_SHA256_HEADER} names a body but none was sent`);
+    }
     await next();
   };
 }

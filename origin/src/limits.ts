@@ -5,6 +5,7 @@
  */
 import sharp from 'sharp';
 import { limitExceeded } from '../../shared/errors.js';
+import { checkSvg } from './pipeline/svg-guard.js';
 
 export interface HeaderFacts {
   width?: number;
@@ -26,7 +27,11 @@ export async function readHeader(body: Buffer): Promise<HeaderFacts | null> {
 export async function checkInputPixels(body: Buffer, maxPixels: number): Promise<void> {
   const facts = await readHeader(body);
   if (!facts?.width || !facts.height) return;
-  if (facts.format === 'svg') return; // vectors are rasterised at the requested size
+  // An SVG's canvas is checked by the pipeline; what it embeds (rasters, <use> expansion, filters) here.
+  if (facts.format === 'svg') {
+    await checkSvg(body, maxPixels);
+    return;
+  }
   const pixels = facts.width * facts.height * Math.max(1, facts.pages);
   if (pixels > maxPixels)
     throw limitExceeded(`the original is ${facts.width}×${facts.height}${facts.pages > 1 ? `×${facts.pages} frames` : ''} = ${pixels} pixels, over the ${maxPixels}-pixel limit`);

@@ -11,7 +11,7 @@
  *     → 502 with the same shape when a region could not be reached (ok:false, error).
  */
 import { badRequest, PixmeshError } from '../../shared/errors.js';
-import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
+import { signInternalRequest } from '../../shared/internal-auth.js';
 import type { RegionId } from '../../shared/regions.js';
 import { log } from './log.js';
 import type { RegionServices } from './services.js';
@@ -83,7 +83,7 @@ export function createPurgeFanout(services: RegionServices): (account: string, p
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         const headers = new Headers();
-        headers.set(AUTH_HEADER, await signInternalRequest(config.internalSecret, 'POST', pathAndQuery, headers));
+        await signInternalRequest(config.internalSecret, headers, { method: 'POST', pathAndQuery, region });
         const res = await fetch(baseUrl + pathAndQuery, { method: 'POST', headers, signal: AbortSignal.timeout(5_000) });
         if (res.ok) {
           const body = (await res.json()) as { results: number; originals: number };

@@ -18,7 +18,7 @@ import type { CacheEntry, CachedMeta } from './cache/result-cache.js';
 import { forwardToHome, HomeUnreachable } from './forward.js';
 import { checkInputPixels } from './limits.js';
 import { log } from './log.js';
-import { renderImage } from './pipeline/index.js';
+import { renderBounded } from './pipeline/isolate.js';
 import type { RegionServices } from './services.js';
 import { arrivals, ServerTiming } from './server-timing.js';
 import type { Original } from './sources/index.js';
@@ -226,7 +226,7 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
       timing.add('queue', performance.now() - queuedAt);
       deps.metrics.stage.observe({ stage: 'queue' }, (performance.now() - queuedAt) / 1000);
       // A 5xx from the pipeline (its render deadline) would recur in any region.
-      return stage(deps, timing, 'transform', () => renderImage(original.body, v.plan, opts))
+      return stage(deps, timing, 'transform', () => renderBounded(original.body, v.plan, opts))
         .then((r) => {
           if (r.layers?.count) {
             timing.add('layers', r.layers.ms, String(r.layers.count));

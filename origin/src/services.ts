@@ -8,6 +8,7 @@ import type { ResultCache } from './cache/result-cache.js';
 import { SingleFlight } from './coalesce.js';
 import type { ServerConfig } from './config.js';
 import { HomeBreaker } from './forward.js';
+import { NonceMemory, type NonceStore } from './internal-auth.js';
 import { OriginMetrics } from './metrics.js';
 import { createPurgeFanout, dropLocalCopies, purgeLocal, type LocalPurgeResult, type PurgeReport } from './purge.js';
 import { TransformQueue } from './queue.js';
@@ -20,9 +21,12 @@ export interface OriginDeps {
   config: ServerConfig;
   accounts: AccountDirectory;
   cache: ResultCache;
+  /** Seen internal-call nonces; per process unless a shared store is given (replicas of one region). */
+  nonces?: NonceStore;
 }
 
 export interface RegionServices extends OriginDeps {
+  nonces: NonceStore;
   metrics: OriginMetrics;
   originals: OriginalStore;
   queue: TransformQueue;
@@ -57,6 +61,7 @@ export function buildServices(deps: OriginDeps): RegionServices {
   });
   const services: RegionServices = {
     ...deps,
+    nonces: deps.nonces ?? new NonceMemory(),
     metrics,
     originals: new OriginalStore(deps.config, metrics),
     queue,

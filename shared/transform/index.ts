@@ -66,7 +66,7 @@ export {
  * Bump when the same canonical transformation would render differently (a semantics change), and
  * put it in result-cache keys, so caches filled by an older engine are not served.
  */
-export const TRANSFORM_ENGINE_VERSION = 2; // 2: cm-pad_resize / pad_extract pad black by default (ImageKit), was white
+export const TRANSFORM_ENGINE_VERSION = 3; // 3: keys keep every parameter the renderer reads (entries poisoned under v2 keys are not served); 2: pad black by default
 
 /** Problems with an account's named transformations (each must parse; none may use n-). For account validation. */
 export function namedTransformProblems(named: Record<string, string>): string[] {
@@ -85,18 +85,27 @@ const STEP_SPECS = PARAMS.filter((p): p is StepSpec => p.scope === 'step');
 const OUTPUT_SPECS = PARAMS.filter((p): p is OutputSpec => p.scope === 'output' && p.field !== 'original');
 
 /**
- * Drop parameters the pipeline ignores in this combination, so they cannot split the cache:
- * dpr / c / fo without a size, x y xc yc outside cm-extract / cm-pad_extract, c with an
- * extract mode, ar when both w and h are given.
+ * Drop parameters the pipeline ignores in this combination WHATEVER the image and the client
+ * hints, so they cannot split the cache — and nothing else: a parameter the renderer may still
+ * read must stay in the key, or two different renders share one entry (cache poisoning, #12).
+ * The rules mirror what the renderer consumes (origin/src/pipeline/steps/resolve.ts
+ * `consumedOps`); test/unit/cache-key-property.test.ts checks key(a) = key(b) ⇒ the renderer's
+ * input is the same, over generated plans:
+ *   - without a size (no w, h, ar) and outside extract modes, resize does nothing: dpr, c, fo
+ *     and cm-pad_resize are not read (dpr IS read by cm-extract: it scales the region);
+ *   - x y xc yc are read only by cm-extract / cm-pad_extract; c never is by those;
+ *   - ar is ignored only when w and h are both fixed: `w-auto` without Sec-CH-Width and
+ *     `h-auto` resolve to "no size", and then ar decides.
  */
 function effectiveOps(ops: StepOps): StepOps {
   const e: StepOps = { ...ops };
   const extract = e.cm === 'extract' || e.cm === 'pad_extract';
   const sized = e.w !== undefined || e.h !== undefined || e.ar !== undefined;
-  if (!sized) {
+  if (!sized && !extract) {
     delete e.dpr;
     delete e.c;
-    if (!extract) delete e.fo;
+    delete e.fo;
+    if (e.cm === 'pad_resize') delete e.cm;
   }
   if (!extract) {
     delete e.x;
@@ -104,7 +113,8 @@ function effectiveOps(ops: StepOps): StepOps {
     delete e.xc;
     delete e.yc;
   } else delete e.c;
-  if (e.w !== undefined && e.h !== undefined) delete e.ar;
+  const fixed = (d: StepOps['w']) => d !== undefined && (isExpr(d) || d.kind !== 'auto');
+  if (fixed(e.w) && fixed(e.h)) delete e.ar;
   return e;
 }
 

@@ -14,7 +14,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../../scripts/cluster.js';
 import { s3Client } from '../../origin/src/sources/s3.js';
-import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
+import { signInternalRequest } from '../../shared/internal-auth.js';
 import { REGION_IDS, type RegionId } from '../../shared/regions.js';
 
 const S3_PORT = 9300;
@@ -79,7 +79,7 @@ const client = (privateKey: string) => new ImageKit({ privateKey, baseURL: clust
 async function renderAt(region: RegionId, p: string): Promise<Response> {
   const pathAndQuery = `/internal/render${p}`;
   const headers = new Headers({ 'x-pixmesh-format': 'jpeg' });
-  headers.set(AUTH_HEADER, await signInternalRequest(cluster.internalSecret, 'GET', pathAndQuery, headers));
+  await signInternalRequest(cluster.internalSecret, headers, { method: 'GET', pathAndQuery, region });
   return fetch(cluster.regionUrls[region] + pathAndQuery, { headers });
 }
 const getImage = (p: string, colo = 'FRA') => fetch(cluster.edgeUrl + p, { headers: { 'x-pixmesh-colo': colo, accept: 'image/jpeg' } });

@@ -69,7 +69,7 @@ async function makeApp(name: string, overrides: Partial<ServerConfig> = {}) {
 async function render(app: Awaited<ReturnType<typeof makeApp>>, p: string): Promise<Response> {
   const pathAndQuery = `/internal/render/${p}`;
   const headers = new Headers({ 'x-pixmesh-format': 'jpeg' });
-  headers.set('x-pixmesh-auth', await signInternalRequest(SECRET, 'GET', pathAndQuery, headers));
+  await signInternalRequest(SECRET, headers, { method: 'GET', pathAndQuery, region: 'eu-central-1' });
   return app.request(`http://origin.test${pathAndQuery}`, { headers });
 }
 
@@ -119,7 +119,7 @@ describe('render edge cases', () => {
     const app = await makeApp('hints');
     const pathAndQuery = '/internal/render/w/tr:w-40/a.jpg';
     const headers = new Headers({ 'x-pixmesh-format': 'jpeg', 'x-pixmesh-dpr': 'NaN' });
-    headers.set('x-pixmesh-auth', await signInternalRequest(SECRET, 'GET', pathAndQuery, headers));
+    await signInternalRequest(SECRET, headers, { method: 'GET', pathAndQuery, region: 'eu-central-1' });
     const res = await app.request(`http://origin.test${pathAndQuery}`, { headers });
     expect(res.status).toBe(400);
     expect(res.headers.get('ik-error')).toMatch(/^EBADREQ/);

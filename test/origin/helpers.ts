@@ -17,12 +17,25 @@ export async function signedFetch(
   baseUrl: string,
   secret: string,
   pathAndQuery: string,
-  init: { method?: string; headers?: Record<string, string> } = {},
+  init: { method?: string; headers?: Record<string, string>; body?: string; region?: string } = {},
 ): Promise<Response> {
   const method = init.method ?? 'GET';
   const headers = new Headers(init.headers ?? {});
-  headers.set('x-pixmesh-auth', await signInternalRequest(secret, method, pathAndQuery, headers));
-  return fetch(baseUrl + pathAndQuery, { method, headers });
+  const region = init.region ?? (await regionOf(baseUrl));
+  await signInternalRequest(secret, headers, { method, pathAndQuery, region, body: init.body });
+  return fetch(baseUrl + pathAndQuery, { method, headers, body: init.body });
+}
+
+/** The region an origin serves (from its public /healthz): internal signatures name their target region. */
+const regionByUrl = new Map<string, Promise<string>>();
+export function regionOf(baseUrl: string): Promise<string> {
+  let r = regionByUrl.get(baseUrl);
+  if (!r) {
+    r = fetch(`${baseUrl}/healthz`).then(async (res) => ((await res.json()) as { region: string }).region);
+    r.catch(() => regionByUrl.delete(baseUrl));
+    regionByUrl.set(baseUrl, r);
+  }
+  return r;
 }
 
 export interface Hit {

@@ -30,3 +30,37 @@ describe('render deadline', () => {
     expect(ms).toBeLessThan(2000);
   });
 });
+
+/** ≈ 20 s of librsvg work on this machine in one rasterisation step, which libvips' timeout cannot interrupt (#12 point 2). */
+export const HEAVY_FILTER_SVG = Buffer.from(
+  '<svg xmlns="http://www.w3.org/2000/svg" width="2000" height="2000"><filter id="f" x="0" y="0" width="100%" height="100%">' +
+    '<feTurbulence baseFrequency="0.05" numOctaves="8"/><feGaussianBlur stdDeviation="100"/><feMorphology operator="dilate" radius="200"/>' +
+    '</filter><rect width="100%" height="100%" fill="red" filter="url(#f)"/></svg>',
+);
+
+describe('render deadline for SVG (killable render process)', () => {
+  it('a heavy-filter SVG under a 1 s deadline is stopped by killing its render process: 503 EBUSY within 1 s + grace, and the next render works', async () => {
+    const { isolates, renderBounded } = await import('../../origin/src/pipeline/isolate.js');
+    const config = { ...newDefaultConfig(), renderTimeoutSeconds: 1 };
+    const opts = { format: 'png' as const, defaults: DEFAULT_ACCOUNT_DEFAULTS, config };
+    const small = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="30"><rect width="40" height="30" fill="blue"/></svg>');
+    // warm a render process (its start-up is not part of the deadline)
+    const warm = await renderBounded(small, parseTransformation('w-20', {}), opts, 'svg');
+    expect([warm.width, warm.format]).toEqual([20, 'png']);
+    const killedBefore = isolates.killed;
+    const t0 = performance.now();
+    const outcome = await renderBounded(HEAVY_FILTER_SVG, parseTransformation('e-grayscale', {}), opts, 'svg').then(
+      (r) => `200 ${r.width}x${r.height}`,
+      (e: unknown) => (isPixmeshError(e) ? `${e.status} ${e.code}` : `crash ${String(e)}`),
+    );
+    const ms = Math.round(performance.now() - t0);
+    recordFigures('svgDeadline', { deadlineMs: 1000, tookMs: ms, outcome });
+    expect(outcome).toBe('503 EBUSY');
+    expect(ms).toBeLessThan(3000);
+    expect(isolates.killed).toBe(killedBefore + 1);
+    // a fresh process takes the next job
+    const after = await renderBounded(small, parseTransformation('w-10', {}), opts, 'svg');
+    expect(after.width).toBe(10);
+    isolates.close();
+  }, 60_000);
+});

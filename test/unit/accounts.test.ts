@@ -89,3 +89,32 @@ describe('lookups', () => {
     expect(() => AccountIndex.fromJson('{')).toThrow(/not valid JSON/);
   });
 });
+
+describe('the account file sent to the edge', () => {
+  it('carries keys, domains and endpoints but no S3 credentials, S3 endpoints or credentials in web origin URLs, and still validates', async () => {
+    const { AccountIndex, edgeAccountFile } = await import('../../shared/accounts.js');
+    const full = AccountIndex.fromJson(
+      JSON.stringify({
+        accounts: [
+          {
+            id: 'acme',
+            homeRegion: 'eu-central-1',
+            privateKey: 'private_acme',
+            publicKey: 'public_acme',
+            customDomains: ['img.acme.test'],
+            endpoints: [
+              { prefix: '', origins: [{ type: 's3', bucket: 'b', endpoint: 'http://s3.internal:9000', region: 'us-east-1', accessKeyId: 'AKIA_SECRET_ID', secretAccessKey: 'S3_SECRET_KEY' }] },
+              { prefix: 'web', origins: [{ type: 'web', baseUrl: 'https://user:hunter2@assets.acme.test/img?token=abc' }] },
+            ],
+          },
+        ],
+      }),
+    );
+    const text = edgeAccountFile(full.accounts);
+    for (const secret of ['AKIA_SECRET_ID', 'S3_SECRET_KEY', 's3.internal', 'hunter2', 'token=abc']) expect(text).not.toContain(secret);
+    const edge = AccountIndex.fromJson(text);
+    const acme = edge.get('acme')!;
+    expect([acme.privateKey, acme.publicKey, acme.customDomains[0]]).toEqual(['private_acme', 'public_acme', 'img.acme.test']);
+    expect(acme.endpoints.map((e) => e.origins[0]!.type)).toEqual(['s3', 'web']);
+  });
+});

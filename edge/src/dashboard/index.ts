@@ -14,7 +14,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { Account } from '../../../shared/accounts.js';
 import { PixmeshError } from '../../../shared/errors.js';
-import { AUTH_HEADER, signInternalRequest } from '../../../shared/internal-auth.js';
+import { signInternalRequest } from '../../../shared/internal-auth.js';
 import { parseRegionUrls, REGIONS, type RegionId } from '../../../shared/regions.js';
 import { authenticate, managementError, type ManagementEnv } from '../management.js';
 import { knownRegions, routingState as router } from '../routing-state.js';
@@ -95,7 +95,7 @@ export function dashboardRoutes(): Hono<{ Bindings: ManagementEnv }> {
     const now = Date.now();
     const urls = parseRegionUrls(c.env.PIXMESH_REGION_URLS);
     const regions = knownRegions(urls);
-    await metricsWindow.refresh(regions, (r) => scrape(c.env, urls[r]!), now);
+    await metricsWindow.refresh(regions, (r) => scrape(c.env, r, urls[r]!), now);
 
     const minutes = Math.min(15, Math.max(1, Number(c.req.query('minutes')) || 5));
     const edge = traffic.summary(minutes, now);
@@ -151,9 +151,9 @@ export function dashboardRoutes(): Hono<{ Bindings: ManagementEnv }> {
 }
 
 /** One region's Prometheus text, signed like every internal call. */
-async function scrape(env: ManagementEnv, base: string): Promise<string> {
+async function scrape(env: ManagementEnv, region: string, base: string): Promise<string> {
   const headers = new Headers();
-  headers.set(AUTH_HEADER, await signInternalRequest(env.PIXMESH_INTERNAL_SECRET, 'GET', '/metrics', headers));
+  await signInternalRequest(env.PIXMESH_INTERNAL_SECRET, headers, { method: 'GET', pathAndQuery: '/metrics', region });
   const res = await fetch(`${base}/metrics`, { headers, signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS) });
   if (!res.ok) {
     await res.body?.cancel();

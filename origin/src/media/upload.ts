@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import sharp, { type Metadata } from 'sharp';
 import { badRequest, limitExceeded, PixmeshError, upstreamFailed } from '../../../shared/errors.js';
+import { checkSvg } from '../pipeline/svg-guard.js';
 import type { FileRecord } from './store.js';
 import type { UrlFetcher } from './url-fetch.js';
 
@@ -236,6 +237,8 @@ export async function sniffImage(body: Buffer, maxPixels: number): Promise<Sniff
   if (!mime) throw badRequest(`unsupported file type "${m.format ?? 'unknown'}"`);
   const height = m.pageHeight && (m.pages ?? 1) > 1 ? m.pageHeight : m.height;
   if ((m.width ?? 0) * (height ?? 0) * (m.pages ?? 1) > maxPixels) throw limitExceeded(`the image is over the ${maxPixels}-pixel limit`);
+  // an SVG that embeds a huge raster, expands <use> without bound or reads outside itself is refused at upload too
+  if (m.format === 'svg') await checkSvg(body, maxPixels);
   const swap = (m.orientation ?? 1) >= 5;
   return { mime, fileType: 'image', width: swap ? height : m.width, height: swap ? m.width : height, hasAlpha: Boolean(m.hasAlpha) };
 }

@@ -157,7 +157,7 @@ export class RegionState {
     const q = new URLSearchParams({ account, path, prefix: String(prefix), at: String(entry.at), id: entry.id, by: entry.by ?? '' });
     const told = await Promise.all(
       this.members.others().map((peer) =>
-        peerFetch(this.config.internalSecret, peer, 'POST', `${PEER_PURGE_PATH}?${q}`, { timeoutMs: 2_000, self: this.members.self })
+        peerFetch(this.config.internalSecret, peer, 'POST', `${PEER_PURGE_PATH}?${q}`, { timeoutMs: 2_000, self: this.members.self, region: this.config.region })
           .then(async (r) => {
             await r.body?.cancel();
             return r.ok;

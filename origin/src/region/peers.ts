@@ -8,18 +8,18 @@ export async function peerFetch(
   baseUrl: string,
   method: string,
   pathAndQuery: string,
-  opts: { headers?: Headers; body?: RequestInit["body"]; timeoutMs: number; self: string },
+  opts: { headers?: Headers; body?: string | Uint8Array; timeoutMs: number; self: string; region: string },
 ): Promise<Response> {
   const headers = new Headers(opts.headers);
   headers.delete(AUTH_HEADER);
   // Marks the call as coming from a peer: the receiver does the work itself, never passes it on.
   headers.set(PEER_HEADER, opts.self);
-  headers.set(AUTH_HEADER, await signInternalRequest(secret, method, pathAndQuery, headers));
+  // peers serve the same region: the signature names it (and covers the body digest)
+  await signInternalRequest(secret, headers, { method, pathAndQuery, region: opts.region, body: opts.body });
   return fetch(baseUrl + pathAndQuery, {
     method,
     headers,
     body: opts.body ?? undefined,
     signal: AbortSignal.timeout(opts.timeoutMs),
-    ...(opts.body ? { duplex: 'half' } : {}),
   } as RequestInit);
 }

@@ -8,12 +8,15 @@ import { badTransformation, limitExceeded } from '../../../../shared/errors.js';
 import { allOps } from '../../../../shared/transform/index.js';
 import type { RenderState } from '../context.js';
 import { readSourceInfo } from '../source.js';
+import { checkSvg } from '../svg-guard.js';
 
 export async function checkLimits(ctx: RenderState): Promise<void> {
   const { config, input } = ctx;
   if (input.length > config.maxInputBytes)
     throw limitExceeded(`the original is ${input.length} bytes; at most ${config.maxInputBytes} bytes are allowed`, 413);
   ctx.source = await readSourceInfo(input);
+  // embedded rasters, <use> expansion, filters and external references: measured before librsvg runs
+  if (ctx.source.format === 'svg') await checkSvg(input, config.maxInputPixels);
   const page = ctx.plan.page;
   if (page !== undefined && page > ctx.source.pages)
     throw badTransformation(`pg: page ${page} does not exist, the original has ${ctx.source.pages} page${ctx.source.pages === 1 ? '' : 's'}`);

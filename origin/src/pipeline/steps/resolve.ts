@@ -76,6 +76,35 @@ export async function expandStep(ctx: RenderState, step: TransformStep): Promise
   return evalCondition(step.cond, { iw: ctx.source.width, ih: ctx.source.height, cw, ch, ...ctx.base }) ? step.then : (step.else ?? []);
 }
 
+/**
+ * The operations as the steps read them: fields no step reads in this combination are reset to
+ * their defaults (resize does nothing without a size outside extract modes; x y xc yc belong to
+ * extract modes; ar is moot when w and h are both known). The cache key drops the same fields
+ * statically (shared/transform canonicalTransformation); the property test compares the two.
+ */
+export function consumedOps(r: ResolvedOps): ResolvedOps {
+  const out: ResolvedOps = { ...r };
+  const extract = out.cm === 'extract' || out.cm === 'pad_extract';
+  if (!extract && out.w === undefined && out.h === undefined && out.ar === undefined) {
+    out.dpr = EMPTY_OPS.dpr;
+    out.c = EMPTY_OPS.c;
+    out.fo = EMPTY_OPS.fo;
+    if (out.cm === 'pad_resize') delete out.cm;
+  }
+  if (!extract) {
+    delete out.x;
+    delete out.y;
+    delete out.xc;
+    delete out.yc;
+  } else out.c = EMPTY_OPS.c;
+  if (out.w !== undefined && out.h !== undefined) delete out.ar;
+  // values the steps treat as "nothing to do"
+  if (out.o === 100) delete out.o;
+  if (out.t === 0) delete out.t;
+  for (const k of Object.keys(out) as (keyof ResolvedOps)[]) if (out[k] === undefined) delete out[k];
+  return out;
+}
+
 export async function resolveStep(ctx: RenderState, ops: StepOps): Promise<ResolvedOps> {
   const { width: cw, height: ch } = await exactDims(ctx);
   const scope = { iw: ctx.source.width, ih: ctx.source.height, cw, ch, ...ctx.base };
@@ -141,5 +170,5 @@ export async function resolveStep(ctx: RenderState, ops: StepOps): Promise<Resol
     if (width < 0) throw badTransformation(`b: the border width evaluates to ${width}, below 0`);
     if (width > 0) r.border = { width, color: ops.b.color };
   }
-  return r;
+  return consumedOps(r);
 }

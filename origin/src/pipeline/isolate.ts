@@ -1,0 +1,190 @@
+/**
+ * Renders that can be stopped: a pool of child processes running the same pipeline, each job
+ * killed (SIGKILL) when it outlives its deadline. libvips' own timeout stops pixel passes, but
+ * not what happens inside a loader — librsvg rasterising an SVG with a heavy filter runs to the
+ * end, holding a transform slot for minutes. In a child process the deadline is absolute: the
+ * process dies, its memory is returned, the slot is freed, and the caller gets 503 EBUSY (which
+ * render.ts marks request-scoped, so the edge does not fail over to burn another region).
+ *
+ * Which renders go here: PIXMESH_RENDER_ISOLATION = `svg` (default: SVG originals), `all`, or
+ * `off`. Children are started lazily and kept warm; a killed child is replaced on next use.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { busy, PixmeshError, type ErrorCode } from '../../../shared/errors.js';
+import type { TransformPlan } from '../../../shared/transform/index.js';
+import type { PipelineConfig } from './config.js';
+import { renderImage, pipelineConfig, type RenderOptions, type RenderResult } from './index.js';
+import { looksLikeSvg } from './svg-guard.js';
+
+export type IsolationMode = 'svg' | 'all' | 'off';
+
+export function isolationMode(env: Record<string, string | undefined> = process.env): IsolationMode {
+  const v = env.PIXMESH_RENDER_ISOLATION ?? 'svg';
+  if (v === 'svg' || v === 'all' || v === 'off') return v;
+  throw new Error(`PIXMESH_RENDER_ISOLATION must be svg, all or off (got "${v}")`);
+}
+
+/** Grace after the pipeline's own deadline before the child is killed (it usually stops itself). */
+const KILL_GRACE_MS = 500;
+const SPAWN_TIMEOUT_MS = 15_000;
+const CHILD = fileURLToPath(new URL('./isolate-child.ts', import.meta.url));
+
+interface Job {
+  input: Buffer;
+  plan: TransformPlan;
+  opts: Omit<RenderOptions, 'signal'>;
+}
+
+/** The child asks the parent for a layer image / font (the region's fetcher stays in the parent). */
+export interface LayerRequest {
+  type: 'fetchLayer';
+  id: number;
+  req: number;
+  path: string;
+  kind: 'image' | 'font';
+}
+export interface LayerReply {
+  type: 'layer';
+  req: number;
+  data?: Uint8Array;
+  error?: { status: number; code: ErrorCode; message: string };
+}
+
+export interface ChildReply {
+  type?: undefined;
+  id: number;
+  ok: boolean;
+  result?: Omit<RenderResult, 'data'> & { data: Uint8Array };
+  error?: { status: number; code: ErrorCode; message: string; retryAfter?: number };
+}
+
+class Child {
+  readonly proc: ChildProcess;
+  readonly ready: Promise<void>;
+  busy = false;
+  dead = false;
+  constructor() {
+    this.proc = fork(CHILD, [], {
+      execArgv: ['--import', 'tsx'],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: process.env,
+    });
+    this.proc.once('exit', () => {
+      this.dead = true;
+    });
+    this.ready = new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('render child did not start')), SPAWN_TIMEOUT_MS);
+      this.proc.once('message', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      this.proc.once('exit', (code) => {
+        clearTimeout(t);
+        reject(new Error(`render child exited (${code})`));
+      });
+    });
+    this.ready.catch(() => undefined);
+  }
+  kill(): void {
+    this.dead = true;
+    this.proc.kill('SIGKILL');
+  }
+}
+
+export class RenderIsolates {
+  private readonly idle: Child[] = [];
+  private nextId = 1;
+  /** Children killed at the deadline (for tests and metrics). */
+  killed = 0;
+
+  /** Run one render in a child; killed at the render deadline + grace. */
+  async render(input: Buffer, plan: TransformPlan, opts: RenderOptions): Promise<RenderResult> {
+    const config: PipelineConfig = opts.config ?? pipelineConfig;
+    let child = this.idle.pop();
+    while (child?.dead) child = this.idle.pop();
+    child ??= new Child();
+    await child.ready;
+    const id = this.nextId++;
+    const limitMs = config.renderTimeoutSeconds * 1000 + KILL_GRACE_MS;
+    child.busy = true;
+    const c = child;
+    const job: Job & { id: number; layers: boolean } = {
+      id,
+      input,
+      plan,
+      opts: { format: opts.format, dpr: opts.dpr, widthHint: opts.widthHint, defaults: opts.defaults, config },
+      layers: opts.fetchLayer !== undefined,
+    };
+    try {
+      const reply = await new Promise<ChildReply>((resolve, reject) => {
+        const done = () => {
+          clearTimeout(timer);
+          c.proc.off('message', onMessage);
+          c.proc.off('exit', onExit);
+          opts.signal?.removeEventListener('abort', onAbort);
+        };
+        const onMessage = (m: ChildReply | LayerRequest) => {
+          if (m.id !== id) return;
+          if (m.type === 'fetchLayer') {
+            const answer = (r: LayerReply) => {
+              if (!c.dead) c.proc.send(r);
+            };
+            (opts.fetchLayer ? opts.fetchLayer(m.path, m.kind) : Promise.reject(new Error('no layer fetcher'))).then(
+              (buf) => answer({ type: 'layer', req: m.req, data: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) }),
+              (e: unknown) => {
+                const pe = e as PixmeshError;
+                answer({ type: 'layer', req: m.req, error: { status: pe.status ?? 502, code: pe.code ?? 'EUPSTREAM', message: pe.message ?? String(e) } });
+              },
+            );
+            return;
+          }
+          done();
+          resolve(m);
+        };
+        const onExit = () => {
+          done();
+          reject(busy('the render process died (out of memory?)', 1, 503));
+        };
+        const onAbort = () => {
+          done();
+          c.kill();
+          reject(busy('the render was abandoned', 1, 503));
+        };
+        const timer = setTimeout(() => {
+          done();
+          c.kill();
+          this.killed++;
+          reject(busy(`the render took longer than ${config.renderTimeoutSeconds} s and was stopped`, 1, 503));
+        }, limitMs);
+        c.proc.on('message', onMessage);
+        c.proc.once('exit', onExit);
+        opts.signal?.addEventListener('abort', onAbort, { once: true });
+        c.proc.send(job);
+      });
+      if (!reply.ok || !reply.result) {
+        const e = reply.error ?? { status: 500, code: 'EUPSTREAM' as const, message: 'render failed' };
+        throw new PixmeshError(e.status, e.code, e.message, { retryAfter: e.retryAfter });
+      }
+      return { ...reply.result, data: Buffer.from(reply.result.data.buffer, reply.result.data.byteOffset, reply.result.data.byteLength) };
+    } finally {
+      c.busy = false;
+      if (!c.dead) this.idle.push(c);
+    }
+  }
+
+  close(): void {
+    for (const c of this.idle.splice(0)) c.kill();
+  }
+}
+
+/** The process-wide pool (children start on first use). */
+export const isolates = new RenderIsolates();
+process.once('exit', () => isolates.close());
+
+/** renderImage, in a killable child when the isolation mode says so for this input. */
+export function renderBounded(input: Buffer, plan: TransformPlan, opts: RenderOptions, mode: IsolationMode = isolationMode()): Promise<RenderResult> {
+  const isolate = mode === 'all' || (mode === 'svg' && looksLikeSvg(input));
+  return isolate ? isolates.render(input, plan, opts) : renderImage(input, plan, opts);
+}

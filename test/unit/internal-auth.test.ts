@@ -1,0 +1,102 @@
+/**
+ * Internal-call signatures (shared/internal-auth.ts + origin/src/internal-auth.ts), through the
+ * real middleware on a Hono app: a captured call is useless for another region, another body,
+ * a second time, or after the window (#12 point 4).
+ */
+import { Hono } from 'hono';
+import { describe, expect, it } from 'vitest';
+import { PixmeshError } from '../../shared/errors.js';
+import { AUTH_HEADER, CONTENT_SHA256_HEADER, DEFAULT_WINDOW_MS, signInternalRequest } from '../../shared/internal-auth.js';
+import { NonceMemory, requireInternalAuth, type NonceStore } from '../../origin/src/internal-auth.js';
+
+const SECRET = 'internal-test-secret-0123456789';
+
+function regionApp(region: string, nonces: NonceStore = new NonceMemory()) {
+  const app = new Hono();
+  app.onError((e, c) => c.json({ code: (e as PixmeshError).code, message: e.message }, ((e as PixmeshError).status ?? 500) as 401));
+  app.use('*', requireInternalAuth(SECRET, region, nonces));
+  app.get('/internal/accounts', (c) => c.text('secret directory'));
+  app.patch('/internal/media/acme/files/1', async (c) => c.json({ got: await c.req.text() }));
+  app.post('/internal/purge', (c) => c.json({ purged: c.req.query('path') }));
+  return app;
+}
+
+async function signed(method: string, pathAndQuery: string, region: string, body?: string, now?: number) {
+  const headers = new Headers({ 'content-type': 'application/json' });
+  await signInternalRequest(SECRET, headers, { method, pathAndQuery, region, body, now });
+  return headers;
+}
+
+const status = async (res: Response | Promise<Response>) => {
+  const r = await res;
+  const j = (await r.json().catch(() => ({}))) as { message?: string };
+  return `${r.status}${r.status === 200 ? '' : ` ${j.message ?? ''}`}`;
+};
+
+describe('internal signatures: target region, body digest, replay, window', () => {
+  it('a GET /internal/accounts signed for eu-central-1 is served there once, refused on replay, and refused by every other region', async () => {
+    const headers = await signed('GET', '/internal/accounts', 'eu-central-1');
+    const eu = regionApp('eu-central-1');
+    expect(await status(eu.request('/internal/accounts', { headers }))).toBe('200');
+    expect(await status(eu.request('/internal/accounts', { headers }))).toMatch(/^401 .*replayed/);
+    for (const other of ['us-east-1', 'us-west-1', 'ap-south-1', 'ap-southeast-1', 'ap-southeast-2'])
+      expect(await status(regionApp(other).request('/internal/accounts', { headers }))).toMatch(/^401 .*another region/);
+  });
+
+  it('a captured PATCH with a swapped body is refused (401); the signed body passes', async () => {
+    const app = regionApp('eu-central-1');
+    const body = JSON.stringify({ tags: ['ok'] });
+    const headers = await signed('PATCH', '/internal/media/acme/files/1', 'eu-central-1', body);
+    const swapped = await app.request('/internal/media/acme/files/1', { method: 'PATCH', headers, body: JSON.stringify({ tags: ['evil'] }) });
+    expect(await status(swapped)).toMatch(/^401 .*does not match the signed digest/);
+    const fresh = await signed('PATCH', '/internal/media/acme/files/1', 'eu-central-1', body);
+    const ok = await app.request('/internal/media/acme/files/1', { method: 'PATCH', headers: fresh, body });
+    expect(await ok.json()).toEqual({ got: body });
+  });
+
+  it('a body digest header changed to match the swapped body breaks the HMAC', async () => {
+    const app = regionApp('eu-central-1');
+    const headers = await signed('PATCH', '/internal/media/acme/files/1', 'eu-central-1', 'a');
+    const evil = 'b';
+    const digest = Buffer.from(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(evil))).toString('hex');
+    headers.set(CONTENT_SHA256_HEADER, digest);
+    expect(await status(app.request('/internal/media/acme/files/1', { method: 'PATCH', headers, body: evil }))).toMatch(/^401 .*bad internal signature/);
+  });
+
+  it('a purge signature for one path does not purge another (query is signed)', async () => {
+    const headers = await signed('POST', '/internal/purge?account=acme&path=a.jpg', 'eu-central-1');
+    expect(await status(regionApp('eu-central-1').request('/internal/purge?account=acme&path=', { method: 'POST', headers }))).toMatch(/^401/);
+  });
+
+  it(`the window is ±${DEFAULT_WINDOW_MS / 1000} s`, async () => {
+    const app = regionApp('eu-central-1');
+    const at = (offset: number) => signed('GET', '/internal/accounts', 'eu-central-1', undefined, Date.now() + offset);
+    expect(await status(app.request('/internal/accounts', { headers: await at(-DEFAULT_WINDOW_MS + 2_000) }))).toBe('200');
+    expect(await status(app.request('/internal/accounts', { headers: await at(-DEFAULT_WINDOW_MS - 2_000) }))).toMatch(/^401 .*window/);
+    expect(await status(app.request('/internal/accounts', { headers: await at(DEFAULT_WINDOW_MS + 2_000) }))).toMatch(/^401 .*window/);
+  });
+
+  it('replicas of one region sharing a NonceStore refuse a replay across replicas', async () => {
+    const shared = new NonceMemory();
+    const a = regionApp('eu-central-1', shared);
+    const b = regionApp('eu-central-1', shared);
+    const headers = await signed('GET', '/internal/accounts', 'eu-central-1');
+    expect(await status(a.request('/internal/accounts', { headers }))).toBe('200');
+    expect(await status(b.request('/internal/accounts', { headers }))).toMatch(/^401 .*replayed/);
+  });
+
+  it('NonceMemory forgets a nonce only after its time-to-live, and stays bounded', () => {
+    const m = new NonceMemory(3);
+    expect(m.remember('a', 1000, 0)).toBe(true);
+    expect(m.remember('a', 1000, 999)).toBe(false);
+    expect(m.remember('a', 1000, 1001)).toBe(true);
+    for (const n of ['b', 'c', 'd', 'e']) m.remember(n, 1000, 1002);
+    expect((m as unknown as { seen: Map<string, number> }).seen.size).toBeLessThanOrEqual(3);
+  });
+
+  it('a missing or malformed signature is refused', async () => {
+    const app = regionApp('eu-central-1');
+    expect(await status(app.request('/internal/accounts'))).toMatch(/^401 .*missing/);
+    expect(await status(app.request('/internal/accounts', { headers: { [AUTH_HEADER]: 't=1,n=2,s=3' } }))).toMatch(/^401 .*malformed/);
+  });
+});
