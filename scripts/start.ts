@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const demo = accounts.get('demo');
   if (demo) {
     const written = await putObjects(cluster.s3Url, 'demo-origin', await makeSamples());
-    if (written) console.log(`pixmesh: seeded ${written} sample images into s3://demo-origin`);
+    if (written) console.log(`pixmesh: seeded ${written} sample files into s3://demo-origin`);
   }
 
   const e = cluster.edgeUrl;
@@ -55,6 +55,8 @@ Try:
   ${e}/demo/tr:w-720,l-image,i-logo.png,w-120,o-70,lx-N16,ly-N16,l-end/sample.jpg   # watermark
   ${e}/demo/tr:w-600,l-text,i-NEW,fs-28,co-FFFFFF,bg-E53935,pa-6_14,r-8,tg-b,lx-16,ly-16,l-end/photos/harbour.jpg   # text badge
   ${e}/demo/tr:${OG_CARD}/sample.jpg   # Open Graph card
+  ${e}/demo/site/app.js   ${e}/demo/site/style.css   # files as they are, br/gzip
+  ${e}/demo/logo.svg   (sanitised SVG)   ${e}/demo/tr:f-png,w-200/logo.svg   (rasterised)
   curl -sI -H 'x-pixmesh-colo: SYD' ${e}/demo/tr:w-250/portrait.jpg   # answered by ap-southeast-2
 Ctrl-C stops everything.`);
 }
