@@ -8,6 +8,7 @@
  *     GET  /internal/render/<acct>/…   one image (render.ts)
  *     POST /internal/purge?…           purge this region (purge.ts)
  *     POST /internal/purge/all?…       purge every region (fan-out)
+ *     GET  /internal/origin-probe/<acct>  RTT/throughput to the account's origins (origin-probe.ts)
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -23,6 +24,7 @@ import { NONCE_CLAIM_PATH, RegionNonces } from './region/nonces.js';
 import { log } from './log.js';
 import { mediaRoutes } from './media/index.js';
 import { purgeParams } from './purge.js';
+import { originProbeRoutes } from './origin-probe.js';
 import { renderRoutes } from './render.js';
 import { replicaIdOf } from './region/members.js';
 import { peerFetch, PEER_HEADER } from './region/peers.js';
@@ -226,6 +228,8 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
   // Owners moved: records another replica wrote meanwhile must be read again.
   services.region.members.onChange = () => media.store.forgetIndexes();
   internal.route('/', media);
+  // This region's distance to an account's origins, for the home-region advice (origin/src/origin-probe.ts).
+  internal.route('/', originProbeRoutes(services));
   app.route('/', internal);
   return Object.assign(app, { services });
 }
