@@ -67,7 +67,7 @@ describe('one image through the real path', () => {
     expect(a.headers.get('x-pixmesh-region')).toBe('eu-central-1');
     expect(a.headers.get('x-pixmesh-region-cache')).toBe('MISS');
     const b = await signedFetch(cluster.regionUrls['eu-central-1'], cluster.internalSecret, '/internal/render/demo/tr:w-90/logo.png', {
-      headers: { 'x-pixmesh-format': 'png' },
+      headers: { 'x-pixmesh-format': 'source' }, // what the edge sends for Accept: image/png (negotiateFormat)
       region: 'eu-central-1',
     });
     expect(b.status).toBe(200);
