@@ -31,7 +31,7 @@ import { CustomFields } from './custom-fields.js';
 import type { UsageMeter } from './usage.js';
 import { analyse, embeddedMetadata } from './metadata.js';
 import { libraryRoutes } from './library.js';
-import { fileBytes, parseUploadForm, readBodyLimited, sniffImage, uniqueName } from './upload.js';
+import { fileBytes, parseUploadForm, readBodyLimited, sniffUpload, uploadLimitFor, uniqueName } from './upload.js';
 import { fetchUploadUrl, type UrlFetcher } from './url-fetch.js';
 
 /** Upload answer header: the (URI-encoded) path whose old variants the edge must treat as purged. */
@@ -48,8 +48,12 @@ export interface MediaDeps {
 }
 
 export interface MediaLimits {
-  /** Largest file accepted (decoded bytes). ImageKit's free plan: 25 MB. */
+  /** Largest file accepted (decoded bytes): images and files other than SVG and video. ImageKit's free plan: 25 MB. */
   maxUploadBytes: number;
+  /** Largest SVG (it is sanitised on delivery: origin/src/delivery/svg.ts). */
+  maxSvgBytes: number;
+  /** Largest video or audio file (served as it is, with Range). */
+  maxVideoBytes: number;
   /** Largest image accepted, width × height × frames. */
   maxPixels: number;
   /** A request body that stalls this long is abandoned (nothing is written). */
@@ -73,6 +77,8 @@ export function mediaLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): MediaL
   };
   return {
     maxUploadBytes: int('PIXMESH_UPLOAD_MAX_BYTES', 25 * 1024 * 1024),
+    maxSvgBytes: int('PIXMESH_UPLOAD_MAX_SVG_BYTES', 5 * 1024 * 1024),
+    maxVideoBytes: int('PIXMESH_UPLOAD_MAX_VIDEO_BYTES', 40 * 1024 * 1024),
     maxPixels: int('PIXMESH_UPLOAD_MAX_PIXELS', 100_000_000),
     idleMs: int('PIXMESH_UPLOAD_IDLE_MS', 30_000),
     urlTimeoutMs: int('PIXMESH_UPLOAD_URL_TIMEOUT_MS', 8000),
@@ -149,7 +155,9 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   const upload = async (req: Request, account: Account, endpoint: string): Promise<Response> => {
     const query = new URL(req.url).searchParams;
     const settings = mediaSettings(deps.accounts, account.id);
-    const maxBytes = Math.min(settings.maxUploadBytes ?? limits.maxUploadBytes, limits.maxUploadBytes * 4);
+    // The account's cap applies to every type; the body is read up to the largest per-type limit.
+    const cap = (bytes: number) => Math.min(settings.maxUploadBytes ?? bytes, bytes * 4);
+    const maxBytes = cap(Math.max(limits.maxUploadBytes, limits.maxSvgBytes, limits.maxVideoBytes));
     const auth = query.get('auth');
     if (auth !== 'key' && auth !== 'signature') throw badRequest('auth must be key or signature');
     const declared = Number(req.headers.get('content-length') ?? NaN);
@@ -161,7 +169,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     if (auth === 'signature') verifyClientUpload(account, fields, tokens);
 
     const { body } = await fileBytes(fields.file, { maxBytes, fetchUrl, allowPrivateNetwork: settings.allowPrivateNetwork, urlTimeoutMs: limits.urlTimeoutMs });
-    const sniffed = await sniffImage(body, limits.maxPixels);
+    const sniffed = await sniffUpload(body, fields.fileName, limits.maxPixels, (mime) => cap(uploadLimitFor(mime, limits)));
     const name = fields.useUniqueFileName ? uniqueName(fields.fileName) : fields.fileName;
     // A replaced file that keeps its custom metadata was checked when it got it.
     const keepMetadata = !fields.overwriteCustomMetadata && fields.customMetadata === null;
