@@ -31,7 +31,8 @@ import { CustomFields } from './custom-fields.js';
 import type { UsageMeter } from './usage.js';
 import { analyse, embeddedMetadata } from './metadata.js';
 import { libraryRoutes } from './library.js';
-import { fileBytes, parseUploadForm, readBodyLimited, sniffUpload, uploadLimitFor, uniqueName } from './upload.js';
+import { readBodyLimited } from '../../../shared/body.js';
+import { fileBytes, parseUploadForm, sniffUpload, uploadLimitFor, uniqueName } from './upload.js';
 import { fetchUploadUrl, type UrlFetcher } from './url-fetch.js';
 
 /** Upload answer header: the (URI-encoded) path whose old variants the edge must treat as purged. */
@@ -100,7 +101,10 @@ function intParam(v: string | undefined, name: string, fallback: number, min: nu
   return n;
 }
 
-export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFromEnv(), usage?: UsageMeter): Hono {
+/** The home account of the route, set by the home-region middleware. */
+type MediaVars = { Variables: { account: Account } };
+
+export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFromEnv(), usage?: UsageMeter): Hono<MediaVars> {
   const { config } = deps;
   const store = new MediaStore({ s3: config.s3, bucket: config.mediaBucket, bucketFor: (r) => mediaBucketFor(r as never), maxVersions: limits.maxVersions });
   const purger = new Purger({ purgeVariants: deps.purgeVariants, region: config.region, regionUrls: config.regionUrls, store });
@@ -116,14 +120,20 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     );
   }, 2000).unref();
 
-  const app = new Hono();
+  const app = new Hono<MediaVars>();
 
+  /** The account, if this region is its home (404 unknown, 421 not home). */
   const home = (id: string): Account => {
     const account = deps.accounts.get(id);
     if (!account) throw notFound(`unknown account "${id}"`);
     if (account.homeRegion !== config.region) throw new PixmeshError(421, 'EUPSTREAM', `${config.region} is not ${id}'s home region`);
     return account;
   };
+  // Every media route is about one account whose home must be this region: resolved once here.
+  app.use('/internal/media/:account/*', async (c, next) => {
+    c.set('account', home(c.req.param('account')));
+    await next();
+  });
   const endpointOf = (url: string) => new URL(url).searchParams.get('endpoint') ?? '';
   const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, usage, fields: customFields, jobStep: limits.jobStep, isHome: (id) => deps.accounts.get(id)?.homeRegion === config.region });
   // Account configuration stored as data (named transformations): every region polls it.
@@ -141,7 +151,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
 
   let uploading = 0;
   app.post('/internal/media/:account/files/upload', async (c) => {
-    const account = home(c.req.param('account'));
+    const account = c.var.account;
     if (uploading >= limits.maxConcurrentUploads) throw busy(`too many uploads in progress (${uploading})`, 2, 503);
     uploading++;
     try {
@@ -164,7 +174,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     // base64 costs 4/3; the form's other fields get 1 MB.
     const bodyLimit = Math.ceil((maxBytes * 4) / 3) + 1024 * 1024;
     if (declared > bodyLimit) throw new PixmeshError(413, 'ELIMIT', `the upload is over the ${maxBytes}-byte limit`);
-    const raw = await readBodyLimited(req.body, bodyLimit, limits.idleMs);
+    const raw = Buffer.from(await readBodyLimited(req.body, { maxBytes: bodyLimit, idleMs: limits.idleMs, what: 'the upload' }));
     const fields = await parseUploadForm(raw, req.headers.get('content-type') ?? '');
     if (auth === 'signature') verifyClientUpload(account, fields, tokens);
 
@@ -223,7 +233,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   };
 
   app.get('/internal/media/:account/files', async (c) => {
-    const account = home(c.req.param('account'));
+    const account = c.var.account;
     const q = c.req.query();
     const limit = intParam(q.limit, 'limit', 1000, 1, 1000);
     const skip = intParam(q.skip, 'skip', 0, 0, 1_000_000);
@@ -266,7 +276,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   });
 
   app.get('/internal/media/:account/files/:fileId', async (c) => {
-    const account = home(c.req.param('account'));
+    const account = c.var.account;
     const r = await store.get(account.id, c.req.param('fileId'));
     if (!r) throw notFound('The requested file does not exist.');
     return c.json(publicFile(r, endpointOf(c.req.url)));
@@ -275,7 +285,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   // ImageKit "update file details": tags, customMetadata (merged; a null value removes a key),
   // customCoordinates, description, publish.isPublished. Bytes and privacy never change here.
   app.patch('/internal/media/:account/files/:fileId', async (c) => {
-    const account = home(c.req.param('account'));
+    const account = c.var.account;
     const body = (await c.req.json().catch(() => null)) as Record<string, unknown> | null;
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('the body must be a JSON object');
     for (const f of ['extensions', 'webhookUrl']) if (f in body) throw badRequest(`${f} is not supported by this server`);
@@ -319,7 +329,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   });
 
   app.delete('/internal/media/:account/files/:fileId', async (c) => {
-    const account = home(c.req.param('account'));
+    const account = c.var.account;
     const r = await store.delete(account.id, c.req.param('fileId'), account.residency === 'flexible' ? account.backupRegion : undefined);
     if (!r) throw notFound('The requested file does not exist.');
     const path = r.filePath.replace(/^\/+/, '');
@@ -329,7 +339,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   });
 
   app.post('/internal/media/:account/purge', async (c) => {
-    const account = home(c.req.param('account'));
+    const account = c.var.account;
     const t = (await c.req.json().catch(() => null)) as { url?: string; path?: unknown; prefix?: unknown } | null;
     if (!t || typeof t.path !== 'string' || typeof t.prefix !== 'boolean') throw badRequest('bad purge request');
     const record = await purger.start({ account: account.id, path: t.path, prefix: t.prefix }, t.url, 8000);
@@ -337,7 +347,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   });
 
   app.get('/internal/media/:account/purge/:requestId', async (c) => {
-    const account = home(c.req.param('account'));
+    const account = c.var.account;
     const record = await purger.get(account.id, c.req.param('requestId'));
     if (!record) throw notFound('No purge request with this id.');
     return c.json({ status: record.status, requestId: record.requestId, url: record.url, createdAt: record.createdAt, completedAt: record.completedAt });
