@@ -22,6 +22,7 @@ import { errorResponse } from './errors.js';
 import { requireInternalAuth } from './internal-auth.js';
 import { log } from './log.js';
 import { mediaRoutes } from './media/index.js';
+import { UsageMeter } from './media/usage.js';
 import { purgeParams } from './purge.js';
 import { originProbeRoutes } from './origin-probe.js';
 import { renderRoutes } from './render.js';
@@ -140,6 +141,9 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
   internal.use('*', requireInternalAuth(config.internalSecret, config.region, services.nonces));
   // The edge reads the account directory from the regions (one source of truth: the account file), without storage secrets.
   internal.get('/internal/accounts', (c) => c.body(edgeAccountFile(services.accounts.all()), 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }));
+  // Usage: bytes answered to the edge per account and day (origin/src/media/usage.ts).
+  const usage = new UsageMeter(config, services.accounts);
+  internal.use('/internal/render/*', usage.middleware());
   // Bounded work in flight: beyond it, answer 503 at once instead of queueing memory.
   internal.use('/internal/render/*', async (_c, next) => {
     if (services.inflight.count >= config.maxInflight) {
@@ -175,7 +179,7 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
     return c.json(report, report.ok ? 200 : 502);
   });
   // The media library's internal API (origin/src/media): upload, list, details, delete, purge.
-  internal.route('/', mediaRoutes(services));
+  internal.route('/', mediaRoutes(services, undefined, usage));
   // This region's distance to an account's origins, for the home-region advice (origin/src/origin-probe.ts).
   internal.route('/', originProbeRoutes(services));
   app.route('/', internal);

@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { putObjects } from '../../scripts/cluster.js';
 import { makeSamples } from '../../scripts/samples.js';
 import { demoAccounts, startTestCluster, stopTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { freePortBase } from '../origin/helpers.js';
 
-const BASE = 9900;
+const BASE = await freePortBase(96); // S3 = BASE, regions BASE+1…+6, edge BASE+87
 let cluster: TestCluster;
 let endpoint: string;
 

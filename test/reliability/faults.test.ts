@@ -1,5 +1,5 @@
 /**
- * Faults under load, on a second real cluster (ports 9800–9887, loopback only, every loop bounded
+ * Faults under load, on a second real cluster (a free block of ports found at run time, loopback only, every loop bounded
  * in count and time):
  *   - a region is SIGKILLed mid-run: the edge fails over; errors bounded by the requests in
  *     flight; the region restarts and the edge routes back to it with no manual step;
@@ -16,11 +16,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { putObjects } from '../../scripts/cluster.js';
 import { REGION_IDS, type RegionId } from '../../shared/regions.js';
 import { startTestCluster, stopTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { freePortBase } from '../origin/helpers.js';
 import { get, isAlive, localServer, procMemory, recordFigures, sleep, type Answer, type LocalServer } from './harness.js';
 
-const BASE = 9800;
-const FAULTY_S3_PORT = 9810;
-const SLOW_PORT = 9811;
+// A free block: S3 = BASE, regions BASE+1…+6, edge BASE+87 (startTestCluster); two spare ports for ours.
+const BASE = await freePortBase(96);
+const FAULTY_S3_PORT = BASE + 10;
+const SLOW_PORT = BASE + 11;
 const FAULTY_S3 = `http://127.0.0.1:${FAULTY_S3_PORT}`;
 const creds = { region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 

@@ -1,6 +1,6 @@
 /**
  * Adversarial traffic through the real cluster (s3rver, six origin processes, the edge in
- * workerd), on ports 9700–9787:
+ * workerd), on a free block of ports found at run time:
  *   1. the generated image corpus through edge → region → home → S3: each input gets a correct
  *      image or the right 4xx + ik-error; no origin dies; RSS stays bounded; the next request works;
  *   2. a seeded sample of hostile URLs sent raw to the edge: never a 5xx;
@@ -18,11 +18,13 @@ import { signImageUrl } from '../../shared/signing.js';
 import { startTestCluster, stopTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { buildCorpus, checkImage } from './corpus.js';
 import { fuzzCases } from './fuzz.js';
+import { freePortBase } from '../origin/helpers.js';
 import { get, isAlive, localServer, procMemory, rawGet, recordFigures, type Answer, type LocalServer } from './harness.js';
 
-const BASE = 9700;
-const CANARY_PORT = 9790;
-const IMG_PORT = 9791;
+// A free block: S3 = BASE, regions BASE+1…+6, edge BASE+87 (startTestCluster); +90/+91 for our servers.
+const BASE = await freePortBase(96);
+const CANARY_PORT = BASE + 90;
+const IMG_PORT = BASE + 91;
 const MAX_INPUT_BYTES = 4 * 1024 * 1024;
 /** The render deadline the origins run with here (PIXMESH_RENDER_TIMEOUT_SECONDS). */
 const RENDER_TIMEOUT_S = 3;

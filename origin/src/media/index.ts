@@ -28,6 +28,7 @@ import { DEFAULT_MAX_VERSIONS, FileExistsError, MediaStore } from './store.js';
 import { DEFAULT_JOB_STEP } from './jobs.js';
 import { configRoutes, ControlPlane, controlPlaneSettings } from '../account-config.js';
 import { CustomFields } from './custom-fields.js';
+import type { UsageMeter } from './usage.js';
 import { analyse, embeddedMetadata } from './metadata.js';
 import { libraryRoutes } from './library.js';
 import { readBodyLimited } from '../../../shared/body.js';
@@ -103,7 +104,7 @@ function intParam(v: string | undefined, name: string, fallback: number, min: nu
 /** The home account of the route, set by the home-region middleware. */
 type MediaVars = { Variables: { account: Account } };
 
-export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFromEnv()): Hono<MediaVars> {
+export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFromEnv(), usage?: UsageMeter): Hono<MediaVars> {
   const { config } = deps;
   const store = new MediaStore({ s3: config.s3, bucket: config.mediaBucket, bucketFor: (r) => mediaBucketFor(r as never), maxVersions: limits.maxVersions });
   const purger = new Purger({ purgeVariants: deps.purgeVariants, region: config.region, regionUrls: config.regionUrls, store });
@@ -134,7 +135,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     await next();
   });
   const endpointOf = (url: string) => new URL(url).searchParams.get('endpoint') ?? '';
-  const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, fields: customFields, jobStep: limits.jobStep, isHome: (id) => deps.accounts.get(id)?.homeRegion === config.region });
+  const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, usage, fields: customFields, jobStep: limits.jobStep, isHome: (id) => deps.accounts.get(id)?.homeRegion === config.region });
   // Account configuration stored as data (named transformations): every region polls it.
   const controlSettings = controlPlaneSettings();
   const control = new ControlPlane(config.s3, controlSettings.bucket, deps.accounts);
