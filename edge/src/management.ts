@@ -128,8 +128,12 @@ async function relay(res: Response, status = res.status): Promise<Response> {
     /* not JSON */
   }
   // 421 = "not the home region" (account file out of sync between tiers): retryable for the client.
-  const out = res.status === 421 ? 503 : res.status >= 500 ? 502 : res.status;
-  return apiError(out, message, res.headers.get('ik-error') ?? undefined);
+  // 503 (overloaded: upload slots, queues) stays a 503 with its Retry-After, end to end.
+  const out = res.status === 421 || res.status === 503 ? 503 : res.status >= 500 ? 502 : res.status;
+  const answer = apiError(out, message, res.headers.get('ik-error') ?? undefined);
+  const retryAfter = res.headers.get('retry-after');
+  if (out === 503) answer.headers.set('retry-after', retryAfter && /^\d{1,4}$/.test(retryAfter) ? retryAfter : '2');
+  return answer;
 }
 
 /** Must match origin/src/media/index.ts REPLACED_PATH_HEADER. */

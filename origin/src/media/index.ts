@@ -29,7 +29,7 @@ import { DEFAULT_JOB_STEP } from './jobs.js';
 import { CustomFields } from './custom-fields.js';
 import { analyse, embeddedMetadata } from './metadata.js';
 import { libraryRoutes } from './library.js';
-import { fileBytes, parseUploadForm, readBodyLimited, sniffImage, uniqueName } from './upload.js';
+import { checkStorePath, fileBytes, parseUploadForm, readBodyLimited, sniffImage, uniqueName } from './upload.js';
 import { fetchUploadUrl, type UrlFetcher } from './url-fetch.js';
 
 /** Upload answer header: the (URI-encoded) path whose old variants the edge must treat as purged. */
@@ -52,6 +52,8 @@ export interface MediaLimits {
   maxPixels: number;
   /** A request body that stalls this long is abandoned (nothing is written). */
   idleMs: number;
+  /** A whole request body must arrive within this (a client trickling a byte at a time is cut off). */
+  bodyDeadlineMs: number;
   /** Upload from URL: the URL must answer within this (ImageKit: 8 s). */
   urlTimeoutMs: number;
   /** Uploads held in memory at once in this region; beyond it: 503 EBUSY with Retry-After. */
@@ -73,6 +75,7 @@ export function mediaLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): MediaL
     maxUploadBytes: int('PIXMESH_UPLOAD_MAX_BYTES', 25 * 1024 * 1024),
     maxPixels: int('PIXMESH_UPLOAD_MAX_PIXELS', 100_000_000),
     idleMs: int('PIXMESH_UPLOAD_IDLE_MS', 30_000),
+    bodyDeadlineMs: int('PIXMESH_UPLOAD_BODY_DEADLINE_MS', 120_000),
     urlTimeoutMs: int('PIXMESH_UPLOAD_URL_TIMEOUT_MS', 8000),
     maxConcurrentUploads: int('PIXMESH_UPLOAD_CONCURRENCY', 8),
     maxVersions: int('PIXMESH_MEDIA_MAX_VERSIONS', DEFAULT_MAX_VERSIONS),
@@ -126,36 +129,48 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     );
   }, 1000).unref();
 
+  // Upload slots (#12 point 6): taken only once the whole body is in (a client trickling bytes
+  // holds no slot), bounded in total time as well as idle time, and at most half of them per account.
   let uploading = 0;
+  const uploadingBy = new Map<string, number>();
+  const perAccount = Math.max(1, Math.ceil(limits.maxConcurrentUploads / 2));
   app.post('/internal/media/:account/files/upload', async (c) => {
     const account = home(c.req.param('account'));
-    if (uploading >= limits.maxConcurrentUploads) throw busy(`too many uploads in progress (${uploading})`, 2, 503);
-    uploading++;
-    try {
-      return await upload(c.req.raw, account, endpointOf(c.req.url));
-    } finally {
-      uploading--;
-    }
-  });
-
-  /** One upload: read (bounded) → authenticate (client-side) → bytes → type → atomic store → purge if replaced. */
-  const upload = async (req: Request, account: Account, endpoint: string): Promise<Response> => {
-    const query = new URL(req.url).searchParams;
+    const req = c.req.raw;
     const settings = mediaSettings(deps.accounts, account.id);
     const maxBytes = Math.min(settings.maxUploadBytes ?? limits.maxUploadBytes, limits.maxUploadBytes * 4);
-    const auth = query.get('auth');
+    const auth = new URL(req.url).searchParams.get('auth');
     if (auth !== 'key' && auth !== 'signature') throw badRequest('auth must be key or signature');
     const declared = Number(req.headers.get('content-length') ?? NaN);
     // base64 costs 4/3; the form's other fields get 1 MB.
     const bodyLimit = Math.ceil((maxBytes * 4) / 3) + 1024 * 1024;
     if (declared > bodyLimit) throw new PixmeshError(413, 'ELIMIT', `the upload is over the ${maxBytes}-byte limit`);
-    const raw = await readBodyLimited(req.body, bodyLimit, limits.idleMs);
+    const raw = await readBodyLimited(req.body, bodyLimit, limits.idleMs, limits.bodyDeadlineMs);
+    const mine = uploadingBy.get(account.id) ?? 0;
+    if (uploading >= limits.maxConcurrentUploads) throw busy(`too many uploads in progress (${uploading})`, 2, 503);
+    if (mine >= perAccount) throw busy(`too many uploads in progress for this account (${mine})`, 2, 503);
+    uploading++;
+    uploadingBy.set(account.id, mine + 1);
+    try {
+      return await upload(req, raw, account, endpointOf(c.req.url), maxBytes, settings);
+    } finally {
+      uploading--;
+      const left = (uploadingBy.get(account.id) ?? 1) - 1;
+      if (left > 0) uploadingBy.set(account.id, left);
+      else uploadingBy.delete(account.id);
+    }
+  });
+
+  /** One upload, its body in: authenticate (client-side) → bytes → type → atomic store → purge if replaced. */
+  const upload = async (req: Request, raw: Buffer, account: Account, endpoint: string, maxBytes: number, settings: ReturnType<typeof mediaSettings>): Promise<Response> => {
+    const auth = new URL(req.url).searchParams.get('auth');
     const fields = await parseUploadForm(raw, req.headers.get('content-type') ?? '');
     if (auth === 'signature') verifyClientUpload(account, fields, tokens);
 
     const { body } = await fileBytes(fields.file, { maxBytes, fetchUrl, allowPrivateNetwork: settings.allowPrivateNetwork, urlTimeoutMs: limits.urlTimeoutMs });
     const sniffed = await sniffImage(body, limits.maxPixels);
     const name = fields.useUniqueFileName ? uniqueName(fields.fileName) : fields.fileName;
+    checkStorePath(account.id, `${fields.folder}${name}`);
     // A replaced file that keeps its custom metadata was checked when it got it.
     const keepMetadata = !fields.overwriteCustomMetadata && fields.customMetadata === null;
     const customMetadata = keepMetadata ? {} : await customFields.validate(account.id, fields.customMetadata ?? {}, true);

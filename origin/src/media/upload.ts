@@ -11,17 +11,22 @@ import { checkSvg } from '../pipeline/svg-guard.js';
 import type { FileRecord } from './store.js';
 import type { UrlFetcher } from './url-fetch.js';
 
-/** Reads a request body into memory, refusing more than maxBytes and stalls longer than idleMs. */
-export async function readBodyLimited(body: ReadableStream<Uint8Array> | null, maxBytes: number, idleMs: number): Promise<Buffer> {
+/** Reads a request body into memory, refusing more than maxBytes, stalls longer than idleMs, and bodies slower than totalMs in all. */
+export async function readBodyLimited(body: ReadableStream<Uint8Array> | null, maxBytes: number, idleMs: number, totalMs = 120_000): Promise<Buffer> {
   if (!body) throw badRequest('the request has no body');
   const reader = body.getReader();
   const chunks: Buffer[] = [];
   let size = 0;
+  const until = Date.now() + totalMs;
   try {
     for (;;) {
       let timer: NodeJS.Timeout | undefined;
       const idle = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new PixmeshError(408, 'EUPSTREAM', `the upload stalled for ${idleMs} ms`)), idleMs);
+        const left = until - Date.now();
+        timer =
+          left < idleMs
+            ? setTimeout(() => reject(new PixmeshError(408, 'EUPSTREAM', `the upload body did not arrive within ${Math.round(totalMs / 1000)} s`)), Math.max(0, left))
+            : setTimeout(() => reject(new PixmeshError(408, 'EUPSTREAM', `the upload stalled for ${idleMs} ms`)), idleMs);
       });
       let step: { done: boolean; value?: Uint8Array };
       try {
@@ -82,6 +87,24 @@ function text(form: FormData, name: string): string | undefined {
   if (v === null) return undefined;
   if (typeof v !== 'string') throw badRequest(`${name} must be a text field`);
   return v;
+}
+
+/**
+ * What the store can hold (#12 point 9): S3 keys are at most 1024 bytes, and filesystem-backed
+ * S3 servers (s3rver, MinIO on disk) also limit each path segment to a file name (255 bytes,
+ * minus their own suffixes). Checked at the API, naming the limit, instead of a 502 from S3 or
+ * a key accepted and never served.
+ */
+export const MAX_NAME_BYTES = 200;
+export const MAX_KEY_BYTES = 1024;
+export function checkStorePath(accountId: string, filePath: string): void {
+  for (const seg of filePath.split('/').filter(Boolean)) {
+    const n = Buffer.byteLength(seg);
+    if (n > MAX_NAME_BYTES) throw badRequest(`the name "${seg.slice(0, 40)}…" is ${n} bytes; file and folder names may be at most ${MAX_NAME_BYTES} bytes`);
+  }
+  // the longest key the library writes for a path: the object key; versions and temporary keys add at most 64 bytes
+  const key = Buffer.byteLength(`${accountId}/${filePath.replace(/^\/+/, '')}`) + 64;
+  if (key > MAX_KEY_BYTES) throw badRequest(`the file path is ${Buffer.byteLength(filePath)} bytes; with the account prefix it must stay under the store's ${MAX_KEY_BYTES}-byte key limit (at most ${MAX_KEY_BYTES - 64 - Buffer.byteLength(accountId) - 1} bytes here)`);
 }
 
 /** ImageKit: file names keep a-z A-Z 0-9 . - _; anything else becomes "_". */
