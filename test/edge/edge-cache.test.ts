@@ -59,3 +59,28 @@ describe('Vary', () => {
     expect(vary).toEqual(expect.arrayContaining(['Sec-CH-DPR', 'DPR']));
   });
 });
+
+describe('/_routing exposure', () => {
+  const get = (path: string, headers: Record<string, string> = {}) => (exports as unknown as { default: Fetcher }).default.fetch(`http://edge.test${path}`, { headers: { 'x-pixmesh-colo': 'SYD', ...headers } });
+  it('without an account: the public view only (breakers, RTTs, regional hit ratios), no account data', async () => {
+    const res = await get('/_routing');
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Record<string, unknown> & { learned: { hit: Record<string, unknown> } };
+    expect(body.breakers).toBeDefined();
+    expect(body.account).toBeUndefined();
+    expect(body.home).toBeUndefined();
+    expect(Object.keys(body.learned.hit).some((k) => k.includes('|'))).toBe(false);
+  });
+  it("an account's routing without its key, with a wrong key, or for an unknown account → 401", async () => {
+    for (const [path, auth] of [['/_routing?account=demo', ''], ['/_routing?account=demo', `Basic ${btoa('private_edge_strict:')}`], ['/_routing?account=nobody', `Basic ${btoa('private_edge_demo:')}`]] as const) {
+      const res = await get(path, auth ? { authorization: auth } : {});
+      await res.body?.cancel();
+      expect(res.status, `${path} ${auth}`).toBe(401);
+    }
+  });
+  it("with the account's private key: its home, residency and decision", async () => {
+    const res = await get('/_routing?account=demo', { authorization: `Basic ${btoa('private_edge_demo:')}` });
+    const body = (await res.json()) as { account: string; home: string; decision: { candidates: unknown[] } };
+    expect([res.status, body.account, typeof body.home, body.decision.candidates.length > 0]).toEqual([200, 'demo', 'string', true]);
+  });
+});
