@@ -132,7 +132,7 @@ async function relay(res: Response, status = res.status): Promise<Response> {
   const out = res.status === 421 || res.status === 503 ? 503 : res.status >= 500 ? 502 : res.status;
   const answer = apiError(out, message, res.headers.get('ik-error') ?? undefined);
   const retryAfter = res.headers.get('retry-after');
-  if (out === 503) answer.headers.set('retry-after', retryAfter && /^\d{1,4}$/.test(retryAfter) ? retryAfter : '2');
+  if (out === 503 || out === 429) answer.headers.set('retry-after', retryAfter && /^\d{1,4}$/.test(retryAfter) ? retryAfter : '2');
   return answer;
 }
 

@@ -17,6 +17,12 @@ import { allOps, isExpr, type NegotiatedFormat, type StepOps, type TransformPlan
 
 export const DEFAULT_MAX_RENDER_COST = 200_000_000;
 export const DEFAULT_ACCOUNT_BUDGET_PER_MIN = 3_000_000_000;
+/** Purge requests per account per minute at its home region (PIXMESH_PURGES_PER_MINUTE). */
+export const DEFAULT_PURGES_PER_MIN = 60;
+
+/** The per-account purge rate limit: a token bucket of purge requests. */
+export const purgeLimiter = (perMinute = DEFAULT_PURGES_PER_MIN) =>
+  new AccountBudgets(perMinute, 0, (n) => `too many purge requests: at most ${n} per minute per account`);
 
 function opsWeight(o: StepOps): number {
   let w = 1; // the resize / copy pass
@@ -66,17 +72,22 @@ export function checkRenderCost(cost: number, max: number): void {
 /** Token buckets of pixel-operations per account (refilled continuously, burst = one minute's worth). */
 export class AccountBudgets {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
-  constructor(private readonly perMinute = DEFAULT_ACCOUNT_BUDGET_PER_MIN) {}
+  constructor(
+    private readonly perMinute = DEFAULT_ACCOUNT_BUDGET_PER_MIN,
+    /** Costs under this are never refused (cheap renders). */
+    private readonly free = 1_000_000,
+    private readonly what = (perMinute: number) => `this account's render budget (${Math.round(perMinute / 1e6)} M pixel-operations per minute in this region) is used up`,
+  ) {}
   /** Take `cost` from the account's bucket, or throw 429 EBUSY with the seconds until it refills. */
   take(account: string, cost: number, now = Date.now()): void {
-    if (cost < 1_000_000) return;
+    if (cost < this.free) return;
     const b = this.buckets.get(account) ?? { tokens: this.perMinute, at: now };
     b.tokens = Math.min(this.perMinute, b.tokens + ((now - b.at) / 60_000) * this.perMinute);
     b.at = now;
     if (b.tokens < cost) {
       this.buckets.set(account, b);
       const wait = Math.ceil(((cost - b.tokens) / this.perMinute) * 60);
-      throw busy(`this account's render budget (${Math.round(this.perMinute / 1e6)} M pixel-operations per minute in this region) is used up`, Math.max(1, wait), 429);
+      throw busy(this.what(this.perMinute), Math.max(1, wait), 429);
     }
     b.tokens -= cost;
     this.buckets.set(account, b);

@@ -89,3 +89,25 @@ describe('fair queuing across accounts', () => {
     await Promise.all([block, ...waits, other]);
   });
 });
+
+describe('purge rate limit', () => {
+  it('300 purges in 12 s from one account: the first 60 pass, the rest get 429 with Retry-After; another account is unaffected', async () => {
+    const { purgeLimiter } = await import('../../origin/src/budget.js');
+    const limit = purgeLimiter(60);
+    let ok = 0;
+    let refused = 0;
+    for (let i = 0; i < 300; i++) {
+      try {
+        limit.take('flooder', 1, (i * 12_000) / 300);
+        ok++;
+      } catch (e) {
+        if (isPixmeshError(e) && e.status === 429 && e.retryAfter! >= 1) refused++;
+      }
+    }
+    // 60 of burst, plus what 12 s refill (12 purges) allows
+    expect(ok).toBeGreaterThanOrEqual(60);
+    expect(ok).toBeLessThanOrEqual(73);
+    expect(refused).toBe(300 - ok);
+    expect(() => limit.take('other', 1, 12_000)).not.toThrow();
+  });
+});

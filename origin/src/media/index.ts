@@ -23,6 +23,7 @@ import { log } from '../log.js';
 import { TokenMemory, verifyClientUpload } from './client-auth.js';
 import { matches, mentionsField, parseSearchQuery } from './search.js';
 import { Purger, type PurgeDeps } from './purge.js';
+import { DEFAULT_PURGES_PER_MIN, purgeLimiter } from '../budget.js';
 import { deriveFolders, publicFile, SORTS, uploadResponse, type Sortable } from './shape.js';
 import { DEFAULT_MAX_VERSIONS, FileExistsError, MediaStore } from './store.js';
 import { DEFAULT_JOB_STEP } from './jobs.js';
@@ -328,8 +329,11 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     return c.json({ filePath: r.filePath, path, purge: { requestId: purge.requestId, status: purge.status } });
   });
 
+  // A purge flood (each one a fan-out to every region and a cold cache) meets a per-account rate limit: 429 + Retry-After.
+  const purges = purgeLimiter(Number(process.env.PIXMESH_PURGES_PER_MINUTE) || DEFAULT_PURGES_PER_MIN);
   app.post('/internal/media/:account/purge', async (c) => {
     const account = home(c.req.param('account'));
+    purges.take(account.id, 1);
     const t = (await c.req.json().catch(() => null)) as { url?: string; path?: unknown; prefix?: unknown } | null;
     if (!t || typeof t.path !== 'string' || typeof t.prefix !== 'boolean') throw badRequest('bad purge request');
     const record = await purger.start({ account: account.id, path: t.path, prefix: t.prefix }, t.url, 8000);
