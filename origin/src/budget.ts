@@ -6,7 +6,7 @@
  *   Heavy operations weigh more (blurred padding, blur, shadow, free rotation, trim, AVIF and
  *   lossless encodes). Over PIXMESH_MAX_RENDER_COST (default 200 M pixel-operations) the render
  *   is refused with 400 ELIMIT naming the estimate: `w-10000,h-10000,cm-pad_resize,bg-blurred`
- *   (≈ 20 s, 1.5 GB) is 500 M; a plain 8000×8000 resize is 64 M.
+ *   (≈ 20 s, 1.5 GB) is ≈ 600 M; a plain 8000×8000 resize ≈ 130 M.
  * - `AccountBudgets`: a token bucket per account of pixel-operations per minute
  *   (PIXMESH_ACCOUNT_RENDER_BUDGET, default 3000 M/min, burst = one minute); an account over it
  *   gets 429 EBUSY with Retry-After, other accounts are not affected. Cheap renders (under 1 M)
