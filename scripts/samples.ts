@@ -1,6 +1,7 @@
 /**
  * The demo's sample images, drawn here (SVG → sharp) so the repo ships no binary photos and no
- * licence questions: a landscape, a portrait, a transparent logo and a nested path.
+ * licence questions: a landscape, a portrait, a transparent logo and a nested path; plus static
+ * files served as they are (a script, a style sheet, an SVG logo: docs/transformations.md).
  */
 import sharp from 'sharp';
 
@@ -29,6 +30,21 @@ const logo = (size: number) => `
   <rect x="${size * 0.3}" y="${size * 0.3}" width="${size * 0.4}" height="${size * 0.4}" rx="${size * 0.06}" fill="#ffffff" fill-opacity="0.85"/>
 </svg>`;
 
+/** A small site's script and style sheet (repetitive enough that br / gzip visibly pay). */
+export const SAMPLE_JS = `// pixmesh demo script: served byte for byte, compressed (br / gzip) at the edge
+export function greet(name) {
+  const el = document.querySelector('#greeting');
+  if (el) el.textContent = \`Hello, \${name}!\`;
+  return el;
+}
+${Array.from({ length: 40 }, (_, i) => `export const size${i} = { w: ${(i + 1) * 40}, h: ${(i + 1) * 30}, url: '/demo/tr:w-${(i + 1) * 40}/sample.jpg' };`).join('\n')}
+`;
+export const SAMPLE_CSS = `/* pixmesh demo style sheet */
+:root { --accent: #3b82f6; --text: #1f2937; }
+body { font-family: system-ui, sans-serif; color: var(--text); margin: 0; }
+${Array.from({ length: 40 }, (_, i) => `.thumb-${i} { width: ${(i + 1) * 40}px; height: ${(i + 1) * 30}px; background-image: url(/demo/tr:w-${(i + 1) * 40}/sample.jpg); }`).join('\n')}
+`;
+
 export async function makeSamples(): Promise<Sample[]> {
   const jpeg = async (svg: string) => sharp(Buffer.from(svg)).jpeg({ quality: 90 }).toBuffer();
   return [
@@ -36,5 +52,8 @@ export async function makeSamples(): Promise<Sample[]> {
     { key: 'portrait.jpg', contentType: 'image/jpeg', body: await jpeg(landscape(800, 1200, 20)) },
     { key: 'photos/harbour.jpg', contentType: 'image/jpeg', body: await jpeg(landscape(2400, 1600, 180)) },
     { key: 'logo.png', contentType: 'image/png', body: await sharp(Buffer.from(logo(512))).png().toBuffer() },
+    { key: 'site/app.js', contentType: 'text/javascript', body: Buffer.from(SAMPLE_JS) },
+    { key: 'site/style.css', contentType: 'text/css', body: Buffer.from(SAMPLE_CSS) },
+    { key: 'logo.svg', contentType: 'image/svg+xml', body: Buffer.from(logo(512).trim()) },
   ];
 }

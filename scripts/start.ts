@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const demo = accounts.get('demo');
   if (demo) {
     const written = await putObjects(cluster.s3Url, 'demo-origin', await makeSamples());
-    if (written) console.log(`pixmesh: seeded ${written} sample images into s3://demo-origin`);
+    if (written) console.log(`pixmesh: seeded ${written} sample files into s3://demo-origin`);
   }
 
   const e = cluster.edgeUrl;
@@ -52,6 +52,8 @@ Try:
   ${e}/demo/sample.jpg?tr=w-300,h-300
   ${e}/demo/tr:w-400,e-grayscale/photos/harbour.jpg
   ${e}/demo/tr:n-thumb/logo.png
+  ${e}/demo/site/app.js   ${e}/demo/site/style.css   # files as they are, br/gzip
+  ${e}/demo/logo.svg   (sanitised SVG)   ${e}/demo/tr:f-png,w-200/logo.svg   (rasterised)
   curl -sI -H 'x-pixmesh-colo: SYD' ${e}/demo/tr:w-250/portrait.jpg   # answered by ap-southeast-2
 Ctrl-C stops everything.`);
 }

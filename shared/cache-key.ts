@@ -9,6 +9,7 @@
  *     (so editing a named transformation changes the key), a `q-` equal to the account default dropped,
  *   - the negotiated output format,
  *   - the client hints, only where the plan reads them (normalised),
+ *   - the content encoding of a compressed file (br / gzip; identity adds nothing, so images keep one key),
  *   - every account default (quality, auto-format, AVIF, auto-rotate …): changing one changes the
  *     key on both tiers at once, so neither serves bytes rendered under the old defaults.
  *
@@ -19,6 +20,7 @@ import type { Account } from './accounts.js';
 import type { ImageRequest } from './request.js';
 import { clientHintsUsed, canonicalTransformation, normaliseHints, TRANSFORM_ENGINE_VERSION, type NegotiatedFormat, type TransformPlan } from './transform/index.js';
 import { toHex } from './internal-auth.js';
+import type { Encoding } from './delivery.js';
 
 /** Bump when the key's layout changes (a part added, removed or re-encoded). */
 export const CACHE_KEY_VERSION = 2; // 2: one key for both tiers, with every account default
@@ -31,6 +33,8 @@ export interface VariantIdentity {
   /** Client hints as received (raw header text or numbers); used only where the plan reads them. */
   dpr?: string | number | null;
   width?: string | number | null;
+  /** The body's content encoding (a compressible file served in br / gzip); identity when absent. */
+  encoding?: Encoding;
 }
 
 /** Account defaults in a fixed order, every field included (a new default changes keys by itself). */
@@ -42,13 +46,14 @@ function defaultsPart(defaults: Account['defaults']): string {
     .join(',');
 }
 
-/** The transformation part: engine version, canonical transformation, format, used hints. */
-export function transformKeyPart(v: Pick<VariantIdentity, 'plan' | 'format' | 'dpr' | 'width'>, defaults?: Pick<Account['defaults'], 'quality'>): string {
+/** The transformation part: engine version, canonical transformation, format, used hints, encoding. */
+export function transformKeyPart(v: Pick<VariantIdentity, 'plan' | 'format' | 'dpr' | 'width' | 'encoding'>, defaults?: Pick<Account['defaults'], 'quality'>): string {
   const used = clientHintsUsed(v.plan);
   const hints = normaliseHints(v.dpr == null ? null : String(v.dpr), v.width == null ? null : String(v.width));
   const parts = [`v${TRANSFORM_ENGINE_VERSION}`, canonicalTransformation(v.plan, defaults), `f=${v.format}`];
   if (used.dpr) parts.push(`dpr=${hints.dpr ?? ''}`);
   if (used.width) parts.push(`w=${hints.width ?? ''}`);
+  if (v.encoding && v.encoding !== 'identity') parts.push(`enc=${v.encoding}`);
   return parts.join('|');
 }
 

@@ -6,6 +6,10 @@ export const H = {
   dpr: 'x-pixmesh-dpr',
   /** edge → origin: the client's width hint (Sec-CH-Width) for w-auto. */
   width: 'x-pixmesh-width',
+  /** edge → origin: the best encoding the client accepts (br|gzip|identity); the region compresses compressible files. */
+  encoding: 'x-pixmesh-encoding',
+  /** origin → edge: the encoding of the body (br|gzip), sent instead of Content-Encoding so no tier decodes it on the way. */
+  contentEncoding: 'x-pixmesh-content-encoding',
   /** edge → origin: "true" when the edge verified an ik-s signature (private files, web proxy). */
   signed: 'x-pixmesh-signed',
   /** region → home: marks a forwarded call, so the home region never forwards again. */

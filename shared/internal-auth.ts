@@ -22,6 +22,7 @@ export const SIGNED_HEADERS = [
   'x-pixmesh-signed',
   'x-pixmesh-hop',
   'x-pixmesh-request-id',
+  'x-pixmesh-encoding',
 ] as const;
 /** How far a signature's time may be from the receiver's clock. */
 export const DEFAULT_WINDOW_MS = 15_000;

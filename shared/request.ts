@@ -5,6 +5,7 @@
  */
 import { badTransformation, PixmeshError } from './errors.js';
 import { matchEndpoint, type Account, type Endpoint } from './accounts.js';
+import { attachmentRequest, DELIVERY_QUERY } from './delivery.js';
 
 export interface ImageRequest {
   account: Account;
@@ -15,8 +16,10 @@ export interface ImageRequest {
   tr: string;
   /** Where the transformation was written; matters for signing only. */
   trPosition: 'path' | 'query' | 'none';
-  /** Query parameters other than tr / ik-s / ik-t, in their original order (part of the identity). */
+  /** Query parameters other than tr / ik-s / ik-t / ik-attachment*, in their original order (part of the identity). */
   extraQuery: [string, string][];
+  /** `?ik-attachment=true` (and `ik-attachment-filename=`): serve as a download under this name. */
+  attachment: { fileName: string } | null;
   signature?: string;
   expires?: string;
 }
@@ -67,7 +70,7 @@ export function parseImagePath(account: Account, pathAfterAccount: string, searc
   const queryTr = params.getAll('tr');
   if (queryTr.length > 1) throw badTransformation('"tr" given more than once in the query');
   const extraQuery: [string, string][] = [];
-  for (const [k, v] of params) if (k !== 'tr' && k !== 'ik-s' && k !== 'ik-t') extraQuery.push([k, v]);
+  for (const [k, v] of params) if (k !== 'tr' && k !== 'ik-s' && k !== 'ik-t' && !DELIVERY_QUERY.has(k)) extraQuery.push([k, v]);
   // The query's tr is taken as written (not URL-decoded here): the transformation parser decodes
   // it, except layer text (i-/ie-), whose encoded "," and ":" must not split the transformation.
   const rawQueryTr = queryTr.length ? rawQueryValue(search, 'tr') : '';
@@ -88,6 +91,7 @@ export function parseImagePath(account: Account, pathAfterAccount: string, searc
     tr: trParts.join(':'),
     trPosition: pathTr ? 'path' : queryTr.length ? 'query' : 'none',
     extraQuery,
+    attachment: attachmentRequest(params, path),
     signature: params.get('ik-s') ?? undefined,
     expires: params.get('ik-t') ?? undefined,
   };

@@ -9,8 +9,14 @@ import { signInternalRequest } from '../../shared/internal-auth.js';
 import { parseRegionUrls } from '../../shared/regions.js';
 import type { Env } from './env.js';
 
-const TTL_MS = 30_000;
+/** Short, so configuration changed through the API (origin/src/account-config.ts) is seen within seconds. */
+const TTL_MS = 5_000;
 let cached: { index: AccountIndex; at: number; source: string } | undefined;
+
+/** Drop this isolate's copy (after a configuration change made through it); a stale copy is kept for outages. */
+export function forgetAccounts(): void {
+  if (cached && cached.source === 'regions') cached = { ...cached, at: 0 };
+}
 
 export async function loadAccounts(env: Env): Promise<AccountIndex> {
   if (env.PIXMESH_ACCOUNTS_JSON) {

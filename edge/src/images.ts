@@ -4,6 +4,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { RESERVED_ACCOUNT_IDS, type Account } from '../../shared/accounts.js';
+import { negotiateEncoding, pathClass, wantsRaster, type Encoding } from '../../shared/delivery.js';
 import { notFound, PixmeshError, upstreamFailed } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
 import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
@@ -12,6 +13,7 @@ import { decodeAccountSegment, parseImagePath } from '../../shared/request.js';
 import { verifyImageUrlSignature } from '../../shared/signing.js';
 import { clientHintsUsed, negotiateFormat, normaliseHints, parseTransformation } from '../../shared/transform/index.js';
 import { loadAccounts } from './accounts.js';
+import { deliver, type DeliveryOptions } from './delivery.js';
 import { edgeCacheKey, readCached, storeInCache, type CachedLookup } from './edge-cache.js';
 import type { Env } from './env.js';
 import { readGeo } from './geo.js';
@@ -68,7 +70,16 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
     const plan = parseTransformation(request.tr, { namedTransforms: account.namedTransforms, namedOnly: account.namedOnly });
     // Signatures and expiry are checked before the cache, so an expired URL never hits.
     const signature = await verifyImageUrlSignature(account.privateKey, urlEndpoint, c.req.url, { required: account.signedUrls === 'required' });
-    const { format, negotiated } = negotiateFormat(plan, c.req.header('accept'), account.defaults);
+    // Files other than raster images (by extension) are never format-negotiated (an SVG is rasterised
+    // only with an explicit raster f-) and are served in the best encoding the client accepts;
+    // ranges are served from the identity body.
+    const kind = pathClass(request.path);
+    const servedAsIs = kind === 'file' || (kind === 'svg' && !wantsRaster(plan));
+    const { format, negotiated } = servedAsIs ? { format: 'source' as const, negotiated: false } : negotiateFormat(plan, c.req.header('accept'), account.defaults);
+    const rangeHeader = c.req.header('range') ?? null;
+    const negotiatedEncoding = kind === 'file' || kind === 'unknown' || servedAsIs;
+    const encoding: Encoding = negotiatedEncoding && !rangeHeader ? negotiateEncoding(c.req.header('accept-encoding')) : 'identity';
+    const delivery: DeliveryOptions = { head, range: rangeHeader, ifRange: c.req.header('if-range') ?? null, negotiatedEncoding, attachment: request.attachment };
 
     // Client hints count only where the plan reads them (w-auto, dpr-auto): then they are part of the key.
     const used = clientHintsUsed(plan);
@@ -78,10 +89,10 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
     );
     // Every request header that can change the bytes is in Vary: the legacy DPR / Width hints are read too.
     const varyOn = [negotiated ? 'Accept' : '', used.dpr ? 'Sec-CH-DPR' : '', used.dpr ? 'DPR' : '', used.width ? 'Sec-CH-Width' : '', used.width ? 'Width' : ''].filter(Boolean);
-    const key = await edgeCacheKey({ account, request, plan, format, dpr: hints.dpr, width: hints.width });
+    const key = await edgeCacheKey({ account, request, plan, format, dpr: hints.dpr, width: hints.width, encoding });
     const cached: CachedLookup = await readCached(key, started, () => edgePurgedAt(c.env, account.id, request.path));
     if (cached.fresh) {
-      return withEdgeHeaders(cached.fresh, 'HIT', [`edge-cache;desc="HIT"`, `edge;dur=${Date.now() - started}`], varyOn, head);
+      return deliver(withEdgeHeaders(cached.fresh, 'HIT', [`edge-cache;desc="HIT"`, `edge;dur=${Date.now() - started}`], varyOn, false), delivery);
     }
 
     // Miss: rank regions by expected latency and try them in order within one deadline.
@@ -91,6 +102,7 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
     const base = new Headers();
     base.set(H.format, format);
     base.set(H.signed, signature.signed ? 'true' : 'false');
+    base.set(H.encoding, encoding);
     if (hints.dpr !== undefined) base.set(H.dpr, String(hints.dpr));
     if (hints.width !== undefined) base.set(H.width, String(hints.width));
     base.set(H.requestId, c.req.header('cf-ray') ?? crypto.randomUUID());
@@ -154,12 +166,12 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
         out.headers.set('cache-control', 'public, max-age=10');
         if (cacheable && (res.status === 404 || res.status === 400)) c.executionCtx.waitUntil(storeInCache(key, out.clone(), Date.now(), 10));
       }
-      return head ? new Response(null, out) : out;
+      return deliver(out, delivery);
     }
 
     // Every region failed: a stale copy beats an error.
     if (cached.stale) {
-      return withEdgeHeaders(cached.stale, 'STALE', [`edge-cache;desc="STALE"`, `failover;desc="${tried.join('>') || 'none'}"`], varyOn, head);
+      return deliver(withEdgeHeaders(cached.stale, 'STALE', [`edge-cache;desc="STALE"`, `failover;desc="${tried.join('>') || 'none'}"`], varyOn, false), delivery);
     }
     throw lastError ?? upstreamFailed(decision.candidates.length ? 'no region could answer in time' : 'no region is allowed to serve this account', 503);
   });

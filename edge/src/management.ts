@@ -27,7 +27,7 @@ import { badRequest, isPixmeshError, PixmeshError } from '../../shared/errors.js
 import { signInternalRequest, timingSafeEqualStr } from '../../shared/internal-auth.js';
 import { parseRegionUrls } from '../../shared/regions.js';
 import { parseImagePath } from '../../shared/request.js';
-import { loadAccounts } from './accounts.js';
+import { forgetAccounts, loadAccounts } from './accounts.js';
 import type { Env } from './env.js';
 
 /** Optional binding (wrangler.toml `[[kv_namespaces]] binding = "PIXMESH_PURGE"`): purge records shared by every colo. */
@@ -340,7 +340,14 @@ export const LIBRARY_ROUTES: [string, string][] = [
   ['GET', '/v1/customMetadataFields'],
   ['PATCH', '/v1/customMetadataFields/:id'],
   ['DELETE', '/v1/customMetadataFields/:id'],
+  ['GET', '/v1/named-transformations'],
+  ['POST', '/v1/named-transformations'],
+  ['GET', '/v1/named-transformations/:id'],
+  ['PATCH', '/v1/named-transformations/:id'],
+  ['DELETE', '/v1/named-transformations/:id'],
 ];
+/** Calls that change the account's configuration: this isolate re-reads the directory at once. */
+const CONFIG_PREFIXES = ['/v1/named-transformations'];
 
 /** Records the purges a home answer names (URI-encoded JSON [{path, prefix}]). */
 async function recordFromHeader(env: ManagementEnv, accountId: string, header: string | null): Promise<void> {
@@ -484,6 +491,7 @@ export function managementRoutes(deliver?: Deliver): Hono<{ Bindings: Management
       const body = hasBody && c.req.raw.body ? new TextDecoder().decode(await readLimited(c.req.raw.body, LIBRARY_BODY_MAX_BYTES)) : undefined;
       const res = await callHome(c, account, method, mediaPath(account, `${c.req.path}?${q}`), body === undefined ? {} : { body, contentType: 'application/json' });
       await recordFromHeader(c.env, account.id, res.headers.get(EDGE_PURGE_HEADER));
+      if (res.ok && method !== 'GET' && CONFIG_PREFIXES.some((p) => c.req.path.startsWith(p))) forgetAccounts();
       return relay(res);
     });
 

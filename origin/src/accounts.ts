@@ -14,10 +14,52 @@ export class AccountDirectory {
   /** The file's identity when it was last read (the baseline for change detection). */
   private seen: string;
 
+  /** The account file as read (the seed); `text` is it with the overlays applied. */
+  private fileText: string;
+  /**
+   * Per account, fields of the account file replaced by configuration stored as data
+   * (origin/src/account-config.ts: named transformations set through the API). Validated like the file.
+   */
+  private readonly overlays = new Map<string, Record<string, unknown>>();
+
   constructor(readonly file: string) {
     this.seen = this.identity();
-    this.text = fs.readFileSync(file, 'utf8');
+    this.fileText = fs.readFileSync(file, 'utf8');
+    this.text = this.fileText;
     this.index = AccountIndex.fromJson(this.text);
+  }
+
+  /** The file's text with these overlays applied (throws AccountFileError when the result is invalid). */
+  private compose(fileText: string, overlays: Map<string, Record<string, unknown>>): { text: string; index: AccountIndex } {
+    if (overlays.size === 0) return { text: fileText, index: AccountIndex.fromJson(fileText) };
+    const data = JSON.parse(fileText) as { accounts?: Record<string, unknown>[] };
+    for (const a of data.accounts ?? []) Object.assign(a, overlays.get(a.id as string) ?? {});
+    const text = JSON.stringify(data);
+    return { text, index: AccountIndex.fromJson(text) };
+  }
+
+  /** Checks an overlay without applying it: the account as it would be (throws AccountFileError). */
+  preview(id: string, overlay: Record<string, unknown>): Account | undefined {
+    const next = new Map(this.overlays).set(id, overlay);
+    return this.compose(this.fileText, next).index.get(id);
+  }
+
+  /** Applies (or, with undefined, drops) an account's overlay; an invalid one is refused and logged. */
+  setOverlay(id: string, overlay: Record<string, unknown> | undefined): boolean {
+    const next = new Map(this.overlays);
+    if (overlay) next.set(id, overlay);
+    else next.delete(id);
+    try {
+      const built = this.compose(this.fileText, next);
+      this.overlays.clear();
+      for (const [k, v] of next) this.overlays.set(k, v);
+      this.index = built.index;
+      this.text = built.text;
+      return true;
+    } catch (e) {
+      log.error('stored account configuration invalid; keeping the last good version', { account: id, err: (e as Error).message });
+      return false;
+    }
   }
 
   private identity(): string {
@@ -56,10 +98,12 @@ export class AccountDirectory {
       log.warn('account file unreadable; keeping the last good version', { file: this.file, err: String(e) });
       return false;
     }
-    if (text === this.text) return false;
+    if (text === this.fileText) return false;
     try {
-      this.index = AccountIndex.fromJson(text);
-      this.text = text;
+      const built = this.compose(text, this.overlays);
+      this.index = built.index;
+      this.text = built.text;
+      this.fileText = text;
       log.info('account file reloaded', { file: this.file, accounts: this.index.accounts.length });
       return true;
     } catch (e) {

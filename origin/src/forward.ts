@@ -111,6 +111,8 @@ async function callHome(
   if (!homeUrl) throw new HomeUnreachable(`no URL configured for ${account.homeRegion}`);
   const headers = new Headers();
   for (const h of SIGNED_HEADERS) {
+    // Home sends the identity body; this region compresses (and caches) it itself.
+    if (h === H.encoding) continue;
     const v = incoming.get(h);
     if (v !== null) headers.set(h, v);
   }
@@ -162,6 +164,7 @@ async function callHome(
       path: '',
       processedBy: res.headers.get(H.processedBy) ?? account.homeRegion,
       isPrivate: (res.headers.get('cache-control') ?? '').includes('private'),
+      lastModified: Date.parse(res.headers.get('last-modified') ?? '') || undefined,
       createdAt: Date.now(),
     },
   };

@@ -12,9 +12,11 @@ import type { Account } from '../../shared/accounts.js';
 import { badRequest, headerSafe, isPixmeshError, notFound, unauthorized, upstreamFailed } from '../../shared/errors.js';
 import { variantCacheKey } from '../../shared/cache-key.js';
 import { H } from '../../shared/headers.js';
+import { contentDisposition, isActiveDocument, isCompressible, isEncoding, refuseTransformation, SVG_TYPE, transformsContent, wantsRaster, type Encoding } from '../../shared/delivery.js';
 import { decodeAccountSegment, parseImagePath, type ImageRequest } from '../../shared/request.js';
 import { parseTransformation, planLayers, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
 import type { CacheEntry, CachedMeta } from './cache/result-cache.js';
+import { compress, resolveDelivery, sanitiseSvg } from './delivery/index.js';
 import { forwardToHome, HomeUnreachable } from './forward.js';
 import { checkInputPixels, readHeader } from './limits.js';
 import { checkRenderCost, estimateRenderCost } from './budget.js';
@@ -39,7 +41,12 @@ export interface Variant {
   dpr?: number;
   widthHint?: number;
   signed: boolean;
+  /** The best encoding the client accepts (x-pixmesh-encoding); compressible files are served in it. */
+  encoding: Encoding;
+  /** The result-cache key of the identity body. */
   key: string;
+  /** The key of the body in a content encoding (the same variant key with enc=…). */
+  encodedKey: (encoding: Exclude<Encoding, 'identity'>) => string;
 }
 
 /** The render call's URL and steering headers → the variant it asks for (its cache key included). */
@@ -63,9 +70,23 @@ function parseVariant(deps: RegionServices, url: URL, headers: Headers): Variant
   };
   const dpr = num(H.dpr);
   const widthHint = num(H.width);
-  // The one key both tiers use (shared/cache-key.ts): the edge caches under the same identity.
-  const key = variantCacheKey({ account, request, plan, format, dpr, width: widthHint });
-  return { account, request, plan, format, dpr, widthHint, signed: headers.get(H.signed) === 'true', key };
+  const rawEncoding = headers.get(H.encoding) ?? 'identity';
+  if (!isEncoding(rawEncoding)) throw badRequest(`bad ${H.encoding} "${rawEncoding}"`);
+  // The one key both tiers use (shared/cache-key.ts): the edge caches under the same identity; a
+  // compressed body is the same key with its encoding.
+  const keyFor = (encoding: Encoding) => variantCacheKey({ account, request, plan, format, dpr, width: widthHint, encoding });
+  return {
+    account,
+    request,
+    plan,
+    format,
+    dpr,
+    widthHint,
+    signed: headers.get(H.signed) === 'true',
+    encoding: rawEncoding,
+    key: keyFor('identity'),
+    encodedKey: keyFor,
+  };
 }
 
 /** A web-proxy URL on an endpoint that requires signatures: refused before any cache or fetch. */
@@ -108,9 +129,14 @@ function imageResponse(
     [H.regionCache]: cacheState,
     [H.processedBy]: entry.meta.processedBy ?? deps.config.region,
     'x-content-type-options': 'nosniff',
-    'content-security-policy': "default-src 'none'; sandbox",
+    // An SVG served as SVG may style itself and show inline images, never run anything.
+    'content-security-policy': entry.meta.contentType === SVG_TYPE ? "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox" : "default-src 'none'; sandbox",
+    'last-modified': new Date(entry.meta.lastModified ?? entry.meta.createdAt).toUTCString(),
     ...extra,
   };
+  // HTML and XML documents from the image domain would be stored XSS: downloads only (docs/security.md).
+  if (isActiveDocument(entry.meta.contentType)) headers['content-disposition'] = contentDisposition('attachment', entry.meta.path.slice(entry.meta.path.lastIndexOf('/') + 1));
+  if (entry.meta.contentEncoding) headers[H.contentEncoding] = entry.meta.contentEncoding;
   if (etagMatches(ifNoneMatch, entry.meta.etag)) {
     headers['server-timing'] = timing.header();
     delete headers['content-type'];
@@ -216,8 +242,13 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
   const { original, defaultImage } = await fetchWithDefault(deps, v, timing);
   if (original.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
   let out: { data: Buffer; contentType: string; width?: number; height?: number };
-  if (v.plan.original) {
-    out = { data: original.body, contentType: original.contentType ?? 'application/octet-stream' };
+  // Raster images go through the pipeline; an SVG only when a raster format is asked for; any
+  // other file (and orig-true) is served as it is — an SVG sanitised — and refuses transformations.
+  const delivery = await resolveDelivery(v.request.path, original.body, original.contentType);
+  const pipeline = (delivery.kind === 'image' && !v.plan.original) || (delivery.kind === 'svg' && wantsRaster(v.plan));
+  if (!pipeline) {
+    if (delivery.kind !== 'image' && transformsContent(v.plan)) refuseTransformation(delivery.kind, delivery.contentType);
+    out = delivery.kind === 'svg' ? { data: sanitiseSvg(original.body), contentType: SVG_TYPE } : { data: original.body, contentType: delivery.contentType };
   } else {
     await checkInputPixels(original.body, config.maxInputPixels);
     // The cost estimate and the account's budget, before a transform slot is taken (docs/security.md).
@@ -254,6 +285,7 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
     height: out.height,
     processedBy: config.region,
     isPrivate: original.isPrivate,
+    lastModified: original.lastModified,
     createdAt: startedAt,
   };
   if (store && !defaultImage && deps.purgeEpoch.value === epoch) await storeSafely(deps, timing, v.key, meta, out.data);
@@ -291,6 +323,27 @@ async function produce(deps: RegionServices, v: Variant, url: URL, headers: Head
   return renderHere(deps, v, timing, true);
 }
 
+/**
+ * The identity entry in br / gzip, stored under the encoded key (one computation per region:
+ * concurrent requests share it); null when compressing does not make it smaller.
+ */
+async function encodeOnce(deps: RegionServices, v: Variant, entry: CacheEntry, encoding: Exclude<Encoding, 'identity'>, timing: ServerTiming, store: boolean): Promise<CacheEntry | null> {
+  const key = v.encodedKey(encoding);
+  const flight = deps.variantFlights.do(`${key}\n${v.signed ? 's' : 'u'}\n${deps.purgeEpoch.value}`, async (): Promise<Produced> => {
+    const epoch = deps.purgeEpoch.value;
+    const body = await stage(deps, timing, 'compress', () => compress(entry.body, encoding, entry.meta.contentType), encoding);
+    // Not smaller: an empty marker entry is not worth it; the identity body is served.
+    // A compressed body carries the identity body's ETag, weak (the same representation, other bytes: RFC 9110 §8.8.1).
+    if (!body) return { entry: { ...entry, meta: { ...entry.meta, contentEncoding: undefined } }, failover: false };
+    const meta = { ...entry.meta, etag: `W/${entry.meta.etag.replace(/^W\//, '')}`, contentEncoding: encoding } as CachedMeta;
+    const { bodyLength: _omit, ...storedMeta } = meta;
+    if (store && deps.purgeEpoch.value === epoch) await storeSafely(deps, timing, key, storedMeta, body);
+    return { entry: { meta: { ...meta, bodyLength: body.length }, body }, failover: false };
+  });
+  const produced = await flight.promise;
+  return produced.entry.meta.contentEncoding ? produced.entry : null;
+}
+
 export function renderRoutes(deps: RegionServices): Hono {
   const app = new Hono();
   app.get('/internal/render/*', async (c) => {
@@ -305,25 +358,48 @@ export function renderRoutes(deps: RegionServices): Hono {
     const mayStoreHere = isHome || v.account.residency === 'flexible';
     const ifNoneMatch = c.req.header('if-none-match');
 
-    if (mayStoreHere) {
-      const hit = await stage(deps, timing, 'cache', () => deps.region.lookup(v.key, v.account.id, v.request.path), 'lookup');
-      deps.metrics.hitRatio.record(hit !== null);
+    // A compressible file asked for in br / gzip: the compressed body is computed once per region and cached.
+    const encoding = v.encoding;
+    if (encoding !== 'identity' && mayStoreHere) {
+      const hit = await stage(deps, timing, 'cache', () => deps.region.lookup(v.encodedKey(encoding), v.account.id, v.request.path), `lookup ${encoding}`);
       if (hit) {
+        deps.metrics.hitRatio.record(true);
         if (hit.entry.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
         timing.add('tier', undefined, hit.tier);
         return imageResponse(hit.entry, deps, 'HIT', timing, ifNoneMatch);
       }
     }
 
-    const flight = deps.variantFlights.do(`${v.key}\n${v.signed ? 's' : 'u'}\n${deps.purgeEpoch.value}`, () => produce(deps, v, url, headers, timing));
-    if (flight.shared) timing.add('coalesced');
-    const produced = await flight.promise;
-    if (produced.entry.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
+    let entry: CacheEntry | undefined;
+    let state: 'HIT' | 'MISS' = 'MISS';
     const extra: Record<string, string> = {};
-    if (produced.failover) extra[H.failover] = 'home-unreachable';
-    // Whole code points, %-escaped as UTF-8 (a lone surrogate becomes U+FFFD): never a URIError.
-    if (produced.defaultImage) extra[DEFAULT_IMAGE_HEADER] = headerSafe(produced.defaultImage, 1024);
-    return imageResponse(produced.entry, deps, 'MISS', timing, ifNoneMatch, extra);
+    let storable = mayStoreHere;
+    if (mayStoreHere) {
+      const hit = await stage(deps, timing, 'cache', () => deps.region.lookup(v.key, v.account.id, v.request.path), 'lookup');
+      deps.metrics.hitRatio.record(hit !== null);
+      if (hit) {
+        if (hit.entry.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
+        timing.add('tier', undefined, hit.tier);
+        entry = hit.entry;
+        state = 'HIT';
+      }
+    }
+    if (!entry) {
+      const flight = deps.variantFlights.do(`${v.key}\n${v.signed ? 's' : 'u'}\n${deps.purgeEpoch.value}`, () => produce(deps, v, url, headers, timing));
+      if (flight.shared) timing.add('coalesced');
+      const produced = await flight.promise;
+      if (produced.entry.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
+      if (produced.failover) extra[H.failover] = 'home-unreachable';
+      // Whole code points, %-escaped as UTF-8 (a lone surrogate becomes U+FFFD): never a URIError.
+      if (produced.defaultImage) extra[DEFAULT_IMAGE_HEADER] = headerSafe(produced.defaultImage, 1024);
+      storable &&= !produced.defaultImage;
+      entry = produced.entry;
+    }
+    if (encoding !== 'identity' && isCompressible(entry.meta.contentType)) {
+      const encoded = await encodeOnce(deps, v, entry, encoding, timing, storable);
+      if (encoded) return imageResponse(encoded, deps, state, timing, ifNoneMatch, extra);
+    }
+    return imageResponse(entry, deps, state, timing, ifNoneMatch, extra);
   });
   return app;
 }

@@ -61,7 +61,7 @@ beforeAll(async () => {
     base,
     {
       accounts: [
-        { ...FLEX, homeRegion: 'eu-central-1', backupRegion: 'us-east-1', residency: 'flexible', endpoints: media },
+        { ...FLEX, homeRegion: 'eu-central-1', backupRegion: 'us-east-1', residency: 'flexible', endpoints: media, namedTransforms: { thumb: 'w-40' } },
         { ...STRICT, homeRegion: 'us-east-1', residency: 'strict', endpoints: media },
         { ...OTHER, homeRegion: 'eu-central-1', endpoints: media },
       ],
@@ -370,5 +370,48 @@ describe('upload extras', () => {
     expect(res.metadata).toMatchObject({ width: 60, height: 40, format: 'jpg', pHash: expect.stringMatching(/^[0-9a-f]{16}$/) });
     expect(res.embeddedMetadata).toMatchObject({ Artist: 'v2 test', ImageWidth: 60 });
     expect((await get('/flex/v2/v2.jpg')).status).toBe(200);
+  });
+});
+
+describe('namedTransformations (configuration as data)', () => {
+  /** Polls a URL until its width is `width`; returns the seconds it took. */
+  async function widthWithin(p: string, width: number, colo: string): Promise<number> {
+    const t0 = Date.now();
+    for (;;) {
+      const res = await fetch(cluster.edgeUrl + p, { headers: { 'x-pixmesh-colo': colo, accept: 'image/jpeg' } });
+      if (res.ok && (await size(res))[0] === width) return (Date.now() - t0) / 1000;
+      if (Date.now() - t0 > 20_000) throw new Error(`${p} never became ${width} px wide at ${colo}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  it('the account file seeds the list; an update is in effect at the edge and in other regions within 10 s', async () => {
+    await upload('nt.jpg', '/nt/', await image(200, 100));
+    const list = await ik().namedTransformations.list();
+    expect(list).toEqual([expect.objectContaining({ name: 'thumb', transformation: 'w-40', enabled: true, id: expect.stringMatching(/^[0-9a-f]{24}$/) })]);
+    expect(await size(await get('/flex/tr:n-thumb/nt/nt.jpg'))).toEqual([40, 20]);
+    const updated = await ik().namedTransformations.update(list[0]!.id, { transformation: 'w-20' });
+    expect(updated).toMatchObject({ name: 'thumb', transformation: 'w-20' });
+    expect(await ik().namedTransformations.get(list[0]!.id)).toMatchObject({ transformation: 'w-20' });
+    // FRA is served through eu-central-1 (home); SYD through ap-southeast-2, which polls the store.
+    const here = await widthWithin('/flex/tr:n-thumb/nt/nt.jpg', 20, 'FRA');
+    const there = await widthWithin('/flex/tr:n-thumb/nt/nt.jpg?v=syd', 20, 'SYD');
+    expect(here).toBeLessThan(10);
+    expect(there).toBeLessThan(10);
+  });
+
+  it('create, disable and delete change what n-<name> means; bad input is 400 naming the field, unknown ids 404', async () => {
+    const made = await ik().namedTransformations.create({ name: 'tiny', transformation: 'w-10' });
+    expect(made).toMatchObject({ name: 'tiny', transformation: 'w-10', enabled: true });
+    expect(await widthWithin('/flex/tr:n-tiny/nt/nt.jpg', 10, 'FRA')).toBeLessThan(10);
+    await expect(ik().namedTransformations.create({ name: 'tiny', transformation: 'w-5' })).rejects.toMatchObject({ status: 409 });
+    await expect(ik().namedTransformations.create({ name: 'broken', transformation: 'w-abc' })).rejects.toMatchObject({ status: 400, error: { message: expect.stringContaining('broken') } });
+    await expect(ik().namedTransformations.create({ name: 'b a d', transformation: 'w-5' })).rejects.toMatchObject({ status: 400, error: { message: expect.stringContaining('name') } });
+    await ik().namedTransformations.delete(made.id);
+    await expect(ik().namedTransformations.get(made.id)).rejects.toMatchObject({ status: 404 });
+    await expect(ik().namedTransformations.delete(made.id)).rejects.toMatchObject({ status: 404 });
+    expect((await ik().namedTransformations.list()).map((n) => n.name)).toEqual(['thumb']);
+    // Another account does not see them.
+    expect(await ik(OTHER.privateKey).namedTransformations.list()).toEqual([]);
   });
 });

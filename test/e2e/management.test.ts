@@ -182,14 +182,14 @@ describe('upload', () => {
     await expect(client(STRICT.privateKey).files.upload({ file: `${imageServerUrl}/pic.png`, fileName: 'x.png' })).rejects.toMatchObject({ status: 403 });
   });
 
-  it('answers 400 for a file that is not an image, and 413 over the size limit, leaving nothing behind', async () => {
+  it('answers 400 for a file named as an image that is not one, and 413 over the size limit, leaving nothing behind', async () => {
     await expect(
-      client(FLEX.privateKey).files.upload({ file: await toFile(Buffer.from('hello, not an image'), 'a.txt'), fileName: 'a.txt', useUniqueFileName: false }),
+      client(FLEX.privateKey).files.upload({ file: await toFile(Buffer.from('hello, not an image'), 'a.png'), fileName: 'a.png', useUniqueFileName: false }),
     ).rejects.toMatchObject({ status: 400, error: { message: expect.stringMatching(/unsupported file type/), help: expect.any(String) } });
     await expect(
       client(FLEX.privateKey).files.upload({ file: await toFile(Buffer.alloc(UPLOAD_LIMIT + 1, 1), 'big.jpg'), fileName: 'big.jpg', useUniqueFileName: false }),
     ).rejects.toMatchObject({ status: 413 });
-    expect(await exists(bucket('eu-central-1'), 'flex/a.txt')).toBe(false);
+    expect(await exists(bucket('eu-central-1'), 'flex/a.png')).toBe(false);
     expect(await exists(bucket('eu-central-1'), 'flex/big.jpg')).toBe(false);
   });
 

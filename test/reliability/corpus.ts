@@ -43,6 +43,8 @@ export interface CorpusEntry {
 const EDECODE: ErrorOutcome = { status: 422, code: 'EDECODE' };
 const ELIMIT: ErrorOutcome = { status: 400, code: 'ELIMIT' };
 const ELIMIT_413: ErrorOutcome = { status: 413, code: 'ELIMIT' };
+/** A transformation on a file that is not an image (served as it is otherwise: docs/transformations.md). */
+const EBADTR: ErrorOutcome = { status: 400, code: 'EBADTR' };
 
 /* ------------------------------------------------------------------------------------------ */
 /* Small deterministic PRNG (mulberry32): the corpus and the fuzzers are reproducible by seed.  */
@@ -348,11 +350,11 @@ export async function buildCorpus(opts: { canaryUrl: string; maxInputBytes: numb
   // Zero bytes and non-images.
   add({ name: 'zero-bytes', key: 'bad/empty.jpg', contentType: 'image/jpeg', body: Buffer.alloc(0), tr: 'w-100', errors: [EDECODE], why: 'an empty object is not an image' });
   add({ name: 'html-as-jpeg', key: 'bad/page.jpg', contentType: 'image/jpeg', body: Buffer.from('<!doctype html><html><body><script>alert(1)</script></body></html>'), tr: 'w-100', errors: [EDECODE], why: 'HTML is not an image, whatever the extension says' });
-  add({ name: 'json', key: 'bad/data.json', contentType: 'application/json', body: Buffer.from('{"hello":"world"}'), tr: 'w-100', errors: [EDECODE], why: 'not an image' });
-  add({ name: 'pdf-header', key: 'bad/doc.pdf', contentType: 'application/pdf', body: Buffer.from('%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF'), tr: 'w-100', errors: [EDECODE], why: 'PDF is not a supported source (no poppler loader in use)' });
-  add({ name: 'random-bytes', key: 'bad/random.bin', contentType: 'application/octet-stream', body: randomBytes(10_000, 21), tr: 'w-100', errors: [EDECODE], why: 'noise' });
+  add({ name: 'json', key: 'bad/data.json', contentType: 'application/json', body: Buffer.from('{"hello":"world"}'), tr: 'w-100', errors: [EBADTR], why: 'JSON is a file, not an image: a transformation on it is refused' });
+  add({ name: 'pdf-header', key: 'bad/doc.pdf', contentType: 'application/pdf', body: Buffer.from('%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF'), tr: 'w-100', errors: [EBADTR], why: 'PDF is a file served as it is (no poppler loader in use): a transformation on it is refused' });
+  add({ name: 'random-bytes', key: 'bad/random.bin', contentType: 'application/octet-stream', body: randomBytes(10_000, 21), tr: 'w-100', errors: [EBADTR], why: 'noise is an application/octet-stream file: a transformation on it is refused' });
   add({ name: 'elf-binary-as-png', key: 'bad/elf.png', contentType: 'image/png', body: Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]), randomBytes(1000, 22)]), tr: 'w-100', errors: [EDECODE], why: 'an executable named .png' });
-  add({ name: 'text-plain', key: 'bad/readme.txt', contentType: 'text/plain', body: Buffer.from('just some text\n'.repeat(50)), tr: 'w-100', errors: [EDECODE], why: 'not an image' });
+  add({ name: 'text-plain', key: 'bad/readme.txt', contentType: 'text/plain', body: Buffer.from('just some text\n'.repeat(50)), tr: 'w-100', errors: [EBADTR], why: 'text is a file, not an image: a transformation on it is refused' });
   add({ name: 'tr-original-on-html', key: 'bad/page2.jpg', contentType: 'image/jpeg', body: Buffer.from('<html>x</html>'), tr: 'w-100,q-50', errors: [EDECODE], why: 'a second variant of a non-image, same answer' });
 
   // Wrong extension / content type: the bytes decide.
@@ -367,7 +369,7 @@ export async function buildCorpus(opts: { canaryUrl: string; maxInputBytes: numb
   add({ name: 'jpeg-bomb-65500x65500', key: 'bomb/jpeg-65500.jpg', contentType: 'image/jpeg', body: jpegWithDeclaredSize(photo, 65500, 65500), tr: 'w-100', errors: [ELIMIT], why: 'SOF claims 65500×65500' });
   add({ name: 'gif-bomb-65535x65535', key: 'bomb/gif-65535.gif', contentType: 'image/gif', body: gifWithDeclaredSize(65535, 65535), tr: 'w-100', errors: [ELIMIT, EDECODE], why: 'logical screen 65535×65535 with no real data' });
   add({ name: 'webp-bomb-16384x16384', key: 'bomb/webp-16k.webp', contentType: 'image/webp', body: await webpWithDeclaredSize(16384, 16384), tr: 'w-100', errors: [ELIMIT, EDECODE], why: 'VP8X canvas 16384² = 268 MP' });
-  add({ name: 'svg-bomb-100000x100000', key: 'bomb/huge.svg', contentType: 'image/svg+xml', body: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="100000" height="100000"><rect width="100%" height="100%" fill="red"/></svg>'), tr: 'w-100', errors: [ELIMIT], image: { width: 100 }, why: 'a vector may be rasterised at the requested size; rasterising 10^10 px is a limit' });
+  add({ name: 'svg-bomb-100000x100000', key: 'bomb/huge.svg', contentType: 'image/svg+xml', body: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="100000" height="100000"><rect width="100%" height="100%" fill="red"/></svg>'), tr: 'f-png,w-100', errors: [ELIMIT], image: { width: 100 }, why: 'a vector may be rasterised at the requested size; rasterising 10^10 px is a limit' });
   // A real decompression bomb: a valid 10001×10001 PNG of ~100 kB (just over the 100 MP limit).
   add({ name: 'png-real-bomb-10001x10001', key: 'bomb/real-10001.png', contentType: 'image/png', body: uniformPng(10_001, 10_001), tr: 'w-100', errors: [ELIMIT], why: 'valid pixels, 100.02 MP > 100 MP' });
   // Within the limit: a 6000×6000 valid PNG of a few kB must render, with RSS bounded.
@@ -433,18 +435,18 @@ export async function buildCorpus(opts: { canaryUrl: string; maxInputBytes: numb
       why: 'auto-rotation from EXIF',
     });
 
-  // SVG.
-  add({ name: 'svg-script-and-handlers', key: 'svg/script.svg', contentType: 'image/svg+xml', body: Buffer.from(scriptSvg()), tr: 'w-60', image: { format: 'png', width: 60 }, errors: [EDECODE], why: 'rasterised (scripts never run); never served as SVG' });
-  add({ name: 'svg-external-references', key: 'svg/external.svg', contentType: 'image/svg+xml', body: Buffer.from(externalRefSvg(opts.canaryUrl)), tr: 'w-60', image: { format: 'png', width: 60 }, errors: [EDECODE], why: 'rendered without fetching anything' });
-  add({ name: 'svg-billion-laughs', key: 'svg/laughs.svg', contentType: 'image/svg+xml', body: Buffer.from(billionLaughs), tr: 'w-60', errors: [EDECODE], image: { format: 'png' }, why: 'entity expansion is capped by libxml2: refused or rendered, bounded in time and memory' });
-  add({ name: 'svg-xxe-file', key: 'svg/xxe.svg', contentType: 'image/svg+xml', body: Buffer.from(xxeSvg), tr: 'w-60', errors: [EDECODE], image: { format: 'png' }, why: 'external entities are not loaded' });
-  add({ name: 'svg-not-xml', key: 'svg/broken.svg', contentType: 'image/svg+xml', body: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect'), tr: 'w-60', errors: [EDECODE], why: 'broken XML' });
+  // SVG, rasterised (an explicit raster format; without one an SVG is served sanitised: test/e2e/static.test.ts).
+  add({ name: 'svg-script-and-handlers', key: 'svg/script.svg', contentType: 'image/svg+xml', body: Buffer.from(scriptSvg()), tr: 'f-png,w-60', image: { format: 'png', width: 60 }, errors: [EDECODE], why: 'rasterised (scripts never run); never served as SVG' });
+  add({ name: 'svg-external-references', key: 'svg/external.svg', contentType: 'image/svg+xml', body: Buffer.from(externalRefSvg(opts.canaryUrl)), tr: 'f-png,w-60', image: { format: 'png', width: 60 }, errors: [EDECODE], why: 'rendered without fetching anything' });
+  add({ name: 'svg-billion-laughs', key: 'svg/laughs.svg', contentType: 'image/svg+xml', body: Buffer.from(billionLaughs), tr: 'f-png,w-60', errors: [EDECODE], image: { format: 'png' }, why: 'entity expansion is capped by libxml2: refused or rendered, bounded in time and memory' });
+  add({ name: 'svg-xxe-file', key: 'svg/xxe.svg', contentType: 'image/svg+xml', body: Buffer.from(xxeSvg), tr: 'f-png,w-60', errors: [EDECODE], image: { format: 'png' }, why: 'external entities are not loaded' });
+  add({ name: 'svg-not-xml', key: 'svg/broken.svg', contentType: 'image/svg+xml', body: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect'), tr: 'f-png,w-60', errors: [EDECODE], why: 'broken XML' });
   add({
     name: 'svg-deep-nesting',
     key: 'svg/deep.svg',
     contentType: 'image/svg+xml',
     body: Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="50" height="50">${'<g>'.repeat(5000)}<rect width="50" height="50"/>${'</g>'.repeat(5000)}</svg>`),
-    tr: 'w-50',
+    tr: 'f-png,w-50',
     errors: [EDECODE],
     image: { format: 'png' },
     why: '5000 nested groups: bounded recursion',

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { isPixmeshError } from '../../shared/errors.js';
 import { DEFAULT_SVG_LIMITS, inspectSvg, looksLikeSvg } from '../../origin/src/pipeline/svg-guard.js';
-import { sniffImage } from '../../origin/src/media/upload.js';
+import { sniffUpload } from '../../origin/src/media/upload.js';
 import { checkInputPixels } from '../../origin/src/limits.js';
 
 /** A PNG whose IHDR claims width×height (the pixel data is a tiny valid stream for 1×1). */
@@ -97,8 +97,8 @@ describe('SVG guard: refused before rasterising', () => {
   it('the region refuses such an SVG before it takes a transform slot, and uploads refuse it too', async () => {
     const bomb = svg(`<image width="10" height="10" href="${dataUri(huge)}"/>`);
     expect(await outcome(checkInputPixels(bomb, 100_000_000))).toBe('400 ELIMIT');
-    expect(await outcome(sniffImage(bomb, 100_000_000))).toBe('400 ELIMIT');
-    expect(await outcome(sniffImage(svg('<rect width="1" height="1"/>'), 100_000_000))).toBe('ok');
+    expect(await outcome(sniffUpload(bomb, 'bomb.svg', 100_000_000, () => Infinity))).toBe('400 ELIMIT');
+    expect(await outcome(sniffUpload(svg('<rect width="1" height="1"/>'), 'ok.svg', 100_000_000, () => Infinity))).toBe('ok');
     // sanity: sharp itself takes the bomb for a 100×100 SVG (that is the bypass being closed)
     const md = await sharp(bomb).metadata();
     expect([md.format, md.width, md.height]).toEqual(['svg', 100, 100]);

@@ -19,6 +19,10 @@ export interface CachedMeta {
   processedBy?: string;
   /** Marked private at its origin: served only to signed requests. */
   isPrivate?: boolean;
+  /** When the original last changed (ms; from its origin), for Last-Modified; createdAt when unknown. */
+  lastModified?: number;
+  /** A compressed body (br / gzip) of a compressible file; absent for identity bodies. */
+  contentEncoding?: 'br' | 'gzip';
   createdAt: number;
   bodyLength: number;
 }

@@ -27,10 +27,11 @@ import { DEFAULT_PURGES_PER_MIN, purgeLimiter } from '../budget.js';
 import { deriveFolders, publicFile, SORTS, uploadResponse, type Sortable } from './shape.js';
 import { DEFAULT_MAX_VERSIONS, FileExistsError, MediaStore } from './store.js';
 import { DEFAULT_JOB_STEP } from './jobs.js';
+import { configRoutes, ControlPlane, controlPlaneSettings } from '../account-config.js';
 import { CustomFields } from './custom-fields.js';
 import { analyse, embeddedMetadata } from './metadata.js';
 import { libraryRoutes } from './library.js';
-import { checkStorePath, fileBytes, parseUploadForm, readBodyLimited, sniffImage, uniqueName } from './upload.js';
+import { checkStorePath, fileBytes, parseUploadForm, readBodyLimited, sniffUpload, uploadLimitFor, uniqueName } from './upload.js';
 import { fetchUploadUrl, type UrlFetcher } from './url-fetch.js';
 
 /** Upload answer header: the (URI-encoded) path whose old variants the edge must treat as purged. */
@@ -47,8 +48,12 @@ export interface MediaDeps {
 }
 
 export interface MediaLimits {
-  /** Largest file accepted (decoded bytes). ImageKit's free plan: 25 MB. */
+  /** Largest file accepted (decoded bytes): images and files other than SVG and video. ImageKit's free plan: 25 MB. */
   maxUploadBytes: number;
+  /** Largest SVG (it is sanitised on delivery: origin/src/delivery/svg.ts). */
+  maxSvgBytes: number;
+  /** Largest video or audio file (served as it is, with Range). */
+  maxVideoBytes: number;
   /** Largest image accepted, width × height × frames. */
   maxPixels: number;
   /** A request body that stalls this long is abandoned (nothing is written). */
@@ -74,6 +79,8 @@ export function mediaLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): MediaL
   };
   return {
     maxUploadBytes: int('PIXMESH_UPLOAD_MAX_BYTES', 25 * 1024 * 1024),
+    maxSvgBytes: int('PIXMESH_UPLOAD_MAX_SVG_BYTES', 5 * 1024 * 1024),
+    maxVideoBytes: int('PIXMESH_UPLOAD_MAX_VIDEO_BYTES', 40 * 1024 * 1024),
     maxPixels: int('PIXMESH_UPLOAD_MAX_PIXELS', 100_000_000),
     idleMs: int('PIXMESH_UPLOAD_IDLE_MS', 30_000),
     bodyDeadlineMs: int('PIXMESH_UPLOAD_BODY_DEADLINE_MS', 120_000),
@@ -122,6 +129,11 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   };
   const endpointOf = (url: string) => new URL(url).searchParams.get('endpoint') ?? '';
   const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, fields: customFields, jobStep: limits.jobStep, isHome: (id) => deps.accounts.get(id)?.homeRegion === config.region });
+  // Account configuration stored as data (named transformations): every region polls it.
+  const controlSettings = controlPlaneSettings();
+  const control = new ControlPlane(config.s3, controlSettings.bucket, deps.accounts);
+  control.start(controlSettings.pollMs);
+  configRoutes(app, { control, home });
   // Folder jobs still Pending when this region stopped go on.
   setTimeout(() => {
     jobs.resume().then(
@@ -139,7 +151,9 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     const account = home(c.req.param('account'));
     const req = c.req.raw;
     const settings = mediaSettings(deps.accounts, account.id);
-    const maxBytes = Math.min(settings.maxUploadBytes ?? limits.maxUploadBytes, limits.maxUploadBytes * 4);
+    // The account's cap applies to every type; the body is read up to the largest per-type limit.
+    const cap = (bytes: number) => Math.min(settings.maxUploadBytes ?? bytes, bytes * 4);
+    const maxBytes = cap(Math.max(limits.maxUploadBytes, limits.maxSvgBytes, limits.maxVideoBytes));
     const auth = new URL(req.url).searchParams.get('auth');
     if (auth !== 'key' && auth !== 'signature') throw badRequest('auth must be key or signature');
     const declared = Number(req.headers.get('content-length') ?? NaN);
@@ -153,7 +167,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     uploading++;
     uploadingBy.set(account.id, mine + 1);
     try {
-      return await upload(req, raw, account, endpointOf(c.req.url), maxBytes, settings);
+      return await upload(req, raw, account, endpointOf(c.req.url), maxBytes, settings, cap);
     } finally {
       uploading--;
       const left = (uploadingBy.get(account.id) ?? 1) - 1;
@@ -163,13 +177,21 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   });
 
   /** One upload, its body in: authenticate (client-side) → bytes → type → atomic store → purge if replaced. */
-  const upload = async (req: Request, raw: Buffer, account: Account, endpoint: string, maxBytes: number, settings: ReturnType<typeof mediaSettings>): Promise<Response> => {
+  const upload = async (
+    req: Request,
+    raw: Buffer,
+    account: Account,
+    endpoint: string,
+    maxBytes: number,
+    settings: ReturnType<typeof mediaSettings>,
+    cap: (bytes: number) => number,
+  ): Promise<Response> => {
     const auth = new URL(req.url).searchParams.get('auth');
     const fields = await parseUploadForm(raw, req.headers.get('content-type') ?? '');
     if (auth === 'signature') verifyClientUpload(account, fields, tokens);
 
     const { body } = await fileBytes(fields.file, { maxBytes, fetchUrl, allowPrivateNetwork: settings.allowPrivateNetwork, urlTimeoutMs: limits.urlTimeoutMs });
-    const sniffed = await sniffImage(body, limits.maxPixels);
+    const sniffed = await sniffUpload(body, fields.fileName, limits.maxPixels, (mime) => cap(uploadLimitFor(mime, limits)));
     const name = fields.useUniqueFileName ? uniqueName(fields.fileName) : fields.fileName;
     checkStorePath(account.id, `${fields.folder}${name}`);
     // A replaced file that keeps its custom metadata was checked when it got it.

@@ -1,12 +1,14 @@
 /**
  * Reading an upload: the multipart body (bounded in bytes and in idle time), ImageKit's fields
  * validated and normalised, and the file's bytes from a binary part, a base64 string (plain or a
- * data: URI) or a URL fetched by the SSRF-safe fetcher. The type is decided from the bytes, never
- * from the name or the declared type.
+ * data: URI) or a URL fetched by the SSRF-safe fetcher. The type is decided from the bytes (the
+ * name's extension only for files with no magic number, such as CSS or JS), never from the declared type.
  */
 import crypto from 'node:crypto';
 import sharp, { type Metadata } from 'sharp';
 import { badRequest, limitExceeded, PixmeshError, upstreamFailed } from '../../../shared/errors.js';
+import { decideDelivery, essence } from '../../../shared/delivery.js';
+import { sniffType } from '../delivery/index.js';
 import { checkSvg } from '../pipeline/svg-guard.js';
 import type { FileRecord } from './store.js';
 import type { UrlFetcher } from './url-fetch.js';
@@ -247,21 +249,39 @@ export interface Sniffed {
   hasAlpha?: boolean;
 }
 
-/** The type from the bytes (header only, nothing decoded); anything but a supported image → 400. */
-export async function sniffImage(body: Buffer, maxPixels: number): Promise<Sniffed> {
+/**
+ * The type from the bytes: an image libvips reads (header only, nothing decoded) is an `image`;
+ * anything else is a `non-image` typed from its bytes (file-type), else its name's extension,
+ * else application/octet-stream (shared/delivery.ts decides). A file named as an image that is
+ * not one is refused (400). `maxBytesFor(mime)`: the size limit for the type (413 ELIMIT over it).
+ */
+export async function sniffUpload(body: Buffer, fileName: string, maxPixels: number, maxBytesFor: (mime: string) => number): Promise<Sniffed> {
   if (body.length === 0) throw badRequest('the file is empty');
-  let m: Metadata;
+  const type = decideDelivery({ path: fileName, sniffed: await sniffType(body) });
+  const limit = maxBytesFor(essence(type.contentType));
+  if (body.length > limit) throw limitExceeded(`the file (${essence(type.contentType)}, ${body.length} bytes) is over the ${limit}-byte upload limit for its type`, 413);
+  let m: Metadata | undefined;
   try {
     m = await sharp(body, { limitInputPixels: false }).metadata();
   } catch {
-    throw badRequest('unsupported file type: only images (JPEG, PNG, WebP, GIF, AVIF, HEIF, TIFF, SVG) can be uploaded');
+    m = undefined;
   }
-  const mime = m.format ? MIME[m.format] : undefined;
-  if (!mime) throw badRequest(`unsupported file type "${m.format ?? 'unknown'}"`);
+  const mime = m?.format ? MIME[m.format] : undefined;
+  if (!m || !mime || !m.width || !m.height) {
+    if (type.kind !== 'file') throw badRequest(`unsupported file type: "${fileName.slice(0, 100)}" is named as ${type.contentType} but is not a readable image`);
+    return { mime: essence(type.contentType), fileType: 'non-image' };
+  }
   const height = m.pageHeight && (m.pages ?? 1) > 1 ? m.pageHeight : m.height;
   if ((m.width ?? 0) * (height ?? 0) * (m.pages ?? 1) > maxPixels) throw limitExceeded(`the image is over the ${maxPixels}-pixel limit`);
   // an SVG that embeds a huge raster, expands <use> without bound or reads outside itself is refused at upload too
   if (m.format === 'svg') await checkSvg(body, maxPixels);
   const swap = (m.orientation ?? 1) >= 5;
   return { mime, fileType: 'image', width: swap ? height : m.width, height: swap ? m.width : height, hasAlpha: Boolean(m.hasAlpha) };
+}
+
+/** The upload size limit for a file of this type (bytes): SVG and video have their own. */
+export function uploadLimitFor(mime: string, limits: { maxUploadBytes: number; maxSvgBytes: number; maxVideoBytes: number }): number {
+  if (mime === 'image/svg+xml') return limits.maxSvgBytes;
+  if (mime.startsWith('video/') || mime.startsWith('audio/')) return limits.maxVideoBytes;
+  return limits.maxUploadBytes;
 }

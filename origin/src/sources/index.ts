@@ -52,12 +52,12 @@ async function tryOrigin(origin: SourceConfig, input: FetchOriginalInput, region
         if (!input.account.backupRegion || (e as { code?: string }).code === 'ELIMIT') throw e;
         obj = await getS3Object(region.s3, mediaBucketFor(input.account.backupRegion), key, input.maxBytes, s3TimeoutMs(region));
       }
-      return obj && { body: obj.body, contentType: obj.contentType, source: 'media', isPrivate: obj.metadata.isprivatefile === 'true' };
+      return obj && { body: obj.body, contentType: obj.contentType, source: 'media', isPrivate: obj.metadata.isprivatefile === 'true', lastModified: obj.lastModified };
     }
     case 's3': {
       const key = origin.prefix ? `${origin.prefix.replace(/\/+$/, '')}/${input.path}` : input.path;
       const obj = await getS3Object(origin, origin.bucket, key, input.maxBytes, s3TimeoutMs(region));
-      return obj && { body: obj.body, contentType: obj.contentType, source: `s3:${origin.bucket}`, isPrivate: obj.metadata.isprivatefile === 'true' };
+      return obj && { body: obj.body, contentType: obj.contentType, source: `s3:${origin.bucket}`, isPrivate: obj.metadata.isprivatefile === 'true', lastModified: obj.lastModified };
     }
     case 'web':
       if (/^[a-z][a-z0-9+.-]*:/i.test(input.path)) return null; // an absolute URL is for a web proxy

@@ -34,6 +34,7 @@ export interface S3Object {
   body: Buffer;
   contentType?: string;
   etag?: string;
+  lastModified?: number;
   metadata: Record<string, string>;
 }
 
@@ -93,5 +94,5 @@ async function readBody(out: GetObjectCommandOutput, maxBytes: number): Promise<
     }
     chunks.push(Buffer.from(chunk));
   }
-  return { body: Buffer.concat(chunks), contentType: out.ContentType, etag: out.ETag, metadata: out.Metadata ?? {} };
+  return { body: Buffer.concat(chunks), contentType: out.ContentType, etag: out.ETag, lastModified: out.LastModified?.getTime(), metadata: out.Metadata ?? {} };
 }

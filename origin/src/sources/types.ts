@@ -6,6 +6,8 @@ export interface Original {
   source: string;
   /** Marked private by its origin (S3 metadata isprivatefile, or Is-Private-File): needs a signed URL. */
   isPrivate: boolean;
+  /** When the original last changed (ms), from S3's LastModified or the web origin's Last-Modified. */
+  lastModified?: number;
 }
 
 export interface FetchLimits {

@@ -37,6 +37,7 @@ function toOriginal(res: SafeResponse, source: string): Original | null {
     contentType: header(res, 'content-type'),
     source,
     isPrivate: (header(res, 'is-private-file') ?? '').trim().toLowerCase() === 'true',
+    lastModified: Date.parse(header(res, 'last-modified') ?? '') || undefined,
   };
 }
 

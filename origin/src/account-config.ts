@@ -1,0 +1,208 @@
+/**
+ * Account configuration as data: what a customer sets through the management API (named
+ * transformations) is stored in the control-plane bucket (PIXMESH_CONTROL_BUCKET, default
+ * `pixmesh-control`, one bucket every region reads) as `accounts/<account>.json`, and laid over the
+ * account file (the seed) by AccountDirectory.setOverlay. Writes happen in the account's home
+ * region; every region polls the bucket (PIXMESH_CONFIG_POLL_MS, default 2 s) and the edge re-reads
+ * the directory within its TTL (5 s), so a change is in effect everywhere within about 7 s.
+ *
+ * Named transformations are part of the cache key (expanded by the parser, shared/cache-key.ts),
+ * so editing one changes the key of every URL using it: nothing stale can be served.
+ *
+ *   GET    /v1/named-transformations        → NamedTransformation[]
+ *   POST   /v1/named-transformations        {name, transformation, enabled} → 201 NamedTransformation
+ *   GET    /v1/named-transformations/:id    → NamedTransformation
+ *   PATCH  /v1/named-transformations/:id    {name, transformation, enabled} → NamedTransformation
+ *   DELETE /v1/named-transformations/:id    → 204
+ */
+import crypto from 'node:crypto';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Context, Hono } from 'hono';
+import type { Account } from '../../shared/accounts.js';
+import { AccountFileError } from '../../shared/accounts.js';
+import { badRequest, conflict, notFound } from '../../shared/errors.js';
+import type { AccountDirectory } from './accounts.js';
+import { log } from './log.js';
+import { s3Client, type S3Location } from './sources/s3.js';
+
+export interface NamedTransformation {
+  id: string;
+  name: string;
+  transformation: string;
+  enabled: boolean;
+  createdAt: string;
+}
+
+/** What is stored per account. */
+export interface AccountConfigDoc {
+  v: 1;
+  updatedAt: string;
+  namedTransformations?: NamedTransformation[];
+}
+
+/** PIXMESH_CONTROL_BUCKET (default pixmesh-control) and PIXMESH_CONFIG_POLL_MS (default 2000). */
+export function controlPlaneSettings(env: NodeJS.ProcessEnv = process.env): { bucket: string; pollMs: number } {
+  const pollMs = Number(env.PIXMESH_CONFIG_POLL_MS ?? 2000);
+  if (!Number.isInteger(pollMs) || pollMs < 100) throw new Error(`PIXMESH_CONFIG_POLL_MS must be an integer ≥ 100 (got "${env.PIXMESH_CONFIG_POLL_MS}")`);
+  return { bucket: env.PIXMESH_CONTROL_BUCKET || 'pixmesh-control', pollMs };
+}
+
+const docKey = (accountId: string) => `accounts/${accountId}.json`;
+/** A seeded transformation's id is derived from its name, so every region seeds the same ids. */
+const seedId = (accountId: string, name: string) => crypto.createHash('sha1').update(`${accountId}\nnt\n${name}`).digest('hex').slice(0, 24);
+
+/** The account-file fields a stored document replaces. */
+export function overlayOf(doc: AccountConfigDoc): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (doc.namedTransformations) out.namedTransforms = Object.fromEntries(doc.namedTransformations.filter((n) => n.enabled).map((n) => [n.name, n.transformation]));
+  return out;
+}
+
+export class ControlPlane {
+  private readonly client: S3Client;
+  /** key → ETag last applied. */
+  private readonly seen = new Map<string, string>();
+  private timer: NodeJS.Timeout | undefined;
+  private bucketReady = false;
+
+  constructor(
+    s3: S3Location,
+    readonly bucket: string,
+    private readonly directory: AccountDirectory,
+  ) {
+    this.client = s3Client(s3);
+  }
+
+  /** Reads every changed document and applies it (missing bucket = nothing stored yet). */
+  async poll(): Promise<void> {
+    let token: string | undefined;
+    do {
+      let out;
+      try {
+        out = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: 'accounts/', ContinuationToken: token }));
+      } catch (e) {
+        if ((e as { name?: string }).name === 'NoSuchBucket') return;
+        throw e;
+      }
+      for (const o of out.Contents ?? []) {
+        if (!o.Key || !o.ETag || this.seen.get(o.Key) === o.ETag) continue;
+        const doc = await this.read(o.Key);
+        const id = o.Key.slice('accounts/'.length, -'.json'.length);
+        if (doc && this.directory.setOverlay(id, overlayOf(doc))) log.info('account configuration applied', { account: id, updatedAt: doc.updatedAt });
+        this.seen.set(o.Key, o.ETag);
+      }
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  start(intervalMs: number): void {
+    if (this.timer) return;
+    const tick = () => this.poll().catch((e) => log.warn('control-plane poll failed', { bucket: this.bucket, err: String(e) }));
+    void tick();
+    this.timer = setInterval(tick, intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async read(key: string): Promise<AccountConfigDoc | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return JSON.parse(await out.Body!.transformToString('utf8')) as AccountConfigDoc;
+    } catch (e) {
+      const err = e as { name?: string };
+      if (err.name === 'NoSuchKey' || err.name === 'NoSuchBucket') return undefined;
+      throw e;
+    }
+  }
+
+  /** The account's stored document, or one seeded from the account file. */
+  async load(account: Account): Promise<AccountConfigDoc> {
+    const doc = await this.read(docKey(account.id));
+    return doc ?? { v: 1, updatedAt: new Date(0).toISOString(), namedTransformations: undefined };
+  }
+
+  /** Validates the document against the account file, stores it, and applies it here at once. */
+  async save(account: Account, doc: AccountConfigDoc): Promise<void> {
+    const overlay = overlayOf(doc);
+    try {
+      this.directory.preview(account.id, overlay);
+    } catch (e) {
+      if (e instanceof AccountFileError) throw badRequest(e.problems.map((p) => p.replace(/^accounts\[\d+\]( \([^)]*\))?[.:]?\s*/, '')).join('; '));
+      throw e;
+    }
+    if (!this.bucketReady) {
+      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket })).catch(() => undefined);
+      this.bucketReady = true;
+    }
+    const body = JSON.stringify({ ...doc, updatedAt: new Date().toISOString() });
+    const out = await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: docKey(account.id), Body: body, ContentType: 'application/json' }));
+    this.directory.setOverlay(account.id, overlay);
+    if (out.ETag) this.seen.set(docKey(account.id), out.ETag);
+  }
+}
+
+/** The account's named transformations: the stored list, or the account file's, seeded. */
+function namedList(account: Account, doc: AccountConfigDoc): NamedTransformation[] {
+  if (doc.namedTransformations) return doc.namedTransformations;
+  const at = new Date(0).toISOString();
+  return Object.entries(account.namedTransforms).map(([name, transformation]) => ({ id: seedId(account.id, name), name, transformation, enabled: true, createdAt: at }));
+}
+
+const NAME = /^[A-Za-z0-9_-]{1,100}$/;
+
+export function configRoutes(app: Hono, deps: { control: ControlPlane; home: (id: string) => Account }): void {
+  const P = '/internal/media/:account/v1/named-transformations';
+  const body = async (c: Context) => {
+    const b = (await c.req.json().catch(() => null)) as unknown;
+    if (!b || typeof b !== 'object' || Array.isArray(b)) throw badRequest('the body must be a JSON object');
+    return b as Record<string, unknown>;
+  };
+  const fields = (b: Record<string, unknown>, partial: boolean) => {
+    for (const k of Object.keys(b)) if (!['name', 'transformation', 'enabled'].includes(k)) throw badRequest(`${k} is not a field of a named transformation (name, transformation, enabled)`);
+    if ((!partial || b.name !== undefined) && (typeof b.name !== 'string' || !NAME.test(b.name))) throw badRequest('name is required: 1–100 characters of A-Z a-z 0-9 _ -');
+    if ((!partial || b.transformation !== undefined) && (typeof b.transformation !== 'string' || b.transformation.trim() === '' || b.transformation.length > 2000))
+      throw badRequest('transformation is required: a transformation string such as "w-300,h-300"');
+    if (b.enabled !== undefined && typeof b.enabled !== 'boolean') throw badRequest('enabled must be a boolean');
+    return b as Partial<NamedTransformation>;
+  };
+  const ctx = async (c: Context) => {
+    const account = deps.home(c.req.param('account')!);
+    const doc = await deps.control.load(account);
+    return { account, doc, list: namedList(account, doc) };
+  };
+
+  app.get(P, async (c) => c.json((await ctx(c)).list));
+  app.get(`${P}/:id`, async (c) => {
+    const found = (await ctx(c)).list.find((n) => n.id === c.req.param('id'));
+    if (!found) throw notFound('No named transformation with this id.');
+    return c.json(found);
+  });
+  app.post(P, async (c) => {
+    const f = fields(await body(c), false);
+    const { account, doc, list } = await ctx(c);
+    if (list.some((n) => n.name === f.name)) throw conflict(`a named transformation "${f.name}" already exists`);
+    const made: NamedTransformation = { id: crypto.randomBytes(12).toString('hex'), name: f.name!, transformation: f.transformation!, enabled: f.enabled ?? true, createdAt: new Date().toISOString() };
+    await deps.control.save(account, { ...doc, namedTransformations: [...list, made] });
+    return c.json(made, 201);
+  });
+  app.patch(`${P}/:id`, async (c) => {
+    const f = fields(await body(c), true);
+    const { account, doc, list } = await ctx(c);
+    const cur = list.find((n) => n.id === c.req.param('id'));
+    if (!cur) throw notFound('No named transformation with this id.');
+    if (f.name && f.name !== cur.name && list.some((n) => n.name === f.name)) throw conflict(`a named transformation "${f.name}" already exists`);
+    const next = { ...cur, ...f };
+    await deps.control.save(account, { ...doc, namedTransformations: list.map((n) => (n.id === cur.id ? next : n)) });
+    return c.json(next);
+  });
+  app.delete(`${P}/:id`, async (c) => {
+    const { account, doc, list } = await ctx(c);
+    if (!list.some((n) => n.id === c.req.param('id'))) throw notFound('No named transformation with this id.');
+    await deps.control.save(account, { ...doc, namedTransformations: list.filter((n) => n.id !== c.req.param('id')) });
+    return c.body(null, 204);
+  });
+}
