@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -28,8 +29,13 @@ export interface ClusterOptions {
   /** Regions to start (default all six). */
   regions?: RegionId[];
   trustGeoHeaders?: boolean;
-  /** Where child output goes: "inherit" for npm start, a folder of log files for tests. */
-  logs?: 'inherit' | { dir: string };
+  /**
+   * Where child output goes: "inherit" (the terminal), or a folder with one `<name>.log` per child
+   * (npm start, tests); `tee` also receives every line (npm start --pretty-logs).
+   */
+  logs?: 'inherit' | { dir: string; tee?: (name: string, line: string) => void };
+  /** Called when a child exits that nobody asked to stop (npm start reports it). */
+  onChildExit?: (exit: ChildExit) => void;
   /** Extra environment for origin processes. */
   originEnv?: Record<string, string>;
   /** Buckets to create besides the media buckets. */
@@ -51,6 +57,15 @@ export interface ClusterOptions {
   replicaPortStep?: number;
   /** The balancer's policy (default hash: owner of the variant / account; round-robin for comparisons). */
   balancerPolicy?: 'hash' | 'round-robin';
+}
+
+export interface ChildExit {
+  /** "edge", a region id, or "<region>#<k>" for a replica. */
+  name: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Its log file, when logs go to a folder. */
+  logFile?: string;
 }
 
 /** PIXMESH_REPLICAS for `npm start` (default 1), validated. */
@@ -113,6 +128,27 @@ async function waitForHttp(
   throw new Error(`${what} did not answer ${url} within ${timeoutMs} ms`);
 }
 
+/** Refuses to start when a port is taken, naming the port and what needed it (instead of a child dying later). */
+async function assertPortsFree(host: string, ports: { port: number; what: string }[]): Promise<void> {
+  const busy: string[] = [];
+  let firstBusy = 0;
+  await Promise.all(
+    ports.map(
+      ({ port, what }) =>
+        new Promise<void>((resolve) => {
+          const server = net.createServer();
+          server.once('error', (e: NodeJS.ErrnoException) => {
+            busy.push(`${host}:${port} (${what})${e.code === 'EADDRINUSE' ? '' : `: ${e.code ?? e.message}`}`);
+            firstBusy ||= port;
+            resolve();
+          });
+          server.listen({ port, host, exclusive: true }, () => server.close(() => resolve()));
+        }),
+    ),
+  );
+  if (busy.length) throw new Error(`port${busy.length > 1 ? 's' : ''} already in use: ${busy.sort().join(', ')} — another pixmesh (or another program) is running; stop it first ("lsof -i :${firstBusy}" shows who listens)`);
+}
+
 function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 8000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
@@ -147,12 +183,48 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   const internalSecret = internalSecretFor(dataDir);
   const s3Url = `http://${host}:${s3Port}`;
   const children = new Map<string, ChildProcess>();
-  const output = (name: string): ['ignore', 'inherit' | number, 'inherit' | number] => {
-    if (!opts.logs || opts.logs === 'inherit') return ['ignore', 'inherit', 'inherit'];
-    fs.mkdirSync(opts.logs.dir, { recursive: true });
-    const fd = fs.openSync(path.join(opts.logs.dir, `${name}.log`), 'a');
-    return ['ignore', fd, fd];
+  /** Children being stopped on purpose (their exit is no news). */
+  const stopping = new WeakSet<ChildProcess>();
+  const logs = opts.logs === undefined || opts.logs === 'inherit' ? undefined : opts.logs;
+  /** Spawns a child in its own process group with its output in `<logName>.log` (or the terminal). */
+  const spawnChild = (name: string, logName: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess => {
+    let stdio: ['ignore', 'inherit' | 'pipe' | number, 'inherit' | 'pipe' | number] = ['ignore', 'inherit', 'inherit'];
+    const logFile = logs ? path.join(logs.dir, `${logName}.log`) : undefined;
+    if (logs && logFile) {
+      fs.mkdirSync(logs.dir, { recursive: true });
+      const fd = fs.openSync(logFile, 'a');
+      stdio = logs.tee ? ['ignore', 'pipe', 'pipe'] : ['ignore', fd, fd];
+      if (!logs.tee) setImmediate(() => fs.closeSync(fd));
+    }
+    const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio, detached: true });
+    if (logs?.tee && logFile) {
+      const file = fs.createWriteStream(logFile, { flags: 'a' });
+      for (const stream of [child.stdout, child.stderr]) {
+        let rest = '';
+        stream?.on('data', (chunk: Buffer) => {
+          file.write(chunk);
+          const lines = (rest + chunk.toString('utf8')).split('\n');
+          rest = lines.pop() ?? '';
+          for (const line of lines) if (line) logs.tee!(name, line);
+        });
+      }
+      child.once('exit', () => file.end());
+    }
+    child.once('exit', (code, signal) => {
+      if (!stopping.has(child)) opts.onChildExit?.({ name, code, signal, logFile });
+    });
+    children.set(name, child);
+    return child;
   };
+  const stopOnPurpose = (c: ChildProcess, signal?: NodeJS.Signals) => {
+    stopping.add(c);
+    return stopChild(c, signal);
+  };
+  await assertPortsFree(host, [
+    { port: s3Port, what: 'S3, s3rver' },
+    ...(opts.edge === false ? [] : [{ port: edgePort, what: 'the edge, wrangler dev' }]),
+    ...regions.map((id) => ({ port: Number(new URL(regionUrls[id]).port), what: `region ${id}` })),
+  ]);
 
   // 1. S3-protocol server, data kept between runs.
   const buckets = [...new Set([...REGION_IDS.map((r) => mediaBucketFor(r)), ...REGION_IDS.map((r) => sharedBucketFor(r)), ...(opts.buckets ?? [])])];
@@ -178,7 +250,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
 
   const stopAll = async () => {
     await Promise.all(Object.values(balancers).map((b) => b.close()));
-    await Promise.all([...children.values()].map((c) => stopChild(c)));
+    await Promise.all([...children.values()].map((c) => stopOnPurpose(c)));
     await s3.close().catch(() => undefined);
   };
 
@@ -207,19 +279,13 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     });
     const startReplica = async (id: RegionId, k: number) => {
       const name = childName(id, k);
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'origin/src/main.ts')], {
-        cwd: ROOT,
-        env: originEnv(id, k),
-        stdio: output(`origin-${name}`),
-        detached: true,
-      });
-      children.set(name, child);
+      const child = spawnChild(name, `origin-${name}`, ['--import', 'tsx', path.join(ROOT, 'origin/src/main.ts')], originEnv(id, k));
       await waitForHttp(`${replicaUrls[id][k - 1]}/healthz`, `origin ${name}`, child, 60_000, (body) => body.includes(`"region":"${id}"`) && body.includes(`"pid":${child.pid}`));
     };
     const stopReplica = async (id: RegionId, k: number, signal: NodeJS.Signals = 'SIGTERM') => {
       const name = childName(id, k);
       const c = children.get(name);
-      if (c) await stopChild(c, signal);
+      if (c) await stopOnPurpose(c, signal);
       children.delete(name);
     };
     const startRegion = async (id: RegionId) => {
@@ -267,8 +333,9 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       ].join('\n') + '\n',
       { mode: 0o600 },
     );
-    const edge = spawn(
-      process.execPath,
+    const edge = spawnChild(
+      'edge',
+      'edge',
       [
         path.join(ROOT, 'node_modules/wrangler/bin/wrangler.js'),
         'dev',
@@ -281,14 +348,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         '--log-level', 'warn',
         '--inspector-port', '0',
       ],
-      {
-        cwd: ROOT,
-        env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_D1_WARNING: 'true', CI: 'true' },
-        stdio: output('edge'),
-        detached: true,
-      },
+      { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_D1_WARNING: 'true', CI: 'true' },
     );
-    children.set('edge', edge);
     await waitForHttp(`${edgeUrl}/_health`, 'edge (wrangler dev)', edge, 90_000);
     return cluster;
   } catch (e) {

@@ -29,6 +29,8 @@ export interface ErrorOptions {
   cause?: unknown;
   /** Default "region". */
   scope?: ErrorScope;
+  /** Extra response headers the answer needs (e.g. Content-Range on a 416). */
+  headers?: Record<string, string>;
 }
 
 export class PixmeshError extends Error {
@@ -37,6 +39,7 @@ export class PixmeshError extends Error {
   /** Seconds, for 429/503 answers. */
   readonly retryAfter?: number;
   readonly scope: ErrorScope;
+  readonly headers?: Record<string, string>;
 
   constructor(status: number, code: ErrorCode, message: string, options: ErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -45,12 +48,13 @@ export class PixmeshError extends Error {
     this.code = code;
     this.retryAfter = options.retryAfter;
     this.scope = options.scope ?? 'region';
+    this.headers = options.headers;
   }
 
   /** The same error, marked as one every region would reproduce for this request. */
   requestScoped(): PixmeshError {
     if (this.scope === 'request') return this;
-    return new PixmeshError(this.status, this.code, this.message, { retryAfter: this.retryAfter, cause: this.cause, scope: 'request' });
+    return new PixmeshError(this.status, this.code, this.message, { retryAfter: this.retryAfter, cause: this.cause, scope: 'request', headers: this.headers });
   }
 
   /** The `ik-error` header value: `<CODE> - <message>` (header-safe: one line, ASCII). */

@@ -127,7 +127,7 @@ export function mediaView(creds: Credentials, session: Session, openInBuilder: (
       const items = await call<Item[]>(creds, 'GET', `/v1/files?${params}`);
       renderCrumbs();
       await renderGrid(items);
-      status.textContent = query ? `${items.length} files whose name begins with “${query}”` : `${items.length} items in ${folder}`;
+      status.textContent = query ? `${items.length} file${items.length === 1 ? '' : 's'} whose name begins with “${query}”` : `${items.length} item${items.length === 1 ? '' : 's'} in ${folder}`;
     } catch (e) {
       status.textContent = `Could not list the files: ${(e as Error).message}`;
       status.classList.add('error');

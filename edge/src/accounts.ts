@@ -5,7 +5,7 @@
  */
 import { AccountIndex } from '../../shared/accounts.js';
 import { upstreamFailed } from '../../shared/errors.js';
-import { signInternalRequest } from '../../shared/internal-auth.js';
+import { internalFetch } from '../../shared/internal-fetch.js';
 import { parseRegionUrls } from '../../shared/regions.js';
 import type { Env } from './env.js';
 
@@ -30,10 +30,9 @@ export async function loadAccounts(env: Env): Promise<AccountIndex> {
     const base = urls[region as keyof typeof urls];
     if (!base) continue;
     try {
-      const headers = new Headers();
-      await signInternalRequest(env.PIXMESH_INTERNAL_SECRET, headers, { method: 'GET', pathAndQuery: '/internal/accounts', region });
-      const res = await fetch(`${base}/internal/accounts`, { headers, signal: AbortSignal.timeout(2000) });
+      const res = await internalFetch({ secret: env.PIXMESH_INTERNAL_SECRET, baseUrl: base, target: region, pathAndQuery: '/internal/accounts', timeoutMs: 2000 });
       if (!res.ok) {
+        await res.body?.cancel();
         lastError = `${region} answered ${res.status}`;
         continue;
       }

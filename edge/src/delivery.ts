@@ -52,10 +52,10 @@ export async function deliver(res: Response, o: DeliveryOptions): Promise<Respon
   const range = parseRange(o.range, body.length);
   if (range.kind === 'none') return new Response(o.head ? null : body, { status: 200, headers });
   if (range.kind === 'unsatisfiable') {
-    return errorResponse(new PixmeshError(416, 'EBADREQ', `the range "${o.range.slice(0, 60)}" is outside the file (${body.length} bytes)`), {
+    return errorResponse(new PixmeshError(416, 'EBADREQ', `the range "${o.range.slice(0, 60)}" is outside the file (${body.length} bytes)`, { headers: {
       'content-range': `bytes */${body.length}`,
       'accept-ranges': 'bytes',
-    });
+    } }));
   }
   headers.set('content-range', `bytes ${range.start}-${range.end}/${body.length}`);
   headers.set('content-length', String(range.end - range.start + 1));

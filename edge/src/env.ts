@@ -1,3 +1,9 @@
+/** Optional binding (wrangler.toml `[[kv_namespaces]] binding = "PIXMESH_PURGE"`): purge records shared by every colo. */
+export interface PurgeKv {
+  get(key: string, options: { type: 'json'; cacheTtl?: number }): Promise<unknown>;
+  put(key: string, value: string): Promise<void>;
+}
+
 /** Worker bindings (wrangler.toml [vars] and secrets). */
 export interface Env {
   /** JSON: region id → origin base URL. */
@@ -10,6 +16,8 @@ export interface Env {
   PIXMESH_ACCOUNTS_JSON?: string;
   /** Durable Object namespace holding learned routing state per colo (optional: without it, learning stays per isolate). */
   ROUTING_STATE?: DurableObjectNamespace;
+  /** Edge purge records shared by every colo (edge/src/edge-purge.ts). */
+  PIXMESH_PURGE?: PurgeKv;
   /** Comma-separated account ids whose private key opens the dashboard's network (operator) view. */
   PIXMESH_OPERATOR_ACCOUNTS?: string;
 }

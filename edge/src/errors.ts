@@ -1,17 +1,29 @@
-/** The one place where errors become HTTP answers on the edge. */
-import { isPixmeshError, PixmeshError } from '../../shared/errors.js';
+/**
+ * The one place where errors become HTTP answers on the edge (index.ts wires it as Hono's
+ * onError and notFound). Every error answer carries `ik-error: <CODE> - <message>`. The body
+ * follows the API the path belongs to: ImageKit's management shape `{message, help}` under
+ * /api and /v1 (the official SDK reads it), `{message, code}` elsewhere.
+ */
+import { isPixmeshError, toPixmeshError } from '../../shared/errors.js';
 
-export function errorResponse(err: unknown, extra: Record<string, string> = {}): Response {
-  const e: PixmeshError = isPixmeshError(err) ? err : new PixmeshError(500, 'EUPSTREAM', 'internal error');
+export const MANAGEMENT_HELP = 'See docs/management-api.md (ImageKit-compatible management API).';
+
+/** The management API's paths (reserved account ids "api" and "v1"). */
+export const isManagementPath = (path: string) => /^\/(api|v1)(\/|$)/.test(path);
+
+export function errorResponse(err: unknown, path = '/'): Response {
+  const e = toPixmeshError(err);
   if (!isPixmeshError(err)) console.error('unhandled edge error', err);
+  const api = isManagementPath(path);
   const headers: Record<string, string> = {
     'ik-error': e.ikError,
     'content-type': 'application/json',
-    // Errors are cached briefly at most (see the edge cache), never long.
-    'cache-control': 'public, max-age=10',
+    // Image errors are cached briefly at most (see the edge cache), never long; API errors never.
+    'cache-control': api ? 'no-store' : 'public, max-age=10',
     'x-content-type-options': 'nosniff',
-    ...extra,
+    ...e.headers,
   };
   if (e.retryAfter !== undefined) headers['retry-after'] = String(e.retryAfter);
-  return new Response(JSON.stringify({ message: e.message, code: e.code }), { status: e.status, headers });
+  const body = api ? { message: e.message, help: MANAGEMENT_HELP } : { message: e.message, code: e.code };
+  return new Response(JSON.stringify(body), { status: e.status, headers });
 }

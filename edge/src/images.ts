@@ -7,7 +7,8 @@ import { RESERVED_ACCOUNT_IDS, type Account } from '../../shared/accounts.js';
 import { negotiateEncoding, pathClass, wantsRaster, type Encoding } from '../../shared/delivery.js';
 import { notFound, PixmeshError, upstreamFailed } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
-import { AUTH_HEADER, signInternalRequest } from '../../shared/internal-auth.js';
+import { AUTH_HEADER } from '../../shared/internal-auth.js';
+import { internalFetch, InternalUnreachable } from '../../shared/internal-fetch.js';
 import { parseRegionUrls, type RegionId } from '../../shared/regions.js';
 import { decodeAccountSegment, parseImagePath } from '../../shared/request.js';
 import { verifyImageUrlSignature } from '../../shared/signing.js';
@@ -17,7 +18,7 @@ import { deliver, type DeliveryOptions } from './delivery.js';
 import { edgeCacheKey, readCached, storeInCache, type CachedLookup } from './edge-cache.js';
 import type { Env } from './env.js';
 import { readGeo } from './geo.js';
-import { edgePurgedAt } from './management.js';
+import { edgePurgedAt } from './edge-purge.js';
 import { knownRegions, procFromServerTiming, routingState } from './routing-state.js';
 import { routeServerTiming } from './routing/model.js';
 
@@ -117,16 +118,21 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
       if (remaining <= 0) break;
       if (!routingState.takeAttemptLease(region) && !decision.allOpen) continue;
       tried.push(region);
-      const attempt = new Headers(base);
-      await signInternalRequest(c.env.PIXMESH_INTERNAL_SECRET, attempt, { method: 'GET', pathAndQuery: internalPath, region });
       const t0 = Date.now();
       let res: Response;
       try {
-        res = await fetch(urls[region] + internalPath, { headers: attempt, signal: AbortSignal.timeout(Math.min(ATTEMPT_TIMEOUT_MS, remaining)) });
+        res = await internalFetch({
+          secret: c.env.PIXMESH_INTERNAL_SECRET,
+          baseUrl: urls[region],
+          target: region,
+          pathAndQuery: internalPath,
+          headers: base,
+          timeoutMs: Math.min(ATTEMPT_TIMEOUT_MS, remaining),
+        });
       } catch (e) {
-        const timedOut = (e as Error).name === 'TimeoutError';
-        routingState.report({ region, result: timedOut ? 'timeout' : 'network-error' });
-        lastError = upstreamFailed(`${region} ${timedOut ? 'timed out' : 'unreachable'}`, timedOut ? 504 : 502);
+        if (!(e instanceof InternalUnreachable)) throw e;
+        routingState.report({ region, result: e.timedOut ? 'timeout' : 'network-error' });
+        lastError = upstreamFailed(`${region} ${e.timedOut ? 'timed out' : 'unreachable'}`, e.timedOut ? 504 : 502);
         continue;
       }
       const ttfb = Date.now() - t0;

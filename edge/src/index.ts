@@ -17,14 +17,18 @@ import { opsRoutes, probeRegions } from './ops.js';
 export { RoutingStateDO } from './routing-state-do.js';
 
 const app = new Hono<{ Bindings: Env }>();
-app.onError((err) => errorResponse(err));
+// One error mapper for the whole edge (edge/src/errors.ts); unknown routes get an ik-error too.
+app.onError((err, c) => errorResponse(err, c.req.path));
+app.notFound((c) => errorResponse(notFound('no such route'), c.req.path));
 // Counts image answers by colo, region and cache outcome for the dashboard's network view.
 app.use('*', trafficMiddleware());
 app.route('/', opsRoutes());
 // The landing page and /_dashboard (edge/src/dashboard/).
 app.route('/', dashboardRoutes());
 // Paths starting with "_" are reserved for the edge's own endpoints.
-app.all('/_*', () => errorResponse(notFound('no such edge endpoint')));
+app.all('/_*', () => {
+  throw notFound('no such edge endpoint');
+});
 // Management API (/api/v1/…, /v1/…): "api" and "v1" are reserved account ids.
 app.route('/', managementRoutes((req, env, ctx) => Promise.resolve(app.fetch(req, env, ctx))));
 app.route('/', imageRoutes());

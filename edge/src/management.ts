@@ -17,28 +17,25 @@
  * Upload bodies are streamed through unchanged; only a client-side upload (no Authorization
  * header) is read first, because the account is named inside the form.
  *
- * Edge-cache purging: the Cache API cannot enumerate an account's variants, so purges are
- * recorded as timestamps (exact path or prefix) and the image route treats a cached entry stored
- * at or before the newest matching purge as a miss — see edgePurgedAt().
+ * Edge-cache purging: every purge (and every delete or replacing upload) is recorded for the edge
+ * caches by edge/src/edge-purge.ts.
  */
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Account } from '../../shared/accounts.js';
-import { badRequest, isPixmeshError, PixmeshError } from '../../shared/errors.js';
-import { signInternalRequest, timingSafeEqualStr } from '../../shared/internal-auth.js';
+import { readBodyLimited } from '../../shared/body.js';
+import { badRequest, isPixmeshError, notFound, unauthorized, parseIkError, PixmeshError, type ErrorCode } from '../../shared/errors.js';
+import { timingSafeEqualStr } from '../../shared/internal-auth.js';
+import { internalFetch, InternalUnreachable } from '../../shared/internal-fetch.js';
 import { parseRegionUrls } from '../../shared/regions.js';
 import { parseImagePath } from '../../shared/request.js';
 import { forgetAccounts, loadAccounts } from './accounts.js';
+import { recordEdgePurge } from './edge-purge.js';
 import type { Env } from './env.js';
 
-/** Optional binding (wrangler.toml `[[kv_namespaces]] binding = "PIXMESH_PURGE"`): purge records shared by every colo. */
-export interface PurgeKv {
-  get(key: string, options: { type: 'json'; cacheTtl?: number }): Promise<unknown>;
-  put(key: string, value: string): Promise<void>;
-}
-export type ManagementEnv = Env & { PIXMESH_PURGE?: PurgeKv };
-type ManagementContext = Context<{ Bindings: ManagementEnv }>;
+/** The authenticated account is set by the `requirePrivateKey` middleware. */
+type ManagementVars = { Bindings: Env; Variables: { account: Account } };
+type ManagementContext = Context<ManagementVars>;
 
-export const HELP = 'See docs/management-api.md (ImageKit-compatible management API).';
 /** A client-side upload is read before forwarding (the account is named inside the form). */
 export const CLIENT_UPLOAD_MAX_BYTES = 50 * 1024 * 1024;
 /** Largest upload body (multipart) the edge takes with key auth: the 40 MB file plus form overhead. */
@@ -48,20 +45,6 @@ export const UPLOAD_BODY_DEADLINE_MS = 120_000;
 const UPLOAD_TIMEOUT_MS = 5 * 60_000;
 const CALL_TIMEOUT_MS = 20_000;
 
-/** The management API's error shape: ImageKit's {message, help}, plus our ik-error header. */
-export function managementError(err: unknown): Response {
-  const e = isPixmeshError(err) ? err : new PixmeshError(500, 'EUPSTREAM', 'internal error');
-  if (!isPixmeshError(err)) console.error('unhandled management error', err);
-  return apiError(e.status, e.message, e.ikError);
-}
-
-function apiError(status: number, message: string, ikError?: string): Response {
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
-  if (ikError) headers['ik-error'] = ikError;
-  return new Response(JSON.stringify({ message, help: HELP }), { status, headers });
-}
-
-const unauthorized = (message: string) => new PixmeshError(401, 'EAUTH', message);
 
 /** The private key from `Authorization: Basic base64(privateKey:anything)`, or undefined. */
 export function basicUser(header: string | undefined): string | undefined {
@@ -85,15 +68,20 @@ function byKey(accounts: Account[], field: 'privateKey' | 'publicKey', key: stri
 }
 
 /** The account whose private key the request's HTTP Basic carries (401 otherwise); the dashboard uses it too. */
-export async function authenticate(c: ManagementContext): Promise<Account> {
-  const header = c.req.header('authorization');
+export async function authenticate(env: Env, header: string | undefined): Promise<Account> {
   if (!header) throw unauthorized('Your request does not contain private API key.');
   const key = basicUser(header);
   if (!key) throw unauthorized('Your request does not contain a valid Authorization header (HTTP Basic, private key as the user name).');
-  const account = byKey((await loadAccounts(c.env)).accounts, 'privateKey', key);
+  const account = byKey((await loadAccounts(env)).accounts, 'privateKey', key);
   if (!account) throw unauthorized('Your account cannot be authenticated.');
   return account;
 }
+
+/** Middleware: HTTP Basic with the private key; the account lands in c.var.account. */
+const requirePrivateKey: MiddlewareHandler<ManagementVars> = async (c, next) => {
+  c.set('account', await authenticate(c.env, c.req.header('authorization')));
+  await next();
+};
 
 /** A signed call to the account's home region. */
 async function callHome(
@@ -108,19 +96,28 @@ async function callHome(
   const headers = new Headers();
   if (init.contentType) headers.set('content-type', init.contentType);
   if (init.contentLength) headers.set('content-length', init.contentLength);
-  await signInternalRequest(c.env.PIXMESH_INTERNAL_SECRET, headers, { method, pathAndQuery, region: account.homeRegion, body: init.body });
   try {
-    return await fetch(base + pathAndQuery, { method, headers, body: init.body ?? null, signal: AbortSignal.timeout(init.timeoutMs ?? CALL_TIMEOUT_MS) });
+    return await internalFetch({
+      secret: c.env.PIXMESH_INTERNAL_SECRET,
+      baseUrl: base,
+      target: account.homeRegion,
+      method,
+      pathAndQuery,
+      headers,
+      body: init.body ?? null,
+      timeoutMs: init.timeoutMs ?? CALL_TIMEOUT_MS,
+    });
   } catch (e) {
-    const timedOut = (e as Error).name === 'TimeoutError';
-    throw new PixmeshError(timedOut ? 504 : 503, 'EUPSTREAM', `the home region (${account.homeRegion}) ${timedOut ? 'timed out' : 'is unavailable'}; try again shortly`);
+    if (!(e instanceof InternalUnreachable)) throw e;
+    throw new PixmeshError(e.timedOut ? 504 : 503, 'EUPSTREAM', `the home region (${account.homeRegion}) ${e.timedOut ? 'timed out' : 'is unavailable'}; try again shortly`);
   }
 }
 
-/** Home answer → client answer: 2xx JSON passes; errors become {message, help} with the same status. */
+/** Home answer → client answer: 2xx JSON passes; an error is thrown (the edge's one error mapper answers it). */
 async function relay(res: Response, status = res.status): Promise<Response> {
   if (res.ok) return new Response(res.body, { status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
-  let message = `the home region answered ${res.status}`;
+  const ik = parseIkError(res.headers.get('ik-error'));
+  let message = ik?.message || `the home region answered ${res.status}`;
   try {
     const body = (await res.json()) as { message?: string };
     if (typeof body.message === 'string') message = body.message;
@@ -128,12 +125,8 @@ async function relay(res: Response, status = res.status): Promise<Response> {
     /* not JSON */
   }
   // 421 = "not the home region" (account file out of sync between tiers): retryable for the client.
-  // 503 (overloaded: upload slots, queues) stays a 503 with its Retry-After, end to end.
-  const out = res.status === 421 || res.status === 503 ? 503 : res.status >= 500 ? 502 : res.status;
-  const answer = apiError(out, message, res.headers.get('ik-error') ?? undefined);
-  const retryAfter = res.headers.get('retry-after');
-  if (out === 503 || out === 429) answer.headers.set('retry-after', retryAfter && /^\d{1,4}$/.test(retryAfter) ? retryAfter : '2');
-  return answer;
+  const out = res.status === 421 ? 503 : res.status >= 500 ? 502 : res.status;
+  throw new PixmeshError(out, (ik?.code || 'EUPSTREAM') as ErrorCode, message);
 }
 
 /** Must match origin/src/media/index.ts REPLACED_PATH_HEADER. */
@@ -150,90 +143,6 @@ function withCors(res: Response): Response {
 
 const mediaPath = (account: Account, rest: string) => `/internal/media/${encodeURIComponent(account.id)}${rest}`;
 const urlEndpoint = (c: ManagementContext, account: Account) => `${new URL(c.req.url).origin}/${account.id}`;
-
-// ---------------------------------------------------------------------------------------------
-// Edge purge records
-
-interface PurgeDoc {
-  v: 1;
-  /** Everything stored at or before this is purged (set when the record overflows). */
-  floor: number;
-  exact: Record<string, number>;
-  prefixes: [string, number][];
-}
-const MAX_EXACT = 2000;
-const MAX_PREFIXES = 200;
-/** Purges made through this isolate apply at once; KV carries them to every other colo. */
-const local = new Map<string, { doc: PurgeDoc; readAt: number }>();
-const KV_MEMO_MS = 10_000;
-const emptyDoc = (): PurgeDoc => ({ v: 1, floor: 0, exact: {}, prefixes: [] });
-const kvKey = (accountId: string) => `purge:v1:${accountId}`;
-
-function merge(a: PurgeDoc, b: PurgeDoc): PurgeDoc {
-  const out: PurgeDoc = { v: 1, floor: Math.max(a.floor, b.floor), exact: { ...a.exact }, prefixes: [...a.prefixes] };
-  for (const [p, t] of Object.entries(b.exact)) out.exact[p] = Math.max(out.exact[p] ?? 0, t);
-  for (const [p, t] of b.prefixes) {
-    const i = out.prefixes.findIndex(([q]) => q === p);
-    if (i < 0) out.prefixes.push([p, t]);
-    else out.prefixes[i] = [p, Math.max(out.prefixes[i]![1], t)];
-  }
-  return bound(out);
-}
-
-/** Keeps the record small: the oldest entries fold into `floor` (over-purging, never under-purging). */
-function bound(doc: PurgeDoc): PurgeDoc {
-  const exact = Object.entries(doc.exact).sort((x, y) => y[1] - x[1]);
-  for (const [, t] of exact.slice(MAX_EXACT)) doc.floor = Math.max(doc.floor, t);
-  doc.exact = Object.fromEntries(exact.slice(0, MAX_EXACT));
-  doc.prefixes.sort((x, y) => y[1] - x[1]);
-  for (const [, t] of doc.prefixes.slice(MAX_PREFIXES)) doc.floor = Math.max(doc.floor, t);
-  doc.prefixes = doc.prefixes.slice(0, MAX_PREFIXES);
-  return doc;
-}
-
-async function readDoc(env: ManagementEnv, accountId: string, now: number): Promise<PurgeDoc> {
-  const memo = local.get(accountId);
-  if (!env.PIXMESH_PURGE) return memo?.doc ?? emptyDoc();
-  if (memo && now - memo.readAt < KV_MEMO_MS) return memo.doc;
-  let fromKv = emptyDoc();
-  try {
-    const got = (await env.PIXMESH_PURGE.get(kvKey(accountId), { type: 'json', cacheTtl: 60 })) as PurgeDoc | null;
-    if (got && got.v === 1) fromKv = got;
-  } catch (e) {
-    console.error('purge record unreadable', e);
-  }
-  const doc = memo ? merge(memo.doc, fromKv) : fromKv;
-  local.set(accountId, { doc, readAt: now });
-  return doc;
-}
-
-/** Records a purge of `path` (or of every path starting with it) for the account's edge caches. */
-export async function recordEdgePurge(env: ManagementEnv, accountId: string, path: string, prefix: boolean, at = Date.now()): Promise<void> {
-  const doc = structuredClone(await readDoc(env, accountId, at));
-  if (prefix) doc.prefixes.push([path, at]);
-  else doc.exact[path] = at;
-  const merged = merge(emptyDoc(), doc);
-  local.set(accountId, { doc: merged, readAt: local.get(accountId)?.readAt ?? 0 });
-  if (env.PIXMESH_PURGE) {
-    // Read-modify-write on KV: a concurrent purge from another colo can be lost within KV's
-    // consistency window; the region caches are purged regardless (they are authoritative).
-    const current = ((await env.PIXMESH_PURGE.get(kvKey(accountId), { type: 'json' }).catch(() => null)) as PurgeDoc | null) ?? emptyDoc();
-    await env.PIXMESH_PURGE.put(kvKey(accountId), JSON.stringify(merge(current.v === 1 ? current : emptyDoc(), merged)));
-  }
-}
-
-/**
- * For the edge cache (edge/src/images.ts): the time (ms) of the newest purge covering this
- * account + path (path inside the endpoint, as ImageRequest.path), 0 if none. A cached entry
- * whose x-pixmesh-stored-at is ≤ this must be treated as a miss (and not served as stale).
- */
-export async function edgePurgedAt(env: ManagementEnv, accountId: string, path: string, now = Date.now()): Promise<number> {
-  if (!env.PIXMESH_PURGE && !local.has(accountId)) return 0;
-  const doc = await readDoc(env, accountId, now);
-  let at = Math.max(doc.floor, doc.exact[path] ?? 0);
-  for (const [p, t] of doc.prefixes) if (path.startsWith(p)) at = Math.max(at, t);
-  return at;
-}
 
 /** A purge URL → the account's path (inside its endpoint) or prefix. */
 export function purgeTarget(account: Account, raw: string): { path: string; prefix: boolean } {
@@ -271,44 +180,6 @@ export function purgeTarget(account: Account, raw: string): { path: string; pref
 }
 
 // ---------------------------------------------------------------------------------------------
-
-async function readLimited(body: ReadableStream<Uint8Array> | null, max: number, deadlineMs = UPLOAD_BODY_DEADLINE_MS): Promise<Uint8Array> {
-  if (!body) throw badRequest('the request has no body');
-  const reader = body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new PixmeshError(408, 'EUPSTREAM', `the upload body did not arrive within ${Math.round(deadlineMs / 1000)} s`)), Math.max(0, until - Date.now()));
-    });
-    let step: ReadableStreamReadResult<Uint8Array>;
-    try {
-      step = await Promise.race([reader.read(), late]);
-    } catch (e) {
-      await reader.cancel().catch(() => undefined);
-      throw e;
-    } finally {
-      clearTimeout(timer);
-    }
-    const { done, value } = step;
-    if (done) break;
-    size += value.length;
-    if (size > max) {
-      await reader.cancel();
-      throw new PixmeshError(413, 'ELIMIT', `an upload may be at most ${max} bytes`);
-    }
-    parts.push(value);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 const UPLOAD_PATHS = ['/api/v1/files/upload', '/api/v2/files/upload'];
 /** Must match origin/src/media/library.ts EDGE_PURGE_HEADER. */
@@ -350,7 +221,7 @@ export const LIBRARY_ROUTES: [string, string][] = [
 const CONFIG_PREFIXES = ['/v1/named-transformations'];
 
 /** Records the purges a home answer names (URI-encoded JSON [{path, prefix}]). */
-async function recordFromHeader(env: ManagementEnv, accountId: string, header: string | null): Promise<void> {
+async function recordFromHeader(env: Env, accountId: string, header: string | null): Promise<void> {
   if (!header) return;
   let items: unknown;
   try {
@@ -364,11 +235,17 @@ async function recordFromHeader(env: ManagementEnv, accountId: string, header: s
 }
 
 /** The edge's own image route, in process (files.metadata.getFromURL reads what a URL delivers). */
-export type Deliver = (req: Request, env: ManagementEnv, ctx: ExecutionContext | undefined) => Promise<Response>;
+export type Deliver = (req: Request, env: Env, ctx: ExecutionContext | undefined) => Promise<Response>;
 
-export function managementRoutes(deliver?: Deliver): Hono<{ Bindings: ManagementEnv }> {
-  const app = new Hono<{ Bindings: ManagementEnv }>();
-  app.onError((err, c) => (UPLOAD_PATHS.includes(c.req.path) ? withCors(managementError(err)) : managementError(err)));
+export function managementRoutes(deliver?: Deliver): Hono<ManagementVars> {
+  const app = new Hono<ManagementVars>();
+  // Browsers upload straight to the edge: every upload answer (errors too) carries CORS headers.
+  app.use('/api/v*/files/upload', async (c, next) => {
+    await next();
+    c.res = withCors(c.res);
+  });
+  // Every /v1 call is authenticated by its private key (an unknown /v1 path without one is a 401 too).
+  app.use('/v1/*', requirePrivateKey);
 
   // v2 (beta.v2.files.upload) takes the same form and answers the same file.
   app.on('POST', UPLOAD_PATHS, async (c) => {
@@ -379,14 +256,14 @@ export function managementRoutes(deliver?: Deliver): Hono<{ Bindings: Management
     let contentLength = c.req.header('content-length');
     let auth: 'key' | 'signature';
     if (c.req.header('authorization')) {
-      account = await authenticate(c);
+      account = await authenticate(c.env, c.req.header('authorization'));
       // Buffered (bounded in bytes and time) so the home region gets a signed body digest, and a
       // slow client holds no region resources: the region sees the upload only once it is whole.
-      body = await readLimited(c.req.raw.body, UPLOAD_MAX_BYTES);
+      body = await readBodyLimited(c.req.raw.body, { maxBytes: UPLOAD_MAX_BYTES, deadlineMs: UPLOAD_BODY_DEADLINE_MS, what: 'the upload body' });
       contentLength = String(body.length);
       auth = 'key';
     } else {
-      const bytes = await readLimited(c.req.raw.body, CLIENT_UPLOAD_MAX_BYTES);
+      const bytes = await readBodyLimited(c.req.raw.body, { maxBytes: CLIENT_UPLOAD_MAX_BYTES, what: 'a client-side upload' });
       let publicKey: unknown;
       try {
         publicKey = (await new Response(bytes, { headers: { 'content-type': contentType } }).formData()).get('publicKey');
@@ -406,15 +283,15 @@ export function managementRoutes(deliver?: Deliver): Hono<{ Bindings: Management
     // The upload replaced a file: its old variants are stale in this colo's (and every colo's) edge cache.
     const replaced = res.headers.get(REPLACED_PATH_HEADER);
     if (res.ok && replaced) await recordEdgePurge(c.env, account.id, decodeURIComponent(replaced), false);
-    return withCors(await relay(res));
+    return relay(res);
   });
 
   // Browsers upload straight to the edge (client-side upload): a multipart POST is a simple
   // request, but answer a preflight too, for clients that add headers.
-  app.on('OPTIONS', UPLOAD_PATHS, () => withCors(new Response(null, { status: 204 })));
+  app.on('OPTIONS', UPLOAD_PATHS, () => new Response(null, { status: 204 }));
 
   app.get('/v1/files', async (c) => {
-    const account = await authenticate(c);
+    const account = c.var.account;
     const q = new URLSearchParams(new URL(c.req.url).search);
     q.delete('endpoint');
     q.set('endpoint', urlEndpoint(c, account));
@@ -422,7 +299,7 @@ export function managementRoutes(deliver?: Deliver): Hono<{ Bindings: Management
   });
 
   app.get('/v1/files/purge/:requestId', async (c) => {
-    const account = await authenticate(c);
+    const account = c.var.account;
     const id = c.req.param('requestId');
     if (!/^[0-9a-f]{24}$/.test(id)) throw new PixmeshError(404, 'ENOENT', 'No purge request with this id.');
     const res = await callHome(c, account, 'GET', mediaPath(account, `/purge/${id}`));
@@ -432,7 +309,7 @@ export function managementRoutes(deliver?: Deliver): Hono<{ Bindings: Management
   });
 
   app.get('/v1/files/:fileId/details', async (c) => {
-    const account = await authenticate(c);
+    const account = c.var.account;
     const id = c.req.param('fileId');
     if (!/^[0-9a-f]{24}$/.test(id)) throw new PixmeshError(404, 'ENOENT', 'The requested file does not exist.');
     const q = new URLSearchParams({ endpoint: urlEndpoint(c, account) });
@@ -440,7 +317,7 @@ export function managementRoutes(deliver?: Deliver): Hono<{ Bindings: Management
   });
 
   app.patch('/v1/files/:fileId/details', async (c) => {
-    const account = await authenticate(c);
+    const account = c.var.account;
     const id = c.req.param('fileId');
     if (!/^[0-9a-f]{24}$/.test(id)) throw new PixmeshError(404, 'ENOENT', 'The requested file does not exist.');
     const body = await c.req.text();
@@ -450,7 +327,7 @@ export function managementRoutes(deliver?: Deliver): Hono<{ Bindings: Management
   });
 
   app.delete('/v1/files/:fileId', async (c) => {
-    const account = await authenticate(c);
+    const account = c.var.account;
     const id = c.req.param('fileId');
     if (!/^[0-9a-f]{24}$/.test(id)) throw new PixmeshError(404, 'ENOENT', 'The requested file does not exist.');
     const res = await callHome(c, account, 'DELETE', mediaPath(account, `/files/${id}`));
@@ -461,7 +338,7 @@ export function managementRoutes(deliver?: Deliver): Hono<{ Bindings: Management
   });
 
   app.post('/v1/files/purge', async (c) => {
-    const account = await authenticate(c);
+    const account = c.var.account;
     const body = (await c.req.json().catch(() => null)) as { url?: unknown } | null;
     if (!body || typeof body.url !== 'string' || !body.url) throw badRequest('Missing url parameter: {"url": "<file URL>"}');
     const target = purgeTarget(account, body.url);
@@ -480,7 +357,7 @@ export function managementRoutes(deliver?: Deliver): Hono<{ Bindings: Management
   // paths in EDGE_PURGE_HEADER, which this colo records (and KV carries to the others).
   for (const [method, path] of LIBRARY_ROUTES)
     app.on(method, path, async (c) => {
-      const account = await authenticate(c);
+      const account = c.var.account;
       for (const name of ['fileId', 'versionId', 'jobId', 'id'] as const) {
         const v = c.req.param(name as never) as string | undefined;
         if (v !== undefined && !/^[0-9a-f]{24}$/.test(v)) throw new PixmeshError(404, 'ENOENT', NOT_FOUND[name]);
@@ -488,7 +365,7 @@ export function managementRoutes(deliver?: Deliver): Hono<{ Bindings: Management
       const q = new URLSearchParams(new URL(c.req.url).search);
       q.set('endpoint', urlEndpoint(c, account));
       const hasBody = method !== 'GET';
-      const body = hasBody && c.req.raw.body ? new TextDecoder().decode(await readLimited(c.req.raw.body, LIBRARY_BODY_MAX_BYTES)) : undefined;
+      const body = hasBody && c.req.raw.body ? new TextDecoder().decode(await readBodyLimited(c.req.raw.body, { maxBytes: LIBRARY_BODY_MAX_BYTES, what: 'the request body' })) : undefined;
       const res = await callHome(c, account, method, mediaPath(account, `${c.req.path}?${q}`), body === undefined ? {} : { body, contentType: 'application/json' });
       await recordFromHeader(c.env, account.id, res.headers.get(EDGE_PURGE_HEADER));
       if (res.ok && method !== 'GET' && CONFIG_PREFIXES.some((p) => c.req.path.startsWith(p))) forgetAccounts();
@@ -498,7 +375,7 @@ export function managementRoutes(deliver?: Deliver): Hono<{ Bindings: Management
   // files.metadata.getFromURL: the URL is delivered by this edge (any transformation applied), and
   // the home region reads the delivered bytes.
   app.get('/v1/metadata', async (c) => {
-    const account = await authenticate(c);
+    const account = c.var.account;
     const raw = c.req.query('url');
     if (!raw) throw badRequest('Missing url parameter: the URL of a file of this account');
     let url: URL;
@@ -521,14 +398,16 @@ export function managementRoutes(deliver?: Deliver): Hono<{ Bindings: Management
       await delivered.body?.cancel();
       throw new PixmeshError(delivered.status === 404 ? 404 : 400, delivered.status === 404 ? 'ENOENT' : 'EBADTR', `the url answered ${delivered.status}`);
     }
-    const bytes = await readLimited(delivered.body, LIBRARY_METADATA_MAX_BYTES);
+    const bytes = await readBodyLimited(delivered.body, { maxBytes: LIBRARY_METADATA_MAX_BYTES, what: 'the delivered file' });
     const ext = (url.pathname.split('/').pop() ?? '').split('.').pop() ?? '';
     const res = await callHome(c, account, 'POST', mediaPath(account, `/metadata?${new URLSearchParams({ ext })}`), { body: bytes, contentType: 'application/octet-stream', contentLength: String(bytes.length) });
     return relay(res);
   });
 
   // Everything else under the reserved /api and /v1 prefixes.
-  const noRoute = () => managementError(new PixmeshError(404, 'ENOENT', 'No such API endpoint.'));
+  const noRoute = () => {
+    throw notFound('No such API endpoint.');
+  };
   app.all('/api/*', noRoute);
   app.all('/v1/*', noRoute);
   return app;

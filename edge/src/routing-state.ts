@@ -12,7 +12,7 @@ import {
   newBreakers,
   recordOutcome,
   type Breakers,
-} from './routing/breaker.js';
+} from '../../shared/breaker.js';
 import {
   decideRoute,
   emptyState,

@@ -154,7 +154,7 @@ function namedList(account: Account, doc: AccountConfigDoc): NamedTransformation
 
 const NAME = /^[A-Za-z0-9_-]{1,100}$/;
 
-export function configRoutes(app: Hono, deps: { control: ControlPlane; home: (id: string) => Account }): void {
+export function configRoutes(app: Hono<{ Variables: { account: Account } }>, deps: { control: ControlPlane; home: (id: string) => Account }): void {
   const P = '/internal/media/:account/v1/named-transformations';
   const body = async (c: Context) => {
     const b = (await c.req.json().catch(() => null)) as unknown;

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { Hono } from 'hono';
 import { edgeAccountFile } from '../../shared/accounts.js';
-import { busy, PixmeshError } from '../../shared/errors.js';
+import { busy, notFound, PixmeshError } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
 import { arrivals } from './server-timing.js';
 import { errorResponse } from './errors.js';
@@ -82,12 +82,9 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
   const { config, metrics } = services;
   const replicaId = replicaIdOf(config.shared.replicaUrl);
   const app = new Hono();
-  app.onError((err, c) => {
-    const res = errorResponse(c, err);
-    res.headers.set(H.region, config.region);
-    return res;
-  });
-  app.notFound((c) => c.json({ message: 'not found' }, 404));
+  // The origin's one error mapper (origin/src/errors.ts); unknown routes get an ik-error too.
+  app.onError((err, c) => errorResponse(c, err, config.region));
+  app.notFound((c) => errorResponse(c, notFound('no such route'), config.region));
 
   // Access log + request metrics: one JSON line per request, with the edge's request id.
   app.use('*', async (c, next) => {

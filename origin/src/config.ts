@@ -21,6 +21,8 @@ export interface ServerConfig {
   mediaBucket: string;
   /** Time allowed for the region → home forward before failing over. */
   forwardTimeoutMs: number;
+  /** First cool-down of the breaker in front of a home region that stopped answering (doubles per failed trial, up to 30 s). */
+  homeBreakerCoolDownMs: number;
   /** Largest original accepted from any origin (bytes; shared with the pipeline's PIXMESH_MAX_INPUT_BYTES). */
   maxInputBytes: number;
   /** Largest original in pixels (w × h × frames), checked from the header before a transform is queued. */
@@ -123,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     },
     mediaBucket: mediaBucketFor(regionId, env),
     forwardTimeoutMs: intVar(env, 'PIXMESH_FORWARD_TIMEOUT_MS', 10_000, problems, 1),
+    homeBreakerCoolDownMs: intVar(env, 'PIXMESH_HOME_BREAKER_COOLDOWN_MS', 1_000, problems, 1),
     maxInputBytes: intVar(env, 'PIXMESH_MAX_INPUT_BYTES', 40 * 1024 * 1024, problems, 1),
     maxInputPixels: intVar(env, 'PIXMESH_MAX_INPUT_PIXELS', 100_000_000, problems, 1),
     fetch: {

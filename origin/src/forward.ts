@@ -5,9 +5,11 @@
  * can fail over where residency allows.
  */
 import { parseIkError, PixmeshError, upstreamFailed } from '../../shared/errors.js';
+import { internalError, internalFetch, InternalUnreachable } from '../../shared/internal-fetch.js';
 import { H } from '../../shared/headers.js';
 import { decodeAccountSegment } from '../../shared/request.js';
-import { signInternalRequest, SIGNED_HEADERS } from '../../shared/internal-auth.js';
+import { SIGNED_HEADERS } from '../../shared/internal-auth.js';
+import { BreakerSet, type AttemptOutcome } from '../../shared/breaker.js';
 import type { CachedMeta } from './cache/result-cache.js';
 import type { RegionId } from '../../shared/regions.js';
 import type { RegionServices } from './services.js';
@@ -27,50 +29,18 @@ export class HomeUnreachable extends Error {
 }
 
 /**
- * A per-home-region circuit breaker, so a home region that hangs (no answer until the forward
- * timeout) costs one timeout, not one per miss: after a connection failure or timeout the home
- * region is skipped (fail over at once, or refuse at once for strict accounts) for a cool-down
- * that doubles with each consecutive failure (1 s … 30 s); then one trial call goes through.
+ * The breakers in front of home regions (shared/breaker.ts), so a home region that hangs (no
+ * answer until the forward timeout) costs one timeout, not one per miss: after a connection
+ * failure or timeout the home region is skipped (fail over at once, or refuse at once for strict
+ * accounts) for a cool-down that doubles with each failed trial (1 s … 30 s); then one trial call
+ * goes through. Only transport failures count: any answer proves the region alive.
  */
-export class HomeBreaker {
-  private readonly state = new Map<string, { failures: number; openUntil: number; trial: boolean }>();
-  constructor(
-    private readonly baseMs = 1_000,
-    private readonly maxMs = 30_000,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  /**
-   * Before a call: null when it may go (in half-open this TAKES the one trial lease, so everyone
-   * else skips until it settles); otherwise the reason to skip the call.
-   */
-  takeAttemptLease(region: string): string | null {
-    const s = this.state.get(region);
-    if (!s || s.failures === 0) return null;
-    if (this.now() < s.openUntil) return `circuit open for ${Math.ceil((s.openUntil - this.now()) / 1000)} s after ${s.failures} failure(s)`;
-    if (s.trial) return 'circuit half-open: a trial call is in progress';
-    s.trial = true;
-    return null;
-  }
-
-  success(region: string): void {
-    this.state.delete(region);
-  }
-
-  failure(region: string): void {
-    const s = this.state.get(region) ?? { failures: 0, openUntil: 0, trial: false };
-    s.failures++;
-    s.trial = false;
-    s.openUntil = this.now() + Math.min(this.maxMs, this.baseMs * 2 ** (s.failures - 1));
-    this.state.set(region, s);
-  }
-
-  /** Any answer other than a network failure/timeout proves the region alive. */
-  settle(region: string, err: unknown): void {
-    if (err instanceof HomeUnreachable && err.network) this.failure(region);
-    else this.success(region);
-  }
+export function homeBreakers(forwardTimeoutMs: number, now: () => number = Date.now, coolDownMs = 1_000): BreakerSet {
+  return new BreakerSet({ failureThreshold: 1, coolDownMs, maxCoolDownMs: Math.max(coolDownMs, 30_000), trialLeaseMs: 2 * forwardTimeoutMs }, now);
 }
+
+/** The breaker outcome of a forward: only a transport failure or timeout counts against home. */
+export const forwardOutcome = (err: unknown): AttemptOutcome => (err instanceof HomeUnreachable && err.network ? 'failure' : 'success');
 
 export interface ForwardResult {
   body: Buffer;
@@ -80,7 +50,7 @@ export interface ForwardResult {
 }
 
 export async function forwardToHome(
-  deps: Pick<RegionServices, 'config' | 'accounts'> & { homeBreaker?: HomeBreaker },
+  deps: Pick<RegionServices, 'config' | 'accounts'> & { homeBreaker?: BreakerSet },
   url: URL,
   incoming: Headers,
 ): Promise<ForwardResult> {
@@ -92,10 +62,10 @@ export async function forwardToHome(
   if (skip) throw new HomeUnreachable(skip);
   try {
     const res = await callHome(deps, account, url, incoming);
-    breaker?.success(account.homeRegion);
+    breaker?.record(account.homeRegion, 'success');
     return res;
   } catch (e) {
-    breaker?.settle(account.homeRegion, e);
+    breaker?.record(account.homeRegion, forwardOutcome(e));
     throw e;
   }
 }
@@ -117,36 +87,25 @@ async function callHome(
     if (v !== null) headers.set(h, v);
   }
   headers.set(H.hop, config.region);
-  const pathAndQuery = url.pathname + url.search;
-  await signInternalRequest(config.internalSecret, headers, { method: 'GET', pathAndQuery, region: account.homeRegion });
   let res: Response;
   try {
-    res = await fetch(homeUrl + pathAndQuery, { headers, signal: AbortSignal.timeout(config.forwardTimeoutMs) });
+    res = await internalFetch({ secret: config.internalSecret, baseUrl: homeUrl, target: account.homeRegion, pathAndQuery: url.pathname + url.search, headers, timeoutMs: config.forwardTimeoutMs });
   } catch (e) {
-    const err = e as Error;
-    throw new HomeUnreachable(err.name === 'TimeoutError' ? 'timed out' : String(err.cause ?? err.message), err.name === 'TimeoutError', true);
+    if (e instanceof InternalUnreachable) throw new HomeUnreachable(e.timedOut ? 'timed out' : e.detail, e.timedOut, true);
+    throw e;
   }
   if (res.status >= 500) {
-    await res.body?.cancel();
     const ik = parseIkError(res.headers.get(H.ikError));
     // Home is up and decided (its origin failed or timed out): asking that origin again from here
     // would only double the load and the wait. Overload (EBUSY) and answers without an ik-error
     // (a proxy or a crash in between) are what failover is for.
     const fromHome = res.headers.get(H.region) === account.homeRegion;
     const scope = res.headers.get(H.errorScope);
-    if (ik && fromHome && (scope === 'request' || (scope === null && ik.code !== 'EBUSY'))) {
-      const retryAfter = Number(res.headers.get('retry-after'));
-      throw new PixmeshError(res.status, ik.code as PixmeshError['code'], ik.message, { retryAfter: retryAfter > 0 ? retryAfter : undefined, scope: scope === 'request' ? 'request' : 'region' });
-    }
+    const err = await internalError(res, 'the home region');
+    if (ik && fromHome && (scope === 'request' || (scope === null && ik.code !== 'EBUSY'))) throw err;
     throw new HomeUnreachable(`answered ${res.status}${ik ? ` ${ik.code}` : ''}`);
   }
-  if (!res.ok) {
-    const ik = res.headers.get(H.ikError) ?? '';
-    await res.body?.cancel();
-    const at = ik.indexOf(' - ');
-    const code = (at > 0 ? ik.slice(0, at) : 'EUPSTREAM') as PixmeshError['code'];
-    throw new PixmeshError(res.status, code, at > 0 ? ik.slice(at + 3) : `home region answered ${res.status}`);
-  }
+  if (!res.ok) throw await internalError(res, 'the home region');
   let body: Buffer;
   try {
     body = Buffer.from(await res.arrayBuffer());

@@ -11,7 +11,7 @@
  *     → 502 with the same shape when a region could not be reached (ok:false, error).
  */
 import { badRequest, PixmeshError } from '../../shared/errors.js';
-import { signInternalRequest } from '../../shared/internal-auth.js';
+import { internalError, internalFetch } from '../../shared/internal-fetch.js';
 import type { RegionId } from '../../shared/regions.js';
 import { log } from './log.js';
 import type { RegionServices } from './services.js';
@@ -79,22 +79,17 @@ export function createPurgeFanout(services: RegionServices): (account: string, p
       return { ok: true, results: r.results, originals: r.originals };
     }
     const pathAndQuery = `/internal/purge?${purgeQuery(account, p, isPrefix)}`;
-    let lastError = '';
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const headers = new Headers();
-        await signInternalRequest(config.internalSecret, headers, { method: 'POST', pathAndQuery, region });
-        const res = await fetch(baseUrl + pathAndQuery, { method: 'POST', headers, signal: AbortSignal.timeout(5_000) });
-        if (res.ok) {
-          const body = (await res.json()) as { results: number; originals: number };
-          return { ok: true, results: body.results, originals: body.originals };
-        }
-        lastError = `answered ${res.status} ${res.headers.get('ik-error') ?? ''}`.trim();
-        await res.body?.cancel();
-        if (res.status < 500) break;
-      } catch (e) {
-        lastError = String((e as Error).cause ?? (e as Error).message);
+    let lastError: string;
+    try {
+      // Purging is idempotent: one retry after a transport failure or a 5xx.
+      const res = await internalFetch({ secret: config.internalSecret, baseUrl, target: region, method: 'POST', pathAndQuery, timeoutMs: 5_000, retries: 1 });
+      if (res.ok) {
+        const body = (await res.json()) as { results: number; originals: number };
+        return { ok: true, results: body.results, originals: body.originals };
       }
+      lastError = `answered ${res.status} ${(await internalError(res, region)).ikError}`;
+    } catch (e) {
+      lastError = (e as Error).message;
     }
     log.warn('purge fan-out: region failed', { region, account, path: p, error: lastError });
     return { ok: false, error: lastError };

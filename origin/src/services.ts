@@ -7,7 +7,8 @@ import type { AccountDirectory } from './accounts.js';
 import type { ResultCache } from './cache/result-cache.js';
 import { SingleFlight } from './coalesce.js';
 import type { ServerConfig } from './config.js';
-import { HomeBreaker } from './forward.js';
+import type { BreakerSet } from '../../shared/breaker.js';
+import { homeBreakers } from './forward.js';
 import { NonceMemory, type NonceStore } from './internal-auth.js';
 import { AccountBudgets } from './budget.js';
 import { OriginMetrics } from './metrics.js';
@@ -37,7 +38,7 @@ export interface RegionServices extends OriginDeps {
   /** Render requests being handled right now (bounded by config.maxInflight). */
   inflight: { count: number };
   /** Skips a home region that stopped answering (fail over / refuse at once during a cool-down). */
-  homeBreaker: HomeBreaker;
+  homeBreaker: BreakerSet;
   /** Bumped by every purge: work started before a purge neither stores its result nor is joined after it. */
   purgeEpoch: { value: number };
   /** Set on SIGTERM: /readyz answers 503 so load balancers stop sending work. */
@@ -72,7 +73,7 @@ export function buildServices(deps: OriginDeps): RegionServices {
     variantFlights: new SingleFlight<Produced>(() => metrics.coalesced.inc({ kind: 'variant' })),
     inflight: { count: 0 },
     purgeEpoch: { value: 0 },
-    homeBreaker: new HomeBreaker(),
+    homeBreaker: homeBreakers(deps.config.forwardTimeoutMs, Date.now, deps.config.homeBreakerCoolDownMs),
     lifecycle: { draining: false },
     region: undefined as unknown as RegionState,
     purgeLocal: (account, pathOrPrefix, isPrefix) => purgeLocal(services, account, pathOrPrefix, isPrefix),

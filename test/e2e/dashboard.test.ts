@@ -33,6 +33,8 @@ let step = 'setup';
 const serverErrors: string[] = [];
 const sdk = () => new ImageKit({ privateKey: KEY, baseURL: cluster.edgeUrl, maxRetries: 0 });
 const png = (w: number, h: number, rgb: [number, number, number]) => sharp({ create: { width: w, height: h, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } }).png().toBuffer();
+/** Polls get a generous bound (a loaded 2-core machine renders slowly); it only catches hangs. */
+const POLL = { timeout: 30_000 };
 const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `dashboard-${name}.png`), fullPage: true });
 
 beforeAll(async () => {
@@ -78,7 +80,7 @@ describe('dashboard in Chromium', () => {
     await page.fill('#signin-account', 'demo');
     await page.fill('#signin-key', 'not-the-key');
     await page.click('form.signin button[type=submit]');
-    await expect.poll(() => page.textContent('#signin-error')).toMatch(/Wrong account id or private key/);
+    await expect.poll(() => page.textContent('#signin-error'), POLL).toMatch(/Wrong account id or private key/);
     expect(await page.locator('svg.map, #media, #builder').count()).toBe(0);
     expect(await page.evaluate<number>('sessionStorage.length')).toBe(0);
     await shot('signin');
@@ -96,13 +98,13 @@ describe('dashboard in Chromium', () => {
     const colos = await page.$$eval('svg.map .colo-mark', (els) => els.map((e) => e.getAttribute('data-colo')));
     expect(colos).toEqual(expect.arrayContaining(COLOS));
     // Every region row shows health from the breakers and latency from the origins' metrics.
-    await expect.poll(() => page.locator('.regions-table tbody tr .badge', { hasText: 'up' }).count()).toBe(6);
+    await expect.poll(() => page.locator('.regions-table tbody tr .badge', { hasText: 'up' }).count(), POLL).toBe(6);
   });
 
   it('chooses a colo by keyboard and explains its pick: a line per region coloured by expected latency, the candidates table', async () => {
     await page.focus('svg.map .colo-mark[data-colo="SYD"]');
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.getAttribute('svg.map .colo-mark[data-colo="SYD"]', 'aria-pressed')).toBe('true');
+    await expect.poll(() => page.getAttribute('svg.map .colo-mark[data-colo="SYD"]', 'aria-pressed'), POLL).toBe('true');
     expect(await page.locator('svg.map path.route').count()).toBe(6);
     expect(await page.locator('svg.map path.route.chosen').count()).toBe(1);
     const chosen = await page.textContent('[data-testid="chosen-region"]');
@@ -120,16 +122,16 @@ describe('dashboard in Chromium', () => {
     await tile.waitFor();
     const thumb = tile.locator('img');
     expect(await thumb.getAttribute('src')).toBe(`${cluster.edgeUrl}/demo/tr:w-240,h-240,c-at_max/e2e/sdk-upload.png`);
-    await expect.poll(() => thumb.evaluate((img) => ((img as unknown as { complete: boolean }).complete ? (img as unknown as { naturalWidth: number }).naturalWidth : 0))).toBe(64);
+    await expect.poll(() => thumb.evaluate((img) => ((img as unknown as { complete: boolean }).complete ? (img as unknown as { naturalWidth: number }).naturalWidth : 0)), POLL).toBe(64);
     await tile.click();
-    await expect.poll(() => page.inputValue('#detail-tags')).toBe('from-sdk');
+    await expect.poll(() => page.inputValue('#detail-tags'), POLL).toBe('from-sdk');
     expect(await page.textContent('.details dl')).toContain('64 × 48');
     await shot('media');
   });
 
   it('uploads a file from the page (with progress) and the SDK finds it', async () => {
     await page.setInputFiles('#media-file', { name: 'page-upload.png', mimeType: 'image/png', buffer: await png(40, 30, [30, 90, 200]) });
-    await expect.poll(() => page.textContent('.uploads'), { timeout: 30_000 }).toContain('uploaded as /e2e/page-upload.png');
+    await expect.poll(() => page.textContent('.uploads'), POLL).toContain('uploaded as /e2e/page-upload.png');
     expect(await page.getAttribute('.uploads progress', 'value')).toBe('100');
     const found = await sdk().assets.list({ path: '/e2e/', searchQuery: 'name = "page-upload.png"' });
     expect(found).toHaveLength(1);
@@ -143,10 +145,10 @@ describe('dashboard in Chromium', () => {
     await page.click('.details button:has-text("Purge its URL")');
     expect(await page.inputValue('#purge-url')).toBe(`${cluster.edgeUrl}/demo/e2e/page-upload.png`);
     await page.click('form.purge button[type=submit]');
-    await expect.poll(() => page.getAttribute('#purge-status', 'data-state'), { timeout: 30_000 }).toBe('Completed');
+    await expect.poll(() => page.getAttribute('#purge-status', 'data-state'), POLL).toBe('Completed');
     page.once('dialog', (d) => void d.accept());
     await page.click('.details button.danger');
-    await expect.poll(() => page.locator('.tile[data-name="page-upload.png"]').count(), { timeout: 30_000 }).toBe(0);
+    await expect.poll(() => page.locator('.tile[data-name="page-upload.png"]').count(), POLL).toBe(0);
     expect(await sdk().assets.list({ path: '/e2e/', searchQuery: 'name = "page-upload.png"' })).toHaveLength(0);
   });
 
@@ -155,16 +157,16 @@ describe('dashboard in Chromium', () => {
     await page.fill('#b-path', '/sample.jpg');
     await page.fill('#b-w', '240');
     await page.check('#b-grayscale');
-    await expect.poll(() => page.textContent('#b-url'), { timeout: 30_000 }).toBe(`${cluster.edgeUrl}/demo/tr:w-240,e-grayscale/sample.jpg`);
-    await expect.poll(() => page.$eval('#b-preview', (img) => (img as unknown as { naturalWidth: number }).naturalWidth), { timeout: 30_000 }).toBe(240);
+    await expect.poll(() => page.textContent('#b-url'), POLL).toBe(`${cluster.edgeUrl}/demo/tr:w-240,e-grayscale/sample.jpg`);
+    await expect.poll(() => page.$eval('#b-preview', (img) => (img as unknown as { naturalWidth: number }).naturalWidth), POLL).toBe(240);
     const region = await page.textContent('#b-headers tr[data-header="x-pixmesh-region"] td');
     expect(REGION_IDS).toContain(region);
     expect(await page.textContent('#b-status')).toContain(`Served by ${region}`);
     // A bad parameter is refused as the edge would, before any request.
     await page.fill('#b-extra', 'w-abc');
-    await expect.poll(() => page.textContent('#b-status')).toMatch(/Transformation: .*w/);
+    await expect.poll(() => page.textContent('#b-status'), POLL).toMatch(/Transformation: .*w/);
     await page.fill('#b-extra', '');
-    await expect.poll(() => page.textContent('#b-status'), { timeout: 30_000 }).toContain('Served by');
+    await expect.poll(() => page.textContent('#b-status'), POLL).toContain('Served by');
     await shot('builder');
   });
 

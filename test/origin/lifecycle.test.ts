@@ -143,13 +143,14 @@ describe('home region killed', () => {
 });
 
 describe('a hanging home region', () => {
+  // The cool-down is long here so a slow machine cannot reach the half-open trial between the calls.
   it('costs one forward timeout; then the breaker fails over (or refuses strict accounts) at once', async () => {
     const held: net.Socket[] = [];
     const hang = net.createServer((sock) => void held.push(sock)); // accepts, never answers
     await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
     const port = regions.basePort + 22;
     const urls = { ...regions.regionUrls, [HOME]: `http://127.0.0.1:${(hang.address() as net.AddressInfo).port}`, 'ap-south-1': `http://127.0.0.1:${port}` };
-    const origin = await spawnOrigin(regions, 'ap-south-1', port, { PIXMESH_REGION_URLS: JSON.stringify(urls), PIXMESH_FORWARD_TIMEOUT_MS: '800' });
+    const origin = await spawnOrigin(regions, 'ap-south-1', port, { PIXMESH_REGION_URLS: JSON.stringify(urls), PIXMESH_FORWARD_TIMEOUT_MS: '800', PIXMESH_HOME_BREAKER_COOLDOWN_MS: '20000' });
     try {
       const call = (p: string) => signedFetch(origin.url, regions.internalSecret, `/internal/render/${p}`, { headers: { 'x-pixmesh-format': 'jpeg' } });
       let t0 = Date.now();

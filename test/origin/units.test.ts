@@ -9,7 +9,7 @@ import { AccountDirectory } from '../../origin/src/accounts.js';
 import { OriginalsCache } from '../../origin/src/cache/originals-cache.js';
 import { ResultCache } from '../../origin/src/cache/result-cache.js';
 import { SingleFlight } from '../../origin/src/coalesce.js';
-import { HomeBreaker, HomeUnreachable } from '../../origin/src/forward.js';
+import { forwardOutcome, homeBreakers, HomeUnreachable } from '../../origin/src/forward.js';
 import { RollingRatio } from '../../origin/src/metrics.js';
 import { TransformQueue } from '../../origin/src/queue.js';
 import { etagMatches } from '../../origin/src/render.js';
@@ -225,38 +225,51 @@ describe('transform queue', () => {
   });
 });
 
-describe('home breaker', () => {
+describe('home breaker (the shared breaker, origin settings)', () => {
   it('opens after a network failure, lets one trial through after a doubling cool-down, closes on success', () => {
     let now = 0;
-    const b = new HomeBreaker(1000, 4000, () => now);
+    const b = homeBreakers(10_000, () => now);
     expect(b.takeAttemptLease('eu')).toBeNull();
-    b.settle('eu', new HomeUnreachable('refused', false, true));
-    expect(b.takeAttemptLease('eu')).toMatch(/open/);
+    b.record('eu', forwardOutcome(new HomeUnreachable('refused', false, true)));
+    expect(b.takeAttemptLease('eu')).toMatch(/open for 1 s/);
     now = 1000;
     expect(b.takeAttemptLease('eu')).toBeNull(); // the trial
     expect(b.takeAttemptLease('eu')).toMatch(/half-open/); // everyone else still skips
-    b.failure('eu');
+    b.record('eu', 'failure');
     now = 2999;
     expect(b.takeAttemptLease('eu')).toMatch(/open/); // 2 s now
     now = 3000;
     expect(b.takeAttemptLease('eu')).toBeNull();
-    b.failure('eu');
-    b.failure('eu');
+    b.record('eu', 'failure');
     now = 3000 + 3999;
-    expect(b.takeAttemptLease('eu')).toMatch(/open/); // capped at 4 s
+    expect(b.takeAttemptLease('eu')).toMatch(/open/); // 4 s
     now = 3000 + 4000;
     expect(b.takeAttemptLease('eu')).toBeNull();
-    b.success('eu');
+    b.record('eu', 'success');
+    expect(b.status('eu')).toBe('closed');
     expect(b.takeAttemptLease('eu')).toBeNull();
     expect(b.takeAttemptLease('other')).toBeNull();
   });
 
+  it('caps the cool-down at 30 s', () => {
+    let now = 0;
+    const b = homeBreakers(10_000, () => now);
+    b.record('eu', 'failure');
+    for (let i = 0; i < 8; i++) {
+      now += 60_000;
+      expect(b.takeAttemptLease('eu')).toBeNull();
+      b.record('eu', 'failure');
+    }
+    now += 29_999;
+    expect(b.takeAttemptLease('eu')).toMatch(/open/);
+    now += 1;
+    expect(b.takeAttemptLease('eu')).toBeNull();
+  });
+
   it('counts only network failures: an answer (even an error) proves the region alive', () => {
-    const b = new HomeBreaker(1000, 4000, () => 0);
-    b.settle('eu', new HomeUnreachable('answered 503 EBUSY'));
-    expect(b.takeAttemptLease('eu')).toBeNull();
-    b.settle('eu', new Error('404'));
-    expect(b.takeAttemptLease('eu')).toBeNull();
+    expect(forwardOutcome(new HomeUnreachable('answered 503 EBUSY'))).toBe('success');
+    expect(forwardOutcome(new Error('404'))).toBe('success');
+    expect(forwardOutcome(new HomeUnreachable('timed out', true, true))).toBe('failure');
   });
 });
 

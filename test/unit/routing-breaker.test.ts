@@ -10,7 +10,7 @@ import {
   type BreakerConfig,
   type BreakerState,
   type BreakerStatus,
-} from '../../edge/src/routing/breaker.js';
+} from '../../shared/breaker.js';
 
 const cfg: BreakerConfig = { failureThreshold: 3, coolDownMs: 1000, maxCoolDownMs: 3000, trialLeaseMs: 500 };
 

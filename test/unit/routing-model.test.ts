@@ -16,7 +16,7 @@ import {
   type RoutingAccount,
   type RoutingState,
 } from '../../edge/src/routing/model.js';
-import type { BreakerStatus } from '../../edge/src/routing/breaker.js';
+import type { BreakerStatus } from '../../shared/breaker.js';
 import { REGION_IDS, type RegionId } from '../../shared/regions.js';
 
 const demo: RoutingAccount = { id: 'demo', homeRegion: 'eu-central-1', residency: 'flexible' };

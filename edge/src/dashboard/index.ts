@@ -16,10 +16,10 @@ import type { Account } from '../../../shared/accounts.js';
 import { PixmeshError } from '../../../shared/errors.js';
 import { signInternalRequest } from '../../../shared/internal-auth.js';
 import { parseRegionUrls, REGIONS, type RegionId } from '../../../shared/regions.js';
-import { authenticate, managementError, type ManagementEnv } from '../management.js';
+import { authenticate } from '../management.js';
 import { knownRegions, routingState as router } from '../routing-state.js';
 import { COLO_PRIOR } from '../routing/prior.generated.js';
-import { breakerStatuses } from '../routing/breaker.js';
+import { breakerStatuses } from '../../../shared/breaker.js';
 import { ASSETS } from './assets.generated.js';
 import { MetricsWindow } from './metrics.js';
 import type { Env } from '../env.js';
@@ -53,13 +53,13 @@ const LANDING = `<!doctype html><html lang="en"><head><meta charset="utf-8"><met
 
 function asset(name: string): Response {
   const a = ASSETS[name];
-  if (!a) return managementError(new PixmeshError(404, 'ENOENT', `no dashboard file "${name}"`));
+  if (!a) throw new PixmeshError(404, 'ENOENT', `no dashboard file "${name}"`);
   return new Response(a.body, {
     headers: { 'content-type': a.type, 'cache-control': name === 'index.html' ? 'no-cache' : 'public, max-age=300', etag: `"${a.etag}"`, ...SECURITY_HEADERS },
   });
 }
 
-function sessionOf(c: { req: { url: string } }, env: ManagementEnv, account: Account) {
+function sessionOf(c: { req: { url: string } }, env: Env, account: Account) {
   return {
     accountId: account.id,
     operator: isOperator(env, account.id),
@@ -73,16 +73,15 @@ function sessionOf(c: { req: { url: string } }, env: ManagementEnv, account: Acc
   };
 }
 
-export function dashboardRoutes(): Hono<{ Bindings: ManagementEnv }> {
-  const app = new Hono<{ Bindings: ManagementEnv }>();
-  app.onError((err) => managementError(err));
+export function dashboardRoutes(): Hono<{ Bindings: Env }> {
+  const app = new Hono<{ Bindings: Env }>();
 
   app.get('/', () => new Response(LANDING, { headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', ...SECURITY_HEADERS } }));
   app.get(DASHBOARD_PATH, () => asset('index.html'));
   app.get(`${DASHBOARD_PATH}/`, () => asset('index.html'));
 
   app.get(`${DASHBOARD_PATH}/api/session`, async (c) => {
-    const account = await authenticate(c);
+    const account = await authenticate(c.env, c.req.header('authorization'));
     // The form names the account too: a key of another account is the same "wrong key" answer.
     const claimed = c.req.query('account');
     if (claimed !== undefined && claimed !== account.id) throw new PixmeshError(401, 'EAUTH', 'Your account cannot be authenticated.');
@@ -90,7 +89,7 @@ export function dashboardRoutes(): Hono<{ Bindings: ManagementEnv }> {
   });
 
   app.get(`${DASHBOARD_PATH}/api/network`, async (c) => {
-    const account = await authenticate(c);
+    const account = await authenticate(c.env, c.req.header('authorization'));
     if (!isOperator(c.env, account.id)) throw new PixmeshError(403, 'EACCES', `account "${account.id}" is not an operator (PIXMESH_OPERATOR_ACCOUNTS)`);
     const now = Date.now();
     const urls = parseRegionUrls(c.env.PIXMESH_REGION_URLS);
@@ -151,7 +150,7 @@ export function dashboardRoutes(): Hono<{ Bindings: ManagementEnv }> {
 }
 
 /** One region's Prometheus text, signed like every internal call. */
-async function scrape(env: ManagementEnv, region: string, base: string): Promise<string> {
+async function scrape(env: Env, region: string, base: string): Promise<string> {
   const headers = new Headers();
   await signInternalRequest(env.PIXMESH_INTERNAL_SECRET, headers, { method: 'GET', pathAndQuery: '/metrics', region });
   const res = await fetch(`${base}/metrics`, { headers, signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS) });

@@ -17,7 +17,7 @@
  * home region first (DESIGN.md, request flow step 3) with the rest as failover.
  */
 import { INTER_REGION_RTT_MS, isRegionId, REGION_IDS, type RegionId } from '../../../shared/regions.js';
-import type { BreakerStatus } from './breaker.js';
+import type { BreakerStatus } from '../../../shared/breaker.js';
 import { COLO_PRIOR, CONTINENT_PRIOR, COUNTRY_PRIOR, PRIOR_REGION_ORDER } from './prior.generated.js';
 import { priorRttRow, validLatLon } from './prior.js';
 

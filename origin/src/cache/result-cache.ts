@@ -7,6 +7,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import { ByteLru } from '../../../shared/lru.js';
 
 export interface CachedMeta {
   contentType: string;
@@ -35,14 +36,15 @@ export interface CacheEntry {
 const HEADER_BYTES = 4;
 
 export class ResultCache {
-  /** key hash → size on disk; Map order is recency (oldest first). */
-  private readonly lru = new Map<string, { size: number; account: string; path: string }>();
-  private bytes = 0;
+  /** key hash → account and path, bounded by the bytes on disk (shared/lru.ts). */
+  private readonly lru: ByteLru<{ account: string; path: string }>;
 
   private constructor(
     readonly dir: string,
     readonly maxBytes: number,
-  ) {}
+  ) {
+    this.lru = new ByteLru(maxBytes);
+  }
 
   static async open(dir: string, maxBytes: number): Promise<ResultCache> {
     const cache = new ResultCache(dir, maxBytes);
@@ -80,11 +82,7 @@ export class ResultCache {
       }
     }
     found.sort((a, b) => a.mtime - b.mtime);
-    for (const f of found) {
-      this.lru.set(f.hash, { size: f.size, account: f.account, path: f.path });
-      this.bytes += f.size;
-    }
-    await this.evict();
+    for (const f of found) await this.remove(this.lru.set(f.hash, { account: f.account, path: f.path }, f.size));
   }
 
   async get(key: string): Promise<CacheEntry | null> {
@@ -95,17 +93,15 @@ export class ResultCache {
     try {
       data = await fsp.readFile(this.fileFor(hash));
     } catch {
-      this.forget(hash);
+      this.lru.delete(hash);
       return null;
     }
     const entry = decodeEntry(data);
     if (!entry) {
       await fsp.rm(this.fileFor(hash), { force: true });
-      this.forget(hash);
+      this.lru.delete(hash);
       return null;
     }
-    this.lru.delete(hash);
-    this.lru.set(hash, known);
     return entry;
   }
 
@@ -124,51 +120,30 @@ export class ResultCache {
       await fh.close();
     }
     await fsp.rename(tmp, file);
-    this.forget(hash);
-    this.lru.set(hash, { size: data.length, account: meta.account, path: meta.path });
-    this.bytes += data.length;
-    await this.evict();
+    await this.remove(this.lru.set(hash, { account: meta.account, path: meta.path }, data.length));
   }
 
   /** Remove one entry (a purge record made it stale). */
   async delete(key: string): Promise<void> {
     const hash = ResultCache.hashKey(key);
     await fsp.rm(this.fileFor(hash), { force: true });
-    this.forget(hash);
+    this.lru.delete(hash);
   }
 
   /** Remove every variant of a path (or of every path under a prefix when prefix=true). */
   async purge(account: string, pathOrPrefix: string, prefix = false): Promise<number> {
-    let removed = 0;
-    for (const [hash, e] of [...this.lru]) {
-      if (e.account !== account) continue;
-      if (prefix ? e.path.startsWith(pathOrPrefix) : e.path === pathOrPrefix) {
-        await fsp.rm(this.fileFor(hash), { force: true });
-        this.forget(hash);
-        removed++;
-      }
-    }
-    return removed;
+    const removed = this.lru.deleteWhere((e) => e.account === account && (prefix ? e.path.startsWith(pathOrPrefix) : e.path === pathOrPrefix));
+    await this.remove(removed);
+    return removed.length;
   }
 
   stats(): { entries: number; bytes: number; maxBytes: number } {
-    return { entries: this.lru.size, bytes: this.bytes, maxBytes: this.maxBytes };
+    return { entries: this.lru.size, bytes: this.lru.bytes, maxBytes: this.maxBytes };
   }
 
-  private forget(hash: string): void {
-    const e = this.lru.get(hash);
-    if (e) {
-      this.bytes -= e.size;
-      this.lru.delete(hash);
-    }
-  }
-
-  private async evict(): Promise<void> {
-    for (const [hash] of this.lru) {
-      if (this.bytes <= this.maxBytes) break;
-      await fsp.rm(this.fileFor(hash), { force: true });
-      this.forget(hash);
-    }
+  /** Delete the files of entries the index let go (evicted or purged). */
+  private async remove(entries: [string, unknown][]): Promise<void> {
+    for (const [hash] of entries) await fsp.rm(this.fileFor(hash), { force: true });
   }
 }
 

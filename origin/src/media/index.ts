@@ -23,7 +23,6 @@ import { log } from '../log.js';
 import { TokenMemory, verifyClientUpload } from './client-auth.js';
 import { matches, mentionsField, parseSearchQuery } from './search.js';
 import { Purger, type PurgeDeps } from './purge.js';
-import { DEFAULT_PURGES_PER_MIN, purgeLimiter } from '../budget.js';
 import { deriveFolders, publicFile, SORTS, uploadResponse, type Sortable } from './shape.js';
 import { DEFAULT_MAX_VERSIONS, FileExistsError, MediaStore } from './store.js';
 import { DEFAULT_JOB_STEP } from './jobs.js';
@@ -31,7 +30,9 @@ import { configRoutes, ControlPlane, controlPlaneSettings } from '../account-con
 import { CustomFields } from './custom-fields.js';
 import { analyse, embeddedMetadata } from './metadata.js';
 import { libraryRoutes } from './library.js';
-import { checkStorePath, fileBytes, parseUploadForm, readBodyLimited, sniffUpload, uploadLimitFor, uniqueName } from './upload.js';
+import { readBodyLimited } from '../../../shared/body.js';
+import { checkStorePath, fileBytes, parseUploadForm, sniffUpload, uploadLimitFor, uniqueName } from './upload.js';
+import { DEFAULT_PURGES_PER_MIN, purgeLimiter } from '../budget.js';
 import { fetchUploadUrl, type UrlFetcher } from './url-fetch.js';
 
 /** Upload answer header: the (URI-encoded) path whose old variants the edge must treat as purged. */
@@ -58,8 +59,6 @@ export interface MediaLimits {
   maxPixels: number;
   /** A request body that stalls this long is abandoned (nothing is written). */
   idleMs: number;
-  /** A whole request body must arrive within this (a client trickling a byte at a time is cut off). */
-  bodyDeadlineMs: number;
   /** Upload from URL: the URL must answer within this (ImageKit: 8 s). */
   urlTimeoutMs: number;
   /** Uploads held in memory at once in this region; beyond it: 503 EBUSY with Retry-After. */
@@ -83,7 +82,6 @@ export function mediaLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): MediaL
     maxVideoBytes: int('PIXMESH_UPLOAD_MAX_VIDEO_BYTES', 40 * 1024 * 1024),
     maxPixels: int('PIXMESH_UPLOAD_MAX_PIXELS', 100_000_000),
     idleMs: int('PIXMESH_UPLOAD_IDLE_MS', 30_000),
-    bodyDeadlineMs: int('PIXMESH_UPLOAD_BODY_DEADLINE_MS', 120_000),
     urlTimeoutMs: int('PIXMESH_UPLOAD_URL_TIMEOUT_MS', 8000),
     maxConcurrentUploads: int('PIXMESH_UPLOAD_CONCURRENCY', 8),
     maxVersions: int('PIXMESH_MEDIA_MAX_VERSIONS', DEFAULT_MAX_VERSIONS),
@@ -103,7 +101,10 @@ function intParam(v: string | undefined, name: string, fallback: number, min: nu
   return n;
 }
 
-export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFromEnv()): Hono {
+/** The home account of the route, set by the home-region middleware. */
+type MediaVars = { Variables: { account: Account } };
+
+export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFromEnv()): Hono<MediaVars> {
   const { config } = deps;
   const store = new MediaStore({ s3: config.s3, bucket: config.mediaBucket, bucketFor: (r) => mediaBucketFor(r as never), maxVersions: limits.maxVersions });
   const purger = new Purger({ purgeVariants: deps.purgeVariants, region: config.region, regionUrls: config.regionUrls, store });
@@ -119,14 +120,20 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     );
   }, 2000).unref();
 
-  const app = new Hono();
+  const app = new Hono<MediaVars>();
 
+  /** The account, if this region is its home (404 unknown, 421 not home). */
   const home = (id: string): Account => {
     const account = deps.accounts.get(id);
     if (!account) throw notFound(`unknown account "${id}"`);
     if (account.homeRegion !== config.region) throw new PixmeshError(421, 'EUPSTREAM', `${config.region} is not ${id}'s home region`);
     return account;
   };
+  // Every media route is about one account whose home must be this region: resolved once here.
+  app.use('/internal/media/:account/*', async (c, next) => {
+    c.set('account', home(c.req.param('account')));
+    await next();
+  });
   const endpointOf = (url: string) => new URL(url).searchParams.get('endpoint') ?? '';
   const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, fields: customFields, jobStep: limits.jobStep, isHome: (id) => deps.accounts.get(id)?.homeRegion === config.region });
   // Account configuration stored as data (named transformations): every region polls it.
@@ -142,51 +149,32 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     );
   }, 1000).unref();
 
-  // Upload slots (#12 point 6): taken only once the whole body is in (a client trickling bytes
-  // holds no slot), bounded in total time as well as idle time, and at most half of them per account.
   let uploading = 0;
-  const uploadingBy = new Map<string, number>();
-  const perAccount = Math.max(1, Math.ceil(limits.maxConcurrentUploads / 2));
   app.post('/internal/media/:account/files/upload', async (c) => {
-    const account = home(c.req.param('account'));
-    const req = c.req.raw;
+    const account = c.var.account;
+    if (uploading >= limits.maxConcurrentUploads) throw busy(`too many uploads in progress (${uploading})`, 2, 503);
+    uploading++;
+    try {
+      return await upload(c.req.raw, account, endpointOf(c.req.url));
+    } finally {
+      uploading--;
+    }
+  });
+
+  /** One upload: read (bounded) → authenticate (client-side) → bytes → type → atomic store → purge if replaced. */
+  const upload = async (req: Request, account: Account, endpoint: string): Promise<Response> => {
+    const query = new URL(req.url).searchParams;
     const settings = mediaSettings(deps.accounts, account.id);
     // The account's cap applies to every type; the body is read up to the largest per-type limit.
     const cap = (bytes: number) => Math.min(settings.maxUploadBytes ?? bytes, bytes * 4);
     const maxBytes = cap(Math.max(limits.maxUploadBytes, limits.maxSvgBytes, limits.maxVideoBytes));
-    const auth = new URL(req.url).searchParams.get('auth');
+    const auth = query.get('auth');
     if (auth !== 'key' && auth !== 'signature') throw badRequest('auth must be key or signature');
     const declared = Number(req.headers.get('content-length') ?? NaN);
     // base64 costs 4/3; the form's other fields get 1 MB.
     const bodyLimit = Math.ceil((maxBytes * 4) / 3) + 1024 * 1024;
     if (declared > bodyLimit) throw new PixmeshError(413, 'ELIMIT', `the upload is over the ${maxBytes}-byte limit`);
-    const raw = await readBodyLimited(req.body, bodyLimit, limits.idleMs, limits.bodyDeadlineMs);
-    const mine = uploadingBy.get(account.id) ?? 0;
-    if (uploading >= limits.maxConcurrentUploads) throw busy(`too many uploads in progress (${uploading})`, 2, 503);
-    if (mine >= perAccount) throw busy(`too many uploads in progress for this account (${mine})`, 2, 503);
-    uploading++;
-    uploadingBy.set(account.id, mine + 1);
-    try {
-      return await upload(req, raw, account, endpointOf(c.req.url), maxBytes, settings, cap);
-    } finally {
-      uploading--;
-      const left = (uploadingBy.get(account.id) ?? 1) - 1;
-      if (left > 0) uploadingBy.set(account.id, left);
-      else uploadingBy.delete(account.id);
-    }
-  });
-
-  /** One upload, its body in: authenticate (client-side) → bytes → type → atomic store → purge if replaced. */
-  const upload = async (
-    req: Request,
-    raw: Buffer,
-    account: Account,
-    endpoint: string,
-    maxBytes: number,
-    settings: ReturnType<typeof mediaSettings>,
-    cap: (bytes: number) => number,
-  ): Promise<Response> => {
-    const auth = new URL(req.url).searchParams.get('auth');
+    const raw = Buffer.from(await readBodyLimited(req.body, { maxBytes: bodyLimit, idleMs: limits.idleMs, what: 'the upload' }));
     const fields = await parseUploadForm(raw, req.headers.get('content-type') ?? '');
     if (auth === 'signature') verifyClientUpload(account, fields, tokens);
 
@@ -246,7 +234,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   };
 
   app.get('/internal/media/:account/files', async (c) => {
-    const account = home(c.req.param('account'));
+    const account = c.var.account;
     const q = c.req.query();
     const limit = intParam(q.limit, 'limit', 1000, 1, 1000);
     const skip = intParam(q.skip, 'skip', 0, 0, 1_000_000);
@@ -289,7 +277,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   });
 
   app.get('/internal/media/:account/files/:fileId', async (c) => {
-    const account = home(c.req.param('account'));
+    const account = c.var.account;
     const r = await store.get(account.id, c.req.param('fileId'));
     if (!r) throw notFound('The requested file does not exist.');
     return c.json(publicFile(r, endpointOf(c.req.url)));
@@ -298,7 +286,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   // ImageKit "update file details": tags, customMetadata (merged; a null value removes a key),
   // customCoordinates, description, publish.isPublished. Bytes and privacy never change here.
   app.patch('/internal/media/:account/files/:fileId', async (c) => {
-    const account = home(c.req.param('account'));
+    const account = c.var.account;
     const body = (await c.req.json().catch(() => null)) as Record<string, unknown> | null;
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('the body must be a JSON object');
     for (const f of ['extensions', 'webhookUrl']) if (f in body) throw badRequest(`${f} is not supported by this server`);
@@ -342,7 +330,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   });
 
   app.delete('/internal/media/:account/files/:fileId', async (c) => {
-    const account = home(c.req.param('account'));
+    const account = c.var.account;
     const r = await store.delete(account.id, c.req.param('fileId'), account.residency === 'flexible' ? account.backupRegion : undefined);
     if (!r) throw notFound('The requested file does not exist.');
     const path = r.filePath.replace(/^\/+/, '');
@@ -351,10 +339,10 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     return c.json({ filePath: r.filePath, path, purge: { requestId: purge.requestId, status: purge.status } });
   });
 
-  // A purge flood (each one a fan-out to every region and a cold cache) meets a per-account rate limit: 429 + Retry-After.
+  // A purge flood (each one a fan-out to every region) meets a per-account rate limit: 429 + Retry-After.
   const purges = purgeLimiter(Number(process.env.PIXMESH_PURGES_PER_MINUTE) || DEFAULT_PURGES_PER_MIN);
   app.post('/internal/media/:account/purge', async (c) => {
-    const account = home(c.req.param('account'));
+    const account = c.var.account;
     purges.take(account.id, 1);
     const t = (await c.req.json().catch(() => null)) as { url?: string; path?: unknown; prefix?: unknown } | null;
     if (!t || typeof t.path !== 'string' || typeof t.prefix !== 'boolean') throw badRequest('bad purge request');
@@ -363,7 +351,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   });
 
   app.get('/internal/media/:account/purge/:requestId', async (c) => {
-    const account = home(c.req.param('account'));
+    const account = c.var.account;
     const record = await purger.get(account.id, c.req.param('requestId'));
     if (!record) throw notFound('No purge request with this id.');
     return c.json({ status: record.status, requestId: record.requestId, url: record.url, createdAt: record.createdAt, completedAt: record.completedAt });

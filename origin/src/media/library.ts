@@ -36,7 +36,8 @@ import { analyse } from './metadata.js';
 import type { Purger } from './purge.js';
 import { folderIdFor, publicFile } from './shape.js';
 import { FileExistsError, type FileRecord, type MediaStore } from './store.js';
-import { normaliseFolder, readBodyLimited, sanitiseFileName } from './upload.js';
+import { readBodyLimited } from '../../../shared/body.js';
+import { normaliseFolder, sanitiseFileName } from './upload.js';
 
 /** Must match edge/src/management.ts. */
 export const EDGE_PURGE_HEADER = 'x-pixmesh-edge-purge';
@@ -92,7 +93,7 @@ const edgePurge = (items: { path: string; prefix: boolean }[]) => encodeURICompo
 const fileMissing = (what: string) => notFound(`No file found with filePath ${what}`);
 const folderMissing = (what: string) => notFound(`No folder found with folderPath ${what}`);
 
-export function libraryRoutes(app: Hono, deps: LibraryDeps): { jobs: FolderJobs } {
+export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, deps: LibraryDeps): { jobs: FolderJobs } {
   const { store, purger, home } = deps;
   const backupOf = (a: Account) => (a.residency === 'flexible' ? a.backupRegion : undefined);
   const P = '/internal/media/:account';
@@ -365,7 +366,7 @@ export function libraryRoutes(app: Hono, deps: LibraryDeps): { jobs: FolderJobs 
   });
   app.post(`${P}/metadata`, async (c) => {
     home(c.req.param('account')!);
-    const bytes = await readBodyLimited(c.req.raw.body, MAX_METADATA_BYTES, 30_000);
+    const bytes = Buffer.from(await readBodyLimited(c.req.raw.body, { maxBytes: MAX_METADATA_BYTES, idleMs: 30_000, what: 'the body' }));
     return c.json(await analyse(bytes, c.req.query('ext') ?? ''));
   });
 

@@ -13,43 +13,7 @@ import { checkSvg } from '../pipeline/svg-guard.js';
 import type { FileRecord } from './store.js';
 import type { UrlFetcher } from './url-fetch.js';
 
-/** Reads a request body into memory, refusing more than maxBytes, stalls longer than idleMs, and bodies slower than totalMs in all. */
-export async function readBodyLimited(body: ReadableStream<Uint8Array> | null, maxBytes: number, idleMs: number, totalMs = 120_000): Promise<Buffer> {
-  if (!body) throw badRequest('the request has no body');
-  const reader = body.getReader();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const until = Date.now() + totalMs;
-  try {
-    for (;;) {
-      let timer: NodeJS.Timeout | undefined;
-      const idle = new Promise<never>((_, reject) => {
-        const left = until - Date.now();
-        timer =
-          left < idleMs
-            ? setTimeout(() => reject(new PixmeshError(408, 'EUPSTREAM', `the upload body did not arrive within ${Math.round(totalMs / 1000)} s`)), Math.max(0, left))
-            : setTimeout(() => reject(new PixmeshError(408, 'EUPSTREAM', `the upload stalled for ${idleMs} ms`)), idleMs);
-      });
-      let step: { done: boolean; value?: Uint8Array };
-      try {
-        step = await Promise.race([reader.read(), idle]);
-      } finally {
-        clearTimeout(timer);
-      }
-      if (step.done || !step.value) break;
-      size += step.value.length;
-      if (size > maxBytes) throw limitExceeded(`the upload is over the ${maxBytes}-byte request limit`, 413);
-      chunks.push(Buffer.from(step.value));
-    }
-  } catch (e) {
-    await reader.cancel().catch(() => undefined);
-    if (e instanceof PixmeshError) throw e;
-    // The client (or the edge) went away mid-body: nothing was written.
-    throw new PixmeshError(400, 'EUPSTREAM', 'the upload was interrupted before the body was complete');
-  }
-  return Buffer.concat(chunks);
-}
-
+/** Reads a request body into memory, refusing more than maxBytes and stalls longer than idleMs. */
 export interface UploadFields {
   file: File | string;
   fileName: string;

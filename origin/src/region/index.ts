@@ -12,7 +12,7 @@ import type { CacheEntry, CachedMeta, ResultCache } from '../cache/result-cache.
 import type { ServerConfig } from '../config.js';
 import { log } from '../log.js';
 import type { RollingRatio } from '../metrics.js';
-import { HomeBreaker } from '../forward.js';
+import { BreakerSet } from '../../../shared/breaker.js';
 import { RegionBucket } from './bucket.js';
 import { Membership } from './members.js';
 import { peerFetch } from './peers.js';
@@ -28,8 +28,8 @@ export class RegionState {
   readonly purges: PurgeLog | null;
   readonly shared: SharedCache | null;
   private started = false;
-  /** The shared tier failing (S3 down, slow) costs one timeout, then it is skipped for a cool-down (the one breaker, forward.ts). */
-  readonly breaker = new HomeBreaker();
+  /** The shared tier failing (S3 down, slow) costs one timeout, then it is skipped for a cool-down (the one breaker, shared/breaker.ts). */
+  readonly breaker = new BreakerSet({ failureThreshold: 1, coolDownMs: 1_000, maxCoolDownMs: 30_000, trialLeaseMs: 30_000 });
   private loaded = false;
   private sweepTimer?: NodeJS.Timeout;
   lastSweep?: Awaited<ReturnType<SharedCache['sweep']>>;
@@ -115,9 +115,9 @@ export class RegionState {
     let entry: CacheEntry | null = null;
     try {
       entry = await this.shared.get(account, path, key);
-      this.breaker.success('shared');
+      this.breaker.record('shared', 'success');
     } catch (e) {
-      this.breaker.failure('shared');
+      this.breaker.record('shared', 'failure');
       log.warn('shared tier: read failed (treated as a miss; skipped for a cool-down)', { err: String(e) });
       return null;
     }
@@ -132,9 +132,9 @@ export class RegionState {
     const shared =
       this.active && this.shared && opts.sharedToo && !this.breaker.takeAttemptLease('shared')
         ? this.shared.put(key, meta, body).then(
-            () => this.breaker.success('shared'),
+            () => this.breaker.record('shared', 'success'),
             (e) => {
-              this.breaker.failure('shared');
+              this.breaker.record('shared', 'failure');
               log.warn('shared tier: write failed', { account: meta.account, path: meta.path, err: String(e) });
             },
           )

@@ -12,7 +12,7 @@
  * Failures are 5xx answers, timeouts and network errors. 4xx answers prove the region is up and
  * count as successes, except 429 (overloaded), which counts neither way.
  */
-import { REGION_IDS, type RegionId } from '../../../shared/regions.js';
+import { REGION_IDS, type RegionId } from './regions.js';
 
 export interface BreakerConfig {
   /** Consecutive failures that open the breaker. */
@@ -127,4 +127,39 @@ export function newBreakers(): Breakers {
 /** The status of every region, the health input of the routing model. */
 export function breakerStatuses(b: Breakers, now: number, cfg: BreakerConfig = DEFAULT_BREAKER_CONFIG): Record<RegionId, BreakerStatus> {
   return Object.fromEntries(REGION_IDS.map((id) => [id, breakerStatus(b[id], now, cfg)])) as Record<RegionId, BreakerStatus>;
+}
+
+/**
+ * Breakers keyed by name with their state held inside, for callers that keep one mutable set
+ * (the origin: one per home region it forwards to). Same machine as above.
+ */
+export class BreakerSet {
+  private readonly states = new Map<string, BreakerState>();
+  constructor(
+    readonly config: BreakerConfig = DEFAULT_BREAKER_CONFIG,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * Before a call: null when it may go — in half-open this TAKES the one trial lease, so every
+   * other caller is refused until it reports (or the lease ends); otherwise the reason it may not.
+   */
+  takeAttemptLease(key: string): string | null {
+    const s = this.states.get(key) ?? newBreaker();
+    const now = this.now();
+    const r = beginAttempt(s, now, this.config);
+    this.states.set(key, r.state);
+    if (r.allowed) return null;
+    if (s.openedAt !== null && now - s.openedAt < s.coolDownMs)
+      return `circuit open for ${Math.ceil((s.openedAt + s.coolDownMs - now) / 1000)} s after ${s.failures} failure(s)`;
+    return 'circuit half-open: a trial call is in progress';
+  }
+
+  record(key: string, outcome: AttemptOutcome): void {
+    this.states.set(key, recordOutcome(this.states.get(key) ?? newBreaker(), outcome, this.now(), this.config));
+  }
+
+  status(key: string): BreakerStatus {
+    return breakerStatus(this.states.get(key) ?? newBreaker(), this.now(), this.config);
+  }
 }
