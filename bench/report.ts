@@ -20,18 +20,40 @@ const table = (head: string[], rows: (string | number | null | undefined)[][]) =
 
 const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : `${Math.round(x * 1000) / 10} %`);
 
+const spreadCell = (s?: { min: number; median: number; max: number }, f: (x: number) => string = String) => (s ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : '–');
+
 function geoSection(r: SuiteResult<GeoResults>, dir: string, files: string[]): string {
   const out: string[] = [];
   const cfg = r.config as Record<string, unknown>;
+  const seeds = (r.results.seeds ?? []).map((s) => s.seed);
+  const regime = cfg.regime as { requests: number; images: number; transforms: number; zipfS: number; warmup: number } | undefined;
   out.push(`## 1. Geo simulation (${r.mode}, ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${r.durationS} s)`);
   out.push(
-    `${cfg.requests} requests per policy run (first ${Math.round(Number(cfg.warmup) * 100)} % left out as warm-up), concurrency ${cfg.concurrency}, seed ${cfg.seed}, ${cfg.images} originals × ${(cfg.transforms as string[]).length} transformations, Zipf s=${cfg.zipfS}, ${r.results.groundTruth.colos} colos; link inflation drawn ${r.results.groundTruth.linkInflation.min}–${r.results.groundTruth.linkInflation.max}× (median ${r.results.groundTruth.linkInflation.median}×) vs the prior's 2.1×; home region ${cfg.home}. An emulated edge HIT costs the client leg + ${r.results.hitServiceMs.value} ms (${r.results.hitServiceMs.source}).`,
+    `Seeds ${seeds.join(', ') || cfg.seed} (each seed draws its own ground truth and request stream); ${cfg.requests} requests per policy and scenario (first ${Math.round(Number(cfg.warmup) * 100)} % left out as warm-up), the four policies of a scenario run at once (interleaved), concurrency ${cfg.concurrency} each, ${cfg.images} originals × ${(cfg.transforms as string[]).length} transformations, Zipf s=${cfg.zipfS}, ${r.results.groundTruth.colos} colos; link inflation drawn ${r.results.groundTruth.linkInflation.min}–${r.results.groundTruth.linkInflation.max}× (median ${r.results.groundTruth.linkInflation.median}×, seed ${r.results.groundTruth.seed}) vs the prior's 2.1×; home region ${cfg.home}. An emulated edge HIT costs the client leg + ${r.results.hitServiceMs.value} ms (${r.results.hitServiceMs.source}).` +
+      (regime ? ` Regime: ${regime.requests} requests over ${regime.images} originals × ${regime.transforms} transformations (Zipf s=${regime.zipfS}), first ${Math.round(regime.warmup * 100)} % warm-up.` : ''),
   );
+  const targets = r.results.targets ?? [];
+  if (targets.length) {
+    out.push(`\n### Targets (issue #19), per seed`);
+    out.push(table(['target', 'met', 'per seed', 'what'], targets.map((t) => [t.target, t.met ? 'yes' : '**no**', t.values.join(' / '), t.detail])));
+  }
+  const spread = r.results.spread ?? {};
+  if (Object.keys(spread).length) {
+    out.push(`\n### Spread over seeds: median (min–max)`);
+    const rows: (string | number)[][] = [];
+    for (const [scenario, per] of Object.entries(spread)) {
+      for (const [policy, m] of Object.entries(per ?? {})) {
+        rows.push([`${scenario} / ${POLICY_LABEL[policy] ?? policy}`, spreadCell(m.p50), spreadCell(m.p90), spreadCell(m.p98), spreadCell(m.missP50), spreadCell(m.edgeHit, pct), spreadCell(m.regionHit, pct), spreadCell(m.regretMs), spreadCell(m.errors)]);
+      }
+    }
+    out.push(table(['scenario / policy', 'p50 ms', 'p90', 'p98', 'edge-miss p50', 'edge hit', 'region hit', 'decision regret ms', 'errors'], rows));
+  }
+  const first = r.results.seeds?.[0];
   for (const [scenario, runs] of Object.entries(r.results.scenarios) as [string, PolicyRun[]][]) {
-    out.push(`\n### ${scenario}`);
+    out.push(`\n### ${scenario} (seed ${r.results.groundTruth.seed})`);
     out.push(
       table(
-        ['policy', 'p50 ms', 'p90', 'p98', 'p99', '≤ 50 ms', 'edge-miss p50 / p99', 'edge hit', 'region hit', 'originals', 'errors', 'failovers', 'decision regret ms', 'oracle pick', 'Δp50 / Δp99 vs oracle', 'load avg'],
+        ['policy', 'p50 ms', 'p90', 'p98', 'p99', '≤ 50 ms', 'edge-miss p50 / p99', 'edge hit (colo min)', 'region hit', 'misses from nearest region’s cache', 'errors', 'failovers', 'decision regret ms', 'oracle pick', 'Δp50 / Δp98 vs oracle', 'load avg'],
         runs.map((x) => [
           POLICY_LABEL[x.policy] ?? x.policy,
           x.latency.p50,
@@ -40,14 +62,14 @@ function geoSection(r: SuiteResult<GeoResults>, dir: string, files: string[]): s
           x.latency.p99,
           pct(x.within50ms),
           `${x.missLatency.p50} / ${x.missLatency.p99}`,
-          pct(x.edgeHitRatio),
+          `${pct(x.edgeHitRatio)} (${pct(x.coloEdgeHit?.min)})`,
           pct(x.regionHitRatio),
-          x.originalFetches,
+          pct(x.nearestRegionCacheShare),
           x.errors,
           x.failovers,
           x.decisionRegretMs,
           pct(x.optimalShare),
-          x.regretVsOracle ? `${x.regretVsOracle.p50} / ${x.regretVsOracle.p99}` : '–',
+          x.regretVsOracle ? `${x.regretVsOracle.p50} / ${x.regretVsOracle.p98}` : '–',
           x.loadAvg1.join('→'),
         ]),
       ),
@@ -56,22 +78,54 @@ function geoSection(r: SuiteResult<GeoResults>, dir: string, files: string[]): s
     if (pix?.learning) {
       const l = pix.learning;
       out.push(
-        `\nWhat the pixmesh edge had learned by the end (GET /_routing per colo vs the ground truth): ${l.learnedPairs} colo→region pairs with samples; mean absolute error ${l.priorMaeMs} ms for the prior alone, ${l.learnedMaeMs} ms for the learned mean, ${l.blendedMaeMs} ms for the blend the model uses; learned bias ${l.learnedBiasMs >= 0 ? '+' : ''}${l.learnedBiasMs} ms (local overhead inside the edge's samples). Prior error over all pairs: ${l.priorMaeAllMs} ms.`,
+        `\nWhat the pixmesh edge had learned by the end (GET /_routing per colo vs the ground truth): ${l.learnedPairs} colo→region pairs with samples; mean absolute error ${l.priorMaeMs} ms for the prior alone, **${l.learnedMaeMs} ms** for the learned mean (bias **${l.learnedBiasMs >= 0 ? '+' : ''}${l.learnedBiasMs} ms**), ${l.blendedMaeMs} ms for the blend the model uses. Against the delays the proxies really applied (late timers on a loaded machine): MAE ${l.learnedMaeVsAppliedMs} ms, bias ${l.learnedBiasVsAppliedMs >= 0 ? '+' : ''}${l.learnedBiasVsAppliedMs} ms. Prior error over all pairs: ${l.priorMaeAllMs} ms.` +
+          (pix.exploration ? ` Exploration: ${pix.exploration.probes} probes (${JSON.stringify(pix.exploration.byReason)}), ${pix.exploration.probeFailures} failed.` : ''),
+      );
+      if (l.perColo?.length) {
+        out.push(`\nPer colo (learned mean vs ground truth, ms): ` + l.perColo.map((c) => `${c.colo} ${c.maeMs}/${c.biasMs >= 0 ? '+' : ''}${c.biasMs}`).join(', ') + ' (MAE/bias).');
+        if (scenario === 'steady') {
+          const pairs = [...l.pairs].sort((a, b) => a.truth - b.truth);
+          const name = `geo-learned-rtt.svg`;
+          writeText(
+            name,
+            lineChart({
+              title: 'Learned vs true RTT per (colo, region) pair (steady)',
+              subtitle: 'pairs sorted by true RTT; learned = the EWMA at the end of the run',
+              xLabel: 'pair (sorted by true RTT)',
+              yLabel: 'ms',
+              series: [
+                { name: 'ground truth', points: pairs.map((p, i) => [i, p.truth] as [number, number]) },
+                { name: 'learned', points: pairs.map((p, i) => [i, p.learned] as [number, number]) },
+                { name: 'prior', points: pairs.map((p, i) => [i, p.prior] as [number, number]) },
+              ],
+            }),
+            dir,
+          );
+          files.push(name);
+          out.push(`\n![learned vs true RTT](${name})`);
+        }
+      }
+    }
+    const conn = first?.connections?.[scenario as keyof typeof first.connections];
+    if (conn) {
+      out.push(
+        `\nConnections (all policies of the scenario, counted at the delay proxies): edge → region ${conn.edgeToRegion.connections} for ${conn.edgeToRegion.requests} requests (**${conn.edgeToRegion.perThousand} per 1,000**); region → home ${conn.regionToHome.connections} for ${conn.regionToHome.requests} (**${conn.regionToHome.perThousand} per 1,000**). A fresh handshake per request would add, at the ground-truth RTTs (traffic-weighted ${conn.handshakeCostMs.edgeToRegion.rttMs} ms edge → region, ${conn.handshakeCostMs.regionToHome.rttMs} ms region → home): TCP ${conn.handshakeCostMs.edgeToRegion.tcp} / ${conn.handshakeCostMs.regionToHome.tcp} ms, TCP + TLS 1.3 ${conn.handshakeCostMs.edgeToRegion.tcpTls13} / ${conn.handshakeCostMs.regionToHome.tcpTls13} ms, TCP + TLS 1.2 ${conn.handshakeCostMs.edgeToRegion.tcpTls12} / ${conn.handshakeCostMs.regionToHome.tcpTls12} ms.`,
       );
     }
     const withEvent = runs.filter((x) => x.event);
     if (withEvent.length) {
       const e0 = withEvent[0]!.event!;
-      out.push(`\n${e0.kind === 'degrade' ? `${e0.region} +${cfg.degradeMs} ms on the edge → region leg` : `${e0.region} SIGKILLed`} when half the requests had been issued. "To region" counts edge misses ${e0.kind === 'kill' ? 'that tried' : 'answered by'} ${e0.region}.`);
+      out.push(`\n${e0.kind === 'degrade' ? `${e0.region} +${cfg.degradeMs} ms on the edge → region leg` : `${e0.region} SIGKILLed`} at ${e0.atS} s (when the first policy had issued half its requests). "To region" counts edge misses ${e0.kind === 'kill' ? 'that tried' : 'answered by'} ${e0.region}.`);
       out.push(
         table(
-          ['policy', 'event at s', 'share to region before', 'after', 'requests to region after', 'last one after (s)', 'errors after', 'failovers after', 'p50 / p99 in the 10 s after'],
+          ['policy', 'share to region before', 'after: 0–10 s', '10–30 s', '> 30 s', 'requests to region > 1 s after', 'last one after (s)', 'errors after', 'failovers after', 'p50 / p99 in the 10 s after'],
           withEvent.map((x) => [
             POLICY_LABEL[x.policy] ?? x.policy,
-            x.event!.atS,
             pct(x.event!.shareBefore),
-            pct(x.event!.shareAfter),
-            x.event!.requestsToRegionAfter,
+            pct(x.event!.shareWindows?.['0-10s'] ?? undefined),
+            pct(x.event!.shareWindows?.['10-30s'] ?? undefined),
+            pct(x.event!.shareWindows?.after30s ?? undefined),
+            x.event!.requestsToRegionAfter1s,
             x.event!.lastToRegionAfterS,
             x.event!.errorsAfter,
             x.event!.failoversAfter,
@@ -84,11 +138,11 @@ function geoSection(r: SuiteResult<GeoResults>, dir: string, files: string[]): s
         name,
         lineChart({
           title: `${scenario === 'kill' ? 'Kill' : 'Degrade'}: share of edge misses sent to ${e0.region}`,
-          subtitle: `per bucket of ${withEvent[0]!.timeline[0]?.n ?? '?'} requests; dashed line = the event (same request index in every run)`,
-          xLabel: 'requests issued',
+          subtitle: `per ${withEvent[0]!.timeline[0]?.bucketS ?? '?'} s bucket; dashed line = the event`,
+          xLabel: 'seconds',
           yLabel: 'share of edge misses',
-          series: withEvent.map((x) => ({ name: POLICY_LABEL[x.policy] ?? x.policy, points: x.timeline.map((b) => [b.i + b.n / 2, b.shareToEventRegion ?? NaN] as [number, number]) })),
-          markers: [{ x: e0.atIndex, label: scenario === 'kill' ? `${e0.region} killed` : `${e0.region} +${cfg.degradeMs} ms` }],
+          series: withEvent.map((x) => ({ name: POLICY_LABEL[x.policy] ?? x.policy, points: x.timeline.map((b) => [b.t + b.bucketS / 2, b.shareToEventRegion ?? NaN] as [number, number]) })),
+          markers: [{ x: e0.atS, label: scenario === 'kill' ? `${e0.region} killed` : `${e0.region} +${cfg.degradeMs} ms` }],
           yMax: 1,
         }),
         dir,
@@ -111,6 +165,24 @@ function geoSection(r: SuiteResult<GeoResults>, dir: string, files: string[]): s
     );
     files.push(name);
     out.push(`\n![${scenario} latency](${name})`);
+    if (runs.some((x) => x.cdf?.length)) {
+      const cdfName = `geo-${scenario}-cdf.svg`;
+      writeText(
+        cdfName,
+        lineChart({
+          title: `Geo ${scenario}: latency CDF by policy`,
+          subtitle: 'share of (measured) requests answered within x ms, client-observed',
+          xLabel: 'ms',
+          yLabel: 'share of requests',
+          series: runs.map((x) => ({ name: POLICY_LABEL[x.policy] ?? x.policy, points: (x.cdf ?? []).map(([ms, q]) => [ms, q] as [number, number]) })),
+          markers: [{ x: 50, label: '50 ms' }],
+          yMax: 1,
+        }),
+        dir,
+      );
+      files.push(cdfName);
+      out.push(`\n![${scenario} latency CDF](${cdfName})`);
+    }
   }
   out.push('\nNotes:\n' + r.notes.map((n) => `- ${n}`).join('\n'));
   return out.join('\n');
@@ -216,23 +288,26 @@ const median = (xs: number[]) => {
 function headlines(geo?: SuiteResult<GeoResults>, transform?: SuiteResult<TransformResults>, edge?: SuiteResult<EdgeResults>): string[] {
   const out: string[] = [];
   const steady = geo?.results.scenarios.steady;
+  const targets = geo?.results.targets ?? [];
+  if (targets.length) out.push(`- **Geo targets** (issue #19, every seed ${(geo!.results.seeds ?? []).map((s) => s.seed).join(', ')}): ${targets.filter((t) => t.met).length} of ${targets.length} met; missed: ${targets.filter((t) => !t.met).map((t) => `${t.target} (${t.values.join(' / ')})`).join('; ') || 'none'}.`);
   if (steady) {
     const by = (p: string) => steady.find((x) => x.policy === p);
     const pix = by('pixmesh');
-    const line = (x?: PolicyRun) => (x ? `p50 ${x.latency.p50} / p98 ${x.latency.p98} ms, ${pct(x.within50ms)} ≤ 50 ms, decision regret ${x.decisionRegretMs} ms, oracle's pick ${pct(x.optimalShare)}` : '–');
-    out.push(`- **Geo, steady** (edge hit ratio ${pct(pix?.edgeHitRatio)} for every policy — a property of this bounded workload): pixmesh ${line(pix)}; static nearest ${line(by('nearest'))}; home only ${line(by('home'))}; oracle ${line(by('oracle'))}.`);
+    const line = (x?: PolicyRun) => (x ? `p50 ${x.latency.p50} / p90 ${x.latency.p90} / p98 ${x.latency.p98} ms, decision regret ${x.decisionRegretMs} ms` : '–');
+    out.push(`- **Geo, steady** (seed ${geo!.results.groundTruth.seed}, edge hit ratio ${pct(pix?.edgeHitRatio)}): pixmesh ${line(pix)}; static nearest ${line(by('nearest'))}; home only ${line(by('home'))}; oracle ${line(by('oracle'))}.`);
     if (pix?.learning)
-      out.push(`- **What the edge learned**: ${pix.learning.learnedPairs} colo→region pairs measured; learned RTTs carry ${pix.learning.learnedBiasMs >= 0 ? '+' : ''}${pix.learning.learnedBiasMs} ms of local overhead on average (mean error ${pix.learning.learnedMaeMs} ms learned vs ${pix.learning.priorMaeMs} ms for the prior on the same pairs).`);
+      out.push(`- **What the edge learned**: ${pix.learning.learnedPairs} colo→region pairs measured; learned RTT MAE ${pix.learning.learnedMaeMs} ms, bias ${pix.learning.learnedBiasMs >= 0 ? '+' : ''}${pix.learning.learnedBiasMs} ms (prior on the same pairs: MAE ${pix.learning.priorMaeMs} ms).`);
   }
+  const reg = geo?.results.scenarios.regime;
+  if (reg) out.push(`- **ImageKit's regime** (per-colo edge hit ≥ ${pct(reg.find((x) => x.policy === 'pixmesh')?.coloEdgeHit.min)}): p98 ${reg.map((x) => `${POLICY_LABEL[x.policy] ?? x.policy} ${x.latency.p98} ms`).join(', ')}; pixmesh edge misses served by the nearest region's cache: ${pct(reg.find((x) => x.policy === 'pixmesh')?.nearestRegionCacheShare)}.`);
   const deg = geo?.results.scenarios.degrade;
   const dp = deg?.find((x) => x.policy === 'pixmesh')?.event;
   const dn = deg?.find((x) => x.policy === 'nearest')?.event;
-  const dor = deg?.find((x) => x.policy === 'oracle')?.event;
-  if (dp) out.push(`- **Degrade** (${dp.region} +${(geo!.config as Record<string, unknown>).degradeMs} ms): pixmesh's share of edge misses sent there went ${pct(dp.shareBefore)} → ${pct(dp.shareAfter)} (oracle ${pct(dor?.shareBefore)} → ${pct(dor?.shareAfter)}, static nearest ${pct(dn?.shareBefore)} → ${pct(dn?.shareAfter)}).`);
+  if (dp) out.push(`- **Degrade** (${dp.region} +${(geo!.config as Record<string, unknown>).degradeMs} ms): pixmesh's share of edge misses sent there ${pct(dp.shareBefore)} before, ${pct(dp.shareWindows?.['0-10s'] ?? undefined)} in the first 10 s, ${pct(dp.shareWindows?.after30s ?? undefined)} after 30 s (static nearest ${pct(dn?.shareBefore)} → ${pct(dn?.shareAfter)}).`);
   const kill = geo?.results.scenarios.kill;
   const kp = kill?.find((x) => x.policy === 'pixmesh')?.event;
   const kn = kill?.find((x) => x.policy === 'nearest')?.event;
-  if (kp) out.push(`- **Kill** (${kp.region} SIGKILLed): pixmesh ${kp.errorsAfter} errors, ${kp.requestsToRegionAfter} requests tried the dead region (last ${kp.lastToRegionAfterS ?? '–'} s after the kill) and failed over within the request; static nearest kept trying it (${kn?.requestsToRegionAfter ?? '–'} failovers, ${kn?.errorsAfter ?? '–'} errors).`);
+  if (kp) out.push(`- **Kill** (${kp.region} SIGKILLed): pixmesh ${kp.errorsAfter} errors, ${kp.requestsToRegionAfter} requests tried the dead region (${kp.requestsToRegionAfter1s} more than 1 s after the kill); static nearest kept trying it (${kn?.requestsToRegionAfter ?? '–'} failovers, ${kn?.errorsAfter ?? '–'} errors).`);
   if (transform) {
     const r = transform.results.ratios;
     const cold = r.filter((x) => x.workload === 'cold');

@@ -27,6 +27,9 @@ const EXAMPLES: { path: string; note: string; headers?: Record<string, string> }
   { path: '/demo/sample.jpg?tr=w-300,h-300', note: 'the transformation as a query parameter' },
   { path: '/demo/tr:w-400,e-grayscale/photos/harbour.jpg', note: 'an effect' },
   { path: '/demo/tr:n-thumb/logo.png', note: 'a named transformation' },
+  { path: '/demo/tr:w-720,l-image,i-logo.png,w-120,o-70,lx-N16,ly-N16,l-end/sample.jpg', note: 'a watermark (image layer)' },
+  { path: '/demo/tr:w-600,l-text,i-NEW,fs-28,co-FFFFFF,bg-E53935,pa-6_14,r-8,tg-b,lx-16,ly-16,l-end/photos/harbour.jpg', note: 'a text badge (text layer)' },
+  { path: '/demo/tr:w-1200,h-630,l-image,i-ik_canvas,bg-00000070,h-210,lfo-bottom,l-end,l-text,i-Images%20from%20your%20own%20regions,fs-60,co-FFFFFF,tg-b,lx-60,ly-N110,l-end,l-text,i-pixmesh%20%C2%B7%20open%20image%20CDN,fs-32,co-FFFFFF90,lx-60,ly-N50,l-end,l-image,i-logo.png,w-120,lx-N60,ly-N45,l-end/sample.jpg', note: 'an Open Graph card (1200×630: band, title, subtitle, logo)' },
   { path: '/demo/site/app.js', note: 'a file as it is (br/gzip); also /demo/site/style.css' },
   { path: '/demo/logo.svg', note: 'a sanitised SVG' },
   { path: '/demo/tr:f-png,w-200/logo.svg', note: 'the SVG rasterised' },
@@ -122,6 +125,7 @@ ${examples.join('\n')}
 Logs: ${rel(logDir)}/<process>.log, e.g. tail -f ${rel(path.join(logDir, 'origin-eu-central-1.log'))}${pretty ? '' : '  (or: npm start -- --pretty-logs)'}${nodeMajor < 22 ? `\nNote: Node ${process.versions.node}; the AWS SDK will need Node ≥ 22 for releases after January 2027.` : ''}
 Ctrl-C stops everything.`);
 }
+
 
 main().catch(async (e) => {
   console.error(`pixmesh: ${(e as Error).message}`);

@@ -1,4 +1,4 @@
-/** `npm run bench:geo [-- --requests N --concurrency C --seed S --scenarios steady,degrade,kill]` */
+/** `npm run bench:geo [-- --requests N --concurrency C --seeds 7,8,9 --scenarios steady,degrade,kill,regime --base-port P --out DIR]` */
 import { args } from '../lib/results.js';
 import { DEFAULT_GEO, runGeo, type Policy, type Scenario } from './run.js';
 
@@ -10,9 +10,16 @@ runGeo({
   requests: num('requests', DEFAULT_GEO.requests),
   concurrency: num('concurrency', DEFAULT_GEO.concurrency),
   seed: num('seed', DEFAULT_GEO.seed),
+  seeds: typeof a['seeds'] === 'string' ? (a['seeds'] as string).split(',').map(Number) : DEFAULT_GEO.seeds,
+  regime: { ...DEFAULT_GEO.regime, requests: num('regime-requests', DEFAULT_GEO.regime.requests) },
+  ...(typeof a['regime-seeds'] === 'string' ? { regimeSeeds: (a['regime-seeds'] as string).split(',').map(Number) } : {}),
+  warmup: num('warmup', DEFAULT_GEO.warmup),
+  maxSecondsPerRun: num('max-seconds', DEFAULT_GEO.maxSecondsPerRun),
   images: num('images', DEFAULT_GEO.images),
   scenarios: list<Scenario>('scenarios', DEFAULT_GEO.scenarios),
   policies: list<Policy>('policies', DEFAULT_GEO.policies),
+  basePort: num('base-port', DEFAULT_GEO.basePort),
+  ...(typeof a['out'] === 'string' ? { outDir: a['out'] as string } : {}),
 })
   .then(({ file }) => console.log(`geo: wrote ${file}`))
   .catch((e) => {

@@ -21,6 +21,8 @@ export interface DelayProxy {
   port: number;
   /** Requests forwarded so far, by method. */
   counts: Record<string, number>;
+  /** TCP connections accepted so far (the callers' connection reuse: connections per request). */
+  connections: { accepted: number };
   close(): Promise<void>;
 }
 
@@ -28,7 +30,7 @@ export async function startDelayProxy(
   host: string,
   port: number,
   route: (req: http.IncomingMessage) => ProxyRoute | null,
-  onForward?: (req: http.IncomingMessage) => void,
+  onForward?: (req: http.IncomingMessage, waitedMs: number) => void,
 ): Promise<DelayProxy> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const counts: Record<string, number> = {};
@@ -40,9 +42,11 @@ export async function startDelayProxy(
     }
     // Hold the request (and its body) for the delay, then forward.
     req.pause();
+    const heldAt = performance.now();
     setTimeout(() => {
       counts[req.method ?? 'GET'] = (counts[req.method ?? 'GET'] ?? 0) + 1;
-      onForward?.(req);
+      // The delay actually applied (a loaded machine fires timers late): the emulated network's real RTT.
+      onForward?.(req, performance.now() - heldAt);
       const url = new URL((r.path ?? req.url ?? '/'), r.target + '/');
       const up = http.request(
         { host: url.hostname, port: url.port, path: url.pathname + url.search, method: req.method, headers: req.headers, agent },
@@ -59,6 +63,8 @@ export async function startDelayProxy(
       req.resume();
     }, Math.max(0, r.delayMs));
   });
+  const connections = { accepted: 0 };
+  server.on('connection', () => connections.accepted++);
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -69,6 +75,7 @@ export async function startDelayProxy(
     url: `http://${host}:${actual}`,
     port: actual,
     counts,
+    connections,
     close: () =>
       new Promise<void>((resolve) => {
         agent.destroy();

@@ -98,7 +98,9 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
 
     // Miss: rank regions by expected latency and try them in order within one deadline.
     await routingState.ensureLoaded(c.env, geo.colo ?? null);
-    const decision = routingState.decide(geo, account, viaCustomDomain, regions);
+    // Exploration first: it claims half-open trials (as probes), so the decision routes no user there.
+    c.executionCtx.waitUntil(routingState.explore(urls, geo.colo ?? null, regions));
+    const decision = routingState.decide(geo, account, viaCustomDomain, regions, Date.now(), key.url);
     const internalPath = `/internal/render/${encodeURIComponent(account.id)}${pathAfterAccount}${url.search}`;
     const base = new Headers();
     base.set(H.format, format);
@@ -147,6 +149,10 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
         regionCache: res.headers.get(H.regionCache),
         regionHitRatio: res.headers.get(H.regionHitRatio),
         requestScopedError: requestScoped,
+        variantKey: key.url,
+        evidence: candidate.evidence,
+        processedBy: res.headers.get(H.processedBy),
+        home: account.homeRegion,
       });
       c.executionCtx.waitUntil(routingState.flush(c.env));
       // Another region would fail the same way on a request-scoped error: answer it, don't fail over.

@@ -11,6 +11,7 @@ import type { Env } from './env.js';
 import { dashboardRoutes, trafficMiddleware } from './dashboard/index.js';
 import { errorResponse } from './errors.js';
 import { imageRoutes } from './images.js';
+import { homeAdviceRoutes } from './home-advice.js';
 import { managementRoutes } from './management.js';
 import { opsRoutes, probeRegions } from './ops.js';
 
@@ -30,6 +31,7 @@ app.all('/_*', () => {
   throw notFound('no such edge endpoint');
 });
 // Management API (/api/v1/…, /v1/…): "api" and "v1" are reserved account ids.
+app.route('/', homeAdviceRoutes());
 app.route('/', managementRoutes((req, env, ctx) => Promise.resolve(app.fetch(req, env, ctx))));
 app.route('/', imageRoutes());
 

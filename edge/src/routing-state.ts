@@ -4,6 +4,7 @@
  * starts warm (docs/routing.md, "Persistence"). The decision itself is edge/src/routing/model.ts.
  */
 import type { Account } from '../../shared/accounts.js';
+import { H } from '../../shared/headers.js';
 import { isRegionId, REGION_IDS, type RegionId } from '../../shared/regions.js';
 import {
   beginAttempt,
@@ -13,17 +14,22 @@ import {
   recordOutcome,
   type Breakers,
 } from '../../shared/breaker.js';
+import { planProbes, probeKey, type PlannedProbe } from './routing/explore.js';
 import {
   decideRoute,
   emptyState,
   mergeStates,
   recordHit,
   recordSample,
+  recordService,
   restoreState,
+  serviceMs,
+  type Evidence,
   type RequestLocation,
   type RouteDecision,
   type RoutingState,
 } from './routing/model.js';
+import { newVariantMemory, recordSighting, variantEvidence, type VariantMemory } from './routing/variants.js';
 import type { Env } from './env.js';
 
 /** Persist at most once per this interval per isolate and colo (the DO write budget). */
@@ -46,6 +52,24 @@ export interface AttemptReport {
   regionHitRatio?: string | null;
   /** The answer is an error about this request (x-pixmesh-error-scope: request), not about the region. */
   requestScopedError?: boolean;
+  /** The variant's key (the edge cache key) and what the decision knew about it. */
+  variantKey?: string;
+  evidence?: Evidence;
+  /** x-pixmesh-processed-by of the answer. */
+  processedBy?: string | null;
+  /** The account's home region (a MISS answered there measures its fetch + transform work). */
+  home?: RegionId;
+  /** A probe (HEAD /healthz), not a user request. */
+  probe?: boolean;
+}
+
+/** Exploration counters for /_routing (the probes this isolate sent). */
+export interface ExplorationStats {
+  probes: number;
+  probeFailures: number;
+  byReason: Record<PlannedProbe['reason'], number>;
+  /** colo|region → last probe (ms). */
+  lastProbeAt: Record<string, number>;
 }
 
 export class IsolateRouting {
@@ -56,9 +80,29 @@ export class IsolateRouting {
   private dirtyColos = new Set<string>();
   private lastFlush = 0;
   samples = 0;
+  /** Which regions this isolate saw serve which variants (not persisted: it is per-isolate evidence). */
+  variants: VariantMemory = newVariantMemory();
+  /** colo|account → the region picked last (hysteresis). */
+  private readonly lastPick = new Map<string, RegionId>();
+  private readonly lastProbeAt = new Map<string, number>();
+  readonly exploration = { probes: 0, probeFailures: 0, byReason: { unmeasured: 0, stale: 0, trial: 0 } };
+  /** account → colo → edge misses routed (the account's colo mix, for the home-region advice; bounded, per isolate). */
+  readonly coloMix = new Map<string, Map<string, number>>();
 
-  decide(location: RequestLocation, account: Account, viaCustomDomain: boolean, regions: RegionId[], now = Date.now()): RouteDecision {
-    return decideRoute({
+  private countColo(accountId: string, colo: string | null | undefined): void {
+    if (!colo) return;
+    let m = this.coloMix.get(accountId);
+    if (!m) {
+      if (this.coloMix.size >= 256) this.coloMix.delete(this.coloMix.keys().next().value as string);
+      this.coloMix.set(accountId, (m = new Map()));
+    }
+    if (!m.has(colo) && m.size >= 64) return;
+    m.set(colo, (m.get(colo) ?? 0) + 1);
+  }
+
+  decide(location: RequestLocation, account: Account, viaCustomDomain: boolean, regions: RegionId[], now = Date.now(), variantKey?: string): RouteDecision {
+    const pickKey = `${location.colo ?? ''}|${account.id}`;
+    const d = decideRoute({
       location,
       account: { id: account.id, homeRegion: account.homeRegion, residency: account.residency },
       viaCustomDomain,
@@ -66,7 +110,65 @@ export class IsolateRouting {
       state: this.state,
       now,
       regions,
+      variant: variantKey !== undefined ? variantEvidence(this.variants, variantKey) : undefined,
+      previous: this.lastPick.get(pickKey),
     });
+    if (variantKey !== undefined) this.countColo(account.id, d.location.colo);
+    if (variantKey !== undefined && d.candidates[0]) {
+      this.lastPick.set(pickKey, d.candidates[0].region);
+      if (this.lastPick.size > 4096) this.lastPick.delete(this.lastPick.keys().next().value as string);
+    }
+    return d;
+  }
+
+  /** Regions this colo should probe now (bounded; claims the slots so concurrent requests do not repeat them). */
+  planProbes(colo: string | null, regions: RegionId[], now = Date.now()): PlannedProbe[] {
+    const plan = planProbes({ state: this.state, colo, regions, lastProbeAt: this.lastProbeAt, health: breakerStatuses(this.breakers, now), now });
+    const out: PlannedProbe[] = [];
+    for (const p of plan) {
+      if (p.reason === 'trial') {
+        // A half-open region's one trial is the probe, so no user request waits on a region that may be dead.
+        const lease = beginAttempt(this.breakers[p.region], now);
+        if (!lease.allowed) continue;
+        this.breakers[p.region] = lease.state;
+      }
+      this.lastProbeAt.set(colo ? probeKey(colo, p.region) : `global|${p.region}`, now);
+      out.push(p);
+    }
+    while (this.lastProbeAt.size > 4096) this.lastProbeAt.delete(this.lastProbeAt.keys().next().value as string);
+    return out;
+  }
+
+  /**
+   * One probe: HEAD /healthz with the colo named (as on a render call), timed to headers. A good
+   * answer is an RTT sample and a breaker success; a failure counts against the breaker.
+   */
+  async probe(urls: Partial<Record<string, string>>, region: RegionId, colo: string | null, reason: PlannedProbe['reason'], timeoutMs = 5_000): Promise<number | string> {
+    const base = urls[region];
+    if (!base) return 'no url';
+    this.exploration.probes++;
+    this.exploration.byReason[reason]++;
+    const headers: Record<string, string> = {};
+    if (colo) headers[H.edgeColo] = colo;
+    const t0 = Date.now();
+    try {
+      const res = await fetch(`${base}/healthz`, { method: 'HEAD', headers, signal: AbortSignal.timeout(timeoutMs) });
+      const rtt = Date.now() - t0;
+      await res.body?.cancel();
+      this.report({ region, result: res.status, colo, ttfbMs: rtt, procMs: procFromServerTiming(res.headers.get('server-timing')) ?? 0, probe: true });
+      if (!res.ok) this.exploration.probeFailures++;
+      return res.ok ? rtt : `status ${res.status}`;
+    } catch (e) {
+      const timedOut = (e as Error).name === 'TimeoutError';
+      this.exploration.probeFailures++;
+      this.report({ region, result: timedOut ? 'timeout' : 'network-error', probe: true });
+      return timedOut ? 'timeout' : 'unreachable';
+    }
+  }
+
+  /** Plan and send this colo's probes (call in ctx.waitUntil). */
+  async explore(urls: Partial<Record<string, string>>, colo: string | null, regions: RegionId[], now = Date.now()): Promise<void> {
+    await Promise.all(this.planProbes(colo, regions, now).map((p) => this.probe(urls, p.region, colo, p.reason)));
   }
 
   /**
@@ -86,7 +188,7 @@ export class IsolateRouting {
     this.breakers[a.region] = recordOutcome(this.breakers[a.region], outcome, now);
     if (typeof a.result !== 'number' || (a.result >= 500 && !a.requestScopedError)) return;
     // Network time = time to headers − the region's own work (which includes any forward to home).
-    if (a.colo && a.ttfbMs !== undefined && a.procMs !== undefined) {
+    if (a.colo && a.ttfbMs !== undefined && a.procMs !== undefined && Number.isFinite(a.procMs)) {
       const r = recordSample(this.state, a.colo, a.region, Math.max(0, a.ttfbMs - a.procMs), now);
       if (r.accepted) {
         this.state = r.state;
@@ -101,9 +203,21 @@ export class IsolateRouting {
       if (r.accepted) this.state = r.state;
     }
     if (a.accountId && (a.regionCache === 'HIT' || a.regionCache === 'MISS')) {
-      const r = recordHit(this.state, a.region, a.regionCache === 'HIT', now, a.accountId);
+      const r = recordHit(this.state, a.region, a.regionCache === 'HIT', now, a.accountId, undefined, a.evidence);
       if (r.accepted) this.state = r.state;
     }
+    // Service times: a HIT's proc is the region's load and queueing; home's proc on a MISS it processed itself, minus that, its work.
+    if (a.procMs !== undefined && Number.isFinite(a.procMs) && a.result === 200) {
+      if (a.regionCache === 'HIT') {
+        const r = recordService(this.state, 'hit', a.region, a.procMs, now);
+        if (r.accepted) this.state = r.state;
+      } else if (a.regionCache === 'MISS' && a.home === a.region && (!a.processedBy || a.processedBy === a.region)) {
+        const hitMs = serviceMs(this.state, 'hit', a.region, now).ms;
+        const r = recordService(this.state, 'work', a.region, Math.max(0, a.procMs - hitMs), now);
+        if (r.accepted) this.state = r.state;
+      }
+    }
+    if (a.variantKey !== undefined && a.result === 200) recordSighting(this.variants, a.variantKey, a.region, now, a.processedBy);
   }
 
   /** Load the persisted state for a colo once per isolate (retrying later after a failure). */
@@ -132,7 +246,7 @@ export class IsolateRouting {
     await Promise.all(
       colos.map(async (colo) => {
         const stub = env.ROUTING_STATE!.get(env.ROUTING_STATE!.idFromName(colo));
-        const slice: RoutingState = { version: 1, rtt: { [colo]: this.state.rtt[colo] ?? {} }, hit: this.state.hit };
+        const slice: RoutingState = { version: 1, rtt: { [colo]: this.state.rtt[colo] ?? {} }, hit: this.state.hit, svc: this.state.svc ?? {} };
         await stub.fetch('https://routing-state/state', { method: 'POST', body: JSON.stringify(slice) }).catch(() => this.dirtyColos.add(colo));
       }),
     );
@@ -160,7 +274,9 @@ export class IsolateRouting {
         colo: decision.location.colo,
         rtt: decision.location.colo ? (this.state.rtt[decision.location.colo] ?? {}) : {},
         hit: Object.fromEntries(Object.entries(this.state.hit).filter(([k]) => !k.includes('|') || k.endsWith(`|${account.id}`))),
+        svc: this.state.svc ?? {},
       },
+      exploration: { ...this.exploration, byReason: { ...this.exploration.byReason }, variantsRemembered: this.variants.entries.size },
       samplesThisIsolate: this.samples,
     };
   }

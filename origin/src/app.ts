@@ -8,6 +8,7 @@
  *     GET  /internal/render/<acct>/…   one image (render.ts)
  *     POST /internal/purge?…           purge this region (purge.ts)
  *     POST /internal/purge/all?…       purge every region (fan-out)
+ *     GET  /internal/origin-probe/<acct>  RTT/throughput to the account's origins (origin-probe.ts)
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -22,6 +23,7 @@ import { requireInternalAuth } from './internal-auth.js';
 import { log } from './log.js';
 import { mediaRoutes } from './media/index.js';
 import { purgeParams } from './purge.js';
+import { originProbeRoutes } from './origin-probe.js';
 import { renderRoutes } from './render.js';
 import { replicaIdOf } from './region/members.js';
 import { PEER_PURGE_PATH } from './region/index.js';
@@ -174,6 +176,8 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
   });
   // The media library's internal API (origin/src/media): upload, list, details, delete, purge.
   internal.route('/', mediaRoutes(services));
+  // This region's distance to an account's origins, for the home-region advice (origin/src/origin-probe.ts).
+  internal.route('/', originProbeRoutes(services));
   app.route('/', internal);
   return Object.assign(app, { services });
 }

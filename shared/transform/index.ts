@@ -39,6 +39,8 @@ export type {
   ParseContext,
   Radius,
   Shadow,
+  Gradient,
+  ColorReplace,
   StepOps,
   TransformPlan,
   TransformStep,

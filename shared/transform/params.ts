@@ -25,8 +25,27 @@ import {
 /** Largest width/height accepted in a URL and produced by the pipeline (WebP's limit, ImageKit's too). */
 export const MAX_DIMENSION = 16383;
 
-export const CROP_STRATEGIES: readonly CropStrategy[] = ['maintain_ratio', 'force', 'at_max', 'at_max_enlarge', 'at_least'];
-export const CROP_MODES: readonly CropMode[] = ['pad_resize', 'extract', 'pad_extract'];
+export const CROP_STRATEGIES: readonly CropStrategy[] = ['maintain_ratio', 'maintain_ratio_no_enlarge', 'force', 'at_max', 'at_max_enlarge', 'at_least'];
+export const CROP_MODES: readonly CropMode[] = ['pad_resize', 'pad_resize_no_enlarge', 'extract', 'pad_extract'];
+const GRADIENT_DIRECTIONS: Record<string, number> = { top: 0, top_right: 45, right: 90, bottom_right: 135, bottom: 180, bottom_left: 225, left: 270, top_left: 315 };
+const WHITE = parseColor('e-gradient', 'FFFFFF');
+const TRANSPARENT_BLACK = parseColor('e-gradient', '00000000');
+
+/** `_`-joined `key-value` parts where values may contain `_` themselves (`ld-top_right`, `sp-ih_div_2`). */
+function keyedParts(key: string, raw: string, keys: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  let last: string | undefined;
+  for (const part of raw.split('_')) {
+    const m = /^([a-z]+)-(.*)$/.exec(part);
+    if (m && keys.includes(m[1]!)) {
+      if (out.has(m[1]!)) throw badTransformation(`${key}: ${m[1]} given twice`);
+      out.set(m[1]!, m[2]!);
+      last = m[1];
+    } else if (last) out.set(last, `${out.get(last)}_${part}`);
+    else throw badTransformation(`${key}: expected ${keys.map((k) => `${k}-…`).join(', ')} joined by "_", got ${quote(part)}`);
+  }
+  return out;
+}
 export const FOCUS_VALUES: readonly Focus[] = [
   'center',
   'top',
@@ -152,7 +171,7 @@ export const PARAMS: readonly ParamSpec[] = [
     field: 'c',
     syntax: CROP_STRATEGIES.join(' | '),
     description:
-      'Crop strategy when both `w` and `h` are given. maintain_ratio (default): fill the box and crop the overflow around `fo`. force: stretch. at_max: fit inside, never upscale. at_max_enlarge: fit inside, upscaling allowed. at_least: cover the box without cropping.',
+      'Crop strategy when both `w` and `h` are given. maintain_ratio (default): fill the box and crop the overflow around `fo`. maintain_ratio_no_enlarge: the same without upscaling (a smaller image gives a smaller box of the same crop). force: stretch. at_max: fit inside, never upscale. at_max_enlarge: fit inside, upscaling allowed. at_least: cover the box without cropping.',
     example: 'w-300,h-300,c-at_max',
     parse: (raw) => oneOf('c', raw, CROP_STRATEGIES),
     format: (v) => (v === 'maintain_ratio' ? null : v),
@@ -164,9 +183,13 @@ export const PARAMS: readonly ParamSpec[] = [
     field: 'cm',
     syntax: CROP_MODES.join(' | '),
     description:
-      'pad_resize: fit inside the box and pad with `bg` (default black, as ImageKit; position by `fo`). extract: cut a `w`×`h` region out of the image without scaling (position by `fo`, `x`/`y` or `xc`/`yc`; out of bounds is a 400). pad_extract: like extract, padding with `bg` where the region is larger than the image.',
+      'pad_resize: fit inside the box and pad with `bg` (default black, as ImageKit; position by `fo`). pad_resize_no_enlarge: the same, but an image smaller than the box is padded at its own size, never upscaled. extract: cut a `w`×`h` region out of the image without scaling (position by `fo`, `x`/`y` or `xc`/`yc`; out of bounds is a 400). pad_extract: like extract, padding with `bg` where the region is larger than the image.',
     example: 'w-300,h-300,cm-pad_resize,bg-F3F3F3',
-    parse: (raw) => oneOf('cm', raw, CROP_MODES),
+    parse: (raw) => {
+      if (raw === 'pad_extract_no_shrink')
+        throw badTransformation('cm: pad_extract_no_shrink is not supported (its behaviour is not specified precisely enough to match ImageKit); use cm-pad_extract');
+      return oneOf('cm', raw, CROP_MODES);
+    },
     format: (v) => v,
   }),
   step({
@@ -293,6 +316,56 @@ export const PARAMS: readonly ParamSpec[] = [
     format: (v) => [v.radius, v.sigma, v.amount, v.threshold].map(formatNumber).join('-'),
   }),
   step({
+    key: 'e-gradient',
+    sdk: 'gradient',
+    group: 'Effects',
+    field: 'gradient',
+    flag: true,
+    syntax:
+      'flag, or `_`-joined `ld-<0–359 | top | top_right | right | bottom_right | bottom | bottom_left | left | top_left>` `from-<colour>` `to-<colour>` `sp-<0.01–0.99, ≥ 1 px, or an expression>` (defaults ld-180, from-FFFFFF, to-00000000, sp-1)',
+    description:
+      'A linear gradient drawn over the image: from `from` at the start of the line to `to` at the stop point `sp` (a fraction of the line, or pixels; `sp-1` = the whole line), `to` beyond it. `ld` is the direction in CSS degrees (180 = top to bottom).',
+    example: 'e-gradient-ld-top_right_from-FF000080_to-00000000_sp-0.7',
+    parse: (raw) => {
+      const g = { angle: 180, from: WHITE, to: TRANSPARENT_BLACK, stop: 1 as number | ReturnType<typeof numOrExpr> };
+      if (raw === null || raw === 'true') return g;
+      const parts = keyedParts('e-gradient', raw, ['ld', 'from', 'to', 'sp']);
+      const ld = parts.get('ld');
+      if (ld !== undefined) g.angle = GRADIENT_DIRECTIONS[ld] ?? num('e-gradient ld', ld, { min: 0, max: 359 }, `degrees 0–359 or one of ${Object.keys(GRADIENT_DIRECTIONS).join(', ')}`);
+      if (parts.has('from')) g.from = parseColor('e-gradient from', parts.get('from')!);
+      if (parts.has('to')) g.to = parseColor('e-gradient to', parts.get('to')!);
+      if (parts.has('sp')) {
+        g.stop = numOrExpr('e-gradient sp', parts.get('sp')!, { min: 0.01, max: MAX_DIMENSION });
+        if (typeof g.stop === 'number' && g.stop > 0.99 && g.stop < 1) throw badTransformation('e-gradient sp: a fraction is 0.01–0.99, pixels are 1 or more');
+      }
+      return g;
+    },
+    format: (v) =>
+      v.angle === 180 && v.from.hex === 'FFFFFF' && v.to.hex === '00000000' && v.stop === 1
+        ? ''
+        : `ld-${formatNumber(v.angle)}_from-${v.from.hex}_to-${v.to.hex}_sp-${formatNumOrExpr(v.stop)}`,
+  }),
+  step({
+    key: 'cr',
+    sdk: 'colorReplace',
+    group: 'Effects',
+    field: 'cr',
+    syntax: '`<to colour>[_<tolerance 0–100>[_<from colour>]]` (default tolerance 35; no `from`: the dominant colour)',
+    description:
+      'Colour replace: pixels within `tolerance` % (of the RGB cube diagonal) of `from` are moved to `to`, keeping their shading (their difference from `from`).',
+    example: 'cr-FF0000_40_0000FF',
+    parse: (raw) => {
+      const parts = (raw ?? '').split('_');
+      if (!raw || parts.length > 3) throw badTransformation(`cr: expected <to>[_<tolerance>[_<from>]], got ${raw ? quote(raw) : 'no value'}`);
+      return {
+        to: parseColor('cr', parts[0]!),
+        tolerance: parts[1] === undefined ? 35 : num('cr tolerance', parts[1], { min: 0, max: 100 }),
+        ...(parts[2] !== undefined ? { from: parseColor('cr from', parts[2]) } : {}),
+      };
+    },
+    format: (v) => [v.to.hex, formatNumber(v.tolerance), ...(v.from ? [v.from.hex] : [])].join('_'),
+  }),
+  step({
     key: 'e-shadow',
     sdk: 'shadow',
     group: 'Effects',
@@ -414,7 +487,7 @@ export const PARAMS: readonly ParamSpec[] = [
         const brightness = parts[1] === undefined ? 0 : num('bg blurred brightness', parts[1], { min: -255, max: 255, integer: true });
         return { kind: 'blurred', intensity, brightness };
       }
-      if (raw.startsWith('gradient')) throw badTransformation('bg: gradient backgrounds are not supported yet');
+      if (raw.startsWith('gradient')) throw badTransformation(`bg: gradient backgrounds (${quote(raw)}) are not supported yet`);
       return { kind: 'color', color: parseColor('bg', raw) };
     },
     format: (v) =>
@@ -514,7 +587,11 @@ export const PARAMS: readonly ParamSpec[] = [
     syntax: 'an integer page/frame number from 1 to 10000',
     description: 'Render one page or frame of a multi-page or animated original (GIF, animated WebP, TIFF) as a still image. Ranges (`pg-2-4`, `pg-1_3`) and named layers are not supported.',
     example: 'pg-2',
-    parse: (raw) => num('pg', raw, { min: 1, max: 10000, integer: true }),
+    parse: (raw) => {
+      if (raw !== null && (/^\d+-\d+$/.test(raw) || /^\d+(_\d+)+$/.test(raw) || raw.startsWith('name-')))
+        throw badTransformation(`pg: page ranges, lists and named layers (${quote(raw)}) need multi-page output, which is not supported; give one page number`);
+      return num('pg', raw, { min: 1, max: 10000, integer: true });
+    },
     format: formatNumber,
   }),
   output({
@@ -578,9 +655,8 @@ const LEGACY_OVERLAY_KEYS = ['oi', 'oie', 'ot', 'ote', 'ox', 'oy', 'ow', 'oh', '
 
 export const UNSUPPORTED_PARAMS: Readonly<Record<string, string>> = {
   ...Object.fromEntries(LEGACY_OVERLAY_KEYS.map((k) => [k, `legacy overlay parameter (${k}) is not supported (ImageKit retired it in 2023): use layers, l-image|l-text,…,l-end`])),
-  cr: 'colour replace (cr) is not supported yet',
-  'e-gradient': 'e-gradient is not supported yet',
-  'e-distort': 'e-distort is not supported yet',
+  'e-distort': 'e-distort (perspective p-… and arc a-…) is not supported yet',
+  'e-colorize': 'e-colorize is not supported yet',
   'e-bgremove': 'AI effects (e-bgremove) are not supported',
   'e-removedotbg': 'AI effects (e-removedotbg) are not supported',
   'e-upscale': 'AI effects (e-upscale) are not supported',

@@ -24,8 +24,8 @@ export type NumOrExpr = number | Expr;
 /** w / h: pixels (≥ 1), a fraction of the current image (0 < f < 1), `auto` (client hint) or an expression. */
 export type Dimension = { kind: 'px'; value: number } | { kind: 'fraction'; value: number } | { kind: 'auto' } | Expr;
 
-export type CropStrategy = 'maintain_ratio' | 'force' | 'at_max' | 'at_max_enlarge' | 'at_least';
-export type CropMode = 'pad_resize' | 'extract' | 'pad_extract';
+export type CropStrategy = 'maintain_ratio' | 'maintain_ratio_no_enlarge' | 'force' | 'at_max' | 'at_max_enlarge' | 'at_least';
+export type CropMode = 'pad_resize' | 'pad_resize_no_enlarge' | 'extract' | 'pad_extract';
 export type Gravity = 'center' | 'top' | 'left' | 'bottom' | 'right' | 'top_left' | 'top_right' | 'bottom_left' | 'bottom_right';
 export type Focus = Gravity | 'auto' | 'face';
 
@@ -88,8 +88,30 @@ export interface StepOps {
   o?: number;
   /** e-shadow: a shadow under the non-transparent pixels. */
   shadow?: Shadow;
+  /** `e-gradient`: a linear gradient drawn over the image. */
+  gradient?: Gradient;
+  /** `cr-<to>[_<tolerance>[_<from>]]`: colour replace. */
+  cr?: ColorReplace;
   /** Overlays placed on the step's result, in URL order (`l-…,l-end` blocks). */
   layers?: Layer[];
+}
+
+/** `e-gradient[-ld-<deg|direction>][_from-<colour>][_to-<colour>][_sp-<stop>]` (CSS angles: 180 = top to bottom). */
+export interface Gradient {
+  /** Degrees, CSS convention: 0 = towards the top, 90 = towards the right. */
+  angle: number;
+  from: Color;
+  to: Color;
+  /** Where `to` is reached: a fraction 0.01–0.99 of the gradient line, pixels ≥ 1 (1 = the whole line), or an expression. */
+  stop: NumOrExpr;
+}
+
+export interface ColorReplace {
+  to: Color;
+  /** 0–100: how far (in % of the RGB cube's diagonal) a pixel may be from `from`. */
+  tolerance: number;
+  /** Undefined: the image's dominant colour. */
+  from?: Color;
 }
 
 /** `e-shadow[-bl-<0..15>_st-<0..100>_x-<N100..100>_y-<N100..100>]`; offsets in % of the image width. */

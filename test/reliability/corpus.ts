@@ -45,6 +45,8 @@ const ELIMIT: ErrorOutcome = { status: 400, code: 'ELIMIT' };
 const ELIMIT_413: ErrorOutcome = { status: 413, code: 'ELIMIT' };
 /** A transformation on a file that is not an image (served as it is otherwise: docs/transformations.md). */
 const EBADTR: ErrorOutcome = { status: 400, code: 'EBADTR' };
+/** The SVG render guard refuses references outside the file (origin/src/pipeline/svg-guard.ts). */
+const EACCES: ErrorOutcome = { status: 403, code: 'EACCES' };
 
 /* ------------------------------------------------------------------------------------------ */
 /* Small deterministic PRNG (mulberry32): the corpus and the fuzzers are reproducible by seed.  */
@@ -436,8 +438,8 @@ export async function buildCorpus(opts: { canaryUrl: string; maxInputBytes: numb
     });
 
   // SVG, rasterised (an explicit raster format; without one an SVG is served sanitised: test/e2e/static.test.ts).
-  add({ name: 'svg-script-and-handlers', key: 'svg/script.svg', contentType: 'image/svg+xml', body: Buffer.from(scriptSvg()), tr: 'f-png,w-60', image: { format: 'png', width: 60 }, errors: [EDECODE], why: 'rasterised (scripts never run); never served as SVG' });
-  add({ name: 'svg-external-references', key: 'svg/external.svg', contentType: 'image/svg+xml', body: Buffer.from(externalRefSvg(opts.canaryUrl)), tr: 'f-png,w-60', image: { format: 'png', width: 60 }, errors: [EDECODE], why: 'rendered without fetching anything' });
+  add({ name: 'svg-script-and-handlers', key: 'svg/script.svg', contentType: 'image/svg+xml', body: Buffer.from(scriptSvg()), tr: 'f-png,w-60', errors: [EACCES], why: 'rasterising an SVG with a javascript: link is refused by the SVG guard (served as SVG it is sanitised instead: test/e2e/static.test.ts)' });
+  add({ name: 'svg-external-references', key: 'svg/external.svg', contentType: 'image/svg+xml', body: Buffer.from(externalRefSvg(opts.canaryUrl)), tr: 'f-png,w-60', errors: [EACCES], why: 'external references (@import, remote href) are refused by the SVG guard before anything is fetched' });
   add({ name: 'svg-billion-laughs', key: 'svg/laughs.svg', contentType: 'image/svg+xml', body: Buffer.from(billionLaughs), tr: 'f-png,w-60', errors: [EDECODE], image: { format: 'png' }, why: 'entity expansion is capped by libxml2: refused or rendered, bounded in time and memory' });
   add({ name: 'svg-xxe-file', key: 'svg/xxe.svg', contentType: 'image/svg+xml', body: Buffer.from(xxeSvg), tr: 'f-png,w-60', errors: [EDECODE], image: { format: 'png' }, why: 'external entities are not loaded' });
   add({ name: 'svg-not-xml', key: 'svg/broken.svg', contentType: 'image/svg+xml', body: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect'), tr: 'f-png,w-60', errors: [EDECODE], why: 'broken XML' });

@@ -48,7 +48,7 @@ describe('routing model: the picks in docs/routing.md', () => {
   it.each<[string, Partial<RouteInput> & { location: RequestLocation }, RegionId, string]>([
     ['Sydney SYD → ap-southeast-2', { location: { colo: 'SYD' } }, 'ap-southeast-2', 'expected-latency'],
     ['Frankfurt FRA → eu-central-1 (home)', { location: { colo: 'FRA' } }, 'eu-central-1', 'expected-latency'],
-    ['São Paulo GRU, no hit reports (prior 0.5) → home by 2.4 ms', { location: { colo: 'GRU' } }, 'eu-central-1', 'expected-latency'],
+    ['São Paulo GRU, no hit reports (prior 0.5) → us-east-1 by 11.6 ms', { location: { colo: 'GRU' } }, 'us-east-1', 'expected-latency'],
     ['São Paulo GRU, us-east-1 cold for demo → home', { location: { colo: 'GRU' }, state: withHits('us-east-1', false, 20) }, 'eu-central-1', 'expected-latency'],
     ['São Paulo GRU, us-east-1 warm for demo → us-east-1', { location: { colo: 'GRU' }, state: withHits('us-east-1', true, 20) }, 'us-east-1', 'expected-latency'],
     ['custom domain from Sydney → home', { location: { colo: 'SYD' }, viaCustomDomain: true }, 'eu-central-1', 'home-first'],
@@ -62,19 +62,20 @@ describe('routing model: the picks in docs/routing.md', () => {
 
   it('the numbers quoted in the docs', () => {
     const syd = pick({ location: { colo: 'SYD' } }).candidates;
+    // Defaults before anything is measured: 2 ms service per region, 60 ms fetch + transform at home, hit prior 0.5.
     expect(syd.slice(0, 2).map((c) => [c.region, c.expectedMs])).toEqual([
-      ['ap-southeast-2', 130.9], // 5.0 + 0.5 × 251.8
-      ['ap-southeast-1', 215.2], // 134.5 + 0.5 × 161.3
+      ['ap-southeast-2', 148.9], // 5.0 + 2 + 0.5 × (251.8 + 2 + 0.5 × 60)
+      ['ap-southeast-1', 233.2], // 134.5 + 2 + 0.5 × (161.3 + 2 + 0.5 × 60)
     ]);
     const gru = pick({ location: { colo: 'GRU' } }).candidates;
     expect(gru.slice(0, 2).map((c) => [c.region, c.expectedMs])).toEqual([
-      ['eu-central-1', 206.6],
-      ['us-east-1', 209], // 162.4 + 0.5 × 93.1
+      ['us-east-1', 227], // 162.4 + 2 + 0.5 × (93.1 + 2 + 0.5 × 60)
+      ['eu-central-1', 238.6], // 206.6 + 2 + 0.5 × 60
     ]);
     const warm = pick({ location: { colo: 'GRU' }, state: withHits('us-east-1', true, 20) }).candidates[0]!;
-    expect([warm.rttMs, warm.missProbability, warm.forwardRttMs, warm.expectedMs]).toEqual([162.4, 0.014, 93.1, 163.7]);
+    expect([warm.rttMs, warm.missProbability, warm.forwardRttMs, warm.expectedMs]).toEqual([162.4, 0.014, 93.1, 166.1]);
     const cold = pick({ location: { colo: 'GRU' }, state: withHits('us-east-1', false, 20) }).candidates;
-    expect(cold.find((c) => c.region === 'us-east-1')?.expectedMs).toBe(254.2);
+    expect(cold.find((c) => c.region === 'us-east-1')?.expectedMs).toBe(287.8); // 164.4 + 0.986 × 125.1
   });
 
   it('custom domain keeps the others as failover, best first', () => {
@@ -88,14 +89,15 @@ describe('routing model: the picks in docs/routing.md', () => {
     expect(d.excluded).toEqual([]);
   });
 
-  it('every candidate adds up: expected = rtt + P(miss) × forward + penalty', () => {
+  it('every candidate adds up: expected = rtt + service + P(miss) × (forward + home service + P(home miss) × work) + penalty', () => {
     const d = pick({ location: { colo: 'NRT' }, health: { 'ap-southeast-1': 'half-open' }, state: withHits('us-west-1', true, 3) });
-    for (const c of d.candidates) {
-      expect(Math.abs(c.expectedMs - (c.rttMs + c.missCostMs + c.healthPenaltyMs))).toBeLessThanOrEqual(0.15);
-      expect(c.missCostMs).toBeCloseTo(c.missProbability * c.forwardRttMs, 0);
-    }
     const home = d.candidates.find((c) => c.isHome)!;
-    expect([home.region, home.missProbability, home.forwardRttMs, home.missCostMs]).toEqual(['eu-central-1', 0, 0, 0]);
+    for (const c of d.candidates) {
+      expect(Math.abs(c.expectedMs - (c.rttMs + c.serviceMs + c.missCostMs + c.healthPenaltyMs))).toBeLessThanOrEqual(0.15);
+      const want = c.isHome ? c.missProbability * c.homeWorkMs : c.missProbability * (c.forwardRttMs + home.serviceMs + (1 - c.homeHitRatio) * c.homeWorkMs);
+      expect(Math.abs(c.missCostMs - want)).toBeLessThanOrEqual(0.15);
+    }
+    expect([home.region, home.forwardRttMs, home.missCostMs]).toEqual(['eu-central-1', 0, 30]); // 0.5 × 60
     for (let i = 1; i < d.candidates.length; i++) expect(d.candidates[i]!.expectedMs).toBeGreaterThanOrEqual(d.candidates[i - 1]!.expectedMs);
   });
 });
@@ -188,7 +190,10 @@ describe('routing model: learning', () => {
     ['first sample is the mean', [10], 10],
     ['second averages (alpha 1/2)', [10, 20], 15],
     ['third (alpha 1/3)', [10, 20, 30], 20],
-    ['later samples move it by the alpha floor 0.2', [10, 10, 10, 10, 10, 10, 10, 10, 10, 60], 20],
+    ['later samples move it by the alpha floor 0.2', [10, 10, 10, 10, 10, 10, 10, 10, 10, 15], 11],
+    ['a spike (above mean + 8 ms) moves it by 0.05 only', [10, 10, 10, 10, 10, 10, 10, 10, 10, 60], 12.5],
+    ['three spikes in a row are a level shift: the third folds with 0.2', [10, 10, 10, 10, 10, 60, 60, 60], 10 + 0.95 * 0 + (2.5 + 0.05 * 47.5) + 0.2 * (60 - (12.5 + 2.375))],
+    ['a sample below the mean is never a spike', [100, 100, 100, 100, 100, 10], 82],
   ])('EWMA: %s', (_name, samples, mean) => {
     let s = emptyState();
     for (const x of samples) s = recordSample(s, 'SYD', 'ap-southeast-2', x, T0).state;
@@ -347,7 +352,7 @@ describe('routing model: state', () => {
 
 describe('routing model: Server-Timing', () => {
   it.each<[string, Partial<RouteInput> & { location: RequestLocation }, string]>([
-    ['SYD', { location: { colo: 'SYD' } }, 'route;desc="ap-southeast-2 rtt=5.0 miss=0.500x251.8 via=colo policy=expected-latency";dur=130.9'],
+    ['SYD', { location: { colo: 'SYD' } }, 'route;desc="ap-southeast-2 rtt=5.0 miss=0.500x251.8 via=colo policy=expected-latency";dur=148.9'],
     ['strict, no region reachable', { location: { colo: 'SYD' }, account: strict, regions: [] }, 'route;desc="none"'],
   ])('%s', (_name, input, want) => {
     expect(routeServerTiming(pick(input))).toBe(want);

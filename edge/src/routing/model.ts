@@ -3,13 +3,17 @@
  * and in which order to fail over. Pure: no I/O, no clock (callers pass `now`), state in and out
  * as plain JSON-able objects.
  *
- *   expected(r) = RTT(colo → r) + P(miss at r) · RTT(r → home) + healthPenalty(r)
+ *   expected(r) = RTT(colo → r) + service(r) + P(r misses) · [RTT(r → home) + service(home) + P(home misses) · work(home)] + healthPenalty(r)
+ *   expected(home) = RTT(colo → home) + service(home) + P(home misses) · work(home)
  *
  * - RTT(colo → r): the generated prior (great circle × fibre × 2.1), blended with what this edge
  *   has measured (EWMA with a sample count that decays with age, so stale learning fades back
  *   to the prior).
- * - P(miss at r): 1 − the hit ratio of r's internal cache, learned from what regions report
- *   (per region, refined per account), with a prior of 0.5 until samples exist; 0 cost at home.
+ * - P(r misses): 1 − P(r's internal cache holds the variant), learned from what regions report
+ *   (per region, refined per account, refined by whether this edge saw r serve the variant),
+ *   with a prior of 0.5 until samples exist.
+ * - service / work: learned from the regions' Server-Timing (a cached answer's proc = load and
+ *   queueing; home's proc on a miss − that = fetch + transform).
  * - RTT(r → home): the CloudPing inter-region matrix (shared/regions.ts).
  * - health: open breakers are excluded unless every allowed region is open; half-open ones pay
  *   a penalty so they are tried only when nothing healthy is close.
@@ -47,6 +51,33 @@ export interface RoutingConfig {
   /** Bounds on the persisted state. */
   maxColos: number;
   maxHitKeys: number;
+  /**
+   * Robust RTT learning: once an estimate has this many samples, a sample above
+   * mean + max(outlierMinMs, outlierFraction · mean) is a suspected queueing spike and moves the
+   * mean with suspectAlpha only; after suspectRun suspects in a row it is a level shift (a slow
+   * region) and is folded normally.
+   */
+  outlierAfterSamples: number;
+  outlierMinMs: number;
+  outlierFraction: number;
+  suspectAlpha: number;
+  suspectRun: number;
+  /** P(region holds the variant) when this edge saw the region serve it within seenTtlMs: prior and its weight. */
+  seenHoldPrior: number;
+  seenTtlMs: number;
+  /** Service-time estimates (a region's time for a cached answer; the home's extra time to fetch and transform). */
+  svcHalfLifeMs: number;
+  svcMinAlpha: number;
+  /** Assumed before anything is measured, ms. */
+  defaultHitServiceMs: number;
+  defaultMissWorkMs: number;
+  /** The region picked last for this colo and account keeps it unless another is better by more than this (ms, or fraction). */
+  hysteresisMs: number;
+  hysteresisFraction: number;
+  /** Exploration by probes (HEAD /healthz, off the request path): a (colo, region) pair is probed when it has fewer than probeMinSamples or its newest sample is older than probeRefreshMs, at most once per probeMinIntervalMs. */
+  probeMinSamples: number;
+  probeRefreshMs: number;
+  probeMinIntervalMs: number;
 }
 
 export const DEFAULT_ROUTING_CONFIG: Readonly<RoutingConfig> = {
@@ -63,6 +94,22 @@ export const DEFAULT_ROUTING_CONFIG: Readonly<RoutingConfig> = {
   unknownRttMs: 150,
   maxColos: 64,
   maxHitKeys: 512,
+  outlierAfterSamples: 4,
+  outlierMinMs: 8,
+  outlierFraction: 0.25,
+  suspectAlpha: 0.05,
+  suspectRun: 3,
+  seenHoldPrior: 0.95,
+  seenTtlMs: 60 * 60_000,
+  svcHalfLifeMs: 10 * 60_000,
+  svcMinAlpha: 0.1,
+  defaultHitServiceMs: 2,
+  defaultMissWorkMs: 60,
+  hysteresisMs: 3,
+  hysteresisFraction: 0.03,
+  probeMinSamples: 2,
+  probeRefreshMs: 15_000,
+  probeMinIntervalMs: 5_000,
 };
 
 function cfgOf(partial?: Partial<RoutingConfig>): RoutingConfig {
@@ -76,18 +123,29 @@ export interface Estimate {
   mean: number;
   n: number;
   at: number;
+  /** RTT only: consecutive suspected spikes (see RoutingConfig.outlierAfterSamples). */
+  s?: number;
 }
 
 export interface RoutingState {
   version: 1;
   /** colo (IATA) → region → learned RTT in ms. */
   rtt: Record<string, Partial<Record<RegionId, Estimate>>>;
-  /** Hit ratio of a region's internal cache: key "<region>" (all traffic) or "<region>|<accountId>". */
+  /**
+   * Hit ratio of a region's internal cache: key "<region>" (all traffic), "<region>|<accountId>",
+   * or "<region>|<accountId>|seen" / "…|unseen" (variants this edge did / did not see the region serve).
+   */
   hit: Record<string, Estimate>;
+  /**
+   * Service times, ms: "hit|<region>" = the region's own time for an answer from its cache (load,
+   * queueing, disk); "work|<region>" = the extra time that region needs, as home, to fetch an
+   * original and transform it (its proc on a MISS minus its hit time).
+   */
+  svc?: Record<string, Estimate>;
 }
 
 export function emptyState(): RoutingState {
-  return { version: 1, rtt: {}, hit: {} };
+  return { version: 1, rtt: {}, hit: {}, svc: {} };
 }
 
 /** Sample count after decay: evidence halves every half-life. */
@@ -101,6 +159,22 @@ function fold(prev: Estimate | undefined, x: number, now: number, halfLifeMs: nu
   const n = decayedCount(prev, now, halfLifeMs);
   const alpha = Math.max(minAlpha, 1 / (n + 1));
   return { mean: prev.mean + alpha * (x - prev.mean), n: Math.min(maxCount, n + 1), at: Math.max(now, prev.at) };
+}
+
+/**
+ * The RTT fold: an EWMA that resists queueing spikes (local scheduling, a busy socket) but follows
+ * a real level shift: with enough samples, a sample far above the mean moves it only a little
+ * until suspectRun such samples arrive in a row.
+ */
+export function foldRtt(prev: Estimate | undefined, x: number, now: number, cfg: RoutingConfig): Estimate {
+  if (!prev) return { mean: x, n: 1, at: now };
+  const n = decayedCount(prev, now, cfg.rttHalfLifeMs);
+  const spike = n >= cfg.outlierAfterSamples && x > prev.mean + Math.max(cfg.outlierMinMs, cfg.outlierFraction * prev.mean);
+  const suspects = spike ? (prev.s ?? 0) + 1 : 0;
+  const alpha = spike && suspects < cfg.suspectRun ? cfg.suspectAlpha : Math.max(cfg.rttMinAlpha, 1 / (n + 1));
+  const next: Estimate = { mean: prev.mean + alpha * (x - prev.mean), n: Math.min(cfg.maxCount, n + 1), at: Math.max(now, prev.at) };
+  if (suspects > 0) next.s = suspects;
+  return next;
 }
 
 /** Weighted blend of a learned estimate with a prior worth `priorWeight` samples. */
@@ -156,7 +230,7 @@ export function recordSample(
     return { state, accepted: false, reason: `RTT ${rttMs} ms outside [0, ${cfg.maxRttMs}]` };
   if (!Number.isFinite(now)) return { state, accepted: false, reason: 'bad clock' };
   const row = state.rtt[c] ?? {};
-  const nextRow = { ...row, [region]: fold(row[region], rttMs, now, cfg.rttHalfLifeMs, cfg.rttMinAlpha, cfg.maxCount) };
+  const nextRow = { ...row, [region]: foldRtt(row[region], rttMs, now, cfg) };
   const rtt = bound({ ...state.rtt, [c]: nextRow }, cfg.maxColos, newest);
   return { state: { ...state, rtt }, accepted: true };
 }
@@ -173,6 +247,8 @@ export function recordHit(
   now: number,
   accountId?: string,
   config?: Partial<RoutingConfig>,
+  /** What this edge knew about the variant when it chose the region (refines the account's estimate). */
+  evidence?: Evidence,
 ): SampleResult {
   const cfg = cfgOf(config);
   if (!isRegionId(region)) return { state, accepted: false, reason: `unknown region ${JSON.stringify(region)}` };
@@ -181,10 +257,37 @@ export function recordHit(
   if (!Number.isFinite(now)) return { state, accepted: false, reason: 'bad clock' };
   const keys = [region as string];
   if (accountId) keys.push(`${region}|${accountId}`);
+  if (accountId && evidence && evidence !== 'none') keys.push(`${region}|${accountId}|${evidence}`);
   let hitMap = { ...state.hit };
   for (const k of keys) hitMap[k] = fold(hitMap[k], x, now, cfg.hitHalfLifeMs, cfg.hitMinAlpha, cfg.maxCount);
   hitMap = bound(hitMap, cfg.maxHitKeys, (e) => e.at);
   return { state: { ...state, hit: hitMap }, accepted: true };
+}
+
+export type ServiceKind = 'hit' | 'work';
+
+/**
+ * Fold a service-time sample (ms): `hit` = the region's Server-Timing proc for an answer from its
+ * cache; `work` = the home region's proc on a MISS minus its hit time (fetch + queue + transform).
+ */
+export function recordService(state: RoutingState, kind: ServiceKind, region: RegionId, ms: number, now: number, config?: Partial<RoutingConfig>): SampleResult {
+  const cfg = cfgOf(config);
+  if (!isRegionId(region)) return { state, accepted: false, reason: `unknown region ${JSON.stringify(region)}` };
+  if (kind !== 'hit' && kind !== 'work') return { state, accepted: false, reason: `unknown service kind ${JSON.stringify(kind)}` };
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > cfg.maxRttMs) return { state, accepted: false, reason: `service time ${ms} ms outside [0, ${cfg.maxRttMs}]` };
+  if (!Number.isFinite(now)) return { state, accepted: false, reason: 'bad clock' };
+  const k = `${kind}|${region}`;
+  const svc = { ...(state.svc ?? {}) };
+  svc[k] = fold(svc[k], ms, now, cfg.svcHalfLifeMs, cfg.svcMinAlpha, cfg.maxCount);
+  return { state: { ...state, svc }, accepted: true };
+}
+
+/** A learned service time blended with its default (worth 2 samples). */
+export function serviceMs(state: RoutingState | undefined, kind: ServiceKind, region: RegionId, now: number, config?: Partial<RoutingConfig>): { ms: number; samples: number } {
+  const cfg = cfgOf(config);
+  const prior = kind === 'hit' ? cfg.defaultHitServiceMs : cfg.defaultMissWorkMs;
+  const b = blend(state?.svc?.[`${kind}|${region}`], prior, 2, now, cfg.svcHalfLifeMs);
+  return { ms: b.value, samples: b.n };
 }
 
 function validEstimate(v: unknown, maxMean: number): v is Estimate {
@@ -230,6 +333,14 @@ export function restoreState(json: unknown, config?: Partial<RoutingConfig>): Ro
       if (isRegionId(region) && k.length <= 200 && validEstimate(e, 1)) out.hit[k] = { mean: e.mean, n: Math.min(cfg.maxCount, e.n), at: e.at };
     }
   }
+  const svc = (json as { svc?: unknown }).svc;
+  if (typeof svc === 'object' && svc !== null) {
+    for (const [k, e] of Object.entries(svc)) {
+      const [kind, region, extra] = k.split('|');
+      if ((kind === 'hit' || kind === 'work') && isRegionId(region) && extra === undefined && validEstimate(e, cfg.maxRttMs))
+        out.svc![k] = { mean: e.mean, n: Math.min(cfg.maxCount, e.n), at: e.at };
+    }
+  }
   out.rtt = bound(out.rtt, cfg.maxColos, newest);
   out.hit = bound(out.hit, cfg.maxHitKeys, (e) => e.at);
   return out;
@@ -253,7 +364,9 @@ export function mergeStates(a: RoutingState, b: RoutingState, config?: Partial<R
   }
   const hit: RoutingState['hit'] = {};
   for (const k of new Set([...Object.keys(a.hit), ...Object.keys(b.hit)])) hit[k] = pick(a.hit[k], b.hit[k])!;
-  return { version: 1, rtt: bound(rtt, cfg.maxColos, newest), hit: bound(hit, cfg.maxHitKeys, (e) => e.at) };
+  const svc: NonNullable<RoutingState['svc']> = {};
+  for (const k of new Set([...Object.keys(a.svc ?? {}), ...Object.keys(b.svc ?? {})])) svc[k] = pick(a.svc?.[k], b.svc?.[k])!;
+  return { version: 1, rtt: bound(rtt, cfg.maxColos, newest), hit: bound(hit, cfg.maxHitKeys, (e) => e.at), svc };
 }
 
 // ───────────────────────────── location → prior ─────────────────────────────
@@ -319,8 +432,24 @@ export interface RouteInput {
   now: number;
   /** Regions the edge can reach (those with an origin URL); default all six. */
   regions?: readonly RegionId[];
+  /**
+   * What this edge knows about the requested variant: when it last saw each region serve it
+   * (edge/src/routing/variants.ts). Absent: nothing is known per variant, the account's hit
+   * ratios alone give P(region holds it).
+   */
+  variant?: VariantEvidence;
+  /** The region picked last time for this colo and account (hysteresis). */
+  previous?: RegionId;
   config?: Partial<RoutingConfig>;
 }
+
+/** Per-variant knowledge: region → ms timestamp of the last time this edge saw it serve the variant. */
+export interface VariantEvidence {
+  seen: Partial<Record<RegionId, number>>;
+}
+
+/** Which hit-ratio estimate applies: the edge saw the region serve the variant recently, did not, or knows nothing per variant. */
+export type Evidence = 'seen' | 'unseen' | 'none';
 
 export interface Candidate {
   region: RegionId;
@@ -333,14 +462,21 @@ export interface Candidate {
   learnedRttMs: number | null;
   /** Decayed sample count behind learnedRttMs. */
   rttSamples: number;
-  /** Hit ratio of the region's internal cache used (blended with its prior). */
+  /** P(the region's internal cache holds the variant) used: the estimate for `evidence`, blended with its prior. */
   hitRatio: number;
   hitSamples: number;
-  /** P(miss at region), 0 at home (a miss there costs no extra hop). */
+  /** Which estimate hitRatio comes from. */
+  evidence: Evidence;
+  /** 1 − hitRatio (at home too: a miss there costs the fetch and transform). */
   missProbability: number;
   /** RTT(region → home) from the CloudPing matrix, 0 at home. */
   forwardRttMs: number;
-  /** missProbability × forwardRttMs. */
+  /** The region's learned time for a cached answer (load, queueing), ms. */
+  serviceMs: number;
+  /** P(home holds the variant) and home's learned fetch + transform time, as used in the miss cost. */
+  homeHitRatio: number;
+  homeWorkMs: number;
+  /** What a miss here adds: (1 − hitRatio) × (forward + home's service + P(home misses) × home's work); at home (1 − hitRatio) × work. */
   missCostMs: number;
   healthPenaltyMs: number;
   health: BreakerStatus;
@@ -360,6 +496,8 @@ export interface RouteDecision {
   excluded: Candidate[];
   /** Every allowed region is open: candidates holds them anyway, best first (the edge may force a try or serve stale). */
   allOpen: boolean;
+  /** Set when hysteresis kept the previous pick although `best` was estimated faster by `byMs`. */
+  hysteresis: { kept: RegionId; best: RegionId; byMs: number } | null;
 }
 
 const r1 = (x: number) => Math.round(x * 10) / 10;
@@ -374,10 +512,33 @@ export function hitRatio(state: RoutingState | undefined, region: RegionId, acco
   return { ratio: own.value, samples: own.n };
 }
 
+/** Which estimate of P(region holds the variant) applies for this request. */
+export function evidenceFor(variant: VariantEvidence | undefined, region: RegionId, now: number, config?: Partial<RoutingConfig>): Evidence {
+  if (!variant) return 'none';
+  const at = variant.seen[region];
+  return at !== undefined && now - at <= cfgOf(config).seenTtlMs ? 'seen' : 'unseen';
+}
+
+/**
+ * P(the region's cache holds the variant): for `none` the account's hit ratio (hitRatio); for
+ * `seen` the learned ratio of variants this edge saw the region serve (prior seenHoldPrior); for
+ * `unseen` the learned ratio of the others (prior: the account's ratio). Both are learned from
+ * the HIT/MISS answers to requests routed under that evidence, so the model finds out how much
+ * the edge's own sightings are worth (little when many isolates share a region, a lot when few).
+ */
+export function holdProbability(state: RoutingState | undefined, region: RegionId, accountId: string | undefined, evidence: Evidence, now: number, config?: Partial<RoutingConfig>): { ratio: number; samples: number } {
+  const cfg = cfgOf(config);
+  const base = hitRatio(state, region, accountId, now, cfg);
+  if (evidence === 'none' || !accountId) return base;
+  const prior = evidence === 'seen' ? cfg.seenHoldPrior : base.ratio;
+  const own = blend(state?.hit[`${region}|${accountId}|${evidence}`], prior, cfg.hitPriorWeight, now, cfg.hitHalfLifeMs);
+  return { ratio: own.value, samples: own.n };
+}
+
 /** Every component of the estimate for one region. */
 export function estimate(
   region: RegionId,
-  input: Pick<RouteInput, 'account' | 'health' | 'state' | 'now' | 'config'>,
+  input: Pick<RouteInput, 'account' | 'health' | 'state' | 'now' | 'config' | 'variant'>,
   loc: ResolvedLocation,
 ): Candidate & { sortKey: number } {
   const cfg = cfgOf(input.config);
@@ -386,12 +547,19 @@ export function estimate(
   const prior = loc.prior[region];
   const rtt = blend(learned, prior, cfg.priorWeight, input.now, cfg.rttHalfLifeMs);
   const isHome = region === home;
-  const hit = hitRatio(input.state, region, input.account.id, input.now, cfg);
-  const missProbability = isHome ? 0 : 1 - hit.ratio;
+  const evidence = evidenceFor(input.variant, region, input.now, cfg);
+  const hit = holdProbability(input.state, region, input.account.id, evidence, input.now, cfg);
+  const homeHit = isHome ? hit : holdProbability(input.state, home, input.account.id, evidenceFor(input.variant, home, input.now, cfg), input.now, cfg);
+  const service = serviceMs(input.state, 'hit', region, input.now, cfg).ms;
+  const homeService = serviceMs(input.state, 'hit', home, input.now, cfg).ms;
+  const homeWork = serviceMs(input.state, 'work', home, input.now, cfg).ms;
+  const missProbability = 1 - hit.ratio;
   const forwardRttMs = isHome ? 0 : INTER_REGION_RTT_MS[region][home];
+  // A miss at home costs the fetch and transform; a miss elsewhere the forward, plus that whenever home misses too.
+  const missCost = isHome ? missProbability * homeWork : missProbability * (forwardRttMs + homeService + (1 - homeHit.ratio) * homeWork);
   const health = input.health?.[region] ?? 'closed';
   const healthPenaltyMs = health === 'half-open' ? cfg.halfOpenPenaltyMs : 0;
-  const exact = rtt.value + missProbability * forwardRttMs + healthPenaltyMs;
+  const exact = rtt.value + service + missCost + healthPenaltyMs;
   return {
     region,
     expectedMs: r1(exact),
@@ -401,9 +569,13 @@ export function estimate(
     rttSamples: r1(rtt.n),
     hitRatio: r3(hit.ratio),
     hitSamples: r1(hit.samples),
+    evidence,
     missProbability: r3(missProbability),
     forwardRttMs,
-    missCostMs: r1(missProbability * forwardRttMs),
+    serviceMs: r1(service),
+    homeHitRatio: r3(homeHit.ratio),
+    homeWorkMs: r1(homeWork),
+    missCostMs: r1(missCost),
     healthPenaltyMs,
     health,
     isHome,
@@ -451,6 +623,18 @@ export function decideRoute(input: RouteInput): RouteDecision {
   const open = all.filter((c) => c.health === 'open');
   const usable = all.filter((c) => c.health !== 'open');
   const allOpen = all.length > 0 && usable.length === 0;
+  // Hysteresis: keep last time's pick while it is within a small margin of the best (no flapping on near-ties).
+  let hysteresis: RouteDecision['hysteresis'] = null;
+  const cfg = cfgOf(input.config);
+  const prevAt = policy === 'expected-latency' && input.previous ? usable.findIndex((c) => c.region === input.previous) : -1;
+  if (prevAt > 0) {
+    const best = usable[0]!;
+    const by = usable[prevAt]!.sortKey - best.sortKey;
+    if (by <= Math.max(cfg.hysteresisMs, cfg.hysteresisFraction * best.sortKey)) {
+      usable.unshift(...usable.splice(prevAt, 1));
+      hysteresis = { kept: input.previous!, best: best.region, byMs: r1(by) };
+    }
+  }
   if (all.length === 0) reason += '; no reachable region is allowed';
   else if (allOpen) reason += '; every allowed region is open';
   return {
@@ -461,6 +645,7 @@ export function decideRoute(input: RouteInput): RouteDecision {
     candidates: (allOpen ? open : usable).map(strip),
     excluded: allOpen ? [] : open.map(strip),
     allOpen,
+    hysteresis,
   };
 }
 

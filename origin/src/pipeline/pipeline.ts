@@ -13,6 +13,8 @@ import { border } from './steps/border.js';
 import { blur, contrast, grayscale, sharpen } from './steps/effects.js';
 import { flip } from './steps/flip.js';
 import { checkLimits, decode } from './steps/input.js';
+import { colorReplace } from './steps/color-replace.js';
+import { gradient } from './steps/gradient.js';
 import { layers } from './steps/layers.js';
 import { chooseFormat, encode } from './steps/output.js';
 import { opacity } from './steps/opacity.js';
@@ -44,6 +46,8 @@ export const STEP_PIPELINE: readonly NamedStep[] = [
   { name: 'blur', run: blur },
   { name: 'sharpen', run: sharpen },
   { name: 'contrast', run: contrast },
+  { name: 'colour-replace', run: colorReplace },
+  { name: 'gradient', run: gradient },
   { name: 'border', run: border },
   { name: 'radius', run: radius },
   { name: 'opacity', run: opacity },

@@ -6,6 +6,7 @@
 import sharp from 'sharp';
 import { badTransformation } from '../../../../shared/errors.js';
 import { budget, checkOutputSize, exactDims, materialise, PHASE, setDims, usePhase, type RenderState } from '../context.js';
+import type { Color } from '../../../../shared/transform/index.js';
 import { DEFAULT_PAD, gravityOffset, sharpColor, sharpPosition, stepColor } from './util.js';
 
 /** ImageKit: dpr is ignored when the result would be under 1 px or over 5000 px. */
@@ -22,7 +23,8 @@ export async function resize(ctx: RenderState): Promise<void> {
   if (o.cm === 'extract' || o.cm === 'pad_extract') return extract(ctx);
   let { w, h } = o;
   if (w === undefined && h === undefined && o.ar === undefined) return;
-  const padColor = o.cm === 'pad_resize' ? await stepColor(ctx) : undefined; // bg-dominant reads the pixels: before queuing anything
+  const pad = o.cm === 'pad_resize' || o.cm === 'pad_resize_no_enlarge';
+  const padColor = pad ? await stepColor(ctx) : undefined; // bg-dominant reads the pixels: before queuing anything
   const { width: cw, height: ch } = await exactDims(ctx);
   if (o.ar !== undefined) {
     if (w !== undefined && h === undefined) h = Math.max(1, Math.round(w / o.ar));
@@ -38,11 +40,19 @@ export async function resize(ctx: RenderState): Promise<void> {
   let fit: Fit = 'fill';
   let tw: number;
   let th: number;
+  if (w !== undefined && h !== undefined && o.cm === 'pad_resize_no_enlarge' && (cw > w || ch > h) === false) {
+    // smaller than the box: padded at its own size (never upscaled)
+    return padAtSize(ctx, cw, ch, w, h, padColor ?? DEFAULT_PAD);
+  }
+  if (w !== undefined && h !== undefined && o.c === 'maintain_ratio_no_enlarge' && !o.cm) {
+    const s = Math.min(1, Math.max(w / cw, h / ch));
+    [w, h] = [Math.min(w, Math.max(1, Math.round(cw * s))), Math.min(h, Math.max(1, Math.round(ch * s)))];
+  }
   if (w !== undefined && h !== undefined) {
-    if (o.cm === 'pad_resize') {
+    if (pad) {
       fit = 'contain';
       [tw, th] = [w, h];
-    } else if (o.c === 'maintain_ratio') {
+    } else if (o.c === 'maintain_ratio' || o.c === 'maintain_ratio_no_enlarge') {
       fit = 'cover';
       [tw, th] = [w, h];
     } else if (o.c === 'force') [tw, th] = [w, h];
@@ -75,6 +85,20 @@ export async function resize(ctx: RenderState): Promise<void> {
     background: sharpColor(bg),
   });
   setDims(ctx, tw, th, 'resize'); // after usePhase: a materialisation resets the dims to the pixels it made
+}
+
+/** cm-pad_resize_no_enlarge on an image no larger than the box: the image as it is, padded to w×h around fo. */
+async function padAtSize(ctx: RenderState, cw: number, ch: number, w: number, h: number, bg: Color): Promise<void> {
+  checkOutputSize(ctx.config, w, h, 'cm-pad_resize_no_enlarge');
+  if (cw === w && ch === h) return;
+  const { left, top } = gravityOffset(ctx.ops.fo, w - cw, h - ch);
+  await usePhase(ctx, PHASE.extend);
+  if (bg.alpha < 1) {
+    ctx.img = ctx.img.ensureAlpha();
+    ctx.hasAlpha = true;
+  }
+  ctx.img = ctx.img.extend({ left, top, right: w - cw - left, bottom: h - ch - top, background: sharpColor(bg) });
+  setDims(ctx, w, h, 'cm-pad_resize_no_enlarge');
 }
 
 /** pad_resize with bg-blurred: the image fitted inside, over a blurred cover-scaled copy of itself. */

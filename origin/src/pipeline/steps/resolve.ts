@@ -16,6 +16,8 @@ import {
   type Dimension,
   type Focus,
   type Layer,
+  type Gradient,
+  type ColorReplace,
   type NumOrExpr,
   type Radius,
   type Shadow,
@@ -54,6 +56,8 @@ export interface ResolvedOps {
   o?: number;
   shadow?: Shadow;
   layers?: Layer[];
+  gradient?: Gradient & { stop: number };
+  cr?: ColorReplace;
 }
 
 export const EMPTY_OPS: ResolvedOps = { c: 'maintain_ratio', fo: 'center', dpr: 1, rt: 0 };
@@ -149,7 +153,13 @@ export async function resolveStep(ctx: RenderState, ops: StepOps): Promise<Resol
     o: ops.o,
     shadow: ops.shadow,
     layers: ops.layers,
+    cr: ops.cr,
   };
+  if (ops.gradient) {
+    const stop = evaluate('e-gradient sp', ops.gradient.stop, scope);
+    if (!(stop > 0)) throw badTransformation(`e-gradient sp: the stop point evaluates to ${stop}, it must be positive`);
+    r.gradient = { ...ops.gradient, stop };
+  }
   if (ops.ar !== undefined) {
     const ar = isExpr(ops.ar) ? evaluate('ar', ops.ar, scope) : ops.ar.w / ops.ar.h;
     if (!(ar > 0)) throw badTransformation(`ar: the aspect ratio evaluates to ${ar}, it must be positive`);

@@ -1,0 +1,56 @@
+/**
+ * Exploration by probes (docs/routing.md "Exploration"): which regions this colo should measure
+ * now with a light HEAD /healthz, off the request path (ctx.waitUntil), so the model learns the
+ * RTT of regions it does not route to without making any user wait on a worse region. Bounded:
+ * a (colo, region) pair is probed at most once per probeMinIntervalMs, and only while it has too
+ * few samples or its newest one is older than probeRefreshMs (request samples refresh the region
+ * in use, so at steady state only the alternatives are probed, about 60 000 / probeRefreshMs
+ * times a minute each). Pure: the clock and the last probe times are parameters.
+ */
+import { REGION_IDS, type RegionId } from '../../../shared/regions.js';
+import type { BreakerStatus } from '../../../shared/breaker.js';
+import { decayedCount, DEFAULT_ROUTING_CONFIG, normaliseColo, type RoutingConfig, type RoutingState } from './model.js';
+
+export interface ProbePlanInput {
+  state: RoutingState;
+  colo: string | null | undefined;
+  /** Regions the edge can reach. */
+  regions?: readonly RegionId[];
+  /** colo|region → when it was last probed (ms). */
+  lastProbeAt: ReadonlyMap<string, number>;
+  /** Breaker status per region: half-open regions get their trial as a probe, open ones none. */
+  health?: Partial<Record<RegionId, BreakerStatus>>;
+  now: number;
+  config?: Partial<RoutingConfig>;
+}
+
+export type ProbeReason = 'unmeasured' | 'stale' | 'trial';
+
+export interface PlannedProbe {
+  region: RegionId;
+  reason: ProbeReason;
+}
+
+export const probeKey = (colo: string, region: RegionId) => `${colo}|${region}`;
+
+export function planProbes(input: ProbePlanInput): PlannedProbe[] {
+  const cfg = input.config ? { ...DEFAULT_ROUTING_CONFIG, ...input.config } : DEFAULT_ROUTING_CONFIG;
+  const colo = normaliseColo(input.colo);
+  const out: PlannedProbe[] = [];
+  for (const region of input.regions ?? REGION_IDS) {
+    const health = input.health?.[region] ?? 'closed';
+    if (health === 'open') continue;
+    const key = colo ? probeKey(colo, region) : `global|${region}`;
+    const last = input.lastProbeAt.get(key);
+    if (last !== undefined && input.now - last < cfg.probeMinIntervalMs) continue;
+    if (health === 'half-open') {
+      out.push({ region, reason: 'trial' });
+      continue;
+    }
+    if (!colo) continue;
+    const e = input.state.rtt[colo]?.[region];
+    if (!e || decayedCount(e, input.now, cfg.rttHalfLifeMs) < cfg.probeMinSamples) out.push({ region, reason: 'unmeasured' });
+    else if (input.now - e.at > cfg.probeRefreshMs) out.push({ region, reason: 'stale' });
+  }
+  return out;
+}

@@ -1,0 +1,216 @@
+/**
+ * The parts of the routing decision beyond the prior (docs/routing.md): per-variant evidence,
+ * service and work times, hysteresis, exploration by probes, and the variant memory.
+ */
+import { describe, expect, it } from 'vitest';
+import { planProbes, probeKey } from '../../edge/src/routing/explore.js';
+import {
+  decideRoute,
+  emptyState,
+  evidenceFor,
+  holdProbability,
+  recordHit,
+  recordSample,
+  recordService,
+  restoreState,
+  serviceMs,
+  type RouteInput,
+  type RoutingAccount,
+  type RoutingState,
+} from '../../edge/src/routing/model.js';
+import { forgetVariants, newVariantMemory, recordSighting, variantEvidence } from '../../edge/src/routing/variants.js';
+import type { RegionId } from '../../shared/regions.js';
+
+const demo: RoutingAccount = { id: 'demo', homeRegion: 'eu-central-1', residency: 'flexible' };
+const T0 = 1_800_000_000_000;
+const pick = (input: Partial<RouteInput>) => decideRoute({ account: demo, now: T0, location: { colo: 'GRU' }, ...input });
+
+function reports(region: RegionId, hit: boolean, n: number, evidence: 'seen' | 'unseen', s = emptyState()): RoutingState {
+  for (let i = 0; i < n; i++) s = recordHit(s, region, hit, T0, 'demo', undefined, evidence).state;
+  return s;
+}
+
+describe('routing decision: which region holds the variant', () => {
+  it.each<[string, { seen: Partial<Record<RegionId, number>> } | undefined, RegionId, string]>([
+    ['no per-variant knowledge → the account ratio (evidence none)', undefined, 'us-east-1', 'none'],
+    ['seen at us-east-1 a minute ago → seen', { seen: { 'us-east-1': T0 - 60_000 } }, 'us-east-1', 'seen'],
+    ['seen at us-east-1 two hours ago → unseen (older than seenTtlMs)', { seen: { 'us-east-1': T0 - 2 * 3_600_000 } }, 'us-east-1', 'unseen'],
+    ['seen elsewhere only → unseen here', { seen: { 'ap-south-1': T0 } }, 'us-east-1', 'unseen'],
+  ])('%s', (_name, variant, region, want) => {
+    expect(evidenceFor(variant, region, T0)).toBe(want);
+  });
+
+  it.each<[string, RoutingState, 'seen' | 'unseen' | 'none', number]>([
+    ['seen, nothing learned → prior 0.95', emptyState(), 'seen', 0.95],
+    ['unseen, nothing learned → the account ratio (0.5)', emptyState(), 'unseen', 0.5],
+    ['unseen after 12 MISS answers for unseen variants → (4 × base + 0) / 16', reports('us-east-1', false, 12, 'unseen'), 'unseen', -1],
+    ['seen after 12 HIT answers for seen variants → near 1', reports('us-east-1', true, 12, 'seen'), 'seen', -2],
+  ])('holdProbability: %s', (_name, state, ev, want) => {
+    const p = holdProbability(state, 'us-east-1', 'demo', ev, T0).ratio;
+    if (want === -1) {
+      const base = holdProbability(state, 'us-east-1', 'demo', 'none', T0).ratio;
+      expect(p).toBeCloseTo((4 * base) / 16, 6);
+      expect(p).toBeLessThan(0.1);
+    } else if (want === -2) expect(p).toBeGreaterThan(0.97);
+    else expect(p).toBeCloseTo(want, 6);
+  });
+
+  it('GRU: a variant us-east-1 served goes there; one it never saw goes straight home once unseen variants are known to miss', () => {
+    const state = reports('us-east-1', false, 20, 'unseen', reports('us-east-1', true, 20, 'seen'));
+    const seen = pick({ state, variant: { seen: { 'us-east-1': T0 - 1000, 'eu-central-1': T0 - 1000 } } });
+    expect(seen.candidates[0]?.region).toBe('us-east-1');
+    expect(seen.candidates[0]?.evidence).toBe('seen');
+    const unseen = pick({ state, variant: { seen: {} } });
+    expect(unseen.candidates[0]?.region).toBe('eu-central-1');
+    expect(unseen.candidates.find((c) => c.region === 'us-east-1')?.evidence).toBe('unseen');
+  });
+
+  it('home holding the variant removes the work term from every path', () => {
+    const state = reports('eu-central-1', true, 20, 'seen');
+    const d = pick({ state, variant: { seen: { 'eu-central-1': T0 } } });
+    const home = d.candidates.find((c) => c.isHome)!;
+    expect(home.hitRatio).toBeGreaterThan(0.97);
+    expect(home.missCostMs).toBeLessThan(2);
+  });
+});
+
+describe('routing decision: service and work times', () => {
+  it.each<[string, 'hit' | 'work', number, boolean]>([
+    ['a hit service time', 'hit', 3.5, true],
+    ['zero', 'work', 0, true],
+    ['negative', 'hit', -1, false],
+    ['NaN', 'work', Number.NaN, false],
+    ['too large', 'hit', 20_000, false],
+  ])('recordService: %s → accepted %s', (_name, kind, ms, ok) => {
+    const s = emptyState();
+    const r = recordService(s, kind, 'us-east-1', ms, T0);
+    expect(r.accepted).toBe(ok);
+    if (!ok) expect(r.state).toBe(s);
+  });
+
+  it('defaults until measured, then the learned value dominates', () => {
+    expect(serviceMs(emptyState(), 'hit', 'us-east-1', T0).ms).toBe(2);
+    expect(serviceMs(emptyState(), 'work', 'eu-central-1', T0).ms).toBe(60);
+    let s = emptyState();
+    for (let i = 0; i < 30; i++) s = recordService(s, 'work', 'eu-central-1', 200, T0).state;
+    expect(serviceMs(s, 'work', 'eu-central-1', T0).ms).toBeGreaterThan(180);
+  });
+
+  it('a loaded region (slow cached answers) loses to a slightly farther idle one', () => {
+    // SYD: ap-southeast-2 is 5 ms away, ap-southeast-1 134.5 ms; make ap-southeast-2 answer its hits in 400 ms.
+    let s = emptyState();
+    for (let i = 0; i < 30; i++) s = recordService(s, 'hit', 'ap-southeast-2', 400, T0).state;
+    const d = decideRoute({ account: demo, now: T0, location: { colo: 'SYD' }, state: s });
+    expect(d.candidates[0]?.region).toBe('ap-southeast-1');
+    expect(d.candidates.find((c) => c.region === 'ap-southeast-2')!.serviceMs).toBeGreaterThan(350);
+  });
+
+  it('the service estimates survive restoreState; garbage keys are dropped', () => {
+    const s = recordService(emptyState(), 'hit', 'us-east-1', 4, T0).state;
+    const json = JSON.parse(JSON.stringify(s));
+    json.svc['bogus|us-east-1'] = { mean: 1, n: 1, at: T0 };
+    json.svc['hit|mars-1'] = { mean: 1, n: 1, at: T0 };
+    json.svc['work|us-east-1'] = { mean: -5, n: 1, at: T0 };
+    expect(restoreState(json).svc).toEqual({ 'hit|us-east-1': { mean: 4, n: 1, at: T0 } });
+  });
+});
+
+describe('routing decision: hysteresis', () => {
+  // SYD with learned RTTs: ap-southeast-2 and ap-southeast-1 made nearly equal.
+  function near(a: number, b: number): RoutingState {
+    let s = emptyState();
+    for (let i = 0; i < 50; i++) {
+      s = recordSample(s, 'SYD', 'ap-southeast-2', a, T0).state;
+      s = recordSample(s, 'SYD', 'ap-southeast-1', b, T0).state;
+    }
+    return reports('ap-southeast-1', true, 40, 'seen', reports('ap-southeast-2', true, 40, 'seen', s));
+  }
+  const variant = { seen: { 'ap-southeast-2': T0, 'ap-southeast-1': T0 } as Partial<Record<RegionId, number>> };
+
+  // The prior (5 vs 134.5 ms, worth 3 samples) tilts the blend: 43 ms learned for ap-southeast-1 puts it ~1.5 ms behind.
+  it.each<[string, number, number, RegionId | undefined, RegionId, boolean]>([
+    ['no previous pick → the best', 50, 43, undefined, 'ap-southeast-2', false],
+    ['previous within the margin (3 ms) is kept', 50, 43, 'ap-southeast-1', 'ap-southeast-1', true],
+    ['previous beyond the margin (~20 ms) is dropped', 50, 63, 'ap-southeast-1', 'ap-southeast-2', false],
+    ['previous that is the best stays without hysteresis', 50, 43, 'ap-southeast-2', 'ap-southeast-2', false],
+  ])('%s', (_name, a, b, previous, want, kept) => {
+    const state = near(a, b);
+    const plain = decideRoute({ account: demo, now: T0, location: { colo: 'SYD' }, state, variant }).candidates;
+    const gap = plain.find((c) => c.region === 'ap-southeast-1')!.expectedMs - plain.find((c) => c.region === 'ap-southeast-2')!.expectedMs;
+    expect(gap).toBeGreaterThan(0);
+    const d = decideRoute({ account: demo, now: T0, location: { colo: 'SYD' }, state, variant, previous });
+    expect(d.candidates[0]?.region).toBe(want);
+    expect(d.hysteresis !== null).toBe(kept);
+    if (kept) {
+      expect([d.hysteresis?.kept, d.hysteresis?.best]).toEqual(['ap-southeast-1', 'ap-southeast-2']);
+      expect(Math.abs(d.hysteresis!.byMs - gap)).toBeLessThanOrEqual(0.2);
+    }
+  });
+
+  it('an open previous region is never kept', () => {
+    const d = decideRoute({ account: demo, now: T0, location: { colo: 'SYD' }, state: near(50, 43), variant, previous: 'ap-southeast-1', health: { 'ap-southeast-1': 'open' } });
+    expect(d.candidates[0]?.region).toBe('ap-southeast-2');
+    expect(d.hysteresis).toBeNull();
+  });
+});
+
+describe('routing decision: exploration by probes', () => {
+  const regions: RegionId[] = ['us-east-1', 'eu-central-1'];
+  const measured = (age: number, n = 5) => {
+    let s = emptyState();
+    for (let i = 0; i < n; i++) s = recordSample(s, 'GRU', 'us-east-1', 120, T0 - age).state;
+    for (let i = 0; i < n; i++) s = recordSample(s, 'GRU', 'eu-central-1', 200, T0 - age).state;
+    return s;
+  };
+  it.each<[string, Parameters<typeof planProbes>[0], [RegionId, string][]]>([
+    ['a new colo probes every region', { state: emptyState(), colo: 'GRU', regions, lastProbeAt: new Map(), now: T0 }, [['us-east-1', 'unmeasured'], ['eu-central-1', 'unmeasured']]],
+    ['fresh samples: nothing to probe', { state: measured(1000), colo: 'GRU', regions, lastProbeAt: new Map(), now: T0 }, []],
+    ['samples older than 15 s: both stale', { state: measured(20_000), colo: 'GRU', regions, lastProbeAt: new Map(), now: T0 }, [['us-east-1', 'stale'], ['eu-central-1', 'stale']]],
+    ['probed 2 s ago: not again (min interval 5 s)', { state: emptyState(), colo: 'GRU', regions, lastProbeAt: new Map([[probeKey('GRU', 'us-east-1'), T0 - 2000]]), now: T0 }, [['eu-central-1', 'unmeasured']]],
+    ['open breaker: no probe; half-open: the trial', { state: emptyState(), colo: 'GRU', regions, lastProbeAt: new Map(), health: { 'us-east-1': 'open', 'eu-central-1': 'half-open' }, now: T0 }, [['eu-central-1', 'trial']]],
+    ['no colo: only half-open trials', { state: emptyState(), colo: null, regions, lastProbeAt: new Map(), health: { 'us-east-1': 'half-open' }, now: T0 }, [['us-east-1', 'trial']]],
+    ['a bad colo code is no colo', { state: emptyState(), colo: 'not a colo', regions, lastProbeAt: new Map(), now: T0 }, []],
+  ])('%s', (_name, input, want) => {
+    expect(planProbes(input).map((p) => [p.region, p.reason])).toEqual(want);
+  });
+});
+
+describe('routing decision: the variant memory', () => {
+  it('a forwarded MISS means both the answering region and the processing one hold it', () => {
+    const m = newVariantMemory();
+    recordSighting(m, 'k1', 'us-east-1', T0, 'eu-central-1');
+    expect(variantEvidence(m, 'k1')).toEqual({ seen: { 'us-east-1': T0, 'eu-central-1': T0 } });
+    expect(variantEvidence(m, 'k2')).toEqual({ seen: {} });
+  });
+
+  it('ignores unknown regions and keeps the newest time per region', () => {
+    const m = newVariantMemory();
+    recordSighting(m, 'k', 'mars-1' as RegionId, T0);
+    expect(m.entries.size).toBe(0);
+    recordSighting(m, 'k', 'us-east-1', T0, 'not-a-region');
+    recordSighting(m, 'k', 'us-east-1', T0 + 5);
+    expect(variantEvidence(m, 'k')).toEqual({ seen: { 'us-east-1': T0 + 5 } });
+  });
+
+  it('is bounded: the least recently touched variant goes first', () => {
+    const m = newVariantMemory(3);
+    for (const k of ['a', 'b', 'c']) recordSighting(m, k, 'us-east-1', T0);
+    recordSighting(m, 'a', 'us-east-1', T0 + 1); // touch a
+    recordSighting(m, 'd', 'us-east-1', T0 + 2);
+    expect([...m.entries.keys()]).toEqual(['c', 'a', 'd']);
+  });
+
+  it('the evidence is a copy (the decision cannot change the memory)', () => {
+    const m = newVariantMemory();
+    recordSighting(m, 'k', 'us-east-1', T0);
+    variantEvidence(m, 'k').seen['ap-south-1'] = T0;
+    expect(variantEvidence(m, 'k').seen['ap-south-1']).toBeUndefined();
+  });
+
+  it('forgetVariants drops what a purge invalidated', () => {
+    const m = newVariantMemory();
+    for (const k of ['acct1/x', 'acct1/y', 'acct2/x']) recordSighting(m, k, 'us-east-1', T0);
+    expect(forgetVariants(m, (k) => k.startsWith('acct1/'))).toBe(2);
+    expect([...m.entries.keys()]).toEqual(['acct2/x']);
+  });
+});
