@@ -184,7 +184,7 @@ describe('a region killed under load', () => {
     await cluster.startRegion(victim);
     const restartMs = performance.now() - t0;
     type Routing = { breakers: Record<string, { status: string }>; decision: { candidates: { region: string }[]; excluded: { region: string }[] } };
-    const routing = async () => JSON.parse((await edge('/_routing?account=load', 'SYD')).body.toString()) as Routing;
+    const routing = async () => JSON.parse((await get(cluster.edgeUrl + '/_routing?account=load', { 'x-pixmesh-colo': 'SYD', authorization: `Basic ${Buffer.from('private_load:').toString('base64')}` })).body.toString()) as Routing;
     // 1. With no traffic trigger at all, the open breaker cools down (half-open: one trial may go).
     let leftOpenMs: number | null = null;
     const errors: number[] = [];
@@ -325,7 +325,7 @@ describe("a customer's failing origin is not a region failure", () => {
     const answers: Answer[] = [];
     for (let i = 0; i < 6; i++) answers.push(await edge(`/broken/tr:w-100/x.jpg?i=${i}`, 'FRA'));
     const hits = slow.hits.filter((h) => h.includes('/broken/')).length - before;
-    const routing = JSON.parse((await edge('/_routing?account=load', 'FRA')).body.toString()) as Routing;
+    const routing = JSON.parse((await get(cluster.edgeUrl + '/_routing?account=load', { 'x-pixmesh-colo': 'FRA', authorization: `Basic ${Buffer.from('private_load:').toString('base64')}` })).body.toString()) as Routing;
     const open = Object.entries(routing.breakers).filter(([, b]) => b.status !== 'closed').map(([r]) => r);
     figures.brokenCustomerOrigin = { answers: answers.map((a) => `${a.status} ${a.code}`), originHitsPerRequest: hits / 6, breakersNotClosed: open };
     console.log('[reliability] broken customer origin', JSON.stringify(figures.brokenCustomerOrigin));
