@@ -24,7 +24,7 @@ export interface ClusterOptions {
   host?: string;
   s3Port?: number;
   edgePort?: number;
-  /** Region → port; defaults to DESIGN.md's 8101–8106. */
+  /** Region → port; defaults to 8101–8106 (docs/architecture.md "Regions and local ports"). */
   regionPorts?: Partial<Record<RegionId, number>>;
   /** Regions to start (default all six). */
   regions?: RegionId[];

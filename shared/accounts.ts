@@ -1,5 +1,5 @@
 /**
- * The account file (DESIGN.md "Accounts"): types and validation. Pure: both tiers validate the
+ * The account file (docs/architecture.md "Account file"): types and validation. Pure: both tiers validate the
  * same way, and every problem names the field it is about.
  */
 import { isRegionId, REGION_IDS, type RegionId } from './regions.js';

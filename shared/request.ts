@@ -1,5 +1,5 @@
 /**
- * Splitting a public image URL into its parts (DESIGN.md "Public URL grammar"). Pure.
+ * Splitting a public image URL into its parts (docs/architecture.md "Public URL grammar"). Pure.
  *   /<accountId>[/<endpointPrefix>]/tr:<tr>/<path>   or   …/<path>?tr=<tr>
  * On a custom domain the account segment is absent (the caller passes the account).
  */

@@ -1,5 +1,5 @@
 /**
- * ImageKit-compatible signed image URLs (DESIGN.md "Public URL grammar"). Pure and WebCrypto-only,
+ * ImageKit-compatible signed image URLs (docs/architecture.md "Public URL grammar"). Pure and WebCrypto-only,
  * so the edge (workerd) and Node share it.
  *
  * What `@imagekit/nodejs` 7.x `helper.buildSrc({ signed: true, expiresIn })` produces:

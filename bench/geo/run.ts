@@ -233,7 +233,7 @@ async function learningReport(ctx: RunCtx, accountId: string): Promise<{ learnin
   const priorAll: number[] = [];
   let exploration: Record<string, unknown> | undefined;
   for (const [colo] of COLO_POPULATION) {
-    const res = await fetch(`${ctx.edge.url}/_routing?account=${accountId}`, { headers: { 'x-pixmesh-colo': colo } });
+    const res = await fetch(`${ctx.edge.url}/_routing?account=${accountId}`, { headers: { 'x-pixmesh-colo': colo, authorization: `Basic ${Buffer.from(`private_bench_${accountId}:`).toString('base64')}` } });
     if (!res.ok) continue;
     const view = (await res.json()) as RoutingView;
     exploration = view.exploration;

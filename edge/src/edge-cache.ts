@@ -15,6 +15,15 @@ export const FRESH_TTL_S = 7 * 24 * 3600;
 export const RETAIN_TTL_S = 365 * 24 * 3600;
 const STORED_AT = 'x-pixmesh-stored-at';
 const FRESH_FOR = 'x-pixmesh-fresh-for';
+/** The region's own Cache-Control, given back to clients when the entry is served. */
+const REGION_CC = 'x-pixmesh-region-cache-control';
+
+/** Seconds from a Cache-Control value (s-maxage first, then max-age); undefined when neither. */
+export function sharedMaxAge(cc: string | null): number | undefined {
+  if (!cc) return undefined;
+  const m = /(?:^|,)\s*s-maxage\s*=\s*(\d+)/i.exec(cc) ?? /(?:^|,)\s*max-age\s*=\s*(\d+)/i.exec(cc);
+  return m ? Number(m[1]) : undefined;
+}
 
 const cache = () => (caches as unknown as { default: Cache }).default;
 
@@ -44,6 +53,9 @@ export async function readCached(key: Request, now: number, purgedAt: () => Prom
   }
   const freshFor = Number(hit.headers.get(FRESH_FOR) ?? FRESH_TTL_S);
   const clean = new Response(hit.body, hit);
+  const regionCc = hit.headers.get(REGION_CC);
+  if (regionCc) clean.headers.set('cache-control', regionCc);
+  clean.headers.delete(REGION_CC);
   clean.headers.delete(STORED_AT);
   clean.headers.delete(FRESH_FOR);
   return now - storedAt <= freshFor * 1000 ? { fresh: clean } : { stale: clean };
@@ -51,10 +63,18 @@ export async function readCached(key: Request, now: number, purgedAt: () => Prom
 
 export async function storeInCache(key: Request, res: Response, now: number, freshForS = FRESH_TTL_S): Promise<void> {
   const copy = new Response(res.body, res);
+  // The region's TTL bounds the edge's for every non-canonical answer (a di- default image, a 404,
+  // an error): after the real file is uploaded, the placeholder is gone within the region's TTL.
+  const regionCc = res.headers.get('cache-control');
+  const regionTtl = sharedMaxAge(regionCc);
+  const freshFor = Math.min(freshForS, regionTtl ?? freshForS);
+  const canonical = res.status === 200 && freshFor >= FRESH_TTL_S;
   copy.headers.set(STORED_AT, String(now));
-  copy.headers.set(FRESH_FOR, String(freshForS));
-  // The Cache API honours Cache-Control: keep 200s for the retention period, errors only briefly.
-  copy.headers.set('cache-control', `public, max-age=${res.status === 200 ? RETAIN_TTL_S : freshForS}`);
+  copy.headers.set(FRESH_FOR, String(freshFor));
+  if (regionCc) copy.headers.set(REGION_CC, regionCc);
+  // The Cache API honours Cache-Control: keep canonical 200s for the retention period (stale
+  // fallback), anything else only as long as it is fresh.
+  copy.headers.set('cache-control', `public, max-age=${canonical ? RETAIN_TTL_S : freshFor}`);
   copy.headers.delete('set-cookie');
   // The key already holds the negotiated format; Vary is put back per request when serving.
   copy.headers.delete('vary');

@@ -88,7 +88,8 @@ export function imageRoutes(): Hono<{ Bindings: Env }> {
       used.dpr ? (c.req.header('sec-ch-dpr') ?? c.req.header('dpr')) : null,
       used.width ? (c.req.header('sec-ch-width') ?? c.req.header('width')) : null,
     );
-    const varyOn = [negotiated ? 'Accept' : '', used.dpr ? 'Sec-CH-DPR' : '', used.width ? 'Sec-CH-Width' : ''].filter(Boolean);
+    // Every request header that can change the bytes is in Vary: the legacy DPR / Width hints are read too.
+    const varyOn = [negotiated ? 'Accept' : '', used.dpr ? 'Sec-CH-DPR' : '', used.dpr ? 'DPR' : '', used.width ? 'Sec-CH-Width' : '', used.width ? 'Width' : ''].filter(Boolean);
     const key = await edgeCacheKey({ account, request, plan, format, dpr: hints.dpr, width: hints.width, encoding });
     const cached: CachedLookup = await readCached(key, started, () => edgePurgedAt(c.env, account.id, request.path));
     if (cached.fresh) {

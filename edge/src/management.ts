@@ -216,6 +216,7 @@ export const LIBRARY_ROUTES: [string, string][] = [
   ['GET', '/v1/named-transformations/:id'],
   ['PATCH', '/v1/named-transformations/:id'],
   ['DELETE', '/v1/named-transformations/:id'],
+  ['GET', '/v1/accounts/usage'],
 ];
 /** Calls that change the account's configuration: this isolate re-reads the directory at once. */
 const CONFIG_PREFIXES = ['/v1/named-transformations'];

@@ -3,7 +3,9 @@
  * cron probe of every region's /healthz (health for the breakers, RTT for the model).
  */
 import { Hono } from 'hono';
-import { notFound } from '../../shared/errors.js';
+import { unauthorized } from '../../shared/errors.js';
+import { timingSafeEqualStr } from '../../shared/internal-auth.js';
+import { basicUser } from './management.js';
 import { parseRegionUrls, type RegionId } from '../../shared/regions.js';
 import { loadAccounts } from './accounts.js';
 import type { Env } from './env.js';
@@ -14,7 +16,11 @@ export function opsRoutes(): Hono<{ Bindings: Env }> {
   const app = new Hono<{ Bindings: Env }>();
   app.get('/_health', (c) => c.json({ ok: true }));
 
-  // /_routing?account=<id> (default: the first account; a custom domain picks its own).
+  // /_routing: public — the requesting colo's view of the regions (breakers, learned RTTs,
+  // regional hit ratios); with an account's private key (HTTP Basic, as for the management API)
+  // also that account's routing: its home, residency, decision and its own hit ratios.
+  // ?account=<id> (or a custom domain) picks the account; without the key it is refused (401).
+  // docs/security.md, "What is public".
   app.get('/_routing', async (c) => {
     const url = new URL(c.req.url);
     const geo = readGeo(c.req.raw, c.env.PIXMESH_TRUST_GEO_HEADERS === 'true');
@@ -22,9 +28,12 @@ export function opsRoutes(): Hono<{ Bindings: Env }> {
     const accounts = await loadAccounts(c.env);
     const byHost = accounts.byHost(url.host);
     const id = c.req.query('account');
-    const account = byHost ?? (id ? accounts.get(id) : accounts.accounts[0]);
-    if (!account) throw notFound(`unknown account "${id ?? ''}"`);
     const regions = knownRegions(parseRegionUrls(c.env.PIXMESH_REGION_URLS));
+    if (!id && !byHost) return c.json({ geo, ...routingState.describePublic(geo) }, 200, { 'cache-control': 'no-store' });
+    const account = byHost ?? accounts.get(id!);
+    const key = basicUser(c.req.header('authorization'));
+    // the same answer for an unknown account and a wrong key: account ids are not enumerable here
+    if (!account || !key || !timingSafeEqualStr(key, account.privateKey)) throw unauthorized("an account's routing needs its private key (HTTP Basic, the key as the user name)");
     return c.json({ geo, ...routingState.describe(geo, account, Boolean(byHost), regions) }, 200, { 'cache-control': 'no-store' });
   });
   return app;

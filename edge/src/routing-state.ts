@@ -252,7 +252,16 @@ export class IsolateRouting {
     );
   }
 
-  /** The /_routing view for one location and account. */
+  /** The public /_routing view: breakers, this colo's learned RTTs, regional (not per-account) hit ratios. */
+  describePublic(location: RequestLocation, now = Date.now()) {
+    const colo = location.colo ?? null;
+    return {
+      breakers: Object.fromEntries(REGION_IDS.map((r) => [r, { status: breakerStatuses(this.breakers, now)[r], ...this.breakers[r] }])),
+      learned: { colo, rtt: colo ? (this.state.rtt[colo] ?? {}) : {}, hit: Object.fromEntries(Object.entries(this.state.hit).filter(([k]) => !k.includes('|'))) },
+    };
+  }
+
+  /** The /_routing view for one location and account (the account's own hit ratios only). */
   describe(location: RequestLocation, account: Account, viaCustomDomain: boolean, regions: RegionId[], now = Date.now()) {
     const decision = this.decide(location, account, viaCustomDomain, regions, now);
     return {
@@ -261,7 +270,12 @@ export class IsolateRouting {
       residency: account.residency,
       decision,
       breakers: Object.fromEntries(REGION_IDS.map((r) => [r, { status: breakerStatuses(this.breakers, now)[r], ...this.breakers[r] }])),
-      learned: { colo: decision.location.colo, rtt: decision.location.colo ? (this.state.rtt[decision.location.colo] ?? {}) : {}, hit: this.state.hit, svc: this.state.svc ?? {} },
+      learned: {
+        colo: decision.location.colo,
+        rtt: decision.location.colo ? (this.state.rtt[decision.location.colo] ?? {}) : {},
+        hit: Object.fromEntries(Object.entries(this.state.hit).filter(([k]) => !k.includes('|') || k.endsWith(`|${account.id}`))),
+        svc: this.state.svc ?? {},
+      },
       exploration: { ...this.exploration, byReason: { ...this.exploration.byReason }, variantsRemembered: this.variants.entries.size },
       samplesThisIsolate: this.samples,
     };

@@ -23,6 +23,7 @@ import { requireInternalAuth } from './internal-auth.js';
 import { NONCE_CLAIM_PATH, RegionNonces } from './region/nonces.js';
 import { log } from './log.js';
 import { mediaRoutes } from './media/index.js';
+import { UsageMeter } from './media/usage.js';
 import { purgeParams } from './purge.js';
 import { originProbeRoutes } from './origin-probe.js';
 import { renderRoutes } from './render.js';
@@ -160,6 +161,9 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
   internal.use('*', requireInternalAuth(config.internalSecret, config.region, nonces));
   // The edge reads the account directory from the regions (one source of truth: the account file), without storage secrets.
   internal.get('/internal/accounts', (c) => c.body(edgeAccountFile(services.accounts.all()), 200, { 'content-type': 'application/json', 'cache-control': 'no-store' }));
+  // Usage: bytes answered to the edge per account and day (origin/src/media/usage.ts).
+  const usage = new UsageMeter(config, services.accounts);
+  internal.use('/internal/render/*', usage.middleware());
   // Bounded work in flight: beyond it, answer 503 at once instead of queueing memory.
   internal.use('/internal/render/*', async (_c, next) => {
     if (services.inflight.count >= config.maxInflight) {
@@ -224,7 +228,7 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
       return next();
     }
   });
-  const media = mediaRoutes({ ...services, tokens: services.region.tokens });
+  const media = mediaRoutes({ ...services, tokens: services.region.tokens }, undefined, usage);
   // Owners moved: records another replica wrote meanwhile must be read again.
   services.region.members.onChange = () => media.store.forgetIndexes();
   internal.route('/', media);

@@ -37,6 +37,10 @@ export interface ServerConfig {
   transformQueueTimeoutMs: number;
   /** Render requests handled at once (forwards and cache hits included); beyond it 503 EBUSY. */
   maxInflight: number;
+  /** Ceiling on one render's estimated cost, pixel-operations (origin/src/budget.ts); beyond it 400 ELIMIT. */
+  maxRenderCost: number;
+  /** Per-account budget of pixel-operations per minute in this region; beyond it 429 EBUSY. */
+  accountRenderBudget: number;
   /** Originals kept in memory so several variants of one original fetch it once (bytes). */
   originalsCacheBytes: number;
   originalsCacheTtlMs: number;
@@ -134,6 +138,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     transformQueue: intVar(env, 'PIXMESH_TRANSFORM_QUEUE', 64, problems, 0),
     transformQueueTimeoutMs: intVar(env, 'PIXMESH_TRANSFORM_QUEUE_TIMEOUT_MS', 10_000, problems, 1),
     maxInflight: intVar(env, 'PIXMESH_MAX_INFLIGHT', 512, problems, 1),
+    maxRenderCost: intVar(env, 'PIXMESH_MAX_RENDER_COST', 200_000_000, problems, 1),
+    accountRenderBudget: intVar(env, 'PIXMESH_ACCOUNT_RENDER_BUDGET', 3_000_000_000, problems, 1),
     originalsCacheBytes: intVar(env, 'PIXMESH_ORIGINALS_CACHE_BYTES', 128 * 1024 * 1024, problems, 0),
     originalsCacheTtlMs: intVar(env, 'PIXMESH_ORIGINALS_CACHE_TTL_MS', 5 * 60_000, problems, 0),
     shutdownGraceMs: intVar(env, 'PIXMESH_SHUTDOWN_GRACE_MS', 10_000, problems, 0),

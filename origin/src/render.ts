@@ -21,7 +21,8 @@ import { callRender, forwardToHome, HomeUnreachable } from './forward.js';
 import { replicaIdOf } from './region/members.js';
 import { PEER_HEADER } from './region/peers.js';
 import { renderRouteKey } from '../../shared/rendezvous.js';
-import { checkInputPixels } from './limits.js';
+import { checkInputPixels, readHeader } from './limits.js';
+import { checkRenderCost, estimateRenderCost } from './budget.js';
 import { log } from './log.js';
 import { renderBounded } from './pipeline/isolate.js';
 import type { RegionServices } from './services.js';
@@ -255,6 +256,11 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
     out = delivery.kind === 'svg' ? { data: sanitiseSvg(original.body), contentType: SVG_TYPE } : { data: original.body, contentType: delivery.contentType };
   } else {
     await checkInputPixels(original.body, config.maxInputPixels);
+    // The cost estimate and the account's budget, before a transform slot is taken (docs/security.md).
+    const header = await readHeader(original.body);
+    const cost = estimateRenderCost(v.plan, header?.width ?? 1, header?.height ?? 1, v.format);
+    checkRenderCost(cost, config.maxRenderCost);
+    deps.budgets.take(v.account.id, cost);
     const fetchLayer = prefetchLayers(deps, v, timing);
     const opts = { format: v.format, dpr: v.dpr, widthHint: v.widthHint, defaults: v.account.defaults, fetchLayer };
     const queuedAt = performance.now();
@@ -273,7 +279,7 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
         .catch((e: unknown) => {
           throw isPixmeshError(e) && e.status >= 500 ? e.requestScoped() : e;
         });
-    }, AbortSignal.timeout(config.transformQueueTimeoutMs));
+    }, AbortSignal.timeout(config.transformQueueTimeoutMs), v.account.id);
   }
   const meta: Omit<CachedMeta, 'bodyLength'> = {
     contentType: out.contentType,

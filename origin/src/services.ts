@@ -10,6 +10,7 @@ import type { ServerConfig } from './config.js';
 import type { BreakerSet } from '../../shared/breaker.js';
 import { homeBreakers } from './forward.js';
 import { NonceMemory, type NonceStore } from './internal-auth.js';
+import { AccountBudgets } from './budget.js';
 import { OriginMetrics } from './metrics.js';
 import { createPurgeFanout, dropLocalCopies, purgeLocal, type LocalPurgeResult, type PurgeReport } from './purge.js';
 import { TransformQueue } from './queue.js';
@@ -27,6 +28,8 @@ export interface OriginDeps {
 }
 
 export interface RegionServices extends OriginDeps {
+  /** Per-account render budgets (pixel-operations per minute). */
+  budgets: AccountBudgets;
   nonces: NonceStore;
   metrics: OriginMetrics;
   originals: OriginalStore;
@@ -63,6 +66,7 @@ export function buildServices(deps: OriginDeps): RegionServices {
   const services: RegionServices = {
     ...deps,
     nonces: deps.nonces ?? new NonceMemory(),
+    budgets: new AccountBudgets(deps.config.accountRenderBudget),
     metrics,
     originals: new OriginalStore(deps.config, metrics),
     queue,

@@ -16,8 +16,9 @@ import { putObjects, ROOT } from '../../scripts/cluster.js';
 import { makeSamples } from '../../scripts/samples.js';
 import { REGION_IDS } from '../../shared/regions.js';
 import { demoAccounts, startTestCluster, stopTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { freePortBase } from '../origin/helpers.js';
 
-const BASE = 10100;
+const BASE = await freePortBase(96); // S3 = BASE, regions BASE+1…+6, edge BASE+87
 const KEY = 'private_test_demo';
 /** Colos the test traffic enters through (x-pixmesh-colo stands in for request.cf locally). */
 const COLOS = ['SYD', 'FRA', 'GRU', 'NRT'];

@@ -66,7 +66,7 @@ beforeAll(async () => {
         { ...OTHER, homeRegion: 'eu-central-1', endpoints: media },
       ],
     },
-    { originEnv: { PIXMESH_MEDIA_MAX_VERSIONS: String(MAX_VERSIONS), PIXMESH_MEDIA_JOB_STEP: '2' } },
+    { originEnv: { PIXMESH_MEDIA_MAX_VERSIONS: String(MAX_VERSIONS), PIXMESH_MEDIA_JOB_STEP: '2', PIXMESH_USAGE_FLUSH_MS: '300' } },
   );
 });
 
@@ -413,5 +413,47 @@ describe('namedTransformations (configuration as data)', () => {
     expect((await ik().namedTransformations.list()).map((n) => n.name)).toEqual(['thumb']);
     // Another account does not see them.
     expect(await ik(OTHER.privateKey).namedTransformations.list()).toEqual([]);
+  });
+});
+
+describe('accounts.usage', () => {
+  const today = () => new Date().toISOString().slice(0, 10);
+  const usage = () => ik(OTHER.privateKey).accounts.usage.get({ startDate: today(), endDate: today() });
+  /** Polls until two reads a second apart agree (every region has flushed). */
+  async function settled() {
+    let last = await usage();
+    for (let i = 0; i < 30; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const next = await usage();
+      if (next.bandwidthBytes === last.bandwidthBytes) return next;
+      last = next;
+    }
+    throw new Error('usage did not settle');
+  }
+
+  it('counts the bytes regions delivered (from several regions, summed at home) and the library bytes; survives a home restart', async () => {
+    await upload('u1.jpg', '/usage/', await image(300, 200), OTHER.privateKey);
+    const before = await settled();
+    let delivered = 0;
+    for (const [i, colo] of ['FRA', 'SYD', 'IAD', 'BOM'].entries()) {
+      const res = await fetch(`${cluster.edgeUrl}/other/tr:w-${100 + i}/usage/u1.jpg`, { headers: { 'x-pixmesh-colo': colo, accept: 'image/jpeg' } });
+      expect(res.status).toBe(200);
+      delivered += (await res.arrayBuffer()).byteLength;
+    }
+    const after = await settled();
+    expect(after.bandwidthBytes! - before.bandwidthBytes!).toBe(delivered);
+    const files = (await ik(OTHER.privateKey).assets.list()) as { size: number }[];
+    expect(after.mediaLibraryStorageBytes).toBe(files.reduce((s, f) => s + f.size, 0));
+    await cluster.stopRegion('eu-central-1');
+    await cluster.startRegion('eu-central-1');
+    expect((await settled()).bandwidthBytes).toBe(after.bandwidthBytes);
+  });
+
+  it.each([
+    [{ startDate: '2026-01-01', endDate: '2026-06-01' }, '90 days'],
+    [{ startDate: '2026-02-01', endDate: '2026-01-01' }, 'endDate'],
+    [{ startDate: '01/02/2026', endDate: '2026-01-03' }, 'startDate'],
+  ])('a bad range %j is 400 naming %s', async (range, part) => {
+    await expect(ik(OTHER.privateKey).accounts.usage.get(range)).rejects.toMatchObject({ status: 400, error: { message: expect.stringContaining(part) } });
   });
 });

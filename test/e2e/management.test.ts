@@ -16,10 +16,13 @@ import { startCluster, type Cluster } from '../../scripts/cluster.js';
 import { s3Client } from '../../origin/src/sources/s3.js';
 import { signInternalRequest } from '../../shared/internal-auth.js';
 import { REGION_IDS, type RegionId } from '../../shared/regions.js';
+import { freePortBase } from '../origin/helpers.js';
 
-const S3_PORT = 9300;
-const EDGE_PORT = 8387;
-const REGION_PORTS = Object.fromEntries(REGION_IDS.map((id, i) => [id, 8301 + i])) as Record<RegionId, number>;
+// A free block found at run time: S3 = BASE, regions BASE+1…+6, edge BASE+87.
+const BASE = await freePortBase(96);
+const S3_PORT = BASE;
+const EDGE_PORT = BASE + 87;
+const REGION_PORTS = Object.fromEntries(REGION_IDS.map((id, i) => [id, BASE + 1 + i])) as Record<RegionId, number>;
 const UPLOAD_LIMIT = 3 * 1024 * 1024;
 
 const FLEX = { id: 'flex', privateKey: 'private_flex_key_0123456789', publicKey: 'public_flex_key' };

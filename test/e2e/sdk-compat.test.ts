@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { putObjects } from '../../scripts/cluster.js';
 import { makeSamples } from '../../scripts/samples.js';
 import { demoAccounts, startTestCluster, stopTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { freePortBase } from '../origin/helpers.js';
 
-const BASE = 9900;
+const BASE = await freePortBase(96); // S3 = BASE, regions BASE+1…+6, edge BASE+87
 let cluster: TestCluster;
 let endpoint: string;
 
@@ -68,9 +69,18 @@ describe('@imagekit/nodejs helper.buildSrc, signed', () => {
     expect(meta).toMatchObject({ width: 160, format: 'jpeg' });
   });
 
-  it('a signed URL with an expiry renders until it expires; a tampered one is refused', async () => {
-    const url = client().helper.buildSrc({ urlEndpoint: endpoint, src: '/portrait.jpg', transformation: [{ width: 170 }], transformationPosition: 'path', expiresIn: 300 });
-    expect((await fetchImage(url)).res.status).toBe(200);
+  it('a signed URL with an expiry renders until it expires, then is refused 401 EAUTH (even though the edge cached it); a tampered one is refused', async () => {
+    const url = client().helper.buildSrc({ urlEndpoint: endpoint, src: '/portrait.jpg', transformation: [{ width: 170 }], transformationPosition: 'path', expiresIn: 10 });
+    const expiresAt = Number(new URL(url).searchParams.get('ik-t'));
+    expect(expiresAt).toBeGreaterThan(Date.now() / 1000);
+    const before = await fetchImage(url);
+    expect(before.res.status).toBe(200);
+    expect(before.meta?.width).toBe(170);
+    // Expired once the clock's whole second passes ik-t (shared/signing.ts); wait just past it.
+    await new Promise((r) => setTimeout(r, Math.max(0, (expiresAt + 1) * 1000 - Date.now()) + 500));
+    const after = await fetch(url, { headers: { accept: 'image/jpeg', 'x-pixmesh-colo': 'FRA' } });
+    expect(after.status).toBe(401);
+    expect(after.headers.get('ik-error')).toMatch(/^EAUTH/);
     const tampered = url.replace('w-170', 'w-171');
     const res = await fetch(tampered, { headers: { 'x-pixmesh-colo': 'FRA' } });
     expect(res.status).toBe(401);

@@ -8,6 +8,8 @@ import { routingState } from '../../edge/src/routing-state.js';
 import { emptyState, newBreakers, recordHit } from '../../edge/src/routing/index.js';
 
 const regionUrls = JSON.parse((env as { PIXMESH_REGION_URLS: string }).PIXMESH_REGION_URLS) as Record<string, string>;
+/** The demo account's private key as HTTP Basic: /_routing shows an account's routing only to it. */
+const DEMO_AUTH = `Basic ${btoa('private_edge_demo:')}`;
 const edge = (path: string, headers: Record<string, string> = {}) =>
   (exports as unknown as { default: Fetcher }).default.fetch(`http://edge.test${path}`, { headers });
 const control = (region: string, body: object) => fetch(`${regionUrls[region]}/__control`, { method: 'POST', body: JSON.stringify(body) });
@@ -84,7 +86,7 @@ describe('failover and the circuit breaker', () => {
     expect(res.headers.get('server-timing')).not.toMatch(/failover/);
     const seenAfter = (await (await fetch(`${regionUrls['ap-southeast-2']}/__seen`)).json()) as unknown[];
     expect(seenAfter.length).toBe(seenBefore.length);
-    const routing = (await (await edge('/_routing?account=demo', { 'x-pixmesh-colo': 'SYD' })).json()) as {
+    const routing = (await (await edge('/_routing?account=demo', { 'x-pixmesh-colo': 'SYD', authorization: DEMO_AUTH })).json()) as {
       breakers: Record<string, { status: string }>;
     };
     expect(routing.breakers['ap-southeast-2']!.status).toBe('open');
@@ -93,7 +95,7 @@ describe('failover and the circuit breaker', () => {
   it('does not count 4xx answers against a region', async () => {
     await control('ap-southeast-2', { status: 404 });
     for (let i = 0; i < 6; i++) expect((await edge(fresh('nf'), { 'x-pixmesh-colo': 'SYD' })).status).toBe(404);
-    const routing = (await (await edge('/_routing?account=demo', { 'x-pixmesh-colo': 'SYD' })).json()) as {
+    const routing = (await (await edge('/_routing?account=demo', { 'x-pixmesh-colo': 'SYD', authorization: DEMO_AUTH })).json()) as {
       breakers: Record<string, { status: string; failures: number }>;
     };
     expect(routing.breakers['ap-southeast-2']).toMatchObject({ status: 'closed', failures: 0 });
@@ -111,7 +113,7 @@ describe('failover and the circuit breaker', () => {
       ['ap-southeast-1', 'eu-central-1'].map(async (r) => ((await (await fetch(`${regionUrls[r]}/__seen`)).json()) as unknown[]).length),
     );
     expect(others).toEqual([0, 0]);
-    const routing = (await (await edge('/_routing?account=demo', { 'x-pixmesh-colo': 'SYD' })).json()) as {
+    const routing = (await (await edge('/_routing?account=demo', { 'x-pixmesh-colo': 'SYD', authorization: DEMO_AUTH })).json()) as {
       breakers: Record<string, { status: string; failures: number }>;
     };
     expect(routing.breakers['ap-southeast-2']).toMatchObject({ status: 'closed', failures: 0 });
@@ -136,7 +138,7 @@ describe('learning', () => {
     }
     expect(picks[0]).toBe('ap-southeast-2');
     expect(picks.at(-1)).not.toBe('ap-southeast-2');
-    const routing = (await (await edge('/_routing?account=demo', { 'x-pixmesh-colo': 'SYD' })).json()) as {
+    const routing = (await (await edge('/_routing?account=demo', { 'x-pixmesh-colo': 'SYD', authorization: DEMO_AUTH })).json()) as {
       learned: { rtt: Record<string, { mean: number; n: number }> };
     };
     expect(routing.learned.rtt['ap-southeast-2']!.mean).toBeGreaterThan(300);
@@ -195,7 +197,7 @@ describe('cron health probe', () => {
       await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: '* * * * *' }), env as never, ctx);
       await waitOnExecutionContext(ctx);
     }
-    const routing = (await (await edge('/_routing?account=demo', { 'x-pixmesh-colo': 'BOM' })).json()) as {
+    const routing = (await (await edge('/_routing?account=demo', { 'x-pixmesh-colo': 'BOM', authorization: DEMO_AUTH })).json()) as {
       breakers: Record<string, { status: string }>;
       decision: { candidates: { region: string }[] };
     };

@@ -332,9 +332,7 @@ export async function buildCorpus(opts: { canaryUrl: string; maxInputBytes: numb
       body,
       tr: 'w-100',
       errors: [EDECODE],
-      // A decoder may also paint what it has (grey tail): an image is tolerable, a 5xx is not.
-      image: {},
-      why: 'pixel data ends early: 422 EDECODE (failOn) or a best-effort image, never a 5xx',
+      why: 'pixel data ends early: 422 EDECODE (the pipeline decodes with failOn: error), never a best-effort image or a 5xx',
     });
 
   // Corrupt headers.
@@ -343,10 +341,10 @@ export async function buildCorpus(opts: { canaryUrl: string; maxInputBytes: numb
   add({ name: 'png-zero-width', key: 'bad/zero-width.png', contentType: 'image/png', body: pngWithDeclaredSize(0, 64), tr: 'w-50', errors: [EDECODE], why: 'IHDR width 0' });
   const garbledJpeg = Buffer.from(photo);
   randomBytes(400, 7).copy(garbledJpeg, 20);
-  add({ name: 'jpeg-garbled-tables', key: 'bad/garbled.jpg', contentType: 'image/jpeg', body: garbledJpeg, tr: 'w-100', errors: [EDECODE], image: {}, why: 'quantisation/huffman tables overwritten' });
+  add({ name: 'jpeg-garbled-tables', key: 'bad/garbled.jpg', contentType: 'image/jpeg', body: garbledJpeg, tr: 'w-100', errors: [EDECODE], why: 'quantisation/huffman tables overwritten' });
   add({ name: 'jpeg-soi-then-noise', key: 'bad/soi-noise.jpg', contentType: 'image/jpeg', body: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), randomBytes(4000, 11)]), tr: 'w-100', errors: [EDECODE], why: 'JPEG magic, then noise' });
   add({ name: 'png-signature-then-noise', key: 'bad/sig-noise.png', contentType: 'image/png', body: Buffer.concat([PNG_SIGNATURE, randomBytes(4000, 12)]), tr: 'w-100', errors: [EDECODE], why: 'PNG magic, then noise' });
-  add({ name: 'gif-magic-then-noise', key: 'bad/noise.gif', contentType: 'image/gif', body: Buffer.concat([Buffer.from('GIF89a', 'latin1'), randomBytes(2000, 13)]), tr: 'w-100', errors: [EDECODE], image: {}, why: 'GIF magic, then noise' });
+  add({ name: 'gif-magic-then-noise', key: 'bad/noise.gif', contentType: 'image/gif', body: Buffer.concat([Buffer.from('GIF89a', 'latin1'), randomBytes(2000, 13)]), tr: 'w-100', errors: [EDECODE], why: 'GIF magic, then noise' });
   add({ name: 'webp-riff-then-noise', key: 'bad/noise.webp', contentType: 'image/webp', body: Buffer.concat([Buffer.from('RIFF\x00\x10\x00\x00WEBPVP8 ', 'latin1'), randomBytes(2000, 14)]), tr: 'w-100', errors: [EDECODE], why: 'WebP magic, then noise' });
 
   // Zero bytes and non-images.
@@ -382,10 +380,10 @@ export async function buildCorpus(opts: { canaryUrl: string; maxInputBytes: numb
 
   // Animation.
   const manyFrames = await animatedGif(1000, 16, 16);
-  add({ name: 'gif-1000-frames-as-gif', key: 'anim/many.gif', contentType: 'image/gif', body: manyFrames, tr: 'w-16,f-gif', errors: [ELIMIT], image: { format: 'gif' }, why: '1000 frames > PIXMESH_MAX_FRAMES (100)' });
-  add({ name: 'gif-1000-frames-as-jpeg', key: 'anim/many.gif', contentType: 'image/gif', body: manyFrames, tr: 'w-16,f-jpg', image: { format: 'jpeg', width: 16 }, errors: [ELIMIT], why: 'first frame only; or refused up front by the frames × pixels check' });
+  add({ name: 'gif-1000-frames-as-gif', key: 'anim/many.gif', contentType: 'image/gif', body: manyFrames, tr: 'w-16,f-gif', errors: [ELIMIT], why: '1000 frames kept animated > PIXMESH_MAX_FRAMES (100): 400 ELIMIT' });
+  add({ name: 'gif-1000-frames-as-jpeg', key: 'anim/many.gif', contentType: 'image/gif', body: manyFrames, tr: 'w-16,f-jpg', image: { format: 'jpeg', width: 16 }, why: 'a still output reads the first frame only (1000 × 16 × 16 px is far under the pixel limit)' });
   const bigFrames = await animatedGif(120, 1000, 1000);
-  add({ name: 'gif-120-frames-of-1000x1000', key: 'anim/big-frames.gif', contentType: 'image/gif', body: bigFrames, tr: 'w-100', errors: [ELIMIT], image: { width: 100 }, why: '120 MP over all frames' });
+  add({ name: 'gif-120-frames-of-1000x1000', key: 'anim/big-frames.gif', contentType: 'image/gif', body: bigFrames, tr: 'w-100', errors: [ELIMIT], why: '120 frames > PIXMESH_MAX_FRAMES and 120 MP over all frames: 400 ELIMIT' });
 
   // Colour and depth.
   add({

@@ -1,5 +1,5 @@
 /**
- * Faults under load, on a second real cluster (ports 9800–9887, loopback only, every loop bounded
+ * Faults under load, on a second real cluster (a free block of ports found at run time, loopback only, every loop bounded
  * in count and time):
  *   - a region is SIGKILLed mid-run: the edge fails over; errors bounded by the requests in
  *     flight; the region restarts and the edge routes back to it with no manual step;
@@ -16,11 +16,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { putObjects } from '../../scripts/cluster.js';
 import { REGION_IDS, type RegionId } from '../../shared/regions.js';
 import { startTestCluster, stopTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { freePortBase } from '../origin/helpers.js';
 import { get, isAlive, localServer, procMemory, recordFigures, sleep, type Answer, type LocalServer } from './harness.js';
 
-const BASE = 9800;
-const FAULTY_S3_PORT = 9810;
-const SLOW_PORT = 9811;
+// A free block: S3 = BASE, regions BASE+1…+6, edge BASE+87 (startTestCluster); two spare ports for ours.
+const BASE = await freePortBase(96);
+const FAULTY_S3_PORT = BASE + 10;
+const SLOW_PORT = BASE + 11;
 const FAULTY_S3 = `http://127.0.0.1:${FAULTY_S3_PORT}`;
 const creds = { region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
@@ -182,7 +184,7 @@ describe('a region killed under load', () => {
     await cluster.startRegion(victim);
     const restartMs = performance.now() - t0;
     type Routing = { breakers: Record<string, { status: string }>; decision: { candidates: { region: string }[]; excluded: { region: string }[] } };
-    const routing = async () => JSON.parse((await edge('/_routing?account=load', 'SYD')).body.toString()) as Routing;
+    const routing = async () => JSON.parse((await get(cluster.edgeUrl + '/_routing?account=load', { 'x-pixmesh-colo': 'SYD', authorization: `Basic ${Buffer.from('private_load:').toString('base64')}` })).body.toString()) as Routing;
     // 1. With no traffic trigger at all, the open breaker cools down (half-open: one trial may go).
     let leftOpenMs: number | null = null;
     const errors: number[] = [];
@@ -323,7 +325,7 @@ describe("a customer's failing origin is not a region failure", () => {
     const answers: Answer[] = [];
     for (let i = 0; i < 6; i++) answers.push(await edge(`/broken/tr:w-100/x.jpg?i=${i}`, 'FRA'));
     const hits = slow.hits.filter((h) => h.includes('/broken/')).length - before;
-    const routing = JSON.parse((await edge('/_routing?account=load', 'FRA')).body.toString()) as Routing;
+    const routing = JSON.parse((await get(cluster.edgeUrl + '/_routing?account=load', { 'x-pixmesh-colo': 'FRA', authorization: `Basic ${Buffer.from('private_load:').toString('base64')}` })).body.toString()) as Routing;
     const open = Object.entries(routing.breakers).filter(([, b]) => b.status !== 'closed').map(([r]) => r);
     figures.brokenCustomerOrigin = { answers: answers.map((a) => `${a.status} ${a.code}`), originHitsPerRequest: hits / 6, breakersNotClosed: open };
     console.log('[reliability] broken customer origin', JSON.stringify(figures.brokenCustomerOrigin));

@@ -12,22 +12,24 @@ import { newDefaultConfig, renderImage } from '../../origin/src/pipeline/index.j
 import { recordFigures } from './harness.js';
 
 describe('render deadline', () => {
-  it('a 20-step chain (upscale + rotate each step) on a 64×48 original ends within the 1 s deadline + 1 s: an image or 503 EBUSY', async () => {
+  it('a 20-step chain (upscale + rotate each step) on a 64×48 original, under a deadline shorter than one step, is stopped between steps: 503 EBUSY, no hang', async () => {
+    // 1 ms: the first 1500-px pass alone takes longer on any machine, so the whole-render deadline
+    // (not a per-pass libvips timeout, whose floor is 1 s) must stop the chain at the next step.
     const tiny = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#808080' } }).jpeg().toBuffer();
     const tr = Array.from({ length: 20 }, (_, i) => `w-${1500 + i},rt-90`).join(':');
     const t0 = performance.now();
     const outcome = await renderImage(tiny, parseTransformation(tr, {}), {
       format: 'jpeg',
       defaults: DEFAULT_ACCOUNT_DEFAULTS,
-      config: { ...newDefaultConfig(), renderTimeoutSeconds: 1 },
+      config: { ...newDefaultConfig(), renderTimeoutSeconds: 0.001 },
     }).then(
       (r) => `200 ${r.width}x${r.height}`,
       (e: unknown) => (isPixmeshError(e) ? `${e.status} ${e.code}` : `crash ${String(e)}`),
     );
     const ms = Math.round(performance.now() - t0);
-    recordFigures('renderDeadline', { deadlineMs: 1000, tookMs: ms, outcome });
-    expect(outcome.startsWith('200') || outcome === '503 EBUSY', outcome).toBe(true);
-    expect(ms).toBeLessThan(2000);
+    recordFigures('renderDeadline', { deadlineMs: 1, tookMs: ms, outcome });
+    expect(outcome).toBe('503 EBUSY');
+    expect(ms).toBeLessThan(10_000); // a generous hang bound, not a speed claim
   });
 });
 

@@ -18,7 +18,7 @@
  * - health: open breakers are excluded unless every allowed region is open; half-open ones pay
  *   a penalty so they are tried only when nothing healthy is close.
  * Strict-residency accounts go to the home region only; requests on a custom domain go to the
- * home region first (DESIGN.md, request flow step 3) with the rest as failover.
+ * home region first (docs/architecture.md, request flow step 3) with the rest as failover.
  */
 import { INTER_REGION_RTT_MS, isRegionId, REGION_IDS, type RegionId } from '../../../shared/regions.js';
 import type { BreakerStatus } from '../../../shared/breaker.js';

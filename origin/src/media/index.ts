@@ -28,10 +28,12 @@ import { DEFAULT_MAX_VERSIONS, FileExistsError, MediaStore } from './store.js';
 import { DEFAULT_JOB_STEP } from './jobs.js';
 import { configRoutes, ControlPlane, controlPlaneSettings } from '../account-config.js';
 import { CustomFields } from './custom-fields.js';
+import type { UsageMeter } from './usage.js';
 import { analyse, embeddedMetadata } from './metadata.js';
 import { libraryRoutes } from './library.js';
 import { readBodyLimited } from '../../../shared/body.js';
-import { fileBytes, parseUploadForm, sniffUpload, uploadLimitFor, uniqueName } from './upload.js';
+import { checkStorePath, fileBytes, parseUploadForm, sniffUpload, uploadLimitFor, uniqueName } from './upload.js';
+import { DEFAULT_PURGES_PER_MIN, purgeLimiter } from '../budget.js';
 import { fetchUploadUrl, type UrlFetcher } from './url-fetch.js';
 
 /** Upload answer header: the (URI-encoded) path whose old variants the edge must treat as purged. */
@@ -105,7 +107,7 @@ function intParam(v: string | undefined, name: string, fallback: number, min: nu
 /** The home account of the route, set by the home-region middleware. */
 type MediaVars = { Variables: { account: Account } };
 
-export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFromEnv()): Hono<MediaVars> & { store: MediaStore } {
+export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFromEnv(), usage?: UsageMeter): Hono<MediaVars> & { store: MediaStore } {
   const { config } = deps;
   const store = new MediaStore({ s3: config.s3, bucket: config.mediaBucket, bucketFor: (r) => mediaBucketFor(r as never), maxVersions: limits.maxVersions });
   const purger = new Purger({ purgeVariants: deps.purgeVariants, region: config.region, regionUrls: config.regionUrls, store });
@@ -136,7 +138,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     await next();
   });
   const endpointOf = (url: string) => new URL(url).searchParams.get('endpoint') ?? '';
-  const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, fields: customFields, jobStep: limits.jobStep, isHome: (id) => deps.accounts.get(id)?.homeRegion === config.region });
+  const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, usage, fields: customFields, jobStep: limits.jobStep, isHome: (id) => deps.accounts.get(id)?.homeRegion === config.region });
   // Account configuration stored as data (named transformations): every region polls it.
   const controlSettings = controlPlaneSettings();
   const control = new ControlPlane(config.s3, controlSettings.bucket, deps.accounts);
@@ -182,6 +184,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     const { body } = await fileBytes(fields.file, { maxBytes, fetchUrl, allowPrivateNetwork: settings.allowPrivateNetwork, urlTimeoutMs: limits.urlTimeoutMs });
     const sniffed = await sniffUpload(body, fields.fileName, limits.maxPixels, (mime) => cap(uploadLimitFor(mime, limits)));
     const name = fields.useUniqueFileName ? uniqueName(fields.fileName) : fields.fileName;
+    checkStorePath(account.id, `${fields.folder}${name}`);
     // A replaced file that keeps its custom metadata was checked when it got it.
     const keepMetadata = !fields.overwriteCustomMetadata && fields.customMetadata === null;
     const customMetadata = keepMetadata ? {} : await customFields.validate(account.id, fields.customMetadata ?? {}, true);
@@ -339,8 +342,11 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     return c.json({ filePath: r.filePath, path, purge: { requestId: purge.requestId, status: purge.status } });
   });
 
+  // A purge flood (each one a fan-out to every region) meets a per-account rate limit: 429 + Retry-After.
+  const purges = purgeLimiter(Number(process.env.PIXMESH_PURGES_PER_MINUTE) || DEFAULT_PURGES_PER_MIN);
   app.post('/internal/media/:account/purge', async (c) => {
     const account = c.var.account;
+    purges.take(account.id, 1);
     const t = (await c.req.json().catch(() => null)) as { url?: string; path?: unknown; prefix?: unknown } | null;
     if (!t || typeof t.path !== 'string' || typeof t.prefix !== 'boolean') throw badRequest('bad purge request');
     const record = await purger.start({ account: account.id, path: t.path, prefix: t.prefix }, t.url, 8000);

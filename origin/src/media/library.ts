@@ -22,6 +22,7 @@
  *   GET    /v1/customMetadataFields?includeDeleted → fields
  *   PATCH  /v1/customMetadataFields/:id        {label, description, schema} → field
  *   DELETE /v1/customMetadataFields/:id        → 204
+ *   GET    /v1/accounts/usage?startDate&endDate → {bandwidthBytes, mediaLibraryStorageBytes, …}
  *
  * Answers that make cached variants stale carry EDGE_PURGE_HEADER, a URI-encoded JSON list of
  * {path, prefix} that the edge records in its own purge records (edge/src/management.ts).
@@ -31,6 +32,7 @@ import type { Account } from '../../../shared/accounts.js';
 import { badRequest, conflict, notFound } from '../../../shared/errors.js';
 import { log } from '../log.js';
 import type { CustomFields } from './custom-fields.js';
+import { usageRange, type UsageMeter } from './usage.js';
 import { FolderJobs, type FolderJob, type JobType } from './jobs.js';
 import { analyse } from './metadata.js';
 import type { Purger } from './purge.js';
@@ -54,6 +56,7 @@ export interface LibraryDeps {
   endpointOf: (url: string) => string;
   jobStep?: number;
   fields: CustomFields;
+  usage?: UsageMeter;
 }
 
 type Body = Record<string, unknown>;
@@ -390,6 +393,22 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
     const account = home(c.req.param('account')!);
     await deps.fields.delete(account.id, c.req.param('id')!);
     return c.body(null, 204);
+  });
+
+  // ---- usage -----------------------------------------------------------------------------------
+  app.get(`${P}/v1/accounts/usage`, async (c) => {
+    const account = home(c.req.param('account')!);
+    const { start, end } = usageRange(c.req.query('startDate'), c.req.query('endDate'));
+    const records = await store.list(account.id);
+    const mediaLibraryStorageBytes = records.reduce((sum, r) => sum + r.size + (r.versions ?? []).reduce((s, v) => s + v.size, 0), 0);
+    return c.json({
+      bandwidthBytes: deps.usage ? await deps.usage.bandwidth(account.id, start, end) : 0,
+      mediaLibraryStorageBytes,
+      // Not counted here (docs/management-api.md): the originals caches are per region and not metered.
+      originalCacheStorageBytes: 0,
+      extensionUnitsCount: 0,
+      videoProcessingUnitsCount: 0,
+    });
   });
 
   return { jobs };

@@ -55,6 +55,24 @@ function text(form: FormData, name: string): string | undefined {
   return v;
 }
 
+/**
+ * What the store can hold (#12 point 9): S3 keys are at most 1024 bytes, and filesystem-backed
+ * S3 servers (s3rver, MinIO on disk) also limit each path segment to a file name (255 bytes,
+ * minus their own suffixes). Checked at the API, naming the limit, instead of a 502 from S3 or
+ * a key accepted and never served.
+ */
+export const MAX_NAME_BYTES = 200;
+export const MAX_KEY_BYTES = 1024;
+export function checkStorePath(accountId: string, filePath: string): void {
+  for (const seg of filePath.split('/').filter(Boolean)) {
+    const n = Buffer.byteLength(seg);
+    if (n > MAX_NAME_BYTES) throw badRequest(`the name "${seg.slice(0, 40)}…" is ${n} bytes; file and folder names may be at most ${MAX_NAME_BYTES} bytes`);
+  }
+  // the longest key the library writes for a path: the object key; versions and temporary keys add at most 64 bytes
+  const key = Buffer.byteLength(`${accountId}/${filePath.replace(/^\/+/, '')}`) + 64;
+  if (key > MAX_KEY_BYTES) throw badRequest(`the file path is ${Buffer.byteLength(filePath)} bytes; with the account prefix it must stay under the store's ${MAX_KEY_BYTES}-byte key limit (at most ${MAX_KEY_BYTES - 64 - Buffer.byteLength(accountId) - 1} bytes here)`);
+}
+
 /** ImageKit: file names keep a-z A-Z 0-9 . - _; anything else becomes "_". */
 export function sanitiseFileName(name: string): string {
   let out = name.normalize('NFC').replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 255);
