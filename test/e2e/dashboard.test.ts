@@ -155,6 +155,9 @@ describe('dashboard in Chromium', () => {
 
   it('builds a URL with a live preview and shows the headers saying which region served it', async () => {
     await page.click('a[data-tab="builder"]');
+    // The builder fills an empty path with the library's first file once its list arrives: wait for
+    // that list, so it cannot overwrite (or join) the path typed below.
+    await page.locator('#b-files option').first().waitFor({ state: 'attached', timeout: 30_000 });
     await page.fill('#b-path', '/sample.jpg');
     await page.fill('#b-w', '240');
     await page.check('#b-grayscale');
