@@ -20,7 +20,7 @@ import { keepAliveAgent, timedGet } from '../lib/http.js';
 import { pidListeningOn } from '../lib/machine.js';
 import { hashSeed, Rng, Zipf } from '../lib/prng.js';
 import { ROOT, writeSuite } from '../lib/results.js';
-import { round, summarise } from '../lib/stats.js';
+import { percentile, round, summarise } from '../lib/stats.js';
 import { CASES, ENCODER, ipxModifiers, originTr, type Case } from './cases.js';
 
 export type Engine = 'origin' | 'raw' | 'ipx';
@@ -76,6 +76,8 @@ export interface Measurement {
   loadAvg1?: number;
   /** origin only: share of answers from the region cache. */
   regionHitRatio?: number;
+  /** origin only: p50 per Server-Timing stage (ms; `client-proc` = client time minus the origin's own `proc`). */
+  stages?: Record<string, number>;
 }
 
 export interface TransformResults {
@@ -142,9 +144,10 @@ async function drive(
   urls: { url: string; headers: () => Promise<Record<string, string>> }[],
   concurrency: number,
   maxSeconds: number,
-): Promise<{ latencies: number[]; wallMs: number; bytes: number; errors: number; hits: number }> {
+): Promise<{ latencies: number[]; wallMs: number; bytes: number; errors: number; hits: number; stages: Record<string, number[]> }> {
   const agent = keepAliveAgent(concurrency * 2);
   const lat: number[] = [];
+  const stages: Record<string, number[]> = {};
   let bytes = 0;
   let errors = 0;
   let hits = 0;
@@ -160,17 +163,32 @@ async function drive(
         lat.push(r.totalMs);
         bytes += r.bytes;
         if (r.headers[H.regionCache] === 'HIT') hits++;
+        const st = r.headers['server-timing'];
+        if (typeof st === 'string') for (const [name, ms] of Object.entries(stageTimes(st, r.totalMs))) (stages[name] ??= []).push(ms);
       }
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const wallMs = performance.now() - t0;
   agent.destroy();
-  return { latencies: lat, wallMs, bytes, errors, hits };
+  return { latencies: lat, wallMs, bytes, errors, hits, stages };
 }
 
-function measurement(engine: Engine, c: Case, workload: Workload, r: { latencies: number[]; wallMs: number; bytes: number; errors: number; hits?: number }, peak: number | null): Measurement {
+/** Server-Timing → ms per stage name (same-name entries summed), plus `client-proc`: the client's time outside the origin's `proc`. */
+export function stageTimes(header: string, clientMs: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of header.split(',')) {
+    const m = /^\s*([\w-]+)(?:;dur=([\d.]+))?/.exec(part);
+    if (!m || m[2] === undefined) continue;
+    out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+  }
+  if (out.proc !== undefined) out['client-proc'] = Math.max(0, clientMs - out.proc);
+  return out;
+}
+
+function measurement(engine: Engine, c: Case, workload: Workload, r: { latencies: number[]; wallMs: number; bytes: number; errors: number; hits?: number; stages?: Record<string, number[]> }, peak: number | null): Measurement {
   const s = summarise(r.latencies);
+  const stages = r.stages && Object.keys(r.stages).length ? Object.fromEntries(Object.entries(r.stages).map(([k, v]) => [k, round(percentile(v, 50), 2)])) : undefined;
   return {
     engine,
     case: c.id,
@@ -182,7 +200,7 @@ function measurement(engine: Engine, c: Case, workload: Workload, r: { latencies
     p99: s.p99,
     meanBytes: Math.round(r.bytes / Math.max(1, r.latencies.length)),
     peakRssMb: peak,
-    ...(engine === 'origin' ? { regionHitRatio: round((r.hits ?? 0) / Math.max(1, r.latencies.length), 3) } : {}),
+    ...(engine === 'origin' ? { regionHitRatio: round((r.hits ?? 0) / Math.max(1, r.latencies.length), 3), stages } : {}),
   };
 }
 
@@ -213,6 +231,7 @@ const tsx = (script: string, argv: string[], stdin: 'ignore' | 'pipe' = 'ignore'
   });
 
 interface Chunk {
+  stages?: Record<string, number[]>;
   latencies: number[];
   wallMs: number;
   bytes: number;
@@ -251,6 +270,12 @@ async function runRawChunk(o: TransformOptions, raw: RawWorker, inputFile: strin
   const res = JSON.parse(line) as { latencies: number[]; wallMs: number; bytes: number; peakRssMb: number | null; error?: string };
   if (res.error) throw new Error(`raw sharp worker: ${res.error}`);
   return { ...res, errors: 0, hits: 0, peak: res.peakRssMb === null ? null : round(res.peakRssMb, 1) };
+}
+
+function mergeStages(list: Record<string, number[]>[]): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const s of list) for (const [k, v] of Object.entries(s)) (out[k] ??= []).push(...v);
+  return out;
 }
 
 /** 1-minute load average: other work on the machine shows up here (recorded with every measurement). */
@@ -303,6 +328,10 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
       logs: { dir: path.join(dir, 'logs') },
       buckets: ['bench-originals'],
       edge: false,
+      // PIXMESH_BENCH_PROFILE_DIR=<dir>: the origin writes a V8 CPU profile there when it stops (docs/benchmarks.md "Profile").
+      ...(process.env.PIXMESH_BENCH_PROFILE_DIR
+        ? { originEnv: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${path.join(ROOT, 'bench/lib/cpu-profile.mjs')}`.trim(), PIXMESH_CPU_PROFILE_DIR: path.resolve(process.env.PIXMESH_BENCH_PROFILE_DIR) } }
+        : {}),
     });
     await putObjects(cluster.s3Url, 'bench-originals', [{ key: 'a.jpg', body: input, contentType: 'image/jpeg' }]);
     const originPid = pidListeningOn(originPort);
@@ -371,12 +400,14 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
             bytes: cs.reduce((a, x) => a + x.bytes, 0),
             errors: cs.reduce((a, x) => a + x.errors, 0),
             hits: cs.reduce((a, x) => a + x.hits, 0),
+            stages: mergeStages(cs.map((x) => x.stages ?? {})),
           };
           const peaks = cs.map((x) => x.peak).filter((x): x is number => x !== null);
           const m = measurement(engine, c, workload, merged, peaks.length ? Math.max(...peaks) : null);
           m.loadAvg1 = round(loads.reduce((a, b) => a + b, 0) / loads.length, 2);
           measurements.push(m);
           log(`  ${workload.padEnd(8)} ${c.id.padEnd(9)} ${engine.padEnd(6)} ${String(m.opsPerSec).padStart(8)} ops/s  p50 ${m.p50} p99 ${m.p99} ms  ${m.meanBytes} B  peak ${m.peakRssMb ?? '?'} MB  load ${m.loadAvg1}${m.errors ? `  errors ${m.errors}` : ''}${m.regionHitRatio !== undefined ? `  region hit ${m.regionHitRatio}` : ''}`);
+          if (m.stages) log(`      stages p50 ms: ${Object.entries(m.stages).map(([k, v]) => `${k} ${v}`).join(', ')}`);
         }
       }
     }
