@@ -430,7 +430,7 @@ export function renderRoutes(deps: RegionServices): Hono {
     if (mayStoreHere) {
       const hit = await stage(deps, timing, 'cache', () => deps.region.lookupLocal(v.key), 'lookup');
       if (hit) takeHit(hit);
-      else if (deps.region.sharedReadable) shared = stage(deps, timing, 'cache', () => deps.region.lookupShared(v.key, v.account.id, v.request.path), 'shared');
+      else if (deps.region.sharedReadable) shared = stage(deps, timing, 'shared', () => deps.region.lookupShared(v.key, v.account.id, v.request.path), 'lookup');
     }
     // Where the render would happen here (home, and this replica owns the variant), it does not
     // wait for the shared tier's answer (one S3 round trip): both start at once, a shared hit wins
@@ -444,10 +444,11 @@ export function renderRoutes(deps: RegionServices): Hono {
     if (!entry) {
       const flight = deps.variantFlights.do(`${v.key}\n${v.signed ? 's' : 'u'}\n${deps.purgeEpoch.value}`, () => produce(deps, v, url, headers, timing));
       if (flight.shared) timing.add('coalesced');
+      // While the shared tier is asked, the flight may already fail: that is handled below, never an unhandled rejection.
+      if (shared) flight.promise.catch(() => undefined);
       const hit = shared ? await shared : null;
       if (hit) {
-        flight.promise.catch(() => undefined); // finishes (and stores) on its own
-        takeHit(hit);
+        takeHit(hit); // the flight finishes (and stores) on its own
       } else {
         const produced = await flight.promise;
         if (mayStoreHere && count) deps.metrics.hitRatio.record(produced.regionHit === true);
