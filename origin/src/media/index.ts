@@ -115,13 +115,25 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   const tokens = deps.tokens ?? new TokenMemory();
   const fetchUrl: UrlFetcher = deps.fetchUrl ?? fetchUploadUrl;
 
-  // Leftovers of uploads interrupted by a crash (not by a client: those never reach S3).
+  // A commit's stale paths are purged in every region before its intent record goes (journal.ts).
+  store.onStale = (accountId, paths) => Promise.all(paths.map((p) => purger.start({ account: accountId, path: p.replace(/^\/+/, ''), prefix: false }, undefined, 5000)));
+  const isHome = (id: string) => deps.accounts.get(id)?.homeRegion === config.region;
+
+  // Boot: changes interrupted by a crash are completed (the journal replayed), then the leftovers
+  // of uploads interrupted before their intent (not by a client: those never reach S3) are swept.
   setTimeout(() => {
-    store.sweepTemporary().then(
-      (n) => n && log.info('removed stale temporary uploads', { removed: n }),
-      () => undefined,
-    );
-  }, 2000).unref();
+    store
+      .recoverAll(isHome)
+      .then(
+        (accounts) => accounts.length && log.info('media journal replayed', { accounts }),
+        (e) => log.error('media journal: replay at boot failed (retried when each account is read)', { err: String(e) }),
+      )
+      .then(() => store.sweepTemporary())
+      .then(
+        (n) => n && log.info('removed stale temporary uploads', { removed: n }),
+        () => undefined,
+      );
+  }, 200).unref();
 
   const app = new Hono<MediaVars>();
 
@@ -138,7 +150,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     await next();
   });
   const endpointOf = (url: string) => new URL(url).searchParams.get('endpoint') ?? '';
-  const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, usage, fields: customFields, jobStep: limits.jobStep, isHome: (id) => deps.accounts.get(id)?.homeRegion === config.region });
+  const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, usage, fields: customFields, jobStep: limits.jobStep, isHome });
   // Account configuration stored as data (named transformations): every region polls it.
   const controlSettings = controlPlaneSettings();
   const control = new ControlPlane(config.s3, controlSettings.bucket, deps.accounts);
@@ -219,11 +231,8 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     }
     // A replaced file's old variants are stale in every region (and at the edge: the header asks the edge to record it).
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (result.replaced) {
-      const path = result.record.filePath.slice(1);
-      await purger.start({ account: account.id, path, prefix: false }, undefined, 5000);
-      headers[REPLACED_PATH_HEADER] = encodeURIComponent(path);
-    }
+    // (the regions' copies were purged by the commit itself: store.onStale)
+    if (result.replaced) headers[REPLACED_PATH_HEADER] = encodeURIComponent(result.record.filePath.slice(1));
     log.info('media upload', { account: account.id, fileId: result.record.fileId, bytes: body.length, replaced: Boolean(result.replaced) });
     // responseFields "metadata" / "embeddedMetadata": read from the uploaded bytes (ImageKit adds them only when asked).
     const extra: Record<string, unknown> = {};
@@ -334,10 +343,12 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
 
   app.delete('/internal/media/:account/files/:fileId', async (c) => {
     const account = c.var.account;
-    const r = await store.delete(account.id, c.req.param('fileId'), account.residency === 'flexible' ? account.backupRegion : undefined);
-    if (!r) throw notFound('The requested file does not exist.');
+    const out = await store.delete(account.id, c.req.param('fileId'), account.residency === 'flexible' ? account.backupRegion : undefined);
+    if (!out) throw notFound('The requested file does not exist.');
+    const { record: r } = out;
     const path = r.filePath.replace(/^\/+/, '');
-    const purge = await purger.start({ account: account.id, path, prefix: false }, undefined, 8000);
+    // The commit purged the path in every region (store.onStale); its purge request is the answer's.
+    const purge = out.purge ?? (await purger.start({ account: account.id, path, prefix: false }, undefined, 8000));
     log.info('media delete', { account: account.id, fileId: r.fileId, purge: purge.requestId, status: purge.status });
     return c.json({ filePath: r.filePath, path, purge: { requestId: purge.requestId, status: purge.status } });
   });
