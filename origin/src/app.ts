@@ -143,7 +143,8 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
   app.get('/healthz', (c) => c.json({ ok: true, region: config.region, pid: process.pid, replica: replicaId }));
   app.get('/readyz', async (c) => {
     const r = await ready();
-    return c.json({ ...r, region: config.region, cache: services.cache.stats(), queue: { running: services.queue.running, waiting: services.queue.depth } }, r.ok ? 200 : 503);
+    // writesBehind: result-cache writes still landing after their responses (L1 files, shared tier).
+    return c.json({ ...r, region: config.region, cache: services.cache.stats(), writesBehind: services.writes.size, queue: { running: services.queue.running, waiting: services.queue.depth } }, r.ok ? 200 : 503);
   });
   app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' }));
 
@@ -231,6 +232,8 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
   const media = mediaRoutes({ ...services, tokens: services.region.tokens }, undefined, usage);
   // Owners moved: records another replica wrote meanwhile must be read again.
   services.region.members.onChange = () => media.store.forgetIndexes();
+  // fo-custom reads the file's saved focus area from the media library (home region; elsewhere: none → centre)
+  services.customCoordinates = async (account, path) => (await media.store.byPath(account, path).catch(() => undefined))?.customCoordinates;
   internal.route('/', media);
   // This region's distance to an account's origins, for the home-region advice (origin/src/origin-probe.ts).
   internal.route('/', originProbeRoutes(services));

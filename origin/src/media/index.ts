@@ -370,13 +370,17 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
       }
       merged = await customFields.validate(account.id, merged, true);
     }
+    let focusChanged = false;
     const r = await store.update(
       account.id,
       c.req.param('fileId'),
       (rec) => {
         if (tags !== undefined) rec.tags = tags as string[] | null;
         if (merged) rec.customMetadata = merged;
-        if (cc !== undefined) rec.customCoordinates = cc as string | null;
+        if (cc !== undefined && rec.customCoordinates !== cc) {
+          rec.customCoordinates = cc as string | null;
+          focusChanged = true;
+        }
         if (description !== undefined) rec.description = description as string;
         if (typeof isPublished === 'boolean') rec.isPublished = isPublished;
         return rec;
@@ -384,6 +388,8 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
       account.residency === 'flexible' ? account.backupRegion : undefined,
     );
     if (!r) throw notFound('The requested file does not exist.');
+    // fo-custom variants were cut from the old focus area (docs/transformations.md "Face focus")
+    if (focusChanged) await purger.start({ account: account.id, path: r.filePath.replace(/^\/+/, ''), prefix: false }, undefined, 8000);
     return c.json(publicFile(r, endpointOf(c.req.url)));
   });
 
