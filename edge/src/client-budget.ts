@@ -15,7 +15,8 @@
  * (PIXMESH_TRUST_GEO_HEADERS=true) an `x-pixmesh-client` header stands in for it.
  */
 import { TokenBuckets } from '../../shared/token-buckets.js';
-import type { Env } from './env.js';
+/** The one Env field this module reads (edge/src/env.ts). */
+type Env = { PIXMESH_CLIENT_BUDGET_MS?: string };
 
 export const DEFAULT_CLIENT_BUDGET_MS = 60_000;
 export const CLIENT_HEADER = 'x-pixmesh-client';

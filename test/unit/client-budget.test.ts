@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import { isPixmeshError } from '../../shared/errors.js';
 import { TokenBuckets } from '../../shared/token-buckets.js';
 import { admitMiss, chargeMiss, clientOf, CLIENT_HEADER } from '../../edge/src/client-budget.js';
-import type { Env } from '../../edge/src/env.js';
 
 const refusal = (fn: () => void) => {
   try {
@@ -43,7 +42,7 @@ describe('token buckets', () => {
 });
 
 describe('edge per-client budget', () => {
-  const env = { PIXMESH_CLIENT_BUDGET_MS: '1000' } as Env;
+  const env = { PIXMESH_CLIENT_BUDGET_MS: '1000' };
   it.each([
     [{ 'cf-connecting-ip': '203.0.113.9' }, false, '203.0.113.9'],
     [{ 'cf-connecting-ip': '203.0.113.9', [CLIENT_HEADER]: 'spoofed' }, false, '203.0.113.9'], // not trusted in production
