@@ -30,7 +30,7 @@ import { configRoutes, ControlPlane, controlPlaneSettings } from '../account-con
 import { CustomFields } from './custom-fields.js';
 import type { UsageMeter } from './usage.js';
 import { analyse, embeddedMetadata } from './metadata.js';
-import { libraryRoutes } from './library.js';
+import { EDGE_PURGE_HEADER, libraryRoutes } from './library.js';
 import { readBodyLimited } from '../../../shared/body.js';
 import { checkStorePath, fileBytes, parseUploadForm, sniffUpload, uploadLimitFor, uniqueName } from './upload.js';
 import { DEFAULT_PURGES_PER_MIN, purgeLimiter } from '../budget.js';
@@ -143,7 +143,15 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   const controlSettings = controlPlaneSettings();
   const control = new ControlPlane(config.s3, controlSettings.bucket, deps.accounts);
   control.start(controlSettings.pollMs);
-  configRoutes(app, { control, home });
+  configRoutes(app, {
+    control,
+    home,
+    // A changed endpoint or origin: everything cached for the account may have come from the old ones.
+    purgeAll: async (accountId) => {
+      await purger.start({ account: accountId, path: '', prefix: true }, undefined, 5000);
+      return { [EDGE_PURGE_HEADER]: encodeURIComponent(JSON.stringify([{ path: '', prefix: true }])) };
+    },
+  });
   // Folder jobs still Pending when this region stopped go on.
   setTimeout(() => {
     jobs.resume().then(
