@@ -122,7 +122,7 @@ describe('a hostile tenant flooding heavy renders', () => {
     // Starvation (the quiet tenant queued behind the flood) is tens of seconds or timeouts; a shared
     // slot makes it wait one heavy render at most. Generous: a loaded 2-core machine shares its CPU too.
     expect(ratio).toBeLessThan(50);
-    expect(floodP99).toBeLessThan(15_000);
+    expect(floodP99).toBeLessThan(25_000); // a hang bound: past the edge's 20 s deadline the status check fails first
     expect(edgeCutOff).toBeGreaterThan(0);
     expect(other.status).toBe(200);
   }, 300_000);
