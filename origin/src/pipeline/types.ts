@@ -26,6 +26,11 @@ export interface RenderOptions {
    * one is a 404 ENOENT naming it). Without it, layers that need a file are 404s.
    */
   fetchLayer?: (path: string, kind: 'image' | 'font') => Promise<Buffer>;
+  /**
+   * `fo-custom`: the original's saved customCoordinates (media library), in its pixels. Absent:
+   * fo-custom falls back to the centre. Never passed on to layer images.
+   */
+  focusArea?: { x: number; y: number; w: number; h: number };
 }
 
 export interface RenderResult {
