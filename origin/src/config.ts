@@ -24,6 +24,8 @@ export interface ServerConfig {
   cacheDir: string;
   /** Result cache bound in bytes (LRU beyond it). */
   cacheMaxBytes: number;
+  /** The result cache's memory tier in front of the disk (bytes; hits there read no file). */
+  cacheMemoryBytes: number;
   s3: { endpoint?: string; region: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
   /** This region's media-library bucket. */
   mediaBucket: string;
@@ -99,6 +101,7 @@ const SERVER_SPEC = {
   port: int('PORT', (env) => REGIONS[regionOf(env)].port, "listening port (default: the region's port)", 1, 65535),
   host: text('PIXMESH_HOST', '127.0.0.1', 'listening address'),
   cacheMaxBytes: int('PIXMESH_CACHE_MAX_BYTES', 512 * 1024 * 1024, 'result cache bound, bytes (LRU beyond it)', 1024),
+  cacheMemoryBytes: int('PIXMESH_CACHE_MEMORY_BYTES', 32 * 1024 * 1024, "the result cache's memory tier in front of the disk, bytes", 0),
   forwardTimeoutMs: int('PIXMESH_FORWARD_TIMEOUT_MS', 10_000, 'region → home forward, before failing over', 1),
   homeBreakerCoolDownMs: int('PIXMESH_HOME_BREAKER_COOLDOWN_MS', 1_000, "first cool-down of the breaker in front of a home region", 1),
   transformConcurrency: int('PIXMESH_TRANSFORM_CONCURRENCY', () => Math.max(1, os.availableParallelism()), 'transforms at once (default: CPU cores)', 1),

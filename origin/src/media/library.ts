@@ -352,7 +352,9 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
     const out = await store.deleteVersion(account.id, r.fileId, c.req.param('versionId')!, backupOf(account));
     if (out === 'current') throw badRequest('the current version of a file cannot be deleted; delete the file instead');
     if (!out) throw notFound('The requested file version does not exist.');
-    return c.body(null, 204);
+    // Its URL (?ik-obj-version=…) may be cached: the path's purge covers every query of it.
+    const headers = await purgeEverywhere(account.id, [{ path: purgePath(r.filePath), prefix: false }]);
+    return c.body(null, 204, headers);
   });
   app.put(`${P}/v1/files/:fileId/versions/:versionId/restore`, async (c) => {
     const { account, r } = await fileOf(c);

@@ -23,7 +23,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { mediaKey } from '../sources/index.js';
+import { indexKey, INDEX_PREFIX, mediaKey, versionKey, VERSIONS_PREFIX } from './keys.js';
 import { s3Client, type S3Location } from '../sources/s3.js';
 import { log } from '../log.js';
 
@@ -59,18 +59,15 @@ export interface FileRecord {
 /** A previous version of a file: the record as it was (its bytes at versionKey(account, fileId, versionInfo.id)). */
 export type StoredVersion = Omit<FileRecord, 'versions'>;
 
-export const INDEX_PREFIX = '_index';
+export { INDEX_PREFIX, VERSIONS_PREFIX, versionKey };
 export const TMP_PREFIX = '_tmp';
 export const PURGE_PREFIX = '_purge';
-export const VERSIONS_PREFIX = '_versions';
 export const FOLDERS_PREFIX = '_folders';
 /** Previous versions kept per file unless the store is told otherwise (PIXMESH_MEDIA_MAX_VERSIONS). */
 export { DEFAULT_MAX_VERSIONS } from './config.js';
 import { DEFAULT_MAX_VERSIONS } from './config.js';
 
 export const objectKeyFor = (accountId: string, filePath: string) => mediaKey(accountId, filePath.replace(/^\/+/, ''));
-const indexKey = (accountId: string, fileId: string) => `${INDEX_PREFIX}/${accountId}/${fileId}.json`;
-export const versionKey = (accountId: string, fileId: string, versionId: string) => `${VERSIONS_PREFIX}/${accountId}/${fileId}/${versionId}`;
 const foldersKey = (accountId: string) => `${FOLDERS_PREFIX}/${accountId}.json`;
 const versionNumber = (r: { versionInfo: { name: string } }) => Number(/(\d+)$/.exec(r.versionInfo.name)?.[1] ?? 1);
 const snapshot = (r: FileRecord): StoredVersion => {
