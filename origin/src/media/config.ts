@@ -24,8 +24,16 @@ export interface MediaLimits {
   idleMs: number;
   /** Upload from URL: the URL must answer within this (ImageKit: 8 s). */
   urlTimeoutMs: number;
-  /** Uploads held in memory at once in this region; beyond it: 503 EBUSY with Retry-After. */
+  /** Uploads processed at once in this region (a slot is taken once the body is in); waiting longer than slotWaitMs: 503 EBUSY with Retry-After. */
   maxConcurrentUploads: number;
+  /** How long an upload whose body is in may wait for a slot. */
+  slotWaitMs: number;
+  /** The whole body must arrive within this (a client trickling bytes is cut off): 408. */
+  deadlineMs: number;
+  /** Uploads of one account in flight at once (arriving or processed); beyond it: 429 EBUSY with Retry-After. */
+  perAccountUploads: number;
+  /** Upload bodies arriving at once in this region (all accounts); beyond it: 503 EBUSY. */
+  maxUploadReaders: number;
   /** Previous versions kept per file (overwrites, copies onto a file, restores); older ones are deleted. */
   maxVersions: number;
   /** Files a folder job relocates before it saves its progress. */
@@ -46,7 +54,11 @@ export const MEDIA_CONFIG_SPEC: ConfigSpec<MediaConfig> = {
   maxPixels: int('PIXMESH_UPLOAD_MAX_PIXELS', 100_000_000, 'largest uploaded image, width × height × frames', 1),
   idleMs: int('PIXMESH_UPLOAD_IDLE_MS', 30_000, 'an upload body that stalls this long is abandoned', 1),
   urlTimeoutMs: int('PIXMESH_UPLOAD_URL_TIMEOUT_MS', 8000, 'upload from URL: the URL must answer within this', 1),
-  maxConcurrentUploads: int('PIXMESH_UPLOAD_CONCURRENCY', 8, 'uploads held in memory at once in this region', 1),
+  maxConcurrentUploads: int('PIXMESH_UPLOAD_CONCURRENCY', 8, 'uploads processed at once in this region', 1),
+  slotWaitMs: int('PIXMESH_UPLOAD_SLOT_WAIT_MS', 10_000, 'how long an upload whose body is in may wait for a slot', 1),
+  deadlineMs: int('PIXMESH_UPLOAD_DEADLINE_MS', 120_000, 'the whole upload body must arrive within this (408)', 1),
+  perAccountUploads: int('PIXMESH_UPLOAD_PER_ACCOUNT', 4, 'uploads of one account in flight at once (429 beyond)', 1),
+  maxUploadReaders: int('PIXMESH_UPLOAD_READERS', 64, 'upload bodies arriving at once in this region (503 beyond)', 1),
   maxVersions: int('PIXMESH_MEDIA_MAX_VERSIONS', DEFAULT_MAX_VERSIONS, 'previous versions kept per file', 1),
   jobStep: int('PIXMESH_MEDIA_JOB_STEP', DEFAULT_JOB_STEP, 'files a folder job relocates before it saves its progress', 1),
   purgesPerMinute: int('PIXMESH_PURGES_PER_MINUTE', DEFAULT_PURGES_PER_MIN, 'purge requests per account per minute', 1),
