@@ -1,4 +1,4 @@
-/** `npm run bench:geo [-- --requests N --concurrency C --seeds 7,8,9 --scenarios steady,degrade,kill,regime --base-port P --out DIR]` */
+/** `npm run bench:geo [-- --requests N --concurrency C --seeds 7,8,9 --scenarios steady,degrade,kill,regime --base-port P --out DIR --append --nice N]` */
 import { args } from '../lib/results.js';
 import { DEFAULT_GEO, runGeo, type Policy, type Scenario } from './run.js';
 
@@ -19,6 +19,8 @@ runGeo({
   scenarios: list<Scenario>('scenarios', DEFAULT_GEO.scenarios),
   policies: list<Policy>('policies', DEFAULT_GEO.policies),
   basePort: num('base-port', DEFAULT_GEO.basePort),
+  nice: num('nice', DEFAULT_GEO.nice),
+  append: a['append'] === true,
   ...(typeof a['out'] === 'string' ? { outDir: a['out'] as string } : {}),
 })
   .then(({ file }) => console.log(`geo: wrote ${file}`))
