@@ -18,6 +18,7 @@ function machineLine(r: SuiteResult): string {
 const table = (head: string[], rows: (string | number | null | undefined)[][]) =>
   [`| ${head.join(' | ')} |`, `|${head.map((h, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.map((c) => (c === null || c === undefined ? '–' : String(c))).join(' | ')} |`)].join('\n');
 
+const round = (x: number) => Math.round(x * 10) / 10;
 const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : `${Math.round(x * 1000) / 10} %`);
 
 const spreadCell = (s?: { min: number; median: number; max: number }, f: (x: number) => string = String) => (s ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : '–');
@@ -32,6 +33,13 @@ function geoSection(r: SuiteResult<GeoResults>, dir: string, files: string[]): s
     `Seeds ${seeds.join(', ') || cfg.seed} (each seed draws its own ground truth and request stream); ${cfg.requests} requests per policy and scenario (first ${Math.round(Number(cfg.warmup) * 100)} % left out as warm-up), the four policies of a scenario run at once (interleaved), concurrency ${cfg.concurrency} each, ${cfg.images} originals × ${(cfg.transforms as string[]).length} transformations, Zipf s=${cfg.zipfS}, ${r.results.groundTruth.colos} colos; link inflation drawn ${r.results.groundTruth.linkInflation.min}–${r.results.groundTruth.linkInflation.max}× (median ${r.results.groundTruth.linkInflation.median}×, seed ${r.results.groundTruth.seed}) vs the prior's 2.1×; home region ${cfg.home}. An emulated edge HIT costs the client leg + ${r.results.hitServiceMs.value} ms (${r.results.hitServiceMs.source}).` +
       (regime ? ` Regime: ${regime.requests} requests over ${regime.images} originals × ${regime.transforms} transformations (Zipf s=${regime.zipfS}), first ${Math.round(regime.warmup * 100)} % warm-up.` : ''),
   );
+  const runsOf = (cfg.runs as { startedAt: string; seeds: number[]; scenarios: string[]; loadAvg1: number[] }[] | undefined) ?? [];
+  if (runsOf.length > 1 || cfg.nice !== undefined)
+    out.push(
+      `\nMeasured in ${runsOf.length} quiet window${runsOf.length === 1 ? '' : 's'} (other sessions' tests held back; the bench and everything it starts at nice ${cfg.nice ?? 0}): ` +
+        runsOf.map((x) => `${x.startedAt.slice(11, 16)} UTC seeds ${x.seeds.join(',')} ${x.scenarios.join('+')} (load at the end ${x.loadAvg1.join(' / ')})`).join('; ') +
+        '. Every policy row below gives the 1-minute load at its start and end.',
+    );
   const targets = r.results.targets ?? [];
   if (targets.length) {
     out.push(`\n### Targets (issue #19), per seed`);
@@ -79,6 +87,9 @@ function geoSection(r: SuiteResult<GeoResults>, dir: string, files: string[]): s
       const l = pix.learning;
       out.push(
         `\nWhat the pixmesh edge had learned by the end (GET /_routing per colo vs the ground truth): ${l.learnedPairs} colo→region pairs with samples; mean absolute error ${l.priorMaeMs} ms for the prior alone, **${l.learnedMaeMs} ms** for the learned mean (bias **${l.learnedBiasMs >= 0 ? '+' : ''}${l.learnedBiasMs} ms**), ${l.blendedMaeMs} ms for the blend the model uses. Against the delays the proxies really applied (late timers on a loaded machine): MAE ${l.learnedMaeVsAppliedMs} ms, bias ${l.learnedBiasVsAppliedMs >= 0 ? '+' : ''}${l.learnedBiasVsAppliedMs} ms. Prior error over all pairs: ${l.priorMaeAllMs} ms.` +
+          (l.proxyLateMs !== undefined && l.originResidueMs !== undefined
+            ? ` Where the bias comes from: the proxies' timers fired ${l.proxyLateMs >= 0 ? '+' : ''}${l.proxyLateMs} ms off the ground truth on average (after compensation); the region processes spent ${l.originResidueMs} ms per answer outside their own Server-Timing \`proc\` (socket wake-up, HTTP parsing, scheduling; seen at the proxy as upstream time − proc); the remaining ${round(l.learnedBiasVsAppliedMs - l.originResidueMs)} ms are on the edge side (workerd and the proxy's own socket handling, in processes that share 2 cores) — local overhead of the one-machine simulation, not network.`
+            : '') +
           (pix.exploration ? ` Exploration: ${pix.exploration.probes} probes (${JSON.stringify(pix.exploration.byReason)}), ${pix.exploration.probeFailures} failed.` : ''),
       );
       if (l.perColo?.length) {

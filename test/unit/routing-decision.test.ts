@@ -74,6 +74,33 @@ describe('routing decision: which region holds the variant', () => {
   });
 });
 
+describe('routing decision: placement credit (a miss through a region warms it)', () => {
+  let cold = emptyState();
+  for (let i = 0; i < 20; i++) cold = recordHit(cold, 'us-east-1', false, T0, 'demo').state;
+  const credit = (d: ReturnType<typeof pick>, r: RegionId) => [...d.candidates, ...d.excluded].find((c) => c.region === r)!.placementCreditMs;
+  // GRU, every cache at P(miss) 0.75: via us-east-1 164.4 + 0.75 · (93.1 + 2 + 0.75 · 60) = 269.5 ms, straight home 206.6 + 2 + 0.75 · 60 = 253.6.
+  it.each<[string, Partial<RouteInput>, RegionId, number]>([
+    ['GRU, P(miss) 0.75, placementValue 0 (myopic) → home, 15.9 ms shorter now', { config: { hitPrior: 0.25, placementValue: 0 } }, 'eu-central-1', 0],
+    ['GRU, P(miss) 0.75, placementValue 1 → us-east-1: credit 0.75 · (208.6 − 164.4) = 33.2 ms outweighs the 15.9 ms detour', { config: { hitPrior: 0.25 } }, 'us-east-1', 33.2],
+    ['GRU, us-east-1 cold for demo (P(miss) 0.986) → still home: 0.986 · 44.2 = 43.6 ms does not cover the 49.2 ms detour', { state: cold }, 'eu-central-1', 43.6],
+    ['GRU, nothing learned (P(miss) 0.5) → us-east-1, credit 22.1 ms', {}, 'us-east-1', 22.1],
+    ['GRU, us-east-1 half-open → no credit for a region that may be failing', { health: { 'us-east-1': 'half-open' } }, 'eu-central-1', 0],
+  ])('%s', (_name, input, want, usEast1Credit) => {
+    const d = pick(input);
+    expect(d.candidates[0]!.region).toBe(want);
+    expect(Math.abs(credit(d, 'us-east-1') - usEast1Credit)).toBeLessThanOrEqual(0.15);
+    expect(credit(d, 'eu-central-1')).toBe(0);
+  });
+
+  it('the credit changes the ranking only: expectedMs is the same with and without it', () => {
+    const myopic = pick({ config: { hitPrior: 0.25, placementValue: 0 } });
+    const credited = pick({ config: { hitPrior: 0.25 } });
+    const byRegion = (d: ReturnType<typeof pick>) => Object.fromEntries(d.candidates.map((c) => [c.region, c.expectedMs]));
+    expect(byRegion(credited)).toEqual(byRegion(myopic));
+    expect(credited.candidates[0]!.expectedMs).toBeGreaterThan(credited.candidates.find((c) => c.isHome)!.expectedMs);
+  });
+});
+
 describe('routing decision: service and work times', () => {
   it.each<[string, 'hit' | 'work', number, boolean]>([
     ['a hit service time', 'hit', 3.5, true],

@@ -98,7 +98,9 @@ describe('routing model: the picks in docs/routing.md', () => {
       expect(Math.abs(c.missCostMs - want)).toBeLessThanOrEqual(0.15);
     }
     expect([home.region, home.forwardRttMs, home.missCostMs]).toEqual(['eu-central-1', 0, 30]); // 0.5 × 60
-    for (let i = 1; i < d.candidates.length; i++) expect(d.candidates[i]!.expectedMs).toBeGreaterThanOrEqual(d.candidates[i - 1]!.expectedMs);
+    // Ranked by expected latency minus the placement credit (docs/routing.md, "Placement credit").
+    const rank = (c: (typeof d.candidates)[number]) => c.expectedMs - c.placementCreditMs;
+    for (let i = 1; i < d.candidates.length; i++) expect(rank(d.candidates[i]!)).toBeGreaterThanOrEqual(rank(d.candidates[i - 1]!) - 0.15);
   });
 });
 

@@ -119,7 +119,7 @@ export const DEFAULT_ROUTING_CONFIG: Readonly<RoutingConfig> = {
   probeMinSamples: 2,
   probeRefreshMs: 15_000,
   probeMinIntervalMs: 5_000,
-  placementValue: 0.5,
+  placementValue: 1,
 };
 
 function cfgOf(partial?: Partial<RoutingConfig>): RoutingConfig {
