@@ -126,7 +126,7 @@ function geoSection(r: SuiteResult<GeoResults>, dir: string, files: string[]): s
     const withEvent = runs.filter((x) => x.event);
     if (withEvent.length) {
       const e0 = withEvent[0]!.event!;
-      out.push(`\n${e0.kind === 'degrade' ? `${e0.region} +${cfg.degradeMs} ms on the edge → region leg` : `${e0.region} SIGKILLed`} at ${e0.atS} s (when the first policy had issued half its requests). "To region" counts edge misses ${e0.kind === 'kill' ? 'that tried' : 'answered by'} ${e0.region}.`);
+      out.push(`\n${e0.kind === 'degrade' ? `${e0.region} +${cfg.degradeMs} ms on the edge → region leg` : `${e0.region} SIGKILLed`} at ${e0.atS} s (when the first policy had issued ${Math.round(Number(cfg.eventAt ?? 0.5) * 100)} % of its requests). "To region" counts edge misses ${e0.kind === 'kill' ? 'that tried' : 'answered by'} ${e0.region}.`);
       out.push(
         table(
           ['policy', 'share to region before', 'after: 0–10 s', '10–30 s', '> 30 s', 'requests to region > 1 s after', 'last one after (s)', 'errors after', 'failovers after', 'p50 / p99 in the 10 s after'],

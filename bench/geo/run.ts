@@ -116,7 +116,7 @@ export const DEFAULT_GEO: GeoOptions = {
   seed: 7,
   seeds: [7, 8, 9],
   regime: { requests: 12000, images: 2, transforms: 2, zipfS: 1.0, warmup: 0.5 },
-  requests: 600,
+  requests: 700,
   concurrency: 2,
   warmup: 0.3,
   images: 12,
@@ -127,10 +127,10 @@ export const DEFAULT_GEO: GeoOptions = {
   degradeRegion: 'us-east-1',
   degradeMs: 150,
   killRegion: 'ap-southeast-1',
-  eventAt: 0.5,
+  eventAt: 0.35,
   maxSecondsPerRun: 100,
   basePort: 9500,
-  nice: -10,
+  nice: -19,
   log: (m) => console.log(m),
 };
 

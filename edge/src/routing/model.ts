@@ -78,6 +78,8 @@ export interface RoutingConfig {
   probeMinSamples: number;
   probeRefreshMs: number;
   probeMinIntervalMs: number;
+  /** A closed region whose last answer failed is probed again at most this often (explore.ts `confirm`). */
+  probeConfirmIntervalMs: number;
   /**
    * Placement credit: a miss answered through a non-home region leaves the variant in that
    * region's cache, so the next requests for it from that region's side of the world are answered
@@ -119,6 +121,7 @@ export const DEFAULT_ROUTING_CONFIG: Readonly<RoutingConfig> = {
   probeMinSamples: 2,
   probeRefreshMs: 15_000,
   probeMinIntervalMs: 5_000,
+  probeConfirmIntervalMs: 100,
   placementValue: 1,
 };
 
