@@ -296,7 +296,12 @@ const median = (xs: number[]) => {
 };
 
 /** The few numbers a reader wants first, each beside its baseline from the same run. */
-function headlines(geo?: SuiteResult<GeoResults>, transform?: SuiteResult<TransformResults>, edge?: SuiteResult<EdgeResults>): string[] {
+function headlines(
+  geo?: SuiteResult<GeoResults>,
+  transform?: SuiteResult<TransformResults>,
+  edge?: SuiteResult<EdgeResults>,
+  statics?: SuiteResult<StaticResults>,
+): string[] {
   const out: string[] = [];
   const steady = geo?.results.scenarios.steady;
   const targets = geo?.results.targets ?? [];
@@ -329,7 +334,17 @@ function headlines(geo?: SuiteResult<GeoResults>, transform?: SuiteResult<Transf
     const e = edge.results;
     out.push(`- **Edge in workerd** (concurrency 1, p50): HIT ${e.hit.pixmesh.p50} ms vs a bare cached-body worker ${e.hit.bare.p50} ms (+${e.hit.overheadP50Ms}); MISS path +${e.miss.overheadNoCacheP50Ms ?? '–'} ms over the region without the local Cache API (a bare pass-through worker: +${e.miss.passThroughOverheadP50Ms ?? '–'} ms); decideRoute ${e.decide.usPerDecision} µs.`);
   }
+  if (statics) {
+    const h = statics.results.hit;
+    out.push(`- **Files other than images** (a ~100 KB JS file, br, concurrency 1, p50): edge HIT ${h.pixmesh.p50} ms vs a bare cached-body worker ${h.bare.p50} ms (+${h.overheadP50Ms} ms; per round ${h.overheadP50MsPerRound?.join(' / ') ?? '–'}; budget ${h.budgetP50Ms} ms); first compressed response ${statics.results.compressed.first.p50} ms (${statics.results.compressed.ratioP50}× the cached one).`);
+  }
   return out;
+}
+
+/** The parts of bench/results/static.json the report reads. */
+interface StaticResults {
+  hit: { pixmesh: { p50: number }; bare: { p50: number }; overheadP50Ms: number; overheadP50MsPerRound?: number[]; budgetP50Ms: number };
+  compressed: { first: { p50: number }; ratioP50: number };
 }
 
 export function writeReport(dir = resultsDir()): { readme: string; charts: string[] } {
@@ -347,7 +362,7 @@ export function writeReport(dir = resultsDir()): { readme: string; charts: strin
     '',
     'Everything runs on one machine over loopback: injected network delays are real waits, but transforms, workerd, the six origins and the load generator share the same cores. The 1-minute load average is recorded with the results; other work on the machine inflates absolute times (ratios between engines and policies measured in the same run are the robust figures).',
   ];
-  const h = headlines(geo, transform, edge);
+  const h = headlines(geo, transform, edge, readSuite<StaticResults>('static', dir));
   if (h.length) parts.push('', '## Headlines', '', ...h);
   if (geo) parts.push('', geoSection(geo, dir, files));
   if (transform) parts.push('', transformSection(transform, dir, files));

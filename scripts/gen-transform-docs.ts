@@ -26,6 +26,7 @@ import {
 import { MAX_TEXT_PIXELS } from '../origin/src/pipeline/steps/text.js';
 import { newDefaultConfig } from '../origin/src/pipeline/config.js';
 import { DECODE, FINALIZE, PREPARE, STEP_PIPELINE } from '../origin/src/pipeline/pipeline.js';
+import { FACE_TIMEOUT_MS, PROBE_MAX } from '../origin/src/pipeline/faces.js';
 
 export const DOC_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'transformations.md');
 
@@ -147,6 +148,16 @@ export function renderTransformDocs(): string {
     '| parameter | SDK name | values | meaning | example |',
     '|---|---|---|---|---|',
     ...TEXT_PARAMS.map(paramRow),
+    '',
+    '## Face focus',
+    '',
+    `\`fo-face\` uses a real face detector: face-api's TinyFaceDetector (@vladmandic/face-api, MIT; its 190 KB weights ship inside the npm package) on TensorFlow.js' WebAssembly backend (the .wasm ships inside @tensorflow/tfjs-backend-wasm). Nothing is downloaded at install or run time. The model is loaded once per origin process, on the first \`fo-face\` render (about 1 s, more on a loaded machine).`,
+    '',
+    `- The detector sees a copy of the step's image scaled to at most ${PROBE_MAX} px on its longest side (its input size): faces smaller than about 4 % of the image's longest side are not found. Faces scoring under 0.5, or under 90 % of the best face's score, are dropped; the crop holds ALL remaining faces (their union box).`,
+    `- One detection runs at a time per process; a render waits at most ${FACE_TIMEOUT_MS / 1000} s (and never past its own deadline) for its turn and the detection, else it answers \`503 EBUSY\` (retryable) — never a guessed crop that would be cached. Results are cached per probe (a hash of its pixels, ${'1000'} entries per process): every variant of one original that reaches \`fo-face\` with the same pixels (any w, h, z, format) runs one detection. Detections run (not cached) and their time appear in Server-Timing as \`face;dur=…;desc=<count>\` and in the \`pixmesh_origin_stage_duration_seconds{stage="face"}\` histogram.`,
+    '- With `w` and `h` (crop `maintain_ratio` or `maintain_ratio_no_enlarge`): the region cut is the smallest box of the output\'s aspect ratio that holds the faces, divided by `z` (`z-0.5`: twice as wide, more context; `z-2`: half, into the face), shrunk to fit the image and moved inside it; it is then resized to w×h. Without a size: the faces\' box itself, divided by `z`. With `cm-extract` / `cm-pad_extract`: the w×h region is centred on the faces (no scaling; `z` is not used). Pad modes (`cm-pad_resize…`) and `c-force` / `at_max` / `at_least` do not crop, so `fo-face` positions nothing there (centre).',
+    '- No face found: the centre, as ImageKit (the same pixels as no `fo`); without a size the image is unchanged.',
+    '- `fo-custom` does the same with the file\'s saved `customCoordinates` (`x,y,width,height` in the original\'s pixels, set at upload or with the update API; scaled when an earlier chain step resized the image). Only media-library files have them, read in the account\'s home region; a file without them (or rendered on failover in another region) gets the centre. Changing a file\'s customCoordinates does not purge its cached variants: purge the file\'s URL after the change.',
     '',
     '## Known ImageKit parameters that are not supported (yet)',
     '',

@@ -24,6 +24,11 @@ export interface S3Origin {
   accessKeyId?: string;
   secretAccessKey?: string;
   forcePathStyle?: boolean;
+  /**
+   * Absent for the account file's S3 origins (the operator's). Set on origins made through the API
+   * (origin/src/account-origins.ts): false = the endpoint must resolve to public addresses only.
+   */
+  allowPrivateNetwork?: boolean;
 }
 export interface WebOrigin {
   type: 'web';
@@ -61,6 +66,8 @@ export interface Account {
   backupRegion?: RegionId;
   /** Media-library settings: upload-from-URL may reach private addresses; a per-account upload cap. */
   mediaLibrary?: { allowPrivateNetwork: boolean; maxUploadBytes?: number };
+  /** Origins the customer makes through the API may reach private addresses (operator opt-in; default false). */
+  managedOrigins?: { allowPrivateNetwork: boolean };
 }
 
 export const DEFAULT_ACCOUNT_DEFAULTS: AccountDefaults = { quality: 80, autoFormat: true, avif: false, autoRotate: true };
@@ -199,6 +206,7 @@ export function validateAccountFile(data: unknown): Account[] {
                   accessKeyId: o.accessKeyId as string | undefined,
                   secretAccessKey: o.secretAccessKey as string | undefined,
                   forcePathStyle: o.forcePathStyle === undefined ? o.endpoint !== undefined : Boolean(o.forcePathStyle),
+                  ...(o.allowPrivateNetwork !== undefined ? { allowPrivateNetwork: allowPrivateNetwork === true } : {}),
                 });
                 break;
               }
@@ -250,6 +258,14 @@ export function validateAccountFile(data: unknown): Account[] {
         }
     }
 
+    let managedOrigins: Account['managedOrigins'];
+    if (raw.managedOrigins !== undefined) {
+      const m = raw.managedOrigins;
+      if (!isObj(m) || Object.keys(m).some((k) => k !== 'allowPrivateNetwork') || (m.allowPrivateNetwork !== undefined && typeof m.allowPrivateNetwork !== 'boolean'))
+        problems.push(`${at('managedOrigins')} must be { "allowPrivateNetwork": boolean }`);
+      else managedOrigins = { allowPrivateNetwork: m.allowPrivateNetwork === true };
+    }
+
     if (problems.length > before) return;
     accounts.push({
       id,
@@ -265,6 +281,7 @@ export function validateAccountFile(data: unknown): Account[] {
       endpoints,
       backupRegion,
       mediaLibrary,
+      ...(managedOrigins ? { managedOrigins } : {}),
     });
   });
   if (problems.length) throw new AccountFileError(problems);

@@ -12,10 +12,16 @@ import type { Env } from './env.js';
 /** Short, so configuration changed through the API (origin/src/account-config.ts) is seen within seconds. */
 const TTL_MS = 5_000;
 let cached: { index: AccountIndex; at: number; source: string } | undefined;
+/** The region asked first on the next read (the home region of a change made through this isolate). */
+let preferred: string | undefined;
 
-/** Drop this isolate's copy (after a configuration change made through it); a stale copy is kept for outages. */
-export function forgetAccounts(): void {
+/**
+ * Drop this isolate's copy (after a configuration change made through it); a stale copy is kept
+ * for outages. `fromRegion` (the changed account's home, which applied it at once) is asked first.
+ */
+export function forgetAccounts(fromRegion?: string): void {
   if (cached && cached.source === 'regions') cached = { ...cached, at: 0 };
+  preferred = fromRegion;
 }
 
 export async function loadAccounts(env: Env): Promise<AccountIndex> {
@@ -26,7 +32,8 @@ export async function loadAccounts(env: Env): Promise<AccountIndex> {
   if (cached && Date.now() - cached.at < TTL_MS) return cached.index;
   const urls = parseRegionUrls(env.PIXMESH_REGION_URLS);
   let lastError = '';
-  for (const region of Object.keys(urls)) {
+  const order = Object.keys(urls).sort((a, b) => Number(b === preferred) - Number(a === preferred));
+  for (const region of order) {
     const base = urls[region as keyof typeof urls];
     if (!base) continue;
     try {
@@ -38,6 +45,7 @@ export async function loadAccounts(env: Env): Promise<AccountIndex> {
       }
       const text = await res.text();
       cached = { index: AccountIndex.fromJson(text), at: Date.now(), source: 'regions' };
+      // Until the TTL ends: by then every region has polled the change.
       return cached.index;
     } catch (e) {
       lastError = `${region}: ${(e as Error).message}`;

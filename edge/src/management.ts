@@ -217,9 +217,19 @@ export const LIBRARY_ROUTES: [string, string][] = [
   ['PATCH', '/v1/named-transformations/:id'],
   ['DELETE', '/v1/named-transformations/:id'],
   ['GET', '/v1/accounts/usage'],
+  ['GET', '/v1/accounts/origins'],
+  ['POST', '/v1/accounts/origins'],
+  ['GET', '/v1/accounts/origins/:id'],
+  ['PUT', '/v1/accounts/origins/:id'],
+  ['DELETE', '/v1/accounts/origins/:id'],
+  ['GET', '/v1/accounts/url-endpoints'],
+  ['POST', '/v1/accounts/url-endpoints'],
+  ['GET', '/v1/accounts/url-endpoints/:id'],
+  ['PUT', '/v1/accounts/url-endpoints/:id'],
+  ['DELETE', '/v1/accounts/url-endpoints/:id'],
 ];
 /** Calls that change the account's configuration: this isolate re-reads the directory at once. */
-const CONFIG_PREFIXES = ['/v1/named-transformations'];
+const CONFIG_PREFIXES = ['/v1/named-transformations', '/v1/accounts/origins', '/v1/accounts/url-endpoints'];
 
 /** Records the purges a home answer names (URI-encoded JSON [{path, prefix}]). */
 async function recordFromHeader(env: Env, accountId: string, header: string | null): Promise<void> {
@@ -361,7 +371,8 @@ export function managementRoutes(deliver?: Deliver): Hono<ManagementVars> {
       const account = c.var.account;
       for (const name of ['fileId', 'versionId', 'jobId', 'id'] as const) {
         const v = c.req.param(name as never) as string | undefined;
-        if (v !== undefined && !/^[0-9a-f]{24}$/.test(v)) throw new PixmeshError(404, 'ENOENT', NOT_FOUND[name]);
+        // The default URL endpoint's id is "default" (as on ImageKit); every other id is 24 hex digits.
+        if (v !== undefined && !/^[0-9a-f]{24}$/.test(v) && !(name === 'id' && v === 'default')) throw new PixmeshError(404, 'ENOENT', NOT_FOUND[name]);
       }
       const q = new URLSearchParams(new URL(c.req.url).search);
       q.set('endpoint', urlEndpoint(c, account));
@@ -369,7 +380,8 @@ export function managementRoutes(deliver?: Deliver): Hono<ManagementVars> {
       const body = hasBody && c.req.raw.body ? new TextDecoder().decode(await readBodyLimited(c.req.raw.body, { maxBytes: LIBRARY_BODY_MAX_BYTES, what: 'the request body' })) : undefined;
       const res = await callHome(c, account, method, mediaPath(account, `${c.req.path}?${q}`), body === undefined ? {} : { body, contentType: 'application/json' });
       await recordFromHeader(c.env, account.id, res.headers.get(EDGE_PURGE_HEADER));
-      if (res.ok && method !== 'GET' && CONFIG_PREFIXES.some((p) => c.req.path.startsWith(p))) forgetAccounts();
+      // The home region applied the change at once (the others within their poll): read it there next.
+      if (res.ok && method !== 'GET' && CONFIG_PREFIXES.some((p) => c.req.path.startsWith(p))) forgetAccounts(account.homeRegion);
       return relay(res);
     });
 

@@ -24,6 +24,7 @@ import { badRequest, conflict, notFound } from '../../shared/errors.js';
 import type { AccountDirectory } from './accounts.js';
 import { log } from './log.js';
 import { s3Client, type S3Location } from './sources/s3.js';
+import { endpointsOf, LIMITS, newConfigId, parseEndpoint, parseOrigin, publicEndpoint, publicOrigin, seedFromFile, type StoredEndpoint, type StoredOrigin } from './account-origins.js';
 
 export interface NamedTransformation {
   id: string;
@@ -38,6 +39,9 @@ export interface AccountConfigDoc {
   v: 1;
   updatedAt: string;
   namedTransformations?: NamedTransformation[];
+  /** Origins and URL endpoints (origin/src/account-origins.ts); both stored once either changes. */
+  origins?: StoredOrigin[];
+  urlEndpoints?: StoredEndpoint[];
 }
 
 /** PIXMESH_CONTROL_BUCKET (default pixmesh-control) and PIXMESH_CONFIG_POLL_MS (default 2000). */
@@ -55,6 +59,7 @@ const seedId = (accountId: string, name: string) => crypto.createHash('sha1').up
 export function overlayOf(doc: AccountConfigDoc): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (doc.namedTransformations) out.namedTransforms = Object.fromEntries(doc.namedTransformations.filter((n) => n.enabled).map((n) => [n.name, n.transformation]));
+  if (doc.origins && doc.urlEndpoints) out.endpoints = endpointsOf(doc.origins, doc.urlEndpoints);
   return out;
 }
 
@@ -154,7 +159,15 @@ function namedList(account: Account, doc: AccountConfigDoc): NamedTransformation
 
 const NAME = /^[A-Za-z0-9_-]{1,100}$/;
 
-export function configRoutes(app: Hono<{ Variables: { account: Account } }>, deps: { control: ControlPlane; home: (id: string) => Account }): void {
+export interface ConfigRouteDeps {
+  control: ControlPlane;
+  home: (id: string) => Account;
+  /** Purges every cached variant of the account in every region; answers the edge-purge headers. */
+  purgeAll: (accountId: string) => Promise<Record<string, string>>;
+}
+
+export function configRoutes(app: Hono<{ Variables: { account: Account } }>, deps: ConfigRouteDeps): void {
+  originRoutes(app, deps);
   const P = '/internal/media/:account/v1/named-transformations';
   const body = async (c: Context) => {
     const b = (await c.req.json().catch(() => null)) as unknown;
@@ -204,5 +217,99 @@ export function configRoutes(app: Hono<{ Variables: { account: Account } }>, dep
     if (!list.some((n) => n.id === c.req.param('id'))) throw notFound('No named transformation with this id.');
     await deps.control.save(account, { ...doc, namedTransformations: list.filter((n) => n.id !== c.req.param('id')) });
     return c.body(null, 204);
+  });
+}
+
+/** Origins and URL endpoints: the stored lists, or the account file's, seeded. */
+function originLists(seed: Account, doc: AccountConfigDoc): { origins: StoredOrigin[]; urlEndpoints: StoredEndpoint[] } {
+  if (doc.origins && doc.urlEndpoints) return { origins: doc.origins, urlEndpoints: doc.urlEndpoints };
+  return seedFromFile(seed);
+}
+
+function originRoutes(app: Hono<{ Variables: { account: Account } }>, deps: ConfigRouteDeps): void {
+  const O = '/internal/media/:account/v1/accounts/origins';
+  const E = '/internal/media/:account/v1/accounts/url-endpoints';
+  const ctx = async (c: Context) => {
+    const account = deps.home(c.req.param('account')!);
+    const doc = await deps.control.load(account);
+    // Until the lists are stored, the account's endpoints are the account file's (no overlay for them).
+    return { account, doc, ...originLists(account, doc) };
+  };
+  const body = (c: Context) => c.req.json().catch(() => {
+    throw badRequest('the body must be JSON');
+  }) as Promise<unknown>;
+  /** Stores both lists, then purges what was cached under the old configuration (cache keys name the endpoint, not its origins). */
+  const save = async (x: Awaited<ReturnType<typeof ctx>>, origins: StoredOrigin[], urlEndpoints: StoredEndpoint[]) => {
+    await deps.control.save(x.account, { ...x.doc, origins, urlEndpoints });
+    return deps.purgeAll(x.account.id);
+  };
+  const missing = (what: string) => notFound(`No ${what} with this id.`);
+
+  app.get(O, async (c) => c.json((await ctx(c)).origins.map(publicOrigin)));
+  app.get(`${O}/:id`, async (c) => {
+    const o = (await ctx(c)).origins.find((x) => x.id === c.req.param('id'));
+    if (!o) throw missing('origin');
+    return c.json(publicOrigin(o));
+  });
+  app.post(O, async (c) => {
+    const b = await body(c);
+    const x = await ctx(c);
+    if (x.origins.length >= LIMITS.origins) throw badRequest(`at most ${LIMITS.origins} origins per account`);
+    const made = parseOrigin(b, newConfigId(), x.account);
+    // A new origin serves nothing until an endpoint lists it: nothing to purge.
+    await deps.control.save(x.account, { ...x.doc, origins: [...x.origins, made], urlEndpoints: x.urlEndpoints });
+    return c.json(publicOrigin(made), 201);
+  });
+  app.put(`${O}/:id`, async (c) => {
+    const b = await body(c);
+    const x = await ctx(c);
+    const cur = x.origins.find((o) => o.id === c.req.param('id'));
+    if (!cur) throw missing('origin');
+    const next = parseOrigin(b, cur.id, x.account);
+    const headers = await save(x, x.origins.map((o) => (o.id === cur.id ? next : o)), x.urlEndpoints);
+    return c.json(publicOrigin(next), 200, headers);
+  });
+  app.delete(`${O}/:id`, async (c) => {
+    const x = await ctx(c);
+    const id = c.req.param('id');
+    if (!x.origins.some((o) => o.id === id)) throw missing('origin');
+    const users = x.urlEndpoints.filter((e) => e.origins.includes(id));
+    if (users.length) throw conflict(`the origin is used by URL endpoint ${users.map((e) => `"${e.urlPrefix}" (${e.id})`).join(', ')}; remove it there first`);
+    await deps.control.save(x.account, { ...x.doc, origins: x.origins.filter((o) => o.id !== id), urlEndpoints: x.urlEndpoints });
+    return c.body(null, 204);
+  });
+
+  app.get(E, async (c) => c.json((await ctx(c)).urlEndpoints.map(publicEndpoint)));
+  app.get(`${E}/:id`, async (c) => {
+    const e = (await ctx(c)).urlEndpoints.find((x) => x.id === c.req.param('id'));
+    if (!e) throw missing('URL endpoint');
+    return c.json(publicEndpoint(e));
+  });
+  app.post(E, async (c) => {
+    const b = await body(c);
+    const x = await ctx(c);
+    if (x.urlEndpoints.length >= LIMITS.endpoints) throw badRequest(`at most ${LIMITS.endpoints} URL endpoints per account`);
+    const made = parseEndpoint(b, newConfigId(), x.origins);
+    if (x.urlEndpoints.some((e) => e.urlPrefix === made.urlPrefix)) throw conflict(`a URL endpoint with urlPrefix "${made.urlPrefix}" already exists`);
+    const headers = await save(x, x.origins, [...x.urlEndpoints, made]);
+    return c.json(publicEndpoint(made), 201, headers);
+  });
+  app.put(`${E}/:id`, async (c) => {
+    const b = await body(c);
+    const x = await ctx(c);
+    const cur = x.urlEndpoints.find((e) => e.id === c.req.param('id'));
+    if (!cur) throw missing('URL endpoint');
+    const next = parseEndpoint(b, cur.id, x.origins, cur);
+    if (x.urlEndpoints.some((e) => e.id !== cur.id && e.urlPrefix === next.urlPrefix)) throw conflict(`a URL endpoint with urlPrefix "${next.urlPrefix}" already exists`);
+    const headers = await save(x, x.origins, x.urlEndpoints.map((e) => (e.id === cur.id ? next : e)));
+    return c.json(publicEndpoint(next), 200, headers);
+  });
+  app.delete(`${E}/:id`, async (c) => {
+    const x = await ctx(c);
+    const cur = x.urlEndpoints.find((e) => e.id === c.req.param('id'));
+    if (!cur) throw missing('URL endpoint');
+    if (cur.urlPrefix === '') throw badRequest('the default URL endpoint cannot be deleted');
+    const headers = await save(x, x.origins, x.urlEndpoints.filter((e) => e.id !== cur.id));
+    return c.body(null, 204, headers);
   });
 }

@@ -62,7 +62,7 @@ export class OriginMetrics {
     });
     this.stage = new Histogram({
       name: 'pixmesh_origin_stage_duration_seconds',
-      help: 'Time per stage: fetch (original), transform (decode + operations + encode, inside renderImage), queue (wait for a transform slot), forward (to the home region), cache (result-cache lookup), store',
+      help: 'Time per stage: fetch (original), transform (decode + operations + encode, inside renderImage), queue (wait for a transform slot), forward (to the home region), cache (result-cache lookup), store, layers (layer fetch + render + composite, inside transform), face (fo-face detections run, inside transform)',
       labelNames: ['stage'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [r],

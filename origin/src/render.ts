@@ -14,7 +14,7 @@ import { variantCacheKey } from '../../shared/cache-key.js';
 import { H } from '../../shared/headers.js';
 import { contentDisposition, isActiveDocument, isCompressible, isEncoding, refuseTransformation, SVG_TYPE, transformsContent, wantsRaster, type Encoding } from '../../shared/delivery.js';
 import { decodeAccountSegment, parseImagePath, type ImageRequest } from '../../shared/request.js';
-import { parseTransformation, planLayers, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
+import { allOps, parseTransformation, planLayers, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
 import type { CacheEntry, CachedMeta } from './cache/result-cache.js';
 import { compress, resolveDelivery, sanitiseSvg } from './delivery/index.js';
 import { callRender, forwardToHome, HomeUnreachable } from './forward.js';
@@ -238,6 +238,18 @@ function prefetchLayers(deps: RegionServices, v: Variant, timing: ServerTiming):
   return start;
 }
 
+/**
+ * fo-custom: the media-library file's saved customCoordinates ("x,y,w,h", in its pixels). Only
+ * media-library originals have them; read where the account's media store is (its home region);
+ * none → fo-custom falls back to the centre (docs/transformations.md "Face focus").
+ */
+async function customFocusArea(deps: RegionServices, v: Variant, original: Original): Promise<{ x: number; y: number; w: number; h: number } | undefined> {
+  if (original.source !== 'media' || !deps.customCoordinates || !allOps(v.plan).some((o) => o.fo === 'custom')) return undefined;
+  const cc = await deps.customCoordinates(v.account.id, v.request.path);
+  const m = cc ? /^(\d+),(\d+),(\d+),(\d+)$/.exec(cc) : null;
+  return m ? { x: Number(m[1]), y: Number(m[2]), w: Number(m[3]), h: Number(m[4]) } : undefined;
+}
+
 /** At home (or on failover): original → limits → queue → pipeline → result cache. */
 async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming, store: boolean): Promise<Produced> {
   const { config } = deps;
@@ -262,7 +274,8 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
     checkRenderCost(cost, config.maxRenderCost);
     deps.budgets.take(v.account.id, cost);
     const fetchLayer = prefetchLayers(deps, v, timing);
-    const opts = { format: v.format, dpr: v.dpr, widthHint: v.widthHint, defaults: v.account.defaults, fetchLayer };
+    const focusArea = await customFocusArea(deps, v, original);
+    const opts = { format: v.format, dpr: v.dpr, widthHint: v.widthHint, defaults: v.account.defaults, fetchLayer, focusArea };
     const queuedAt = performance.now();
     out = await deps.queue.run(() => {
       timing.add('queue', performance.now() - queuedAt);
@@ -273,6 +286,10 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
           if (r.layers?.count) {
             timing.add('layers', r.layers.ms, String(r.layers.count));
             deps.metrics.stage.observe({ stage: 'layers' }, r.layers.ms / 1000);
+          }
+          if (r.layers?.faceDetections) {
+            timing.add('face', r.layers.faceMs, String(r.layers.faceDetections));
+            deps.metrics.stage.observe({ stage: 'face' }, r.layers.faceMs / 1000);
           }
           return r;
         })

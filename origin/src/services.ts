@@ -49,6 +49,8 @@ export interface RegionServices extends OriginDeps {
   purgeLocal(account: string, pathOrPrefix: string, isPrefix: boolean): Promise<LocalPurgeResult>;
   /** Remove them in EVERY region (signed internal calls; this region directly). */
   purgeVariants(account: string, pathOrPrefix: string, isPrefix: boolean): Promise<PurgeReport>;
+  /** A media-library file's saved customCoordinates ("x,y,w,h"), for fo-custom (set by app.ts once the media store exists). */
+  customCoordinates?: (account: string, path: string) => Promise<string | null | undefined>;
 }
 
 export function buildServices(deps: OriginDeps): RegionServices {

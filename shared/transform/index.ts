@@ -91,8 +91,8 @@ const OUTPUT_SPECS = PARAMS.filter((p): p is OutputSpec => p.scope === 'output' 
  * The rules mirror what the renderer consumes (origin/src/pipeline/steps/resolve.ts
  * `consumedOps`); test/unit/cache-key-property.test.ts checks key(a) = key(b) ⇒ the renderer's
  * input is the same, over generated plans:
- *   - without a size (no w, h, ar) and outside extract modes, resize does nothing: dpr, c, fo
- *     and cm-pad_resize are not read (dpr IS read by cm-extract: it scales the region);
+ *   - without a size (no w, h, ar) and outside extract modes, resize does nothing but the
+ *     fo-face / fo-custom crop: dpr, c, other fo values and cm-pad_resize are not read (dpr IS read by cm-extract: it scales the region);
  *   - x y xc yc are read only by cm-extract / cm-pad_extract; c never is by those;
  *   - ar is ignored only when w and h are both fixed: `w-auto` without Sec-CH-Width and
  *     `h-auto` resolve to "no size", and then ar decides.
@@ -104,7 +104,7 @@ function effectiveOps(ops: StepOps): StepOps {
   if (!sized && !extract) {
     delete e.dpr;
     delete e.c;
-    delete e.fo;
+    if (e.fo !== 'face' && e.fo !== 'custom') delete e.fo; // fo-face / fo-custom without a size crop to the focus box
     if (e.cm === 'pad_resize') delete e.cm;
   }
   if (!extract) {

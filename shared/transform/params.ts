@@ -58,6 +58,7 @@ export const FOCUS_VALUES: readonly Focus[] = [
   'bottom_right',
   'auto',
   'face',
+  'custom',
 ];
 export const FORMAT_VALUES = ['auto', 'jpg', 'jpeg', 'png', 'webp', 'avif', 'gif', 'orig'] as const;
 
@@ -199,10 +200,9 @@ export const PARAMS: readonly ParamSpec[] = [
     field: 'fo',
     syntax: FOCUS_VALUES.join(' | '),
     description:
-      'Focus for crops and padding. `auto` is saliency-based (libvips attention). `face` currently falls back to the same saliency strategy (no face detector yet). With `cm-extract` / `cm-pad_extract` the region is centred on the attention focal point. `fo-custom` and object names are not supported.',
+      'Focus for crops and padding. `auto` is saliency-based (libvips attention). `face` crops around the faces a detector finds (all of them; see "Face focus" below): with `w` and `h`, the smallest box of the output\'s aspect ratio holding the faces, divided by `z`; without a size, the faces\' box itself (divided by `z`). No face found: the centre, as ImageKit. `custom` does the same with the file\'s saved `customCoordinates` (media library; none: the centre). With `cm-extract` / `cm-pad_extract` the region is centred on the focal point (faces, custom area, or attention for `auto`). Object names (`fo-car`) are not supported.',
     example: 'w-300,h-300,fo-top_left',
     parse: (raw) => {
-      if (raw === 'custom') throw badTransformation('fo: fo-custom (a focus area saved on the asset) is not supported yet; use auto, face or a direction');
       if (raw !== null && /^[a-z]+$/.test(raw) && !(FOCUS_VALUES as readonly string[]).includes(raw))
         throw badTransformation(`fo: object focus (fo-${raw}) is not supported; expected one of ${FOCUS_VALUES.join(', ')}`);
       return oneOf('fo', raw, FOCUS_VALUES);
@@ -231,7 +231,7 @@ export const PARAMS: readonly ParamSpec[] = [
     group: 'Resize and crop',
     field: 'z',
     syntax: 'a number from 0.1 to 10',
-    description: 'Zoom around the face/object focus. Accepted and validated; it has an effect only once a face detector exists (fo-face currently uses saliency).',
+    description: 'Zoom for `fo-face` / `fo-custom`: the crop region around the focus box is divided by z (z-0.5 keeps twice the area around the face, z-2 crops into it); the region is kept inside the image. Without fo-face/fo-custom it has no effect.',
     example: 'w-200,h-200,fo-face,z-0.8',
     parse: (raw) => num('z', raw, { min: 0.1, max: 10 }),
     format: (v) => (v === 1 ? null : formatNumber(v)),

@@ -27,7 +27,8 @@ export type Dimension = { kind: 'px'; value: number } | { kind: 'fraction'; valu
 export type CropStrategy = 'maintain_ratio' | 'maintain_ratio_no_enlarge' | 'force' | 'at_max' | 'at_max_enlarge' | 'at_least';
 export type CropMode = 'pad_resize' | 'pad_resize_no_enlarge' | 'extract' | 'pad_extract';
 export type Gravity = 'center' | 'top' | 'left' | 'bottom' | 'right' | 'top_left' | 'top_right' | 'bottom_left' | 'bottom_right';
-export type Focus = Gravity | 'auto' | 'face';
+/** `auto`: saliency; `face`: the detected faces; `custom`: the file's saved customCoordinates. */
+export type Focus = Gravity | 'auto' | 'face' | 'custom';
 
 /** sRGB colour; `alpha` 0–1. `hex` is the canonical RRGGBB or RRGGBBAA (AA = 00–99 per ImageKit). */
 export interface Color {

@@ -30,7 +30,7 @@ import { configRoutes, ControlPlane, controlPlaneSettings } from '../account-con
 import { CustomFields } from './custom-fields.js';
 import type { UsageMeter } from './usage.js';
 import { analyse, embeddedMetadata } from './metadata.js';
-import { libraryRoutes } from './library.js';
+import { EDGE_PURGE_HEADER, libraryRoutes } from './library.js';
 import { readBodyLimited } from '../../../shared/body.js';
 import { checkStorePath, fileBytes, parseUploadForm, sniffUpload, uploadLimitFor, uniqueName } from './upload.js';
 import { DEFAULT_PURGES_PER_MIN, purgeLimiter } from '../budget.js';
@@ -143,7 +143,15 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   const controlSettings = controlPlaneSettings();
   const control = new ControlPlane(config.s3, controlSettings.bucket, deps.accounts);
   control.start(controlSettings.pollMs);
-  configRoutes(app, { control, home });
+  configRoutes(app, {
+    control,
+    home,
+    // A changed endpoint or origin: everything cached for the account may have come from the old ones.
+    purgeAll: async (accountId) => {
+      await purger.start({ account: accountId, path: '', prefix: true }, undefined, 5000);
+      return { [EDGE_PURGE_HEADER]: encodeURIComponent(JSON.stringify([{ path: '', prefix: true }])) };
+    },
+  });
   // Folder jobs still Pending when this region stopped go on.
   setTimeout(() => {
     jobs.resume().then(
@@ -315,13 +323,17 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
       }
       merged = await customFields.validate(account.id, merged, true);
     }
+    let focusChanged = false;
     const r = await store.update(
       account.id,
       c.req.param('fileId'),
       (rec) => {
         if (tags !== undefined) rec.tags = tags as string[] | null;
         if (merged) rec.customMetadata = merged;
-        if (cc !== undefined) rec.customCoordinates = cc as string | null;
+        if (cc !== undefined && rec.customCoordinates !== cc) {
+          rec.customCoordinates = cc as string | null;
+          focusChanged = true;
+        }
         if (description !== undefined) rec.description = description as string;
         if (typeof isPublished === 'boolean') rec.isPublished = isPublished;
         return rec;
@@ -329,6 +341,8 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
       account.residency === 'flexible' ? account.backupRegion : undefined,
     );
     if (!r) throw notFound('The requested file does not exist.');
+    // fo-custom variants were cut from the old focus area (docs/transformations.md "Face focus")
+    if (focusChanged) await purger.start({ account: account.id, path: r.filePath.replace(/^\/+/, ''), prefix: false }, undefined, 8000);
     return c.json(publicFile(r, endpointOf(c.req.url)));
   });
 

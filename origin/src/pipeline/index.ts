@@ -41,6 +41,11 @@ export interface RenderOptions {
    * one is a 404 ENOENT naming it). Without it, layers that need a file are 404s.
    */
   fetchLayer?: (path: string, kind: 'image' | 'font') => Promise<Buffer>;
+  /**
+   * `fo-custom`: the original's saved customCoordinates (media library), in its pixels. Absent:
+   * fo-custom falls back to the centre. Never passed on to layer images.
+   */
+  focusArea?: { x: number; y: number; w: number; h: number };
 }
 
 export interface RenderResult {
@@ -108,7 +113,7 @@ function newContext(input: Buffer, plan: TransformPlan, opts: RenderOptions, con
 /** A layer's own chain, rendered to RGBA pixels inside the parent render (same deadline, same limits). */
 async function renderSub(parent: RenderState, input: Buffer, steps: StepOps[], base: { bw: number; bh: number }): Promise<RawImage> {
   const plan: TransformPlan = { steps: steps.map((s) => ({ type: 'ops' as const, ...s })), original: false };
-  const ctx = newContext(input, plan, { ...parent.opts, format: 'png' }, parent.config, 0, parent.deadline);
+  const ctx = newContext(input, plan, { ...parent.opts, format: 'png', focusArea: undefined }, parent.config, 0, parent.deadline);
   ctx.base = base;
   ctx.layerStats = parent.layerStats;
   await run(ctx, PREPARE);

@@ -114,7 +114,7 @@ export class RenderIsolates {
       id,
       input,
       plan,
-      opts: { format: opts.format, dpr: opts.dpr, widthHint: opts.widthHint, defaults: opts.defaults, config },
+      opts: { format: opts.format, dpr: opts.dpr, widthHint: opts.widthHint, defaults: opts.defaults, config, focusArea: opts.focusArea },
       layers: opts.fetchLayer !== undefined,
     };
     try {

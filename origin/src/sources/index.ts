@@ -12,7 +12,8 @@ import { mediaBucketFor, type ServerConfig } from '../config.js';
 import type { OriginMetrics } from '../metrics.js';
 import { getS3Object } from './s3.js';
 import type { FetchLimits, Original } from './types.js';
-import { fetchFromWeb, fetchFromWebProxy } from './web.js';
+import { SafeFetchError } from './safe-fetch.js';
+import { fetchFromWeb, fetchFromWebProxy, fromFetchError } from './web.js';
 
 export type { Original } from './types.js';
 
@@ -56,7 +57,11 @@ async function tryOrigin(origin: SourceConfig, input: FetchOriginalInput, region
     }
     case 's3': {
       const key = origin.prefix ? `${origin.prefix.replace(/\/+$/, '')}/${input.path}` : input.path;
-      const obj = await getS3Object(origin, origin.bucket, key, input.maxBytes, s3TimeoutMs(region));
+      const obj = await getS3Object(origin, origin.bucket, key, input.maxBytes, s3TimeoutMs(region)).catch((e: unknown) => {
+        // A customer's S3-compatible endpoint on a refused address (its client's guarded connections).
+        const cause = e instanceof SafeFetchError ? e : (e as { cause?: unknown })?.cause;
+        throw cause instanceof SafeFetchError ? fromFetchError(cause) : e;
+      });
       return obj && { body: obj.body, contentType: obj.contentType, source: `s3:${origin.bucket}`, isPrivate: obj.metadata.isprivatefile === 'true', lastModified: obj.lastModified };
     }
     case 'web':

@@ -1,5 +1,6 @@
 /** S3 / S3-compatible access through @aws-sdk/client-s3 (clients are reused per endpoint + key). */
 import { GetObjectCommand, S3Client, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
+import { guardedAgents } from './safe-fetch.js';
 
 export interface S3Location {
   endpoint?: string;
@@ -7,15 +8,21 @@ export interface S3Location {
   accessKeyId?: string;
   secretAccessKey?: string;
   forcePathStyle?: boolean;
+  /** false: the endpoint may resolve to public addresses only (origins a customer configured); absent: trusted. */
+  allowPrivateNetwork?: boolean;
 }
 
 const clients = new Map<string, S3Client>();
 
 export function s3Client(loc: S3Location): S3Client {
-  const id = JSON.stringify([loc.endpoint, loc.region, loc.accessKeyId, loc.secretAccessKey, loc.forcePathStyle]);
+  const id = JSON.stringify([loc.endpoint, loc.region, loc.accessKeyId, loc.secretAccessKey, loc.forcePathStyle, loc.allowPrivateNetwork]);
   let client = clients.get(id);
   if (!client) {
+    // A customer's endpoint connects only where safe-fetch would (names checked on every connection).
+    const guard = loc.allowPrivateNetwork === undefined ? undefined : guardedAgents(loc.allowPrivateNetwork);
+    if (guard && loc.endpoint) guard.checkLiteral(new URL(loc.endpoint).hostname);
     client = new S3Client({
+      ...(guard ? { requestHandler: { httpAgent: guard.httpAgent, httpsAgent: guard.httpsAgent } } : {}),
       endpoint: loc.endpoint,
       region: loc.region,
       forcePathStyle: loc.forcePathStyle ?? Boolean(loc.endpoint),

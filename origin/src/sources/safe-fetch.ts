@@ -92,6 +92,24 @@ function guardedLookup(allowed: (ip: string) => boolean, resolve: LookupFn): net
   }) as unknown as net.LookupFunction;
 }
 
+/**
+ * http/https agents whose connections pass the same address policy (for clients that take an
+ * agent, such as the S3 client of an origin a customer configured). IP literals skip `lookup`:
+ * `checkLiteral` refuses those before a request is made.
+ */
+export function guardedAgents(allowPrivateNetwork: boolean): { httpAgent: http.Agent; httpsAgent: https.Agent; checkLiteral: (hostname: string) => void } {
+  const allowed = addressPolicy({ allowPrivateNetwork, maxBytes: 0 });
+  const lookup = guardedLookup(allowed, dns.lookup as unknown as LookupFn);
+  return {
+    httpAgent: new http.Agent({ keepAlive: true, lookup }),
+    httpsAgent: new https.Agent({ keepAlive: true, lookup }),
+    checkLiteral: (hostname) => {
+      const host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+      if (net.isIP(host) && !allowed(host)) throw blocked(host, host);
+    },
+  };
+}
+
 interface Hop {
   status: number;
   headers: http.IncomingHttpHeaders;

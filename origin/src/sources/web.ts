@@ -54,10 +54,10 @@ export async function fetchFromWeb(origin: WebOrigin, path: string, extraQuery: 
   }
 }
 
-/** `example.com` matches itself only; `*.example.com` matches its subdomains (not itself). */
+/** `example.com` matches itself only; `*.example.com` matches its subdomains (not itself); `*` any host (the SSRF guard still applies). */
 export function hostAllowed(host: string, allowHosts: string[]): boolean {
   const h = host.toLowerCase().replace(/\.$/, '');
-  return allowHosts.some((a) => (a.startsWith('*.') ? h.endsWith(a.slice(1)) && h.length > a.length - 1 : h === a));
+  return allowHosts.some((a) => a === '*' || (a.startsWith('*.') ? h.endsWith(a.slice(1)) && h.length > a.length - 1 : h === a));
 }
 
 /** The absolute URL a web-proxy path names, or null when the path is not one (another origin may serve it). */

@@ -7,6 +7,8 @@ import sharp from 'sharp';
 import { badTransformation } from '../../../../shared/errors.js';
 import { budget, checkOutputSize, exactDims, materialise, PHASE, setDims, usePhase, type RenderState } from '../context.js';
 import type { Color } from '../../../../shared/transform/index.js';
+import { focusRegion } from '../faces.js';
+import { focusBox } from './focus.js';
 import { DEFAULT_PAD, gravityOffset, sharpColor, sharpPosition, stepColor } from './util.js';
 
 /** ImageKit: dpr is ignored when the result would be under 1 px or over 5000 px. */
@@ -22,8 +24,12 @@ export async function resize(ctx: RenderState): Promise<void> {
   const o = ctx.ops;
   if (o.cm === 'extract' || o.cm === 'pad_extract') return extract(ctx);
   let { w, h } = o;
-  if (w === undefined && h === undefined && o.ar === undefined) return;
   const pad = o.cm === 'pad_resize' || o.cm === 'pad_resize_no_enlarge';
+  const focused = (o.fo === 'face' || o.fo === 'custom') && !pad;
+  if (w === undefined && h === undefined && o.ar === undefined) {
+    if (focused) await cropToFocus(ctx, undefined); // fo-face / fo-custom without a size: the focus box itself
+    return;
+  }
   const padColor = pad ? await stepColor(ctx) : undefined; // bg-dominant reads the pixels: before queuing anything
   const { width: cw, height: ch } = await exactDims(ctx);
   if (o.ar !== undefined) {
@@ -43,6 +49,10 @@ export async function resize(ctx: RenderState): Promise<void> {
   if (w !== undefined && h !== undefined && o.cm === 'pad_resize_no_enlarge' && (cw > w || ch > h) === false) {
     // smaller than the box: padded at its own size (never upscaled)
     return padAtSize(ctx, cw, ch, w, h, padColor ?? DEFAULT_PAD);
+  }
+  if (focused && w !== undefined && h !== undefined && (o.c === 'maintain_ratio' || o.c === 'maintain_ratio_no_enlarge')) {
+    // the region of the output's aspect around the faces / custom area; the resize below scales it
+    if (await cropToFocus(ctx, w / h)) return resize(ctx);
   }
   if (w !== undefined && h !== undefined && o.c === 'maintain_ratio_no_enlarge' && !o.cm) {
     const s = Math.min(1, Math.max(w / cw, h / ch));
@@ -145,8 +155,13 @@ async function extract(ctx: RenderState): Promise<void> {
   const [dw, dh] = applyDpr(w, h, o.dpr);
   w = dw!;
   h = dh!;
-  const smart = (o.fo === 'auto' || o.fo === 'face') && o.x === undefined && o.y === undefined && o.xc === undefined && o.yc === undefined;
-  const g = smart ? await attentionOffset(ctx, w, h) : gravityOffset(o.fo, cw - w, ch - h);
+  const free = o.x === undefined && o.y === undefined && o.xc === undefined && o.yc === undefined;
+  const box = free && (o.fo === 'face' || o.fo === 'custom') ? await focusBox(ctx) : undefined;
+  const g = box
+    ? { left: centredAxis(box.x + box.w / 2, w, cw), top: centredAxis(box.y + box.h / 2, h, ch) }
+    : free && o.fo === 'auto'
+      ? await attentionOffset(ctx, w, h)
+      : gravityOffset(o.fo, cw - w, ch - h);
   const left = o.x ?? (o.xc !== undefined ? Math.round(o.xc - w / 2) : g.left);
   const top = o.y ?? (o.yc !== undefined ? Math.round(o.yc - h / 2) : g.top);
   checkOutputSize(ctx.config, w, h, `cm-${o.cm}`);
@@ -181,10 +196,32 @@ async function extract(ctx: RenderState): Promise<void> {
   setDims(ctx, w, h, 'cm-pad_extract');
 }
 
+/** Offset of a `size` region centred on `focal` in `space`: kept inside where it fits, centred where it does not. */
+const centredAxis = (focal: number, size: number, space: number) =>
+  size <= space ? Math.min(space - size, Math.max(0, Math.round(focal - size / 2))) : Math.floor((space - size) / 2);
+
 /**
- * fo-auto (and fo-face, until a detector exists) for extract modes: libvips' attention strategy
- * finds the focal point on a small probe, and the region is centred on it (kept inside the image
- * on axes where it fits).
+ * fo-face / fo-custom: cut the region around the focus box (faces, or the saved custom area;
+ * `aspect` = the output's w÷h, undefined = the box's own) divided by z. False when there is no
+ * focus box (no face found, no custom coordinates): the caller goes on as fo-center.
+ */
+async function cropToFocus(ctx: RenderState, aspect: number | undefined): Promise<boolean> {
+  const box = await focusBox(ctx);
+  const what = `fo-${ctx.ops.fo}`;
+  ctx.ops = { ...ctx.ops, fo: 'center' }; // decided: the rest of the step sees a plain centre focus
+  if (!box) return false;
+  const { width: cw, height: ch } = await exactDims(ctx);
+  const r = focusRegion(box, cw, ch, aspect, ctx.ops.z);
+  if (r.x === 0 && r.y === 0 && r.w === cw && r.h === ch) return true;
+  await usePhase(ctx, PHASE.preExtract);
+  ctx.img = ctx.img.extract({ left: r.x, top: r.y, width: r.w, height: r.h });
+  setDims(ctx, r.w, r.h, what);
+  return true;
+}
+
+/**
+ * fo-auto for extract modes: libvips' attention strategy finds the focal point on a small probe,
+ * and the region is centred on it (kept inside the image on axes where it fits).
  */
 async function attentionOffset(ctx: RenderState, w: number, h: number): Promise<{ left: number; top: number }> {
   await materialise(ctx);
@@ -201,7 +238,5 @@ async function attentionOffset(ctx: RenderState, w: number, h: number): Promise<
     .toBuffer({ resolveWithObject: true });
   const fx = (info.attentionX ?? (cw * s) / 2) / s;
   const fy = (info.attentionY ?? (ch * s) / 2) / s;
-  const axis = (focal: number, size: number, space: number) =>
-    size <= space ? Math.min(space - size, Math.max(0, Math.round(focal - size / 2))) : Math.floor((space - size) / 2);
-  return { left: axis(fx, w, cw), top: axis(fy, h, ch) };
+  return { left: centredAxis(fx, w, cw), top: centredAxis(fy, h, ch) };
 }

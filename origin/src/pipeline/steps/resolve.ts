@@ -40,6 +40,8 @@ export interface ResolvedOps {
   y?: number;
   xc?: number;
   yc?: number;
+  /** Zoom around the fo-face / fo-custom focus box (1 = none). */
+  z: number;
   dpr: number;
   bl?: number;
   grayscale?: boolean;
@@ -60,7 +62,7 @@ export interface ResolvedOps {
   cr?: ColorReplace;
 }
 
-export const EMPTY_OPS: ResolvedOps = { c: 'maintain_ratio', fo: 'center', dpr: 1, rt: 0 };
+export const EMPTY_OPS: ResolvedOps = { c: 'maintain_ratio', fo: 'center', z: 1, dpr: 1, rt: 0 };
 
 function evaluate(key: string, v: NumOrExpr, scope: Parameters<typeof evalExpr>[1]): number {
   if (!isExpr(v)) return v;
@@ -88,7 +90,7 @@ export function consumedOps(r: ResolvedOps): ResolvedOps {
   if (!extract && out.w === undefined && out.h === undefined && out.ar === undefined) {
     out.dpr = EMPTY_OPS.dpr;
     out.c = EMPTY_OPS.c;
-    out.fo = EMPTY_OPS.fo;
+    if (out.fo !== 'face' && out.fo !== 'custom') out.fo = EMPTY_OPS.fo; // fo-face / fo-custom without a size crop to the focus box
     if (out.cm === 'pad_resize') delete out.cm;
   }
   if (!extract) {
@@ -139,6 +141,7 @@ export async function resolveStep(ctx: RenderState, ops: StepOps): Promise<Resol
     y: pos('y', ops.y),
     xc: pos('xc', ops.xc),
     yc: pos('yc', ops.yc),
+    z: ops.z ?? 1,
     dpr: ops.dpr === 'auto' ? (hints.dpr ?? 1) : (ops.dpr ?? 1),
     bl: ops.bl,
     grayscale: ops.grayscale,

@@ -26,15 +26,16 @@ const GRAVITY: Record<Gravity, string> = {
   bottom_right: 'southeast',
 };
 
-/** sharp `position` for a focus: a gravity name, or the attention strategy for auto/face. */
+/** sharp `position` for a focus: a gravity name, or the attention strategy for auto (face/custom crop before this, else centre). */
 export function sharpPosition(fo: Focus, smart: boolean): string | number {
-  if (fo === 'auto' || fo === 'face') return smart ? 16 /* sharp.strategy.attention */ : 'centre';
+  if (fo === 'auto') return smart ? 16 /* sharp.strategy.attention */ : 'centre';
+  if (fo === 'face' || fo === 'custom') return 'centre';
   return GRAVITY[fo];
 }
 
 /** Offset of a `size` box inside `space` (may be negative when the box is larger) for a gravity. */
 export function gravityOffset(fo: Focus, spaceW: number, spaceH: number): { left: number; top: number } {
-  const g = fo === 'auto' || fo === 'face' ? 'center' : fo;
+  const g = fo === 'auto' || fo === 'face' || fo === 'custom' ? 'center' : fo;
   const left = g.includes('left') ? 0 : g.includes('right') ? spaceW : Math.floor(spaceW / 2);
   const top = g.includes('top') ? 0 : g.includes('bottom') ? spaceH : Math.floor(spaceH / 2);
   return { left, top };

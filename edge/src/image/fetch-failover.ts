@@ -1,0 +1,92 @@
+/**
+ * Phase "fetch-failover": ask the ranked regions in order within one deadline for the whole
+ * request; a region that fails (network, timeout, a 5xx that is not request-scoped) hands over to
+ * the next. Every attempt is reported to the routing model. Sets job.upstream when a region answered.
+ */
+import { PixmeshError, upstreamFailed } from '../../../shared/errors.js';
+import { H } from '../../../shared/headers.js';
+import { internalFetch, InternalUnreachable } from '../../../shared/internal-fetch.js';
+import type { RegionId } from '../../../shared/regions.js';
+import { procFromServerTiming, routingState } from '../routing-state.js';
+import type { ImageJob, ImagePhase } from './job.js';
+
+/** One deadline for the whole request, failovers included. */
+const OVERALL_DEADLINE_MS = 20_000;
+/** A single attempt may use at most this much of it, so a hung region leaves time to fail over. */
+const ATTEMPT_TIMEOUT_MS = 12_000;
+
+/** The internal headers that tell the region what the edge decided (format, encoding, hints, signature). */
+function internalHeaders(job: ImageJob): Headers {
+  const { c, hints, decision } = job;
+  const base = new Headers();
+  base.set(H.format, job.format);
+  base.set(H.signed, job.signature.signed ? 'true' : 'false');
+  base.set(H.encoding, job.encoding);
+  if (hints.dpr !== undefined) base.set(H.dpr, String(hints.dpr));
+  if (hints.width !== undefined) base.set(H.width, String(hints.width));
+  base.set(H.requestId, c.req.header('cf-ray') ?? crypto.randomUUID());
+  if (decision.location.colo) base.set(H.edgeColo, decision.location.colo);
+  return base;
+}
+
+export const fetchWithFailover: ImagePhase = {
+  name: 'fetch-failover',
+  async run(job) {
+    const { c, account, decision, urls } = job;
+    const internalPath = `/internal/render/${encodeURIComponent(account.id)}${job.pathAfterAccount}${job.url.search}`;
+    const base = internalHeaders(job);
+    const deadline = job.started + OVERALL_DEADLINE_MS;
+    job.tried = [];
+
+    for (const candidate of decision.candidates) {
+      const region: RegionId = candidate.region;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      if (!routingState.takeAttemptLease(region) && !decision.allOpen) continue;
+      job.tried.push(region);
+      const t0 = Date.now();
+      let res: Response;
+      try {
+        res = await internalFetch({
+          secret: c.env.PIXMESH_INTERNAL_SECRET,
+          baseUrl: urls[region],
+          target: region,
+          pathAndQuery: internalPath,
+          headers: base,
+          timeoutMs: Math.min(ATTEMPT_TIMEOUT_MS, remaining),
+        });
+      } catch (e) {
+        if (!(e instanceof InternalUnreachable)) throw e;
+        routingState.report({ region, result: e.timedOut ? 'timeout' : 'network-error' });
+        job.lastError = upstreamFailed(`${region} ${e.timedOut ? 'timed out' : 'unreachable'}`, e.timedOut ? 504 : 502);
+        continue;
+      }
+      const ttfb = Date.now() - t0;
+      const requestScoped = res.status >= 500 && res.headers.get(H.errorScope) === 'request';
+      routingState.report({
+        region,
+        result: res.status,
+        colo: decision.location.colo,
+        accountId: account.id,
+        ttfbMs: ttfb,
+        procMs: procFromServerTiming(res.headers.get('server-timing')),
+        regionCache: res.headers.get(H.regionCache),
+        regionHitRatio: res.headers.get(H.regionHitRatio),
+        requestScopedError: requestScoped,
+        variantKey: job.key.url,
+        evidence: candidate.evidence,
+        processedBy: res.headers.get(H.processedBy),
+        home: account.homeRegion,
+      });
+      c.executionCtx.waitUntil(routingState.flush(c.env));
+      // Another region would fail the same way on a request-scoped error: answer it, don't fail over.
+      if (res.status >= 500 && !requestScoped) {
+        job.lastError = new PixmeshError(res.status === 504 ? 504 : 502, 'EUPSTREAM', `${region} answered ${res.status}`);
+        await res.body?.cancel();
+        continue;
+      }
+      job.upstream = { res, region, ttfbMs: ttfb };
+      return;
+    }
+  },
+};

@@ -1,0 +1,209 @@
+/**
+ * Account configuration through the official @imagekit/nodejs client against a cluster (s3rver,
+ * two regions, the edge in workerd): `accounts.origins.*` and `accounts.urlEndpoints.*`, used by
+ * delivery end to end. Accounts: `cfg` (home eu-central-1; its API-made origins may reach
+ * loopback because the account file opts in, for the test's s3rver and web server) and `tenant`
+ * (no opt-in: a customer's origin on a private address is refused).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import ImageKit from '@imagekit/nodejs';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { s3Client } from '../../origin/src/sources/s3.js';
+import { startTestCluster, stopTestCluster, type TestCluster } from '../helpers/cluster.js';
+import { freePortBase } from '../origin/helpers.js';
+
+const CFG = { id: 'cfg', privateKey: 'private_cfg_api_0123456789', publicKey: 'public_cfg_api' };
+const TENANT = { id: 'tenant', privateKey: 'private_tenant_api_0123456789', publicKey: 'public_tenant_api' };
+const SECRET = 'S3RVER';
+
+let cluster: TestCluster;
+let s3Port: number;
+let web: http.Server;
+let webUrl: string;
+const s3 = () => s3Client({ endpoint: `http://127.0.0.1:${s3Port}`, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', forcePathStyle: true });
+const ik = (key = CFG.privateKey) => new ImageKit({ privateKey: key, baseURL: cluster.edgeUrl, maxRetries: 0 });
+const get = (p: string) => fetch(cluster.edgeUrl + p, { headers: { 'x-pixmesh-colo': 'FRA', accept: 'image/jpeg' } });
+const image = (width: number, height: number, colour: string) => sharp({ create: { width, height, channels: 3, background: colour } }).jpeg().toBuffer();
+const widthOf = async (res: Response) => (await sharp(Buffer.from(await res.arrayBuffer())).metadata()).width;
+
+/** Polls until the URL answers `status` (a change is in effect everywhere within 10 s: docs/management-api.md). */
+async function until(p: string, ok: (res: Response) => Promise<boolean> | boolean): Promise<Response> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const res = await get(p);
+    if (await ok(res.clone())) return res;
+    await res.body?.cancel();
+    if (Date.now() > deadline) throw new Error(`${p} never answered as expected (last ${res.status})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+beforeAll(async () => {
+  const base = await freePortBase(96);
+  s3Port = base;
+  const webJpeg = await image(500, 100, '#22aa22');
+  web = http.createServer((req, res) => {
+    if (req.url === '/site/both.jpg') res.writeHead(200, { 'content-type': 'image/jpeg' }).end(webJpeg);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+  webUrl = `http://127.0.0.1:${(web.address() as AddressInfo).port}/site`;
+  const media = [{ prefix: '', origins: [{ type: 'media' }] }];
+  cluster = await startTestCluster(
+    base,
+    {
+      accounts: [
+        { ...CFG, homeRegion: 'eu-central-1', endpoints: media, managedOrigins: { allowPrivateNetwork: true } },
+        { ...TENANT, homeRegion: 'eu-central-1', endpoints: media },
+      ],
+    },
+    { regions: ['eu-central-1', 'us-east-1'] },
+  );
+  await s3().send(new CreateBucketCommand({ Bucket: 'cfg-origin' }));
+  await s3().send(new PutObjectCommand({ Bucket: 'cfg-origin', Key: 'assets/photo.jpg', Body: await image(400, 200, '#aa2222'), ContentType: 'image/jpeg' }));
+  await s3().send(new PutObjectCommand({ Bucket: 'cfg-origin', Key: 'assets/both.jpg', Body: await image(300, 100, '#2222aa'), ContentType: 'image/jpeg' }));
+});
+
+afterAll(async () => {
+  await stopTestCluster(cluster);
+  await new Promise((r) => web?.close(r));
+});
+
+describe('accounts.origins + accounts.urlEndpoints', () => {
+  let s3Id: string;
+  let webId: string;
+  let endpointId: string;
+
+  it('lists the account file as the seed: the default endpoint (id "default") and no origins', async () => {
+    expect(await ik().accounts.origins.list()).toEqual([]);
+    const eps = await ik().accounts.urlEndpoints.list();
+    expect(eps).toEqual([{ id: 'default', description: 'Default URL endpoint', urlPrefix: '', origins: [] }]);
+    expect(await ik().accounts.urlEndpoints.get('default')).toMatchObject({ id: 'default', urlPrefix: '' });
+  });
+
+  it('an S3-compatible origin created through the SDK answers without its keys, in create, get and list', async () => {
+    const made = await ik().accounts.origins.create({
+      type: 'S3_COMPATIBLE',
+      name: 'local s3',
+      bucket: 'cfg-origin',
+      prefix: 'assets',
+      endpoint: `http://127.0.0.1:${s3Port}`,
+      s3ForcePathStyle: true,
+      accessKey: 'S3RVER',
+      secretKey: SECRET,
+    });
+    s3Id = made.id;
+    expect(made).toEqual({ id: expect.stringMatching(/^[0-9a-f]{24}$/), type: 'S3_COMPATIBLE', name: 'local s3', bucket: 'cfg-origin', prefix: 'assets', endpoint: `http://127.0.0.1:${s3Port}`, s3ForcePathStyle: true, includeCanonicalHeader: false });
+    for (const answer of [made, await ik().accounts.origins.get(s3Id), await ik().accounts.origins.list()]) {
+      const text = JSON.stringify(answer);
+      expect(text).not.toContain('accessKey');
+      expect(text).not.toContain('secretKey');
+      expect(text).not.toContain(SECRET);
+    }
+  });
+
+  it('a URL endpoint created through the SDK serves that origin\'s images through the edge, transformed', async () => {
+    const ep = await ik().accounts.urlEndpoints.create({ description: 'from s3', urlPrefix: 'shop', origins: [s3Id] });
+    endpointId = ep.id;
+    expect(ep).toEqual({ id: expect.stringMatching(/^[0-9a-f]{24}$/), description: 'from s3', urlPrefix: 'shop', origins: [s3Id] });
+    const res = await until('/cfg/shop/tr:w-100/photo.jpg', (r) => r.status === 200);
+    expect(await widthOf(res)).toBe(100);
+    // The default endpoint does not list the origin: the same path there is not found.
+    expect((await get('/cfg/tr:w-100/photo.jpg')).status).toBe(404);
+  });
+
+  it('origins are tried in the order the endpoint lists them; reordering takes effect although the edge had cached the old answer', async () => {
+    const w = await ik().accounts.origins.create({ type: 'WEB_FOLDER', name: 'site', baseUrl: webUrl });
+    webId = w.id;
+    expect(w).toEqual({ id: expect.any(String), type: 'WEB_FOLDER', name: 'site', baseUrl: webUrl, forwardHostHeaderToOrigin: false, includeCanonicalHeader: false });
+    await ik().accounts.urlEndpoints.update(endpointId, { description: 'from s3', origins: [s3Id, webId] });
+    const first = await until('/cfg/shop/both.jpg', async (r) => r.status === 200 && (await widthOf(r)) === 300);
+    await first.body?.cancel();
+    expect((await get('/cfg/shop/both.jpg')).headers.get('x-pixmesh-cache')).toBe('HIT');
+    const updated = await ik().accounts.urlEndpoints.update(endpointId, { description: 'web first', origins: [webId, s3Id] });
+    expect(updated).toMatchObject({ description: 'web first', urlPrefix: 'shop', origins: [webId, s3Id] });
+    // The web folder's 500-px copy now wins (the account's cached variants were purged with the change).
+    await until('/cfg/shop/both.jpg', async (r) => r.status === 200 && (await widthOf(r)) === 500);
+    // A file only the second origin has is still found.
+    expect((await get('/cfg/shop/photo.jpg')).status).toBe(200);
+  });
+
+  it('an origin in use cannot be deleted (409); unknown ids are 404; deleting the endpoint makes its URLs 404, then the origin can go', async () => {
+    await expect(ik().accounts.origins.delete(s3Id)).rejects.toMatchObject({ status: 409 });
+    await expect(ik().accounts.origins.get('0123456789abcdef01234567')).rejects.toMatchObject({ status: 404 });
+    await expect(ik().accounts.urlEndpoints.get('0123456789abcdef01234567')).rejects.toMatchObject({ status: 404 });
+    await expect(ik().accounts.urlEndpoints.delete('default')).rejects.toMatchObject({ status: 400 });
+    await ik().accounts.urlEndpoints.delete(endpointId);
+    await until('/cfg/shop/photo.jpg', (r) => r.status === 404);
+    await ik().accounts.origins.delete(s3Id);
+    await ik().accounts.origins.delete(webId);
+    expect(await ik().accounts.origins.list()).toEqual([]);
+    expect((await ik().accounts.urlEndpoints.list()).map((e) => e.id)).toEqual(['default']);
+  });
+
+  it('update replaces an origin whole, keeps its id, and still answers no secret', async () => {
+    const o = await ik().accounts.origins.create({ type: 'S3', name: 'aws', bucket: 'some-bucket', accessKey: 'AKIA', secretKey: 'hush-hush' });
+    const u = await ik().accounts.origins.update(o.id, { type: 'S3', name: 'aws 2', bucket: 'other-bucket', prefix: 'p', accessKey: 'AKIA2', secretKey: 'hush-2' });
+    expect(u).toEqual({ id: o.id, type: 'S3', name: 'aws 2', bucket: 'other-bucket', prefix: 'p', useIAMRole: false, includeCanonicalHeader: false });
+    expect(JSON.stringify(await ik().accounts.origins.list())).not.toContain('hush');
+    const proxy = await ik().accounts.origins.create({ type: 'WEB_PROXY', name: 'proxy' });
+    expect(proxy).toEqual({ id: expect.any(String), type: 'WEB_PROXY', name: 'proxy', includeCanonicalHeader: false });
+    await ik().accounts.origins.delete(o.id);
+    await ik().accounts.origins.delete(proxy.id);
+  });
+
+  it.each([
+    [{ type: 'GCS', name: 'g', bucket: 'b', clientEmail: 'a@b', privateKey: 'k' }, /GCS is not supported/],
+    [{ type: 'FTP', name: 'f' }, /type must be one of/],
+    [{ type: 'S3', bucket: 'some-bucket', accessKey: 'a', secretKey: 'b' }, /name is required/],
+    [{ type: 'S3', name: 'n', bucket: 'Bad_Bucket', accessKey: 'a', secretKey: 'b' }, /bucket "Bad_Bucket"/],
+    [{ type: 'S3_COMPATIBLE', name: 'n', bucket: 'some-bucket', accessKey: 'a', secretKey: 'b', endpoint: 'ftp://x' }, /endpoint must be an http/],
+    [{ type: 'WEB_FOLDER', name: 'n', baseUrl: 'not a url' }, /baseUrl must be an absolute/],
+    [{ type: 'WEB_FOLDER', name: 'n', baseUrl: 'https://example.com', forwardHostHeaderToOrigin: true }, /forwardHostHeaderToOrigin is not supported/],
+    [{ type: 'WEB_FOLDER', name: 'n', baseUrl: 'https://example.com', colour: 'red' }, /colour is not a field/],
+  ])('a bad origin %j → 400 {message, help} naming the problem', async (body, message) => {
+    const err = (await ik()
+      .accounts.origins.create(body as never)
+      .then(() => undefined, (e: unknown) => e)) as { status: number; error: { message: string; help: string } };
+    expect(err.status).toBe(400);
+    expect(err.error.message).toMatch(message);
+    expect(typeof err.error.help).toBe('string');
+  });
+
+  it.each([
+    [{ description: 'x', urlPrefix: 'has/slash' }, 400, /urlPrefix may hold/],
+    [{ description: 'x', urlPrefix: 'p1', origins: ['0123456789abcdef01234567'] }, 400, /no origin with id/],
+    [{ description: 'x', urlPrefix: '' }, 409, /already exists/],
+    [{ urlPrefix: 'p2' }, 400, /description is required/],
+    [{ description: 'x', urlPrefix: 'p3', urlRewriter: { type: 'IMGIX' } }, 400, /urlRewriter is not supported/],
+  ])('a bad URL endpoint %j is refused with %i naming the field', async (body, status, message) => {
+    const err = (await ik()
+      .accounts.urlEndpoints.create(body as never)
+      .then(() => undefined, (e: unknown) => e)) as { status: number; error: { message: string } };
+    expect(err.status).toBe(status);
+    expect(err.error.message).toMatch(message);
+  });
+
+  it.each([
+    [{ type: 'S3_COMPATIBLE', name: 'n', bucket: 'some-bucket', accessKey: 'a', secretKey: 'b', endpoint: 'http://127.0.0.1:9000' }, /endpoint names a private or reserved address: 127.0.0.1/],
+    [{ type: 'S3_COMPATIBLE', name: 'n', bucket: 'some-bucket', accessKey: 'a', secretKey: 'b', endpoint: 'http://169.254.169.254' }, /169.254.169.254/],
+    [{ type: 'WEB_FOLDER', name: 'n', baseUrl: 'http://localhost:8080/x' }, /baseUrl names a private or reserved address: localhost/],
+    [{ type: 'WEB_FOLDER', name: 'n', baseUrl: 'http://[::1]/x' }, /::1/],
+  ])('without the operator\'s opt-in, a customer origin on a private address is refused: %j', async (body, message) => {
+    const err = (await ik(TENANT.privateKey)
+      .accounts.origins.create(body as never)
+      .then(() => undefined, (e: unknown) => e)) as { status: number; error: { message: string } };
+    expect(err.status).toBe(400);
+    expect(err.error.message).toMatch(message);
+  });
+
+  it('one account never sees another\'s origins', async () => {
+    const mine = await ik().accounts.origins.create({ type: 'WEB_PROXY', name: 'mine' });
+    await expect(ik(TENANT.privateKey).accounts.origins.get(mine.id)).rejects.toMatchObject({ status: 404 });
+    expect(await ik(TENANT.privateKey).accounts.origins.list()).toEqual([]);
+    await ik().accounts.origins.delete(mine.id);
+  });
+});
