@@ -82,6 +82,11 @@ function geoSection(r: SuiteResult<GeoResults>, dir: string, files: string[]): s
         ]),
       ),
     );
+    const pixRun = runs.find((x) => x.policy === 'pixmesh');
+    if (pixRun?.edgeOverhead && pixRun.edgeOverhead.n)
+      out.push(
+        `\nThe pixmesh edge worker's own time per edge miss (client time to headers − the edge's time to the region's headers: parsing, signature, routing, signing, the client↔edge hop): p50 ${pixRun.edgeOverhead.p50} / p90 ${pixRun.edgeOverhead.p90} ms. The baselines pay a pass-through worker instead (about 1 ms, edge suite), so this difference is in every pixmesh miss and is what the median (a near region's cache hit) feels most.`,
+      );
     const pix = runs.find((x) => x.policy === 'pixmesh' && x.learning);
     if (pix?.learning) {
       const l = pix.learning;

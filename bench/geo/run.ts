@@ -159,6 +159,8 @@ interface Outcome {
   /** Expected cost of the chosen region minus the best one, under the ground truth (edge misses only). */
   regretMs?: number;
   optimal?: boolean;
+  /** pixmesh only: time to headers at the client − the edge's own time to the region's headers (Server-Timing `origin;dur`): the edge worker's work plus the client↔edge hop. */
+  edgeMs?: number;
 }
 
 export interface PolicyRun {
@@ -195,6 +197,8 @@ export interface PolicyRun {
   cdf: [number, number][];
   /** pixmesh only: the edge's RTT estimates at the end of the run (GET /_routing per colo) against the ground truth. */
   learning?: LearningReport;
+  /** pixmesh only: what the edge worker added to each edge miss (client time to headers − the edge's time to the region's headers). */
+  edgeOverhead?: LatencySummary;
   /** pixmesh only: exploration counters of the edge (/_routing). */
   exploration?: Record<string, unknown>;
   event?: EventReport;
@@ -522,9 +526,12 @@ async function runPolicy(ctx: RunCtx, scenario: Scenario, policy: Policy, stream
     let res: Timed | undefined;
     let attempts: RegionId[] = [];
     let elapsed = 0;
+    let edgeMs: number | undefined;
     if (policy === 'pixmesh') {
       res = await timedGet(`${ctx.edge.url}/${accountId}/tr:${req.tr}/${req.image}`, { 'x-pixmesh-colo': req.colo, accept: req.accept }, ctx.agent, 25_000);
       elapsed = res.totalMs;
+      const originDur = /(?:^|,)\s*origin;dur=([\d.]+)/.exec(hv(res.headers, 'server-timing') ?? '');
+      if (originDur && res.status === 200) edgeMs = Math.max(0, res.ttfbMs - Number(originDur[1]));
       const fo = serverTimingFailover(hv(res.headers, 'server-timing'));
       const answered = hv(res.headers, H.region) as RegionId | undefined;
       attempts = fo.length ? fo : answered ? [answered] : [];
@@ -568,6 +575,7 @@ async function runPolicy(ctx: RunCtx, scenario: Scenario, policy: Policy, stream
       regionCache,
       regretMs,
       optimal: chosen !== undefined ? costs[chosen] <= best + 1e-9 : undefined,
+      edgeMs,
     });
   });
   const durationS = (performance.now() - started) / 1000;
@@ -691,6 +699,7 @@ function summariseRun(
     optimalShare: round(misses.filter((x) => x.optimal).length / Math.max(1, misses.filter((x) => x.optimal !== undefined).length), 3),
     regionShare,
     cdf: cdfOf(lat),
+    ...(policy === 'pixmesh' ? { edgeOverhead: summarise(okMisses.filter((x) => x.edgeMs !== undefined).map((x) => x.edgeMs!)) } : {}),
     event,
     timeline,
   };
