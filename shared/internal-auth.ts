@@ -51,7 +51,21 @@ export function toHex(bytes: ArrayBuffer | Uint8Array): string {
   return [...(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/** An HMAC implementation a runtime may plug in (lowercase hex). */
+export type HmacImpl = (secret: string, data: string, hash: 'SHA-256' | 'SHA-1') => string | Promise<string>;
+let hmacImpl: HmacImpl | undefined;
+
+/**
+ * Replaces WebCrypto for HMACs in this process. The origin (Node) plugs in node:crypto: a ~200-byte
+ * HMAC there costs a few µs on the calling thread, against ~50 µs and a thread-pool hop for
+ * crypto.subtle.sign (docs/benchmarks.md "Profile"). The edge (workerd) keeps WebCrypto.
+ */
+export function useHmac(impl: HmacImpl | undefined): void {
+  hmacImpl = impl;
+}
+
 export async function hmacHex(secret: string, data: string, hash: 'SHA-256' | 'SHA-1' = 'SHA-256'): Promise<string> {
+  if (hmacImpl) return hmacImpl(secret, data, hash);
   const sig = await crypto.subtle.sign('HMAC', await hmacKey(secret, hash), encoder.encode(data));
   return toHex(sig);
 }

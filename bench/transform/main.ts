@@ -1,4 +1,9 @@
-/** `npm run bench:transform [-- --concurrency C --cold N --repeated N --cases jpeg-720,webp-720]` */
+/**
+ * `npm run bench:transform [-- --concurrency C --cold N --repeated N --cases jpeg-720,webp-720 --rounds 3
+ *   --cold-concurrency 1,2 --hit N (hit-path requests per round; 0 skips) --pressure 64,160 (bursts; 0 skips)
+ *   --sweep N (images per libvips threads × slots point; 0 skips) --base-port 9540 --max-seconds 15]`
+ * PIXMESH_BENCH_PROFILE_DIR=<dir> writes a CPU profile of the origin there (bench/profile-summary.ts reads it).
+ */
 import { args } from '../lib/results.js';
 import { DEFAULT_TRANSFORM, runTransform } from './run.js';
 
@@ -9,6 +14,13 @@ runTransform({
   coldRequests: num('cold', DEFAULT_TRANSFORM.coldRequests),
   repeatedRequests: num('repeated', DEFAULT_TRANSFORM.repeatedRequests),
   cases: typeof a.cases === 'string' ? a.cases.split(',') : DEFAULT_TRANSFORM.cases,
+  rounds: num('rounds', DEFAULT_TRANSFORM.rounds),
+  basePort: num('base-port', DEFAULT_TRANSFORM.basePort),
+  maxSeconds: num('max-seconds', DEFAULT_TRANSFORM.maxSeconds),
+  coldConcurrency: typeof a['cold-concurrency'] === 'string' ? a['cold-concurrency'].split(',').map(Number) : DEFAULT_TRANSFORM.coldConcurrency,
+  hitRequests: num('hit', DEFAULT_TRANSFORM.hitRequests),
+  pressure: typeof a.pressure === 'string' ? a.pressure.split(',').map(Number).filter((n) => n > 0) : DEFAULT_TRANSFORM.pressure,
+  sweepImages: num('sweep', DEFAULT_TRANSFORM.sweepImages),
 })
   .then(({ file }) => console.log(`transform: wrote ${file}`))
   .catch((e) => {

@@ -9,6 +9,8 @@ import sharp from 'sharp';
 import { rawTransform, type OutFormat } from './cases.js';
 
 interface Job {
+  /** libvips threads per image for this job (sharp.concurrency); default 1, as the origin. */
+  vipsThreads?: number;
   input: string;
   format: OutFormat;
   warmup: number[];
@@ -22,6 +24,7 @@ const inputs = new Map<string, Buffer>();
 async function run(job: Job) {
   let input = inputs.get(job.input);
   if (!input) inputs.set(job.input, (input = fs.readFileSync(job.input)));
+  sharp.concurrency(job.vipsThreads ?? 1);
   for (const w of job.warmup) await rawTransform(input, job.format, w);
   // Reset the peak-RSS counter so the figure covers this job only.
   try {

@@ -20,7 +20,7 @@ import { keepAliveAgent, timedGet } from '../lib/http.js';
 import { pidListeningOn } from '../lib/machine.js';
 import { hashSeed, Rng, Zipf } from '../lib/prng.js';
 import { ROOT, writeSuite } from '../lib/results.js';
-import { round, summarise } from '../lib/stats.js';
+import { percentile, round, summarise } from '../lib/stats.js';
 import { CASES, ENCODER, ipxModifiers, originTr, type Case } from './cases.js';
 
 export type Engine = 'origin' | 'raw' | 'ipx';
@@ -41,6 +41,14 @@ export interface TransformOptions {
   maxSeconds: number;
   /** Engines alternate in this many rounds per measurement. */
   rounds: number;
+  /** Concurrencies of the cold workload (the repeated one runs at `concurrency`). */
+  coldConcurrency: number[];
+  /** Requests per round of the hit-path comparison (origin region-cache hit vs a bare Node server); 0 skips it. */
+  hitRequests: number;
+  /** Bursts of this many concurrent cold requests (memory and the bounded queue under pressure); [] skips them. */
+  pressure: number[];
+  /** Images per (libvips threads × transform slots) point of the raw sweep; 0 skips it. */
+  sweepImages: number;
   basePort: number;
   outDir?: string;
   log: (m: string) => void;
@@ -57,6 +65,10 @@ export const DEFAULT_TRANSFORM: TransformOptions = {
   cases: CASES.map((c) => c.id),
   maxSeconds: 15,
   rounds: 3,
+  coldConcurrency: [1, 2],
+  hitRequests: 300,
+  pressure: [64, 160],
+  sweepImages: 12,
   basePort: 9540,
   log: (m) => console.log(m),
 };
@@ -65,6 +77,8 @@ export interface Measurement {
   engine: Engine;
   case: string;
   workload: Workload;
+  /** Requests in flight. */
+  concurrency?: number;
   requests: number;
   errors: number;
   opsPerSec: number;
@@ -76,6 +90,8 @@ export interface Measurement {
   loadAvg1?: number;
   /** origin only: share of answers from the region cache. */
   regionHitRatio?: number;
+  /** origin only: p50 per Server-Timing stage (ms; `client-proc` = client time minus the origin's own `proc`). */
+  stages?: Record<string, number>;
 }
 
 export interface TransformResults {
@@ -83,8 +99,54 @@ export interface TransformResults {
   encoder: typeof ENCODER;
   ipxDifferences: string[];
   measurements: Measurement[];
-  /** Per case and workload: origin and ipx ops/s as a share of raw sharp, and origin / ipx. */
-  ratios: { case: string; workload: Workload; originVsRaw: number | null; ipxVsRaw: number | null; originVsIpx: number | null }[];
+  /** Per case, workload and concurrency: origin and ipx ops/s as a share of raw sharp, and origin / ipx; with the spread of origin/raw over the rounds. */
+  ratios: {
+    case: string;
+    workload: Workload;
+    concurrency?: number;
+    originVsRaw: number | null;
+    ipxVsRaw: number | null;
+    originVsIpx: number | null;
+    /** origin / raw per round (each round interleaves the engines), min and max. */
+    originVsRawRounds?: { min: number; max: number };
+    originVsIpxRounds?: { min: number; max: number };
+    /** Mean output bytes, origin / raw (same encoder settings: ≈ 1). */
+    bytesVsRaw?: number | null;
+  }[];
+  /** A region-cache hit of the origin vs a bare Node HTTP server returning the same bytes from memory. */
+  hitPath?: HitPathResult;
+  /** Bursts of concurrent cold requests. */
+  pressure?: PressureResult[];
+  /** Raw sharp loop: ops/s per libvips threads × transform slots. */
+  threadSweep?: { case: string; vipsThreads: number; slots: number; opsPerSec: number; loadAvg1: number }[];
+}
+
+export interface HitPathResult {
+  case: string;
+  bytes: number;
+  rounds: number;
+  byConcurrency: {
+    concurrency: number;
+    origin: { opsPerSec: number; p50: number; p99: number; regionHitRatio: number; errors: number };
+    bare: { opsPerSec: number; p50: number; p99: number; errors: number };
+    originVsBare: number;
+    originVsBareRounds: { min: number; max: number };
+    loadAvg1: number;
+  }[];
+}
+
+export interface PressureResult {
+  concurrent: number;
+  /** What the origin promises to take at once: transform slots + waiting places (the rest get 503 EBUSY + Retry-After). */
+  bound: number;
+  ok: number;
+  busyWithRetryAfter: number;
+  otherErrors: number;
+  wallMs: number;
+  p50: number;
+  p99: number;
+  peakRssMb: number | null;
+  loadAvg1: number;
 }
 
 /** A photo-like 2725×2225 JPEG q90 (sharp's own benchmark size): gradient + shapes + film grain. */
@@ -104,10 +166,11 @@ async function makeInput(): Promise<Buffer> {
 }
 
 /** Widths for a case and workload: distinct (cold) or Zipf over a fixed set (repeated). */
-function widthsFor(o: TransformOptions, c: Case, workload: Workload): { warmup: number[]; widths: number[] } {
+function widthsFor(o: TransformOptions, c: Case, workload: Workload, pass = 0): { warmup: number[]; widths: number[] } {
   const lo = c.width - Math.floor(o.variants / 2);
   const warmup = [c.width + 400, c.width + 401, c.width + 402];
-  if (workload === 'cold') return { warmup, widths: Array.from({ length: o.coldRequests }, (_, i) => lo + i) };
+  // Each cold pass (one per concurrency) gets widths of its own: every request a new variant.
+  if (workload === 'cold') return { warmup, widths: Array.from({ length: o.coldRequests }, (_, i) => lo + pass * o.coldRequests + i) };
   const rng = new Rng(hashSeed(o.seed, c.id, 'repeated'));
   const z = new Zipf(o.variants, o.zipfS);
   // Shuffle which width gets which popularity rank, deterministically.
@@ -142,9 +205,14 @@ async function drive(
   urls: { url: string; headers: () => Promise<Record<string, string>> }[],
   concurrency: number,
   maxSeconds: number,
-): Promise<{ latencies: number[]; wallMs: number; bytes: number; errors: number; hits: number }> {
+  /** Sign every request before the clock starts (the hit path, where signing would be a visible share of the client's time). */
+  presign = false,
+): Promise<{ latencies: number[]; wallMs: number; bytes: number; errors: number; hits: number; stages: Record<string, number[]>; statuses: number[] }> {
   const agent = keepAliveAgent(concurrency * 2);
+  const signed = presign ? await Promise.all(urls.map((u) => u.headers())) : undefined;
+  const statuses: number[] = [];
   const lat: number[] = [];
+  const stages: Record<string, number[]> = {};
   let bytes = 0;
   let errors = 0;
   let hits = 0;
@@ -153,28 +221,46 @@ async function drive(
   const deadline = t0 + maxSeconds * 1000;
   const worker = async () => {
     while (next < urls.length && performance.now() < deadline) {
-      const u = urls[next++]!;
-      const r = await timedGet(u.url, await u.headers(), agent, 60_000);
+      const i = next++;
+      const u = urls[i]!;
+      const r = await timedGet(u.url, signed ? signed[i]! : await u.headers(), agent, 60_000);
+      statuses.push(r.error ? 0 : r.status);
       if (r.error || r.status !== 200) errors++;
       else {
         lat.push(r.totalMs);
         bytes += r.bytes;
         if (r.headers[H.regionCache] === 'HIT') hits++;
+        const st = r.headers['server-timing'];
+        if (typeof st === 'string') for (const [name, ms] of Object.entries(stageTimes(st, r.totalMs))) (stages[name] ??= []).push(ms);
       }
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const wallMs = performance.now() - t0;
   agent.destroy();
-  return { latencies: lat, wallMs, bytes, errors, hits };
+  return { latencies: lat, wallMs, bytes, errors, hits, stages, statuses };
 }
 
-function measurement(engine: Engine, c: Case, workload: Workload, r: { latencies: number[]; wallMs: number; bytes: number; errors: number; hits?: number }, peak: number | null): Measurement {
+/** Server-Timing → ms per stage name (same-name entries summed), plus `client-proc`: the client's time outside the origin's `proc`. */
+export function stageTimes(header: string, clientMs: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of header.split(',')) {
+    const m = /^\s*([\w-]+)(?:;dur=([\d.]+))?/.exec(part);
+    if (!m || m[2] === undefined) continue;
+    out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+  }
+  if (out.proc !== undefined) out['client-proc'] = Math.max(0, clientMs - out.proc);
+  return out;
+}
+
+function measurement(engine: Engine, c: Case, workload: Workload, concurrency: number, r: { latencies: number[]; wallMs: number; bytes: number; errors: number; hits?: number; stages?: Record<string, number[]> }, peak: number | null): Measurement {
   const s = summarise(r.latencies);
+  const stages = r.stages && Object.keys(r.stages).length ? Object.fromEntries(Object.entries(r.stages).map(([k, v]) => [k, round(percentile(v, 50), 2)])) : undefined;
   return {
     engine,
     case: c.id,
     workload,
+    concurrency,
     requests: r.latencies.length + r.errors,
     errors: r.errors,
     opsPerSec: round(r.latencies.length / (r.wallMs / 1000), 2),
@@ -182,7 +268,7 @@ function measurement(engine: Engine, c: Case, workload: Workload, r: { latencies
     p99: s.p99,
     meanBytes: Math.round(r.bytes / Math.max(1, r.latencies.length)),
     peakRssMb: peak,
-    ...(engine === 'origin' ? { regionHitRatio: round((r.hits ?? 0) / Math.max(1, r.latencies.length), 3) } : {}),
+    ...(engine === 'origin' ? { regionHitRatio: round((r.hits ?? 0) / Math.max(1, r.latencies.length), 3), stages } : {}),
   };
 }
 
@@ -213,6 +299,7 @@ const tsx = (script: string, argv: string[], stdin: 'ignore' | 'pipe' = 'ignore'
   });
 
 interface Chunk {
+  stages?: Record<string, number[]>;
   latencies: number[];
   wallMs: number;
   bytes: number;
@@ -253,6 +340,12 @@ async function runRawChunk(o: TransformOptions, raw: RawWorker, inputFile: strin
   return { ...res, errors: 0, hits: 0, peak: res.peakRssMb === null ? null : round(res.peakRssMb, 1) };
 }
 
+function mergeStages(list: Record<string, number[]>[]): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const s of list) for (const [k, v] of Object.entries(s)) (out[k] ??= []).push(...v);
+  return out;
+}
+
 /** 1-minute load average: other work on the machine shows up here (recorded with every measurement). */
 const load1 = () => round(os.loadavg()[0]!, 2);
 
@@ -265,6 +358,7 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
   let cluster: Cluster | undefined;
   let ipx: ChildProcess | undefined;
   let rawChild: ChildProcess | undefined;
+  let bare: ChildProcess | undefined;
   const log = o.log;
   try {
     const input = await makeInput();
@@ -303,6 +397,10 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
       logs: { dir: path.join(dir, 'logs') },
       buckets: ['bench-originals'],
       edge: false,
+      // PIXMESH_BENCH_PROFILE_DIR=<dir>: the origin writes a V8 CPU profile there when it stops (docs/benchmarks.md "Profile").
+      ...(process.env.PIXMESH_BENCH_PROFILE_DIR
+        ? { originEnv: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${path.join(ROOT, 'bench/lib/cpu-profile.mjs')}`.trim(), PIXMESH_CPU_PROFILE_DIR: path.resolve(process.env.PIXMESH_BENCH_PROFILE_DIR) } }
+        : {}),
     });
     await putObjects(cluster.s3Url, 'bench-originals', [{ key: 'a.jpg', body: input, contentType: 'image/jpeg' }]);
     const originPid = pidListeningOn(originPort);
@@ -340,9 +438,15 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
     const measurements: Measurement[] = [];
     const cases = CASES.filter((c) => o.cases.includes(c.id));
     const engines: Engine[] = ['raw', 'origin', 'ipx'];
-    for (const workload of ['cold', 'repeated'] as Workload[]) {
+    const passes: { workload: Workload; concurrency: number; pass: number }[] = [
+      ...(o.mode === 'smoke' ? [o.concurrency] : o.coldConcurrency).map((concurrency, pass) => ({ workload: 'cold' as const, concurrency, pass })),
+      { workload: 'repeated', concurrency: o.concurrency, pass: 0 },
+    ];
+    const ratios: TransformResults['ratios'] = [];
+    const spread = (xs: number[]) => (xs.length ? { min: round(Math.min(...xs), 2), max: round(Math.max(...xs), 2) } : undefined);
+    for (const { workload, concurrency, pass } of passes) {
       for (const c of cases) {
-        const { warmup, widths } = widthsFor(o, c, workload);
+        const { warmup, widths } = widthsFor(o, c, workload, pass);
         const chunks = Object.fromEntries(engines.map((e) => [e, [] as Chunk[]])) as Record<Engine, Chunk[]>;
         const loads: number[] = [load1()];
         const size = Math.ceil(widths.length / o.rounds);
@@ -351,18 +455,19 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
           if (!part.length) break;
           for (const engine of engines) {
             if (engine === 'raw') {
-              chunks.raw.push(await runRawChunk(o, raw, inputFile, c, k === 0 ? warmup : [], part));
+              chunks.raw.push(await runRawChunk({ ...o, concurrency }, raw, inputFile, c, k === 0 ? warmup : [], part));
               continue;
             }
             const make = engine === 'origin' ? (w: number) => originReq(c, w, workload) : (w: number) => ipxReq(c, w);
             if (k === 0) await drive(warmup.map(make), 1, o.maxSeconds);
             const pid = engine === 'origin' ? originPid : ipxPid;
             resetPeak(pid);
-            const r = await drive(part.map(make), o.concurrency, o.maxSeconds / o.rounds);
+            const r = await drive(part.map(make), concurrency, o.maxSeconds / o.rounds);
             chunks[engine].push({ ...r, peak: peakOf(pid) });
           }
           loads.push(load1());
         }
+        const got: Partial<Record<Engine, Measurement>> = {};
         for (const engine of engines) {
           const cs = chunks[engine];
           const merged = {
@@ -371,24 +476,159 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
             bytes: cs.reduce((a, x) => a + x.bytes, 0),
             errors: cs.reduce((a, x) => a + x.errors, 0),
             hits: cs.reduce((a, x) => a + x.hits, 0),
+            stages: mergeStages(cs.map((x) => x.stages ?? {})),
           };
           const peaks = cs.map((x) => x.peak).filter((x): x is number => x !== null);
-          const m = measurement(engine, c, workload, merged, peaks.length ? Math.max(...peaks) : null);
+          const m = measurement(engine, c, workload, concurrency, merged, peaks.length ? Math.max(...peaks) : null);
           m.loadAvg1 = round(loads.reduce((a, b) => a + b, 0) / loads.length, 2);
           measurements.push(m);
-          log(`  ${workload.padEnd(8)} ${c.id.padEnd(9)} ${engine.padEnd(6)} ${String(m.opsPerSec).padStart(8)} ops/s  p50 ${m.p50} p99 ${m.p99} ms  ${m.meanBytes} B  peak ${m.peakRssMb ?? '?'} MB  load ${m.loadAvg1}${m.errors ? `  errors ${m.errors}` : ''}${m.regionHitRatio !== undefined ? `  region hit ${m.regionHitRatio}` : ''}`);
+          got[engine] = m;
+          log(`  ${workload.padEnd(8)} ${c.id.padEnd(9)} c${concurrency} ${engine.padEnd(6)} ${String(m.opsPerSec).padStart(8)} ops/s  p50 ${m.p50} p99 ${m.p99} ms  ${m.meanBytes} B  peak ${m.peakRssMb ?? '?'} MB  load ${m.loadAvg1}${m.errors ? `  errors ${m.errors}` : ''}${m.regionHitRatio !== undefined ? `  region hit ${m.regionHitRatio}` : ''}`);
+          if (m.stages) log(`      stages p50 ms: ${Object.entries(m.stages).map(([k, v]) => `${k} ${v}`).join(', ')}`);
         }
+        const ops = (x: Chunk) => x.latencies.length / (x.wallMs / 1000);
+        const perRound = (a: Engine, b: Engine) => chunks[a].map((x, i) => (chunks[b][i] ? ops(x) / ops(chunks[b][i]!) : NaN)).filter(Number.isFinite);
+        const ratio = (a?: number, b?: number) => (a !== undefined && b ? round(a / b, 2) : null);
+        ratios.push({
+          case: c.id,
+          workload,
+          concurrency,
+          originVsRaw: ratio(got.origin?.opsPerSec, got.raw?.opsPerSec),
+          ipxVsRaw: ratio(got.ipx?.opsPerSec, got.raw?.opsPerSec),
+          originVsIpx: ratio(got.origin?.opsPerSec, got.ipx?.opsPerSec),
+          originVsRawRounds: spread(perRound('origin', 'raw')),
+          originVsIpxRounds: spread(perRound('origin', 'ipx')),
+          bytesVsRaw: got.origin && got.raw?.meanBytes ? round(got.origin.meanBytes / got.raw.meanBytes, 4) : null,
+        });
       }
     }
-    const ratios: TransformResults['ratios'] = [];
-    for (const workload of ['cold', 'repeated'] as Workload[]) {
-      for (const c of cases) {
-        const get = (e: Engine) => measurements.find((m) => m.engine === e && m.case === c.id && m.workload === workload)?.opsPerSec;
-        const raw = get('raw');
-        const origin = get('origin');
-        const ipxOps = get('ipx');
-        const ratio = (a?: number, b?: number) => (a !== undefined && b ? round(a / b, 2) : null);
-        ratios.push({ case: c.id, workload, originVsRaw: ratio(origin, raw), ipxVsRaw: ratio(ipxOps, raw), originVsIpx: ratio(origin, ipxOps) });
+
+    // The hit path: one cached variant from the origin (signed internal call, region-cache hit)
+    // vs a bare Node server returning the same bytes from memory — same client, interleaved rounds.
+    let hitPath: HitPathResult | undefined;
+    const hitCase = cases.find((c) => c.id === 'jpeg-720') ?? cases[0];
+    if (o.mode !== 'smoke' && o.hitRequests > 0 && hitCase) {
+      const hitReq = () => {
+        const q = originReq(hitCase, hitCase.width, 'cold');
+        const u = new URL(q.url);
+        u.search = '?bench=hit';
+        const pq = u.pathname + u.search;
+        return { url: u.toString(), headers: async () => {
+          const h = new Headers();
+          h.set(H.format, hitCase.format);
+          h.set(H.signed, 'false');
+          h.set(H.requestId, randomUUID());
+          await signInternalRequest(secret, h, { method: 'GET', pathAndQuery: pq, region: 'eu-central-1' });
+          return Object.fromEntries(h);
+        } };
+      };
+      const warm = await drive([hitReq(), hitReq()], 1, 60);
+      const body = await (async () => {
+        const r = hitReq();
+        const res = await fetch(r.url, { headers: await r.headers() });
+        return Buffer.from(await res.arrayBuffer());
+      })();
+      const bodyFile = path.join(dir, 'hit.bin');
+      fs.writeFileSync(bodyFile, body);
+      const barePort = o.basePort + 60;
+      bare = tsx(path.join(ROOT, 'bench/transform/static-server.ts'), [bodyFile, 'image/jpeg', host, String(barePort)]);
+      await waitForLine(bare, 'bare static server');
+      const bareReq = () => ({ url: `http://${host}:${barePort}/a.jpg`, headers: async () => ({}) });
+      hitPath = { case: hitCase.id, bytes: body.length, rounds: o.rounds, byConcurrency: [] };
+      for (const concurrency of [1, 2]) {
+        const per: Record<'origin' | 'bare', Awaited<ReturnType<typeof drive>>[]> = { origin: [], bare: [] };
+        const loads = [load1()];
+        await drive(Array.from({ length: 50 }, bareReq), concurrency, 10);
+        for (let k = 0; k < o.rounds; k++) {
+          per.origin.push(await drive(Array.from({ length: o.hitRequests }, hitReq), concurrency, o.maxSeconds, true));
+          per.bare.push(await drive(Array.from({ length: o.hitRequests }, bareReq), concurrency, o.maxSeconds, true));
+          loads.push(load1());
+        }
+        const sum = (rs: Awaited<ReturnType<typeof drive>>[]) => {
+          const lat = rs.flatMap((r) => r.latencies);
+          const wall = rs.reduce((a, r) => a + r.wallMs, 0);
+          const st = summarise(lat);
+          return { opsPerSec: round(lat.length / (wall / 1000), 1), p50: round(percentile(lat, 50), 3), p99: round(percentile(lat, 99), 3), errors: rs.reduce((a, r) => a + r.errors, 0), hits: rs.reduce((a, r) => a + r.hits, 0), n: st.n };
+        };
+        const so = sum(per.origin);
+        const sb = sum(per.bare);
+        const roundRatios = per.origin.map((r, i) => r.latencies.length / r.wallMs / (per.bare[i]!.latencies.length / per.bare[i]!.wallMs));
+        const entry = {
+          concurrency,
+          origin: { opsPerSec: so.opsPerSec, p50: so.p50, p99: so.p99, regionHitRatio: round(so.hits / Math.max(1, so.n), 3), errors: so.errors },
+          bare: { opsPerSec: sb.opsPerSec, p50: sb.p50, p99: sb.p99, errors: sb.errors },
+          originVsBare: round(so.opsPerSec / sb.opsPerSec, 2),
+          originVsBareRounds: spread(roundRatios)!,
+          loadAvg1: round(loads.reduce((a, b) => a + b, 0) / loads.length, 2),
+        };
+        hitPath.byConcurrency.push(entry);
+        log(`  hit-path  ${hitCase.id} c${concurrency}: origin ${entry.origin.opsPerSec} req/s p50 ${entry.origin.p50} ms (hit ${entry.origin.regionHitRatio}) vs bare ${entry.bare.opsPerSec} req/s p50 ${entry.bare.p50} ms: ${entry.originVsBare}× (rounds ${entry.originVsBareRounds.min}–${entry.originVsBareRounds.max})  load ${entry.loadAvg1}${warm.errors ? '  warm-up errors' : ''}`);
+      }
+    }
+
+    // Pressure: bursts of concurrent cold requests (distinct variants). Up to slots + queue are
+    // served; beyond that the origin answers 503 EBUSY with Retry-After at once (docs/origin.md).
+    const pressure: PressureResult[] = [];
+    const pressureCase = hitCase;
+    if (o.mode !== 'smoke' && pressureCase) {
+      const bound = Number(process.env.PIXMESH_TRANSFORM_CONCURRENCY ?? os.availableParallelism()) + Number(process.env.PIXMESH_TRANSFORM_QUEUE ?? 64);
+      for (const n of o.pressure) {
+        const reqs = Array.from({ length: n }, (_, i) => {
+          const q = originReq(pressureCase, 200 + i, 'cold');
+          const u = new URL(q.url);
+          u.search = `?bench=pressure-${n}`;
+          const pq = u.pathname + u.search;
+          return { url: u.toString(), headers: async () => {
+            const h = new Headers();
+            h.set(H.format, pressureCase.format);
+            h.set(H.signed, 'false');
+            h.set(H.requestId, randomUUID());
+            await signInternalRequest(secret, h, { method: 'GET', pathAndQuery: pq, region: 'eu-central-1' });
+            return Object.fromEntries(h);
+          } };
+        });
+        const signedHeaders = await Promise.all(reqs.map((r) => r.headers()));
+        const agent = keepAliveAgent(n);
+        resetPeak(originPid);
+        const l0 = load1();
+        const t0 = performance.now();
+        const results = await Promise.all(reqs.map((r, i) => timedGet(r.url, signedHeaders[i]!, agent, 60_000)));
+        const wallMs = performance.now() - t0;
+        agent.destroy();
+        const ok = results.filter((r) => r.status === 200);
+        const busy = results.filter((r) => r.status === 503 && String(r.headers['retry-after'] ?? '') !== '' && String(r.headers['ik-error'] ?? '').startsWith('EBUSY'));
+        const lat = ok.map((r) => r.totalMs);
+        const pr: PressureResult = {
+          concurrent: n,
+          bound,
+          ok: ok.length,
+          busyWithRetryAfter: busy.length,
+          otherErrors: results.length - ok.length - busy.length,
+          wallMs: round(wallMs, 0),
+          p50: round(percentile(lat, 50), 1),
+          p99: round(percentile(lat, 99), 1),
+          peakRssMb: peakOf(originPid),
+          loadAvg1: round((l0 + load1()) / 2, 2),
+        };
+        pressure.push(pr);
+        log(`  pressure  ${n} concurrent cold ${pressureCase.id}: ${pr.ok} × 200, ${pr.busyWithRetryAfter} × 503 EBUSY + Retry-After, ${pr.otherErrors} other; bound ${bound}; ${pr.wallMs} ms; peak RSS ${pr.peakRssMb ?? '?'} MB  load ${pr.loadAvg1}`);
+      }
+    }
+
+    // libvips threads × transform slots, on the raw loop (the same libvips work as the origin).
+    const threadSweep: NonNullable<TransformResults['threadSweep']> = [];
+    if (o.mode !== 'smoke' && o.sweepImages > 0) {
+      for (const c of cases.filter((x) => x.id === 'jpeg-720' || x.id === 'avif-320')) {
+        for (const vipsThreads of [1, 2, 3, 4]) {
+          for (const slots of [1, 2, 3, 4]) {
+            const widths = Array.from({ length: o.sweepImages }, (_, i) => c.width - 100 + i);
+            const line = await raw.job({ input: inputFile, format: c.format, warmup: [c.width + 300], widths, concurrency: slots, maxSeconds: o.maxSeconds, vipsThreads });
+            const res = JSON.parse(line) as { latencies: number[]; wallMs: number };
+            const point = { case: c.id, vipsThreads, slots, opsPerSec: round(res.latencies.length / (res.wallMs / 1000), 1), loadAvg1: load1() };
+            threadSweep.push(point);
+          }
+        }
+        log(`  threads × slots ${c.id}: ${threadSweep.filter((x) => x.case === c.id).map((x) => `${x.vipsThreads}×${x.slots} ${x.opsPerSec}`).join(', ')} ops/s`);
       }
     }
     const results: TransformResults = {
@@ -401,6 +641,9 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
       ],
       measurements,
       ratios,
+      ...(hitPath ? { hitPath } : {}),
+      ...(pressure.length ? { pressure } : {}),
+      ...(threadSweep.length ? { threadSweep } : {}),
     };
     const { log: _l, outDir: _o, ...config } = o;
     const { file } = writeSuite<TransformResults>(
@@ -422,6 +665,7 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
     return { file, results };
   } finally {
     if (rawChild && rawChild.exitCode === null) rawChild.kill('SIGKILL');
+    if (bare && bare.exitCode === null) bare.kill('SIGKILL');
     if (ipx && ipx.exitCode === null) {
       ipx.kill('SIGTERM');
       await new Promise((r) => setTimeout(r, 300));

@@ -143,7 +143,8 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
   app.get('/healthz', (c) => c.json({ ok: true, region: config.region, pid: process.pid, replica: replicaId }));
   app.get('/readyz', async (c) => {
     const r = await ready();
-    return c.json({ ...r, region: config.region, cache: services.cache.stats(), queue: { running: services.queue.running, waiting: services.queue.depth } }, r.ok ? 200 : 503);
+    // writesBehind: result-cache writes still landing after their responses (L1 files, shared tier).
+    return c.json({ ...r, region: config.region, cache: services.cache.stats(), writesBehind: services.writes.size, queue: { running: services.queue.running, waiting: services.queue.depth } }, r.ok ? 200 : 503);
   });
   app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' }));
 

@@ -16,6 +16,8 @@ export interface ServerConfig {
   cacheDir: string;
   /** Result cache bound in bytes (LRU beyond it). */
   cacheMaxBytes: number;
+  /** The result cache's memory tier in front of the disk (bytes; hits there read no file). */
+  cacheMemoryBytes: number;
   s3: { endpoint?: string; region: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
   /** This region's media-library bucket. */
   mediaBucket: string;
@@ -116,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     dataDir,
     cacheDir: path.resolve(env.PIXMESH_CACHE_DIR ?? path.join(dataDir, 'cache', regionId)),
     cacheMaxBytes: intVar(env, 'PIXMESH_CACHE_MAX_BYTES', 512 * 1024 * 1024, problems, 1024),
+    cacheMemoryBytes: intVar(env, 'PIXMESH_CACHE_MEMORY_BYTES', 32 * 1024 * 1024, problems, 0),
     s3: {
       endpoint: env.PIXMESH_S3_ENDPOINT || undefined,
       region: env.PIXMESH_S3_REGION ?? 'us-east-1',

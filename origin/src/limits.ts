@@ -24,15 +24,17 @@ export async function readHeader(body: Buffer): Promise<HeaderFacts | null> {
   }
 }
 
-export async function checkInputPixels(body: Buffer, maxPixels: number): Promise<void> {
+/** Refuses an original over the pixel limit; returns the header facts it read (read once per render: the cost estimate uses them too). */
+export async function checkInputPixels(body: Buffer, maxPixels: number): Promise<HeaderFacts | null> {
   const facts = await readHeader(body);
-  if (!facts?.width || !facts.height) return;
+  if (!facts?.width || !facts.height) return facts;
   // An SVG's canvas is checked by the pipeline; what it embeds (rasters, <use> expansion, filters) here.
   if (facts.format === 'svg') {
     await checkSvg(body, maxPixels);
-    return;
+    return facts;
   }
   const pixels = facts.width * facts.height * Math.max(1, facts.pages);
   if (pixels > maxPixels)
     throw limitExceeded(`the original is ${facts.width}×${facts.height}${facts.pages > 1 ? `×${facts.pages} frames` : ''} = ${pixels} pixels, over the ${maxPixels}-pixel limit`);
+  return facts;
 }

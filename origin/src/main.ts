@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   setLogContext({ region: config.region });
   const accounts = new AccountDirectory(config.accountsFile);
   accounts.watch();
-  const cache = await ResultCache.open(config.cacheDir, config.cacheMaxBytes);
+  const cache = await ResultCache.open(config.cacheDir, config.cacheMaxBytes, config.cacheMemoryBytes);
   const app = createOriginApp({ config, accounts, cache });
   // Shared state first: purge records are loaded before this replica says it is ready.
   await app.services.region.start();
@@ -44,8 +44,11 @@ async function main(): Promise<void> {
     force.unref();
     // Stop accepting; idle keep-alive sockets are closed now, busy ones after their response.
     server.close(() => {
-      log.info('stopped');
-      process.exit(0);
+      // Result-cache writes made behind their responses land before the process goes.
+      void Promise.all([app.services.writes.flush(), cache.flush()]).finally(() => {
+        log.info('stopped');
+        process.exit(0);
+      });
     });
     server.closeIdleConnections();
     const sweep = setInterval(() => server.closeIdleConnections(), 100);

@@ -21,7 +21,7 @@ import { callRender, forwardToHome, HomeUnreachable } from './forward.js';
 import { replicaIdOf } from './region/members.js';
 import { PEER_HEADER } from './region/peers.js';
 import { renderRouteKey } from '../../shared/rendezvous.js';
-import { checkInputPixels, readHeader } from './limits.js';
+import { checkInputPixels } from './limits.js';
 import { checkRenderCost, estimateRenderCost } from './budget.js';
 import { log } from './log.js';
 import { renderBounded } from './pipeline/isolate.js';
@@ -150,7 +150,8 @@ function imageResponse(
   deps.metrics.bytesOut.inc({ route: 'render' }, entry.body.length);
   headers['content-length'] = String(entry.body.length);
   headers['server-timing'] = timing.header();
-  return new Response(new Uint8Array(entry.body), { status: 200, headers });
+  // A view of the cached bytes, not a copy (@hono/node-server writes a Uint8Array body in one call).
+  return new Response(new Uint8Array(entry.body.buffer, entry.body.byteOffset, entry.body.byteLength), { status: 200, headers });
 }
 
 /** Time a stage into both Server-Timing and the stage histogram. */
@@ -159,14 +160,23 @@ function stage<T>(deps: RegionServices, timing: ServerTiming, name: string, fn: 
   return timing.time(name, fn, desc).finally(() => end());
 }
 
-/** A result the cache cannot take (disk full, I/O error) is still served; the failure is logged and counted. */
-async function storeSafely(deps: RegionServices, timing: ServerTiming, key: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer, sharedToo = true): Promise<void> {
-  try {
-    await stage(deps, timing, 'store', () => deps.region.store(key, meta, body, { sharedToo }));
-  } catch (e) {
-    deps.metrics.cacheWriteErrors.inc();
-    log.warn('result cache write failed; serving without storing', { account: meta.account, path: meta.path, err: (e as Error).message });
-  }
+/**
+ * Stores a result behind its response (never awaited by the response: a slow disk or S3 costs the
+ * client nothing). The entry is visible to this replica's lookups at once (the L1 memory tier);
+ * the writes are tracked (deps.writes, flushed at shutdown). A result the cache cannot take
+ * (disk full, I/O error) was still served; the failure is logged and counted.
+ */
+function storeBehind(deps: RegionServices, key: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer, sharedToo = true): void {
+  const end = deps.metrics.stage.startTimer({ stage: 'store' });
+  const write = deps.region.store(key, meta, body, { sharedToo }).then(
+    () => void end(),
+    (e: unknown) => {
+      end();
+      deps.metrics.cacheWriteErrors.inc();
+      log.warn('result cache write failed; served without storing', { account: meta.account, path: meta.path, err: (e as Error).message });
+    },
+  );
+  deps.writes.track(write);
 }
 
 async function fetchWithDefault(deps: RegionServices, v: Variant, timing: ServerTiming): Promise<{ original: Original; defaultImage?: string }> {
@@ -267,9 +277,8 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
     if (delivery.kind !== 'image' && transformsContent(v.plan)) refuseTransformation(delivery.kind, delivery.contentType);
     out = delivery.kind === 'svg' ? { data: sanitiseSvg(original.body), contentType: SVG_TYPE } : { data: original.body, contentType: delivery.contentType };
   } else {
-    await checkInputPixels(original.body, config.maxInputPixels);
-    // The cost estimate and the account's budget, before a transform slot is taken (docs/security.md).
-    const header = await readHeader(original.body);
+    // The header is read once: the pixel limit, then the cost estimate and the account's budget, before a transform slot is taken (docs/security.md).
+    const header = await checkInputPixels(original.body, config.maxInputPixels);
     const cost = estimateRenderCost(v.plan, header?.width ?? 1, header?.height ?? 1, v.format);
     checkRenderCost(cost, config.maxRenderCost);
     deps.budgets.take(v.account.id, cost);
@@ -310,7 +319,7 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
     lastModified: original.lastModified,
     createdAt: startedAt,
   };
-  if (store && !defaultImage && deps.purgeEpoch.value === epoch) await storeSafely(deps, timing, v.key, meta, out.data);
+  if (store && !defaultImage && deps.purgeEpoch.value === epoch) storeBehind(deps, v.key, meta, out.data);
   return { entry: { meta: { ...meta, bodyLength: out.data.length }, body: out.data }, failover: false, defaultImage };
 }
 
@@ -331,7 +340,7 @@ async function fromOwner(deps: RegionServices, v: Variant, url: URL, headers: He
     const mark = { [PEER_HEADER]: deps.region.members.self };
     const res = await stage(deps, timing, 'peer', () => callRender(deps.config, owner, deps.config.region, v.account, url, headers, mark, deps.config.shared.peerTimeoutMs), replicaIdOf(owner));
     const meta = { ...res.meta, path: v.request.path, createdAt: startedAt, processedBy: res.meta.processedBy };
-    if (mayStoreHere && !res.defaultImage && deps.purgeEpoch.value === epoch) await storeSafely(deps, timing, v.key, meta, res.body, false);
+    if (mayStoreHere && !res.defaultImage && deps.purgeEpoch.value === epoch) storeBehind(deps, v.key, meta, res.body, false);
     return { entry: { meta: { ...meta, bodyLength: res.body.length }, body: res.body }, failover: res.failover === true, defaultImage: res.defaultImage, regionHit: res.regionCache === 'HIT' };
   } catch (e) {
     if (!(e instanceof HomeUnreachable)) throw e;
@@ -361,7 +370,7 @@ async function produce(deps: RegionServices, v: Variant, url: URL, headers: Head
       const res = await stage(deps, timing, 'forward', () => forwardToHome(deps, url, headers), v.account.homeRegion);
       deps.metrics.bytesIn.inc({ source: 'forward' }, res.body.length);
       const meta = { ...res.meta, path: v.request.path, createdAt: startedAt };
-      if (mayStoreHere && !res.defaultImage && deps.purgeEpoch.value === epoch) await storeSafely(deps, timing, v.key, meta, res.body);
+      if (mayStoreHere && !res.defaultImage && deps.purgeEpoch.value === epoch) storeBehind(deps, v.key, meta, res.body);
       return { entry: { meta: { ...meta, bodyLength: res.body.length }, body: res.body }, failover: false, defaultImage: res.defaultImage };
     } catch (e) {
       if (!(e instanceof HomeUnreachable)) throw e;
@@ -388,7 +397,7 @@ async function encodeOnce(deps: RegionServices, v: Variant, entry: CacheEntry, e
     if (!body) return { entry: { ...entry, meta: { ...entry.meta, contentEncoding: undefined } }, failover: false };
     const meta = { ...entry.meta, etag: `W/${entry.meta.etag.replace(/^W\//, '')}`, contentEncoding: encoding } as CachedMeta;
     const { bodyLength: _omit, ...storedMeta } = meta;
-    if (store && deps.purgeEpoch.value === epoch) await storeSafely(deps, timing, key, storedMeta, body);
+    if (store && deps.purgeEpoch.value === epoch) storeBehind(deps, key, storedMeta, body);
     return { entry: { meta: { ...meta, bodyLength: body.length }, body }, failover: false };
   });
   const produced = await flight.promise;
@@ -427,29 +436,49 @@ export function renderRoutes(deps: RegionServices): Hono {
     let state: 'HIT' | 'MISS' = 'MISS';
     const extra: Record<string, string> = {};
     let storable = mayStoreHere;
+    const takeHit = (hit: { entry: CacheEntry; tier: string }) => {
+      if (count) deps.metrics.hitRatio.record(true);
+      if (hit.entry.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
+      timing.add('tier', undefined, hit.tier);
+      entry = hit.entry;
+      state = 'HIT';
+    };
+    let shared: Promise<{ entry: CacheEntry; tier: 'shared' } | null> | undefined;
     if (mayStoreHere) {
-      const hit = await stage(deps, timing, 'cache', () => deps.region.lookup(v.key, v.account.id, v.request.path), 'lookup');
-      if (hit && count) deps.metrics.hitRatio.record(true);
-      if (hit) {
-        if (hit.entry.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
-        timing.add('tier', undefined, hit.tier);
-        entry = hit.entry;
-        state = 'HIT';
-      }
+      const hit = await stage(deps, timing, 'cache', () => deps.region.lookupLocal(v.key), 'lookup');
+      if (hit) takeHit(hit);
+      else if (deps.region.sharedReadable) shared = stage(deps, timing, 'shared', () => deps.region.lookupShared(v.key, v.account.id, v.request.path), 'lookup');
+    }
+    // Where the render would happen here (home, and this replica owns the variant), it does not
+    // wait for the shared tier's answer (one S3 round trip): both start at once, a shared hit wins
+    // and the render's own result is stored anyway. Elsewhere the shared tier is asked first.
+    const rendersHere = isHome && (headers.get(PEER_HEADER) !== null || deps.region.ownerOf(renderRouteKey(url.pathname + url.search, headers)) === null);
+    if (shared && !rendersHere) {
+      const hit = await shared;
+      shared = undefined;
+      if (hit) takeHit(hit);
     }
     if (!entry) {
       const flight = deps.variantFlights.do(`${v.key}\n${v.signed ? 's' : 'u'}\n${deps.purgeEpoch.value}`, () => produce(deps, v, url, headers, timing));
       if (flight.shared) timing.add('coalesced');
-      const produced = await flight.promise;
-      if (mayStoreHere && count) deps.metrics.hitRatio.record(produced.regionHit === true);
-      if (produced.regionHit) state = 'HIT';
-      if (produced.entry.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
-      if (produced.failover) extra[H.failover] = 'home-unreachable';
-      // Whole code points, %-escaped as UTF-8 (a lone surrogate becomes U+FFFD): never a URIError.
-      if (produced.defaultImage) extra[DEFAULT_IMAGE_HEADER] = headerSafe(produced.defaultImage, 1024);
-      storable &&= !produced.defaultImage;
-      entry = produced.entry;
+      // While the shared tier is asked, the flight may already fail: that is handled below, never an unhandled rejection.
+      if (shared) flight.promise.catch(() => undefined);
+      const hit = shared ? await shared : null;
+      if (hit) {
+        takeHit(hit); // the flight finishes (and stores) on its own
+      } else {
+        const produced = await flight.promise;
+        if (mayStoreHere && count) deps.metrics.hitRatio.record(produced.regionHit === true);
+        if (produced.regionHit) state = 'HIT';
+        if (produced.entry.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
+        if (produced.failover) extra[H.failover] = 'home-unreachable';
+        // Whole code points, %-escaped as UTF-8 (a lone surrogate becomes U+FFFD): never a URIError.
+        if (produced.defaultImage) extra[DEFAULT_IMAGE_HEADER] = headerSafe(produced.defaultImage, 1024);
+        storable &&= !produced.defaultImage;
+        entry = produced.entry;
+      }
     }
+    if (!entry) throw new Error('unreachable: no entry after the flight');
     if (encoding !== 'identity' && isCompressible(entry.meta.contentType)) {
       const encoded = await encodeOnce(deps, v, entry, encoding, timing, storable);
       if (encoded) return imageResponse(encoded, deps, state, timing, ifNoneMatch, extra);

@@ -5,6 +5,7 @@
  */
 import type { AccountDirectory } from './accounts.js';
 import type { ResultCache } from './cache/result-cache.js';
+import { WriteBehind } from './cache/write-behind.js';
 import { SingleFlight } from './coalesce.js';
 import type { ServerConfig } from './config.js';
 import type { BreakerSet } from '../../shared/breaker.js';
@@ -35,6 +36,8 @@ export interface RegionServices extends OriginDeps {
   originals: OriginalStore;
   queue: TransformQueue;
   variantFlights: SingleFlight<Produced>;
+  /** Result-cache writes done after their response (flushed at shutdown). */
+  writes: WriteBehind;
   /** Render requests being handled right now (bounded by config.maxInflight). */
   inflight: { count: number };
   /** Skips a home region that stopped answering (fail over / refuse at once during a cool-down). */
@@ -74,6 +77,7 @@ export function buildServices(deps: OriginDeps): RegionServices {
     queue,
     variantFlights: new SingleFlight<Produced>(() => metrics.coalesced.inc({ kind: 'variant' })),
     inflight: { count: 0 },
+    writes: new WriteBehind(),
     purgeEpoch: { value: 0 },
     homeBreaker: homeBreakers(deps.config.forwardTimeoutMs, Date.now, deps.config.homeBreakerCoolDownMs),
     lifecycle: { draining: false },

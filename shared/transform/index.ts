@@ -7,7 +7,7 @@ import type { AccountDefaults } from '../accounts.js';
 import { PARAMS, type OutputSpec, type StepSpec } from './params.js';
 import { allLayers, canonicalLayer } from './layers.js';
 import { parseTransformation } from './parse.js';
-import type { CondClause, Condition, ExprVar, OutputFormat, StepOps, TransformPlan } from './types.js';
+import { isExtractMode, type CondClause, type Condition, type ExprVar, type OutputFormat, type StepOps, type TransformPlan } from './types.js';
 import { evalExpr, isExpr, scopeValue, type ExprScope } from './values.js';
 
 export type {
@@ -49,6 +49,7 @@ export type {
 export { parseTransformation, splitParam, MAX_STEPS, MAX_TR_LENGTH } from './parse.js';
 export { PARAMS, SPECIAL_PARAMS, UNSUPPORTED_PARAMS, MAX_DIMENSION } from './params.js';
 export { evalExpr, isExpr, type ExprScope } from './values.js';
+export { isExtractMode } from './types.js';
 export {
   allLayers,
   BUILTIN_FONTS,
@@ -99,7 +100,7 @@ const OUTPUT_SPECS = PARAMS.filter((p): p is OutputSpec => p.scope === 'output' 
  */
 function effectiveOps(ops: StepOps): StepOps {
   const e: StepOps = { ...ops };
-  const extract = e.cm === 'extract' || e.cm === 'pad_extract';
+  const extract = isExtractMode(e.cm);
   const sized = e.w !== undefined || e.h !== undefined || e.ar !== undefined;
   if (!sized && !extract) {
     delete e.dpr;

@@ -26,10 +26,11 @@ import {
 export const MAX_DIMENSION = 16383;
 
 export const CROP_STRATEGIES: readonly CropStrategy[] = ['maintain_ratio', 'maintain_ratio_no_enlarge', 'force', 'at_max', 'at_max_enlarge', 'at_least'];
-export const CROP_MODES: readonly CropMode[] = ['pad_resize', 'pad_resize_no_enlarge', 'extract', 'pad_extract'];
+export const CROP_MODES: readonly CropMode[] = ['pad_resize', 'pad_resize_no_enlarge', 'extract', 'pad_extract', 'pad_extract_no_shrink'];
 const GRADIENT_DIRECTIONS: Record<string, number> = { top: 0, top_right: 45, right: 90, bottom_right: 135, bottom: 180, bottom_left: 225, left: 270, top_left: 315 };
 const WHITE = parseColor('e-gradient', 'FFFFFF');
 const TRANSPARENT_BLACK = parseColor('e-gradient', '00000000');
+const GREY = parseColor('e-colorize', '808080');
 
 /** `_`-joined `key-value` parts where values may contain `_` themselves (`ld-top_right`, `sp-ih_div_2`). */
 function keyedParts(key: string, raw: string, keys: readonly string[]): Map<string, string> {
@@ -184,13 +185,9 @@ export const PARAMS: readonly ParamSpec[] = [
     field: 'cm',
     syntax: CROP_MODES.join(' | '),
     description:
-      'pad_resize: fit inside the box and pad with `bg` (default black, as ImageKit; position by `fo`). pad_resize_no_enlarge: the same, but an image smaller than the box is padded at its own size, never upscaled. extract: cut a `w`×`h` region out of the image without scaling (position by `fo`, `x`/`y` or `xc`/`yc`; out of bounds is a 400). pad_extract: like extract, padding with `bg` where the region is larger than the image.',
+      'pad_resize: fit inside the box and pad with `bg` (default black, as ImageKit; position by `fo`). pad_resize_no_enlarge: the same, but an image smaller than the box is padded at its own size, never upscaled. extract: cut a `w`×`h` region out of the image without scaling (position by `fo`, `x`/`y` or `xc`/`yc`; out of bounds is a 400). pad_extract: like extract, padding with `bg` where the region is larger than the image. pad_extract_no_shrink: pad_extract that never cuts the image: on an axis where `w`/`h` is smaller than the image, the image\'s own size is kept (so it only ever pads).',
     example: 'w-300,h-300,cm-pad_resize,bg-F3F3F3',
-    parse: (raw) => {
-      if (raw === 'pad_extract_no_shrink')
-        throw badTransformation('cm: pad_extract_no_shrink is not supported (its behaviour is not specified precisely enough to match ImageKit); use cm-pad_extract');
-      return oneOf('cm', raw, CROP_MODES);
-    },
+    parse: (raw) => oneOf('cm', raw, CROP_MODES),
     format: (v) => v,
   }),
   step({
@@ -364,6 +361,26 @@ export const PARAMS: readonly ParamSpec[] = [
       };
     },
     format: (v) => [v.to.hex, formatNumber(v.tolerance), ...(v.from ? [v.from.hex] : [])].join('_'),
+  }),
+  step({
+    key: 'e-colorize',
+    sdk: 'colorize',
+    group: 'Effects',
+    field: 'colorize',
+    flag: true,
+    syntax: 'flag, or `_`-joined `co-<colour>` `in-<0–100>` (defaults co-808080 (grey), in-100)',
+    description:
+      'Colour tint: the image keeps its lightness and takes the hue and saturation of `co` (libvips tint in Lab; grey gives a greyscale), mixed with the original at `in` % (in-100: fully tinted). Transparency is kept.',
+    example: 'e-colorize-co-FF6600_in-60',
+    parse: (raw) => {
+      const c = { color: GREY, intensity: 100 };
+      if (raw === null || raw === 'true') return c;
+      const parts = keyedParts('e-colorize', raw, ['co', 'in']);
+      if (parts.has('co')) c.color = parseColor('e-colorize co', parts.get('co')!);
+      if (parts.has('in')) c.intensity = num('e-colorize in', parts.get('in')!, { min: 0, max: 100 });
+      return c;
+    },
+    format: (v) => (v.color.hex === '808080' && v.intensity === 100 ? '' : `co-${v.color.hex}_in-${formatNumber(v.intensity)}`),
   }),
   step({
     key: 'e-shadow',
@@ -656,7 +673,6 @@ const LEGACY_OVERLAY_KEYS = ['oi', 'oie', 'ot', 'ote', 'ox', 'oy', 'ow', 'oh', '
 export const UNSUPPORTED_PARAMS: Readonly<Record<string, string>> = {
   ...Object.fromEntries(LEGACY_OVERLAY_KEYS.map((k) => [k, `legacy overlay parameter (${k}) is not supported (ImageKit retired it in 2023): use layers, l-image|l-text,…,l-end`])),
   'e-distort': 'e-distort (perspective p-… and arc a-…) is not supported yet',
-  'e-colorize': 'e-colorize is not supported yet',
   'e-bgremove': 'AI effects (e-bgremove) are not supported',
   'e-removedotbg': 'AI effects (e-removedotbg) are not supported',
   'e-upscale': 'AI effects (e-upscale) are not supported',

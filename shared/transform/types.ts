@@ -25,7 +25,9 @@ export type NumOrExpr = number | Expr;
 export type Dimension = { kind: 'px'; value: number } | { kind: 'fraction'; value: number } | { kind: 'auto' } | Expr;
 
 export type CropStrategy = 'maintain_ratio' | 'maintain_ratio_no_enlarge' | 'force' | 'at_max' | 'at_max_enlarge' | 'at_least';
-export type CropMode = 'pad_resize' | 'pad_resize_no_enlarge' | 'extract' | 'pad_extract';
+export type CropMode = 'pad_resize' | 'pad_resize_no_enlarge' | 'extract' | 'pad_extract' | 'pad_extract_no_shrink';
+/** The crop modes that cut a region without scaling (x y xc yc apply; c does not). */
+export const isExtractMode = (cm: CropMode | undefined): boolean => cm === 'extract' || cm === 'pad_extract' || cm === 'pad_extract_no_shrink';
 export type Gravity = 'center' | 'top' | 'left' | 'bottom' | 'right' | 'top_left' | 'top_right' | 'bottom_left' | 'bottom_right';
 /** `auto`: saliency; `face`: the detected faces; `custom`: the file's saved customCoordinates. */
 export type Focus = Gravity | 'auto' | 'face' | 'custom';
@@ -93,6 +95,8 @@ export interface StepOps {
   gradient?: Gradient;
   /** `cr-<to>[_<tolerance>[_<from>]]`: colour replace. */
   cr?: ColorReplace;
+  /** `e-colorize[-co-<colour>][_in-<0–100>]`: a tint of that colour, mixed in at `in` %. */
+  colorize?: { color: Color; intensity: number };
   /** Overlays placed on the step's result, in URL order (`l-…,l-end` blocks). */
   layers?: Layer[];
 }

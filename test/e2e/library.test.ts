@@ -254,6 +254,25 @@ describe('files.versions', () => {
     await expect(ik().files.versions.get(v2.versionInfo!.id!, { fileId: v1.fileId! })).rejects.toMatchObject({ status: 404 });
   });
 
+  it('a previous version is served at the URL versions.list answers (?ik-obj-version=), transformed too; a deleted or unknown version is 404', async () => {
+    const v1 = await upload('q.jpg', '/ver-url/', await image(80, 40, '#cc3333'));
+    const v2 = await upload('q.jpg', '/ver-url/', await image(30, 60, '#33cc33'));
+    const [old, current] = await ik().files.versions.list(v1.fileId!);
+    expect(old!.url).toBe(`${cluster.edgeUrl}/flex/ver-url/q.jpg?ik-obj-version=${v1.versionInfo!.id}`);
+    const path = (url: string) => url.slice(cluster.edgeUrl.length);
+    expect(await size(await get(path(old!.url!)))).toEqual([80, 40]);
+    expect(await size(await get(`/flex/tr:w-40/ver-url/q.jpg?ik-obj-version=${v1.versionInfo!.id}`))).toEqual([40, 20]);
+    // The current version's id serves the current bytes; the plain URL too.
+    expect(await size(await get(`/flex/ver-url/q.jpg?ik-obj-version=${v2.versionInfo!.id}`))).toEqual([30, 60]);
+    expect(await size(await get(path(current!.url!)))).toEqual([30, 60]);
+    expect((await get('/flex/ver-url/q.jpg?ik-obj-version=0123456789abcdef01234567')).status).toBe(404);
+    // Deleting the version purges its cached URL: 404 at once, although the edge had it.
+    expect((await get(path(old!.url!))).headers.get('x-pixmesh-cache')).toBe('HIT');
+    await ik().files.versions.delete(v1.versionInfo!.id!, { fileId: v1.fileId! });
+    expect((await get(path(old!.url!))).status).toBe(404);
+    expect(await size(await get('/flex/ver-url/q.jpg'))).toEqual([30, 60]);
+  });
+
   it(`keeps at most ${MAX_VERSIONS} previous versions (PIXMESH_MEDIA_MAX_VERSIONS) and deletes the bytes of older ones`, async () => {
     let first;
     for (let i = 0; i < 5; i++) {

@@ -16,7 +16,7 @@ import { startCluster, type Cluster } from '../../scripts/cluster.js';
 import { s3Client } from '../../origin/src/sources/s3.js';
 import { signInternalRequest } from '../../shared/internal-auth.js';
 import { REGION_IDS, type RegionId } from '../../shared/regions.js';
-import { freePortBase } from '../origin/helpers.js';
+import { freePortBase, writesSettled } from '../origin/helpers.js';
 
 // A free block found at run time: S3 = BASE, regions BASE+1…+6, edge BASE+87.
 const BASE = await freePortBase(96);
@@ -56,6 +56,9 @@ async function objectBytes(b: string, key: string): Promise<Buffer> {
 }
 
 /** Result-cache entries on disk: region → [{account, path}]. */
+/** Every region's result-cache writes landed (they happen behind the responses). */
+const allWritesSettled = () => Promise.all(REGION_IDS.map((r) => writesSettled(cluster.regionUrls[r])));
+
 function cacheEntries(): Record<string, { account: string; path: string }[]> {
   const out: Record<string, { account: string; path: string }[]> = {};
   for (const region of REGION_IDS) {
@@ -287,6 +290,7 @@ describe('purge and delete', () => {
     const ik = client(FLEX.privateKey);
     const up = await ik.files.upload({ file: await toFile(jpeg, 'p.jpg'), fileName: 'purge-me.jpg', folder: 'tmp', useUniqueFileName: false });
     for (const r of ['eu-central-1', 'ap-southeast-2', 'us-west-1'] as const) expect((await renderAt(r, '/flex/tr:w-100/tmp/purge-me.jpg')).status).toBe(200);
+    await allWritesSettled();
     const cachedBefore = Object.entries(cacheEntries()).filter(([, es]) => es.some((e) => e.account === 'flex' && e.path === 'tmp/purge-me.jpg'));
     expect(cachedBefore.map(([r]) => r)).toEqual(expect.arrayContaining(['eu-central-1', 'ap-southeast-2', 'us-west-1']));
 
@@ -322,6 +326,7 @@ describe('purge and delete', () => {
     const up = await ik.files.upload({ file: await toFile(jpeg, 'd.jpg'), fileName: 'doomed.jpg', useUniqueFileName: false });
     expect((await getImage('/flex/tr:w-120/doomed.jpg', 'FRA')).status).toBe(200);
     expect((await renderAt('ap-southeast-1', '/flex/tr:w-120/doomed.jpg')).status).toBe(200);
+    await allWritesSettled();
     expect(cacheEntries()['ap-southeast-1']!.filter((e) => e.path === 'doomed.jpg').length).toBeGreaterThan(0);
     expect(await exists(bucket('us-east-1'), 'flex/doomed.jpg')).toBe(true);
 
@@ -362,6 +367,7 @@ describe('residency, isolation and failure', () => {
     expect((await sharp(Buffer.from(await img.arrayBuffer())).metadata()).width).toBe(64);
     // Every other region, asked directly, forwards to the home region and keeps nothing.
     for (const r of REGION_IDS) expect((await renderAt(r, '/strict/tr:w-65/secret.jpg')).status).toBe(200);
+    await allWritesSettled();
     const holding = Object.entries(cacheEntries())
       .filter(([, es]) => es.some((e) => e.account === 'strict'))
       .map(([r]) => r);

@@ -82,6 +82,8 @@ describe('render edge cases', () => {
     const res = await render(app, 'w/tr:w-40/a.jpg');
     expect(res.status).toBe(200);
     expect(res.headers.get('x-pixmesh-region-cache')).toBe('MISS');
+    // The write happens behind the response: once it settled, its failure is counted.
+    await app.services.writes.flush();
     const text = await app.services.metrics.registry.metrics();
     expect(metricValue(text, 'pixmesh_origin_result_cache_write_errors_total')).toBe(1);
   });

@@ -26,6 +26,20 @@ export async function signedFetch(
   return fetch(baseUrl + pathAndQuery, { method, headers, body: init.body });
 }
 
+/**
+ * Waits until an origin has no result-cache write in progress (they land behind their responses:
+ * docs/origin.md "Caches"), so a test may read the files or stop the process. Bounded (10 s).
+ */
+export async function writesSettled(baseUrl: string, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const r = (await (await fetch(`${baseUrl}/readyz`)).json()) as { writesBehind?: number; cache?: { pendingWrites?: number } };
+    if (!r.writesBehind && !r.cache?.pendingWrites) return;
+    if (Date.now() > until) throw new Error(`${baseUrl}: result-cache writes still in progress after ${timeoutMs} ms`);
+    await new Promise((res) => setTimeout(res, 20));
+  }
+}
+
 /** The region an origin serves (from its public /healthz): internal signatures name their target region. */
 const regionByUrl = new Map<string, Promise<string>>();
 export function regionOf(baseUrl: string): Promise<string> {

@@ -10,6 +10,7 @@ import { mediaBucketFor } from '../../origin/src/config.js';
 import type { RegionId } from '../../shared/regions.js';
 import {
   filesUnder,
+  writesSettled,
   imageFacts,
   metricValue,
   serveBytes,
@@ -105,6 +106,8 @@ describe('home region killed', () => {
   it('keeps the result cache across a crash and restart of the home region', async () => {
     const first = await render(HOME, 'flex/tr:w-100/keep.jpg');
     expect(first.headers.get('x-pixmesh-region-cache')).toBe('MISS');
+    // The entry is written behind the response: once it landed, a crash keeps it.
+    await writesSettled(regions.regionUrls[HOME]);
     await regions.stopRegion(HOME, 'SIGKILL');
 
     // Flexible account: the other region fetches the original itself and says so.
@@ -124,6 +127,7 @@ describe('home region killed', () => {
     expect(strict.headers.get('ik-error')).toMatch(/^EUPSTREAM - home region unreachable/);
     expect(strict.headers.get('x-pixmesh-error-scope')).toBe('region');
     expect(web.count('/img/strict.jpg')).toBe(0);
+    await writesSettled(regions.regionUrls[WEST]);
     const westFiles = filesUnder(regions.cacheDir(WEST)).filter((f) => f.file.endsWith('.entry'));
     expect(westFiles.length).toBe(2); // fail.jpg and media/m.jpg, nothing of vault
 

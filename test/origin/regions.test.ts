@@ -9,6 +9,7 @@ import { mediaBucketFor } from '../../origin/src/config.js';
 import type { RegionId } from '../../shared/regions.js';
 import {
   filesUnder,
+  writesSettled,
   flatPng,
   imageFacts,
   metricValue,
@@ -130,7 +131,8 @@ describe('home resolution and forwarding', () => {
     expect(again.headers.get('x-pixmesh-region-cache')).toBe('HIT');
     expect(again.headers.get('server-timing')).not.toMatch(/forward/);
     expect(web.count('/img/fwd.jpg')).toBe(1);
-    // Both the home region and the forwarding region hold the variant.
+    // Both the home region and the forwarding region hold the variant (on disk once their writes behind the responses landed).
+    await Promise.all([writesSettled(regions.regionUrls[HOME]), writesSettled(regions.regionUrls[EAST])]);
     expect(entriesFor(HOME, 'acme').length).toBeGreaterThan(0);
     expect(entriesFor(EAST, 'acme').length).toBeGreaterThan(0);
     // The edge's request id reaches the home region's JSON log.
@@ -155,6 +157,7 @@ describe('home resolution and forwarding', () => {
     const again = await render(EAST, 'vault/tr:w-120/strict.jpg');
     expect(again.headers.get('x-pixmesh-region-cache')).toBe('MISS'); // never cached outside home
     expect(before).toBe(0);
+    await Promise.all([HOME, EAST, SYD].map((r) => writesSettled(regions.regionUrls[r])));
     expect(entriesFor(EAST, 'vault')).toHaveLength(0);
     expect(entriesFor(SYD, 'vault')).toHaveLength(0);
     expect(entriesFor(HOME, 'vault').length).toBeGreaterThan(0);

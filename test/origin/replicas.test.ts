@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signInternalRequest } from '../../shared/internal-auth.js';
 import { rendezvousOwner, renderRouteKey } from '../../shared/rendezvous.js';
 import type { RegionId } from '../../shared/regions.js';
-import { imageFacts, metricValue, serveBytes, signedFetch, startOriginServer, startRegions, stopRegions, testJpeg, type OriginServer, type Regions } from './helpers.js';
+import { imageFacts, metricValue, serveBytes, signedFetch, startOriginServer, startRegions, stopRegions, testJpeg, writesSettled, type OriginServer, type Regions } from './helpers.js';
 
 const HOME: RegionId = 'eu-central-1';
 let regions: Regions & { basePort: number };
@@ -87,6 +87,8 @@ describe('a region of two replicas sharing one bucket', () => {
     expect(first.status).toBe(200);
     expect(first.headers.get('x-pixmesh-region-cache')).toBe('MISS');
     const a = await imageFacts(first);
+    // A writes the shared tier behind its response: once that landed, B reads it there.
+    await writesSettled(A);
     const onB = await render(B, `tr:w-${w}/shared.jpg`);
     expect(onB.status).toBe(200);
     expect(onB.headers.get('x-pixmesh-region-cache')).toBe('HIT');
@@ -115,6 +117,7 @@ describe('a region of two replicas sharing one bucket', () => {
   it('a replica that was down during a purge honours it after its restart (purge records in the bucket)', async () => {
     expect(await regionCache(A, 'tr:w-120/down.jpg')).toBe('MISS');
     expect(await regionCache(B, 'tr:w-120/down.jpg')).toBe('HIT'); // now in B's L1 too
+    await writesSettled(B); // … on its disk (written behind the response)
     await regions.stopReplica(HOME, 2, 'SIGKILL');
     await purge(A, 'down.jpg');
     await regions.startReplica(HOME, 2);

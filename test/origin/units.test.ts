@@ -94,7 +94,8 @@ describe('result cache on disk', () => {
   });
 
   it('never serves a truncated entry (a crash mid-write), and drops it', async () => {
-    const c1 = await ResultCache.open(dir, 1 << 20);
+    // The disk path alone (no memory tier, which would answer from the bytes it stored).
+    const c1 = await ResultCache.open(dir, 1 << 20, 0);
     await c1.put('k', meta('a', 'x.jpg'), Buffer.alloc(5000, 9));
     const file = path.join(dir, ResultCache.hashKey('k').slice(0, 2), `${ResultCache.hashKey('k')}.entry`);
     // Truncated under the real name (what a non-atomic writer would leave behind) …
@@ -107,7 +108,7 @@ describe('result cache on disk', () => {
     const tmp = `${file}.123.abcd.tmp`;
     await fsp.writeFile(tmp, full.subarray(0, 50));
     await fsp.writeFile(file, full.subarray(0, 200));
-    const c2 = await ResultCache.open(dir, 1 << 20);
+    const c2 = await ResultCache.open(dir, 1 << 20, 0);
     expect(c2.stats().entries).toBe(0);
     expect(await c2.get('k')).toBeNull();
     expect(fs.existsSync(tmp)).toBe(false);
@@ -134,6 +135,42 @@ describe('result cache on disk', () => {
     // An entry larger than the whole cache is not stored.
     await c.put('huge', meta('x', 'h'), Buffer.alloc(20_000));
     expect(await c.get('huge')).toBeNull();
+  });
+
+  it('answers from its memory tier without reading the file, and the file is written behind put()', async () => {
+    const c = await ResultCache.open(dir, 1 << 20, 1 << 16);
+    const file = path.join(dir, ResultCache.hashKey('m').slice(0, 2), `${ResultCache.hashKey('m')}.entry`);
+    const write = c.put('m', meta('a', 'm.jpg'), Buffer.from('memory'));
+    // Visible at once, before the file exists.
+    expect((await c.get('m'))?.body.toString()).toBe('memory');
+    expect(c.memoryHits).toBe(1);
+    await write;
+    expect(fs.existsSync(file)).toBe(true);
+    // The file gone (behind the cache's back): still a hit, from memory.
+    fs.rmSync(file);
+    expect((await c.get('m'))?.body.toString()).toBe('memory');
+    expect(c.diskHits).toBe(0);
+    // A cache with no memory tier reads the file.
+    await c.put('n', meta('a', 'n.jpg'), Buffer.from('disk'));
+    const d = await ResultCache.open(dir, 1 << 20, 0);
+    expect((await d.get('n'))?.body.toString()).toBe('disk');
+    expect(d.diskHits).toBe(1);
+    expect(d.memoryHits).toBe(0);
+  });
+
+  it('a purge that meets a write in progress waits for it and removes what it wrote; flush() waits for every write', async () => {
+    const c = await ResultCache.open(dir, 1 << 20);
+    const file = (k: string) => path.join(dir, ResultCache.hashKey(k).slice(0, 2), `${ResultCache.hashKey(k)}.entry`);
+    void c.put('w1', meta('a', 'gone.jpg'), Buffer.alloc(4000, 1));
+    void c.put('w2', meta('a', 'kept.jpg'), Buffer.alloc(4000, 2));
+    expect(c.pendingWrites).toBe(2);
+    expect(await c.purge('a', 'gone.jpg')).toBe(1);
+    expect(fs.existsSync(file('w1'))).toBe(false);
+    expect(await c.get('w1')).toBeNull();
+    await c.flush();
+    expect(c.pendingWrites).toBe(0);
+    expect(fs.existsSync(file('w2'))).toBe(true);
+    expect(fs.existsSync(file('w1'))).toBe(false);
   });
 
   it('purges a path or a prefix of one account only', async () => {

@@ -3,6 +3,12 @@
  * go first), surviving restarts. One file per entry — a length-prefixed JSON header then the
  * body — written to a temporary name and renamed, so a crash never leaves a truncated entry
  * under a real name; a file whose body length disagrees with its header is dropped on read.
+ *
+ * In front of the disk, a memory tier (PIXMESH_CACHE_MEMORY_BYTES, LRU) holds the most recent
+ * entries: a hit there costs no file read. `put` makes an entry visible at once (memory) and
+ * writes the file behind the response: callers need not await it (`flush()` waits for every
+ * write in progress, e.g. at shutdown), and a purge or delete that meets a write in progress
+ * waits for it, then removes what it wrote.
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -35,19 +41,39 @@ export interface CacheEntry {
 
 const HEADER_BYTES = 4;
 
+/** Default bound of the memory tier (bytes). */
+export const DEFAULT_CACHE_MEMORY_BYTES = 32 * 1024 * 1024;
+
+interface Writing {
+  account: string;
+  path: string;
+  done: Promise<void>;
+}
+
 export class ResultCache {
   /** key hash → account and path, bounded by the bytes on disk (shared/lru.ts). */
   private readonly lru: ByteLru<{ account: string; path: string }>;
+  /** key hash → the entry itself, for hits without a file read. */
+  private readonly hot: ByteLru<CacheEntry>;
+  /** File writes in progress, by key hash (the latest write of a key). */
+  private readonly writing = new Map<string, Writing>();
+  /** Every write in progress (flush waits for them). */
+  private readonly pending = new Set<Promise<void>>();
+  /** Hits served from the memory tier / from disk (for stats and tests). */
+  memoryHits = 0;
+  diskHits = 0;
 
   private constructor(
     readonly dir: string,
     readonly maxBytes: number,
+    readonly memoryBytes: number,
   ) {
     this.lru = new ByteLru(maxBytes);
+    this.hot = new ByteLru(Math.min(memoryBytes, maxBytes));
   }
 
-  static async open(dir: string, maxBytes: number): Promise<ResultCache> {
-    const cache = new ResultCache(dir, maxBytes);
+  static async open(dir: string, maxBytes: number, memoryBytes = DEFAULT_CACHE_MEMORY_BYTES): Promise<ResultCache> {
+    const cache = new ResultCache(dir, maxBytes, memoryBytes);
     await fsp.mkdir(dir, { recursive: true });
     await cache.scan();
     return cache;
@@ -87,6 +113,12 @@ export class ResultCache {
 
   async get(key: string): Promise<CacheEntry | null> {
     const hash = ResultCache.hashKey(key);
+    const inMemory = this.hot.get(hash);
+    if (inMemory) {
+      this.lru.get(hash); // recency on disk follows use
+      this.memoryHits++;
+      return inMemory;
+    }
     const known = this.lru.get(hash);
     if (!known) return null;
     let data: Buffer;
@@ -102,11 +134,32 @@ export class ResultCache {
       this.lru.delete(hash);
       return null;
     }
+    this.diskHits++;
+    this.hot.set(hash, entry, memorySize(entry));
     return entry;
   }
 
-  async put(key: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer): Promise<void> {
+  /**
+   * Stores an entry: visible to `get` at once (memory tier), on disk when the returned promise
+   * settles. Callers on the response path need not await it (the write is tracked; see flush()).
+   */
+  put(key: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer): Promise<void> {
     const hash = ResultCache.hashKey(key);
+    const entry: CacheEntry = { meta: { ...meta, bodyLength: body.length }, body };
+    this.hot.set(hash, entry, memorySize(entry));
+    const done = this.writeFile(hash, meta, body).finally(() => {
+      this.pending.delete(done);
+      if (this.writing.get(hash)?.done === done) this.writing.delete(hash);
+    });
+    this.pending.add(done);
+    this.writing.set(hash, { account: meta.account, path: meta.path, done });
+    return done;
+  }
+
+  private async writeFile(hash: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer): Promise<void> {
+    // The previous write of the same key first (renames land in order).
+    const before = this.writing.get(hash)?.done;
+    if (before) await before.catch(() => undefined);
     const file = this.fileFor(hash);
     const data = encodeEntry(meta, body);
     if (data.length > this.maxBytes) return;
@@ -123,29 +176,57 @@ export class ResultCache {
     await this.remove(this.lru.set(hash, { account: meta.account, path: meta.path }, data.length));
   }
 
+  /** Waits for every file write in progress (shutdown, tests); failures were the writers'. */
+  async flush(): Promise<void> {
+    while (this.pending.size) await Promise.allSettled([...this.pending]);
+  }
+
+  /** File writes in progress. */
+  get pendingWrites(): number {
+    return this.pending.size;
+  }
+
   /** Remove one entry (a purge record made it stale). */
   async delete(key: string): Promise<void> {
     const hash = ResultCache.hashKey(key);
+    this.hot.delete(hash);
+    const w = this.writing.get(hash);
+    if (w) await w.done.catch(() => undefined);
+    this.hot.delete(hash);
     await fsp.rm(this.fileFor(hash), { force: true });
     this.lru.delete(hash);
   }
 
   /** Remove every variant of a path (or of every path under a prefix when prefix=true). */
   async purge(account: string, pathOrPrefix: string, prefix = false): Promise<number> {
-    const removed = this.lru.deleteWhere((e) => e.account === account && (prefix ? e.path.startsWith(pathOrPrefix) : e.path === pathOrPrefix));
+    const match = (e: { account: string; path: string }) => e.account === account && (prefix ? e.path.startsWith(pathOrPrefix) : e.path === pathOrPrefix);
+    const gone = new Set(this.hot.deleteWhere((e) => match(e.meta)).map(([h]) => h));
+    // Writes in progress for these paths land first, then go with the rest.
+    const writes = [...this.writing].filter(([, w]) => match(w));
+    for (const [h] of writes) gone.add(h);
+    await Promise.allSettled(writes.map(([, w]) => w.done));
+    this.hot.deleteWhere((e) => match(e.meta));
+    const removed = this.lru.deleteWhere(match);
+    for (const [h] of removed) gone.add(h);
     await this.remove(removed);
-    return removed.length;
+    return gone.size;
   }
 
-  stats(): { entries: number; bytes: number; maxBytes: number } {
-    return { entries: this.lru.size, bytes: this.lru.bytes, maxBytes: this.maxBytes };
+  stats(): { entries: number; bytes: number; maxBytes: number; memoryEntries: number; memoryBytes: number; pendingWrites: number } {
+    return { entries: this.lru.size, bytes: this.lru.bytes, maxBytes: this.maxBytes, memoryEntries: this.hot.size, memoryBytes: this.hot.bytes, pendingWrites: this.pending.size };
   }
 
-  /** Delete the files of entries the index let go (evicted or purged). */
+  /** Delete the files of entries the index let go (evicted or purged); they leave memory too. */
   private async remove(entries: [string, unknown][]): Promise<void> {
-    for (const [hash] of entries) await fsp.rm(this.fileFor(hash), { force: true });
+    for (const [hash] of entries) {
+      this.hot.delete(hash);
+      await fsp.rm(this.fileFor(hash), { force: true });
+    }
   }
 }
+
+/** What an entry costs in the memory tier: its body plus its header, roughly. */
+const memorySize = (e: CacheEntry) => e.body.length + 512;
 
 /** One entry as bytes: 4-byte header length, JSON header, body (the disk L1 and the shared tier use it). */
 export function encodeEntry(meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer): Buffer {

@@ -14,6 +14,7 @@ import { blur, contrast, grayscale, sharpen } from './steps/effects.js';
 import { flip } from './steps/flip.js';
 import { checkLimits, decode } from './steps/input.js';
 import { colorReplace } from './steps/color-replace.js';
+import { colorize } from './steps/colorize.js';
 import { gradient } from './steps/gradient.js';
 import { layers } from './steps/layers.js';
 import { chooseFormat, encode } from './steps/output.js';
@@ -47,6 +48,7 @@ export const STEP_PIPELINE: readonly NamedStep[] = [
   { name: 'sharpen', run: sharpen },
   { name: 'contrast', run: contrast },
   { name: 'colour-replace', run: colorReplace },
+  { name: 'colorize', run: colorize },
   { name: 'gradient', run: gradient },
   { name: 'border', run: border },
   { name: 'radius', run: radius },

@@ -116,11 +116,26 @@ export class RegionState {
 
   /** L1, then the shared tier (promoted into L1); entries older than a purge of their path are misses. */
   async lookup(key: string, account: string, path: string): Promise<{ entry: CacheEntry; tier: 'L1' | 'shared' } | null> {
+    return (await this.lookupLocal(key)) ?? this.lookupShared(key, account, path);
+  }
+
+  /** L1 alone (memory, then disk): no network. */
+  async lookupLocal(key: string): Promise<{ entry: CacheEntry; tier: 'L1' } | null> {
     const local = await this.l1.get(key);
     if (local) {
       if (this.valid(local.meta)) return { entry: local, tier: 'L1' };
       await this.l1.delete(key);
     }
+    return null;
+  }
+
+  /** Whether an L1 miss would read the shared tier (a network call) now. */
+  get sharedReadable(): boolean {
+    return this.active && this.shared !== null;
+  }
+
+  /** The shared tier alone (an S3 read), promoted into L1 on a hit (the L1 file is written behind). */
+  async lookupShared(key: string, account: string, path: string): Promise<{ entry: CacheEntry; tier: 'shared' } | null> {
     if (!this.active || !this.shared || this.breaker.takeAttemptLease('shared')) return null;
     let entry: CacheEntry | null = null;
     try {
@@ -133,7 +148,7 @@ export class RegionState {
     }
     if (!entry || !this.valid(entry.meta)) return null;
     const { bodyLength: _b, ...meta } = entry.meta;
-    await this.l1.put(key, meta, entry.body).catch((e) => log.warn('shared tier: promotion into L1 failed', { err: String(e) }));
+    this.l1.put(key, meta, entry.body).catch((e) => log.warn('shared tier: promotion into L1 failed', { err: String(e) }));
     return { entry, tier: 'shared' };
   }
 

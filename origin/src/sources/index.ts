@@ -10,7 +10,8 @@ import { OriginalsCache } from '../cache/originals-cache.js';
 import { SingleFlight } from '../coalesce.js';
 import { mediaBucketFor, type ServerConfig } from '../config.js';
 import type { OriginMetrics } from '../metrics.js';
-import { getS3Object } from './s3.js';
+import { indexKey, mediaKey, versionKey } from '../media/keys.js';
+import { getS3Object, type S3Object } from './s3.js';
 import type { FetchLimits, Original } from './types.js';
 import { SafeFetchError } from './safe-fetch.js';
 import { fetchFromWeb, fetchFromWebProxy, fromFetchError } from './web.js';
@@ -29,8 +30,10 @@ export interface FetchOriginalInput {
   signal?: AbortSignal;
 }
 
-/** Key of a media-library object inside the home region's bucket. */
-export const mediaKey = (accountId: string, path: string) => `${accountId}/${path}`;
+export { mediaKey };
+
+/** `?ik-obj-version=<versionId>`: a previous version of a media-library file (the URL versions.list answers). */
+export const VERSION_QUERY = 'ik-obj-version';
 
 /** One S3 read (request + body) may take as long as a web fetch's three phases together. */
 const s3TimeoutMs = (region: ServerConfig) => region.fetch.connectTimeoutMs + region.fetch.headerTimeoutMs + region.fetch.bodyTimeoutMs;
@@ -44,15 +47,18 @@ async function tryOrigin(origin: SourceConfig, input: FetchOriginalInput, region
     case 'media': {
       // The account's media library lives in its home region's bucket (the same as ours at home;
       // read from there on failover), with the backup region's copy as a second chance.
-      const key = mediaKey(input.account.id, input.path);
       const home = input.account.homeRegion === region.region ? region.mediaBucket : mediaBucketFor(input.account.homeRegion);
-      let obj;
-      try {
-        obj = await getS3Object(region.s3, home, key, input.maxBytes, s3TimeoutMs(region));
-      } catch (e) {
-        if (!input.account.backupRegion || (e as { code?: string }).code === 'ELIMIT') throw e;
-        obj = await getS3Object(region.s3, mediaBucketFor(input.account.backupRegion), key, input.maxBytes, s3TimeoutMs(region));
-      }
+      const read = async (key: string, maxBytes = input.maxBytes): Promise<S3Object | null> => {
+        try {
+          return await getS3Object(region.s3, home, key, maxBytes, s3TimeoutMs(region));
+        } catch (e) {
+          if (!input.account.backupRegion || (e as { code?: string }).code === 'ELIMIT') throw e;
+          return getS3Object(region.s3, mediaBucketFor(input.account.backupRegion), key, maxBytes, s3TimeoutMs(region));
+        }
+      };
+      const version = input.extraQuery?.find(([k]) => k === VERSION_QUERY)?.[1];
+      let obj = await read(mediaKey(input.account.id, input.path));
+      if (obj && version !== undefined) obj = await previousVersion(obj, version, input.account.id, read);
       return obj && { body: obj.body, contentType: obj.contentType, source: 'media', isPrivate: obj.metadata.isprivatefile === 'true', lastModified: obj.lastModified };
     }
     case 's3': {
@@ -70,6 +76,26 @@ async function tryOrigin(origin: SourceConfig, input: FetchOriginalInput, region
     case 'webproxy':
       return fetchFromWebProxy(origin, input.path, input.extraQuery ?? [], input.signed === true, limitsFor(input, region));
   }
+}
+
+/**
+ * The version `versionId` of the file whose current bytes are `current` (their S3 metadata names
+ * the fileId): a kept previous version's bytes, the current bytes when it is the current version,
+ * or null (not found: a deleted or unknown version).
+ */
+async function previousVersion(current: S3Object, versionId: string, accountId: string, read: (key: string, maxBytes?: number) => Promise<S3Object | null>): Promise<S3Object | null> {
+  const fileId = current.metadata.fileid ?? '';
+  if (!/^[0-9a-f]{24}$/.test(fileId) || !/^[0-9a-f]{24}$/.test(versionId)) return null;
+  const kept = await read(versionKey(accountId, fileId, versionId));
+  if (kept) return kept;
+  const record = await read(indexKey(accountId, fileId), 4 * 1024 * 1024);
+  let currentId: unknown;
+  try {
+    currentId = record && (JSON.parse(record.body.toString('utf8')) as { versionInfo?: { id?: unknown } }).versionInfo?.id;
+  } catch {
+    currentId = undefined;
+  }
+  return currentId === versionId ? current : null;
 }
 
 /**

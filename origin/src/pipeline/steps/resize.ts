@@ -6,7 +6,7 @@
 import sharp from 'sharp';
 import { badTransformation } from '../../../../shared/errors.js';
 import { budget, checkOutputSize, exactDims, materialise, PHASE, setDims, usePhase, type RenderState } from '../context.js';
-import type { Color } from '../../../../shared/transform/index.js';
+import { isExtractMode, type Color } from '../../../../shared/transform/index.js';
 import { focusRegion } from '../faces.js';
 import { focusBox } from './focus.js';
 import { DEFAULT_PAD, gravityOffset, sharpColor, sharpPosition, stepColor } from './util.js';
@@ -22,7 +22,7 @@ export function applyDpr(w: number | undefined, h: number | undefined, dpr: numb
 
 export async function resize(ctx: RenderState): Promise<void> {
   const o = ctx.ops;
-  if (o.cm === 'extract' || o.cm === 'pad_extract') return extract(ctx);
+  if (isExtractMode(o.cm)) return extract(ctx);
   let { w, h } = o;
   const pad = o.cm === 'pad_resize' || o.cm === 'pad_resize_no_enlarge';
   const focused = (o.fo === 'face' || o.fo === 'custom') && !pad;
@@ -141,10 +141,14 @@ async function padBlurred(ctx: RenderState, cw: number, ch: number, tw: number, 
   ctx.phase = -1;
 }
 
-/** cm-extract / cm-pad_extract: cut a region without scaling; pad_extract pads where it overhangs. */
+/**
+ * cm-extract / cm-pad_extract: cut a region without scaling; pad_extract pads where it
+ * overhangs; pad_extract_no_shrink never cuts (an axis smaller than the image keeps the image's size).
+ */
 async function extract(ctx: RenderState): Promise<void> {
   const o = ctx.ops;
-  const padColor = o.cm === 'pad_extract' ? await stepColor(ctx) : undefined;
+  const pads = o.cm === 'pad_extract' || o.cm === 'pad_extract_no_shrink';
+  const padColor = pads ? await stepColor(ctx) : undefined;
   const { width: cw, height: ch } = await exactDims(ctx);
   let w = o.w ?? cw;
   let h = o.h ?? ch;
@@ -155,6 +159,7 @@ async function extract(ctx: RenderState): Promise<void> {
   const [dw, dh] = applyDpr(w, h, o.dpr);
   w = dw!;
   h = dh!;
+  if (o.cm === 'pad_extract_no_shrink') [w, h] = [Math.max(w, cw), Math.max(h, ch)];
   const free = o.x === undefined && o.y === undefined && o.xc === undefined && o.yc === undefined;
   const box = free && (o.fo === 'face' || o.fo === 'custom') ? await focusBox(ctx) : undefined;
   const g = box
@@ -180,7 +185,7 @@ async function extract(ctx: RenderState): Promise<void> {
   const it = Math.max(0, top);
   const ir = Math.min(cw, left + w);
   const ib = Math.min(ch, top + h);
-  if (ir <= il || ib <= it) throw badTransformation(`cm-pad_extract: the ${w}×${h} region at (${left},${top}) does not overlap the ${cw}×${ch} image`);
+  if (ir <= il || ib <= it) throw badTransformation(`cm-${o.cm}: the ${w}×${h} region at (${left},${top}) does not overlap the ${cw}×${ch} image`);
   await usePhase(ctx, PHASE.preExtract);
   if (il !== 0 || it !== 0 || ir !== cw || ib !== ch) ctx.img = ctx.img.extract({ left: il, top: it, width: ir - il, height: ib - it });
   const pad = { top: it - top, left: il - left, right: left + w - ir, bottom: top + h - ib };
@@ -193,7 +198,7 @@ async function extract(ctx: RenderState): Promise<void> {
     }
     ctx.img = ctx.img.extend({ ...pad, background: sharpColor(bg) });
   }
-  setDims(ctx, w, h, 'cm-pad_extract');
+  setDims(ctx, w, h, `cm-${o.cm}`);
 }
 
 /** Offset of a `size` region centred on `focal` in `space`: kept inside where it fits, centred where it does not. */

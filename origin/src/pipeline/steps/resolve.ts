@@ -8,6 +8,7 @@ import {
   evalCondition,
   evalExpr,
   isExpr,
+  isExtractMode,
   normaliseHints,
   type Background,
   type Color,
@@ -60,6 +61,7 @@ export interface ResolvedOps {
   layers?: Layer[];
   gradient?: Gradient & { stop: number };
   cr?: ColorReplace;
+  colorize?: { color: Color; intensity: number };
 }
 
 export const EMPTY_OPS: ResolvedOps = { c: 'maintain_ratio', fo: 'center', z: 1, dpr: 1, rt: 0 };
@@ -86,7 +88,7 @@ export async function expandStep(ctx: RenderState, step: TransformStep): Promise
  */
 export function consumedOps(r: ResolvedOps): ResolvedOps {
   const out: ResolvedOps = { ...r };
-  const extract = out.cm === 'extract' || out.cm === 'pad_extract';
+  const extract = isExtractMode(out.cm);
   if (!extract && out.w === undefined && out.h === undefined && out.ar === undefined) {
     out.dpr = EMPTY_OPS.dpr;
     out.c = EMPTY_OPS.c;
@@ -157,6 +159,7 @@ export async function resolveStep(ctx: RenderState, ops: StepOps): Promise<Resol
     shadow: ops.shadow,
     layers: ops.layers,
     cr: ops.cr,
+    colorize: ops.colorize,
   };
   if (ops.gradient) {
     const stop = evaluate('e-gradient sp', ops.gradient.stop, scope);

@@ -1,0 +1,23 @@
+/**
+ * Child process: the hit path's floor — a bare Node HTTP server answering every GET with the same
+ * bytes from memory (the bytes and headers of one cached variant, read from a file), keep-alive,
+ * nothing else. argv: <file with the body> <content-type> <host> <port>
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+
+const [file, contentType, host, port] = process.argv.slice(2) as [string, string, string, string];
+const body = fs.readFileSync(file);
+const headers = {
+  'content-type': contentType,
+  'content-length': String(body.length),
+  etag: '"bare"',
+  'cache-control': 'public, max-age=31536000',
+};
+const server = http.createServer((_req, res) => {
+  res.writeHead(200, headers);
+  res.end(body);
+});
+server.keepAliveTimeout = 30_000;
+server.listen(Number(port), host, () => process.stdout.write(JSON.stringify({ ready: true }) + '\n'));
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
