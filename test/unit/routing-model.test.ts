@@ -193,8 +193,8 @@ describe('routing model: learning', () => {
     ['second averages (alpha 1/2)', [10, 20], 15],
     ['third (alpha 1/3)', [10, 20, 30], 20],
     ['later samples move it by the alpha floor 0.2', [10, 10, 10, 10, 10, 10, 10, 10, 10, 15], 11],
-    ['a spike (above mean + 8 ms) moves it by 0.05 only', [10, 10, 10, 10, 10, 10, 10, 10, 10, 60], 12.5],
-    ['three spikes in a row are a level shift: the third folds with 0.2', [10, 10, 10, 10, 10, 60, 60, 60], 10 + 0.95 * 0 + (2.5 + 0.05 * 47.5) + 0.2 * (60 - (12.5 + 2.375))],
+    ['a spike (above mean + 8 ms) does not move it (suspected, not confirmed)', [10, 10, 10, 10, 10, 10, 10, 10, 10, 60], 10],
+    ['three spikes in a row are a level shift: the third folds with 0.2', [10, 10, 10, 10, 10, 60, 60, 60], 10 + 0.2 * (60 - 10)],
     ['a sample below the mean is never a spike', [100, 100, 100, 100, 100, 10], 82],
   ])('EWMA: %s', (_name, samples, mean) => {
     let s = emptyState();
