@@ -5,12 +5,10 @@
 import { isRegionId, REGION_IDS, type RegionId } from './regions.js';
 import { namedTransformProblems } from './transform/index.js';
 
-export interface AccountDefaults {
-  quality: number;
-  autoFormat: boolean;
-  avif: boolean;
-  autoRotate: boolean;
-}
+// The delivery defaults are declared with the transformation types (the grammar reads them and
+// must not import this module back): one definition, named here too.
+export type { AccountDefaults } from './transform/types.js';
+import type { AccountDefaults } from './transform/types.js';
 
 export interface MediaOrigin {
   type: 'media';

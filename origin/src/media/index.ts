@@ -24,16 +24,15 @@ import { TokenMemory, verifyClientUpload, type TokenClaims } from './client-auth
 import { matches, mentionsField, parseSearchQuery } from './search.js';
 import { Purger, type PurgeDeps } from './purge.js';
 import { deriveFolders, publicFile, SORTS, uploadResponse, type Sortable } from './shape.js';
-import { DEFAULT_MAX_VERSIONS, FileExistsError, MediaStore } from './store.js';
-import { DEFAULT_JOB_STEP } from './jobs.js';
-import { configRoutes, ControlPlane, controlPlaneSettings } from '../account-config.js';
+import { FileExistsError, MediaStore } from './store.js';
+import { configRoutes, ControlPlane } from '../account-config.js';
 import { CustomFields } from './custom-fields.js';
 import type { UsageMeter } from './usage.js';
 import { analyse, embeddedMetadata } from './metadata.js';
 import { EDGE_PURGE_HEADER, libraryRoutes } from './library.js';
 import { readBodyLimited } from '../../../shared/body.js';
 import { checkStorePath, fileBytes, parseUploadForm, sniffUpload, uploadLimitFor, uniqueName } from './upload.js';
-import { DEFAULT_PURGES_PER_MIN, purgeLimiter } from '../budget.js';
+import { purgeLimiter } from '../budget.js';
 import { TransformQueue } from '../queue.js';
 import { fetchUploadUrl, type UrlFetcher } from './url-fetch.js';
 
@@ -52,58 +51,8 @@ export interface MediaDeps {
   tokens?: TokenClaims;
 }
 
-export interface MediaLimits {
-  /** Largest file accepted (decoded bytes): images and files other than SVG and video. ImageKit's free plan: 25 MB. */
-  maxUploadBytes: number;
-  /** Largest SVG (it is sanitised on delivery: origin/src/delivery/svg.ts). */
-  maxSvgBytes: number;
-  /** Largest video or audio file (served as it is, with Range). */
-  maxVideoBytes: number;
-  /** Largest image accepted, width × height × frames. */
-  maxPixels: number;
-  /** A request body that stalls this long is abandoned (nothing is written). */
-  idleMs: number;
-  /** Upload from URL: the URL must answer within this (ImageKit: 8 s). */
-  urlTimeoutMs: number;
-  /** Uploads processed at once in this region (a slot is taken once the body is in); waiting longer than slotWaitMs: 503 EBUSY with Retry-After. */
-  maxConcurrentUploads: number;
-  /** How long an upload whose body is in may wait for a slot. */
-  slotWaitMs: number;
-  /** The whole body must arrive within this (a client trickling bytes is cut off): 408. */
-  deadlineMs: number;
-  /** Uploads of one account in flight at once (arriving or processed); beyond it: 429 EBUSY with Retry-After. */
-  perAccountUploads: number;
-  /** Upload bodies arriving at once in this region (all accounts); beyond it: 503 EBUSY. */
-  maxUploadReaders: number;
-  /** Previous versions kept per file (overwrites, copies onto a file, restores); older ones are deleted. */
-  maxVersions: number;
-  /** Files a folder job relocates before it saves its progress. */
-  jobStep: number;
-}
-
-export function mediaLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): MediaLimits {
-  const int = (name: string, fallback: number) => {
-    const raw = env[name];
-    const n = raw === undefined || raw === '' ? fallback : Number(raw);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer (got "${raw}")`);
-    return n;
-  };
-  return {
-    maxUploadBytes: int('PIXMESH_UPLOAD_MAX_BYTES', 25 * 1024 * 1024),
-    maxSvgBytes: int('PIXMESH_UPLOAD_MAX_SVG_BYTES', 5 * 1024 * 1024),
-    maxVideoBytes: int('PIXMESH_UPLOAD_MAX_VIDEO_BYTES', 40 * 1024 * 1024),
-    maxPixels: int('PIXMESH_UPLOAD_MAX_PIXELS', 100_000_000),
-    idleMs: int('PIXMESH_UPLOAD_IDLE_MS', 30_000),
-    urlTimeoutMs: int('PIXMESH_UPLOAD_URL_TIMEOUT_MS', 8000),
-    maxConcurrentUploads: int('PIXMESH_UPLOAD_CONCURRENCY', 8),
-    slotWaitMs: int('PIXMESH_UPLOAD_SLOT_WAIT_MS', 10_000),
-    deadlineMs: int('PIXMESH_UPLOAD_DEADLINE_MS', 120_000),
-    perAccountUploads: int('PIXMESH_UPLOAD_PER_ACCOUNT', 4),
-    maxUploadReaders: int('PIXMESH_UPLOAD_READERS', 64),
-    maxVersions: int('PIXMESH_MEDIA_MAX_VERSIONS', DEFAULT_MAX_VERSIONS),
-    jobStep: int('PIXMESH_MEDIA_JOB_STEP', DEFAULT_JOB_STEP),
-  };
-}
+export type { MediaConfig, MediaLimits } from './config.js';
+import type { MediaLimits } from './config.js';
 
 /** Per-account media settings: the account file's optional `mediaLibrary` object (shared/accounts.ts). */
 export function mediaSettings(accounts: AccountDirectory, id: string): NonNullable<Account['mediaLibrary']> {
@@ -120,7 +69,7 @@ function intParam(v: string | undefined, name: string, fallback: number, min: nu
 /** The home account of the route, set by the home-region middleware. */
 type MediaVars = { Variables: { account: Account } };
 
-export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFromEnv(), usage?: UsageMeter): Hono<MediaVars> & { store: MediaStore } {
+export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.media, usage?: UsageMeter): Hono<MediaVars> & { store: MediaStore } {
   const { config } = deps;
   const store = new MediaStore({ s3: config.s3, bucket: config.mediaBucket, bucketFor: (r) => mediaBucketFor(r as never), maxVersions: limits.maxVersions });
   const purger = new Purger({ purgeVariants: deps.purgeVariants, region: config.region, regionUrls: config.regionUrls, store });
@@ -165,7 +114,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   const endpointOf = (url: string) => new URL(url).searchParams.get('endpoint') ?? '';
   const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, usage, fields: customFields, jobStep: limits.jobStep, isHome });
   // Account configuration stored as data (named transformations): every region polls it.
-  const controlSettings = controlPlaneSettings();
+  const controlSettings = deps.config.controlPlane;
   const control = new ControlPlane(config.s3, controlSettings.bucket, deps.accounts);
   control.start(controlSettings.pollMs);
   configRoutes(app, {
@@ -406,7 +355,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   });
 
   // A purge flood (each one a fan-out to every region) meets a per-account rate limit: 429 + Retry-After.
-  const purges = purgeLimiter(Number(process.env.PIXMESH_PURGES_PER_MINUTE) || DEFAULT_PURGES_PER_MIN);
+  const purges = purgeLimiter(deps.config.media.purgesPerMinute);
   app.post('/internal/media/:account/purge', async (c) => {
     const account = c.var.account;
     purges.take(account.id, 1);
