@@ -18,6 +18,8 @@ export interface Env {
   ROUTING_STATE?: DurableObjectNamespace;
   /** Edge purge records shared by every colo (edge/src/edge-purge.ts). */
   PIXMESH_PURGE?: PurgeKv;
+  /** Region milliseconds per minute one client may spend on misses of one account (edge/src/client-budget.ts). */
+  PIXMESH_CLIENT_BUDGET_MS?: string;
   /** Comma-separated account ids whose private key opens the dashboard's network (operator) view. */
   PIXMESH_OPERATOR_ACCOUNTS?: string;
 }

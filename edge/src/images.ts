@@ -1,12 +1,14 @@
 /**
  * The image route, as named phases run in this order (one file per phase in ./image/):
- * parse → verify → negotiate → edge-cache (HIT answers) → route → fetch-failover → store (answers).
+ * parse → verify → negotiate → edge-cache (HIT answers) → client-budget (429 answers) → route →
+ * fetch-failover → store (answers).
  * Each phase reads the job earlier phases filled and may answer early; see ./image/job.ts.
  */
 import { Hono } from 'hono';
 import { parseRegionUrls } from '../../shared/regions.js';
 import type { Env } from './env.js';
 import { readGeo } from './geo.js';
+import { clientBudget } from './image/client-budget.js';
 import { edgeCache } from './image/edge-cache.js';
 import { fetchWithFailover } from './image/fetch-failover.js';
 import type { ImageContext, ImageJob, ImagePhase } from './image/job.js';
@@ -18,7 +20,7 @@ import { verify } from './image/verify.js';
 import { knownRegions } from './routing-state.js';
 
 /** The processing order, declared once. */
-export const IMAGE_PHASES: readonly ImagePhase[] = [parse, verify, negotiate, edgeCache, route, fetchWithFailover, store];
+export const IMAGE_PHASES: readonly ImagePhase[] = [parse, verify, negotiate, edgeCache, clientBudget, route, fetchWithFailover, store];
 
 function newJob(c: ImageContext): ImageJob {
   const urls = parseRegionUrls(c.env.PIXMESH_REGION_URLS);

@@ -124,6 +124,12 @@ async function relay(res: Response, status = res.status): Promise<Response> {
   } catch {
     /* not JSON */
   }
+  // The home region is busy (503) or the account over its share (429): the client hears that, with
+  // the region's Retry-After, not a 502 (#12 point 6).
+  if ((res.status === 503 || res.status === 429) && ik?.code === 'EBUSY') {
+    const retry = Number(res.headers.get('retry-after'));
+    throw new PixmeshError(res.status, 'EBUSY', message, { retryAfter: Number.isFinite(retry) && retry > 0 ? retry : 1 });
+  }
   // 421 = "not the home region" (account file out of sync between tiers): retryable for the client.
   const out = res.status === 421 ? 503 : res.status >= 500 ? 502 : res.status;
   throw new PixmeshError(out, (ik?.code || 'EUPSTREAM') as ErrorCode, message);

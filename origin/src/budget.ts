@@ -12,7 +12,8 @@
  *   gets 429 EBUSY with Retry-After, other accounts are not affected. Cheap renders (under 1 M)
  *   are never refused by the budget.
  */
-import { busy, limitExceeded } from '../../shared/errors.js';
+import { limitExceeded } from '../../shared/errors.js';
+import { TokenBuckets } from '../../shared/token-buckets.js';
 import { allOps, isExpr, type NegotiatedFormat, type StepOps, type TransformPlan } from '../../shared/transform/index.js';
 
 export const DEFAULT_MAX_RENDER_COST = 200_000_000;
@@ -69,28 +70,14 @@ export function checkRenderCost(cost: number, max: number): void {
     throw limitExceeded(`this render is estimated at ${Math.round(cost / 1e6)} M pixel-operations (output pixels × operations); at most ${Math.round(max / 1e6)} M are allowed per render`);
 }
 
-/** Token buckets of pixel-operations per account (refilled continuously, burst = one minute's worth). */
-export class AccountBudgets {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+/** Token buckets of pixel-operations per account (shared/token-buckets.ts; burst = one minute's worth). */
+export class AccountBudgets extends TokenBuckets {
   constructor(
-    private readonly perMinute = DEFAULT_ACCOUNT_BUDGET_PER_MIN,
+    perMinute = DEFAULT_ACCOUNT_BUDGET_PER_MIN,
     /** Costs under this are never refused (cheap renders). */
-    private readonly free = 1_000_000,
-    private readonly what = (perMinute: number) => `this account's render budget (${Math.round(perMinute / 1e6)} M pixel-operations per minute in this region) is used up`,
-  ) {}
-  /** Take `cost` from the account's bucket, or throw 429 EBUSY with the seconds until it refills. */
-  take(account: string, cost: number, now = Date.now()): void {
-    if (cost < this.free) return;
-    const b = this.buckets.get(account) ?? { tokens: this.perMinute, at: now };
-    b.tokens = Math.min(this.perMinute, b.tokens + ((now - b.at) / 60_000) * this.perMinute);
-    b.at = now;
-    if (b.tokens < cost) {
-      this.buckets.set(account, b);
-      const wait = Math.ceil(((cost - b.tokens) / this.perMinute) * 60);
-      throw busy(this.what(this.perMinute), Math.max(1, wait), 429);
-    }
-    b.tokens -= cost;
-    this.buckets.set(account, b);
-    if (this.buckets.size > 10_000) for (const k of this.buckets.keys()) if (this.buckets.size > 5_000) this.buckets.delete(k);
+    free = 1_000_000,
+    what = (n: number) => `this account's render budget (${Math.round(n / 1e6)} M pixel-operations per minute in this region) is used up`,
+  ) {
+    super(perMinute, free, what);
   }
 }

@@ -7,6 +7,7 @@ import { PixmeshError, upstreamFailed } from '../../../shared/errors.js';
 import { H } from '../../../shared/headers.js';
 import { internalFetch, InternalUnreachable } from '../../../shared/internal-fetch.js';
 import type { RegionId } from '../../../shared/regions.js';
+import { chargeMiss } from '../client-budget.js';
 import { procFromServerTiming, routingState } from '../routing-state.js';
 import type { ImageJob, ImagePhase } from './job.js';
 
@@ -56,12 +57,15 @@ export const fetchWithFailover: ImagePhase = {
           timeoutMs: Math.min(ATTEMPT_TIMEOUT_MS, remaining),
         });
       } catch (e) {
+        chargeMiss(c.env, account.id, job.client, Date.now() - t0);
         if (!(e instanceof InternalUnreachable)) throw e;
         routingState.report({ region, result: e.timedOut ? 'timeout' : 'network-error' });
         job.lastError = upstreamFailed(`${region} ${e.timedOut ? 'timed out' : 'unreachable'}`, e.timedOut ? 504 : 502);
         continue;
       }
       const ttfb = Date.now() - t0;
+      // the region time this attempt held, charged to the client (../client-budget.ts)
+      chargeMiss(c.env, account.id, job.client, procFromServerTiming(res.headers.get('server-timing')) ?? ttfb);
       const requestScoped = res.status >= 500 && res.headers.get(H.errorScope) === 'request';
       routingState.report({
         region,

@@ -52,6 +52,8 @@ export interface ImageJob {
   // edge-cache
   key: Request;
   cached: CachedLookup;
+  // client-budget
+  client: string;
   // route
   decision: RouteDecision;
   // fetch-failover

@@ -34,6 +34,7 @@ import { EDGE_PURGE_HEADER, libraryRoutes } from './library.js';
 import { readBodyLimited } from '../../../shared/body.js';
 import { checkStorePath, fileBytes, parseUploadForm, sniffUpload, uploadLimitFor, uniqueName } from './upload.js';
 import { DEFAULT_PURGES_PER_MIN, purgeLimiter } from '../budget.js';
+import { TransformQueue } from '../queue.js';
 import { fetchUploadUrl, type UrlFetcher } from './url-fetch.js';
 
 /** Upload answer header: the (URI-encoded) path whose old variants the edge must treat as purged. */
@@ -64,8 +65,16 @@ export interface MediaLimits {
   idleMs: number;
   /** Upload from URL: the URL must answer within this (ImageKit: 8 s). */
   urlTimeoutMs: number;
-  /** Uploads held in memory at once in this region; beyond it: 503 EBUSY with Retry-After. */
+  /** Uploads processed at once in this region (a slot is taken once the body is in); waiting longer than slotWaitMs: 503 EBUSY with Retry-After. */
   maxConcurrentUploads: number;
+  /** How long an upload whose body is in may wait for a slot. */
+  slotWaitMs: number;
+  /** The whole body must arrive within this (a client trickling bytes is cut off): 408. */
+  deadlineMs: number;
+  /** Uploads of one account in flight at once (arriving or processed); beyond it: 429 EBUSY with Retry-After. */
+  perAccountUploads: number;
+  /** Upload bodies arriving at once in this region (all accounts); beyond it: 503 EBUSY. */
+  maxUploadReaders: number;
   /** Previous versions kept per file (overwrites, copies onto a file, restores); older ones are deleted. */
   maxVersions: number;
   /** Files a folder job relocates before it saves its progress. */
@@ -87,6 +96,10 @@ export function mediaLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): MediaL
     idleMs: int('PIXMESH_UPLOAD_IDLE_MS', 30_000),
     urlTimeoutMs: int('PIXMESH_UPLOAD_URL_TIMEOUT_MS', 8000),
     maxConcurrentUploads: int('PIXMESH_UPLOAD_CONCURRENCY', 8),
+    slotWaitMs: int('PIXMESH_UPLOAD_SLOT_WAIT_MS', 10_000),
+    deadlineMs: int('PIXMESH_UPLOAD_DEADLINE_MS', 120_000),
+    perAccountUploads: int('PIXMESH_UPLOAD_PER_ACCOUNT', 4),
+    maxUploadReaders: int('PIXMESH_UPLOAD_READERS', 64),
     maxVersions: int('PIXMESH_MEDIA_MAX_VERSIONS', DEFAULT_MAX_VERSIONS),
     jobStep: int('PIXMESH_MEDIA_JOB_STEP', DEFAULT_JOB_STEP),
   };
@@ -115,13 +128,25 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
   const tokens = deps.tokens ?? new TokenMemory();
   const fetchUrl: UrlFetcher = deps.fetchUrl ?? fetchUploadUrl;
 
-  // Leftovers of uploads interrupted by a crash (not by a client: those never reach S3).
+  // A commit's stale paths are purged in every region before its intent record goes (journal.ts).
+  store.onStale = (accountId, paths) => Promise.all(paths.map((p) => purger.start({ account: accountId, path: p.replace(/^\/+/, ''), prefix: false }, undefined, 5000)));
+  const isHome = (id: string) => deps.accounts.get(id)?.homeRegion === config.region;
+
+  // Boot: changes interrupted by a crash are completed (the journal replayed), then the leftovers
+  // of uploads interrupted before their intent (not by a client: those never reach S3) are swept.
   setTimeout(() => {
-    store.sweepTemporary().then(
-      (n) => n && log.info('removed stale temporary uploads', { removed: n }),
-      () => undefined,
-    );
-  }, 2000).unref();
+    store
+      .recoverAll(isHome)
+      .then(
+        (accounts) => accounts.length && log.info('media journal replayed', { accounts }),
+        (e) => log.error('media journal: replay at boot failed (retried when each account is read)', { err: String(e) }),
+      )
+      .then(() => store.sweepTemporary())
+      .then(
+        (n) => n && log.info('removed stale temporary uploads', { removed: n }),
+        () => undefined,
+      );
+  }, 200).unref();
 
   const app = new Hono<MediaVars>();
 
@@ -138,7 +163,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     await next();
   });
   const endpointOf = (url: string) => new URL(url).searchParams.get('endpoint') ?? '';
-  const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, usage, fields: customFields, jobStep: limits.jobStep, isHome: (id) => deps.accounts.get(id)?.homeRegion === config.region });
+  const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, usage, fields: customFields, jobStep: limits.jobStep, isHome });
   // Account configuration stored as data (named transformations): every region polls it.
   const controlSettings = controlPlaneSettings();
   const control = new ControlPlane(config.s3, controlSettings.bucket, deps.accounts);
@@ -160,32 +185,57 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     );
   }, 1000).unref();
 
-  let uploading = 0;
+  // Upload fairness (#12 point 6): an upload holds a processing slot only once its whole body is
+  // in (a client trickling bytes holds nothing but its own reader place); the body must arrive
+  // within a total deadline (408); one account has at most perAccount uploads in flight (429);
+  // slots go round the accounts waiting (the transform queue's fair queue), a wait is bounded (503).
+  const inFlight = new Map<string, number>();
+  let readers = 0;
+  const slots = new TransformQueue(limits.maxConcurrentUploads, limits.maxConcurrentUploads * 4, {}, 2);
   app.post('/internal/media/:account/files/upload', async (c) => {
     const account = c.var.account;
-    if (uploading >= limits.maxConcurrentUploads) throw busy(`too many uploads in progress (${uploading})`, 2, 503);
-    uploading++;
+    const mine = inFlight.get(account.id) ?? 0;
+    if (mine >= limits.perAccountUploads) throw busy(`this account has ${mine} uploads in progress (at most ${limits.perAccountUploads} at once); try again shortly`, 2, 429);
+    if (readers >= limits.maxUploadReaders) throw busy(`too many uploads arriving (${readers})`, 2, 503);
+    inFlight.set(account.id, mine + 1);
+    readers++;
+    let reading = true;
     try {
-      return await upload(c.req.raw, account, endpointOf(c.req.url));
+      const raw = await readUpload(c.req.raw, account);
+      readers--;
+      reading = false;
+      return await slots.run(() => upload(raw, c.req.raw, account, endpointOf(c.req.url)), AbortSignal.timeout(limits.slotWaitMs), account.id);
     } finally {
-      uploading--;
+      if (reading) readers--;
+      const left = (inFlight.get(account.id) ?? 1) - 1;
+      if (left > 0) inFlight.set(account.id, left);
+      else inFlight.delete(account.id);
     }
   });
 
-  /** One upload: read (bounded) → authenticate (client-side) → bytes → type → atomic store → purge if replaced. */
-  const upload = async (req: Request, account: Account, endpoint: string): Promise<Response> => {
-    const query = new URL(req.url).searchParams;
+  /** The largest body an upload of this account may send (the base64 form costs 4/3; the other fields get 1 MB). */
+  const uploadCaps = (account: Account) => {
     const settings = mediaSettings(deps.accounts, account.id);
     // The account's cap applies to every type; the body is read up to the largest per-type limit.
     const cap = (bytes: number) => Math.min(settings.maxUploadBytes ?? bytes, bytes * 4);
     const maxBytes = cap(Math.max(limits.maxUploadBytes, limits.maxSvgBytes, limits.maxVideoBytes));
-    const auth = query.get('auth');
+    return { settings, cap, maxBytes, bodyLimit: Math.ceil((maxBytes * 4) / 3) + 1024 * 1024 };
+  };
+
+  /** The body, bounded in bytes, idle time and total time. */
+  const readUpload = async (req: Request, account: Account): Promise<Buffer> => {
+    const auth = new URL(req.url).searchParams.get('auth');
     if (auth !== 'key' && auth !== 'signature') throw badRequest('auth must be key or signature');
+    const { maxBytes, bodyLimit } = uploadCaps(account);
     const declared = Number(req.headers.get('content-length') ?? NaN);
-    // base64 costs 4/3; the form's other fields get 1 MB.
-    const bodyLimit = Math.ceil((maxBytes * 4) / 3) + 1024 * 1024;
     if (declared > bodyLimit) throw new PixmeshError(413, 'ELIMIT', `the upload is over the ${maxBytes}-byte limit`);
-    const raw = Buffer.from(await readBodyLimited(req.body, { maxBytes: bodyLimit, idleMs: limits.idleMs, what: 'the upload' }));
+    return Buffer.from(await readBodyLimited(req.body, { maxBytes: bodyLimit, idleMs: limits.idleMs, deadlineMs: limits.deadlineMs, what: 'the upload' }));
+  };
+
+  /** One upload, its body in: authenticate (client-side) → bytes → type → atomic store (which purges a replaced file). */
+  const upload = async (raw: Buffer, req: Request, account: Account, endpoint: string): Promise<Response> => {
+    const auth = new URL(req.url).searchParams.get('auth');
+    const { settings, cap, maxBytes } = uploadCaps(account);
     const fields = await parseUploadForm(raw, req.headers.get('content-type') ?? '');
     if (auth === 'signature') await verifyClientUpload(account, fields, tokens);
 
@@ -227,11 +277,8 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     }
     // A replaced file's old variants are stale in every region (and at the edge: the header asks the edge to record it).
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (result.replaced) {
-      const path = result.record.filePath.slice(1);
-      await purger.start({ account: account.id, path, prefix: false }, undefined, 5000);
-      headers[REPLACED_PATH_HEADER] = encodeURIComponent(path);
-    }
+    // (the regions' copies were purged by the commit itself: store.onStale)
+    if (result.replaced) headers[REPLACED_PATH_HEADER] = encodeURIComponent(result.record.filePath.slice(1));
     log.info('media upload', { account: account.id, fileId: result.record.fileId, bytes: body.length, replaced: Boolean(result.replaced) });
     // responseFields "metadata" / "embeddedMetadata": read from the uploaded bytes (ImageKit adds them only when asked).
     const extra: Record<string, unknown> = {};
@@ -348,10 +395,12 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
 
   app.delete('/internal/media/:account/files/:fileId', async (c) => {
     const account = c.var.account;
-    const r = await store.delete(account.id, c.req.param('fileId'), account.residency === 'flexible' ? account.backupRegion : undefined);
-    if (!r) throw notFound('The requested file does not exist.');
+    const out = await store.delete(account.id, c.req.param('fileId'), account.residency === 'flexible' ? account.backupRegion : undefined);
+    if (!out) throw notFound('The requested file does not exist.');
+    const { record: r } = out;
     const path = r.filePath.replace(/^\/+/, '');
-    const purge = await purger.start({ account: account.id, path, prefix: false }, undefined, 8000);
+    // The commit purged the path in every region (store.onStale); its purge request is the answer's.
+    const purge = out.purge ?? (await purger.start({ account: account.id, path, prefix: false }, undefined, 8000));
     log.info('media delete', { account: account.id, fileId: r.fileId, purge: purge.requestId, status: purge.status });
     return c.json({ filePath: r.filePath, path, purge: { requestId: purge.requestId, status: purge.status } });
   });

@@ -39,7 +39,7 @@ import type { Purger } from './purge.js';
 import { folderIdFor, publicFile } from './shape.js';
 import { FileExistsError, type FileRecord, type MediaStore } from './store.js';
 import { readBodyLimited } from '../../../shared/body.js';
-import { normaliseFolder, sanitiseFileName } from './upload.js';
+import { checkStorePath, normaliseFolder, sanitiseFileName } from './upload.js';
 
 /** Must match edge/src/management.ts. */
 export const EDGE_PURGE_HEADER = 'x-pixmesh-edge-purge';
@@ -104,12 +104,17 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
   /** Purges the given file paths in every region (waits up to 5 s) and returns the edge-purge header. */
   const purgeEverywhere = async (accountId: string, items: { path: string; prefix: boolean }[]) => {
     await Promise.all(items.map((t) => purger.start({ account: accountId, path: t.path, prefix: t.prefix }, undefined, 5000)));
-    return { [EDGE_PURGE_HEADER]: edgePurge(items) };
+    return edgeHeader(items);
   };
+  /** Paths a store commit made stale were purged in the regions by the commit (store.onStale): the edge is told here. */
+  const edgeHeader = (items: { path: string; prefix: boolean }[]) => ({ [EDGE_PURGE_HEADER]: edgePurge(items) });
+  const filesOnly = (paths: string[]) => paths.map((p) => ({ path: purgePath(p), prefix: false }));
 
-  const relocateOne = async (account: Account, r: FileRecord, filePath: string, mode: 'copy' | 'move', includeVersions: boolean, replaceExisting: boolean) => {
+  const relocateOne = async (account: Account, r: FileRecord, filePath: string, mode: 'copy' | 'move', includeVersions: boolean, replaceExisting: boolean, purgeSource = true) => {
+    // the same store limits as an upload's name and path (#12 point 9): 400 naming the limit, not a 502 from S3
+    checkStorePath(account.id, filePath);
     try {
-      return await store.relocate({ accountId: account.id, fileId: r.fileId, filePath, mode, includeVersions, replaceExisting, backupRegion: backupOf(account) });
+      return await store.relocate({ accountId: account.id, fileId: r.fileId, filePath, mode, includeVersions, replaceExisting, backupRegion: backupOf(account), purgeSource });
     } catch (e) {
       if (e instanceof FileExistsError) throw conflict(`${e.message}; rename refuses to replace it`);
       throw e;
@@ -128,7 +133,7 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
       if (!r) throw fileMissing(source);
       const done = await relocateOne(account, r, folder + r.name, mode, includeVersions, true);
       if (!done) throw fileMissing(source);
-      const headers = done.stalePaths.length ? await purgeEverywhere(account.id, done.stalePaths.map((p) => ({ path: purgePath(p), prefix: false }))) : {};
+      const headers = done.stalePaths.length ? edgeHeader(filesOnly(done.stalePaths)) : {};
       log.info(`media ${mode}`, { account: account.id, from: source, to: done.record.filePath });
       return c.body(null, 204, headers);
     });
@@ -144,14 +149,13 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
     const r = await store.byPath(account.id, filePath);
     if (!r) throw fileMissing(filePath);
     const target = filePath.slice(0, filePath.lastIndexOf('/') + 1) + newFileName;
-    const done = await relocateOne(account, r, target, 'move', true, false);
-    if (!done) throw fileMissing(filePath);
     // ImageKit: without purgeCache, cached copies of the old URL keep being served until purged.
-    // The new path is purged anyway (nothing there may be served from a cache).
-    const headers = await purgeEverywhere(account.id, [{ path: purgePath(done.record.filePath), prefix: false }]);
+    // The new path is purged anyway (nothing there may be served from a cache). The commit purges both in the regions.
+    const done = await relocateOne(account, r, target, 'move', true, false, purgeCache);
+    if (!done) throw fileMissing(filePath);
+    const headers = edgeHeader(filesOnly(done.stalePaths));
     if (!purgeCache) return c.json({}, 200, headers);
-    const old = await purger.start({ account: account.id, path: purgePath(filePath), prefix: false }, undefined, 5000);
-    return c.json({ purgeRequestId: old.requestId }, 200, { [EDGE_PURGE_HEADER]: edgePurge([{ path: purgePath(done.record.filePath), prefix: false }, { path: purgePath(filePath), prefix: false }]) });
+    return c.json({ purgeRequestId: done.purges[1]?.requestId }, 200, headers);
   });
 
   // ---- bulk ------------------------------------------------------------------------------------
@@ -167,16 +171,9 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
     const account = home(c.req.param('account')!);
     const ids = strings(await jsonBody(c), 'fileIds');
     await allFiles(account.id, ids);
-    const deleted: string[] = [];
-    const paths: { path: string; prefix: boolean }[] = [];
-    for (const id of ids) {
-      const r = await store.delete(account.id, id, backupOf(account));
-      if (r) {
-        deleted.push(id);
-        paths.push({ path: purgePath(r.filePath), prefix: false });
-      }
-    }
-    return c.json({ successfullyDeletedFileIds: deleted }, 200, await purgeEverywhere(account.id, paths));
+    // One commit for the batch: all deleted or (a crash before its intent) none.
+    const { records } = await store.deleteMany(account.id, ids, backupOf(account));
+    return c.json({ successfullyDeletedFileIds: records.map((r) => r.fileId) }, 200, edgeHeader(filesOnly(records.map((r) => r.filePath))));
   });
 
   const tagsCall = (route: string, field: 'tags' | 'AITags', change: (r: FileRecord, tags: string[]) => FileRecord) =>
@@ -215,6 +212,7 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
     if (body.parentFolderPath !== undefined && typeof body.parentFolderPath !== 'string') throw badRequest('parentFolderPath must be a string');
     const folderPath = normaliseFolder(parent + name).replace(/\/$/, '');
     if (folderPath === '') throw badRequest('folderName is not a valid folder name');
+    checkStorePath(account.id, `${folderPath}/`);
     // Creating an existing folder is a no-op (ImageKit answers 201 as well): safe to retry.
     await store.changeFolders(account.id, (fs) =>
       fs.some((f) => f.folderPath === folderPath) ? fs : [...fs, { folderPath, folderId: folderIdFor(account.id, folderPath), createdAt: new Date().toISOString() }],
@@ -229,7 +227,7 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
     if (folder === '/') throw badRequest('folderPath cannot be the root folder');
     if (!(await folderExists(account.id, folder))) throw folderMissing(folder.replace(/\/$/, ''));
     const files = (await store.list(account.id)).filter((r) => r.filePath.startsWith(folder));
-    for (const r of files) await store.delete(account.id, r.fileId, backupOf(account));
+    await store.deleteMany(account.id, files.map((r) => r.fileId), backupOf(account));
     await store.changeFolders(account.id, (fs) => fs.filter((f) => !`${f.folderPath}/`.startsWith(folder)));
     const headers = await purgeEverywhere(account.id, [{ path: purgePath(folder), prefix: true }]);
     log.info('media folder delete', { account: account.id, folder, files: files.length });
@@ -255,6 +253,8 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
         includeVersions: job.includeVersions,
         replaceExisting: true,
         backupRegion: backupOf(account),
+        // the job's finish purges both folders as prefixes (and a job resumes after a crash)
+        purge: false,
       });
     },
     finish: async (job) => {
@@ -278,8 +278,13 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
     if (source === '/') throw badRequest('the root folder cannot be copied, moved or renamed');
     if (!(await folderExists(account.id, source))) throw folderMissing(source.replace(/\/$/, ''));
     if (destination.startsWith(source)) throw badRequest('destinationPath cannot be inside the source folder');
-    const pending = (await store.list(account.id)).filter((r) => r.filePath.startsWith(source)).map((r) => r.fileId);
+    const under = (await store.list(account.id)).filter((r) => r.filePath.startsWith(source));
     const folders = (await store.folders(account.id)).map((f) => f.folderPath).filter((p) => `${p}/`.startsWith(source));
+    // Every file's new path must fit the store before the job starts (a job cannot half-fail on a long name).
+    checkStorePath(account.id, destination);
+    for (const r of under) checkStorePath(account.id, destination + r.filePath.slice(source.length));
+    for (const f of folders) checkStorePath(account.id, destination + f.slice(source.length));
+    const pending = under.map((r) => r.fileId);
     const job = await jobs.create({ accountId: account.id, type, source, destination, includeVersions, purgeCache, pending, folders });
     // The edge forgets what it cached under the source now; job.get tells it again when the job ends.
     return c.json({ jobId: job.jobId }, 200, { [EDGE_PURGE_HEADER]: edgePurge([{ path: purgePath(source), prefix: true }]) });
@@ -360,8 +365,7 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
     const { account, r } = await fileOf(c);
     const restored = await store.restoreVersion(account.id, r.fileId, c.req.param('versionId')!, backupOf(account));
     if (!restored) throw notFound('The requested file version does not exist.');
-    const headers = await purgeEverywhere(account.id, [{ path: purgePath(restored.filePath), prefix: false }]);
-    return c.json(publicFile(restored, deps.endpointOf(c.req.url)), 200, headers);
+    return c.json(publicFile(restored, deps.endpointOf(c.req.url)), 200, edgeHeader(filesOnly([restored.filePath])));
   });
 
   // ---- metadata --------------------------------------------------------------------------------

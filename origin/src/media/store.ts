@@ -8,10 +8,14 @@
  *   _tmp/<account>/<uuid>             uploads in flight (never served: account ids cannot start with "_")
  *   _purge/<account>/<requestId>.json purge requests and their status
  *
- * Writes are atomic: bytes go to a temporary key with Content-MD5 (S3 refuses a body that does
- * not match), the stored ETag is checked against the MD5, then the object is copied server-side
- * to its final key and the temporary key removed. Only the home region writes an account's
- * library, so one in-process lock per account serialises the commit step (path uniqueness).
+ *   _journal/<account>/<seq>.json     intents of changes in progress (journal.ts)
+ *
+ * Bytes are checked: an upload goes to a temporary key with Content-MD5 (S3 refuses a body that
+ * does not match), the stored ETag is checked against the MD5, then it is copied server-side to
+ * its final key. Every change of more than one object is one intent of idempotent steps, written
+ * before the first step and replayed after a crash (journal.ts), so no crash point leaves a file
+ * listed but not served, served but not listed, or half moved. Only the home region writes an
+ * account's library, so one in-process lock per account serialises commits (path uniqueness).
  */
 import crypto from 'node:crypto';
 import {
@@ -26,6 +30,7 @@ import {
 import { indexKey, INDEX_PREFIX, mediaKey, versionKey, VERSIONS_PREFIX } from './keys.js';
 import { s3Client, type S3Location } from '../sources/s3.js';
 import { log } from '../log.js';
+import { crashPoint, intentId, JOURNAL_FAILED_PREFIX, JOURNAL_PREFIX, journalKey, type CommitOp, type Intent, type Step } from './journal.js';
 
 /** One file of the library, in ImageKit's field names (what details/list return). */
 export interface FileRecord {
@@ -93,6 +98,10 @@ export interface RelocateInput {
   /** false: refuse when a file already exists at filePath (rename). Otherwise it gets the file as its new version. */
   replaceExisting: boolean;
   backupRegion?: string;
+  /** Move: purge the cached variants of the old path too (default true; rename without purgeCache keeps them, as ImageKit does). */
+  purgeSource?: boolean;
+  /** false: no path is purged by this commit (folder jobs purge both folders as prefixes when they finish). */
+  purge?: boolean;
 }
 
 export const newId = () => crypto.randomBytes(12).toString('hex');
@@ -148,6 +157,15 @@ export interface PutFileInput {
 
 export class FileExistsError extends Error {}
 
+/** A journal step whose source no longer holds the expected bytes (the bucket lost data; not a crash). */
+export class ImpossibleStep extends Error {}
+
+/** What the purge hook returns per stale path (media/purge.ts PurgeRecord). */
+export interface PurgeRef {
+  requestId: string;
+  status: string;
+}
+
 export class MediaStore {
   private readonly client: S3Client;
   private readonly lock = new KeyedLock();
@@ -183,6 +201,8 @@ export class MediaStore {
   }
 
   private async loadIndex(accountId: string): Promise<Map<string, FileRecord>> {
+    // Changes interrupted by a crash are completed before anything is read (journal.ts).
+    await this.replay(accountId);
     const keys: string[] = [];
     let token: string | undefined;
     do {
@@ -223,10 +243,167 @@ export class MediaStore {
     return undefined;
   }
 
+  /** Called with the paths an intent made stale, before its record is removed (the purge fan-out; set by mediaRoutes). */
+  onStale?: (accountId: string, paths: string[]) => Promise<PurgeRef[]>;
+
+  private meta(r: Pick<FileRecord, 'sha256' | 'fileId' | 'isPrivateFile'>): Record<string, string> {
+    return { isprivatefile: String(r.isPrivateFile), fileid: r.fileId, sha256: r.sha256 };
+  }
+
+  /** The step that copies a file's current bytes aside as its version `r.versionInfo.id`. */
+  private versionStep(accountId: string, r: FileRecord): Step {
+    return { do: 'copy', from: objectKeyFor(accountId, r.filePath), to: versionKey(accountId, r.fileId, r.versionInfo.id), meta: this.meta(r), contentType: r.mime, size: r.size, md5: r.md5 };
+  }
+
+  /** A history with `r` appended, bounded to maxVersions (the dropped ones' bytes are deleted by the intent). */
+  private withVersion(r: FileRecord, into: StoredVersion[] = r.versions ?? []): { versions: StoredVersion[]; dropped: StoredVersion[] } {
+    const all = [...into, snapshot(r)];
+    const cut = Math.max(0, all.length - this.maxVersions);
+    return { versions: all.slice(cut), dropped: all.slice(0, cut) };
+  }
+
+  /** Best-effort steps that mirror a file's current bytes and record into the backup region's bucket. */
+  private backupSteps(accountId: string, record: FileRecord, region: string | undefined): Step[] {
+    if (!region) return [];
+    const bucket = this.opts.bucketFor(region);
+    const key = objectKeyFor(accountId, record.filePath);
+    return [
+      { do: 'copy', from: key, to: key, bucket, meta: this.meta(record), contentType: record.mime, size: record.size, md5: record.md5, bestEffort: true },
+      { do: 'put-record', key: indexKey(accountId, record.fileId), record, bucket, bestEffort: true },
+    ];
+  }
+
+  private intent(op: CommitOp, accountId: string, steps: Step[], stalePaths: string[]): Intent {
+    return { id: intentId(newId()), op, accountId, createdAt: new Date().toISOString(), steps, stalePaths };
+  }
+
   /**
-   * Atomic write: temp key (Content-MD5 checked by S3, ETag re-checked here) → server-side copy to
-   * the final key → index record → temp key removed; then the backup copy. Returns the record and
-   * whether an existing file at the same path was replaced (its cached variants must be purged).
+   * The one commit path (journal.ts): intent record → steps → index in memory → purge of the stale
+   * paths → intent record removed. A step that fails leaves the record: the account's index is
+   * forgotten, so the next reader replays the intent to the end before it reads anything.
+   */
+  private async commit(intent: Intent, index: Map<string, FileRecord>): Promise<PurgeRef[]> {
+    crashPoint(`${intent.op}:before-journal`);
+    await this.putJson(this.bucket, journalKey(intent.accountId, intent.id), intent);
+    try {
+      await this.apply(intent);
+    } catch (e) {
+      this.forgetIndexes(intent.accountId);
+      log.error('media commit: a step failed; the intent is replayed when the account is next read', { account: intent.accountId, op: intent.op, intent: intent.id, err: String(e) });
+      throw e;
+    }
+    for (const s of intent.steps) {
+      if (s.bucket) continue;
+      if (s.do === 'put-record') index.set(s.record.fileId, s.record);
+      if (s.do === 'delete-record') index.delete(s.fileId);
+    }
+    return this.settle(intent);
+  }
+
+  private async apply(intent: Intent): Promise<void> {
+    for (let i = 0; i < intent.steps.length; i++) {
+      crashPoint(`${intent.op}:step-${i}`);
+      await this.runStep(intent.steps[i]!);
+    }
+    crashPoint(`${intent.op}:step-${intent.steps.length}`);
+  }
+
+  /** Purges what the intent made stale, then removes its record. */
+  private async settle(intent: Intent): Promise<PurgeRef[]> {
+    let purges: PurgeRef[] = [];
+    if (intent.stalePaths.length && this.onStale)
+      purges = await this.onStale(intent.accountId, intent.stalePaths).catch((e) => {
+        log.warn('media commit: purge of stale paths failed', { account: intent.accountId, paths: intent.stalePaths, err: String(e) });
+        return [];
+      });
+    crashPoint(`${intent.op}:purged`);
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: journalKey(intent.accountId, intent.id) }));
+    crashPoint(`${intent.op}:committed`);
+    return purges;
+  }
+
+  private async head(bucket: string, key: string) {
+    try {
+      return await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw e;
+    }
+  }
+
+  private async runStep(s: Step): Promise<void> {
+    try {
+      await this.runStepStrict(s);
+    } catch (e) {
+      if (!s.bestEffort) throw e;
+      // The primary copy is committed; a failed backup step is logged loudly, not reported as a failure.
+      log.error('backup step failed', { step: s.do, bucket: s.bucket, err: String(e) });
+    }
+  }
+
+  private async runStepStrict(s: Step): Promise<void> {
+    const bucket = s.bucket ?? this.bucket;
+    switch (s.do) {
+      case 'copy': {
+        const dst = await this.head(bucket, s.to);
+        if (dst && dst.ContentLength === s.size && Object.entries(s.meta).every(([k, v]) => dst.Metadata?.[k] === v)) return; // done before
+        const src = await this.head(this.bucket, s.from);
+        const srcSha = src?.Metadata?.sha256;
+        if (!src || (srcSha ? srcSha !== s.meta.sha256 : src.ETag?.replace(/"/g, '') !== s.md5))
+          throw new ImpossibleStep(`copy ${s.from} → ${s.to}: the source no longer holds the expected bytes`);
+        await this.copyKey(s.from, s.to, { metadata: s.meta, contentType: s.contentType, toBucket: s.bucket });
+        await this.verify(bucket, s.to, s.size, s.md5);
+        return;
+      }
+      case 'put-record':
+        return this.putJson(bucket, s.key, s.record);
+      case 'delete-record':
+        await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: s.key }));
+        return;
+      case 'delete-object':
+        await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: s.key }));
+        return;
+    }
+  }
+
+  /**
+   * Completes every intent left in the account's journal (oldest first), before its records are
+   * read. An intent whose source bytes are gone (not a crash: the bucket lost data) cannot be
+   * completed: it is moved to _journal-failed/ for an operator and logged.
+   */
+  private async replay(accountId: string): Promise<number> {
+    let n = 0;
+    for (const key of (await this.keys(`${JOURNAL_PREFIX}/${accountId}/`)).sort()) {
+      const intent = await this.getJson<Intent>(key);
+      if (!intent) continue;
+      try {
+        await this.apply(intent);
+      } catch (e) {
+        if (!(e instanceof ImpossibleStep)) throw e;
+        log.error('media journal: an intent cannot be completed; kept for an operator', { account: accountId, intent: intent.id, op: intent.op, err: e.message });
+        await this.putJson(this.bucket, key.replace(JOURNAL_PREFIX, JOURNAL_FAILED_PREFIX), { ...intent, error: e.message });
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+        continue;
+      }
+      await this.settle(intent);
+      log.warn('media journal: completed a change interrupted by a crash', { account: accountId, intent: intent.id, op: intent.op, stale: intent.stalePaths });
+      n++;
+    }
+    return n;
+  }
+
+  /** Boot: replays the journal of every account this region is home for (the index load does it). Returns the accounts loaded. */
+  async recoverAll(isHome: (accountId: string) => boolean): Promise<string[]> {
+    const accounts = [...new Set((await this.keys(`${JOURNAL_PREFIX}/`)).map((k) => k.split('/')[1]!).filter(Boolean))].filter(isHome);
+    for (const a of accounts) await this.index(a);
+    return accounts;
+  }
+
+  /**
+   * Upload: bytes to a temporary key (Content-MD5 checked by S3, ETag re-checked here), then one
+   * intent under the account's lock: the replaced file's bytes copied aside as a version → the
+   * upload copied to its final key → the record → dropped versions, backup, temporary key removed.
+   * Returns the record and the file it replaced (if any).
    */
   async put(input: PutFileInput): Promise<{ record: FileRecord; replaced?: FileRecord }> {
     const { accountId, body } = input;
@@ -235,8 +412,9 @@ export class MediaStore {
     const sha256 = crypto.createHash('sha256').update(body).digest('hex');
     const tmpKey = `${TMP_PREFIX}/${accountId}/${crypto.randomUUID()}`;
     await this.client.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key: tmpKey, Body: body, ContentMD5: md5.toString('base64'), ContentType: input.record.mime }),
+      new PutObjectCommand({ Bucket: this.bucket, Key: tmpKey, Body: body, ContentMD5: md5.toString('base64'), ContentType: input.record.mime, Metadata: { sha256 } }),
     );
+    let journaled = false;
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: tmpKey }));
       if (head.ContentLength !== body.length || (head.ETag && head.ETag.replace(/"/g, '') !== md5Hex))
@@ -248,8 +426,7 @@ export class MediaStore {
         if (existing && !input.overwrite) throw new FileExistsError(`a file already exists at ${input.record.filePath}`);
         const now = new Date().toISOString();
         const fileId = existing?.fileId ?? newId();
-        // The replaced file becomes a previous version (its bytes copied aside before the overwrite).
-        const history = existing ? await this.keepAsVersion(accountId, existing) : undefined;
+        const history = existing ? this.withVersion(existing) : undefined;
         const record: FileRecord = {
           ...input.record,
           tags: existing && input.keep?.tags && input.record.tags === null ? existing.tags : input.record.tags,
@@ -264,35 +441,24 @@ export class MediaStore {
           createdAt: existing?.createdAt ?? now,
           updatedAt: now,
         };
-        const finalKey = objectKeyFor(accountId, record.filePath);
-        const metadata = { isprivatefile: String(record.isPrivateFile), fileid: fileId, sha256 };
-        await this.client.send(
-          new CopyObjectCommand({
-            Bucket: this.bucket,
-            Key: finalKey,
-            CopySource: `${this.bucket}/${encodeURIComponent(tmpKey).replace(/%2F/g, '/')}`,
-            MetadataDirective: 'REPLACE',
-            Metadata: metadata,
-            ContentType: record.mime,
-          }),
-        );
-        try {
-          await this.verify(finalKey, body.length, md5Hex);
-          await this.putJson(this.bucket, indexKey(accountId, fileId), record);
-        } catch (e) {
-          // No record, no file: a new path is removed again (a replaced one keeps its old record).
-          if (!existing) await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: finalKey })).catch(() => undefined);
-          throw e;
-        }
-        index.set(fileId, record);
-        if (history) await this.dropVersions(accountId, fileId, history.dropped);
-        if (input.backupRegion) await this.backup(accountId, record, body, md5, metadata, input.backupRegion);
+        const steps: Step[] = [
+          ...(existing ? [this.versionStep(accountId, existing)] : []),
+          { do: 'copy', from: tmpKey, to: objectKeyFor(accountId, record.filePath), meta: this.meta(record), contentType: record.mime, size: body.length, md5: md5Hex },
+          { do: 'put-record', key: indexKey(accountId, fileId), record },
+          ...(history?.dropped ?? []).map((v): Step => ({ do: 'delete-object', key: versionKey(accountId, fileId, v.versionInfo.id) })),
+          ...this.backupSteps(accountId, record, input.backupRegion),
+          { do: 'delete-object', key: tmpKey },
+        ];
+        journaled = true;
+        await this.commit(this.intent(existing ? 'overwrite' : 'upload', accountId, steps, existing ? [record.filePath] : []), index);
         return { record, replaced: existing };
       });
     } finally {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: tmpKey })).catch((e) =>
-        log.warn('could not remove a temporary upload', { key: tmpKey, err: String(e) }),
-      );
+      // Once the intent is written the temporary key is its source: the intent removes it.
+      if (!journaled)
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: tmpKey })).catch((e) =>
+          log.warn('could not remove a temporary upload', { key: tmpKey, err: String(e) }),
+        );
     }
   }
 
@@ -301,36 +467,16 @@ export class MediaStore {
    * objects on S3; when a server reports something else (s3rver keeps a stale ETag on a copy
    * over an existing key), the object is read back and hashed.
    */
-  private async verify(key: string, length: number, md5Hex: string): Promise<void> {
-    const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+  private async verify(bucket: string, key: string, length: number, md5Hex: string): Promise<void> {
+    const head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     if (head.ContentLength !== length) throw new Error(`stored object ${key} has ${head.ContentLength} bytes, the upload ${length}`);
     if (head.ETag?.replace(/"/g, '') === md5Hex) return;
-    const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+    const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const got = crypto.createHash('md5').update(await readAll(out.Body)).digest('hex');
     if (got !== md5Hex) throw new Error(`stored object ${key} does not match the upload's MD5`);
   }
 
-  private async backup(accountId: string, record: FileRecord, body: Buffer, md5: Buffer, metadata: Record<string, string>, region: string): Promise<void> {
-    const bucket = this.opts.bucketFor(region);
-    try {
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: objectKeyFor(accountId, record.filePath),
-          Body: body,
-          ContentMD5: md5.toString('base64'),
-          ContentType: record.mime,
-          Metadata: metadata,
-        }),
-      );
-      await this.putJson(bucket, indexKey(accountId, record.fileId), record);
-    } catch (e) {
-      // The primary copy is committed; a failed backup is logged loudly, not reported as a failed upload.
-      log.error('backup copy failed', { account: accountId, fileId: record.fileId, bucket, err: String(e) });
-    }
-  }
-
-  /** Changes a file's record (not its bytes): home index, then the backup's. */
+  /** Changes a file's record (not its bytes): one record write (atomic), then the backup's. */
   async update(accountId: string, fileId: string, change: (r: FileRecord) => FileRecord, backupRegion?: string): Promise<FileRecord | undefined> {
     return this.lock.run(accountId, async () => {
       const index = await this.index(accountId);
@@ -347,20 +493,33 @@ export class MediaStore {
     });
   }
 
-  async delete(accountId: string, fileId: string, backupRegion?: string): Promise<FileRecord | undefined> {
+  async delete(accountId: string, fileId: string, backupRegion?: string): Promise<{ record: FileRecord; purge?: PurgeRef } | undefined> {
+    const out = await this.deleteMany(accountId, [fileId], backupRegion);
+    const record = out.records[0];
+    return record && { record, purge: out.purges[0] };
+  }
+
+  /** Deletes files as one intent (a batch is all deleted or, before its intent, none): bytes, record, versions, backup. */
+  async deleteMany(accountId: string, fileIds: string[], backupRegion?: string): Promise<{ records: FileRecord[]; purges: PurgeRef[] }> {
     return this.lock.run(accountId, async () => {
       const index = await this.index(accountId);
-      const record = index.get(fileId);
-      if (!record) return undefined;
-      const buckets = [this.bucket, ...(backupRegion ? [this.opts.bucketFor(backupRegion)] : [])];
-      for (const bucket of buckets) {
-        // Bytes first, then the record: a crash in between leaves a record whose delete can be retried.
-        await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKeyFor(accountId, record.filePath) }));
-        await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: indexKey(accountId, fileId) }));
-      }
-      index.delete(fileId);
-      await this.dropVersions(accountId, fileId, record.versions ?? []);
-      return record;
+      const records = [...new Set(fileIds)].map((id) => index.get(id)).filter((r): r is FileRecord => r !== undefined);
+      if (!records.length) return { records, purges: [] };
+      const backup = backupRegion ? this.opts.bucketFor(backupRegion) : undefined;
+      const steps: Step[] = records.flatMap((r): Step[] => [
+        // Bytes first, then the record: between the two the file is listed but no longer served.
+        { do: 'delete-object', key: objectKeyFor(accountId, r.filePath) },
+        { do: 'delete-record', key: indexKey(accountId, r.fileId), fileId: r.fileId },
+        ...(r.versions ?? []).map((v): Step => ({ do: 'delete-object', key: versionKey(accountId, r.fileId, v.versionInfo.id) })),
+        ...(backup
+          ? ([
+              { do: 'delete-object', key: objectKeyFor(accountId, r.filePath), bucket: backup, bestEffort: true },
+              { do: 'delete-record', key: indexKey(accountId, r.fileId), fileId: r.fileId, bucket: backup, bestEffort: true },
+            ] satisfies Step[])
+          : []),
+      ]);
+      const purges = await this.commit(this.intent('delete', accountId, steps, records.map((r) => r.filePath)), index);
+      return { records, purges };
     });
   }
 
@@ -379,21 +538,6 @@ export class MediaStore {
     );
   }
 
-  /** Copies a file's current bytes aside as a version; returns its history with it appended, bounded. */
-  private async keepAsVersion(accountId: string, r: FileRecord, into: StoredVersion[] = r.versions ?? []): Promise<{ versions: StoredVersion[]; dropped: StoredVersion[] }> {
-    await this.copyKey(objectKeyFor(accountId, r.filePath), versionKey(accountId, r.fileId, r.versionInfo.id));
-    const all = [...into, snapshot(r)];
-    const cut = Math.max(0, all.length - this.maxVersions);
-    return { versions: all.slice(cut), dropped: all.slice(0, cut) };
-  }
-
-  private async dropVersions(accountId: string, fileId: string, dropped: StoredVersion[]): Promise<void> {
-    for (const v of dropped)
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: versionKey(accountId, fileId, v.versionInfo.id) })).catch((e) =>
-        log.warn('could not remove an old version', { account: accountId, fileId, version: v.versionInfo.id, err: String(e) }),
-      );
-  }
-
   /** The current bytes of a file, or one of its previous versions. */
   async readBytes(accountId: string, r: FileRecord, versionId?: string): Promise<Buffer> {
     const key = versionId && versionId !== r.versionInfo.id ? versionKey(accountId, r.fileId, versionId) : objectKeyFor(accountId, r.filePath);
@@ -401,51 +545,41 @@ export class MediaStore {
     return readAll(out.Body);
   }
 
-  /** Mirrors a file's current state (bytes and record) into the backup region's bucket. */
-  private async mirror(accountId: string, record: FileRecord, region: string | undefined, removedPath?: string): Promise<void> {
-    if (!region) return;
-    const bucket = this.opts.bucketFor(region);
-    try {
-      await this.copyKey(objectKeyFor(accountId, record.filePath), objectKeyFor(accountId, record.filePath), { toBucket: bucket });
-      await this.putJson(bucket, indexKey(accountId, record.fileId), record);
-      if (removedPath && removedPath !== record.filePath) await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKeyFor(accountId, removedPath) }));
-    } catch (e) {
-      log.error('backup mirror failed', { account: accountId, fileId: record.fileId, bucket, err: String(e) });
-    }
-  }
-
   /**
-   * Copy, move or rename one file (server-side copies only; the bytes never pass through here).
-   * A file already at the destination keeps its fileId and gets the source as its newest version
-   * (ImageKit: "appended to the destination file version history"), unless replaceExisting is false.
-   * Order: bytes at the new key → record → old key removed, so a crash leaves the file readable
-   * at its old or its new path, never at neither. Returns the file as it is now and the paths whose
-   * cached variants are stale.
+   * Copy, move or rename one file (server-side copies only; the bytes never pass through here),
+   * as one intent. A file already at the destination keeps its fileId and gets the source as its
+   * newest version (ImageKit: "appended to the destination file version history"), unless
+   * replaceExisting is false. Steps: versions re-keyed → the replaced file's bytes aside → bytes at
+   * the new key → record → (move) old record, old key and old versions removed → backup. Returns
+   * the file as it is now and the paths whose cached variants were purged.
    */
-  async relocate(input: RelocateInput): Promise<{ record: FileRecord; stalePaths: string[] } | undefined> {
+  async relocate(input: RelocateInput): Promise<{ record: FileRecord; stalePaths: string[]; purges: PurgeRef[] } | undefined> {
     const { accountId } = input;
     return this.lock.run(accountId, async () => {
       const index = await this.index(accountId);
       const source = index.get(input.fileId);
       if (!source) return undefined;
-      if (source.filePath === input.filePath) return { record: source, stalePaths: [] };
+      if (source.filePath === input.filePath) return { record: source, stalePaths: [], purges: [] };
       const existing = [...index.values()].find((r) => r.filePath === input.filePath);
       if (existing && !input.replaceExisting) throw new FileExistsError(`a file already exists at ${input.filePath}`);
       const name = input.filePath.slice(input.filePath.lastIndexOf('/') + 1);
       const now = new Date().toISOString();
       const srcKey = objectKeyFor(accountId, source.filePath);
       const dstKey = objectKeyFor(accountId, input.filePath);
-      const bringVersions = input.mode === 'move' || input.includeVersions === true;
-      const metadata = (r: FileRecord) => ({ isprivatefile: String(r.isPrivateFile), fileid: r.fileId, sha256: r.sha256 });
+      const move = input.mode === 'move';
+      const bringVersions = move || input.includeVersions === true;
       let record: FileRecord;
-      let dropped: StoredVersion[] = [];
-      const targetId = existing?.fileId ?? (input.mode === 'move' ? source.fileId : newId());
+      let dropped: StoredVersion[];
+      const targetId = existing?.fileId ?? (move ? source.fileId : newId());
+      const steps: Step[] = [];
       // Previous versions of the source, re-keyed when the fileId changes.
       const carried = bringVersions ? (source.versions ?? []) : [];
       if (targetId !== source.fileId)
-        for (const v of carried) await this.copyKey(versionKey(accountId, source.fileId, v.versionInfo.id), versionKey(accountId, targetId, v.versionInfo.id));
+        for (const v of carried)
+          steps.push({ do: 'copy', from: versionKey(accountId, source.fileId, v.versionInfo.id), to: versionKey(accountId, targetId, v.versionInfo.id), meta: this.meta({ ...v, fileId: targetId }), contentType: v.mime, size: v.size, md5: v.md5 });
       if (existing) {
-        const kept = await this.keepAsVersion(accountId, existing, [...(existing.versions ?? []), ...carried.map((v) => ({ ...v, fileId: targetId }))]);
+        const kept = this.withVersion(existing, [...(existing.versions ?? []), ...carried.map((v) => ({ ...v, fileId: targetId }))]);
+        steps.push(this.versionStep(accountId, existing));
         dropped = kept.dropped;
         record = {
           ...structuredClone(source),
@@ -473,27 +607,23 @@ export class MediaStore {
           updatedAt: now,
         };
       }
-      await this.copyKey(srcKey, dstKey, { metadata: metadata(record), contentType: record.mime });
-      await this.verify(dstKey, record.size, record.md5);
-      await this.putJson(this.bucket, indexKey(accountId, targetId), record);
-      index.set(targetId, record);
-      const stalePaths = [input.filePath];
-      if (input.mode === 'move') {
+      steps.push({ do: 'copy', from: srcKey, to: dstKey, meta: this.meta(record), contentType: record.mime, size: record.size, md5: record.md5 });
+      steps.push({ do: 'put-record', key: indexKey(accountId, targetId), record });
+      const backup = input.backupRegion ? this.opts.bucketFor(input.backupRegion) : undefined;
+      if (move) {
         if (targetId !== source.fileId) {
-          await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: indexKey(accountId, source.fileId) }));
-          index.delete(source.fileId);
-          for (const v of source.versions ?? []) await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: versionKey(accountId, source.fileId, v.versionInfo.id) })).catch(() => undefined);
+          steps.push({ do: 'delete-record', key: indexKey(accountId, source.fileId), fileId: source.fileId });
+          for (const v of source.versions ?? []) steps.push({ do: 'delete-object', key: versionKey(accountId, source.fileId, v.versionInfo.id) });
+          if (backup) steps.push({ do: 'delete-record', key: indexKey(accountId, source.fileId), fileId: source.fileId, bucket: backup, bestEffort: true });
         }
-        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: srcKey }));
-        stalePaths.push(source.filePath);
-        if (input.backupRegion) {
-          const bucket = this.opts.bucketFor(input.backupRegion);
-          if (targetId !== source.fileId) await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: indexKey(accountId, source.fileId) })).catch(() => undefined);
-        }
+        steps.push({ do: 'delete-object', key: srcKey });
+        if (backup) steps.push({ do: 'delete-object', key: srcKey, bucket: backup, bestEffort: true });
       }
-      await this.dropVersions(accountId, targetId, dropped);
-      await this.mirror(accountId, record, input.backupRegion, input.mode === 'move' ? source.filePath : undefined);
-      return { record, stalePaths };
+      for (const v of dropped) steps.push({ do: 'delete-object', key: versionKey(accountId, targetId, v.versionInfo.id) });
+      steps.push(...this.backupSteps(accountId, record, input.backupRegion));
+      const stalePaths = input.purge === false ? [] : [input.filePath, ...(move && input.purgeSource !== false ? [source.filePath] : [])];
+      const purges = await this.commit(this.intent(move ? 'move' : 'copy', accountId, steps, stalePaths), index);
+      return { record, stalePaths, purges };
     });
   }
 
@@ -507,10 +637,12 @@ export class MediaStore {
       const at = (r.versions ?? []).findIndex((v) => v.versionInfo.id === versionId);
       if (at < 0) return undefined;
       const next: FileRecord = { ...r, versions: r.versions!.filter((_, i) => i !== at) };
-      await this.putJson(this.bucket, indexKey(accountId, fileId), next);
-      index.set(fileId, next);
-      await this.dropVersions(accountId, fileId, [r.versions![at]!]);
-      if (backupRegion) await this.putJson(this.opts.bucketFor(backupRegion), indexKey(accountId, fileId), next).catch(() => undefined);
+      const steps: Step[] = [
+        { do: 'put-record', key: indexKey(accountId, fileId), record: next },
+        { do: 'delete-object', key: versionKey(accountId, fileId, versionId) },
+        ...(backupRegion ? [{ do: 'put-record', key: indexKey(accountId, fileId), record: next, bucket: this.opts.bucketFor(backupRegion), bestEffort: true } satisfies Step] : []),
+      ];
+      await this.commit(this.intent('delete-version', accountId, steps, []), index);
       return 'deleted';
     });
   }
@@ -524,8 +656,7 @@ export class MediaStore {
       if (r.versionInfo.id === versionId) return r;
       const old = (r.versions ?? []).find((v) => v.versionInfo.id === versionId);
       if (!old) return undefined;
-      const kept = await this.keepAsVersion(accountId, r, (r.versions ?? []).filter((v) => v.versionInfo.id !== versionId));
-      const key = objectKeyFor(accountId, r.filePath);
+      const kept = this.withVersion(r, (r.versions ?? []).filter((v) => v.versionInfo.id !== versionId));
       const next: FileRecord = {
         ...old,
         fileId,
@@ -542,22 +673,15 @@ export class MediaStore {
         createdAt: r.createdAt,
         updatedAt: new Date().toISOString(),
       };
-      await this.client.send(
-        new CopyObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          CopySource: `${this.bucket}/${encodeURIComponent(versionKey(accountId, fileId, versionId)).replace(/%2F/g, '/')}`,
-          MetadataDirective: 'REPLACE',
-          Metadata: { isprivatefile: String(next.isPrivateFile), fileid: fileId, sha256: next.sha256 },
-          ContentType: next.mime,
-        }),
-      );
-      await this.verify(key, next.size, next.md5);
-      await this.putJson(this.bucket, indexKey(accountId, fileId), next);
-      index.set(fileId, next);
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: versionKey(accountId, fileId, versionId) })).catch(() => undefined);
-      await this.dropVersions(accountId, fileId, kept.dropped);
-      await this.mirror(accountId, next, backupRegion);
+      const steps: Step[] = [
+        this.versionStep(accountId, r),
+        { do: 'copy', from: versionKey(accountId, fileId, versionId), to: objectKeyFor(accountId, r.filePath), meta: this.meta(next), contentType: next.mime, size: next.size, md5: next.md5 },
+        { do: 'put-record', key: indexKey(accountId, fileId), record: next },
+        { do: 'delete-object', key: versionKey(accountId, fileId, versionId) },
+        ...kept.dropped.map((v): Step => ({ do: 'delete-object', key: versionKey(accountId, fileId, v.versionInfo.id) })),
+        ...this.backupSteps(accountId, next, backupRegion),
+      ];
+      await this.commit(this.intent('restore', accountId, steps, [r.filePath]), index);
       return next;
     });
   }
@@ -613,12 +737,16 @@ export class MediaStore {
 
   /** Removes temporary uploads older than maxAgeMs (left by a crash mid-upload). */
   async sweepTemporary(maxAgeMs = 60 * 60 * 1000): Promise<number> {
+    // A temporary key an intent still names is that intent's source (an account not replayed yet).
+    const named = new Set<string>();
+    for (const key of await this.keys(`${JOURNAL_PREFIX}/`))
+      for (const st of (await this.getJson<Intent>(key))?.steps ?? []) if (st.do === 'copy' && st.from.startsWith(`${TMP_PREFIX}/`)) named.add(st.from);
     let removed = 0;
     let token: string | undefined;
     do {
       const out = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: `${TMP_PREFIX}/`, ContinuationToken: token }));
       for (const o of out.Contents ?? []) {
-        if (!o.Key || (o.LastModified && Date.now() - o.LastModified.getTime() < maxAgeMs)) continue;
+        if (!o.Key || named.has(o.Key) || (o.LastModified && Date.now() - o.LastModified.getTime() < maxAgeMs)) continue;
         await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: o.Key }));
         removed++;
       }
