@@ -80,6 +80,15 @@ function cacheEntries(): Record<string, { account: string; path: string }[]> {
   return out;
 }
 
+/** A purge request's status once it is Completed (or the last one seen after 10 s). */
+async function purgeStatus(ik: ImageKit, requestId: string): Promise<string> {
+  let status = '';
+  for (let i = 0; i < 40 && status !== 'Completed'; i++) {
+    status = (await ik.cache.invalidation.get(requestId)).status ?? '';
+    if (status !== 'Completed') await new Promise((r) => setTimeout(r, 250));
+  }
+  return status;
+}
 const client = (privateKey: string) => new ImageKit({ privateKey, baseURL: cluster.edgeUrl, maxRetries: 0 });
 /** Renders through one given region (a signed internal call, as the edge makes): that region caches the variant. */
 async function renderAt(region: RegionId, p: string): Promise<Response> {
@@ -373,12 +382,7 @@ it('purging a layer image purges the variants that use it (layer-dependency inde
   expect(Object.values(cacheEntries()).flat().filter((e) => e.path === 'layered-base.jpg').length).toBeGreaterThan(0);
 
   const { requestId } = await ik.cache.invalidation.create({ url: `${cluster.edgeUrl}/flex/brand/layer-logo.png` });
-  let status = '';
-  for (let i = 0; i < 40 && status !== 'Completed'; i++) {
-    status = (await ik.cache.invalidation.get(requestId!)).status ?? '';
-    if (status !== 'Completed') await new Promise((r) => setTimeout(r, 250));
-  }
-  expect(status).toBe('Completed');
+  expect(await purgeStatus(ik, requestId!)).toBe('Completed');
   // every variant of the base left the region caches (the plain one too: purges are per file), and the edge misses
   for (const [, es] of Object.entries(cacheEntries())) expect(es.filter((e) => e.path === 'layered-base.jpg')).toEqual([]);
   expect((await getImage(p)).headers.get('x-pixmesh-cache')).toBe('MISS');
