@@ -379,7 +379,9 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.m
     const t = (await c.req.json().catch(() => null)) as { url?: string; path?: unknown; prefix?: unknown } | null;
     if (!t || typeof t.path !== 'string' || typeof t.prefix !== 'boolean') throw badRequest('bad purge request');
     const record = await purger.start({ account: account.id, path: t.path, prefix: t.prefix }, t.url, 8000);
-    return c.json({ requestId: record.requestId, status: record.status });
+    // the edge records the dependents' purges too (edge/src/management.ts)
+    const headers = record.dependents?.length ? { [EDGE_PURGE_HEADER]: encodeURIComponent(JSON.stringify(record.dependents.map((path) => ({ path, prefix: false })))) } : undefined;
+    return c.json({ requestId: record.requestId, status: record.status, ...(record.dependents ? { dependents: record.dependents.length } : {}) }, 200, headers);
   });
 
   app.get('/internal/media/:account/purge/:requestId', async (c) => {
