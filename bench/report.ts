@@ -212,25 +212,30 @@ function transformSection(r: SuiteResult<TransformResults>, dir: string, files: 
   out.push(
     `Input ${res.input.width}×${res.input.height} JPEG (${Math.round(res.input.bytes / 1024)} KiB, ${res.input.description}); concurrency ${cfg.concurrency}; cold ${cfg.coldRequests} and repeated ${cfg.repeatedRequests} requests per engine and case (repeated: Zipf s=${cfg.zipfS} over ${cfg.variants} variants); engines interleaved in ${cfg.rounds} rounds. Encoders: JPEG q${res.encoder.jpeg.quality} baseline, WebP q${res.encoder.webp.quality} effort ${res.encoder.webp.effort}, AVIF q${res.encoder.avif.quality} effort ${res.encoder.avif.effort} tune ${res.encoder.avif.tune}.`,
   );
-  for (const workload of ['cold', 'repeated'] as const) {
-    const ms = res.measurements.filter((m) => m.workload === workload);
+  const groups: { workload: 'cold' | 'repeated'; concurrency?: number }[] = [];
+  for (const m of res.measurements) if (!groups.some((g) => g.workload === m.workload && g.concurrency === m.concurrency)) groups.push({ workload: m.workload, concurrency: m.concurrency });
+  for (const { workload, concurrency } of groups) {
+    const ms = res.measurements.filter((m) => m.workload === workload && m.concurrency === concurrency);
     if (!ms.length) continue;
     const cases = [...new Set(ms.map((m) => m.case))];
-    out.push(`\n### ${workload}`);
+    const conc = concurrency ?? (cfg.concurrency as number);
+    out.push(`\n### ${workload}, concurrency ${conc}`);
+    const spread = (x?: { min: number; max: number }) => (x ? ` (${x.min}–${x.max})` : '');
     out.push(
       table(
-        ['case', 'raw ops/s', 'origin ops/s', 'ipx ops/s', 'origin / raw', 'ipx / raw', 'origin / ipx', 'p50 raw / origin / ipx ms', 'p99 raw / origin / ipx ms', 'peak RSS raw / origin / ipx MB', 'origin region hit', 'load avg'],
+        ['case', 'raw ops/s', 'origin ops/s', 'ipx ops/s', 'origin / raw (rounds)', 'ipx / raw', 'origin / ipx (rounds)', 'bytes origin / raw', 'p50 raw / origin / ipx ms', 'p99 raw / origin / ipx ms', 'peak RSS raw / origin / ipx MB', 'origin region hit', 'load avg'],
         cases.map((c) => {
           const g = (e: string) => ms.find((m) => m.case === c && m.engine === e);
-          const ratio = res.ratios.find((x) => x.case === c && x.workload === workload);
+          const ratio = res.ratios.find((x) => x.case === c && x.workload === workload && x.concurrency === concurrency);
           return [
             c,
             g('raw')?.opsPerSec,
             g('origin')?.opsPerSec,
             g('ipx')?.opsPerSec,
-            ratio?.originVsRaw,
+            `${ratio?.originVsRaw ?? '–'}${spread(ratio?.originVsRawRounds)}`,
             ratio?.ipxVsRaw,
-            ratio?.originVsIpx,
+            `${ratio?.originVsIpx ?? '–'}${spread(ratio?.originVsIpxRounds)}`,
+            ratio?.bytesVsRaw ?? '–',
             `${g('raw')?.p50} / ${g('origin')?.p50} / ${g('ipx')?.p50}`,
             `${g('raw')?.p99} / ${g('origin')?.p99} / ${g('ipx')?.p99}`,
             `${g('raw')?.peakRssMb ?? '–'} / ${g('origin')?.peakRssMb ?? '–'} / ${g('ipx')?.peakRssMb ?? '–'}`,
@@ -240,12 +245,14 @@ function transformSection(r: SuiteResult<TransformResults>, dir: string, files: 
         }),
       ),
     );
-    const name = `transform-${workload}.svg`;
+    const stages = ms.filter((m) => m.engine === 'origin' && m.stages);
+    if (stages.length) out.push(`\nOrigin stages (p50 ms, Server-Timing): ${stages.map((m) => `${m.case}: ${Object.entries(m.stages!).map(([k, v]) => `${k} ${v}`).join(', ')}`).join('; ')}.`);
+    const name = `transform-${workload}${concurrency !== undefined && workload === 'cold' ? `-c${concurrency}` : ''}.svg`;
     writeText(
       name,
       barChart({
         title: `Transform throughput, ${workload} workload`,
-        subtitle: `ops/s at concurrency ${cfg.concurrency}, same machine and run; higher is better`,
+        subtitle: `ops/s at concurrency ${conc}, same machine and run; higher is better`,
         yLabel: 'ops/s',
         categories: cases,
         series: (['raw', 'origin', 'ipx'] as const).map((e) => ({
@@ -257,6 +264,33 @@ function transformSection(r: SuiteResult<TransformResults>, dir: string, files: 
     );
     files.push(name);
     out.push(`\n![transform ${workload}](${name})`);
+  }
+  if (res.hitPath) {
+    out.push(`\n### Hit path: a region-cache hit vs a bare Node server (${res.hitPath.case}, ${res.hitPath.bytes} B, ${res.hitPath.rounds} interleaved rounds)`);
+    out.push(
+      table(
+        ['concurrency', 'origin req/s', 'bare req/s', 'origin / bare (rounds)', 'origin p50 / p99 ms', 'bare p50 / p99 ms', 'origin region hit', 'load avg'],
+        res.hitPath.byConcurrency.map((h) => [h.concurrency, h.origin.opsPerSec, h.bare.opsPerSec, `${h.originVsBare} (${h.originVsBareRounds.min}–${h.originVsBareRounds.max})`, `${h.origin.p50} / ${h.origin.p99}`, `${h.bare.p50} / ${h.bare.p99}`, pct(h.origin.regionHitRatio), h.loadAvg1]),
+      ),
+    );
+  }
+  if (res.pressure?.length) {
+    out.push('\n### Pressure: bursts of concurrent cold requests');
+    out.push(
+      table(
+        ['concurrent', 'bound (slots + queue)', '200', '503 EBUSY + Retry-After', 'other', 'wall ms', 'p50 / p99 ms (200s)', 'origin peak RSS MB', 'load avg'],
+        res.pressure.map((p) => [p.concurrent, p.bound, p.ok, p.busyWithRetryAfter, p.otherErrors, p.wallMs, `${p.p50} / ${p.p99}`, p.peakRssMb ?? '–', p.loadAvg1]),
+      ),
+    );
+  }
+  if (res.threadSweep?.length) {
+    out.push('\n### libvips threads × transform slots (raw sharp loop, ops/s)');
+    for (const c of [...new Set(res.threadSweep.map((x) => x.case))]) {
+      const pts = res.threadSweep.filter((x) => x.case === c);
+      const slots = [...new Set(pts.map((x) => x.slots))];
+      out.push(`\n${c}:`);
+      out.push(table(['threads \\ slots', ...slots.map(String)], [...new Set(pts.map((x) => x.vipsThreads))].map((t) => [t, ...slots.map((sl) => pts.find((x) => x.vipsThreads === t && x.slots === sl)?.opsPerSec ?? '–')])));
+    }
   }
   out.push('\nipx differences:\n' + res.ipxDifferences.map((n) => `- ${n}`).join('\n'));
   out.push('\nNotes:\n' + r.notes.map((n) => `- ${n}`).join('\n'));
@@ -333,7 +367,9 @@ function headlines(
     const r = transform.results.ratios;
     const cold = r.filter((x) => x.workload === 'cold');
     const rep = r.filter((x) => x.workload === 'repeated');
-    out.push(`- **Transform** (median over cases): cold — origin ${median(cold.map((x) => x.originVsRaw ?? NaN))}× raw sharp, ipx ${median(cold.map((x) => x.ipxVsRaw ?? NaN))}× raw; repeated (Zipf) — origin ${median(rep.map((x) => x.originVsIpx ?? NaN))}× ipx and ${median(rep.map((x) => x.originVsRaw ?? NaN))}× raw sharp, from its region cache.`);
+    out.push(`- **Transform** (median over cases and concurrencies): cold — origin ${median(cold.map((x) => x.originVsRaw ?? NaN))}× raw sharp and ${median(cold.map((x) => x.originVsIpx ?? NaN))}× ipx, ipx ${median(cold.map((x) => x.ipxVsRaw ?? NaN))}× raw; repeated (Zipf) — origin ${median(rep.map((x) => x.originVsIpx ?? NaN))}× ipx and ${median(rep.map((x) => x.originVsRaw ?? NaN))}× raw sharp, from its region cache.`);
+    const hp = transform.results.hitPath?.byConcurrency;
+    if (hp?.length) out.push(`- **Hit path**: a region-cache hit at ${hp.map((h) => `${h.originVsBare}× (c${h.concurrency}, p50 ${h.origin.p50} ms)`).join(', ')} the throughput of a bare Node server returning the same bytes (p50 ${hp.map((h) => h.bare.p50).join(' / ')} ms).`);
   }
   if (edge) {
     const e = edge.results;

@@ -167,8 +167,15 @@ function stage<T>(deps: RegionServices, timing: ServerTiming, name: string, fn: 
  * (disk full, I/O error) was still served; the failure is logged and counted.
  */
 function storeBehind(deps: RegionServices, key: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer, sharedToo = true): void {
+  // Visible to this replica's lookups now; the writes (and the S3 client's synchronous request
+  // building) start on the next turn of the event loop, after the response was written.
+  deps.cache.hold(key, meta, body);
+  const epoch = deps.purgeEpoch.value;
   const end = deps.metrics.stage.startTimer({ stage: 'store' });
-  const write = deps.region.store(key, meta, body, { sharedToo }).then(
+  const write = new Promise<void>((resolve) => setImmediate(resolve))
+    // A purge in between: nothing is written (the purge already dropped the memory copy).
+    .then(() => (deps.purgeEpoch.value === epoch ? deps.region.store(key, meta, body, { sharedToo }) : undefined))
+    .then(
     () => void end(),
     (e: unknown) => {
       end();
