@@ -24,6 +24,8 @@ import { renderRouteKey } from '../../shared/rendezvous.js';
 import { checkInputPixels } from './limits.js';
 import { checkRenderCost, estimateRenderCost } from './budget.js';
 import { log } from './log.js';
+import { recordLayerUse } from './layer-deps.js';
+import { mediaBucketFor } from './config.js';
 import { renderBounded } from './pipeline/isolate.js';
 import type { RegionServices } from './services.js';
 import { arrivals, ServerTiming } from './server-timing.js';
@@ -328,6 +330,10 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
     createdAt: startedAt,
   };
   if (store && !defaultImage && deps.purgeEpoch.value === epoch) storeBehind(deps, v.key, meta, out.data);
+  // purging a layer file purges this file's variants too (origin/src/layer-deps.ts)
+  const layerFiles = planLayers(v.plan).flatMap((l) => (l.type === 'image' ? [l.path] : []));
+  if (pipeline && layerFiles.length && !defaultImage)
+    void recordLayerUse(config.s3, mediaBucketFor(v.account.homeRegion), v.account.id, v.request.path, layerFiles);
   return { entry: { meta: { ...meta, bodyLength: out.data.length }, body: out.data }, failover: false, defaultImage };
 }
 
