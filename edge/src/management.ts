@@ -365,6 +365,7 @@ export function managementRoutes(deliver?: Deliver): Hono<ManagementVars> {
     });
     if (!res.ok) return relay(res);
     await recordEdgePurge(c.env, account.id, target.path, target.prefix);
+    await recordFromHeader(c.env, account.id, res.headers.get(EDGE_PURGE_HEADER)); // variants using the file as a layer
     const r = (await res.json()) as { requestId: string };
     return c.json({ requestId: r.requestId }, 201, { 'cache-control': 'no-store' });
   });

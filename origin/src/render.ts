@@ -24,6 +24,8 @@ import { renderRouteKey } from '../../shared/rendezvous.js';
 import { checkInputPixels } from './limits.js';
 import { checkRenderCost, estimateRenderCost } from './budget.js';
 import { log } from './log.js';
+import { recordLayerUse } from './layer-deps.js';
+import { mediaBucketFor } from './config.js';
 import { renderBounded } from './pipeline/isolate.js';
 import type { Produced, RegionServices } from './services.js';
 import { arrivals, ServerTiming } from './server-timing.js';
@@ -161,8 +163,15 @@ function stage<T>(deps: RegionServices, timing: ServerTiming, name: string, fn: 
  * (disk full, I/O error) was still served; the failure is logged and counted.
  */
 function storeBehind(deps: RegionServices, key: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer, sharedToo = true): void {
+  // Visible to this replica's lookups now; the writes (and the S3 client's synchronous request
+  // building) start on the next turn of the event loop, after the response was written.
+  deps.cache.hold(key, meta, body);
+  const epoch = deps.purgeEpoch.value;
   const end = deps.metrics.stage.startTimer({ stage: 'store' });
-  const write = deps.region.store(key, meta, body, { sharedToo }).then(
+  const write = new Promise<void>((resolve) => setImmediate(resolve))
+    // A purge in between: nothing is written (the purge already dropped the memory copy).
+    .then(() => (deps.purgeEpoch.value === epoch ? deps.region.store(key, meta, body, { sharedToo }) : undefined))
+    .then(
     () => void end(),
     (e: unknown) => {
       end();
@@ -315,6 +324,10 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
     createdAt: startedAt,
   };
   if (store && !defaultImage && deps.purgeEpoch.value === epoch) storeBehind(deps, v.key, meta, out.data);
+  // purging a layer file purges this file's variants too (origin/src/layer-deps.ts)
+  const layerFiles = planLayers(v.plan).flatMap((l) => (l.type === 'image' ? [l.path] : []));
+  if (pipeline && layerFiles.length && !defaultImage)
+    void recordLayerUse(config.s3, mediaBucketFor(v.account.homeRegion), v.account.id, v.request.path, layerFiles);
   return { entry: { meta: { ...meta, bodyLength: out.data.length }, body: out.data }, failover: false, defaultImage };
 }
 

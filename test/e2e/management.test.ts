@@ -80,6 +80,15 @@ function cacheEntries(): Record<string, { account: string; path: string }[]> {
   return out;
 }
 
+/** A purge request's status once it is Completed (or the last one seen after 10 s). */
+async function purgeStatus(ik: ImageKit, requestId: string): Promise<string> {
+  let status = '';
+  for (let i = 0; i < 40 && status !== 'Completed'; i++) {
+    status = (await ik.cache.invalidation.get(requestId)).status ?? '';
+    if (status !== 'Completed') await new Promise((r) => setTimeout(r, 250));
+  }
+  return status;
+}
 const client = (privateKey: string) => new ImageKit({ privateKey, baseURL: cluster.edgeUrl, maxRetries: 0 });
 /** Renders through one given region (a signed internal call, as the edge makes): that region caches the variant. */
 async function renderAt(region: RegionId, p: string): Promise<Response> {
@@ -352,6 +361,31 @@ it('a purge also drops the variants from the edge cache of the colo (x-pixmesh-c
   expect(after.status).toBe(200);
   expect(after.headers.get('x-pixmesh-cache')).toBe('MISS');
   expect((await getImage(p)).headers.get('x-pixmesh-cache')).toBe('HIT');
+});
+
+it('purging a layer image purges the variants that use it (layer-dependency index): region caches and the edge', async () => {
+  const ik = client(FLEX.privateKey);
+  await ik.files.upload({ file: await toFile(jpeg, 'b.jpg'), fileName: 'layered-base.jpg', useUniqueFileName: false });
+  await ik.files.upload({ file: await toFile(png, 'l.png'), fileName: 'layer-logo.png', folder: 'brand', useUniqueFileName: false });
+  const p = '/flex/tr:w-200,l-image,i-brand@@layer-logo.png,w-50,l-end/layered-base.jpg';
+  const plain = '/flex/tr:w-201/layered-base.jpg';
+  expect((await getImage(p)).headers.get('x-pixmesh-cache')).toBe('MISS');
+  expect((await getImage(p)).headers.get('x-pixmesh-cache')).toBe('HIT');
+  expect((await getImage(plain)).status).toBe(200);
+  await allWritesSettled();
+  let deps: string[] = [];
+  for (let i = 0; i < 40 && !deps.length; i++) {
+    deps = await keys(bucket('eu-central-1'), '_layer-deps/flex/');
+    if (!deps.length) await new Promise((r) => setTimeout(r, 250));
+  }
+  expect(deps).toEqual([`_layer-deps/flex/${encodeURIComponent('brand/layer-logo.png')}/${encodeURIComponent('layered-base.jpg')}`]);
+  expect(Object.values(cacheEntries()).flat().filter((e) => e.path === 'layered-base.jpg').length).toBeGreaterThan(0);
+
+  const { requestId } = await ik.cache.invalidation.create({ url: `${cluster.edgeUrl}/flex/brand/layer-logo.png` });
+  expect(await purgeStatus(ik, requestId!)).toBe('Completed');
+  // every variant of the base left the region caches (the plain one too: purges are per file), and the edge misses
+  for (const [, es] of Object.entries(cacheEntries())) expect(es.filter((e) => e.path === 'layered-base.jpg')).toEqual([]);
+  expect((await getImage(p)).headers.get('x-pixmesh-cache')).toBe('MISS');
 });
 
 describe('residency, isolation and failure', () => {

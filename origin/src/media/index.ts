@@ -30,6 +30,8 @@ import { CustomFields } from './custom-fields.js';
 import type { UsageMeter } from './usage.js';
 import { analyse, embeddedMetadata } from './metadata.js';
 import { EDGE_PURGE_HEADER, libraryRoutes } from './library.js';
+import { WebhookOutbox, webhookSettings } from './webhooks.js';
+import { s3Client } from '../sources/s3.js';
 import { readBodyLimited } from '../../../shared/body.js';
 import { checkStorePath, fileBytes, parseUploadForm, sniffUpload, uploadLimitFor, uniqueName } from './upload.js';
 import { purgeLimiter } from '../budget.js';
@@ -74,6 +76,8 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.m
   const store = new MediaStore({ s3: config.s3, bucket: config.mediaBucket, bucketFor: (r) => mediaBucketFor(r as never), maxVersions: limits.maxVersions });
   const purger = new Purger({ purgeVariants: deps.purgeVariants, region: config.region, regionUrls: config.regionUrls, store });
   const customFields = new CustomFields(store);
+  // Signed events to the accounts' webhook endpoints, stored in the home bucket until delivered.
+  const events = new WebhookOutbox(s3Client(config.s3), config.mediaBucket, (id) => deps.accounts.get(id), webhookSettings());
   const tokens = deps.tokens ?? new TokenMemory();
   const fetchUrl: UrlFetcher = deps.fetchUrl ?? fetchUploadUrl;
 
@@ -112,7 +116,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.m
     await next();
   });
   const endpointOf = (url: string) => new URL(url).searchParams.get('endpoint') ?? '';
-  const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, usage, fields: customFields, jobStep: limits.jobStep, isHome });
+  const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, usage, fields: customFields, events, jobStep: limits.jobStep, isHome });
   // Account configuration stored as data (named transformations): every region polls it.
   const controlSettings = deps.config.controlPlane;
   const control = new ControlPlane(config.s3, controlSettings.bucket, deps.accounts);
@@ -126,6 +130,15 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.m
       return { [EDGE_PURGE_HEADER]: encodeURIComponent(JSON.stringify([{ path: '', prefix: true }])) };
     },
   });
+  // Webhook deliveries still pending when this region stopped go on.
+  setTimeout(() => {
+    events.resume().then(
+      (n) => n && log.info('resumed webhook deliveries', { deliveries: n }),
+      (e) => log.warn('could not resume webhook deliveries', { err: String(e) }),
+    );
+  }, 1000).unref();
+  // The delivery log (operator, over the signed internal API).
+  app.get('/internal/media/:account/webhooks/deliveries', async (c) => c.json(await events.deliveries(c.var.account.id)));
   // Folder jobs still Pending when this region stopped go on.
   setTimeout(() => {
     jobs.resume().then(
@@ -229,6 +242,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.m
     // (the regions' copies were purged by the commit itself: store.onStale)
     if (result.replaced) headers[REPLACED_PATH_HEADER] = encodeURIComponent(result.record.filePath.slice(1));
     log.info('media upload', { account: account.id, fileId: result.record.fileId, bytes: body.length, replaced: Boolean(result.replaced) });
+    await events.emit(account, result.replaced ? 'file-version.created' : 'file.created', publicFile(result.record, endpoint));
     // responseFields "metadata" / "embeddedMetadata": read from the uploaded bytes (ImageKit adds them only when asked).
     const extra: Record<string, unknown> = {};
     const wanted = fields.responseFields ?? [];
@@ -339,7 +353,9 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.m
     if (!r) throw notFound('The requested file does not exist.');
     // fo-custom variants were cut from the old focus area (docs/transformations.md "Face focus")
     if (focusChanged) await purger.start({ account: account.id, path: r.filePath.replace(/^\/+/, ''), prefix: false }, undefined, 8000);
-    return c.json(publicFile(r, endpointOf(c.req.url)));
+    const file = publicFile(r, endpointOf(c.req.url));
+    await events.emit(account, 'file.updated', file);
+    return c.json(file);
   });
 
   app.delete('/internal/media/:account/files/:fileId', async (c) => {
@@ -351,6 +367,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.m
     // The commit purged the path in every region (store.onStale); its purge request is the answer's.
     const purge = out.purge ?? (await purger.start({ account: account.id, path, prefix: false }, undefined, 8000));
     log.info('media delete', { account: account.id, fileId: r.fileId, purge: purge.requestId, status: purge.status });
+    await events.emit(account, 'file.deleted', { fileId: r.fileId });
     return c.json({ filePath: r.filePath, path, purge: { requestId: purge.requestId, status: purge.status } });
   });
 
@@ -362,7 +379,9 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.m
     const t = (await c.req.json().catch(() => null)) as { url?: string; path?: unknown; prefix?: unknown } | null;
     if (!t || typeof t.path !== 'string' || typeof t.prefix !== 'boolean') throw badRequest('bad purge request');
     const record = await purger.start({ account: account.id, path: t.path, prefix: t.prefix }, t.url, 8000);
-    return c.json({ requestId: record.requestId, status: record.status });
+    // the edge records the dependents' purges too (edge/src/management.ts)
+    const headers = record.dependents?.length ? { [EDGE_PURGE_HEADER]: encodeURIComponent(JSON.stringify(record.dependents.map((path) => ({ path, prefix: false })))) } : undefined;
+    return c.json({ requestId: record.requestId, status: record.status, ...(record.dependents ? { dependents: record.dependents.length } : {}) }, 200, headers);
   });
 
   app.get('/internal/media/:account/purge/:requestId', async (c) => {

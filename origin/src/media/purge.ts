@@ -8,6 +8,7 @@
  * cache and originals cache, via `POST /internal/purge` in every region).
  */
 import type { RegionUrls } from '../../../shared/regions.js';
+import { dependentsFromKeys, layerDepsPrefix } from '../layer-deps.js';
 import { log } from '../log.js';
 import { newId, PURGE_PREFIX, type MediaStore } from './store.js';
 
@@ -27,6 +28,8 @@ export interface PurgeRecord extends PurgeTarget {
   completedAt?: string;
   /** region → confirmed purged. */
   regions: Record<string, boolean>;
+  /** Files whose variants use the purged file(s) as a layer image: purged with it (origin/src/layer-deps.ts). */
+  dependents?: string[];
 }
 
 /** Per-region outcome of one fan-out: true = purged there. */
@@ -74,6 +77,11 @@ export class Purger {
       createdAt: new Date().toISOString(),
       regions: Object.fromEntries([...new Set([...Object.keys(this.deps.regionUrls), this.deps.region])].map((r) => [r, false])),
     };
+    const dependents = await this.deps.store
+      .keys(layerDepsPrefix(target.account, target.path, target.prefix))
+      .then((keys) => dependentsFromKeys(target.account, keys))
+      .catch(() => []);
+    if (dependents.length) record.dependents = dependents;
     this.records.set(record.requestId, record);
     await this.persist(record);
     const done = this.run(record, 0);
@@ -83,8 +91,12 @@ export class Purger {
 
   private async run(record: PurgeRecord, attempt: number): Promise<void> {
     try {
-      const outcome = await this.fanout(record);
-      for (const [r, ok] of Object.entries(outcome)) if (ok) record.regions[r] = true;
+      const [outcome, ...others] = await Promise.all([
+        this.fanout(record),
+        ...(record.dependents ?? []).map((path) => this.fanout({ account: record.account, path, prefix: false })),
+      ]);
+      // a region counts as done when the file and every dependent are purged there
+      for (const [r, ok] of Object.entries(outcome!)) if (ok && others.every((o) => o[r] !== false)) record.regions[r] = true;
     } catch (e) {
       log.warn('purge: fan-out failed', { requestId: record.requestId, attempt, err: String(e) });
     }
