@@ -2,6 +2,7 @@
  * The account file (docs/architecture.md "Account file"): types and validation. Pure: both tiers validate the
  * same way, and every problem names the field it is about.
  */
+import { parseUrlRewriter, type UrlRewriter } from './url-rewriters.js';
 import { isRegionId, REGION_IDS, type RegionId } from './regions.js';
 import { namedTransformProblems } from './transform/index.js';
 
@@ -46,6 +47,8 @@ export interface Endpoint {
   /** URL path prefix after the account id, without slashes; "" is the default endpoint. */
   prefix: string;
   origins: SourceConfig[];
+  /** Requests in another CDN's URL dialect, rewritten to ImageKit's first (shared/url-rewriters.ts). */
+  urlRewriter?: UrlRewriter;
 }
 
 export interface Account {
@@ -248,7 +251,13 @@ export function validateAccountFile(data: unknown): Account[] {
                 problems.push(`${oAt('type')} must be one of media, s3, web, webproxy (got ${JSON.stringify(o.type)})`);
             }
           });
-        endpoints.push({ prefix, origins });
+        let urlRewriter: UrlRewriter | undefined;
+        if (ep.urlRewriter !== undefined) {
+          const r = parseUrlRewriter(ep.urlRewriter);
+          if (typeof r === 'string') problems.push(`${epAt('urlRewriter')}: ${r}`);
+          else urlRewriter = r;
+        }
+        endpoints.push({ prefix, origins, ...(urlRewriter ? { urlRewriter } : {}) });
       });
 
     let backupRegion: RegionId | undefined;

@@ -6,6 +6,7 @@
 import { badTransformation, PixmeshError } from './errors.js';
 import { matchEndpoint, type Account, type Endpoint } from './accounts.js';
 import { attachmentRequest, DELIVERY_QUERY } from './delivery.js';
+import { rewriteUrl } from './url-rewriters.js';
 
 export interface ImageRequest {
   account: Account;
@@ -61,7 +62,13 @@ export function parseImagePath(account: Account, pathAfterAccount: string, searc
   if (!match) throw new PixmeshError(404, 'ENOENT', 'no URL endpoint matches this path');
   let rest = match.rest;
   let pathTr = '';
-  if (rest.length && rest[0]!.startsWith('tr:')) {
+  if (match.endpoint.urlRewriter) {
+    // Another CDN's dialect: its URL becomes the ImageKit path + tr before anything reads it.
+    const rw = rewriteUrl(match.endpoint.urlRewriter, rest, search);
+    rest = rw.segments;
+    pathTr = rw.tr;
+    search = rw.search;
+  } else if (rest.length && rest[0]!.startsWith('tr:')) {
     pathTr = rest[0]!.slice(3);
     if (!pathTr) throw badTransformation('empty "tr:" segment');
     rest = rest.slice(1);

@@ -28,6 +28,7 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import type { Account, Endpoint, SourceConfig } from '../../shared/accounts.js';
 import { badRequest } from '../../shared/errors.js';
+import { parseUrlRewriter, type UrlRewriter } from '../../shared/url-rewriters.js';
 import { classifyAddress } from './sources/private-net.js';
 
 export type OriginType = 'S3' | 'S3_COMPATIBLE' | 'WEB_FOLDER' | 'WEB_PROXY';
@@ -55,6 +56,7 @@ export interface StoredEndpoint {
   origins: string[];
   /** The media library is tried first (always for endpoints made here, as on ImageKit). */
   media: boolean;
+  urlRewriter?: UrlRewriter;
 }
 
 export const LIMITS = { origins: 50, endpoints: 20, originsPerEndpoint: 10, name: 200, url: 2000 };
@@ -198,7 +200,13 @@ export function parseEndpoint(body: unknown, id: string, origins: StoredOrigin[]
   const b = body as Body;
   for (const k of Object.keys(b)) if (!['description', 'origins', 'urlPrefix', 'urlRewriter'].includes(k)) throw badRequest(`${k} is not a field of a URL endpoint`);
   const description = str(b, 'description', { required: true, max: LIMITS.name })!;
-  if (b.urlRewriter !== undefined && b.urlRewriter !== null) throw badRequest('urlRewriter is not supported here: pixmesh reads the ImageKit URL grammar only');
+  let urlRewriter = current?.urlRewriter;
+  if (b.urlRewriter === null) urlRewriter = undefined;
+  else if (b.urlRewriter !== undefined) {
+    const r = parseUrlRewriter(b.urlRewriter);
+    if (typeof r === 'string') throw badRequest(r);
+    urlRewriter = r;
+  }
   let ids = current?.origins ?? [];
   if (b.origins !== undefined) {
     if (!Array.isArray(b.origins) || b.origins.some((o) => typeof o !== 'string')) throw badRequest('origins must be an array of origin ids');
@@ -214,10 +222,10 @@ export function parseEndpoint(body: unknown, id: string, origins: StoredOrigin[]
     urlPrefix = b.urlPrefix;
   }
   if (current && current.urlPrefix === '' && urlPrefix !== '') throw badRequest('the default URL endpoint keeps the empty urlPrefix');
-  return { id, description, urlPrefix, origins: ids, media: current?.media ?? true };
+  return { id, description, urlPrefix, origins: ids, media: current?.media ?? true, ...(urlRewriter ? { urlRewriter } : {}) };
 }
 
-export const publicEndpoint = (e: StoredEndpoint) => ({ id: e.id, description: e.description, urlPrefix: e.urlPrefix, origins: e.origins });
+export const publicEndpoint = (e: StoredEndpoint) => ({ id: e.id, description: e.description, urlPrefix: e.urlPrefix, origins: e.origins, ...(e.urlRewriter ? { urlRewriter: e.urlRewriter } : {}) });
 
 const originType = (s: SourceConfig): OriginType => (s.type === 's3' ? (s.endpoint ? 'S3_COMPATIBLE' : 'S3') : s.type === 'web' ? 'WEB_FOLDER' : 'WEB_PROXY');
 
@@ -240,7 +248,7 @@ export function seedFromFile(account: Pick<Account, 'id' | 'endpoints'>): { orig
       ids.push(o.id);
     }
     const id = e.prefix === '' ? 'default' : derivedId(account.id, `endpoint\n${e.prefix}`);
-    return { id, description: e.prefix === '' ? 'Default URL endpoint' : `/${e.prefix} (account file)`, urlPrefix: e.prefix, origins: ids, media: e.origins.some((s) => s.type === 'media') };
+    return { id, description: e.prefix === '' ? 'Default URL endpoint' : `/${e.prefix} (account file)`, urlPrefix: e.prefix, origins: ids, media: e.origins.some((s) => s.type === 'media'), ...(e.urlRewriter ? { urlRewriter: e.urlRewriter } : {}) };
   });
   return { origins, urlEndpoints };
 }
@@ -249,6 +257,7 @@ export function seedFromFile(account: Pick<Account, 'id' | 'endpoints'>): { orig
 export function endpointsOf(origins: StoredOrigin[], urlEndpoints: StoredEndpoint[]): Endpoint[] {
   return urlEndpoints.map((e) => ({
     prefix: e.urlPrefix,
+    ...(e.urlRewriter ? { urlRewriter: e.urlRewriter } : {}),
     origins: [...(e.media ? [{ type: 'media' as const }] : []), ...e.origins.map((id) => origins.find((o) => o.id === id)?.source).filter((s): s is StoredOrigin['source'] => s !== undefined)],
   }));
 }

@@ -235,6 +235,23 @@ describe('accounts.origins + accounts.urlEndpoints', () => {
     expect(await ik(TENANT.privateKey).accounts.origins.list()).toEqual([]);
     await ik().accounts.origins.delete(mine.id);
   });
+
+  it('a URL endpoint with a CLOUDINARY urlRewriter (made with the SDK) serves a Cloudinary-style URL resized; an unmapped parameter → 400 naming it', async () => {
+    await ik().files.upload({ file: await toFile(await image(600, 300, '#884422'), 'cld.jpg'), fileName: 'cld.jpg', folder: '/rw/', useUniqueFileName: false });
+    const made = await ik().accounts.urlEndpoints.create({ description: 'cloudinary dialect', urlPrefix: 'cld', urlRewriter: { type: 'CLOUDINARY' } });
+    expect(made).toMatchObject({ urlPrefix: 'cld', urlRewriter: { type: 'CLOUDINARY', preserveAssetDeliveryTypes: false } });
+    expect(await ik().accounts.urlEndpoints.get(made.id)).toMatchObject({ urlRewriter: { type: 'CLOUDINARY' } });
+    const res = await until('/cfg/cld/image/upload/w_150,c_scale/v17/rw/cld.jpg', (r) => r.status === 200);
+    const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
+    expect([meta.width, meta.height]).toEqual([150, 75]);
+    // The same image through ImageKit syntax on the default endpoint: the same size.
+    expect(await widthOf(await get('/cfg/tr:w-150,c-force/rw/cld.jpg'))).toBe(150);
+    const bad = await get('/cfg/cld/image/upload/w_150,l_logo/rw/cld.jpg');
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('ik-error') ?? '').toMatch(/l_/);
+    await expect(ik().accounts.urlEndpoints.create({ description: 'x', urlPrefix: 'fst', urlRewriter: { type: 'FASTLY' } as never })).rejects.toMatchObject({ status: 400 });
+    await ik().accounts.urlEndpoints.delete(made.id);
+  });
 });
 
 describe('webhooks (Standard Webhooks, verified with the SDK)', () => {
