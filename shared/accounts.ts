@@ -75,6 +75,8 @@ export const WEBHOOK_EVENTS = ['file.created', 'file.updated', 'file.deleted', '
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
 export interface WebhookEndpoint {
+  /** Set for endpoints made through the API (origin/src/account-webhooks.ts); deliveries name it. */
+  id?: string;
   url: string;
   /** The signing secret (the SDK's `webhookSecret`); `whsec_<base64>` or any string (used as its UTF-8 bytes). */
   secret: string;
@@ -287,13 +289,13 @@ export function validateAccountFile(data: unknown): Account[] {
         raw.webhooks.forEach((w, j) => {
           const wAt = (f: string) => at(`webhooks[${j}].${f}`);
           if (!isObj(w)) return void problems.push(at(`webhooks[${j}]`) + ' must be an object');
-          for (const k of Object.keys(w)) if (!['url', 'secret', 'events', 'allowPrivateNetwork'].includes(k)) problems.push(`${wAt(k)} is not a known setting (url, secret, events, allowPrivateNetwork)`);
+          for (const k of Object.keys(w)) if (!['id', 'url', 'secret', 'events', 'allowPrivateNetwork'].includes(k)) problems.push(`${wAt(k)} is not a known setting (url, secret, events, allowPrivateNetwork)`);
           if (typeof w.url !== 'string' || !/^https?:\/\/[^/]/.test(w.url)) problems.push(`${wAt('url')} must be an http(s) URL`);
           if (typeof w.secret !== 'string' || w.secret.length < 16) problems.push(`${wAt('secret')} must be a string of at least 16 characters`);
           if (w.events !== undefined && (!Array.isArray(w.events) || w.events.some((e) => !(WEBHOOK_EVENTS as readonly unknown[]).includes(e))))
             problems.push(`${wAt('events')} must list events among ${WEBHOOK_EVENTS.join(', ')}`);
           if (w.allowPrivateNetwork !== undefined && typeof w.allowPrivateNetwork !== 'boolean') problems.push(`${wAt('allowPrivateNetwork')} must be a boolean`);
-          webhooks.push({ url: String(w.url), secret: String(w.secret), ...(Array.isArray(w.events) ? { events: w.events as WebhookEventType[] } : {}), allowPrivateNetwork: w.allowPrivateNetwork === true });
+          webhooks.push({ ...(typeof w.id === 'string' ? { id: w.id } : {}), url: String(w.url), secret: String(w.secret), ...(Array.isArray(w.events) ? { events: w.events as WebhookEventType[] } : {}), allowPrivateNetwork: w.allowPrivateNetwork === true });
         });
     }
 

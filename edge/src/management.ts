@@ -233,6 +233,11 @@ export const LIBRARY_ROUTES: [string, string][] = [
   ['GET', '/v1/accounts/url-endpoints/:id'],
   ['PUT', '/v1/accounts/url-endpoints/:id'],
   ['DELETE', '/v1/accounts/url-endpoints/:id'],
+  ['GET', '/v1/accounts/webhooks'],
+  ['POST', '/v1/accounts/webhooks'],
+  ['GET', '/v1/accounts/webhooks/:id'],
+  ['PATCH', '/v1/accounts/webhooks/:id'],
+  ['DELETE', '/v1/accounts/webhooks/:id'],
 ];
 /** Calls that change the account's configuration: this isolate re-reads the directory at once. */
 const CONFIG_PREFIXES = ['/v1/named-transformations', '/v1/accounts/origins', '/v1/accounts/url-endpoints'];

@@ -25,6 +25,7 @@ import type { AccountDirectory } from './accounts.js';
 import { int, text, type ConfigSpec } from './config-spec.js';
 import { log } from './log.js';
 import { s3Client, type S3Location } from './sources/s3.js';
+import { deliveryEndpoint, webhookRoutes, type StoredWebhook } from './account-webhooks.js';
 import { endpointsOf, LIMITS, newConfigId, parseEndpoint, parseOrigin, publicEndpoint, publicOrigin, seedFromFile, type StoredEndpoint, type StoredOrigin } from './account-origins.js';
 
 export interface NamedTransformation {
@@ -43,6 +44,8 @@ export interface AccountConfigDoc {
   /** Origins and URL endpoints (origin/src/account-origins.ts); both stored once either changes. */
   origins?: StoredOrigin[];
   urlEndpoints?: StoredEndpoint[];
+  /** Webhook endpoints made through the API (origin/src/account-webhooks.ts), delivered to with the file's. */
+  webhooks?: StoredWebhook[];
 }
 
 export interface ControlPlaneConfig {
@@ -65,6 +68,7 @@ export function overlayOf(doc: AccountConfigDoc): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (doc.namedTransformations) out.namedTransforms = Object.fromEntries(doc.namedTransformations.filter((n) => n.enabled).map((n) => [n.name, n.transformation]));
   if (doc.origins && doc.urlEndpoints) out.endpoints = endpointsOf(doc.origins, doc.urlEndpoints);
+  if (doc.webhooks?.length) out.webhooks = doc.webhooks.map(deliveryEndpoint);
   return out;
 }
 
@@ -173,6 +177,7 @@ export interface ConfigRouteDeps {
 
 export function configRoutes(app: Hono<{ Variables: { account: Account } }>, deps: ConfigRouteDeps): void {
   originRoutes(app, deps);
+  webhookRoutes(app, { home: deps.home, load: (a) => deps.control.load(a), store: async (a, webhooks) => deps.control.save(a, { ...(await deps.control.load(a)), webhooks }) });
   const P = '/internal/media/:account/v1/named-transformations';
   const body = async (c: Context) => {
     const b = (await c.req.json().catch(() => null)) as unknown;

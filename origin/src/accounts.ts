@@ -33,7 +33,12 @@ export class AccountDirectory {
   private compose(fileText: string, overlays: Map<string, Record<string, unknown>>): { text: string; index: AccountIndex } {
     if (overlays.size === 0) return { text: fileText, index: AccountIndex.fromJson(fileText) };
     const data = JSON.parse(fileText) as { accounts?: Record<string, unknown>[] };
-    for (const a of data.accounts ?? []) Object.assign(a, overlays.get(a.id as string) ?? {});
+    for (const a of data.accounts ?? []) {
+      // Webhook endpoints made through the API are delivered to as well as the file's (origin/src/account-webhooks.ts).
+      const { webhooks, ...rest } = overlays.get(a.id as string) ?? {};
+      Object.assign(a, rest);
+      if (Array.isArray(webhooks)) a.webhooks = [...(Array.isArray(a.webhooks) ? a.webhooks : []), ...webhooks];
+    }
     const text = JSON.stringify(data);
     return { text, index: AccountIndex.fromJson(text) };
   }

@@ -27,6 +27,8 @@ interface Received {
   headers: Record<string, string>;
   /** What the receiver answered. */
   status: number;
+  /** The request path (the API-made endpoint listens on its own path). */
+  path: string;
 }
 const received: Received[] = [];
 let answer = () => 200;
@@ -70,7 +72,7 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const status = answer();
-      received.push({ status, body: Buffer.concat(chunks).toString('utf8'), headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])) });
+      received.push({ status, path: req.url ?? '', body: Buffer.concat(chunks).toString('utf8'), headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])) });
       res.writeHead(status).end();
     });
   });
@@ -328,5 +330,103 @@ describe('webhooks (Standard Webhooks, verified with the SDK)', () => {
     expect(entry.attempts).toHaveLength(4);
     for (const a of entry.attempts) expect(a.error).toMatch(/EACCES: source address not allowed/);
     expect(received.slice(before).some((r) => r.body.includes(up.fileId!))).toBe(false);
+  });
+});
+
+describe('webhook endpoints through the API (/v1/accounts/webhooks, plain fetch)', () => {
+  const API_SECRET = 'api-made-hook-secret-0123456789';
+  const api = (path: string, init: { method?: string; body?: unknown; key?: string } = {}) =>
+    fetch(`${cluster.edgeUrl}/v1/accounts/webhooks${path}`, {
+      method: init.method ?? 'GET',
+      headers: { authorization: `Basic ${Buffer.from(`${init.key ?? CFG.privateKey}:`).toString('base64')}`, 'content-type': 'application/json', 'x-pixmesh-colo': 'FRA' },
+      ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+    });
+  const upload = async (name: string) => ik().files.upload({ file: await toFile(await image(16, 12, '#abcdef'), name), fileName: name, folder: '/apihooks/', useUniqueFileName: false });
+  const verifier = new ImageKit({ privateKey: 'unused', webhookSecret: API_SECRET });
+  let id: string;
+
+  it('POST makes an endpoint answered with its secret only as a hint (create, get, list); without the private key → 401', async () => {
+    const res = await api('', { method: 'POST', body: { url: `${hookUrl}/api`, secret: API_SECRET, events: ['file.created'], description: 'made by API' } });
+    expect(res.status).toBe(201);
+    const made = (await res.json()) as Record<string, unknown>;
+    expect(made).toMatchObject({ url: `${hookUrl}/api`, events: ['file.created'], description: 'made by API', secretHint: '…6789' });
+    id = made.id as string;
+    expect(JSON.stringify(made)).not.toContain(API_SECRET);
+    const one = await (await api(`/${id}`)).text();
+    const all = await (await api('')).text();
+    expect(JSON.parse(one)).toEqual(made);
+    expect(JSON.parse(all)).toEqual([made]);
+    expect(one + all).not.toContain(API_SECRET);
+    expect((await api('', { key: 'private_wrong_key_0123456789' })).status).toBe(401);
+  });
+
+  it.each([
+    [{ secret: API_SECRET }, /url is required/],
+    [{ url: 'ftp://example.com/x', secret: API_SECRET }, /url must be an http\(s\) URL/],
+    [{ url: 'https://example.com/x', secret: 'short' }, /secret is required/],
+    [{ url: 'https://example.com/x', secret: API_SECRET, events: ['file.exploded'] }, /events must be/],
+    [{ url: 'https://example.com/x', secret: API_SECRET, colour: 'red' }, /colour is not a field/],
+  ])('a bad body %j → 400 {message, help} naming the field', async (body, message) => {
+    const res = await api('', { method: 'POST', body });
+    expect(res.status).toBe(400);
+    const err = (await res.json()) as { message: string; help: string };
+    expect(err.message).toMatch(message);
+    expect(typeof err.help).toBe('string');
+  });
+
+  it('an account without the private-network opt-in cannot point an endpoint at a loopback address (400 naming url); unknown id → 404', async () => {
+    const res = await api('', { method: 'POST', key: TENANT.privateKey, body: { url: `${hookUrl}/api`, secret: API_SECRET } });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/url names a private or reserved address: 127\.0\.0\.1/);
+    expect((await api(`/${id}`, { key: TENANT.privateKey })).status).toBe(404);
+    expect((await api('/0123456789abcdef01234567')).status).toBe(404);
+  });
+
+  it('an SDK upload is delivered to the API-made endpoint (unwrap verifies it with that secret) as well as to the account file\'s; after DELETE it gets no more events', async () => {
+    const up = await upload('api-a.jpg');
+    const deadline = Date.now() + 10_000;
+    const forFile = (fileId: string, path: string) => received.filter((r) => r.path === path && r.status === 200 && r.body.includes(fileId));
+    while (forFile(up.fileId!, '/hooks/api').length === 0 || forFile(up.fileId!, '/hooks').length === 0) {
+      if (Date.now() > deadline) throw new Error('the event did not reach both endpoints');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const raw = forFile(up.fileId!, '/hooks/api')[0]!;
+    const event = verifier.webhooks.unwrap(raw.body, { headers: raw.headers }) as unknown as { type: string; data: { fileId: string } };
+    expect(event).toMatchObject({ type: 'file.created', data: { fileId: up.fileId } });
+    // Signed with the API endpoint's secret, not the account file's.
+    expect(() => new ImageKit({ privateKey: 'x', webhookSecret: HOOK_SECRET }).webhooks.unwrap(raw.body, { headers: raw.headers })).toThrow();
+    // Its event filter holds: an update (file.updated) reaches the file's endpoint only.
+    await ik().files.update(up.fileId!, { tags: ['t'] });
+
+    expect((await api(`/${id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await api(`/${id}`)).status).toBe(404);
+    const after = await upload('api-b.jpg');
+    const until2 = Date.now() + 10_000;
+    while (forFile(after.fileId!, '/hooks').length === 0) {
+      if (Date.now() > until2) throw new Error('the account file endpoint got no event');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    expect(received.filter((r) => r.path === '/hooks/api' && r.body.includes(after.fileId!))).toEqual([]);
+    expect(received.filter((r) => r.path === '/hooks/api' && r.body.includes('"file.updated"'))).toEqual([]);
+    expect(received.some((r) => r.path === '/hooks' && r.body.includes('"file.updated"') && r.body.includes(up.fileId!))).toBe(true);
+  });
+
+  it('PATCH changes the secret (kept hidden) and the events; the next delivery is signed with the new secret', async () => {
+    const made = (await (await api('', { method: 'POST', body: { url: `${hookUrl}/api2`, secret: API_SECRET } })).json()) as { id: string; events: string[] };
+    expect(made.events).toHaveLength(5);
+    const NEW = 'rotated-hook-secret-abcdefghij';
+    const res = await api(`/${made.id}`, { method: 'PATCH', body: { secret: NEW, events: ['file.created'] } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ id: made.id, url: `${hookUrl}/api2`, events: ['file.created'], secretHint: '…ghij' });
+    const up = await upload('api-c.jpg');
+    const deadline = Date.now() + 10_000;
+    let raw;
+    while (!(raw = received.find((r) => r.path === '/hooks/api2' && r.body.includes(up.fileId!)))) {
+      if (Date.now() > deadline) throw new Error('no delivery to the patched endpoint');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(new ImageKit({ privateKey: 'x', webhookSecret: NEW }).webhooks.unwrap(raw.body, { headers: raw.headers })).toMatchObject({ type: 'file.created' });
+    expect((await api(`/${made.id}`, { method: 'DELETE' })).status).toBe(204);
   });
 });

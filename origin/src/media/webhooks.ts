@@ -28,6 +28,8 @@ export interface Delivery {
   /** `<eventId>.<endpoint index>` */
   name: string;
   url: string;
+  /** The API-made endpoint's id (account-file endpoints are found by url). */
+  endpointId?: string;
   eventId: string;
   body: string;
   createdAt: string;
@@ -89,7 +91,7 @@ export class WebhookOutbox {
     const eventId = crypto.randomUUID();
     const body = JSON.stringify({ id: eventId, type, created_at: new Date().toISOString(), data });
     for (const [e, i] of endpoints) {
-      const d: Delivery = { account: account.id, name: `${eventId}.${i}`, url: e.url, eventId, body, createdAt: new Date().toISOString(), nextAt: Date.now(), attempts: [] };
+      const d: Delivery = { account: account.id, name: `${eventId}.${i}`, url: e.url, ...(e.id ? { endpointId: e.id } : {}), eventId, body, createdAt: new Date().toISOString(), nextAt: Date.now(), attempts: [] };
       try {
         await this.put(pendingKey(d.account, d.name), d);
       } catch (err) {
@@ -148,13 +150,13 @@ export class WebhookOutbox {
   }
 
   private async attempt(d: Delivery): Promise<void> {
-    const endpoint = this.account(d.account)?.webhooks?.find((e) => e.url === d.url);
+    const endpoint = this.account(d.account)?.webhooks?.find((e) => (d.endpointId ? e.id === d.endpointId : !e.id && e.url === d.url));
     if (!endpoint) return this.finish(d, 'dropped'); // the endpoint was removed from the account
     const at = new Date();
     let status: number | undefined;
     let error: string | undefined;
     try {
-      const res = await safeFetch(d.url, {
+      const res = await safeFetch(endpoint.url, {
         method: 'POST',
         body: Buffer.from(d.body, 'utf8'),
         headers: { ...signedHeaders(endpoint.secret, d.eventId, d.body, at), accept: '*/*' },
