@@ -62,6 +62,7 @@ export interface ResolvedOps {
   gradient?: Gradient & { stop: number };
   cr?: ColorReplace;
   colorize?: { color: Color; intensity: number };
+  distort?: { corners: [number, number, number, number, number, number, number, number] };
 }
 
 export const EMPTY_OPS: ResolvedOps = { c: 'maintain_ratio', fo: 'center', z: 1, dpr: 1, rt: 0 };
@@ -160,6 +161,7 @@ export async function resolveStep(ctx: RenderState, ops: StepOps): Promise<Resol
     layers: ops.layers,
     cr: ops.cr,
     colorize: ops.colorize,
+    distort: ops.distort,
   };
   if (ops.gradient) {
     const stop = evaluate('e-gradient sp', ops.gradient.stop, scope);
