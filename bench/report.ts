@@ -18,6 +18,7 @@ function machineLine(r: SuiteResult): string {
 const table = (head: string[], rows: (string | number | null | undefined)[][]) =>
   [`| ${head.join(' | ')} |`, `|${head.map((h, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.map((c) => (c === null || c === undefined ? '–' : String(c))).join(' | ')} |`)].join('\n');
 
+const round = (x: number) => Math.round(x * 10) / 10;
 const pct = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '–' : `${Math.round(x * 1000) / 10} %`);
 
 const spreadCell = (s?: { min: number; median: number; max: number }, f: (x: number) => string = String) => (s ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : '–');
@@ -32,6 +33,13 @@ function geoSection(r: SuiteResult<GeoResults>, dir: string, files: string[]): s
     `Seeds ${seeds.join(', ') || cfg.seed} (each seed draws its own ground truth and request stream); ${cfg.requests} requests per policy and scenario (first ${Math.round(Number(cfg.warmup) * 100)} % left out as warm-up), the four policies of a scenario run at once (interleaved), concurrency ${cfg.concurrency} each, ${cfg.images} originals × ${(cfg.transforms as string[]).length} transformations, Zipf s=${cfg.zipfS}, ${r.results.groundTruth.colos} colos; link inflation drawn ${r.results.groundTruth.linkInflation.min}–${r.results.groundTruth.linkInflation.max}× (median ${r.results.groundTruth.linkInflation.median}×, seed ${r.results.groundTruth.seed}) vs the prior's 2.1×; home region ${cfg.home}. An emulated edge HIT costs the client leg + ${r.results.hitServiceMs.value} ms (${r.results.hitServiceMs.source}).` +
       (regime ? ` Regime: ${regime.requests} requests over ${regime.images} originals × ${regime.transforms} transformations (Zipf s=${regime.zipfS}), first ${Math.round(regime.warmup * 100)} % warm-up.` : ''),
   );
+  const runsOf = (cfg.runs as { startedAt: string; seeds: number[]; scenarios: string[]; loadAvg1: number[] }[] | undefined) ?? [];
+  if (runsOf.length > 1 || cfg.nice !== undefined)
+    out.push(
+      `\nMeasured in ${runsOf.length} quiet window${runsOf.length === 1 ? '' : 's'} (other sessions' tests held back; the bench and everything it starts at nice ${cfg.nice ?? 0}): ` +
+        runsOf.map((x) => `${x.startedAt.slice(11, 16)} UTC seeds ${x.seeds.join(',')} ${x.scenarios.join('+')} (load at the end ${x.loadAvg1.join(' / ')})`).join('; ') +
+        '. Every policy row below gives the 1-minute load at its start and end.',
+    );
   const targets = r.results.targets ?? [];
   if (targets.length) {
     out.push(`\n### Targets (issue #19), per seed`);
@@ -74,11 +82,19 @@ function geoSection(r: SuiteResult<GeoResults>, dir: string, files: string[]): s
         ]),
       ),
     );
+    const pixRun = runs.find((x) => x.policy === 'pixmesh');
+    if (pixRun?.edgeOverhead && pixRun.edgeOverhead.n)
+      out.push(
+        `\nThe pixmesh edge worker's own time per edge miss (client time to headers − the edge's time to the region's headers: parsing, signature, routing, signing, the client↔edge hop): p50 ${pixRun.edgeOverhead.p50} / p90 ${pixRun.edgeOverhead.p90} ms. The baselines pay a pass-through worker instead (about 1 ms, edge suite), so this difference is in every pixmesh miss and is what the median (a near region's cache hit) feels most.`,
+      );
     const pix = runs.find((x) => x.policy === 'pixmesh' && x.learning);
     if (pix?.learning) {
       const l = pix.learning;
       out.push(
         `\nWhat the pixmesh edge had learned by the end (GET /_routing per colo vs the ground truth): ${l.learnedPairs} colo→region pairs with samples; mean absolute error ${l.priorMaeMs} ms for the prior alone, **${l.learnedMaeMs} ms** for the learned mean (bias **${l.learnedBiasMs >= 0 ? '+' : ''}${l.learnedBiasMs} ms**), ${l.blendedMaeMs} ms for the blend the model uses. Against the delays the proxies really applied (late timers on a loaded machine): MAE ${l.learnedMaeVsAppliedMs} ms, bias ${l.learnedBiasVsAppliedMs >= 0 ? '+' : ''}${l.learnedBiasVsAppliedMs} ms. Prior error over all pairs: ${l.priorMaeAllMs} ms.` +
+          (l.proxyLateMs !== undefined && l.originResidueMs !== undefined
+            ? ` Where the bias comes from: the proxies' timers fired ${l.proxyLateMs >= 0 ? '+' : ''}${l.proxyLateMs} ms off the ground truth on average (after compensation); the region processes spent ${l.originResidueMs} ms per answer outside their own Server-Timing \`proc\` (socket wake-up, HTTP parsing, scheduling; seen at the proxy as upstream time − proc); the remaining ${round(l.learnedBiasVsAppliedMs - l.originResidueMs)} ms are on the edge side (workerd and the proxy's own socket handling, in processes that share 2 cores) — local overhead of the one-machine simulation, not network.`
+            : '') +
           (pix.exploration ? ` Exploration: ${pix.exploration.probes} probes (${JSON.stringify(pix.exploration.byReason)}), ${pix.exploration.probeFailures} failed.` : ''),
       );
       if (l.perColo?.length) {
@@ -115,7 +131,7 @@ function geoSection(r: SuiteResult<GeoResults>, dir: string, files: string[]): s
     const withEvent = runs.filter((x) => x.event);
     if (withEvent.length) {
       const e0 = withEvent[0]!.event!;
-      out.push(`\n${e0.kind === 'degrade' ? `${e0.region} +${cfg.degradeMs} ms on the edge → region leg` : `${e0.region} SIGKILLed`} at ${e0.atS} s (when the first policy had issued half its requests). "To region" counts edge misses ${e0.kind === 'kill' ? 'that tried' : 'answered by'} ${e0.region}.`);
+      out.push(`\n${e0.kind === 'degrade' ? `${e0.region} +${cfg.degradeMs} ms on the edge → region leg` : `${e0.region} SIGKILLed`} at ${e0.atS} s (when the first policy had issued ${Math.round(Number(cfg.eventAt ?? 0.5) * 100)} % of its requests). "To region" counts edge misses ${e0.kind === 'kill' ? 'that tried' : 'answered by'} ${e0.region}.`);
       out.push(
         table(
           ['policy', 'share to region before', 'after: 0–10 s', '10–30 s', '> 30 s', 'requests to region > 1 s after', 'last one after (s)', 'errors after', 'failovers after', 'p50 / p99 in the 10 s after'],
@@ -196,25 +212,30 @@ function transformSection(r: SuiteResult<TransformResults>, dir: string, files: 
   out.push(
     `Input ${res.input.width}×${res.input.height} JPEG (${Math.round(res.input.bytes / 1024)} KiB, ${res.input.description}); concurrency ${cfg.concurrency}; cold ${cfg.coldRequests} and repeated ${cfg.repeatedRequests} requests per engine and case (repeated: Zipf s=${cfg.zipfS} over ${cfg.variants} variants); engines interleaved in ${cfg.rounds} rounds. Encoders: JPEG q${res.encoder.jpeg.quality} baseline, WebP q${res.encoder.webp.quality} effort ${res.encoder.webp.effort}, AVIF q${res.encoder.avif.quality} effort ${res.encoder.avif.effort} tune ${res.encoder.avif.tune}.`,
   );
-  for (const workload of ['cold', 'repeated'] as const) {
-    const ms = res.measurements.filter((m) => m.workload === workload);
+  const groups: { workload: 'cold' | 'repeated'; concurrency?: number }[] = [];
+  for (const m of res.measurements) if (!groups.some((g) => g.workload === m.workload && g.concurrency === m.concurrency)) groups.push({ workload: m.workload, concurrency: m.concurrency });
+  for (const { workload, concurrency } of groups) {
+    const ms = res.measurements.filter((m) => m.workload === workload && m.concurrency === concurrency);
     if (!ms.length) continue;
     const cases = [...new Set(ms.map((m) => m.case))];
-    out.push(`\n### ${workload}`);
+    const conc = concurrency ?? (cfg.concurrency as number);
+    out.push(`\n### ${workload}, concurrency ${conc}`);
+    const spread = (x?: { min: number; max: number }) => (x ? ` (${x.min}–${x.max})` : '');
     out.push(
       table(
-        ['case', 'raw ops/s', 'origin ops/s', 'ipx ops/s', 'origin / raw', 'ipx / raw', 'origin / ipx', 'p50 raw / origin / ipx ms', 'p99 raw / origin / ipx ms', 'peak RSS raw / origin / ipx MB', 'origin region hit', 'load avg'],
+        ['case', 'raw ops/s', 'origin ops/s', 'ipx ops/s', 'origin / raw (rounds)', 'ipx / raw', 'origin / ipx (rounds)', 'bytes origin / raw', 'p50 raw / origin / ipx ms', 'p99 raw / origin / ipx ms', 'peak RSS raw / origin / ipx MB', 'origin region hit', 'load avg'],
         cases.map((c) => {
           const g = (e: string) => ms.find((m) => m.case === c && m.engine === e);
-          const ratio = res.ratios.find((x) => x.case === c && x.workload === workload);
+          const ratio = res.ratios.find((x) => x.case === c && x.workload === workload && x.concurrency === concurrency);
           return [
             c,
             g('raw')?.opsPerSec,
             g('origin')?.opsPerSec,
             g('ipx')?.opsPerSec,
-            ratio?.originVsRaw,
+            `${ratio?.originVsRaw ?? '–'}${spread(ratio?.originVsRawRounds)}`,
             ratio?.ipxVsRaw,
-            ratio?.originVsIpx,
+            `${ratio?.originVsIpx ?? '–'}${spread(ratio?.originVsIpxRounds)}`,
+            ratio?.bytesVsRaw ?? '–',
             `${g('raw')?.p50} / ${g('origin')?.p50} / ${g('ipx')?.p50}`,
             `${g('raw')?.p99} / ${g('origin')?.p99} / ${g('ipx')?.p99}`,
             `${g('raw')?.peakRssMb ?? '–'} / ${g('origin')?.peakRssMb ?? '–'} / ${g('ipx')?.peakRssMb ?? '–'}`,
@@ -224,12 +245,14 @@ function transformSection(r: SuiteResult<TransformResults>, dir: string, files: 
         }),
       ),
     );
-    const name = `transform-${workload}.svg`;
+    const stages = ms.filter((m) => m.engine === 'origin' && m.stages);
+    if (stages.length) out.push(`\nOrigin stages (p50 ms, Server-Timing): ${stages.map((m) => `${m.case}: ${Object.entries(m.stages!).map(([k, v]) => `${k} ${v}`).join(', ')}`).join('; ')}.`);
+    const name = `transform-${workload}${concurrency !== undefined && workload === 'cold' ? `-c${concurrency}` : ''}.svg`;
     writeText(
       name,
       barChart({
         title: `Transform throughput, ${workload} workload`,
-        subtitle: `ops/s at concurrency ${cfg.concurrency}, same machine and run; higher is better`,
+        subtitle: `ops/s at concurrency ${conc}, same machine and run; higher is better`,
         yLabel: 'ops/s',
         categories: cases,
         series: (['raw', 'origin', 'ipx'] as const).map((e) => ({
@@ -241,6 +264,33 @@ function transformSection(r: SuiteResult<TransformResults>, dir: string, files: 
     );
     files.push(name);
     out.push(`\n![transform ${workload}](${name})`);
+  }
+  if (res.hitPath) {
+    out.push(`\n### Hit path: a region-cache hit vs a bare Node server (${res.hitPath.case}, ${res.hitPath.bytes} B, ${res.hitPath.rounds} interleaved rounds)`);
+    out.push(
+      table(
+        ['concurrency', 'origin req/s', 'bare req/s', 'origin / bare (rounds)', 'origin p50 / p99 ms', 'bare p50 / p99 ms', 'origin region hit', 'load avg'],
+        res.hitPath.byConcurrency.map((h) => [h.concurrency, h.origin.opsPerSec, h.bare.opsPerSec, `${h.originVsBare} (${h.originVsBareRounds.min}–${h.originVsBareRounds.max})`, `${h.origin.p50} / ${h.origin.p99}`, `${h.bare.p50} / ${h.bare.p99}`, pct(h.origin.regionHitRatio), h.loadAvg1]),
+      ),
+    );
+  }
+  if (res.pressure?.length) {
+    out.push('\n### Pressure: bursts of concurrent cold requests');
+    out.push(
+      table(
+        ['concurrent', 'bound (slots + queue)', '200', '503 EBUSY + Retry-After', 'other', 'wall ms', 'p50 / p99 ms (200s)', 'origin peak RSS MB', 'load avg'],
+        res.pressure.map((p) => [p.concurrent, p.bound, p.ok, p.busyWithRetryAfter, p.otherErrors, p.wallMs, `${p.p50} / ${p.p99}`, p.peakRssMb ?? '–', p.loadAvg1]),
+      ),
+    );
+  }
+  if (res.threadSweep?.length) {
+    out.push('\n### libvips threads × transform slots (raw sharp loop, ops/s)');
+    for (const c of [...new Set(res.threadSweep.map((x) => x.case))]) {
+      const pts = res.threadSweep.filter((x) => x.case === c);
+      const slots = [...new Set(pts.map((x) => x.slots))];
+      out.push(`\n${c}:`);
+      out.push(table(['threads \\ slots', ...slots.map(String)], [...new Set(pts.map((x) => x.vipsThreads))].map((t) => [t, ...slots.map((sl) => pts.find((x) => x.vipsThreads === t && x.slots === sl)?.opsPerSec ?? '–')])));
+    }
   }
   out.push('\nipx differences:\n' + res.ipxDifferences.map((n) => `- ${n}`).join('\n'));
   out.push('\nNotes:\n' + r.notes.map((n) => `- ${n}`).join('\n'));
@@ -317,7 +367,9 @@ function headlines(
     const r = transform.results.ratios;
     const cold = r.filter((x) => x.workload === 'cold');
     const rep = r.filter((x) => x.workload === 'repeated');
-    out.push(`- **Transform** (median over cases): cold — origin ${median(cold.map((x) => x.originVsRaw ?? NaN))}× raw sharp, ipx ${median(cold.map((x) => x.ipxVsRaw ?? NaN))}× raw; repeated (Zipf) — origin ${median(rep.map((x) => x.originVsIpx ?? NaN))}× ipx and ${median(rep.map((x) => x.originVsRaw ?? NaN))}× raw sharp, from its region cache.`);
+    out.push(`- **Transform** (median over cases and concurrencies): cold — origin ${median(cold.map((x) => x.originVsRaw ?? NaN))}× raw sharp and ${median(cold.map((x) => x.originVsIpx ?? NaN))}× ipx, ipx ${median(cold.map((x) => x.ipxVsRaw ?? NaN))}× raw; repeated (Zipf) — origin ${median(rep.map((x) => x.originVsIpx ?? NaN))}× ipx and ${median(rep.map((x) => x.originVsRaw ?? NaN))}× raw sharp, from its region cache.`);
+    const hp = transform.results.hitPath?.byConcurrency;
+    if (hp?.length) out.push(`- **Hit path**: a region-cache hit at ${hp.map((h) => `${h.originVsBare}× (c${h.concurrency}, p50 ${h.origin.p50} ms)`).join(', ')} the throughput of a bare Node server returning the same bytes (p50 ${hp.map((h) => h.bare.p50).join(' / ')} ms).`);
   }
   if (edge) {
     const e = edge.results;

@@ -5,12 +5,10 @@
 import { isRegionId, REGION_IDS, type RegionId } from './regions.js';
 import { namedTransformProblems } from './transform/index.js';
 
-export interface AccountDefaults {
-  quality: number;
-  autoFormat: boolean;
-  avif: boolean;
-  autoRotate: boolean;
-}
+// The delivery defaults are declared with the transformation types (the grammar reads them and
+// must not import this module back): one definition, named here too.
+export type { AccountDefaults } from './transform/types.js';
+import type { AccountDefaults } from './transform/types.js';
 
 export interface MediaOrigin {
   type: 'media';
@@ -68,6 +66,22 @@ export interface Account {
   mediaLibrary?: { allowPrivateNetwork: boolean; maxUploadBytes?: number };
   /** Origins the customer makes through the API may reach private addresses (operator opt-in; default false). */
   managedOrigins?: { allowPrivateNetwork: boolean };
+  /** Where the home region POSTs signed events (Standard Webhooks; origin/src/media/webhooks.ts). */
+  webhooks?: WebhookEndpoint[];
+}
+
+/** The events pixmesh sends (the SDK's UnwrapWebhookEvent types that apply here). */
+export const WEBHOOK_EVENTS = ['file.created', 'file.updated', 'file.deleted', 'file-version.created', 'file-version.deleted'] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
+
+export interface WebhookEndpoint {
+  url: string;
+  /** The signing secret (the SDK's `webhookSecret`); `whsec_<base64>` or any string (used as its UTF-8 bytes). */
+  secret: string;
+  /** Only these events; all when absent. */
+  events?: WebhookEventType[];
+  /** Deliver to loopback / private addresses (operator opt-in; default false). */
+  allowPrivateNetwork: boolean;
 }
 
 export const DEFAULT_ACCOUNT_DEFAULTS: AccountDefaults = { quality: 80, autoFormat: true, avif: false, autoRotate: true };
@@ -266,6 +280,23 @@ export function validateAccountFile(data: unknown): Account[] {
       else managedOrigins = { allowPrivateNetwork: m.allowPrivateNetwork === true };
     }
 
+    const webhooks: WebhookEndpoint[] = [];
+    if (raw.webhooks !== undefined) {
+      if (!Array.isArray(raw.webhooks) || raw.webhooks.length > 10) problems.push(`${at('webhooks')} must be an array of at most 10 endpoints`);
+      else
+        raw.webhooks.forEach((w, j) => {
+          const wAt = (f: string) => at(`webhooks[${j}].${f}`);
+          if (!isObj(w)) return void problems.push(at(`webhooks[${j}]`) + ' must be an object');
+          for (const k of Object.keys(w)) if (!['url', 'secret', 'events', 'allowPrivateNetwork'].includes(k)) problems.push(`${wAt(k)} is not a known setting (url, secret, events, allowPrivateNetwork)`);
+          if (typeof w.url !== 'string' || !/^https?:\/\/[^/]/.test(w.url)) problems.push(`${wAt('url')} must be an http(s) URL`);
+          if (typeof w.secret !== 'string' || w.secret.length < 16) problems.push(`${wAt('secret')} must be a string of at least 16 characters`);
+          if (w.events !== undefined && (!Array.isArray(w.events) || w.events.some((e) => !(WEBHOOK_EVENTS as readonly unknown[]).includes(e))))
+            problems.push(`${wAt('events')} must list events among ${WEBHOOK_EVENTS.join(', ')}`);
+          if (w.allowPrivateNetwork !== undefined && typeof w.allowPrivateNetwork !== 'boolean') problems.push(`${wAt('allowPrivateNetwork')} must be a boolean`);
+          webhooks.push({ url: String(w.url), secret: String(w.secret), ...(Array.isArray(w.events) ? { events: w.events as WebhookEventType[] } : {}), allowPrivateNetwork: w.allowPrivateNetwork === true });
+        });
+    }
+
     if (problems.length > before) return;
     accounts.push({
       id,
@@ -282,6 +313,7 @@ export function validateAccountFile(data: unknown): Account[] {
       backupRegion,
       mediaLibrary,
       ...(managedOrigins ? { managedOrigins } : {}),
+      ...(webhooks.length ? { webhooks } : {}),
     });
   });
   if (problems.length) throw new AccountFileError(problems);
@@ -332,7 +364,8 @@ export function matchEndpoint(account: Account, segments: string[]): { endpoint:
 /**
  * The account file as the edge receives it: what the edge uses (ids, keys for URL signatures and
  * API authentication, domains, endpoints and origin types, transforms, defaults, residency) and
- * nothing it does not — no S3 credentials or endpoints, no credentials inside web origin URLs.
+ * nothing it does not — no S3 credentials or endpoints, no credentials inside web origin URLs, no
+ * webhook endpoints or secrets.
  * A captured or leaked edge copy gives no access to anyone's storage (docs/security.md).
  */
 export function edgeAccountFile(accounts: Account[]): string {
@@ -351,5 +384,6 @@ export function edgeAccountFile(accounts: Account[]): string {
     }
     return o;
   };
-  return JSON.stringify({ accounts: accounts.map((a) => ({ ...a, endpoints: a.endpoints.map((e) => ({ ...e, origins: e.origins.map(origin) })) })) });
+  // Webhook endpoints (their signing secrets) are the home region's business only.
+  return JSON.stringify({ accounts: accounts.map(({ webhooks: _w, ...a }) => ({ ...a, endpoints: a.endpoints.map((e) => ({ ...e, origins: e.origins.map(origin) })) })) });
 }

@@ -1,4 +1,4 @@
-/** `npm run bench:geo [-- --requests N --concurrency C --seeds 7,8,9 --scenarios steady,degrade,kill,regime --base-port P --out DIR]` */
+/** `npm run bench:geo [-- --requests N --concurrency C --seeds 7,8,9 --scenarios steady,degrade,kill,regime --base-port P --out DIR --append --nice N --regime-warmup F --event-at F]` */
 import { args } from '../lib/results.js';
 import { DEFAULT_GEO, runGeo, type Policy, type Scenario } from './run.js';
 
@@ -11,7 +11,8 @@ runGeo({
   concurrency: num('concurrency', DEFAULT_GEO.concurrency),
   seed: num('seed', DEFAULT_GEO.seed),
   seeds: typeof a['seeds'] === 'string' ? (a['seeds'] as string).split(',').map(Number) : DEFAULT_GEO.seeds,
-  regime: { ...DEFAULT_GEO.regime, requests: num('regime-requests', DEFAULT_GEO.regime.requests) },
+  regime: { ...DEFAULT_GEO.regime, requests: num('regime-requests', DEFAULT_GEO.regime.requests), warmup: num('regime-warmup', DEFAULT_GEO.regime.warmup) },
+  eventAt: num('event-at', DEFAULT_GEO.eventAt),
   ...(typeof a['regime-seeds'] === 'string' ? { regimeSeeds: (a['regime-seeds'] as string).split(',').map(Number) } : {}),
   warmup: num('warmup', DEFAULT_GEO.warmup),
   maxSecondsPerRun: num('max-seconds', DEFAULT_GEO.maxSecondsPerRun),
@@ -19,6 +20,8 @@ runGeo({
   scenarios: list<Scenario>('scenarios', DEFAULT_GEO.scenarios),
   policies: list<Policy>('policies', DEFAULT_GEO.policies),
   basePort: num('base-port', DEFAULT_GEO.basePort),
+  nice: num('nice', DEFAULT_GEO.nice),
+  append: a['append'] === true,
   ...(typeof a['out'] === 'string' ? { outDir: a['out'] as string } : {}),
 })
   .then(({ file }) => console.log(`geo: wrote ${file}`))

@@ -96,6 +96,18 @@ export interface GeoOptions {
   /** Ports: S3 = base, regions base+1…+6, edge base+87, proxies base+111…, base+121…, base+130. */
   basePort: number;
   outDir?: string;
+  /**
+   * Merge into the geo.json already in outDir: its seeds (and the scenarios of a seed not run now)
+   * are kept, so the seeds can be measured in several short quiet windows and reported together.
+   */
+  append?: boolean;
+  /**
+   * Scheduling priority (nice) for the bench process and everything it starts (origins, workerd,
+   * proxies, client inherit it): on a shared machine the simulation then runs ahead of other
+   * sessions' background work, whose CPU bursts otherwise land in the measured latencies and fire
+   * the delay proxies' timers late. Needs root; ignored otherwise. 0 = leave as is; smoke runs never change it.
+   */
+  nice: number;
   log: (msg: string) => void;
 }
 
@@ -103,9 +115,10 @@ export const DEFAULT_GEO: GeoOptions = {
   mode: 'full',
   seed: 7,
   seeds: [7, 8, 9],
-  regime: { requests: 4000, images: 2, transforms: 2, zipfS: 1.0, warmup: 0.5 },
-  requests: 2000,
-  concurrency: 4,
+  // Warm-up 10 %: the colos' caches are then warm (every colo ≥ 90 % edge hits) but the rarer variants still miss now and then, so the misses' routing shows.
+  regime: { requests: 12000, images: 2, transforms: 2, zipfS: 1.0, warmup: 0.1 },
+  requests: 700,
+  concurrency: 2,
   warmup: 0.3,
   images: 12,
   zipfS: 1.0,
@@ -115,9 +128,10 @@ export const DEFAULT_GEO: GeoOptions = {
   degradeRegion: 'us-east-1',
   degradeMs: 150,
   killRegion: 'ap-southeast-1',
-  eventAt: 0.5,
-  maxSecondsPerRun: 120,
+  eventAt: 0.3,
+  maxSecondsPerRun: 100,
   basePort: 9500,
+  nice: -19,
   log: (m) => console.log(m),
 };
 
@@ -146,6 +160,8 @@ interface Outcome {
   /** Expected cost of the chosen region minus the best one, under the ground truth (edge misses only). */
   regretMs?: number;
   optimal?: boolean;
+  /** pixmesh only: time to headers at the client − the edge's own time to the region's headers (Server-Timing `origin;dur`): the edge worker's work plus the client↔edge hop. */
+  edgeMs?: number;
 }
 
 export interface PolicyRun {
@@ -182,6 +198,8 @@ export interface PolicyRun {
   cdf: [number, number][];
   /** pixmesh only: the edge's RTT estimates at the end of the run (GET /_routing per colo) against the ground truth. */
   learning?: LearningReport;
+  /** pixmesh only: what the edge worker added to each edge miss (client time to headers − the edge's time to the region's headers). */
+  edgeOverhead?: LatencySummary;
   /** pixmesh only: exploration counters of the edge (/_routing). */
   exploration?: Record<string, unknown>;
   event?: EventReport;
@@ -195,6 +213,8 @@ export interface LearningPair {
   /** Ground-truth RTT (with the scenario's degradation), the mean delay the proxy really applied, the prior, the learned mean and the blend. */
   truth: number;
   applied: number | null;
+  /** Mean origin-side residue (upstream time at the proxy − proc) on this pair. */
+  residue: number | null;
   prior: number;
   learned: number;
   blended: number;
@@ -213,6 +233,14 @@ export interface LearningReport {
   /** The same against the delays the proxies really applied (timers fire late on a loaded machine). */
   learnedMaeVsAppliedMs: number;
   learnedBiasVsAppliedMs: number;
+  /** Mean (applied − true) over the same pairs: how late the proxies' timers fired (after compensation). */
+  proxyLateMs: number;
+  /**
+   * Of the bias vs applied, the part spent in the region process outside its `proc` (upstream time at
+   * the proxy − proc), mean over the same pairs; the rest is the edge side (workerd, the proxy's own
+   * socket handling) — local overhead of a one-machine simulation.
+   */
+  originResidueMs: number;
   /** Mean |prior − true| over every (colo, region) pair of the population. */
   priorMaeAllMs: number;
   /** Per colo: pairs, MAE and bias of the learned mean (vs the ground truth). */
@@ -242,7 +270,8 @@ async function learningReport(ctx: RunCtx, accountId: string): Promise<{ learnin
       priorAll.push(Math.abs(c.priorRttMs - truth));
       if (c.learnedRttMs === null || c.rttSamples <= 0) continue;
       const a = ctx.world.applied.get(`${colo}|${c.region}`);
-      pairs.push({ colo, region: c.region, truth, applied: a ? round(a.sum / a.n) : null, prior: c.priorRttMs, learned: c.learnedRttMs, blended: c.rttMs, samples: c.rttSamples });
+      const rz = ctx.world.residue.get(`${colo}|${c.region}`);
+      pairs.push({ colo, region: c.region, truth, applied: a ? round(a.sum / a.n) : null, residue: rz ? round(rz.sum / rz.n) : null, prior: c.priorRttMs, learned: c.learnedRttMs, blended: c.rttMs, samples: c.rttSamples });
     }
   }
   if (!priorAll.length) return { exploration };
@@ -261,6 +290,8 @@ async function learningReport(ctx: RunCtx, accountId: string): Promise<{ learnin
       learnedBiasMs: meanOf(pairs.map((p) => p.learned - p.truth)),
       learnedMaeVsAppliedMs: meanOf(withApplied.map((p) => Math.abs(p.learned - p.applied!))),
       learnedBiasVsAppliedMs: meanOf(withApplied.map((p) => p.learned - p.applied!)),
+      proxyLateMs: meanOf(withApplied.map((p) => p.applied! - p.truth)),
+      originResidueMs: meanOf(pairs.filter((p) => p.residue !== null).map((p) => p.residue!)),
       priorMaeAllMs: meanOf(priorAll),
       perColo,
       pairs,
@@ -395,6 +426,12 @@ interface World {
   rng: Rng;
   /** colo|region → delays the edge proxies really applied (sum, count) this scenario. */
   applied: Map<string, { sum: number; n: number }>;
+  /**
+   * colo|region → the region's time seen at the wire minus its own Server-Timing `proc` (sum, count):
+   * time in the origin process before its first middleware and after `proc` was stamped (socket
+   * wake-up, HTTP parsing, scheduling on a loaded machine) — not network, not the region's work.
+   */
+  residue: Map<string, { sum: number; n: number }>;
 }
 
 /** The edge's failover entry (regions joined by '>'); the origin's own `failover;desc="<why>"` (home unreachable) is not it. */
@@ -490,9 +527,12 @@ async function runPolicy(ctx: RunCtx, scenario: Scenario, policy: Policy, stream
     let res: Timed | undefined;
     let attempts: RegionId[] = [];
     let elapsed = 0;
+    let edgeMs: number | undefined;
     if (policy === 'pixmesh') {
       res = await timedGet(`${ctx.edge.url}/${accountId}/tr:${req.tr}/${req.image}`, { 'x-pixmesh-colo': req.colo, accept: req.accept }, ctx.agent, 25_000);
       elapsed = res.totalMs;
+      const originDur = /(?:^|,)\s*origin;dur=([\d.]+)/.exec(hv(res.headers, 'server-timing') ?? '');
+      if (originDur && res.status === 200) edgeMs = Math.max(0, res.ttfbMs - Number(originDur[1]));
       const fo = serverTimingFailover(hv(res.headers, 'server-timing'));
       const answered = hv(res.headers, H.region) as RegionId | undefined;
       attempts = fo.length ? fo : answered ? [answered] : [];
@@ -536,6 +576,7 @@ async function runPolicy(ctx: RunCtx, scenario: Scenario, policy: Policy, stream
       regionCache,
       regretMs,
       optimal: chosen !== undefined ? costs[chosen] <= best + 1e-9 : undefined,
+      edgeMs,
     });
   });
   const durationS = (performance.now() - started) / 1000;
@@ -659,6 +700,7 @@ function summariseRun(
     optimalShare: round(misses.filter((x) => x.optimal).length / Math.max(1, misses.filter((x) => x.optimal !== undefined).length), 3),
     regionShare,
     cdf: cdfOf(lat),
+    ...(policy === 'pixmesh' ? { edgeOverhead: summarise(okMisses.filter((x) => x.edgeMs !== undefined).map((x) => x.edgeMs!)) } : {}),
     event,
     timeline,
   };
@@ -678,6 +720,7 @@ const proxyTotals = (ps: DelayProxy[]) => ({
 async function runScenario(ctx: Omit<RunCtx, 'edge'>, proxies: Proxies, scenario: Scenario, policies: Policy[], stream: Req[], startEdge: () => Promise<RunningWorker>): Promise<ScenarioRuns> {
   const { o, world } = ctx;
   world.applied = new Map();
+  world.residue = new Map();
   const edge = await startEdge();
   const full: RunCtx = { ...ctx, edge };
   try {
@@ -823,10 +866,17 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
   const o: GeoOptions = { ...DEFAULT_GEO, ...partial, regime: { ...DEFAULT_GEO.regime, ...partial.regime } };
   const seedList = o.seeds?.length ? o.seeds : [o.seed];
   const started = new Date();
+  if (o.nice && o.mode === 'full') {
+    try {
+      os.setPriority(o.nice);
+    } catch {
+      o.log(`geo: could not set priority ${o.nice} (not root?): running at the default priority`);
+    }
+  }
   const t0 = performance.now();
   const host = '127.0.0.1';
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pixmesh-bench-geo-'));
-  const world: World = { truth: new GroundTruth(seedList[0]!), extraMs: {}, dead: new Set(), rng: new Rng(hashSeed(seedList[0]!, 'jitter')), applied: new Map() };
+  const world: World = { truth: new GroundTruth(seedList[0]!), extraMs: {}, dead: new Set(), rng: new Rng(hashSeed(seedList[0]!, 'jitter')), applied: new Map(), residue: new Map() };
   const regionPorts = Object.fromEntries(REGION_IDS.map((id, i) => [id, o.basePort + 1 + i])) as Record<RegionId, number>;
   const regionUrl = (r: RegionId) => `http://${host}:${regionPorts[r]}`;
   const proxies: DelayProxy[] = [];
@@ -853,6 +903,15 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
           a.sum += waited;
           a.n++;
           world.applied.set(k, a);
+        },
+        (req, t) => {
+          const colo = String(req.headers[H.edgeColo] ?? '').toUpperCase();
+          if (!colo) return;
+          const k = `${colo}|${r}`;
+          const rz = world.residue.get(k) ?? { sum: 0, n: 0 };
+          rz.sum += Math.max(0, t.upstreamMs - (procMs(t.serverTiming) ?? 0));
+          rz.n++;
+          world.residue.set(k, rz);
         },
       );
       proxies.push(edgeProxies[r]);
@@ -938,6 +997,22 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
       seeds.push({ seed, groundTruth: { colos: COLO_POPULATION.length, linkInflation: { min: infl[0]!, median: infl[Math.floor(infl.length / 2)]!, max: infl[infl.length - 1]! } }, scenarios, connections });
     }
     agent.destroy();
+    const previous = o.append ? readSuite<GeoResults>('geo', o.outDir) : undefined;
+    const runsOf: { startedAt: string; seeds: number[]; scenarios: Scenario[]; loadAvg1: number[] }[] = [
+      ...(((previous?.config as { runs?: never[] } | undefined)?.runs ?? []) as never[]),
+      { startedAt: started.toISOString(), seeds: seedList, scenarios: o.scenarios, loadAvg1: os.loadavg().map((x) => round(x, 2)) },
+    ];
+    if (previous?.results?.seeds) {
+      for (const old of previous.results.seeds) {
+        const now = seeds.find((x) => x.seed === old.seed);
+        if (!now) seeds.push(old);
+        else {
+          now.scenarios = { ...old.scenarios, ...now.scenarios };
+          now.connections = { ...old.connections, ...now.connections };
+        }
+      }
+      seeds.sort((a, b) => a.seed - b.seed);
+    }
     const first = seeds[0]!;
     const results: GeoResults = {
       groundTruth: { seed: first.seed, ...first.groundTruth },
@@ -954,7 +1029,7 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
         mode: o.mode,
         startedAt: started.toISOString(),
         durationS: round((performance.now() - t0) / 1000, 1),
-        config: { ...config, seeds: seedList, transforms: TRANSFORMS, accepts: ACCEPTS, colos: COLO_POPULATION },
+        config: { ...config, seeds: seeds.map((x) => x.seed), transforms: TRANSFORMS, accepts: ACCEPTS, colos: COLO_POPULATION, runs: runsOf },
         results,
         notes: [
           'Latency = client→colo leg (drawn per request) + time measured by this client to the last body byte; proxies add one ground-truth RTT per internal hop.',

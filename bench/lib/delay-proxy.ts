@@ -16,6 +16,26 @@ export interface ProxyRoute {
   delayMs: number;
 }
 
+/** What one forward cost, as the proxy saw it. */
+export interface ForwardTiming {
+  /** The delay really applied (a loaded machine fires timers late): the emulated network's real RTT. */
+  waitedMs: number;
+  /** The delay asked for. */
+  targetMs: number;
+  /** From forwarding upstream to the upstream's response headers (the region's time as seen from the wire). */
+  upstreamMs: number;
+  /** The upstream's Server-Timing header. */
+  serverTiming: string | undefined;
+}
+
+export interface ProxyOptions {
+  /**
+   * Fire the timer early by the lateness seen so far (EWMA), so the mean applied delay stays on the
+   * target when the machine is loaded (default true). The applied delay is reported either way.
+   */
+  compensate?: boolean;
+}
+
 export interface DelayProxy {
   url: string;
   port: number;
@@ -31,9 +51,14 @@ export async function startDelayProxy(
   port: number,
   route: (req: http.IncomingMessage) => ProxyRoute | null,
   onForward?: (req: http.IncomingMessage, waitedMs: number) => void,
+  onResponse?: (req: http.IncomingMessage, t: ForwardTiming) => void,
+  opts: ProxyOptions = {},
 ): Promise<DelayProxy> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const counts: Record<string, number> = {};
+  const compensate = opts.compensate ?? true;
+  /** EWMA of how late timers fired (ms). */
+  let lateMs = 0;
   const server = http.createServer((req, res) => {
     const r = route(req);
     if (!r) {
@@ -43,14 +68,21 @@ export async function startDelayProxy(
     // Hold the request (and its body) for the delay, then forward.
     req.pause();
     const heldAt = performance.now();
+    const target = Math.max(0, r.delayMs);
+    const early = compensate ? Math.min(lateMs, target) : 0;
     setTimeout(() => {
       counts[req.method ?? 'GET'] = (counts[req.method ?? 'GET'] ?? 0) + 1;
-      // The delay actually applied (a loaded machine fires timers late): the emulated network's real RTT.
-      onForward?.(req, performance.now() - heldAt);
+      const sentAt = performance.now();
+      const waited = sentAt - heldAt;
+      // Lateness of this timer against what it was set to (clamped: one stall must not swing the next delays).
+      if (target > 0) lateMs += 0.1 * (Math.min(50, Math.max(0, waited - (target - early))) - lateMs);
+      onForward?.(req, waited);
       const url = new URL((r.path ?? req.url ?? '/'), r.target + '/');
       const up = http.request(
         { host: url.hostname, port: url.port, path: url.pathname + url.search, method: req.method, headers: req.headers, agent },
         (upRes) => {
+          const st = upRes.headers['server-timing'];
+          onResponse?.(req, { waitedMs: waited, targetMs: target, upstreamMs: performance.now() - sentAt, serverTiming: Array.isArray(st) ? st.join(', ') : st });
           res.writeHead(upRes.statusCode ?? 502, upRes.headers);
           upRes.pipe(res);
         },
@@ -61,7 +93,7 @@ export async function startDelayProxy(
       });
       req.pipe(up);
       req.resume();
-    }, Math.max(0, r.delayMs));
+    }, target - early);
   });
   const connections = { accepted: 0 };
   server.on('connection', () => connections.accepted++);

@@ -137,7 +137,7 @@ export interface HitPathResult {
 
 export interface PressureResult {
   concurrent: number;
-  /** What the origin promises to take at once: transform slots + waiting places (the rest get 503 EBUSY + Retry-After). */
+  /** What the origin promises one account at once: transform slots + half the waiting places (the rest get 503 EBUSY + Retry-After). */
   bound: number;
   ok: number;
   busyWithRetryAfter: number;
@@ -398,9 +398,13 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
       buckets: ['bench-originals'],
       edge: false,
       // PIXMESH_BENCH_PROFILE_DIR=<dir>: the origin writes a V8 CPU profile there when it stops (docs/benchmarks.md "Profile").
-      ...(process.env.PIXMESH_BENCH_PROFILE_DIR
-        ? { originEnv: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${path.join(ROOT, 'bench/lib/cpu-profile.mjs')}`.trim(), PIXMESH_CPU_PROFILE_DIR: path.resolve(process.env.PIXMESH_BENCH_PROFILE_DIR) } }
-        : {}),
+      // PIXMESH_BENCH_ORIGIN_ENV='{"PIXMESH_SHARED":"off"}': extra origin settings, for comparisons (docs/benchmarks.md).
+      originEnv: {
+        ...(process.env.PIXMESH_BENCH_ORIGIN_ENV ? (JSON.parse(process.env.PIXMESH_BENCH_ORIGIN_ENV) as Record<string, string>) : {}),
+        ...(process.env.PIXMESH_BENCH_PROFILE_DIR
+          ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${path.join(ROOT, 'bench/lib/cpu-profile.mjs')}`.trim(), PIXMESH_CPU_PROFILE_DIR: path.resolve(process.env.PIXMESH_BENCH_PROFILE_DIR) }
+          : {}),
+      },
     });
     await putObjects(cluster.s3Url, 'bench-originals', [{ key: 'a.jpg', body: input, contentType: 'image/jpeg' }]);
     const originPid = pidListeningOn(originPort);
@@ -566,12 +570,13 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
       }
     }
 
-    // Pressure: bursts of concurrent cold requests (distinct variants). Up to slots + queue are
-    // served; beyond that the origin answers 503 EBUSY with Retry-After at once (docs/origin.md).
+    // Pressure: bursts of concurrent cold requests (distinct variants) of one account. Up to slots +
+    // half the queue are served; beyond that the origin answers 503 EBUSY with Retry-After at once (docs/origin.md).
     const pressure: PressureResult[] = [];
     const pressureCase = hitCase;
     if (o.mode !== 'smoke' && pressureCase) {
-      const bound = Number(process.env.PIXMESH_TRANSFORM_CONCURRENCY ?? os.availableParallelism()) + Number(process.env.PIXMESH_TRANSFORM_QUEUE ?? 64);
+      // One account may hold every slot but at most half of the waiting places (origin/src/queue.ts: fairness across tenants).
+      const bound = Number(process.env.PIXMESH_TRANSFORM_CONCURRENCY ?? os.availableParallelism()) + Math.max(1, Math.ceil(Number(process.env.PIXMESH_TRANSFORM_QUEUE ?? 64) / 2));
       for (const n of o.pressure) {
         const reqs = Array.from({ length: n }, (_, i) => {
           const q = originReq(pressureCase, 200 + i, 'cold');

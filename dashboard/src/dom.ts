@@ -38,7 +38,5 @@ export function replace(el: Element, ...children: Child[]): void {
   append(el, children);
 }
 
-export const fmtMs = (v: number | null | undefined) => (v === null || v === undefined ? '—' : `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`);
-export const fmtPct = (v: number | null | undefined) => (v === null || v === undefined ? '—' : `${Math.round(v * 1000) / 10}%`);
-export const fmtBytes = (n: number | null | undefined) =>
-  n === null || n === undefined ? '—' : n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`;
+// Formatting lives in format.ts (no DOM: pure modules and their unit tests import it).
+export { fmtBytes, fmtMs, fmtPct } from './format.js';

@@ -8,6 +8,7 @@ import { feature } from 'topojson-client';
 import type { GeometryCollection, Topology } from 'topojson-specification';
 import land110m from 'world-atlas/land-110m.json';
 import { call, type Credentials, type Session } from './api.js';
+import { adviceLine, type HomeAdvice } from './advice.js';
 import { fmtMs, fmtPct, h, replace, s } from './dom.js';
 
 const W = 960;
@@ -129,6 +130,10 @@ export function networkView(creds: Credentials, session: Session): { el: HTMLEle
   const coloSelect = h('select', { id: 'colo-select', 'aria-describedby': 'colo-help' }) as HTMLSelectElement;
   const decisionBox = h('div', { class: 'decision', 'aria-live': 'polite' });
   const regionsBox = h('div', { class: 'table-wrap' });
+  const adviceText = h('p', { id: 'home-advice', 'aria-live': 'polite' }, 'Measuring the origins from every region…');
+  const adviceRanking = h('ol', { class: 'advice-ranking help', 'aria-label': 'Regions ranked as home, best first' });
+  const adviceBtn = h('button', { type: 'button', class: 'secondary' }, 'Measure again');
+  adviceBtn.addEventListener('click', () => void loadAdvice());
   const pauseBtn = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false' }, 'Pause live refresh');
   pauseBtn.addEventListener('click', () => {
     paused = !paused;
@@ -169,7 +174,28 @@ export function networkView(creds: Credentials, session: Session): { el: HTMLEle
     ),
     h('h3', {}, 'Regions'),
     regionsBox,
+    h('div', { class: 'panel advice' }, h('h3', {}, 'Home region advice'), adviceText, adviceRanking, adviceBtn),
   );
+
+  /** The advice costs every region an origin probe (rate-limited there): loaded when the view opens and on demand, not every refresh. */
+  async function loadAdvice() {
+    adviceBtn.disabled = true;
+    try {
+      const a = await call<HomeAdvice>(creds, 'GET', '/v1/accounts/home-region-advice');
+      adviceText.textContent = adviceLine(a);
+      adviceText.dataset.advised = a.advised ?? '';
+      replace(
+        adviceRanking,
+        a.regions.map((r) => h('li', { 'data-region': r.region }, `${r.region}${r.isCurrentHome ? ' (current home)' : ''}: ${r.expectedMissMs === null ? 'origins not measured' : `${fmtMs(r.expectedMissMs)} = network ${fmtMs(r.networkMs)} + origin ${fmtMs(r.originMs)}`}`)),
+      );
+      adviceText.classList.remove('error');
+    } catch (e) {
+      adviceText.textContent = `Could not get the home-region advice: ${(e as Error).message}`;
+      adviceText.classList.add('error');
+    } finally {
+      adviceBtn.disabled = false;
+    }
+  }
 
   function select(code: string | null) {
     selected = code;
@@ -388,6 +414,7 @@ export function networkView(creds: Credentials, session: Session): { el: HTMLEle
     el,
     start() {
       void refresh();
+      void loadAdvice();
       timer ??= setInterval(() => {
         if (!paused && document.visibilityState === 'visible') void refresh();
       }, REFRESH_MS);

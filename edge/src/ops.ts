@@ -48,8 +48,9 @@ export async function probeRegions(env: Env, colo: string | null = null): Promis
       const t0 = Date.now();
       try {
         const res = await fetch(`${urls[region]}/healthz`, { signal: AbortSignal.timeout(5000) });
-        await res.body?.cancel();
+        // Timed to the response headers, like every other sample (not to the end of the body).
         const rtt = Date.now() - t0;
+        await res.body?.cancel();
         routingState.report({ region, result: res.status, colo, ttfbMs: rtt, procMs: 0 });
         results[region] = res.ok ? rtt : `status ${res.status}`;
       } catch (e) {

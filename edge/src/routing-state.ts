@@ -14,7 +14,7 @@ import {
   recordOutcome,
   type Breakers,
 } from '../../shared/breaker.js';
-import { planProbes, probeKey, type PlannedProbe } from './routing/explore.js';
+import { confirmKey, planProbes, probeKey, type PlannedProbe } from './routing/explore.js';
 import {
   decideRoute,
   emptyState,
@@ -85,7 +85,7 @@ export class IsolateRouting {
   /** colo|account → the region picked last (hysteresis). */
   private readonly lastPick = new Map<string, RegionId>();
   private readonly lastProbeAt = new Map<string, number>();
-  readonly exploration = { probes: 0, probeFailures: 0, byReason: { unmeasured: 0, stale: 0, trial: 0 } };
+  readonly exploration = { probes: 0, probeFailures: 0, byReason: { unmeasured: 0, stale: 0, trial: 0, confirm: 0 } };
   /** account → colo → edge misses routed (the account's colo mix, for the home-region advice; bounded, per isolate). */
   readonly coloMix = new Map<string, Map<string, number>>();
 
@@ -123,7 +123,9 @@ export class IsolateRouting {
 
   /** Regions this colo should probe now (bounded; claims the slots so concurrent requests do not repeat them). */
   planProbes(colo: string | null, regions: RegionId[], now = Date.now()): PlannedProbe[] {
-    const plan = planProbes({ state: this.state, colo, regions, lastProbeAt: this.lastProbeAt, health: breakerStatuses(this.breakers, now), now });
+    const failing: Partial<Record<RegionId, number>> = {};
+    for (const r of regions) if (this.breakers[r].failures > 0) failing[r] = this.breakers[r].failures;
+    const plan = planProbes({ state: this.state, colo, regions, lastProbeAt: this.lastProbeAt, health: breakerStatuses(this.breakers, now), failing, now });
     const out: PlannedProbe[] = [];
     for (const p of plan) {
       if (p.reason === 'trial') {
@@ -132,7 +134,7 @@ export class IsolateRouting {
         if (!lease.allowed) continue;
         this.breakers[p.region] = lease.state;
       }
-      this.lastProbeAt.set(colo ? probeKey(colo, p.region) : `global|${p.region}`, now);
+      this.lastProbeAt.set(p.reason === 'confirm' ? confirmKey(p.region) : colo ? probeKey(colo, p.region) : `global|${p.region}`, now);
       out.push(p);
     }
     while (this.lastProbeAt.size > 4096) this.lastProbeAt.delete(this.lastProbeAt.keys().next().value as string);

@@ -22,6 +22,7 @@ import type { Account } from '../../shared/accounts.js';
 import { AccountFileError } from '../../shared/accounts.js';
 import { badRequest, conflict, notFound } from '../../shared/errors.js';
 import type { AccountDirectory } from './accounts.js';
+import { int, text, type ConfigSpec } from './config-spec.js';
 import { log } from './log.js';
 import { s3Client, type S3Location } from './sources/s3.js';
 import { endpointsOf, LIMITS, newConfigId, parseEndpoint, parseOrigin, publicEndpoint, publicOrigin, seedFromFile, type StoredEndpoint, type StoredOrigin } from './account-origins.js';
@@ -44,12 +45,16 @@ export interface AccountConfigDoc {
   urlEndpoints?: StoredEndpoint[];
 }
 
-/** PIXMESH_CONTROL_BUCKET (default pixmesh-control) and PIXMESH_CONFIG_POLL_MS (default 2000). */
-export function controlPlaneSettings(env: NodeJS.ProcessEnv = process.env): { bucket: string; pollMs: number } {
-  const pollMs = Number(env.PIXMESH_CONFIG_POLL_MS ?? 2000);
-  if (!Number.isInteger(pollMs) || pollMs < 100) throw new Error(`PIXMESH_CONFIG_POLL_MS must be an integer ≥ 100 (got "${env.PIXMESH_CONFIG_POLL_MS}")`);
-  return { bucket: env.PIXMESH_CONTROL_BUCKET || 'pixmesh-control', pollMs };
+export interface ControlPlaneConfig {
+  bucket: string;
+  pollMs: number;
 }
+
+/** This module's config spec (composed at boot in config.ts). */
+export const CONTROL_PLANE_SPEC: ConfigSpec<ControlPlaneConfig> = {
+  bucket: text('PIXMESH_CONTROL_BUCKET', 'pixmesh-control', 'the bucket holding per-account settings every region reads'),
+  pollMs: int('PIXMESH_CONFIG_POLL_MS', 2000, 'how often a region re-reads the account settings', 100),
+};
 
 const docKey = (accountId: string) => `accounts/${accountId}.json`;
 /** A seeded transformation's id is derived from its name, so every region seeds the same ids. */

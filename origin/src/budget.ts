@@ -18,8 +18,9 @@ import { allOps, isExpr, type NegotiatedFormat, type StepOps, type TransformPlan
 
 export const DEFAULT_MAX_RENDER_COST = 200_000_000;
 export const DEFAULT_ACCOUNT_BUDGET_PER_MIN = 3_000_000_000;
-/** Purge requests per account per minute at its home region (PIXMESH_PURGES_PER_MINUTE). */
-export const DEFAULT_PURGES_PER_MIN = 60;
+/** Purge requests per account per minute at its home region (PIXMESH_PURGES_PER_MINUTE: media/config.ts). */
+export { DEFAULT_PURGES_PER_MIN } from './media/config.js';
+import { DEFAULT_PURGES_PER_MIN } from './media/config.js';
 
 /** The per-account purge rate limit: a token bucket of purge requests. */
 export const purgeLimiter = (perMinute = DEFAULT_PURGES_PER_MIN) =>

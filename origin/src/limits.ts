@@ -1,10 +1,12 @@
 /**
  * Limits checked by the region before an original takes a transform slot: the pixel count read
- * from the header only (w × h × frames), so a decompression bomb is refused without decoding.
- * The pipeline enforces its own limits while rendering; this is the cheap first line.
+ * from the header only, so a decompression bomb is refused without decoding. The rule and its
+ * message are the pipeline's own (./pipeline/input-limits.ts), applied here first so a refused
+ * original never waits for a slot.
  */
 import sharp from 'sharp';
-import { limitExceeded } from '../../shared/errors.js';
+import type { NegotiatedFormat, TransformPlan } from '../../shared/transform/index.js';
+import { assertInputPixels, framesRead } from './pipeline/input-limits.js';
 import { checkSvg } from './pipeline/svg-guard.js';
 
 export interface HeaderFacts {
@@ -24,17 +26,15 @@ export async function readHeader(body: Buffer): Promise<HeaderFacts | null> {
   }
 }
 
-/** Refuses an original over the pixel limit; returns the header facts it read (read once per render: the cost estimate uses them too). */
-export async function checkInputPixels(body: Buffer, maxPixels: number): Promise<HeaderFacts | null> {
+/**
+ * The input-pixel limit for a render of `plan` in `format`, from the header (read once: the
+ * facts are returned for the cost estimate); null facts when sharp cannot read the header.
+ */
+export async function checkInputPixels(body: Buffer, plan: Pick<TransformPlan, 'page' | 'format'>, format: NegotiatedFormat, maxPixels: number): Promise<HeaderFacts | null> {
   const facts = await readHeader(body);
   if (!facts?.width || !facts.height) return facts;
   // An SVG's canvas is checked by the pipeline; what it embeds (rasters, <use> expansion, filters) here.
-  if (facts.format === 'svg') {
-    await checkSvg(body, maxPixels);
-    return facts;
-  }
-  const pixels = facts.width * facts.height * Math.max(1, facts.pages);
-  if (pixels > maxPixels)
-    throw limitExceeded(`the original is ${facts.width}×${facts.height}${facts.pages > 1 ? `×${facts.pages} frames` : ''} = ${pixels} pixels, over the ${maxPixels}-pixel limit`);
+  if (facts.format === 'svg') await checkSvg(body, maxPixels);
+  else assertInputPixels(facts.width, facts.height, framesRead(facts, format, plan), maxPixels);
   return facts;
 }

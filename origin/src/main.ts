@@ -1,5 +1,6 @@
 /**
- * Boot one region origin: config → account directory → caches → HTTP server.
+ * Boot one region origin: config (every module's spec, validated together: one error listing
+ * every bad variable, exit 1) → libvips bounds → account directory → caches → HTTP server.
  * SIGTERM/SIGINT: stop accepting connections, let in-flight requests finish within
  * PIXMESH_SHUTDOWN_GRACE_MS (default 10 s), then exit 0.
  */
@@ -10,9 +11,11 @@ import { createOriginApp } from './app.js';
 import { ResultCache } from './cache/result-cache.js';
 import { loadConfig } from './config.js';
 import { log, setLogContext } from './log.js';
+import { configureSharp } from './pipeline/index.js';
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfig(process.env);
+  configureSharp(config.pipeline);
   setLogContext({ region: config.region });
   const accounts = new AccountDirectory(config.accountsFile);
   accounts.watch();

@@ -169,8 +169,15 @@ function stage<T>(deps: RegionServices, timing: ServerTiming, name: string, fn: 
  * (disk full, I/O error) was still served; the failure is logged and counted.
  */
 function storeBehind(deps: RegionServices, key: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer, sharedToo = true): void {
+  // Visible to this replica's lookups now; the writes (and the S3 client's synchronous request
+  // building) start on the next turn of the event loop, after the response was written.
+  deps.cache.hold(key, meta, body);
+  const epoch = deps.purgeEpoch.value;
   const end = deps.metrics.stage.startTimer({ stage: 'store' });
-  const write = deps.region.store(key, meta, body, { sharedToo }).then(
+  const write = new Promise<void>((resolve) => setImmediate(resolve))
+    // A purge in between: nothing is written (the purge already dropped the memory copy).
+    .then(() => (deps.purgeEpoch.value === epoch ? deps.region.store(key, meta, body, { sharedToo }) : undefined))
+    .then(
     () => void end(),
     (e: unknown) => {
       end();
@@ -188,7 +195,7 @@ async function fetchWithDefault(deps: RegionServices, v: Variant, timing: Server
     path: v.request.path,
     extraQuery: v.request.extraQuery,
     signed: v.signed,
-    maxBytes: deps.config.maxInputBytes,
+    maxBytes: deps.config.pipeline.maxInputBytes,
   };
   try {
     return { original: await stage(deps, timing, 'fetch', () => deps.originals.get(input)) };
@@ -222,7 +229,7 @@ function prefetchLayers(deps: RegionServices, v: Variant, timing: ServerTiming):
     let original: Original;
     try {
       original = await stage(deps, timing, 'fetch', () =>
-        deps.originals.get({ account: v.account, endpoint, path, extraQuery: [], signed: v.signed, maxBytes: deps.config.maxInputBytes }),
+        deps.originals.get({ account: v.account, endpoint, path, extraQuery: [], signed: v.signed, maxBytes: deps.config.pipeline.maxInputBytes }),
         kind === 'font' ? 'layer-font' : 'layer',
       );
     } catch (e) {
@@ -230,7 +237,8 @@ function prefetchLayers(deps: RegionServices, v: Variant, timing: ServerTiming):
       throw e;
     }
     if (original.isPrivate && !v.signed) throw unauthorized(`the layer file "${path}" is private: the URL must be signed`);
-    if (kind === 'image') await checkInputPixels(original.body, deps.config.maxInputPixels);
+    // a layer renders as one still frame (PNG), like the pipeline's own check of it
+    if (kind === 'image') await checkInputPixels(original.body, {}, 'png', deps.config.pipeline.maxInputPixels);
     return original.body;
   };
   const start = (path: string, kind: 'image' | 'font') => {
@@ -277,16 +285,16 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
   const pipeline = (delivery.kind === 'image' && !v.plan.original) || (delivery.kind === 'svg' && wantsRaster(v.plan));
   if (!pipeline) {
     if (delivery.kind !== 'image' && transformsContent(v.plan)) refuseTransformation(delivery.kind, delivery.contentType);
-    out = delivery.kind === 'svg' ? { data: sanitiseSvg(original.body), contentType: SVG_TYPE } : { data: original.body, contentType: delivery.contentType };
+    out = delivery.kind === 'svg' ? { data: sanitiseSvg(original.body, config.delivery.svgSanitiseMaxBytes), contentType: SVG_TYPE } : { data: original.body, contentType: delivery.contentType };
   } else {
     // The header is read once: the pixel limit, then the cost estimate and the account's budget, before a transform slot is taken (docs/security.md).
-    const header = await checkInputPixels(original.body, config.maxInputPixels);
+    const header = await checkInputPixels(original.body, v.plan, v.format, config.pipeline.maxInputPixels);
     const cost = estimateRenderCost(v.plan, header?.width ?? 1, header?.height ?? 1, v.format);
     checkRenderCost(cost, config.maxRenderCost);
     deps.budgets.take(v.account.id, cost);
     const fetchLayer = prefetchLayers(deps, v, timing);
     const focusArea = await customFocusArea(deps, v, original);
-    const opts = { format: v.format, dpr: v.dpr, widthHint: v.widthHint, defaults: v.account.defaults, fetchLayer, focusArea };
+    const opts = { format: v.format, dpr: v.dpr, widthHint: v.widthHint, defaults: v.account.defaults, fetchLayer, focusArea, config: config.pipeline };
     const queuedAt = performance.now();
     out = await deps.queue.run(() => {
       timing.add('queue', performance.now() - queuedAt);

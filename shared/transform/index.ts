@@ -3,11 +3,10 @@
  * (runs in workerd and Node). Parsing and the parameter table live in parse.ts / params.ts; this
  * module adds the canonical cache-key form, format negotiation and client-hint needs.
  */
-import type { AccountDefaults } from '../accounts.js';
-import { PARAMS, type OutputSpec, type StepSpec } from './params.js';
+import { MAX_DIMENSION, PARAMS, type OutputSpec, type StepSpec } from './params.js';
 import { allLayers, canonicalLayer } from './layers.js';
 import { parseTransformation } from './parse.js';
-import { isExtractMode, type CondClause, type Condition, type ExprVar, type OutputFormat, type StepOps, type TransformPlan } from './types.js';
+import { isExtractMode, type AccountDefaults, type CondClause, type Condition, type ExprVar, type OutputFormat, type StepOps, type TransformPlan } from './types.js';
 import { evalExpr, isExpr, scopeValue, type ExprScope } from './values.js';
 
 export type {
@@ -243,14 +242,14 @@ export function clientHintsUsed(plan: TransformPlan): { dpr: boolean; width: boo
 
 /**
  * Normalise client-hint header values for the cache key / the origin: DPR clamped to 0.1–5 and
- * rounded to 2 decimals, width an integer 1–16383; undefined when absent or invalid.
+ * rounded to 2 decimals, width an integer 1–MAX_DIMENSION; undefined when absent or invalid.
  */
 export function normaliseHints(dpr: string | null | undefined, width: string | null | undefined): { dpr?: number; width?: number } {
   const out: { dpr?: number; width?: number } = {};
   const d = dpr == null ? NaN : Number(dpr);
   if (Number.isFinite(d) && d > 0) out.dpr = Math.min(5, Math.max(0.1, Math.round(d * 100) / 100));
   const w = width == null ? NaN : Number(width);
-  if (Number.isFinite(w) && w >= 1) out.width = Math.min(16383, Math.round(w));
+  if (Number.isFinite(w) && w >= 1) out.width = Math.min(MAX_DIMENSION, Math.round(w));
   return out;
 }
 

@@ -258,3 +258,11 @@ export interface ParseContext {
   namedTransforms?: Record<string, string>;
   namedOnly?: boolean;
 }
+
+/** An account's delivery defaults (its `defaults` object in the account file: shared/accounts.ts). */
+export interface AccountDefaults {
+  quality: number;
+  autoFormat: boolean;
+  avif: boolean;
+  autoRotate: boolean;
+}

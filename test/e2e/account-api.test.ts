@@ -1,14 +1,15 @@
 /**
  * Account configuration through the official @imagekit/nodejs client against a cluster (s3rver,
  * two regions, the edge in workerd): `accounts.origins.*` and `accounts.urlEndpoints.*`, used by
- * delivery end to end. Accounts: `cfg` (home eu-central-1; its API-made origins may reach
+ * delivery end to end; webhooks delivered to a local receiver and verified with the SDK's own
+ * `webhooks.unwrap`. Accounts: `cfg` (home eu-central-1; its API-made origins may reach
  * loopback because the account file opts in, for the test's s3rver and web server) and `tenant`
  * (no opt-in: a customer's origin on a private address is refused).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import ImageKit from '@imagekit/nodejs';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import ImageKit, { toFile } from '@imagekit/nodejs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { s3Client } from '../../origin/src/sources/s3.js';
@@ -18,6 +19,19 @@ import { freePortBase } from '../origin/helpers.js';
 const CFG = { id: 'cfg', privateKey: 'private_cfg_api_0123456789', publicKey: 'public_cfg_api' };
 const TENANT = { id: 'tenant', privateKey: 'private_tenant_api_0123456789', publicKey: 'public_tenant_api' };
 const SECRET = 'S3RVER';
+const HOOK_SECRET = 'hook-secret-for-cfg-0123456789';
+
+/** What the webhook receiver got; `answer` decides its status for the next request. */
+interface Received {
+  body: string;
+  headers: Record<string, string>;
+  /** What the receiver answered. */
+  status: number;
+}
+const received: Received[] = [];
+let answer = () => 200;
+let hooks: http.Server;
+let hookUrl: string;
 
 let cluster: TestCluster;
 let s3Port: number;
@@ -51,16 +65,28 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
   webUrl = `http://127.0.0.1:${(web.address() as AddressInfo).port}/site`;
+  hooks = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const status = answer();
+      received.push({ status, body: Buffer.concat(chunks).toString('utf8'), headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)])) });
+      res.writeHead(status).end();
+    });
+  });
+  await new Promise<void>((r) => hooks.listen(0, '127.0.0.1', r));
+  hookUrl = `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/hooks`;
   const media = [{ prefix: '', origins: [{ type: 'media' }] }];
   cluster = await startTestCluster(
     base,
     {
       accounts: [
-        { ...CFG, homeRegion: 'eu-central-1', endpoints: media, managedOrigins: { allowPrivateNetwork: true } },
-        { ...TENANT, homeRegion: 'eu-central-1', endpoints: media },
+        // The receiver is on loopback: only this opt-in lets the deliveries reach it.
+        { ...CFG, homeRegion: 'eu-central-1', endpoints: media, managedOrigins: { allowPrivateNetwork: true }, webhooks: [{ url: hookUrl, secret: HOOK_SECRET, allowPrivateNetwork: true }] },
+        { ...TENANT, homeRegion: 'eu-central-1', endpoints: media, webhooks: [{ url: hookUrl, secret: HOOK_SECRET, events: ['file.created'] }] },
       ],
     },
-    { regions: ['eu-central-1', 'us-east-1'] },
+    { regions: ['eu-central-1', 'us-east-1'], originEnv: { PIXMESH_WEBHOOK_BACKOFF_MS: '300,600,900' } },
   );
   await s3().send(new CreateBucketCommand({ Bucket: 'cfg-origin' }));
   await s3().send(new PutObjectCommand({ Bucket: 'cfg-origin', Key: 'assets/photo.jpg', Body: await image(400, 200, '#aa2222'), ContentType: 'image/jpeg' }));
@@ -70,6 +96,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopTestCluster(cluster);
   await new Promise((r) => web?.close(r));
+  await new Promise((r) => hooks?.close(r));
 });
 
 describe('accounts.origins + accounts.urlEndpoints', () => {
@@ -205,5 +232,101 @@ describe('accounts.origins + accounts.urlEndpoints', () => {
     await expect(ik(TENANT.privateKey).accounts.origins.get(mine.id)).rejects.toMatchObject({ status: 404 });
     expect(await ik(TENANT.privateKey).accounts.origins.list()).toEqual([]);
     await ik().accounts.origins.delete(mine.id);
+  });
+});
+
+describe('webhooks (Standard Webhooks, verified with the SDK)', () => {
+  const verifier = new ImageKit({ privateKey: 'unused', webhookSecret: HOOK_SECRET });
+  type Event = { id: string; type: string; created_at: string; data: Record<string, unknown> };
+  /** Waits for an event matching `pick` that the receiver took (2xx); returns it verified by webhooks.unwrap. */
+  async function delivered(pick: (e: Event) => boolean, timeoutMs = 10_000): Promise<{ event: Event; raw: Received }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (const raw of received.filter((r) => r.status === 200)) {
+        const event = verifier.webhooks.unwrap(raw.body, { headers: raw.headers }) as unknown as Event;
+        if (pick(event)) return { event, raw };
+      }
+      if (Date.now() > deadline) throw new Error('no such event was delivered');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const upload = async (name: string, bytes: Buffer, key = CFG.privateKey) => ik(key).files.upload({ file: await toFile(bytes, name), fileName: name, folder: '/hooks/', useUniqueFileName: false });
+  const logOf = async (account: string) => {
+    const out = [];
+    const list = await s3().send(new ListObjectsV2Command({ Bucket: 'pixmesh-media-eu-central-1', Prefix: `_webhooks/log/${account}/` }));
+    for (const o of list.Contents ?? []) out.push(JSON.parse(await (await s3().send(new GetObjectCommand({ Bucket: 'pixmesh-media-eu-central-1', Key: o.Key! }))).Body!.transformToString()) as { eventId: string; outcome: string; attempts: { status?: number; error?: string }[] });
+    return out;
+  };
+
+  it('an upload sends file.created with the File as data, which the SDK unwraps (signature checked); a changed byte fails verification', async () => {
+    const up = await upload('a.jpg', await image(40, 30, '#123456'));
+    const { event, raw } = await delivered((e) => e.type === 'file.created' && e.data.fileId === up.fileId);
+    expect(event).toMatchObject({ id: raw.headers['webhook-id'], type: 'file.created', data: { fileId: up.fileId, name: 'a.jpg', filePath: '/hooks/a.jpg', width: 40, height: 30 } });
+    expect(Date.parse(event.created_at)).toBeGreaterThan(Date.now() - 60_000);
+    expect(raw.headers['webhook-signature']).toMatch(/^v1,/);
+    // unsafeUnwrap parses without checking: the same event.
+    expect(verifier.webhooks.unsafeUnwrap(raw.body)).toEqual(event);
+    expect(() => verifier.webhooks.unwrap(raw.body.replace('a.jpg', 'b.jpg'), { headers: raw.headers })).toThrow();
+    expect(() => new ImageKit({ privateKey: 'x', webhookSecret: 'another-secret-0123456789' }).webhooks.unwrap(raw.body, { headers: raw.headers })).toThrow();
+  });
+
+  it('overwrite, update, version delete and delete send file-version.created, file.updated, file-version.deleted, file.deleted', async () => {
+    const v1 = await upload('b.jpg', await image(20, 20, '#111111'));
+    const v2 = await upload('b.jpg', await image(22, 20, '#222222'));
+    expect((await delivered((e) => e.type === 'file-version.created' && e.data.fileId === v1.fileId)).event.data).toMatchObject({ width: 22, versionInfo: { id: v2.versionInfo!.id } });
+    await ik().files.update(v1.fileId!, { tags: ['hooked'] });
+    expect((await delivered((e) => e.type === 'file.updated' && e.data.fileId === v1.fileId)).event.data).toMatchObject({ tags: ['hooked'] });
+    await ik().files.versions.delete(v1.versionInfo!.id!, { fileId: v1.fileId! });
+    expect((await delivered((e) => e.type === 'file-version.deleted')).event.data).toEqual({ fileId: v1.fileId, versionId: v1.versionInfo!.id });
+    await ik().files.delete(v1.fileId!);
+    expect((await delivered((e) => e.type === 'file.deleted' && e.data.fileId === v1.fileId)).event.data).toEqual({ fileId: v1.fileId });
+  });
+
+  it('a failing endpoint is retried with backoff, same webhook-id, until it answers 2xx; the delivery log records every attempt', async () => {
+    let failures = 2;
+    answer = () => (failures-- > 0 ? 500 : 200);
+    try {
+      const up = await upload('retry.jpg', await image(10, 10, '#333333'));
+      const { event } = await delivered((e) => e.type === 'file.created' && e.data.fileId === up.fileId);
+      const attempts = received.filter((r) => r.headers['webhook-id'] === event.id);
+      expect(attempts).toHaveLength(3);
+      const entry = (await logOf('cfg')).find((d) => d.eventId === event.id);
+      expect(entry).toMatchObject({ outcome: 'delivered', attempts: [{ status: 500 }, { status: 500 }, { status: 200 }] });
+    } finally {
+      answer = () => 200;
+    }
+  });
+
+  it('a pending delivery survives a restart of the home region and is delivered after it', async () => {
+    answer = () => 503;
+    let up;
+    try {
+      up = await upload('durable.jpg', await image(12, 12, '#444444'));
+      // Stored before the upload answered: the pending record is in the home bucket.
+      const pending = await s3().send(new ListObjectsV2Command({ Bucket: 'pixmesh-media-eu-central-1', Prefix: '_webhooks/pending/cfg/' }));
+      expect(pending.KeyCount).toBeGreaterThan(0);
+      await cluster.stopRegion('eu-central-1', 'SIGKILL');
+    } finally {
+      answer = () => 200;
+    }
+    const before = received.length;
+    await cluster.startRegion('eu-central-1');
+    const { event } = await delivered((e) => e.type === 'file.created' && e.data.fileId === up.fileId, 15_000);
+    expect(received.slice(before).some((r) => r.headers['webhook-id'] === event.id)).toBe(true);
+  });
+
+  it('an endpoint on a private address without the opt-in is never called: the log says failed, refused by the address check', async () => {
+    const before = received.length;
+    const up = await upload('t.jpg', await image(8, 8, '#555555'), TENANT.privateKey);
+    const deadline = Date.now() + 10_000;
+    let entry;
+    while (!(entry = (await logOf('tenant')).find((d) => d.outcome))) {
+      if (Date.now() > deadline) throw new Error('no outcome logged');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(entry.outcome).toBe('failed');
+    expect(entry.attempts).toHaveLength(4);
+    for (const a of entry.attempts) expect(a.error).toMatch(/EACCES: source address not allowed/);
+    expect(received.slice(before).some((r) => r.body.includes(up.fileId!))).toBe(false);
   });
 });

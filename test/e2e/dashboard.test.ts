@@ -116,6 +116,19 @@ describe('dashboard in Chromium', () => {
     await shot('network');
   });
 
+  it('shows a home-region advice line naming the region the advice API ranks first, with the ranking', async () => {
+    await expect.poll(() => page.getAttribute('#home-advice', 'data-advised'), POLL).toMatch(/^[a-z]+-[a-z]+-\d$/);
+    const advised = await page.getAttribute('#home-advice', 'data-advised');
+    const api = (await (await fetch(`${cluster.edgeUrl}/v1/accounts/home-region-advice`, { headers: { authorization: `Basic ${Buffer.from(`${KEY}:`).toString('base64')}` } })).json()) as { advised: string; regions: { region: string; expectedMissMs: number }[] };
+    expect(advised).toBe(api.advised);
+    const line = (await page.textContent('#home-advice'))!;
+    expect(line).toContain(advised!);
+    expect(line).toMatch(/expected miss \d+(\.\d)? ms/);
+    expect(line).toMatch(/from \d+ edge misses from [1-4] colos/);
+    expect(await page.locator('.advice-ranking li').count()).toBe(6);
+    expect(await page.getAttribute('.advice-ranking li >> nth=0', 'data-region')).toBe(api.regions[0]!.region);
+  });
+
   it('finds the file the SDK uploaded in the media library, with a thumbnail served through a pixmesh URL and its tags', async () => {
     await page.click('a[data-tab="media"]');
     await page.click('.tile.folder[data-folder="/e2e"]');

@@ -198,7 +198,7 @@ function checkRegion(docs: Obj[], region: string): string[] {
     if (quantity(requests.cpu) !== cpu) problems.push('CPU request ≠ limit (Guaranteed QoS)');
     if (cpu < server.transformConcurrency * pipeline.vipsConcurrency) problems.push(`CPU ${cpu} < transform slots ${server.transformConcurrency} × libvips threads ${pipeline.vipsConcurrency}`);
     if (Number(config.UV_THREADPOOL_SIZE ?? 4) < server.transformConcurrency + 2) problems.push('UV_THREADPOOL_SIZE leaves no thread beside the transform slots');
-    const memNeed = 256 * 1024 ** 2 + server.originalsCacheBytes + server.transformConcurrency * server.maxInputPixels * 4;
+    const memNeed = 256 * 1024 ** 2 + server.originalsCacheBytes + server.transformConcurrency * server.pipeline.maxInputPixels * 4;
     if (quantity(limits.memory) < memNeed) problems.push(`memory limit ${limits.memory} < ${Math.ceil(memNeed / 1024 ** 2)} Mi (baseline + originals cache + slots × largest decoded RGBA input)`);
     const data = pod.volumes.find((v: Obj) => v.name === origin.volumeMounts.find((m: Obj) => m.mountPath === server!.dataDir)?.name);
     if (!data?.emptyDir?.sizeLimit || quantity(data.emptyDir.sizeLimit) < server.cacheMaxBytes) problems.push(`the data volume does not hold PIXMESH_CACHE_MAX_BYTES (${server.cacheMaxBytes})`);

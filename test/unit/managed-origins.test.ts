@@ -3,7 +3,9 @@
  * validation and shapes, the overlay they become, and the address guard of a customer's S3 client.
  */
 import { describe, expect, it } from 'vitest';
-import { validateAccountFile } from '../../shared/accounts.js';
+import { edgeAccountFile, validateAccountFile } from '../../shared/accounts.js';
+import { Webhook } from 'standardwebhooks';
+import { signedHeaders } from '../../origin/src/media/webhooks.js';
 import { endpointsOf, literalRefused, parseEndpoint, parseOrigin, publicOrigin, seedFromFile } from '../../origin/src/account-origins.js';
 import { fetchOriginal } from '../../origin/src/sources/index.js';
 import { getS3Object } from '../../origin/src/sources/s3.js';
@@ -108,4 +110,34 @@ describe("a customer's S3-compatible endpoint connects to public addresses only"
     const input = { account: { id: 'a' } as never, endpoint: { prefix: '', origins: [source] }, path: 'x.jpg', maxBytes: 1000 };
     await expect(fetchOriginal(input, region)).rejects.toMatchObject({ status: 403, code: 'EACCES' });
   });
+});
+
+describe('account file webhooks', () => {
+  const file = (webhooks: unknown) => ({ accounts: [{ id: 'a', homeRegion: 'eu-central-1', privateKey: 'k', endpoints: [{ prefix: '', origins: [{ type: 'media' }] }], webhooks }] });
+
+  it.each([
+    [[{ url: 'ftp://x', secret: '0123456789abcdef' }], 'webhooks[0].url must be an http(s) URL'],
+    [[{ url: 'https://x.example', secret: 'short' }], 'webhooks[0].secret must be a string of at least 16 characters'],
+    [[{ url: 'https://x.example', secret: '0123456789abcdef', events: ['file.moved'] }], 'webhooks[0].events must list events among'],
+    [[{ url: 'https://x.example', secret: '0123456789abcdef', retries: 3 }], 'webhooks[0].retries is not a known setting'],
+    [{}, 'webhooks must be an array'],
+  ])('%j → "%s"', (webhooks, problem) => {
+    expect(() => validateAccountFile(file(webhooks))).toThrow(problem);
+  });
+
+  it('the edge never gets the endpoints or their secrets', () => {
+    const accounts = validateAccountFile(file([{ url: 'https://x.example/h', secret: 'top-secret-0123456789' }]));
+    expect(accounts[0]!.webhooks).toEqual([{ url: 'https://x.example/h', secret: 'top-secret-0123456789', allowPrivateNetwork: false }]);
+    expect(edgeAccountFile(accounts)).not.toMatch(/top-secret|x\.example\/h|webhooks/);
+  });
+
+  it.each([['a plain secret string (the SDK\'s webhookSecret)', 'plain-secret-0123456789', Buffer.from('plain-secret-0123456789').toString('base64')], ['a whsec_ secret', `whsec_${Buffer.from('k'.repeat(24)).toString('base64')}`, `whsec_${Buffer.from('k'.repeat(24)).toString('base64')}`]])(
+    'signatures made with %s verify with Standard Webhooks, and not after a change',
+    (_what, secret, verifyKey) => {
+      const body = JSON.stringify({ id: 'e1', type: 'file.deleted', created_at: new Date().toISOString(), data: { fileId: 'f' } });
+      const headers = signedHeaders(secret, 'msg_1', body);
+      expect(new Webhook(verifyKey).verify(body, headers)).toEqual(JSON.parse(body));
+      expect(() => new Webhook(verifyKey).verify(body.replace('f"', 'g"'), headers)).toThrow();
+    },
+  );
 });

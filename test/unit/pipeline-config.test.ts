@@ -16,6 +16,13 @@ describe('pipeline config', () => {
     expect(configProblems(newDefaultConfig())).toEqual([]);
   });
 
+  it('checks a config built in code against the same ranges, naming the variable', () => {
+    expect(configProblems({ ...newDefaultConfig(), webpEffort: 7, vipsConcurrency: 0 })).toEqual([
+      'PIXMESH_VIPS_CONCURRENCY must be an integer 1–64 (got 0)',
+      'PIXMESH_WEBP_EFFORT must be an integer 0–6 (got 7)',
+    ]);
+  });
+
   it('applies env overrides', () => {
     const c = loadConfigFromEnv({ PIXMESH_MAX_INPUT_BYTES: '1000', PIXMESH_AVIF_EFFORT: '4', PIXMESH_AVIF_TUNE: 'iq', PIXMESH_MAX_FRAMES: '' });
     expect(c).toMatchObject({ maxInputBytes: 1000, avifEffort: 4, avifTune: 'iq', maxFrames: 100 });
@@ -28,10 +35,10 @@ describe('pipeline config', () => {
     expect(load).toThrow(
       expect.objectContaining({
         problems: [
-          'PIXMESH_MAX_INPUT_BYTES must be a non-negative integer (got "40MB")',
+          'PIXMESH_MAX_INPUT_BYTES must be an integer 1–2147483648 (got "40MB")',
+          'PIXMESH_VIPS_CONCURRENCY must be an integer 1–64 (got "0")',
+          'PIXMESH_WEBP_EFFORT must be an integer 0–6 (got "9")',
           'PIXMESH_AVIF_TUNE must be ssim, iq, psnr or auto (got "fast")',
-          'vipsConcurrency must be an integer 1–64 (got 0)',
-          'webpEffort must be an integer 0–6 (got 9)',
         ],
       }),
     );

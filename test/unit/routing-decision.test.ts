@@ -3,7 +3,7 @@
  * service and work times, hysteresis, exploration by probes, and the variant memory.
  */
 import { describe, expect, it } from 'vitest';
-import { planProbes, probeKey } from '../../edge/src/routing/explore.js';
+import { confirmKey, planProbes, probeKey } from '../../edge/src/routing/explore.js';
 import {
   decideRoute,
   emptyState,
@@ -71,6 +71,33 @@ describe('routing decision: which region holds the variant', () => {
     const home = d.candidates.find((c) => c.isHome)!;
     expect(home.hitRatio).toBeGreaterThan(0.97);
     expect(home.missCostMs).toBeLessThan(2);
+  });
+});
+
+describe('routing decision: placement credit (a miss through a region warms it)', () => {
+  let cold = emptyState();
+  for (let i = 0; i < 20; i++) cold = recordHit(cold, 'us-east-1', false, T0, 'demo').state;
+  const credit = (d: ReturnType<typeof pick>, r: RegionId) => [...d.candidates, ...d.excluded].find((c) => c.region === r)!.placementCreditMs;
+  // GRU, every cache at P(miss) 0.75: via us-east-1 164.4 + 0.75 · (93.1 + 2 + 0.75 · 60) = 269.5 ms, straight home 206.6 + 2 + 0.75 · 60 = 253.6.
+  it.each<[string, Partial<RouteInput>, RegionId, number]>([
+    ['GRU, P(miss) 0.75, placementValue 0 (myopic) → home, 15.9 ms shorter now', { config: { hitPrior: 0.25, placementValue: 0 } }, 'eu-central-1', 0],
+    ['GRU, P(miss) 0.75, placementValue 1 → us-east-1: credit 0.75 · (208.6 − 164.4) = 33.2 ms outweighs the 15.9 ms detour', { config: { hitPrior: 0.25 } }, 'us-east-1', 33.2],
+    ['GRU, us-east-1 cold for demo (P(miss) 0.986) → still home: 0.986 · 44.2 = 43.6 ms does not cover the 49.2 ms detour', { state: cold }, 'eu-central-1', 43.6],
+    ['GRU, nothing learned (P(miss) 0.5) → us-east-1, credit 22.1 ms', {}, 'us-east-1', 22.1],
+    ['GRU, us-east-1 half-open → no credit for a region that may be failing', { health: { 'us-east-1': 'half-open' } }, 'eu-central-1', 0],
+  ])('%s', (_name, input, want, usEast1Credit) => {
+    const d = pick(input);
+    expect(d.candidates[0]!.region).toBe(want);
+    expect(Math.abs(credit(d, 'us-east-1') - usEast1Credit)).toBeLessThanOrEqual(0.15);
+    expect(credit(d, 'eu-central-1')).toBe(0);
+  });
+
+  it('the credit changes the ranking only: expectedMs is the same with and without it', () => {
+    const myopic = pick({ config: { hitPrior: 0.25, placementValue: 0 } });
+    const credited = pick({ config: { hitPrior: 0.25 } });
+    const byRegion = (d: ReturnType<typeof pick>) => Object.fromEntries(d.candidates.map((c) => [c.region, c.expectedMs]));
+    expect(byRegion(credited)).toEqual(byRegion(myopic));
+    expect(credited.candidates[0]!.expectedMs).toBeGreaterThan(credited.candidates.find((c) => c.isHome)!.expectedMs);
   });
 });
 
@@ -170,6 +197,10 @@ describe('routing decision: exploration by probes', () => {
     ['open breaker: no probe; half-open: the trial', { state: emptyState(), colo: 'GRU', regions, lastProbeAt: new Map(), health: { 'us-east-1': 'open', 'eu-central-1': 'half-open' }, now: T0 }, [['eu-central-1', 'trial']]],
     ['no colo: only half-open trials', { state: emptyState(), colo: null, regions, lastProbeAt: new Map(), health: { 'us-east-1': 'half-open' }, now: T0 }, [['us-east-1', 'trial']]],
     ['a bad colo code is no colo', { state: emptyState(), colo: 'not a colo', regions, lastProbeAt: new Map(), now: T0 }, []],
+    ['a closed region whose last answer failed: confirmed at once, even though its samples are fresh', { state: measured(1000), colo: 'GRU', regions, lastProbeAt: new Map(), failing: { 'us-east-1': 1 }, now: T0 }, [['us-east-1', 'confirm']]],
+    ['confirmed 50 ms ago: not again yet (every 100 ms), and no other probe of it', { state: emptyState(), colo: 'GRU', regions, lastProbeAt: new Map([[confirmKey('us-east-1'), T0 - 50]]), failing: { 'us-east-1': 2 }, now: T0 }, [['eu-central-1', 'unmeasured']]],
+    ['confirmed 150 ms ago, from another colo: again (one series for all colos)', { state: measured(1000), colo: 'FRA', regions, lastProbeAt: new Map([[confirmKey('us-east-1'), T0 - 150]]), failing: { 'us-east-1': 3 }, now: T0 }, [['us-east-1', 'confirm'], ['eu-central-1', 'unmeasured']]],
+    ['failing but open: no confirm probe (the breaker decides when to try again)', { state: emptyState(), colo: 'GRU', regions, lastProbeAt: new Map(), failing: { 'us-east-1': 5 }, health: { 'us-east-1': 'open' }, now: T0 }, [['eu-central-1', 'unmeasured']]],
   ])('%s', (_name, input, want) => {
     expect(planProbes(input).map((p) => [p.region, p.reason])).toEqual(want);
   });

@@ -98,7 +98,9 @@ describe('routing model: the picks in docs/routing.md', () => {
       expect(Math.abs(c.missCostMs - want)).toBeLessThanOrEqual(0.15);
     }
     expect([home.region, home.forwardRttMs, home.missCostMs]).toEqual(['eu-central-1', 0, 30]); // 0.5 × 60
-    for (let i = 1; i < d.candidates.length; i++) expect(d.candidates[i]!.expectedMs).toBeGreaterThanOrEqual(d.candidates[i - 1]!.expectedMs);
+    // Ranked by expected latency minus the placement credit (docs/routing.md, "Placement credit").
+    const rank = (c: (typeof d.candidates)[number]) => c.expectedMs - c.placementCreditMs;
+    for (let i = 1; i < d.candidates.length; i++) expect(rank(d.candidates[i]!)).toBeGreaterThanOrEqual(rank(d.candidates[i - 1]!) - 0.15);
   });
 });
 
@@ -191,8 +193,8 @@ describe('routing model: learning', () => {
     ['second averages (alpha 1/2)', [10, 20], 15],
     ['third (alpha 1/3)', [10, 20, 30], 20],
     ['later samples move it by the alpha floor 0.2', [10, 10, 10, 10, 10, 10, 10, 10, 10, 15], 11],
-    ['a spike (above mean + 8 ms) moves it by 0.05 only', [10, 10, 10, 10, 10, 10, 10, 10, 10, 60], 12.5],
-    ['three spikes in a row are a level shift: the third folds with 0.2', [10, 10, 10, 10, 10, 60, 60, 60], 10 + 0.95 * 0 + (2.5 + 0.05 * 47.5) + 0.2 * (60 - (12.5 + 2.375))],
+    ['a spike (above mean + 8 ms) does not move it (suspected, not confirmed)', [10, 10, 10, 10, 10, 10, 10, 10, 10, 60], 10],
+    ['three spikes in a row are a level shift: the third folds with 0.2', [10, 10, 10, 10, 10, 60, 60, 60], 10 + 0.2 * (60 - 10)],
     ['a sample below the mean is never a spike', [100, 100, 100, 100, 100, 10], 82],
   ])('EWMA: %s', (_name, samples, mean) => {
     let s = emptyState();
@@ -356,5 +358,39 @@ describe('routing model: Server-Timing', () => {
     ['strict, no region reachable', { location: { colo: 'SYD' }, account: strict, regions: [] }, 'route;desc="none"'],
   ])('%s', (_name, input, want) => {
     expect(routeServerTiming(pick(input))).toBe(want);
+  });
+});
+
+describe('routing model: the learned RTT is unbiased when the samples are', () => {
+  // A seeded stream (mulberry32 + Box–Muller): samples = true RTT × exp(N(0, 0.05)) (the geo bench's
+  // jitter), with a queueing spike of +200 ms on 2 % of them. 40 links from 2 to 350 ms, 60 samples each.
+  function rng(seed: number) {
+    let a = seed >>> 0;
+    const next = () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const normal = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+    return { next, normal };
+  }
+  it.each([1, 2, 3])('seed %i: over 40 links, mean error within ±2 ms and mean |error| ≤ 5 ms (the issue’s learning targets)', (seed) => {
+    const r = rng(seed);
+    const errors: number[] = [];
+    for (let link = 0; link < 40; link++) {
+      const truth = 2 + (348 * link) / 39;
+      let s = emptyState();
+      for (let i = 0; i < 60; i++) {
+        const x = truth * Math.exp(0.05 * r.normal()) + (r.next() < 0.02 ? 200 : 0);
+        s = recordSample(s, 'GRU', 'us-east-1', x, T0 + i * 1000).state;
+      }
+      errors.push(s.rtt.GRU!['us-east-1']!.mean - truth);
+    }
+    const bias = errors.reduce((a, b) => a + b, 0) / errors.length;
+    const mae = errors.reduce((a, b) => a + Math.abs(b), 0) / errors.length;
+    expect(Math.abs(bias)).toBeLessThanOrEqual(2);
+    expect(mae).toBeLessThanOrEqual(5);
   });
 });

@@ -96,7 +96,7 @@ describe('SVG guard: refused before rasterising', () => {
 
   it('the region refuses such an SVG before it takes a transform slot, and uploads refuse it too', async () => {
     const bomb = svg(`<image width="10" height="10" href="${dataUri(huge)}"/>`);
-    expect(await outcome(checkInputPixels(bomb, 100_000_000))).toBe('400 ELIMIT');
+    expect(await outcome(checkInputPixels(bomb, {}, 'png', 100_000_000))).toBe('400 ELIMIT');
     expect(await outcome(sniffUpload(bomb, 'bomb.svg', 100_000_000, () => Infinity))).toBe('400 ELIMIT');
     expect(await outcome(sniffUpload(svg('<rect width="1" height="1"/>'), 'ok.svg', 100_000_000, () => Infinity))).toBe('ok');
     // sanity: sharp itself takes the bomb for a 100×100 SVG (that is the bypass being closed)

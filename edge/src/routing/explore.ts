@@ -5,7 +5,10 @@
  * a (colo, region) pair is probed at most once per probeMinIntervalMs, and only while it has too
  * few samples or its newest one is older than probeRefreshMs (request samples refresh the region
  * in use, so at steady state only the alternatives are probed, about 60 000 / probeRefreshMs
- * times a minute each). Pure: the clock and the last probe times are parameters.
+ * times a minute each). A region whose last answer was a network error or a timeout (breaker
+ * still closed, failures counting) is probed again at once (`confirm`, at most every
+ * probeConfirmIntervalMs, from any colo): a dead region's breaker then opens after a few probes,
+ * not after several users' requests. Pure: the clock and the last probe times are parameters.
  */
 import { REGION_IDS, type RegionId } from '../../../shared/regions.js';
 import type { BreakerStatus } from '../../../shared/breaker.js';
@@ -20,11 +23,13 @@ export interface ProbePlanInput {
   lastProbeAt: ReadonlyMap<string, number>;
   /** Breaker status per region: half-open regions get their trial as a probe, open ones none. */
   health?: Partial<Record<RegionId, BreakerStatus>>;
+  /** Consecutive failures of regions whose breaker is still closed (a `confirm` probe each). */
+  failing?: Partial<Record<RegionId, number>>;
   now: number;
   config?: Partial<RoutingConfig>;
 }
 
-export type ProbeReason = 'unmeasured' | 'stale' | 'trial';
+export type ProbeReason = 'unmeasured' | 'stale' | 'trial' | 'confirm';
 
 export interface PlannedProbe {
   region: RegionId;
@@ -32,6 +37,8 @@ export interface PlannedProbe {
 }
 
 export const probeKey = (colo: string, region: RegionId) => `${colo}|${region}`;
+/** lastProbeAt key of a region's confirm probes (one series for all colos). */
+export const confirmKey = (region: RegionId) => `confirm|${region}`;
 
 export function planProbes(input: ProbePlanInput): PlannedProbe[] {
   const cfg = input.config ? { ...DEFAULT_ROUTING_CONFIG, ...input.config } : DEFAULT_ROUTING_CONFIG;
@@ -40,6 +47,11 @@ export function planProbes(input: ProbePlanInput): PlannedProbe[] {
   for (const region of input.regions ?? REGION_IDS) {
     const health = input.health?.[region] ?? 'closed';
     if (health === 'open') continue;
+    if (health === 'closed' && (input.failing?.[region] ?? 0) > 0) {
+      const at = input.lastProbeAt.get(confirmKey(region));
+      if (at === undefined || input.now - at >= cfg.probeConfirmIntervalMs) out.push({ region, reason: 'confirm' });
+      continue;
+    }
     const key = colo ? probeKey(colo, region) : `global|${region}`;
     const last = input.lastProbeAt.get(key);
     if (last !== undefined && input.now - last < cfg.probeMinIntervalMs) continue;

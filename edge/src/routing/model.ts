@@ -54,7 +54,8 @@ export interface RoutingConfig {
   /**
    * Robust RTT learning: once an estimate has this many samples, a sample above
    * mean + max(outlierMinMs, outlierFraction · mean) is a suspected queueing spike and moves the
-   * mean with suspectAlpha only; after suspectRun suspects in a row it is a level shift (a slow
+   * mean with suspectAlpha only (0: not at all — a spike of +200 ms on 2 % of the samples biased
+   * the mean by +3 ms at 0.05); after suspectRun suspects in a row it is a level shift (a slow
    * region) and is folded normally.
    */
   outlierAfterSamples: number;
@@ -78,6 +79,17 @@ export interface RoutingConfig {
   probeMinSamples: number;
   probeRefreshMs: number;
   probeMinIntervalMs: number;
+  /** A closed region whose last answer failed is probed again at most this often (explore.ts `confirm`). */
+  probeConfirmIntervalMs: number;
+  /**
+   * Placement credit: a miss answered through a non-home region leaves the variant in that
+   * region's cache, so the next requests for it from that region's side of the world are answered
+   * there instead of at home. The ranking (not the expected latency reported) credits a region
+   * with P(miss) × placementValue × max(0, (RTT(colo → home) + service(home)) − (RTT(colo → r) + service(r))):
+   * placementValue is how many later requests are expected to find the variant there. 0 = rank
+   * by this request's expected latency alone (myopic). Only regions whose breaker is closed earn it.
+   */
+  placementValue: number;
 }
 
 export const DEFAULT_ROUTING_CONFIG: Readonly<RoutingConfig> = {
@@ -97,7 +109,7 @@ export const DEFAULT_ROUTING_CONFIG: Readonly<RoutingConfig> = {
   outlierAfterSamples: 4,
   outlierMinMs: 8,
   outlierFraction: 0.25,
-  suspectAlpha: 0.05,
+  suspectAlpha: 0,
   suspectRun: 3,
   seenHoldPrior: 0.95,
   seenTtlMs: 60 * 60_000,
@@ -110,6 +122,8 @@ export const DEFAULT_ROUTING_CONFIG: Readonly<RoutingConfig> = {
   probeMinSamples: 2,
   probeRefreshMs: 15_000,
   probeMinIntervalMs: 5_000,
+  probeConfirmIntervalMs: 100,
+  placementValue: 1,
 };
 
 function cfgOf(partial?: Partial<RoutingConfig>): RoutingConfig {
@@ -478,6 +492,8 @@ export interface Candidate {
   homeWorkMs: number;
   /** What a miss here adds: (1 − hitRatio) × (forward + home's service + P(home misses) × home's work); at home (1 − hitRatio) × work. */
   missCostMs: number;
+  /** Subtracted from expectedMs for the ranking only (RoutingConfig.placementValue); 0 at home. */
+  placementCreditMs: number;
   healthPenaltyMs: number;
   health: BreakerStatus;
   isHome: boolean;
@@ -560,6 +576,12 @@ export function estimate(
   const health = input.health?.[region] ?? 'closed';
   const healthPenaltyMs = health === 'half-open' ? cfg.halfOpenPenaltyMs : 0;
   const exact = rtt.value + service + missCost + healthPenaltyMs;
+  // What a later request from here would save by finding the variant in this region rather than at home.
+  let placementCredit = 0;
+  if (!isHome && cfg.placementValue > 0 && health === 'closed') {
+    const homeRtt = blend(loc.colo ? input.state?.rtt[loc.colo]?.[home] : undefined, loc.prior[home], cfg.priorWeight, input.now, cfg.rttHalfLifeMs).value;
+    placementCredit = missProbability * cfg.placementValue * Math.max(0, homeRtt + homeService - (rtt.value + service));
+  }
   return {
     region,
     expectedMs: r1(exact),
@@ -576,10 +598,11 @@ export function estimate(
     homeHitRatio: r3(homeHit.ratio),
     homeWorkMs: r1(homeWork),
     missCostMs: r1(missCost),
+    placementCreditMs: r1(placementCredit),
     healthPenaltyMs,
     health,
     isHome,
-    sortKey: exact,
+    sortKey: exact - placementCredit,
   };
 }
 

@@ -139,6 +139,12 @@ export class ResultCache {
     return entry;
   }
 
+  /** Makes an entry visible to `get` now (memory tier only); `put` writes it to disk. */
+  hold(key: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer): void {
+    const entry: CacheEntry = { meta: { ...meta, bodyLength: body.length }, body };
+    this.hot.set(ResultCache.hashKey(key), entry, memorySize(entry));
+  }
+
   /**
    * Stores an entry: visible to `get` at once (memory tier), on disk when the returned promise
    * settles. Callers on the response path need not await it (the write is tracked; see flush()).

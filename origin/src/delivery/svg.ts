@@ -10,9 +10,19 @@
 import { generate, parse, walk, type CssNode } from 'css-tree';
 import { optimize, type CustomPlugin, type XastElement, type XastParent } from 'svgo';
 import { limitExceeded, PixmeshError } from '../../../shared/errors.js';
+import { int, type ConfigSpec } from '../config-spec.js';
 
-/** Sanitising is CPU on the event loop: larger SVGs are refused (413 ELIMIT). */
-export const SVG_SANITISE_MAX_BYTES = Number(process.env.PIXMESH_SVG_SANITISE_MAX_BYTES) || 8 * 1024 * 1024;
+/** Sanitising is CPU on the event loop: larger SVGs are refused (413 ELIMIT); PIXMESH_SVG_SANITISE_MAX_BYTES overrides it. */
+export const SVG_SANITISE_MAX_BYTES = 8 * 1024 * 1024;
+
+export interface DeliveryConfig {
+  svgSanitiseMaxBytes: number;
+}
+
+/** This module's config spec (composed at boot in origin/src/config.ts). */
+export const DELIVERY_CONFIG_SPEC: ConfigSpec<DeliveryConfig> = {
+  svgSanitiseMaxBytes: int('PIXMESH_SVG_SANITISE_MAX_BYTES', SVG_SANITISE_MAX_BYTES, 'largest SVG sanitised to be served as SVG, bytes', 1),
+};
 
 /** Elements that embed documents, run code or pull in other resources. */
 const DROP_ELEMENTS = new Set(['script', 'foreignobject', 'iframe', 'embed', 'object', 'handler', 'listener', 'audio', 'video', 'canvas', 'frame', 'frameset', 'applet', 'base', 'meta', 'link']);
@@ -116,8 +126,8 @@ const pixmeshSanitise = (found: { svgRoot: boolean }): CustomPlugin => ({
  * The sanitised SVG. Not well-formed XML, or no `<svg>` root → 422 EDECODE; over the size
  * limit → 413 ELIMIT.
  */
-export function sanitiseSvg(input: Buffer): Buffer {
-  if (input.length > SVG_SANITISE_MAX_BYTES) throw limitExceeded(`the SVG is over the ${SVG_SANITISE_MAX_BYTES}-byte limit for serving it as SVG`, 413);
+export function sanitiseSvg(input: Buffer, maxBytes = SVG_SANITISE_MAX_BYTES): Buffer {
+  if (input.length > maxBytes) throw limitExceeded(`the SVG is over the ${maxBytes}-byte limit for serving it as SVG`, 413);
   let data: string;
   const found = { svgRoot: false };
   try {

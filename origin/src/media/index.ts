@@ -24,16 +24,17 @@ import { TokenMemory, verifyClientUpload, type TokenClaims } from './client-auth
 import { matches, mentionsField, parseSearchQuery } from './search.js';
 import { Purger, type PurgeDeps } from './purge.js';
 import { deriveFolders, publicFile, SORTS, uploadResponse, type Sortable } from './shape.js';
-import { DEFAULT_MAX_VERSIONS, FileExistsError, MediaStore } from './store.js';
-import { DEFAULT_JOB_STEP } from './jobs.js';
-import { configRoutes, ControlPlane, controlPlaneSettings } from '../account-config.js';
+import { FileExistsError, MediaStore } from './store.js';
+import { configRoutes, ControlPlane } from '../account-config.js';
 import { CustomFields } from './custom-fields.js';
 import type { UsageMeter } from './usage.js';
 import { analyse, embeddedMetadata } from './metadata.js';
 import { EDGE_PURGE_HEADER, libraryRoutes } from './library.js';
+import { WebhookOutbox, webhookSettings } from './webhooks.js';
+import { s3Client } from '../sources/s3.js';
 import { readBodyLimited } from '../../../shared/body.js';
 import { checkStorePath, fileBytes, parseUploadForm, sniffUpload, uploadLimitFor, uniqueName } from './upload.js';
-import { DEFAULT_PURGES_PER_MIN, purgeLimiter } from '../budget.js';
+import { purgeLimiter } from '../budget.js';
 import { TransformQueue } from '../queue.js';
 import { fetchUploadUrl, type UrlFetcher } from './url-fetch.js';
 
@@ -52,58 +53,8 @@ export interface MediaDeps {
   tokens?: TokenClaims;
 }
 
-export interface MediaLimits {
-  /** Largest file accepted (decoded bytes): images and files other than SVG and video. ImageKit's free plan: 25 MB. */
-  maxUploadBytes: number;
-  /** Largest SVG (it is sanitised on delivery: origin/src/delivery/svg.ts). */
-  maxSvgBytes: number;
-  /** Largest video or audio file (served as it is, with Range). */
-  maxVideoBytes: number;
-  /** Largest image accepted, width × height × frames. */
-  maxPixels: number;
-  /** A request body that stalls this long is abandoned (nothing is written). */
-  idleMs: number;
-  /** Upload from URL: the URL must answer within this (ImageKit: 8 s). */
-  urlTimeoutMs: number;
-  /** Uploads processed at once in this region (a slot is taken once the body is in); waiting longer than slotWaitMs: 503 EBUSY with Retry-After. */
-  maxConcurrentUploads: number;
-  /** How long an upload whose body is in may wait for a slot. */
-  slotWaitMs: number;
-  /** The whole body must arrive within this (a client trickling bytes is cut off): 408. */
-  deadlineMs: number;
-  /** Uploads of one account in flight at once (arriving or processed); beyond it: 429 EBUSY with Retry-After. */
-  perAccountUploads: number;
-  /** Upload bodies arriving at once in this region (all accounts); beyond it: 503 EBUSY. */
-  maxUploadReaders: number;
-  /** Previous versions kept per file (overwrites, copies onto a file, restores); older ones are deleted. */
-  maxVersions: number;
-  /** Files a folder job relocates before it saves its progress. */
-  jobStep: number;
-}
-
-export function mediaLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): MediaLimits {
-  const int = (name: string, fallback: number) => {
-    const raw = env[name];
-    const n = raw === undefined || raw === '' ? fallback : Number(raw);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer (got "${raw}")`);
-    return n;
-  };
-  return {
-    maxUploadBytes: int('PIXMESH_UPLOAD_MAX_BYTES', 25 * 1024 * 1024),
-    maxSvgBytes: int('PIXMESH_UPLOAD_MAX_SVG_BYTES', 5 * 1024 * 1024),
-    maxVideoBytes: int('PIXMESH_UPLOAD_MAX_VIDEO_BYTES', 40 * 1024 * 1024),
-    maxPixels: int('PIXMESH_UPLOAD_MAX_PIXELS', 100_000_000),
-    idleMs: int('PIXMESH_UPLOAD_IDLE_MS', 30_000),
-    urlTimeoutMs: int('PIXMESH_UPLOAD_URL_TIMEOUT_MS', 8000),
-    maxConcurrentUploads: int('PIXMESH_UPLOAD_CONCURRENCY', 8),
-    slotWaitMs: int('PIXMESH_UPLOAD_SLOT_WAIT_MS', 10_000),
-    deadlineMs: int('PIXMESH_UPLOAD_DEADLINE_MS', 120_000),
-    perAccountUploads: int('PIXMESH_UPLOAD_PER_ACCOUNT', 4),
-    maxUploadReaders: int('PIXMESH_UPLOAD_READERS', 64),
-    maxVersions: int('PIXMESH_MEDIA_MAX_VERSIONS', DEFAULT_MAX_VERSIONS),
-    jobStep: int('PIXMESH_MEDIA_JOB_STEP', DEFAULT_JOB_STEP),
-  };
-}
+export type { MediaConfig, MediaLimits } from './config.js';
+import type { MediaLimits } from './config.js';
 
 /** Per-account media settings: the account file's optional `mediaLibrary` object (shared/accounts.ts). */
 export function mediaSettings(accounts: AccountDirectory, id: string): NonNullable<Account['mediaLibrary']> {
@@ -120,11 +71,13 @@ function intParam(v: string | undefined, name: string, fallback: number, min: nu
 /** The home account of the route, set by the home-region middleware. */
 type MediaVars = { Variables: { account: Account } };
 
-export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFromEnv(), usage?: UsageMeter): Hono<MediaVars> & { store: MediaStore } {
+export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.media, usage?: UsageMeter): Hono<MediaVars> & { store: MediaStore } {
   const { config } = deps;
   const store = new MediaStore({ s3: config.s3, bucket: config.mediaBucket, bucketFor: (r) => mediaBucketFor(r as never), maxVersions: limits.maxVersions });
   const purger = new Purger({ purgeVariants: deps.purgeVariants, region: config.region, regionUrls: config.regionUrls, store });
   const customFields = new CustomFields(store);
+  // Signed events to the accounts' webhook endpoints, stored in the home bucket until delivered.
+  const events = new WebhookOutbox(s3Client(config.s3), config.mediaBucket, (id) => deps.accounts.get(id), webhookSettings());
   const tokens = deps.tokens ?? new TokenMemory();
   const fetchUrl: UrlFetcher = deps.fetchUrl ?? fetchUploadUrl;
 
@@ -163,9 +116,9 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     await next();
   });
   const endpointOf = (url: string) => new URL(url).searchParams.get('endpoint') ?? '';
-  const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, usage, fields: customFields, jobStep: limits.jobStep, isHome });
+  const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, usage, fields: customFields, events, jobStep: limits.jobStep, isHome });
   // Account configuration stored as data (named transformations): every region polls it.
-  const controlSettings = controlPlaneSettings();
+  const controlSettings = deps.config.controlPlane;
   const control = new ControlPlane(config.s3, controlSettings.bucket, deps.accounts);
   control.start(controlSettings.pollMs);
   configRoutes(app, {
@@ -177,6 +130,15 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
       return { [EDGE_PURGE_HEADER]: encodeURIComponent(JSON.stringify([{ path: '', prefix: true }])) };
     },
   });
+  // Webhook deliveries still pending when this region stopped go on.
+  setTimeout(() => {
+    events.resume().then(
+      (n) => n && log.info('resumed webhook deliveries', { deliveries: n }),
+      (e) => log.warn('could not resume webhook deliveries', { err: String(e) }),
+    );
+  }, 1000).unref();
+  // The delivery log (operator, over the signed internal API).
+  app.get('/internal/media/:account/webhooks/deliveries', async (c) => c.json(await events.deliveries(c.var.account.id)));
   // Folder jobs still Pending when this region stopped go on.
   setTimeout(() => {
     jobs.resume().then(
@@ -280,6 +242,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     // (the regions' copies were purged by the commit itself: store.onStale)
     if (result.replaced) headers[REPLACED_PATH_HEADER] = encodeURIComponent(result.record.filePath.slice(1));
     log.info('media upload', { account: account.id, fileId: result.record.fileId, bytes: body.length, replaced: Boolean(result.replaced) });
+    await events.emit(account, result.replaced ? 'file-version.created' : 'file.created', publicFile(result.record, endpoint));
     // responseFields "metadata" / "embeddedMetadata": read from the uploaded bytes (ImageKit adds them only when asked).
     const extra: Record<string, unknown> = {};
     const wanted = fields.responseFields ?? [];
@@ -390,7 +353,9 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     if (!r) throw notFound('The requested file does not exist.');
     // fo-custom variants were cut from the old focus area (docs/transformations.md "Face focus")
     if (focusChanged) await purger.start({ account: account.id, path: r.filePath.replace(/^\/+/, ''), prefix: false }, undefined, 8000);
-    return c.json(publicFile(r, endpointOf(c.req.url)));
+    const file = publicFile(r, endpointOf(c.req.url));
+    await events.emit(account, 'file.updated', file);
+    return c.json(file);
   });
 
   app.delete('/internal/media/:account/files/:fileId', async (c) => {
@@ -402,11 +367,12 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = mediaLimitsFr
     // The commit purged the path in every region (store.onStale); its purge request is the answer's.
     const purge = out.purge ?? (await purger.start({ account: account.id, path, prefix: false }, undefined, 8000));
     log.info('media delete', { account: account.id, fileId: r.fileId, purge: purge.requestId, status: purge.status });
+    await events.emit(account, 'file.deleted', { fileId: r.fileId });
     return c.json({ filePath: r.filePath, path, purge: { requestId: purge.requestId, status: purge.status } });
   });
 
   // A purge flood (each one a fan-out to every region) meets a per-account rate limit: 429 + Retry-After.
-  const purges = purgeLimiter(Number(process.env.PIXMESH_PURGES_PER_MINUTE) || DEFAULT_PURGES_PER_MIN);
+  const purges = purgeLimiter(deps.config.media.purgesPerMinute);
   app.post('/internal/media/:account/purge', async (c) => {
     const account = c.var.account;
     purges.take(account.id, 1);

@@ -11,7 +11,8 @@ import { newId, type MediaStore } from './store.js';
 
 export const JOBS_PREFIX = '_jobs';
 /** Files relocated per step before the job's progress is saved (PIXMESH_MEDIA_JOB_STEP). */
-export const DEFAULT_JOB_STEP = 20;
+import { DEFAULT_JOB_STEP } from './config.js';
+export { DEFAULT_JOB_STEP };
 
 export type JobType = 'COPY_FOLDER' | 'MOVE_FOLDER' | 'RENAME_FOLDER';
 

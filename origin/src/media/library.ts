@@ -40,6 +40,7 @@ import { folderIdFor, publicFile } from './shape.js';
 import { FileExistsError, type FileRecord, type MediaStore } from './store.js';
 import { readBodyLimited } from '../../../shared/body.js';
 import { checkStorePath, normaliseFolder, sanitiseFileName } from './upload.js';
+import type { WebhookOutbox } from './webhooks.js';
 
 /** Must match edge/src/management.ts. */
 export const EDGE_PURGE_HEADER = 'x-pixmesh-edge-purge';
@@ -57,6 +58,8 @@ export interface LibraryDeps {
   jobStep?: number;
   fields: CustomFields;
   usage?: UsageMeter;
+  /** Webhook events (origin/src/media/webhooks.ts); none when absent. */
+  events?: WebhookOutbox;
 }
 
 type Body = Record<string, unknown>;
@@ -173,6 +176,7 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
     await allFiles(account.id, ids);
     // One commit for the batch: all deleted or (a crash before its intent) none.
     const { records } = await store.deleteMany(account.id, ids, backupOf(account));
+    for (const r of records) await deps.events?.emit(account, 'file.deleted', { fileId: r.fileId });
     return c.json({ successfullyDeletedFileIds: records.map((r) => r.fileId) }, 200, edgeHeader(filesOnly(records.map((r) => r.filePath))));
   });
 
@@ -227,7 +231,8 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
     if (folder === '/') throw badRequest('folderPath cannot be the root folder');
     if (!(await folderExists(account.id, folder))) throw folderMissing(folder.replace(/\/$/, ''));
     const files = (await store.list(account.id)).filter((r) => r.filePath.startsWith(folder));
-    await store.deleteMany(account.id, files.map((r) => r.fileId), backupOf(account));
+    const { records: gone } = await store.deleteMany(account.id, files.map((r) => r.fileId), backupOf(account));
+    for (const r of gone) await deps.events?.emit(account, 'file.deleted', { fileId: r.fileId });
     await store.changeFolders(account.id, (fs) => fs.filter((f) => !`${f.folderPath}/`.startsWith(folder)));
     const headers = await purgeEverywhere(account.id, [{ path: purgePath(folder), prefix: true }]);
     log.info('media folder delete', { account: account.id, folder, files: files.length });
@@ -357,6 +362,7 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
     const out = await store.deleteVersion(account.id, r.fileId, c.req.param('versionId')!, backupOf(account));
     if (out === 'current') throw badRequest('the current version of a file cannot be deleted; delete the file instead');
     if (!out) throw notFound('The requested file version does not exist.');
+    await deps.events?.emit(account, 'file-version.deleted', { fileId: r.fileId, versionId: c.req.param('versionId')! });
     // Its URL (?ik-obj-version=…) may be cached: the path's purge covers every query of it.
     const headers = await purgeEverywhere(account.id, [{ path: purgePath(r.filePath), prefix: false }]);
     return c.body(null, 204, headers);

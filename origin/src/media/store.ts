@@ -69,7 +69,8 @@ export const TMP_PREFIX = '_tmp';
 export const PURGE_PREFIX = '_purge';
 export const FOLDERS_PREFIX = '_folders';
 /** Previous versions kept per file unless the store is told otherwise (PIXMESH_MEDIA_MAX_VERSIONS). */
-export const DEFAULT_MAX_VERSIONS = 10;
+export { DEFAULT_MAX_VERSIONS } from './config.js';
+import { DEFAULT_MAX_VERSIONS } from './config.js';
 
 export const objectKeyFor = (accountId: string, filePath: string) => mediaKey(accountId, filePath.replace(/^\/+/, ''));
 const foldersKey = (accountId: string) => `${FOLDERS_PREFIX}/${accountId}.json`;

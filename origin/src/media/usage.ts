@@ -50,7 +50,7 @@ export class UsageMeter {
   constructor(
     private readonly config: ServerConfig,
     private readonly accounts: AccountDirectory,
-    flushMs = Number(process.env.PIXMESH_USAGE_FLUSH_MS ?? 10_000),
+    flushMs = config.media.usageFlushMs,
   ) {
     this.client = s3Client(config.s3);
     this.timer = setInterval(() => void this.flush().catch((e) => log.warn('usage flush failed', { err: String(e) })), flushMs);

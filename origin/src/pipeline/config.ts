@@ -1,21 +1,14 @@
 /**
- * Pipeline configuration: defaults, environment overrides, validation (imgproxy's
- * NewDefaultConfig / LoadConfigFromEnv / Validate trio). Every problem is reported at once.
- *
- * | env | default | meaning |
- * |---|---|---|
- * | PIXMESH_MAX_INPUT_BYTES | 41943040 (40 MB) | largest original accepted (ImageKit: 40 MB) |
- * | PIXMESH_MAX_INPUT_PIXELS | 100000000 | width × height (× frames when animated) of the original |
- * | PIXMESH_MAX_OUTPUT_DIMENSION | 16383 | largest output width or height (WebP's limit) |
- * | PIXMESH_MAX_OUTPUT_PIXELS | 100000000 | output width × height |
- * | PIXMESH_MAX_FRAMES | 100 | frames read from an animated original |
- * | PIXMESH_RENDER_TIMEOUT_SECONDS | 20 | deadline for a whole render: checked between steps, and each libvips pass is stopped at what is left (whole seconds) |
- * | PIXMESH_VIPS_CONCURRENCY | 1 | libvips threads per operation (sharp.concurrency) |
- * | PIXMESH_VIPS_CACHE_MB | 0 | libvips operation cache (0 = off) |
- * | PIXMESH_WEBP_EFFORT | 2 | WebP effort 0–6 (see docs/transformations.md for the measurements) |
- * | PIXMESH_AVIF_EFFORT | 2 | AVIF effort 0–9 |
- * | PIXMESH_AVIF_TUNE | ssim | AVIF tune: ssim, iq, psnr or auto |
+ * Pipeline configuration: the spec (env, default, range, meaning) this module owns. The origin's
+ * main composes it with every other module's spec and validates all of them once at boot
+ * (origin/src/config.ts); nothing here reads process.env. `newDefaultConfig()` is the config with
+ * no environment (tests build variants of it; `configProblems` checks them against the same ranges).
  */
+import { MAX_DIMENSION } from '../../../shared/transform/params.js';
+import { int, oneOf, readSpec, specDefaults, specProblems, type ConfigSpec, type Env } from '../config-spec.js';
+
+export type IsolationMode = 'svg' | 'all' | 'off';
+
 export interface PipelineConfig {
   maxInputBytes: number;
   maxInputPixels: number;
@@ -28,23 +21,34 @@ export interface PipelineConfig {
   webpEffort: number;
   avifEffort: number;
   avifTune: 'ssim' | 'iq' | 'psnr' | 'auto';
+  /** Which renders run in a killable child process (./isolate.ts). */
+  renderIsolation: IsolationMode;
 }
 
-export function newDefaultConfig(): PipelineConfig {
-  return {
-    maxInputBytes: 40 * 1024 * 1024,
-    maxInputPixels: 100_000_000,
-    maxOutputDimension: 16383,
-    maxOutputPixels: 100_000_000,
-    maxFrames: 100,
-    renderTimeoutSeconds: 20,
-    vipsConcurrency: 1,
-    vipsCacheMb: 0,
-    webpEffort: 2,
-    avifEffort: 2,
-    avifTune: 'ssim',
-  };
-}
+const PIXELS_CEILING = MAX_DIMENSION * MAX_DIMENSION * 10;
+
+export const PIPELINE_CONFIG_SPEC: ConfigSpec<PipelineConfig> = {
+  maxInputBytes: int('PIXMESH_MAX_INPUT_BYTES', 40 * 1024 * 1024, 'largest original accepted from any origin, bytes (ImageKit: 40 MB)', 1, 2 ** 31),
+  maxInputPixels: int('PIXMESH_MAX_INPUT_PIXELS', 100_000_000, 'width × height (× frames read when animated) of the original', 1, PIXELS_CEILING),
+  maxOutputDimension: int('PIXMESH_MAX_OUTPUT_DIMENSION', MAX_DIMENSION, "largest output width or height (WebP's limit)", 1, 65535),
+  maxOutputPixels: int('PIXMESH_MAX_OUTPUT_PIXELS', 100_000_000, 'output width × height', 1, PIXELS_CEILING),
+  maxFrames: int('PIXMESH_MAX_FRAMES', 100, 'frames read from an animated original', 1, 10000),
+  renderTimeoutSeconds: int(
+    'PIXMESH_RENDER_TIMEOUT_SECONDS',
+    20,
+    'deadline for a whole render: checked between steps, and each libvips pass is stopped at what is left',
+    1,
+    3600,
+  ),
+  vipsConcurrency: int('PIXMESH_VIPS_CONCURRENCY', 1, 'libvips threads per operation (sharp.concurrency)', 1, 64),
+  vipsCacheMb: int('PIXMESH_VIPS_CACHE_MB', 0, 'libvips operation cache (0 = off)', 0, 4096),
+  webpEffort: int('PIXMESH_WEBP_EFFORT', 2, 'WebP effort (see docs/transformations.md for the measurements)', 0, 6),
+  avifEffort: int('PIXMESH_AVIF_EFFORT', 2, 'AVIF effort', 0, 9),
+  avifTune: oneOf('PIXMESH_AVIF_TUNE', ['ssim', 'iq', 'psnr', 'auto'], 'ssim', 'AVIF tune'),
+  renderIsolation: oneOf('PIXMESH_RENDER_ISOLATION', ['svg', 'all', 'off'], 'svg', 'renders run in a killable child process: SVG originals, all, or none'),
+};
+
+export const newDefaultConfig = (): PipelineConfig => specDefaults(PIPELINE_CONFIG_SPEC);
 
 export class PipelineConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -53,57 +57,15 @@ export class PipelineConfigError extends Error {
   }
 }
 
-const INT_ENV: [keyof PipelineConfig, string][] = [
-  ['maxInputBytes', 'PIXMESH_MAX_INPUT_BYTES'],
-  ['maxInputPixels', 'PIXMESH_MAX_INPUT_PIXELS'],
-  ['maxOutputDimension', 'PIXMESH_MAX_OUTPUT_DIMENSION'],
-  ['maxOutputPixels', 'PIXMESH_MAX_OUTPUT_PIXELS'],
-  ['maxFrames', 'PIXMESH_MAX_FRAMES'],
-  ['renderTimeoutSeconds', 'PIXMESH_RENDER_TIMEOUT_SECONDS'],
-  ['vipsConcurrency', 'PIXMESH_VIPS_CONCURRENCY'],
-  ['vipsCacheMb', 'PIXMESH_VIPS_CACHE_MB'],
-  ['webpEffort', 'PIXMESH_WEBP_EFFORT'],
-  ['avifEffort', 'PIXMESH_AVIF_EFFORT'],
-];
-
-/** Apply env overrides onto `base`; throws PipelineConfigError listing every bad value. */
-export function loadConfigFromEnv(env: Record<string, string | undefined>, base: PipelineConfig = newDefaultConfig()): PipelineConfig {
-  const c: PipelineConfig = { ...base };
+/** The pipeline's config alone from `env` (the origin reads it with every other spec in config.ts). */
+export function loadConfigFromEnv(env: Env): PipelineConfig {
   const problems: string[] = [];
-  for (const [field, name] of INT_ENV) {
-    const raw = env[name];
-    if (raw === undefined || raw === '') continue;
-    const n = Number(raw);
-    if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n)) problems.push(`${name} must be a non-negative integer (got "${raw}")`);
-    else (c as unknown as Record<string, number>)[field] = n;
-  }
-  const tune = env.PIXMESH_AVIF_TUNE;
-  if (tune !== undefined && tune !== '') {
-    if (tune === 'ssim' || tune === 'iq' || tune === 'psnr' || tune === 'auto') c.avifTune = tune;
-    else problems.push(`PIXMESH_AVIF_TUNE must be ssim, iq, psnr or auto (got "${tune}")`);
-  }
-  problems.push(...configProblems(c));
+  const c = readSpec(PIPELINE_CONFIG_SPEC, env, problems);
   if (problems.length) throw new PipelineConfigError(problems);
   return c;
 }
 
-export function configProblems(c: PipelineConfig): string[] {
-  const p: string[] = [];
-  const range = (name: string, v: number, min: number, max: number) => {
-    if (!Number.isInteger(v) || v < min || v > max) p.push(`${name} must be an integer ${min}–${max} (got ${v})`);
-  };
-  range('maxInputBytes', c.maxInputBytes, 1, 2 ** 31);
-  range('maxInputPixels', c.maxInputPixels, 1, 0x3fff * 0x3fff * 10);
-  range('maxOutputDimension', c.maxOutputDimension, 1, 65535);
-  range('maxOutputPixels', c.maxOutputPixels, 1, 0x3fff * 0x3fff * 10);
-  range('maxFrames', c.maxFrames, 1, 10000);
-  range('renderTimeoutSeconds', c.renderTimeoutSeconds, 1, 3600);
-  range('vipsConcurrency', c.vipsConcurrency, 1, 64);
-  range('vipsCacheMb', c.vipsCacheMb, 0, 4096);
-  range('webpEffort', c.webpEffort, 0, 6);
-  range('avifEffort', c.avifEffort, 0, 9);
-  return p;
-}
+export const configProblems = (c: PipelineConfig): string[] => specProblems(PIPELINE_CONFIG_SPEC, c);
 
 export function validateConfig(c: PipelineConfig): PipelineConfig {
   const problems = configProblems(c);

@@ -10,9 +10,9 @@
  */
 import sharp, { type Sharp } from 'sharp';
 import { busy, limitExceeded } from '../../../shared/errors.js';
-import type { OutputFormat, TransformPlan } from '../../../shared/transform/index.js';
+import type { OutputFormat, StepOps, TransformPlan } from '../../../shared/transform/index.js';
 import type { PipelineConfig } from './config.js';
-import type { RenderOptions } from './index.js';
+import type { RenderOptions } from './types.js';
 import type { SourceInfo } from './source.js';
 import type { ResolvedOps } from './steps/resolve.js';
 
@@ -72,7 +72,18 @@ export interface RenderState {
   base?: { bw: number; bh: number };
   /** Time spent producing layers (fetch + render + composite), for Server-Timing (set on the top context). */
   layerStats?: LayerStats;
+  /** Renders a layer's own chain inside this render (index.ts sets it; steps call it via ./sub-render.ts). */
+  readonly renderSub: SubRenderer;
 }
+
+/** Unpremultiplied RGBA pixels. */
+export interface RawImage {
+  data: Buffer;
+  width: number;
+  height: number;
+}
+
+export type SubRenderer = (parent: RenderState, input: Buffer, steps: StepOps[], base: { bw: number; bh: number }) => Promise<RawImage>;
 
 export interface LayerStats {
   count: number;

@@ -5,79 +5,43 @@
  * originals libvips cannot read — never a raw sharp exception.
  */
 import sharp from 'sharp';
-import type { AccountDefaults } from '../../../shared/accounts.js';
 import { busy, isPixmeshError, limitExceeded, PixmeshError } from '../../../shared/errors.js';
-import type { NegotiatedFormat, OutputFormat, StepOps, TransformPlan } from '../../../shared/transform/index.js';
-import { loadConfigFromEnv, type PipelineConfig } from './config.js';
-import { budget, checkDeadline, materialise, type LayerStats, type RenderState } from './context.js';
+import type { StepOps, TransformPlan } from '../../../shared/transform/index.js';
+import { newDefaultConfig, type PipelineConfig } from './config.js';
+import { budget, checkDeadline, materialise, type RawImage, type RenderState } from './context.js';
 import { DECODE, FINALIZE, PREPARE, STEP_PIPELINE, type NamedStep } from './pipeline.js';
-import { readSourceInfo, type SourceInfo } from './source.js';
-import { setSubRenderer, type RawImage } from './sub-render.js';
+import { readSourceInfo } from './source.js';
+import type { RenderOptions, RenderResult } from './types.js';
 import { EMPTY_OPS, expandStep, resolveStep } from './steps/resolve.js';
 import { CONTENT_TYPES } from './steps/output.js';
 
-export { newDefaultConfig, loadConfigFromEnv, validateConfig, configProblems, PipelineConfigError, type PipelineConfig } from './config.js';
+export { newDefaultConfig, loadConfigFromEnv, validateConfig, configProblems, PipelineConfigError, PIPELINE_CONFIG_SPEC, type PipelineConfig } from './config.js';
+export type { RenderOptions, RenderResult } from './types.js';
 export { readSourceInfo, type SourceInfo, type SourceFormat } from './source.js';
 export { PREPARE, DECODE, STEP_PIPELINE, FINALIZE } from './pipeline.js';
 export { CONTENT_TYPES } from './steps/output.js';
 
-export interface RenderOptions {
-  /** From the edge: a concrete format or "source" (keep the source's family). */
-  format: NegotiatedFormat;
-  /** Client hints forwarded by the edge (Sec-CH-DPR, Sec-CH-Width). */
-  dpr?: number;
-  widthHint?: number;
-  defaults: AccountDefaults;
-  /**
-   * Checked between steps; an aborted render throws EBUSY (503). Independently, the whole render
-   * is bounded by PIXMESH_RENDER_TIMEOUT_SECONDS (config.renderTimeoutSeconds).
-   */
-  signal?: AbortSignal;
-  /** Override the process-wide configuration (tests). */
-  config?: PipelineConfig;
-  /**
-   * Bytes of a layer image or a custom font (`kind`) of the same account, by path: the region
-   * fetches them through the same cached, coalesced, SSRF-safe path as originals (a missing
-   * one is a 404 ENOENT naming it). Without it, layers that need a file are 404s.
-   */
-  fetchLayer?: (path: string, kind: 'image' | 'font') => Promise<Buffer>;
-  /**
-   * `fo-custom`: the original's saved customCoordinates (media library), in its pixels. Absent:
-   * fo-custom falls back to the centre. Never passed on to layer images.
-   */
-  focusArea?: { x: number; y: number; w: number; h: number };
-}
+/** The libvips settings applied to this process (undefined until the first configureSharp). */
+let sharpConfiguredWith: Pick<PipelineConfig, 'vipsConcurrency' | 'vipsCacheMb'> | undefined;
 
-export interface RenderResult {
-  data: Buffer;
-  format: OutputFormat;
-  width: number;
-  height: number;
-  contentType: string;
-  /** Whether the output carries an alpha channel. */
-  hasAlpha?: boolean;
-  /** Frames in the output (1 unless an animation was kept). */
-  frames?: number;
-  /** Intermediate pixel passes (materialisations) before the final encode; 0 for a simple resize. */
-  passes?: number;
-  /** Facts about the original. */
-  source?: SourceInfo;
-  /** Layers placed and the time they took (fetch, render, composite). */
-  layers?: LayerStats;
-}
-
-/** The process-wide configuration (env overrides applied and validated at load). */
-export const pipelineConfig: PipelineConfig = loadConfigFromEnv(process.env);
-
-/** Bound libvips: threads per operation and its operation cache (imgproxy: cache off, 1 thread). */
-export function configureSharp(config: PipelineConfig): void {
+/**
+ * Bound libvips: threads per operation and its operation cache (imgproxy: cache off, 1 thread),
+ * and block libvips' own .v loader. The origin's main calls it once at boot with the validated
+ * config; a render in a process that did not (tests, the isolate child) applies its own config
+ * first. Importing the pipeline changes nothing.
+ */
+export function configureSharp(config: Pick<PipelineConfig, 'vipsConcurrency' | 'vipsCacheMb'>): void {
   sharp.concurrency(config.vipsConcurrency);
-  // never parse libvips' own .v format from untrusted bytes (security.md: loader CVEs)
+  // never parse libvips' own .v format from untrusted bytes (docs/security.md: loader CVEs)
   sharp.block({ operation: ['VipsForeignLoadVips', 'VipsForeignLoadVipsFile', 'VipsForeignLoadVipsSource'] });
   if (config.vipsCacheMb === 0) sharp.cache(false);
   else sharp.cache({ memory: config.vipsCacheMb, files: 0, items: 100 });
+  sharpConfiguredWith = { vipsConcurrency: config.vipsConcurrency, vipsCacheMb: config.vipsCacheMb };
 }
-configureSharp(pipelineConfig);
+
+function ensureSharpConfigured(config: PipelineConfig): void {
+  if (!sharpConfiguredWith) configureSharp(config);
+}
 
 /** Cheap source metadata (header only): format, width, height (oriented), hasAlpha, pages. */
 export const getSourceMetadata = readSourceInfo;
@@ -107,6 +71,7 @@ function newContext(input: Buffer, plan: TransformPlan, opts: RenderOptions, con
     height: 0,
     frames: 1,
     page,
+    renderSub,
   } as unknown as RenderState;
 }
 
@@ -122,7 +87,6 @@ async function renderSub(parent: RenderState, input: Buffer, steps: StepOps[], b
   parent.materialisations += ctx.materialisations + 1;
   return { data, width: info.width, height: info.height };
 }
-setSubRenderer(renderSub);
 
 async function run(ctx: RenderState, steps: readonly NamedStep[]): Promise<void> {
   for (const s of steps) {
@@ -172,7 +136,8 @@ async function renderAnimation(ctx: RenderState): Promise<void> {
 }
 
 export async function renderImage(input: Buffer, plan: TransformPlan, opts: RenderOptions): Promise<RenderResult> {
-  const config = opts.config ?? pipelineConfig;
+  const config = opts.config ?? newDefaultConfig();
+  ensureSharpConfigured(config);
   const ctx = newContext(input, plan, opts, config);
   ctx.layerStats = { count: 0, ms: 0, faceDetections: 0, faceMs: 0 };
   try {

@@ -6,24 +6,19 @@
  * process dies, its memory is returned, the slot is freed, and the caller gets 503 EBUSY (which
  * render.ts marks request-scoped, so the edge does not fail over to burn another region).
  *
- * Which renders go here: PIXMESH_RENDER_ISOLATION = `svg` (default: SVG originals), `all`, or
- * `off`. Children are started lazily and kept warm; a killed child is replaced on next use.
+ * Which renders go here: the pipeline config's renderIsolation (PIXMESH_RENDER_ISOLATION = `svg`,
+ * the default: SVG originals; `all`; or `off`). Children are started lazily and kept warm; a killed
+ * child is replaced on next use. Importing this module starts nothing and reads no environment.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { busy, PixmeshError, type ErrorCode } from '../../../shared/errors.js';
 import type { TransformPlan } from '../../../shared/transform/index.js';
-import type { PipelineConfig } from './config.js';
-import { renderImage, pipelineConfig, type RenderOptions, type RenderResult } from './index.js';
+import { newDefaultConfig, type IsolationMode, type PipelineConfig } from './config.js';
+import { renderImage, type RenderOptions, type RenderResult } from './index.js';
 import { looksLikeSvg } from './svg-guard.js';
 
-export type IsolationMode = 'svg' | 'all' | 'off';
-
-export function isolationMode(env: Record<string, string | undefined> = process.env): IsolationMode {
-  const v = env.PIXMESH_RENDER_ISOLATION ?? 'svg';
-  if (v === 'svg' || v === 'all' || v === 'off') return v;
-  throw new Error(`PIXMESH_RENDER_ISOLATION must be svg, all or off (got "${v}")`);
-}
+export type { IsolationMode } from './config.js';
 
 /** Grace after the pipeline's own deadline before the child is killed (it usually stops itself). */
 const KILL_GRACE_MS = 500;
@@ -98,13 +93,18 @@ export class RenderIsolates {
   private nextId = 1;
   /** Children killed at the deadline (for tests and metrics). */
   killed = 0;
+  private exitHook?: () => void;
 
   /** Run one render in a child; killed at the render deadline + grace. */
   async render(input: Buffer, plan: TransformPlan, opts: RenderOptions): Promise<RenderResult> {
-    const config: PipelineConfig = opts.config ?? pipelineConfig;
+    const config: PipelineConfig = opts.config ?? newDefaultConfig();
     let child = this.idle.pop();
     while (child?.dead) child = this.idle.pop();
-    child ??= new Child();
+    if (!child) {
+      // The first child registers the pool's clean-up on exit (nothing is registered at import).
+      if (!this.exitHook) process.once('exit', (this.exitHook = () => this.close()));
+      child = new Child();
+    }
     await child.ready;
     const id = this.nextId++;
     const limitMs = config.renderTimeoutSeconds * 1000 + KILL_GRACE_MS;
@@ -181,10 +181,14 @@ export class RenderIsolates {
 
 /** The process-wide pool (children start on first use). */
 export const isolates = new RenderIsolates();
-process.once('exit', () => isolates.close());
 
 /** renderImage, in a killable child when the isolation mode says so for this input. */
-export function renderBounded(input: Buffer, plan: TransformPlan, opts: RenderOptions, mode: IsolationMode = isolationMode()): Promise<RenderResult> {
+export function renderBounded(
+  input: Buffer,
+  plan: TransformPlan,
+  opts: RenderOptions,
+  mode: IsolationMode = (opts.config ?? newDefaultConfig()).renderIsolation,
+): Promise<RenderResult> {
   const isolate = mode === 'all' || (mode === 'svg' && looksLikeSvg(input));
   return isolate ? isolates.render(input, plan, opts) : renderImage(input, plan, opts);
 }

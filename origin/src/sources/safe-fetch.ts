@@ -44,6 +44,9 @@ export interface SafeFetchOptions {
   /** Checked on the first URL and on every redirect target (host name, lower case). */
   allowHost?: (host: string) => boolean;
   headers?: Record<string, string>;
+  /** POST sends `body` (webhook deliveries); default GET. */
+  method?: 'GET' | 'POST';
+  body?: Buffer;
   /** Overrides the address policy (tests); default: public addresses only, unless allowPrivateNetwork. */
   addressAllowed?: (ip: string) => boolean;
   /** Name resolution (tests inject one); default dns.lookup. */
@@ -154,10 +157,10 @@ function requestOnce(url: URL, opts: SafeFetchOptions, allowed: (ip: string) => 
       hostname: host,
       port: url.port || undefined,
       path: `${url.pathname}${url.search}`,
-      method: 'GET',
+      method: opts.method ?? 'GET',
       agent: false,
       lookup: guardedLookup(allowed, opts.lookup ?? (dns.lookup as unknown as LookupFn)),
-      headers: { 'user-agent': 'pixmesh-origin/0.1', accept: 'image/*,*/*;q=0.8', ...opts.headers },
+      headers: { 'user-agent': 'pixmesh-origin/0.1', accept: 'image/*,*/*;q=0.8', ...(opts.body ? { 'content-length': String(opts.body.length) } : {}), ...opts.headers },
     });
     if (opts.signal?.aborted) return onAbort();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -199,7 +202,7 @@ function requestOnce(url: URL, opts: SafeFetchOptions, allowed: (ip: string) => 
       res.on('error', (e) => fail(new SafeFetchError('EUPSTREAM', `reading from ${url.host} failed: ${e.message}`)));
       res.on('aborted', () => fail(new SafeFetchError('EUPSTREAM', `${url.host} closed the connection mid-body`)));
     });
-    req.end();
+    req.end(opts.body);
   });
 }
 
@@ -210,7 +213,7 @@ function checkUrl(url: URL, opts: SafeFetchOptions): void {
   if (opts.allowHost && !opts.allowHost(host)) throw new SafeFetchError('EACCES', `host "${host}" is not allowed`);
 }
 
-/** GET a URL under the rules above. Non-2xx answers resolve (status + headers, no body); violations reject with SafeFetchError. */
+/** GET (or POST) a URL under the rules above. Non-2xx answers resolve (status + headers, no body); violations reject with SafeFetchError. */
 export async function safeFetch(input: string | URL, opts: SafeFetchOptions): Promise<SafeResponse> {
   const allowed = addressPolicy(opts);
   const maxRedirects = opts.maxRedirects ?? FETCH_DEFAULTS.maxRedirects;

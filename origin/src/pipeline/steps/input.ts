@@ -5,6 +5,7 @@
  */
 import sharp from 'sharp';
 import { badTransformation, limitExceeded } from '../../../../shared/errors.js';
+import { assertInputPixels, keepsAnimationOf } from '../input-limits.js';
 import { allOps } from '../../../../shared/transform/index.js';
 import type { RenderState } from '../context.js';
 import { readSourceInfo } from '../source.js';
@@ -30,22 +31,12 @@ export async function checkLimits(ctx: RenderState): Promise<void> {
   if (frames > config.maxFrames)
     throw limitExceeded(`the original has ${frames} frames; at most ${config.maxFrames} are allowed`);
   ctx.frames = frames;
-  const pixels = ctx.source.rawWidth * ctx.source.rawHeight * frames;
-  if (pixels > config.maxInputPixels)
-    throw limitExceeded(
-      `the original is ${ctx.source.rawWidth}×${ctx.source.rawHeight}${frames > 1 ? `×${frames} frames` : ''} = ${Math.round(pixels / 1e6)} MP; at most ${config.maxInputPixels / 1e6} MP are allowed`,
-    );
+  assertInputPixels(ctx.source.rawWidth, ctx.source.rawHeight, frames, config.maxInputPixels);
 }
 
-/**
- * An animated original (GIF, WebP) stays animated when the output can animate: an explicit
- * gif/webp, or the source's own format (`source` / `f-orig`). Otherwise the first frame is used.
- */
+/** Whether this render keeps the original's animation (the rule: ../input-limits.ts). */
 export function keepsAnimation(ctx: Pick<RenderState, 'source' | 'opts' | 'plan'>): boolean {
-  const { source, opts, plan } = ctx;
-  if (plan.page !== undefined || source.pages <= 1 || (source.format !== 'gif' && source.format !== 'webp')) return false;
-  if (plan.format === 'orig' || opts.format === 'source') return true;
-  return opts.format === 'gif' || opts.format === 'webp';
+  return keepsAnimationOf(ctx.source, ctx.opts.format, ctx.plan);
 }
 
 /** Open the pipeline: EXIF orientation applied first (account autoRotate, or rt-auto). */
