@@ -33,7 +33,8 @@ import { mediaRouteKey } from '../../shared/rendezvous.js';
 import { InternalUnreachable } from '../../shared/internal-fetch.js';
 import { PEER_PURGE_PATH } from './region/index.js';
 import { dropLocalCopies } from './purge.js';
-import { buildServices, type OriginDeps, type RegionServices } from './services.js';
+import { buildServices } from './build-services.js';
+import type { OriginDeps, RegionServices } from './services.js';
 import { s3Client } from './sources/s3.js';
 
 export type { OriginDeps, RegionServices } from './services.js';

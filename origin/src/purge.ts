@@ -14,24 +14,11 @@ import { badRequest, PixmeshError } from '../../shared/errors.js';
 import { internalError, internalFetch } from '../../shared/internal-fetch.js';
 import type { RegionId } from '../../shared/regions.js';
 import { log } from './log.js';
-import type { RegionServices } from './services.js';
+import type { LocalPurgeResult, PurgeReport, RegionPurge, RegionServices } from './services.js';
 
-export interface LocalPurgeResult {
-  region: RegionId;
-  /** Result-cache entries removed. */
-  results: number;
-  /** Originals-cache entries removed. */
-  originals: number;
-  /** Entries removed from the region's shared tier (origin/src/region/). */
-  shared?: number;
-}
 
-export type RegionPurge = { ok: true; results: number; originals: number } | { ok: false; error: string };
 
-export interface PurgeReport {
-  ok: boolean;
-  regions: Partial<Record<RegionId, RegionPurge>>;
-}
+export type { LocalPurgeResult, PurgeReport, RegionPurge } from './services.js';
 
 /** Normalise and validate purge parameters (throws 400/404 PixmeshError). */
 export function purgeParams(services: Pick<RegionServices, 'accounts'>, account: string | undefined, path: string | undefined, prefix: string | undefined) {

@@ -27,7 +27,7 @@ import { log } from './log.js';
 import { recordLayerUse } from './layer-deps.js';
 import { mediaBucketFor } from './config.js';
 import { renderBounded } from './pipeline/isolate.js';
-import type { RegionServices } from './services.js';
+import type { Produced, RegionServices } from './services.js';
 import { arrivals, ServerTiming } from './server-timing.js';
 import type { Original } from './sources/index.js';
 import { webProxyTarget } from './sources/web.js';
@@ -112,13 +112,7 @@ export function etagMatches(ifNoneMatch: string | undefined, etag: string): bool
   return ifNoneMatch.split(',').some((t) => t.trim() === '*' || strip(t) === strip(etag));
 }
 
-export interface Produced {
-  entry: CacheEntry;
-  failover: boolean;
-  defaultImage?: string;
-  /** The variant's owner replica had it cached: a hit of the region. */
-  regionHit?: boolean;
-}
+export type { Produced } from './services.js';
 
 function imageResponse(
   entry: CacheEntry,

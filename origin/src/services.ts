@@ -1,23 +1,22 @@
 /**
- * Everything one region origin holds, built once from its configuration: account directory,
- * result cache, originals store, transform queue, singleflight groups, metrics and purge.
- * `createOriginApp` builds it from the three boot-time dependencies; tests can build it too.
+ * Everything one region origin holds (types only: the modules that use the services import this
+ * without importing what builds them, so no import cycle): account directory, result cache,
+ * originals store, transform queue, singleflight groups, metrics and purge. Built once by
+ * ./build-services.ts, which `createOriginApp` calls with the boot-time dependencies.
  */
-import type { AccountDirectory } from './accounts.js';
-import type { ResultCache } from './cache/result-cache.js';
-import { WriteBehind } from './cache/write-behind.js';
-import { SingleFlight } from './coalesce.js';
-import type { ServerConfig } from './config.js';
 import type { BreakerSet } from '../../shared/breaker.js';
-import { homeBreakers } from './forward.js';
-import { NonceMemory, type NonceStore } from './internal-auth.js';
-import { AccountBudgets } from './budget.js';
-import { OriginMetrics } from './metrics.js';
-import { createPurgeFanout, dropLocalCopies, purgeLocal, type LocalPurgeResult, type PurgeReport } from './purge.js';
-import { TransformQueue } from './queue.js';
-import type { Produced } from './render.js';
-import { OriginalStore } from './sources/index.js';
-import { RegionState } from './region/index.js';
+import type { RegionId } from '../../shared/regions.js';
+import type { AccountDirectory } from './accounts.js';
+import type { AccountBudgets } from './budget.js';
+import type { CacheEntry, ResultCache } from './cache/result-cache.js';
+import type { WriteBehind } from './cache/write-behind.js';
+import type { SingleFlight } from './coalesce.js';
+import type { ServerConfig } from './config.js';
+import type { NonceStore } from './internal-auth.js';
+import type { OriginMetrics } from './metrics.js';
+import type { TransformQueue } from './queue.js';
+import type { RegionState } from './region/index.js';
+import type { OriginalStore } from './sources/index.js';
 
 /** What main.ts (or a test) provides. */
 export interface OriginDeps {
@@ -56,36 +55,27 @@ export interface RegionServices extends OriginDeps {
   customCoordinates?: (account: string, path: string) => Promise<string | null | undefined>;
 }
 
-export function buildServices(deps: OriginDeps): RegionServices {
-  const metrics = new OriginMetrics(deps.config.region, {
-    resultCache: () => deps.cache.stats(),
-    originals: () => services.originals.cache.stats(),
-  });
-  const queue = new TransformQueue(deps.config.transformConcurrency, deps.config.transformQueue, {
-    onChange: (active, queued) => {
-      metrics.transformsActive.set(active);
-      metrics.queueDepth.set(queued);
-    },
-    onRejected: () => metrics.queueRejected.inc(),
-  });
-  const services: RegionServices = {
-    ...deps,
-    nonces: deps.nonces ?? new NonceMemory(),
-    budgets: new AccountBudgets(deps.config.accountRenderBudget),
-    metrics,
-    originals: new OriginalStore(deps.config, metrics),
-    queue,
-    variantFlights: new SingleFlight<Produced>(() => metrics.coalesced.inc({ kind: 'variant' })),
-    inflight: { count: 0 },
-    writes: new WriteBehind(),
-    purgeEpoch: { value: 0 },
-    homeBreaker: homeBreakers(deps.config.forwardTimeoutMs, Date.now, deps.config.homeBreakerCoolDownMs),
-    lifecycle: { draining: false },
-    region: undefined as unknown as RegionState,
-    purgeLocal: (account, pathOrPrefix, isPrefix) => purgeLocal(services, account, pathOrPrefix, isPrefix),
-    purgeVariants: (account, pathOrPrefix, isPrefix) => fanout(account, pathOrPrefix, isPrefix),
-  };
-  services.region = new RegionState(deps.config, deps.cache, metrics.hitRatio, (e) => dropLocalCopies(services, e.account, e.path, e.prefix));
-  const fanout = createPurgeFanout(services);
-  return services;
+export interface Produced {
+  entry: CacheEntry;
+  failover: boolean;
+  defaultImage?: string;
+  /** The variant's owner replica had it cached: a hit of the region. */
+  regionHit?: boolean;
+}
+
+export interface LocalPurgeResult {
+  region: RegionId;
+  /** Result-cache entries removed. */
+  results: number;
+  /** Originals-cache entries removed. */
+  originals: number;
+  /** Entries removed from the region's shared tier (origin/src/region/). */
+  shared?: number;
+}
+
+export type RegionPurge = { ok: true; results: number; originals: number } | { ok: false; error: string };
+
+export interface PurgeReport {
+  ok: boolean;
+  regions: Partial<Record<RegionId, RegionPurge>>;
 }

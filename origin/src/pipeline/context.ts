@@ -14,7 +14,7 @@ import type { OutputFormat, StepOps, TransformPlan } from '../../../shared/trans
 import type { PipelineConfig } from './config.js';
 import type { RenderOptions } from './types.js';
 import type { SourceInfo } from './source.js';
-import type { ResolvedOps } from './steps/resolve.js';
+import type { LayerStats, ResolvedOps } from './types.js';
 
 /** sharp's internal operation order (lib pipeline.cc), as numbers. */
 export const PHASE = {
@@ -85,13 +85,7 @@ export interface RawImage {
 
 export type SubRenderer = (parent: RenderState, input: Buffer, steps: StepOps[], base: { bw: number; bh: number }) => Promise<RawImage>;
 
-export interface LayerStats {
-  count: number;
-  ms: number;
-  /** Face detections run (not served from the cache) and their time. */
-  faceDetections: number;
-  faceMs: number;
-}
+export type { LayerStats } from './types.js';
 
 /** Throw 503 EBUSY when the caller gave up or the render's deadline passed. */
 export function checkDeadline(ctx: Pick<RenderState, 'deadline' | 'opts' | 'config'>): void {

@@ -1,9 +1,8 @@
 /** The pipeline's contract types (renderImage's options and result), in a module of their own so
  * the steps and the render state can name them without importing the pipeline's entry point. */
 import type { AccountDefaults } from '../../../shared/accounts.js';
-import type { NegotiatedFormat, OutputFormat } from '../../../shared/transform/index.js';
+import type { Background, Color, ColorReplace, CropMode, CropStrategy, Focus, Gradient, Layer, NegotiatedFormat, OutputFormat, Radius, Shadow, UnsharpMask } from '../../../shared/transform/index.js';
 import type { PipelineConfig } from './config.js';
-import type { LayerStats } from './context.js';
 import type { SourceInfo } from './source.js';
 
 export interface RenderOptions {
@@ -49,4 +48,50 @@ export interface RenderResult {
   source?: SourceInfo;
   /** Layers placed and the time they took (fetch, render, composite). */
   layers?: LayerStats;
+}
+
+export interface LayerStats {
+  count: number;
+  ms: number;
+  /** Face detections run (not served from the cache) and their time. */
+  faceDetections: number;
+  faceMs: number;
+}
+
+/** The concrete operations of one chain step for the current image (set by the resolve step: steps/resolve.ts). */
+export interface ResolvedOps {
+  /** Target width/height in px before dpr (undefined: not constrained). */
+  w?: number;
+  h?: number;
+  /** width ÷ height from `ar`. */
+  ar?: number;
+  c: CropStrategy;
+  cm?: CropMode;
+  fo: Focus;
+  x?: number;
+  y?: number;
+  xc?: number;
+  yc?: number;
+  /** Zoom around the fo-face / fo-custom focus box (1 = none). */
+  z: number;
+  dpr: number;
+  bl?: number;
+  grayscale?: boolean;
+  contrast?: boolean;
+  sharpen?: number;
+  usm?: UnsharpMask;
+  t?: number;
+  border?: { width: number; color: Color };
+  r?: Radius;
+  /** Clockwise degrees in [0, 360); 0 = none. */
+  rt: number;
+  fl?: 'h' | 'v' | 'h_v';
+  bg?: Background;
+  o?: number;
+  shadow?: Shadow;
+  layers?: Layer[];
+  gradient?: Gradient & { stop: number };
+  cr?: ColorReplace;
+  colorize?: { color: Color; intensity: number };
+  distort?: { corners: [number, number, number, number, number, number, number, number] };
 }

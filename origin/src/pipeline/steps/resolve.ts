@@ -10,60 +10,15 @@ import {
   isExpr,
   isExtractMode,
   normaliseHints,
-  type Background,
-  type Color,
-  type CropMode,
-  type CropStrategy,
   type Dimension,
-  type Focus,
-  type Layer,
-  type Gradient,
-  type ColorReplace,
   type NumOrExpr,
-  type Radius,
-  type Shadow,
   type StepOps,
   type TransformStep,
-  type UnsharpMask,
 } from '../../../../shared/transform/index.js';
 import { exactDims, type RenderState } from '../context.js';
+import type { ResolvedOps } from '../types.js';
 
-export interface ResolvedOps {
-  /** Target width/height in px before dpr (undefined: not constrained). */
-  w?: number;
-  h?: number;
-  /** width ÷ height from `ar`. */
-  ar?: number;
-  c: CropStrategy;
-  cm?: CropMode;
-  fo: Focus;
-  x?: number;
-  y?: number;
-  xc?: number;
-  yc?: number;
-  /** Zoom around the fo-face / fo-custom focus box (1 = none). */
-  z: number;
-  dpr: number;
-  bl?: number;
-  grayscale?: boolean;
-  contrast?: boolean;
-  sharpen?: number;
-  usm?: UnsharpMask;
-  t?: number;
-  border?: { width: number; color: Color };
-  r?: Radius;
-  /** Clockwise degrees in [0, 360); 0 = none. */
-  rt: number;
-  fl?: 'h' | 'v' | 'h_v';
-  bg?: Background;
-  o?: number;
-  shadow?: Shadow;
-  layers?: Layer[];
-  gradient?: Gradient & { stop: number };
-  cr?: ColorReplace;
-  colorize?: { color: Color; intensity: number };
-  distort?: { corners: [number, number, number, number, number, number, number, number] };
-}
+export type { ResolvedOps } from '../types.js';
 
 export const EMPTY_OPS: ResolvedOps = { c: 'maintain_ratio', fo: 'center', z: 1, dpr: 1, rt: 0 };
 
