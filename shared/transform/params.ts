@@ -363,6 +363,24 @@ export const PARAMS: readonly ParamSpec[] = [
     format: (v) => [v.to.hex, formatNumber(v.tolerance), ...(v.from ? [v.from.hex] : [])].join('_'),
   }),
   step({
+    key: 'e-distort',
+    sdk: 'distort',
+    group: 'Effects',
+    field: 'distort',
+    syntax: '`p-<x1>_<y1>_<x2>_<y2>_<x3>_<y3>_<x4>_<y4>`: integer pixels −16383 to 16383 (`N` negatives); arc (`a-<deg>`) is not supported yet',
+    description:
+      'Perspective distortion: the four corners of the image (clockwise from the top-left) move to the given points of a canvas of the image\'s own size; the image is mapped onto that quadrilateral (bilinear sampling) and the rest of the canvas is transparent. Images up to 25 MP at that step (resize first).',
+    example: 'e-distort-p-20_0_180_30_200_150_0_120',
+    parse: (raw) => {
+      if (raw !== null && raw.startsWith('a-')) throw badTransformation('e-distort: arc distortion (a-…) is not supported yet; perspective (p-x1_y1_…_x4_y4) is');
+      const m = raw === null ? null : /^p-(.*)$/.exec(raw);
+      const parts = m ? m[1]!.split('_') : [];
+      if (parts.length !== 8) throw badTransformation(`e-distort: expected p-<x1>_<y1>_<x2>_<y2>_<x3>_<y3>_<x4>_<y4>, got ${raw === null ? 'no value' : quote(raw)}`);
+      return { corners: parts.map((p) => num('e-distort p', p, { min: -MAX_DIMENSION, max: MAX_DIMENSION, integer: true })) as [number, number, number, number, number, number, number, number] };
+    },
+    format: (v) => `p-${v.corners.map(formatNumber).join('_')}`,
+  }),
+  step({
     key: 'e-colorize',
     sdk: 'colorize',
     group: 'Effects',
@@ -672,7 +690,6 @@ const LEGACY_OVERLAY_KEYS = ['oi', 'oie', 'ot', 'ote', 'ox', 'oy', 'ow', 'oh', '
 
 export const UNSUPPORTED_PARAMS: Readonly<Record<string, string>> = {
   ...Object.fromEntries(LEGACY_OVERLAY_KEYS.map((k) => [k, `legacy overlay parameter (${k}) is not supported (ImageKit retired it in 2023): use layers, l-image|l-text,…,l-end`])),
-  'e-distort': 'e-distort (perspective p-… and arc a-…) is not supported yet',
   'e-bgremove': 'AI effects (e-bgremove) are not supported',
   'e-removedotbg': 'AI effects (e-removedotbg) are not supported',
   'e-upscale': 'AI effects (e-upscale) are not supported',

@@ -95,6 +95,8 @@ export interface StepOps {
   gradient?: Gradient;
   /** `cr-<to>[_<tolerance>[_<from>]]`: colour replace. */
   cr?: ColorReplace;
+  /** `e-distort-p-x1_y1_x2_y2_x3_y3_x4_y4`: where the corners (clockwise from top-left) move, in px. */
+  distort?: { corners: [number, number, number, number, number, number, number, number] };
   /** `e-colorize[-co-<colour>][_in-<0–100>]`: a tint of that colour, mixed in at `in` %. */
   colorize?: { color: Color; intensity: number };
   /** Overlays placed on the step's result, in URL order (`l-…,l-end` blocks). */

@@ -9,6 +9,7 @@
  * loopback with an address policy in which only 127.0.0.1 counts as "public".
  */
 import http from 'node:http';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isPixmeshError } from '../../shared/errors.js';
 import { fetchUploadUrl } from '../../origin/src/media/url-fetch.js';
@@ -301,6 +302,24 @@ describe('upload by URL (media library fetcher)', () => {
 });
 
 describe('the guard itself', () => {
+  const connectOutcome = (host: string, port: number) =>
+    new Promise<string>((resolve) => {
+      const sock = net.connect({ host, port });
+      sock.once('connect', () => (sock.destroy(), resolve('connected')));
+      sock.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    });
+
+  it('positive control: the tcp_wrap hook sees a loopback connect, and refuses and records a non-loopback one (so "no connection" below can fail)', async () => {
+    const port = Number(new URL(pub.url).port);
+    const before = attempts.length;
+    expect(await connectOutcome('127.0.0.1', port)).toBe('connected');
+    expect(attempts.slice(before)).toContain(`127.0.0.1:${port}`);
+    // 192.0.2.1 is TEST-NET-1 (documentation only): the guard answers EACCES before any packet leaves.
+    expect(await connectOutcome('192.0.2.1', 9)).toBe('EACCES');
+    expect(nonLoopbackAttempts()).toContain('192.0.2.1:9');
+    attempts.splice(attempts.indexOf('192.0.2.1:9'), 1); // the control's own attempt is not the code under test
+  });
+
   it('no connection to a non-loopback address was attempted by anything in this file', () => {
     expect(nonLoopbackAttempts()).toEqual([]);
   });

@@ -47,7 +47,6 @@ describe('parsing', () => {
     ['e-gradient-from-nope', /e-gradient from: "nope" is not a colour/],
     ['cr-FF0000_101', /cr tolerance: .*out of range/],
     ['cr-FF0000_1_2_3', /cr: expected <to>/],
-    ['e-distort-p-0_0_1_0_1_1_0_1', /e-distort \(perspective p-… and arc a-…\) is not supported yet/],
     ['bg-gradient_dominant_2', /bg: gradient backgrounds \("gradient_dominant_2"\) are not supported yet/],
     ['pg-2-4', /pg: page ranges, lists and named layers \("2-4"\)/],
     ['pg-1_3_5', /pg: page ranges, lists and named layers/],

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_ACCOUNT_DEFAULTS } from '../../shared/accounts.js';
 import { canonicalTransformation, parseTransformation, type NegotiatedFormat } from '../../shared/transform/index.js';
 import { renderImage } from '../../origin/src/pipeline/index.js';
+import { homography } from '../../origin/src/pipeline/steps/distort.js';
 
 const solid = (w: number, h: number, c: { r: number; g: number; b: number }) => sharp({ create: { width: w, height: h, channels: 3, background: c } }).png().toBuffer();
 const render = async (input: Buffer, tr: string, format: NegotiatedFormat = 'png') => renderImage(input, parseTransformation(tr), { format, defaults: DEFAULT_ACCOUNT_DEFAULTS });
@@ -23,6 +24,7 @@ describe('parsing', () => {
     ['e-colorize-co-red_in-40', { colorize: { color: { hex: 'FF0000' }, intensity: 40 } }],
     ['e-colorize-in-10', { colorize: { color: { hex: '808080' }, intensity: 10 } }],
     ['w-100,h-100,cm-pad_extract_no_shrink', { cm: 'pad_extract_no_shrink' }],
+    ['e-distort-p-0_0_100_N10_100_50_0_50', { distort: { corners: [0, 0, 100, -10, 100, 50, 0, 50] } }],
   ])('%s', (tr, ops) => {
     expect(parseTransformation(tr).steps[0]).toMatchObject(ops);
   });
@@ -38,6 +40,9 @@ describe('parsing', () => {
     ['e-colorize-in-101', /e-colorize in: .*out of range/],
     ['e-colorize-co-nope', /e-colorize co: "nope" is not a colour/],
     ['e-colorize-xx-1', /e-colorize: expected co-…, in-…/],
+    ['e-distort-a-30', /e-distort: arc distortion \(a-…\) is not supported yet/],
+    ['e-distort-p-1_2_3', /e-distort: expected p-<x1>_<y1>/],
+    ['e-distort-p-0_0_1_0_1_1_0_1.5', /e-distort p: expected an integer/],
   ])('%s is a 400 naming it', (tr, message) => {
     expect(() => parseTransformation(tr)).toThrow(message);
     expect(() => parseTransformation(tr)).toThrow(expect.objectContaining({ status: 400 }));
@@ -81,5 +86,31 @@ describe('cm-pad_extract_no_shrink', () => {
     expect(await at(out.data, 0, 250)).toEqual([255, 0, 0, 255]);
     expect(await at(out.data, 399, 250)).toEqual([255, 0, 0, 255]);
     expect(await at(out.data, 200, 20)).toEqual([0, 0, 255, 255]);
+  });
+});
+
+describe('e-distort (perspective)', () => {
+  it('homography maps the four points (identity for the same corners)', () => {
+    const h = homography([0, 0, 10, 0, 10, 10, 0, 10], [0, 0, 10, 0, 10, 10, 0, 10])!;
+    expect(h.map((v) => Math.round(v * 1e6) / 1e6 + 0)).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    const s = homography([0, 0, 10, 0, 10, 10, 0, 10], [0, 0, 20, 0, 20, 5, 0, 5])!;
+    const [a, b, c, d, e, f, g, k] = s;
+    const map = (x: number, y: number) => [(a! * x + b! * y + c!) / (g! * x + k! * y + 1), (d! * x + e! * y + f!) / (g! * x + k! * y + 1)];
+    expect(map(10, 10).map((v) => Math.round(v * 1e6) / 1e6)).toEqual([20, 5]);
+    expect(homography([0, 0, 1, 1, 2, 2, 3, 3], [0, 0, 1, 0, 1, 1, 0, 1])).toBeUndefined(); // collinear
+  });
+
+  it.each<[string, [number, number], [number, number]]>([
+    ['e-distort-p-0_0_100_0_100_50_0_50', [50, 25], [50, 75]], // squashed into the top half
+    ['e-distort-p-25_0_75_0_100_100_0_100', [50, 5], [5, 5]], // a trapezoid: top corners moved in
+  ])('%s: the image at %j, transparent at %j', async (tr, inside, outside) => {
+    const out = await render(await solid(100, 100, { r: 255, g: 0, b: 0 }), tr);
+    expect([out.width, out.height]).toEqual([100, 100]);
+    expect(await at(out.data, ...inside)).toEqual([255, 0, 0, 255]);
+    expect((await at(out.data, ...outside))[3]).toBe(0);
+  });
+
+  it('three points on one line are a 400 naming e-distort', async () => {
+    await expect(render(await solid(50, 50, { r: 1, g: 2, b: 3 }), 'e-distort-p-0_0_10_10_20_20_0_50')).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/e-distort/) });
   });
 });

@@ -102,6 +102,8 @@ const folderMissing = (what: string) => notFound(`No folder found with folderPat
 export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, deps: LibraryDeps): { jobs: FolderJobs } {
   const { store, purger, home } = deps;
   const backupOf = (a: Account) => (a.residency === 'flexible' ? a.backupRegion : undefined);
+  // Every route is under mediaRoutes' home middleware (/internal/media/:account/*): c.var.account is
+  // the account, resolved once (404 unknown, 421 not home); `home` is for work without a request (jobs).
   const P = '/internal/media/:account';
 
   /** Purges the given file paths in every region (waits up to 5 s) and returns the edge-purge header. */
@@ -127,7 +129,7 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
   // ---- files: copy, move, rename -------------------------------------------------------------
   for (const mode of ['copy', 'move'] as const)
     app.post(`${P}/v1/files/${mode}`, async (c) => {
-      const account = home(c.req.param('account')!);
+      const account = c.var.account;
       const body = await jsonBody(c);
       const source = filePathOf(str(body, 'sourceFilePath'));
       const folder = normaliseFolder(str(body, 'destinationPath'));
@@ -142,7 +144,7 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
     });
 
   app.put(`${P}/v1/files/rename`, async (c) => {
-    const account = home(c.req.param('account')!);
+    const account = c.var.account;
     const body = await jsonBody(c);
     const filePath = filePathOf(str(body, 'filePath'));
     const rawName = str(body, 'newFileName');
@@ -171,7 +173,7 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
   };
 
   app.post(`${P}/v1/files/batch/deleteByFileIds`, async (c) => {
-    const account = home(c.req.param('account')!);
+    const account = c.var.account;
     const ids = strings(await jsonBody(c), 'fileIds');
     await allFiles(account.id, ids);
     // One commit for the batch: all deleted or (a crash before its intent) none.
@@ -182,7 +184,7 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
 
   const tagsCall = (route: string, field: 'tags' | 'AITags', change: (r: FileRecord, tags: string[]) => FileRecord) =>
     app.post(`${P}/v1/files/${route}`, async (c) => {
-      const account = home(c.req.param('account')!);
+      const account = c.var.account;
       const body = await jsonBody(c);
       const ids = strings(body, 'fileIds');
       const tags = strings(body, field, 500);
@@ -208,7 +210,7 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
     (await store.folders(accountId)).some((f) => `${f.folderPath}/`.startsWith(folder));
 
   app.post(`${P}/v1/folder`, async (c) => {
-    const account = home(c.req.param('account')!);
+    const account = c.var.account;
     const body = await jsonBody(c);
     const name = str(body, 'folderName');
     if (name.includes('/')) throw badRequest('folderName must be one folder name, without "/"');
@@ -225,7 +227,7 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
   });
 
   app.delete(`${P}/v1/folder`, async (c) => {
-    const account = home(c.req.param('account')!);
+    const account = c.var.account;
     const body = await jsonBody(c);
     const folder = normaliseFolder(str(body, 'folderPath'));
     if (folder === '/') throw badRequest('folderPath cannot be the root folder');
@@ -279,7 +281,7 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
   }, deps.jobStep);
 
   const startJob = async (c: Context, type: JobType, source: string, destination: string, includeVersions: boolean, purgeCache: boolean) => {
-    const account = home(c.req.param('account')!);
+    const account = c.var.account;
     if (source === '/') throw badRequest('the root folder cannot be copied, moved or renamed');
     if (!(await folderExists(account.id, source))) throw folderMissing(source.replace(/\/$/, ''));
     if (destination.startsWith(source)) throw badRequest('destinationPath cannot be inside the source folder');
@@ -318,7 +320,7 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
 
   const jobAnswer = (j: FolderJob) => ({ jobId: j.jobId, type: j.type, status: j.status, ...(j.purgeRequestId ? { purgeRequestId: j.purgeRequestId } : {}) });
   app.get(`${P}/v1/bulkJobs/:jobId`, async (c) => {
-    const account = home(c.req.param('account')!);
+    const account = c.var.account;
     const job = await jobs.get(account.id, c.req.param('jobId')!);
     if (!job) throw notFound('No job found with this jobId.');
     const headers: Record<string, string> = {};
@@ -332,7 +334,7 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
 
   // ---- versions --------------------------------------------------------------------------------
   const fileOf = async (c: Context) => {
-    const account = home(c.req.param('account')!);
+    const account = c.var.account;
     const r = await store.get(account.id, c.req.param('fileId')!);
     if (!r) throw notFound('The requested file does not exist.');
     return { account, r };
@@ -380,7 +382,6 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
     return c.json(await analyse(await store.readBytes(account.id, r), r.name.split('.').pop()));
   });
   app.post(`${P}/metadata`, async (c) => {
-    home(c.req.param('account')!);
     const bytes = Buffer.from(await readBodyLimited(c.req.raw.body, { maxBytes: MAX_METADATA_BYTES, idleMs: 30_000, what: 'the body' }));
     return c.json(await analyse(bytes, c.req.query('ext') ?? ''));
   });
@@ -388,28 +389,28 @@ export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, de
   // ---- custom metadata fields -------------------------------------------------------------------
   const publicField = ({ deleted: _d, ...f }: Awaited<ReturnType<CustomFields['list']>>[number]) => f;
   app.post(`${P}/v1/customMetadataFields`, async (c) => {
-    const account = home(c.req.param('account')!);
+    const account = c.var.account;
     return c.json(publicField(await deps.fields.create(account.id, await jsonBody(c))), 201);
   });
   app.get(`${P}/v1/customMetadataFields`, async (c) => {
-    const account = home(c.req.param('account')!);
+    const account = c.var.account;
     const includeDeleted = c.req.query('includeDeleted');
     if (includeDeleted !== undefined && includeDeleted !== 'true' && includeDeleted !== 'false') throw badRequest('includeDeleted must be true or false');
     return c.json((await deps.fields.list(account.id, includeDeleted === 'true')).map(publicField));
   });
   app.patch(`${P}/v1/customMetadataFields/:id`, async (c) => {
-    const account = home(c.req.param('account')!);
+    const account = c.var.account;
     return c.json(publicField(await deps.fields.update(account.id, c.req.param('id')!, await jsonBody(c))));
   });
   app.delete(`${P}/v1/customMetadataFields/:id`, async (c) => {
-    const account = home(c.req.param('account')!);
+    const account = c.var.account;
     await deps.fields.delete(account.id, c.req.param('id')!);
     return c.body(null, 204);
   });
 
   // ---- usage -----------------------------------------------------------------------------------
   app.get(`${P}/v1/accounts/usage`, async (c) => {
-    const account = home(c.req.param('account')!);
+    const account = c.var.account;
     const { start, end } = usageRange(c.req.query('startDate'), c.req.query('endDate'));
     const records = await store.list(account.id);
     const mediaLibraryStorageBytes = records.reduce((sum, r) => sum + r.size + (r.versions ?? []).reduce((s, v) => s + v.size, 0), 0);

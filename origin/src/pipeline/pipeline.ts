@@ -15,6 +15,7 @@ import { flip } from './steps/flip.js';
 import { checkLimits, decode } from './steps/input.js';
 import { colorReplace } from './steps/color-replace.js';
 import { colorize } from './steps/colorize.js';
+import { distort } from './steps/distort.js';
 import { gradient } from './steps/gradient.js';
 import { layers } from './steps/layers.js';
 import { chooseFormat, encode } from './steps/output.js';
@@ -49,6 +50,7 @@ export const STEP_PIPELINE: readonly NamedStep[] = [
   { name: 'contrast', run: contrast },
   { name: 'colour-replace', run: colorReplace },
   { name: 'colorize', run: colorize },
+  { name: 'distort', run: distort },
   { name: 'gradient', run: gradient },
   { name: 'border', run: border },
   { name: 'radius', run: radius },

@@ -93,4 +93,5 @@ export interface ResolvedOps {
   gradient?: Gradient & { stop: number };
   cr?: ColorReplace;
   colorize?: { color: Color; intensity: number };
+  distort?: { corners: [number, number, number, number, number, number, number, number] };
 }

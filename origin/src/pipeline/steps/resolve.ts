@@ -116,6 +116,7 @@ export async function resolveStep(ctx: RenderState, ops: StepOps): Promise<Resol
     layers: ops.layers,
     cr: ops.cr,
     colorize: ops.colorize,
+    distort: ops.distort,
   };
   if (ops.gradient) {
     const stop = evaluate('e-gradient sp', ops.gradient.stop, scope);
