@@ -4,8 +4,8 @@
  * `cm-pad_resize,bg-blurred_<n>` renders of a large original from one client, varying n so no
  * cache helps; meanwhile a quiet account's cheap misses are timed. Measured: the quiet tenant's
  * p99 during the flood over its p99 when idle (reported in the figures file; docs/security.md).
- * Asserted only what catches starvation: every quiet request answered 200, the ratio under a
- * generous bound, the flooding client cut off at the edge by its per-client budget (429) while
+ * Asserted only what catches starvation: every quiet request answered 200, the quiet p99 during
+ * the flood under idle p99 + 3 heavy renders (one measured alone in the same run), the flooding client cut off at the edge by its per-client budget (429) while
  * another client of the same account is still served.
  *
  * The same cluster carries the issue's other tenant-facing classes end to end: uploads over an
@@ -81,6 +81,11 @@ describe('a hostile tenant flooding heavy renders', () => {
 
     const idle = await quietRun(0, 30);
     expect(idle.map((a) => a.status)).toEqual(Array(30).fill(200));
+    // One heavy render alone (a client of its own, a variant the flood never asks): the unit the
+    // starvation bound below is counted in, measured on this machine in this run.
+    const alone = await get(`${cluster.edgeUrl}/hostile/tr:w-2400,h-2400,cm-pad_resize,bg-blurred_9/big.jpg`, { ...GEO, 'x-pixmesh-client': 'probe' }, 60_000);
+    expect(alone.status).toBe(200);
+    const heavyMs = alone.ms;
 
     let flooding = true;
     let n = 0;
@@ -110,6 +115,7 @@ describe('a hostile tenant flooding heavy renders', () => {
       idleP99Ms: Math.round(idleP99),
       floodP99Ms: Math.round(floodP99),
       p99Ratio: Number(ratio.toFixed(2)),
+      heavyRenderAloneMs: Math.round(heavyMs),
       hostileRequests: hostile.length,
       hostileAnswers: counts,
       edgeClientCutOffs: edgeCutOff,
@@ -119,9 +125,12 @@ describe('a hostile tenant flooding heavy renders', () => {
     });
 
     expect(during.map((a) => a.status)).toEqual(Array(30).fill(200));
-    // Starvation (the quiet tenant queued behind the flood) is tens of seconds or timeouts; a shared
-    // slot makes it wait one heavy render at most. Generous: a loaded 2-core machine shares its CPU too.
-    expect(ratio).toBeLessThan(50);
+    // Starvation is the quiet tenant queued behind the flood's queue: six heavy requests in flight on
+    // two slots put a FIFO newcomer behind ≈ 3 heavy renders plus the ones running. Fair queuing lets
+    // it wait for one running heavy render at most. The bound sits between the two, in heavy renders
+    // measured alone in this run (so it holds on a quiet or a loaded machine alike); the p99 ratio over
+    // idle is reported, not asserted (idle p99 is a cheap render, so the ratio swings with machine speed).
+    expect(floodP99).toBeLessThan(idleP99 + 3 * heavyMs);
     expect(floodP99).toBeLessThan(25_000); // a hang bound: past the edge's 20 s deadline the status check fails first
     expect(edgeCutOff).toBeGreaterThan(0);
     expect(other.status).toBe(200);
