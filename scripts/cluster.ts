@@ -246,6 +246,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     configureBuckets: buckets.map((name) => ({ name, configs: [] })),
     allowMismatchedSignatures: false,
   } as ConstructorParameters<typeof S3rver>[0]);
+  keepDirectoriesOnDelete(s3);
   await s3.run();
 
   const stopAll = async () => {
@@ -380,4 +381,25 @@ export async function putObjects(
     written++;
   }
   return written;
+}
+
+/**
+ * s3rver 3.7 prunes a key's empty parent directories on delete, which races with a concurrent put
+ * into the same directory: its put creates the directory, then opens the file with no error
+ * listener, so the open's ENOENT is an uncaught exception in the process running s3rver (seen with
+ * webhook pending records written and deleted under one prefix at once). Real S3 and MinIO have no
+ * directories; here deletes remove the object's files and keep the directories (listings walk
+ * files only, so an empty directory lists nothing).
+ */
+function keepDirectoriesOnDelete(s3: S3rver): void {
+  const store = (s3 as unknown as { store: { deleteObject(bucket: string, key: string): Promise<void>; getResourcePath(bucket: string, key: string, resource: string): string } }).store;
+  store.deleteObject = async (bucket, key) => {
+    await Promise.all(
+      ['object', 'object.md5', 'metadata.json'].map((resource) =>
+        fs.promises.unlink(store.getResourcePath(bucket, key, resource)).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== 'ENOENT') throw e;
+        }),
+      ),
+    );
+  };
 }
