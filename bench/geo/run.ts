@@ -92,7 +92,7 @@ export interface GeoOptions {
   eventAt: number;
   /** Hard bound per policy run, seconds (requests not issued by then are dropped). */
   maxSecondsPerRun: number;
-  /** Ports: S3 = base, regions base+1…+6, edges base+87…+90 (one per policy), proxies base+111…, base+121…, base+130, base+140…. */
+  /** Ports: S3 = base, regions base+1…+6, edges base+87…+90 (one per policy), proxies base+111…, base+121…, base+130. */
   basePort: number;
   outDir?: string;
   /**
@@ -907,12 +907,6 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
       });
       proxies.push(forwardProxies[from]);
     }
-    // Loopback proxies: the same proxy code and region process, no delay — the edge's measure of the local overhead of a round trip.
-    const loopbackProxies = {} as Record<RegionId, DelayProxy>;
-    for (const [i, r] of REGION_IDS.entries()) {
-      loopbackProxies[r] = await startDelayProxy(host, o.basePort + 140 + i, () => ({ target: regionUrl(r), delayMs: 0 }));
-      proxies.push(loopbackProxies[r]);
-    }
     const s3Port = o.basePort;
     const s3Proxy = await startDelayProxy(host, o.basePort + 130, () => ({ target: `http://${host}:${s3Port}`, delayMs: S3_SAME_REGION_MS }));
     proxies.push(s3Proxy);
@@ -964,7 +958,8 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
           PIXMESH_INTERNAL_SECRET: c.internalSecret,
           PIXMESH_TRUST_GEO_HEADERS: 'true',
           PIXMESH_ACCOUNTS_JSON: JSON.stringify(accounts),
-          ...(o.loopback ? { PIXMESH_LOOPBACK_URLS: JSON.stringify(Object.fromEntries(REGION_IDS.map((r) => [r, loopbackProxies[r].url]))) } : {}),
+          // Loopback: the same delay proxy (same sockets and connection pool), which waits 0 for a request that names no colo.
+          ...(o.loopback ? { PIXMESH_LOOPBACK_URLS: JSON.stringify(Object.fromEntries(REGION_IDS.map((r) => [r, edgeProxies[r].url]))) } : {}),
           ...(p === 'pixmesh' ? {} : { PIXMESH_BENCH_ROUTE_OVERRIDE: 'true' }),
         },
       });
