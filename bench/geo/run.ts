@@ -245,6 +245,8 @@ export interface LearningReport {
   originResidueMs: number;
   /** Mean |prior − true| over every (colo, region) pair of the population. */
   priorMaeAllMs: number;
+  /** The edge's loopback overhead per region at the end (ms), subtracted from every RTT sample. */
+  loopbackMs?: Record<string, number>;
   /** Per colo: pairs, MAE and bias of the learned mean (vs the ground truth). */
   perColo: { colo: string; pairs: number; maeMs: number; biasMs: number }[];
   pairs: LearningPair[];
@@ -253,6 +255,7 @@ export interface LearningReport {
 interface RoutingView {
   decision: { candidates: { region: RegionId; rttMs: number; priorRttMs: number; learnedRttMs: number | null; rttSamples: number }[]; excluded: { region: RegionId; rttMs: number; priorRttMs: number; learnedRttMs: number | null; rttSamples: number }[] };
   exploration?: Record<string, unknown>;
+  learned?: { svc?: Record<string, { mean: number; n: number }> };
 }
 
 const meanOf = (xs: number[]) => round(xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length));
@@ -262,11 +265,13 @@ async function learningReport(ctx: RunCtx, accountId: string): Promise<{ learnin
   const pairs: LearningPair[] = [];
   const priorAll: number[] = [];
   let exploration: Record<string, unknown> | undefined;
+  let loopback: Record<string, number> = {};
   for (const [colo] of COLO_POPULATION) {
     const res = await fetch(`${ctx.edges.pixmesh!.url}/_routing?account=${accountId}`, { headers: { 'x-pixmesh-colo': colo, authorization: `Basic ${Buffer.from(`private_bench_${accountId}:`).toString('base64')}` } });
     if (!res.ok) continue;
     const view = (await res.json()) as RoutingView;
     exploration = view.exploration;
+    loopback = Object.fromEntries(Object.entries(view.learned?.svc ?? {}).filter(([k]) => k.startsWith('loop|')).map(([k, e]) => [k.slice(5), round(e.mean)]));
     for (const c of [...view.decision.candidates, ...view.decision.excluded]) {
       const truth = ctx.world.truth.rtt(colo, c.region) + (ctx.world.extraMs[c.region] ?? 0);
       priorAll.push(Math.abs(c.priorRttMs - truth));
@@ -295,6 +300,7 @@ async function learningReport(ctx: RunCtx, accountId: string): Promise<{ learnin
       proxyLateMs: meanOf(withApplied.map((p) => p.applied! - p.truth)),
       originResidueMs: meanOf(pairs.filter((p) => p.residue !== null).map((p) => p.residue!)),
       priorMaeAllMs: meanOf(priorAll),
+      loopbackMs: loopback,
       perColo,
       pairs,
     },
@@ -752,6 +758,7 @@ async function runScenario(ctx: Omit<RunCtx, 'edges'>, proxies: Proxies, scenari
       o.log(
         `    ${r.policy}: p50 ${r.latency.p50} p90 ${r.latency.p90} p98 ${r.latency.p98} ms; edge hit ${r.edgeHitRatio} (colo min ${r.coloEdgeHit.min}), region hit ${r.regionHitRatio}, errors ${r.errors}, regret ${r.decisionRegretMs} ms${r.learning ? `; learned MAE ${r.learning.learnedMaeMs} bias ${r.learning.learnedBiasMs} (vs applied ${r.learning.learnedBiasVsAppliedMs})` : ''}${r.event ? `; event: after1s ${r.event.requestsToRegionAfter1s}, windows ${JSON.stringify(r.event.shareWindows)}` : ''} (${r.durationS} s, load ${r.loadAvg1.join('→')})`,
       );
+    if (pix?.learning) o.log(`    loopback overhead per region (ms): ${JSON.stringify(pix.learning.loopbackMs)}; origin residue ${pix.learning.originResidueMs}, proxy late ${pix.learning.proxyLateMs}`);
     if (pix?.learning) o.log(`    learned RTT bias per colo (ms): ${pix.learning.perColo.map((c) => `${c.colo} ${c.biasMs >= 0 ? '+' : ''}${c.biasMs}`).join(', ')}`);
     o.log(`    edge worker's own time per edge miss, p50/p90 (ms): ${runs.map((r) => `${r.policy} ${r.edgeOverhead?.p50}/${r.edgeOverhead?.p90}`).join(', ')}`);
     o.log(`    connections per 1000 requests: edge→region ${connections.edgeToRegion.perThousand}, region→home ${connections.regionToHome.perThousand}`);
