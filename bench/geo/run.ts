@@ -834,8 +834,13 @@ export function checkTargets(seeds: SeedResult[], noise = 0.02): TargetCheck[] {
     return a && b ? round(1 - a.latency.p90 / b.latency.p90, 3) : NaN;
   });
   if (!deg.every((v) => Number.isNaN(v))) out.push({ target: 'degrade p90: pixmesh ≥ 20 % better than static nearest', met: deg.every((v) => v >= 0.2), values: deg, detail: '1 − pixmesh p90 / nearest p90 per seed' });
-  const moved = seeds.map((s) => run(s, 'degrade', 'pixmesh')?.event?.shareWindows.after30s ?? NaN);
-  if (!moved.every((v) => Number.isNaN(v))) out.push({ target: 'degrade: traffic off the slow region within 30 s', met: moved.every((v) => v <= 0.05), values: moved, detail: 'share of pixmesh edge misses answered by the slow region more than 30 s after the event (≤ 5 %)' });
+  // After 30 s; when the run ended within 30 s of the event, the 10–30 s window (a stricter test: off already by 10 s).
+  const movedWindow = (s: SeedResult) => {
+    const w = run(s, 'degrade', 'pixmesh')?.event?.shareWindows;
+    return w ? (w.after30s ?? w['10-30s'] ?? NaN) : NaN;
+  };
+  const moved = seeds.map(movedWindow);
+  if (!moved.every((v) => Number.isNaN(v))) out.push({ target: 'degrade: traffic off the slow region within 30 s', met: moved.every((v) => v <= 0.05), values: moved, detail: 'share of pixmesh edge misses answered by the slow region more than 30 s after the event (≤ 5 %); where the run ended within 30 s of the event, the share 10–30 s after it' });
   const killErr = seeds.map((s) => run(s, 'kill', 'pixmesh')?.errors ?? NaN);
   if (!killErr.every((v) => Number.isNaN(v))) out.push({ target: 'kill: 0 errors', met: killErr.every((v) => v === 0), values: killErr, detail: 'pixmesh errors per seed' });
   const kill1s = seeds.map((s) => run(s, 'kill', 'pixmesh')?.event?.requestsToRegionAfter1s ?? NaN);
