@@ -885,6 +885,8 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
         o.basePort + 111 + i,
         (req) => {
           const colo = String(req.headers[H.edgeColo] ?? '').toUpperCase();
+          // No colo named: the edges' loopback probes (and nothing else) — no network distance, no degradation.
+          if (!colo) return { target: regionUrl(r), delayMs: 0 };
           const base = world.truth.coloRtt[colo]?.[r] ?? 0;
           return { target: regionUrl(r), delayMs: base * jitter(world.rng) + (world.extraMs[r] ?? 0) };
         },
