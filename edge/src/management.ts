@@ -305,6 +305,7 @@ export function managementRoutes(deliver?: Deliver): Hono<ManagementVars> {
     // The upload replaced a file: its old variants are stale in this colo's (and every colo's) edge cache.
     const replaced = res.headers.get(REPLACED_PATH_HEADER);
     if (res.ok && replaced) await recordEdgePurge(c.env, account.id, decodeURIComponent(replaced), false);
+    if (res.ok) await recordFromHeader(c.env, account.id, res.headers.get(EDGE_PURGE_HEADER)); // variants using it as a layer or font
     return relay(res);
   });
 
@@ -356,6 +357,7 @@ export function managementRoutes(deliver?: Deliver): Hono<ManagementVars> {
     if (!res.ok) return relay(res);
     const done = (await res.json()) as { path: string };
     await recordEdgePurge(c.env, account.id, done.path, false);
+    await recordFromHeader(c.env, account.id, res.headers.get(EDGE_PURGE_HEADER)); // variants using it as a layer or font
     return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });
   });
 
