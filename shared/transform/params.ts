@@ -24,6 +24,8 @@ import {
 
 /** Largest width/height accepted in a URL and produced by the pipeline (WebP's limit, ImageKit's too). */
 export const MAX_DIMENSION = 16383;
+/** Most pages one `pg-` range or list selects (the pipeline's frame limit applies too). */
+export const MAX_PAGE_SELECTION = 1000;
 
 export const CROP_STRATEGIES: readonly CropStrategy[] = ['maintain_ratio', 'maintain_ratio_no_enlarge', 'force', 'at_max', 'at_max_enlarge', 'at_least'];
 export const CROP_MODES: readonly CropMode[] = ['pad_resize', 'pad_resize_no_enlarge', 'extract', 'pad_extract', 'pad_extract_no_shrink'];
@@ -635,15 +637,32 @@ export const PARAMS: readonly ParamSpec[] = [
     sdk: 'page',
     group: 'Other',
     field: 'page',
-    syntax: 'an integer page/frame number from 1 to 10000',
-    description: 'Render one page or frame of a multi-page or animated original (GIF, animated WebP, TIFF) as a still image. Ranges (`pg-2-4`, `pg-1_3`) and named layers are not supported.',
+    syntax: `a page/frame number 1–10000; a range \`<first>-<last>\` (e.g. \`pg-2-4\`); or a list \`<n>_<m>_…\` (e.g. \`pg-1_3_5\`), at most ${MAX_PAGE_SELECTION} pages`,
+    description:
+      'Pages or frames of a multi-page or animated original (GIF, animated WebP, multi-page TIFF). One number: that page as a still image. A range or a list: those pages, in that order, through the same chain — an animation when the output can animate (`f-gif`, `f-webp`, a WebP-accepting client with auto format, or the GIF/WebP original\'s own format), otherwise the first of them as a still. A page beyond the original\'s count is a 400. PSD layer names (`pg-name-…`) and PDF originals are not supported.',
     example: 'pg-2',
     parse: (raw) => {
-      if (raw !== null && (/^\d+-\d+$/.test(raw) || /^\d+(_\d+)+$/.test(raw) || raw.startsWith('name-')))
-        throw badTransformation(`pg: page ranges, lists and named layers (${quote(raw)}) need multi-page output, which is not supported; give one page number`);
-      return num('pg', raw, { min: 1, max: 10000, integer: true });
+      if (raw !== null && raw.startsWith('name-')) throw badTransformation(`pg: named layers (${quote(raw)}) are PSD layers, which are not supported; give page numbers`);
+      const page = (p: string) => num('pg', p, { min: 1, max: 10000, integer: true }, 'a page number from 1 to 10000, a range <first>-<last> or a list <n>_<m>_…');
+      const range = raw === null ? null : /^([^-_]+)-([^-_]+)$/.exec(raw);
+      let pages: number[];
+      if (range) {
+        const [first, last] = [page(range[1]!), page(range[2]!)];
+        if (last < first) throw badTransformation(`pg: the range ${quote(raw!)} ends before it starts (expected <first>-<last> with first ≤ last)`);
+        if (last - first + 1 > MAX_PAGE_SELECTION) throw badTransformation(`pg: the range ${quote(raw!)} selects ${last - first + 1} pages; at most ${MAX_PAGE_SELECTION}`);
+        pages = Array.from({ length: last - first + 1 }, (_, i) => first + i);
+      } else if (raw !== null && raw.includes('_')) {
+        const parts = raw.split('_');
+        if (parts.length > MAX_PAGE_SELECTION) throw badTransformation(`pg: the list selects ${parts.length} pages; at most ${MAX_PAGE_SELECTION}`);
+        pages = parts.map(page);
+      } else return page(raw ?? '');
+      return pages.length === 1 ? pages[0]! : pages;
     },
-    format: formatNumber,
+    format: (v) => {
+      if (!Array.isArray(v)) return formatNumber(v);
+      const run = v.every((p, i) => i === 0 || p === v[i - 1]! + 1);
+      return run ? `${v[0]}-${v[v.length - 1]}` : v.join('_');
+    },
   }),
   output({
     key: 'di',

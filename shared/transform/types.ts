@@ -255,8 +255,12 @@ export interface TransformPlan {
   colorProfile?: boolean;
   /** `md-true`: keep the metadata. */
   metadata?: boolean;
-  /** `pg-<n>`: render page/frame n (1-based) of a multi-page or animated original, as a still. */
-  page?: number;
+  /**
+   * `pg-<n>`: page/frame n (1-based) of a multi-page or animated original, as a still; `pg-<a>-<b>`
+   * (a range) or `pg-<n>_<m>_…` (a list): those pages in that order, as an animation when the
+   * output can animate (else the first of them).
+   */
+  page?: number | number[];
 }
 
 export interface ParseContext {

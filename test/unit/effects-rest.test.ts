@@ -277,3 +277,80 @@ describe('bg-gradient_dominant[_2|_4] (pad modes)', () => {
     expect(near(await at(out.data, 100, 97), BLUE, 5)).toBe(true);
   });
 });
+
+describe('pg: one page, ranges (pg-2-4) and lists (pg-1_3_5)', () => {
+  const COLOURS: [number, number, number][] = [
+    [255, 0, 0],
+    [0, 255, 0],
+    [0, 0, 255],
+    [255, 255, 0],
+  ];
+  const frames = () => Promise.all(COLOURS.map(([r, g, b]) => sharp({ create: { width: 40, height: 30, channels: 3, background: { r, g, b } } }).png().toBuffer()));
+  const gif = async () => sharp(await frames(), { join: { animated: true } }).gif({ delay: [100, 200, 300, 400], loop: 0 }).toBuffer();
+  const tiff = async () => sharp(await frames(), { join: { animated: true } }).tiff().toBuffer();
+  /** The centre colour of every frame of an output (pixel statistics per page). */
+  async function frameColours(buf: Buffer): Promise<[number, number, number][]> {
+    const { pages = 1 } = await sharp(buf).metadata();
+    return Promise.all(
+      Array.from({ length: pages }, async (_, page) => {
+        const { channels } = await sharp(buf, { page }).stats();
+        return [channels[0]!.mean, channels[1]!.mean, channels[2]!.mean].map(Math.round) as [number, number, number];
+      }),
+    );
+  }
+  const close = (got: [number, number, number][], want: [number, number, number][]) =>
+    got.length === want.length && got.every((c, i) => c.every((v, k) => Math.abs(v - want[i]![k]!) < 12));
+
+  it.each<[string, number | number[]]>([
+    ['pg-2', 2],
+    ['pg-2-4', [2, 3, 4]],
+    ['pg-1_3_5', [1, 3, 5]],
+    ['pg-4_2', [4, 2]],
+    ['pg-3-3', 3],
+  ])('parses %s', (tr, page) => {
+    expect(parseTransformation(tr).page).toEqual(page);
+  });
+
+  it.each([
+    ['pg-2_3_4', 'pg-2-4'],
+    ['pg-7_7', 'pg-7_7'],
+  ])('canonical: %s ≡ %s', (a, b) => {
+    expect(canonicalTransformation(parseTransformation(a))).toBe(canonicalTransformation(parseTransformation(b)));
+  });
+
+  it.each<[string, RegExp]>([
+    ['pg-4-2', /pg: the range "4-2" ends before it starts/],
+    ['pg-1-2000', /pg: the range "1-2000" selects 2000 pages; at most 1000/],
+    ['pg-name-"layer"', /pg: named layers .* are PSD layers/],
+    ['pg-0', /pg: "0" is out of range/],
+    ['pg-1-3_5', /pg: expected a page number from 1 to 10000, a range <first>-<last> or a list/],
+  ])('%s is a 400 naming pg', (tr, message) => {
+    expect(() => parseTransformation(tr)).toThrow(message);
+    expect(() => parseTransformation(tr)).toThrow(expect.objectContaining({ status: 400 }));
+  });
+
+  it.each<[string, 'gif' | 'tiff', NegotiatedFormat, number[]]>([
+    // tr, original, output format, the pages (1-based) expected as frames
+    ['pg-2-3', 'gif', 'gif', [2, 3]],
+    ['pg-4_1', 'gif', 'webp', [4, 1]],
+    ['pg-2-3', 'gif', 'source', [2, 3]], // the GIF's own format animates
+    ['pg-1_3_4', 'tiff', 'webp', [1, 3, 4]], // TIFF pages become an animated WebP
+    ['pg-2-4', 'tiff', 'png', [2]], // PNG cannot animate: the first selected page
+    ['pg-3_1', 'gif', 'jpeg', [3]],
+    ['pg-2', 'gif', 'gif', [2]], // one page: a still, even in an animating format
+  ])('%s of a 4-page %s as %s → frames %j', async (tr, kind, format, pages) => {
+    const out = await render(kind === 'gif' ? await gif() : await tiff(), `w-20,${tr}`, format);
+    expect(out.frames).toBe(pages.length);
+    expect(out.width).toBe(20);
+    expect(close(await frameColours(out.data), pages.map((p) => COLOURS[p - 1]!))).toBe(true);
+  });
+
+  it("an animation of selected frames keeps those frames' delays", async () => {
+    const out = await render(await gif(), 'pg-4_2', 'gif');
+    expect((await sharp(out.data).metadata()).delay).toEqual([400, 200]);
+  });
+
+  it('a page beyond the original is a 400 naming it', async () => {
+    await expect(render(await gif(), 'pg-3_9', 'gif')).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/pg: page 9 does not exist, the original has 4 pages/) });
+  });
+});
