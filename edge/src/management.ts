@@ -346,7 +346,9 @@ export function managementRoutes(deliver?: Deliver): Hono<ManagementVars> {
     const body = await c.req.text();
     if (body.length > 64 * 1024) throw new PixmeshError(413, 'ELIMIT', 'the update is over 64 KB');
     const q = new URLSearchParams({ endpoint: urlEndpoint(c, account) });
-    return relay(await callHome(c, account, 'PATCH', mediaPath(account, `/files/${id}?${q}`), { body, contentType: 'application/json' }));
+    const res = await callHome(c, account, 'PATCH', mediaPath(account, `/files/${id}?${q}`), { body, contentType: 'application/json' });
+    if (res.ok) await recordFromHeader(c.env, account.id, res.headers.get(EDGE_PURGE_HEADER)); // a new focus area: fo-custom variants are stale
+    return relay(res);
   });
 
   app.delete('/v1/files/:fileId', async (c) => {

@@ -525,6 +525,17 @@ it('fo-custom through the edge: a file uploaded with customCoordinates is croppe
   const centred = await bytesOf(await getImage('/flex/tr:w-50,h-50/focus.png'));
   const [rc, , bc] = await meanRgb(centred);
   expect(bc).toBeGreaterThan(rc);
+
+  // a new focus area (update API) purges the fo-custom variants at the edge too: the next answer follows it
+  expect((await getImage('/flex/tr:fo-custom/focus.png')).headers.get('x-pixmesh-cache')).toBe('HIT');
+  await ik.files.update(up.fileId!, { customCoordinates: '0,0,120,80' });
+  const moved = await getImage('/flex/tr:fo-custom/focus.png');
+  expect(moved.headers.get('x-pixmesh-cache')).toBe('MISS');
+  const movedBytes = await bytesOf(moved);
+  expect(await sharp(movedBytes).metadata()).toMatchObject({ width: 120, height: 80 });
+  const [rm, , bm] = await meanRgb(movedBytes);
+  expect(bm).toBeGreaterThan(200);
+  expect(rm).toBeLessThan(50);
 });
 
 describe('residency, isolation and failure', () => {

@@ -356,10 +356,12 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.m
     );
     if (!r) throw notFound('The requested file does not exist.');
     // fo-custom variants were cut from the old focus area (docs/transformations.md "Face focus")
-    if (focusChanged) await purger.start({ account: account.id, path: r.filePath.replace(/^\/+/, ''), prefix: false }, undefined, 8000);
+    const path = r.filePath.replace(/^\/+/, '');
+    const purge = focusChanged ? await purger.start({ account: account.id, path, prefix: false }, undefined, 8000) : undefined;
     const file = publicFile(r, endpointOf(c.req.url));
     await events.emit(account, 'file.updated', file);
-    return c.json(file);
+    // the edge drops its copies too (and those of files using this one as a layer)
+    return c.json(file, 200, purge ? { [EDGE_PURGE_HEADER]: edgePurgeHeader(edgePurgeItems([{ path, prefix: false }], [purge])) } : undefined);
   });
 
   app.delete('/internal/media/:account/files/:fileId', async (c) => {
