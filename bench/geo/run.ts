@@ -30,7 +30,7 @@ import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
 import { AccountIndex, type Account } from '../../shared/accounts.js';
 import { H } from '../../shared/headers.js';
-import { signInternalRequest } from '../../shared/internal-auth.js';
+import { internalRequest } from '../../shared/internal-fetch.js';
 import { REGION_IDS, type RegionId } from '../../shared/regions.js';
 import { negotiateFormat, parseTransformation } from '../../shared/transform/index.js';
 import { putObjects, startCluster, type Cluster } from '../../scripts/cluster.js';
@@ -495,12 +495,13 @@ async function runPolicy(ctx: RunCtx, scenario: Scenario, policy: Policy, stream
 
   const direct = async (r: RegionId, req: Req, format: string): Promise<Timed> => {
     const internalPath = `/internal/render/${encodeURIComponent(accountId)}/tr:${req.tr}/${req.image}`;
-    const headers = new Headers();
-    headers.set(H.format, format);
-    headers.set(H.signed, 'false');
-    headers.set(H.requestId, randomUUID());
-    headers.set(H.edgeColo, req.colo);
-    await signInternalRequest(ctx.cluster.internalSecret, headers, { method: 'GET', pathAndQuery: internalPath, region: r });
+    const { headers } = await internalRequest({
+      secret: ctx.cluster.internalSecret,
+      baseUrl: ctx.edgeProxies[r].url,
+      target: r,
+      pathAndQuery: internalPath,
+      headers: new Headers({ [H.format]: format, [H.signed]: 'false', [H.requestId]: randomUUID(), [H.edgeColo]: req.colo }),
+    });
     headers.set('x-bench-target', ctx.edgeProxies[r].url + internalPath);
     const res = await timedGet(ctx.passThrough.url + internalPath, Object.fromEntries(headers), ctx.agent, 20_000);
     // 599 = the worker could not reach the region (a network error at the edge).
