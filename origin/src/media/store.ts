@@ -28,7 +28,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { indexKey, INDEX_PREFIX, mediaKey, versionKey, VERSIONS_PREFIX } from './keys.js';
-import { s3Client, type S3Location } from '../sources/s3.js';
+import { isMissing, readAll, s3Client, type S3Location } from '../sources/s3.js';
 import { log } from '../log.js';
 import { crashPoint, intentId, JOURNAL_FAILED_PREFIX, JOURNAL_PREFIX, journalKey, type CommitOp, type Intent, type Step } from './journal.js';
 import type { FileRecord, StoredVersion } from './records.js';
@@ -77,17 +77,6 @@ export interface RelocateInput {
 }
 
 export const newId = () => crypto.randomBytes(12).toString('hex');
-
-function isMissing(e: unknown): boolean {
-  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404;
-}
-
-async function readAll(body: unknown): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of body as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(c));
-  return Buffer.concat(chunks);
-}
 
 /** A promise chain per key: run(fn) waits for the previous fn of the same key. */
 class KeyedLock {
