@@ -28,6 +28,31 @@ export type CropStrategy = 'maintain_ratio' | 'maintain_ratio_no_enlarge' | 'for
 export type CropMode = 'pad_resize' | 'pad_resize_no_enlarge' | 'extract' | 'pad_extract' | 'pad_extract_no_shrink';
 /** The crop modes that cut a region without scaling (x y xc yc apply; c does not). */
 export const isExtractMode = (cm: CropMode | undefined): boolean => cm === 'extract' || cm === 'pad_extract' || cm === 'pad_extract_no_shrink';
+/** The step fields a render may leave unread (unreadFields). */
+export type UnreadField = 'dpr' | 'c' | 'fo' | 'cm' | 'x' | 'y' | 'xc' | 'yc' | 'ar';
+/**
+ * The one rule for which fields of a chain step the renderer does not read in this combination,
+ * whatever the image and the client hints: the cache key drops them (shared/transform
+ * canonicalTransformation), the renderer resets them (origin/src/pipeline/steps/resolve.ts
+ * consumedOps). `sized`: w, h or ar given; `bothFixed`: w and h both known (not `auto`).
+ *   - without a size and outside extract modes, resize does nothing but the fo-face / fo-custom
+ *     crop: dpr, c, other fo values and cm-pad_resize are not read (dpr IS read by cm-extract);
+ *   - x y xc yc are read only by the extract modes; c never is by those;
+ *   - ar is moot when w and h are both fixed.
+ */
+export function unreadFields(s: { sized: boolean; bothFixed: boolean; cm?: CropMode; fo?: Focus }): UnreadField[] {
+  const out: UnreadField[] = [];
+  const extract = isExtractMode(s.cm);
+  if (!s.sized && !extract) {
+    out.push('dpr', 'c');
+    if (s.fo !== 'face' && s.fo !== 'custom') out.push('fo');
+    if (s.cm === 'pad_resize') out.push('cm');
+  }
+  if (!extract) out.push('x', 'y', 'xc', 'yc');
+  else out.push('c');
+  if (s.bothFixed) out.push('ar');
+  return out;
+}
 export type Gravity = 'center' | 'top' | 'left' | 'bottom' | 'right' | 'top_left' | 'top_right' | 'bottom_left' | 'bottom_right';
 /** `auto`: saliency; `face`: the detected faces; `custom`: the file's saved customCoordinates. */
 export type Focus = Gravity | 'auto' | 'face' | 'custom';

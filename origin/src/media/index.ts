@@ -17,6 +17,7 @@ import { Hono } from 'hono';
 import type { Account } from '../../../shared/accounts.js';
 import { badRequest, busy, conflict, notFound, PixmeshError } from '../../../shared/errors.js';
 import type { AccountDirectory } from '../accounts.js';
+import { homeAccount, requireHome, type HomeVars } from '../home-region.js';
 import type { ResultCache } from '../cache/result-cache.js';
 import { mediaBucketFor, type ServerConfig } from '../config.js';
 import { log } from '../log.js';
@@ -69,8 +70,8 @@ function intParam(v: string | undefined, name: string, fallback: number, min: nu
   return n;
 }
 
-/** The home account of the route, set by the home-region middleware. */
-type MediaVars = { Variables: { account: Account } };
+/** The home account of the route, set by the home-region middleware (../home-region.ts). */
+type MediaVars = HomeVars;
 
 export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.media, usage?: UsageMeter): Hono<MediaVars> & { store: MediaStore } {
   const { config } = deps;
@@ -104,18 +105,10 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.m
 
   const app = new Hono<MediaVars>();
 
-  /** The account, if this region is its home (404 unknown, 421 not home). */
-  const home = (id: string): Account => {
-    const account = deps.accounts.get(id);
-    if (!account) throw notFound(`unknown account "${id}"`);
-    if (account.homeRegion !== config.region) throw new PixmeshError(421, 'EUPSTREAM', `${config.region} is not ${id}'s home region`);
-    return account;
-  };
+  /** The account, if this region is its home (404 unknown, 421 not home): for work without a request (jobs). */
+  const home = (id: string): Account => homeAccount(deps.accounts, config.region, id);
   // Every media route is about one account whose home must be this region: resolved once here.
-  app.use('/internal/media/:account/*', async (c, next) => {
-    c.set('account', home(c.req.param('account')));
-    await next();
-  });
+  app.use('/internal/media/:account/*', requireHome(deps.accounts, config.region));
   const endpointOf = (url: string) => new URL(url).searchParams.get('endpoint') ?? '';
   const { jobs } = libraryRoutes(app, { store, purger, home, endpointOf, usage, fields: customFields, events, jobStep: limits.jobStep, isHome });
   // Account configuration stored as data (named transformations): every region polls it.
@@ -124,7 +117,6 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.m
   control.start(controlSettings.pollMs);
   configRoutes(app, {
     control,
-    home,
     // A changed endpoint or origin: everything cached for the account may have come from the old ones.
     purgeAll: async (accountId) => {
       await purger.start({ account: accountId, path: '', prefix: true }, undefined, 5000);

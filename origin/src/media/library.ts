@@ -28,6 +28,7 @@
  * {path, prefix} that the edge records in its own purge records (edge/src/management.ts).
  */
 import type { Context, Hono } from 'hono';
+import type { HomeVars } from '../home-region.js';
 import type { Account } from '../../../shared/accounts.js';
 import { badRequest, conflict, notFound } from '../../../shared/errors.js';
 import { log } from '../log.js';
@@ -99,7 +100,7 @@ const edgePurge = (items: { path: string; prefix: boolean }[]) => encodeURICompo
 const fileMissing = (what: string) => notFound(`No file found with filePath ${what}`);
 const folderMissing = (what: string) => notFound(`No folder found with folderPath ${what}`);
 
-export function libraryRoutes(app: Hono<{ Variables: { account: Account } }>, deps: LibraryDeps): { jobs: FolderJobs } {
+export function libraryRoutes(app: Hono<HomeVars>, deps: LibraryDeps): { jobs: FolderJobs } {
   const { store, purger, home } = deps;
   const backupOf = (a: Account) => (a.residency === 'flexible' ? a.backupRegion : undefined);
   // Every route is under mediaRoutes' home middleware (/internal/media/:account/*): c.var.account is
