@@ -41,6 +41,22 @@ export interface PurgeRecord extends PurgeTarget {
 /** Tells the edge of purged paths of one account; true when it confirmed. */
 export type TellEdge = (account: string, items: { path: string; prefix: boolean }[]) => Promise<boolean>;
 
+/**
+ * What the edge must record for purges made here: the purged paths and, for each purge that found
+ * layer dependents (files whose variants use the purged file as a layer image or font), those
+ * files too — the edge-purge list for EDGE_PURGE_HEADER (media/library.ts). Pure.
+ */
+export function edgePurgeItems(items: readonly { path: string; prefix: boolean }[], purges: readonly { dependents?: readonly string[] }[] = []): { path: string; prefix: boolean }[] {
+  const out = [...items];
+  const seen = new Set(items.filter((i) => !i.prefix).map((i) => i.path));
+  for (const path of purges.flatMap((p) => p.dependents ?? []))
+    if (!seen.has(path)) {
+      seen.add(path);
+      out.push({ path, prefix: false });
+    }
+  return out;
+}
+
 /** Per-region outcome of one fan-out: true = purged there. */
 export type Fanout = (target: PurgeTarget) => Promise<Record<string, boolean>>;
 
@@ -114,7 +130,7 @@ export class Purger {
     }
     // The edge after the regions: an edge miss in between would fetch the old variant again.
     if (this.deps.tellEdge && record.edge === false) {
-      const items = [{ path: record.path, prefix: record.prefix }, ...(record.dependents ?? []).map((path) => ({ path, prefix: false }))];
+      const items = edgePurgeItems([{ path: record.path, prefix: record.prefix }], [record]);
       record.edge = await this.deps.tellEdge(record.account, items).catch((e: unknown) => {
         log.warn('purge: the edge could not be told', { requestId: record.requestId, attempt, err: String(e) });
         return false;
