@@ -17,7 +17,7 @@ import { Hono } from 'hono';
 import { edgeAccountFile } from '../../shared/accounts.js';
 import { busy, notFound, PixmeshError } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
-import { arrivals } from './server-timing.js';
+import { arrivals, renderOutcomes } from './server-timing.js';
 import { errorResponse } from './errors.js';
 import { requireInternalAuth } from './internal-auth.js';
 import { NONCE_CLAIM_PATH, RegionNonces } from './region/nonces.js';
@@ -85,6 +85,16 @@ function readiness(services: RegionServices) {
   };
 }
 
+/** How a render response without a recorded outcome (an error, a peer's answer passed on) was served, from its headers. */
+function renderCacheOf(res: Response, status: number, region: string): string {
+  if (status === 304) return 'not-modified';
+  if (res.headers.get(H.failover)) return 'failover';
+  const regionCache = res.headers.get(H.regionCache);
+  if (regionCache === 'HIT') return 'hit';
+  if (regionCache === 'MISS') return res.headers.get(H.processedBy) !== region ? 'forward' : 'miss';
+  return 'error';
+}
+
 export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { services: RegionServices } {
   const services = 'metrics' in deps ? deps : buildServices(deps);
   const { config, metrics } = services;
@@ -101,31 +111,22 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
     await next();
     const route = c.req.path.startsWith('/internal/render/') ? 'render' : c.req.path.startsWith('/internal/purge') ? 'purge' : c.req.path.startsWith('/internal/') ? 'internal' : 'ops';
     const status = c.res.status;
-    const regionCache = c.res.headers.get(H.regionCache);
-    const cache =
-      route !== 'render'
-        ? 'none'
-        : status === 304
-          ? 'not-modified'
-          : c.res.headers.get(H.failover)
-            ? 'failover'
-            : regionCache === 'HIT'
-              ? 'hit'
-              : regionCache === 'MISS'
-                ? c.res.headers.get(H.processedBy) !== config.region
-                  ? 'forward'
-                  : 'miss'
-                : 'error';
+    // A render answer says how it was served (render.ts) and carries its replica and hit-ratio
+    // headers already: its response headers are neither parsed back nor rebuilt here.
+    const outcome = route === 'render' ? renderOutcomes.get(c.req.raw) : undefined;
+    const cache = outcome?.cache ?? (route !== 'render' ? 'none' : renderCacheOf(c.res, status, config.region));
     metrics.requests.inc({ route, status: String(status), cache });
     metrics.requestDuration.observe({ route }, (performance.now() - t0) / 1000);
-    // A response passed on from another process (a peer replica's answer) may have immutable headers.
-    try {
-      c.res.headers.set(H.replica, replicaId);
-    } catch {
-      c.res = new Response(c.res.body, c.res);
-      c.res.headers.set(H.replica, replicaId);
+    if (!outcome) {
+      // A response passed on from another process (a peer replica's answer) may have immutable headers.
+      try {
+        c.res.headers.set(H.replica, replicaId);
+      } catch {
+        c.res = new Response(c.res.body, c.res);
+        c.res.headers.set(H.replica, replicaId);
+      }
+      if (route === 'render') c.res.headers.set(H.regionHitRatio, services.region.hitRatio().toFixed(3));
     }
-    if (route === 'render') c.res.headers.set(H.regionHitRatio, services.region.hitRatio().toFixed(3));
     if (route !== 'ops' || status >= 500) {
       log.info('request', {
         requestId: c.req.header(H.requestId),
@@ -135,7 +136,7 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
         cache,
         ms: Math.round((performance.now() - t0) * 10) / 10,
         hop: c.req.header(H.hop),
-        error: c.res.headers.get(H.ikError) ?? undefined,
+        error: outcome ? undefined : (c.res.headers.get(H.ikError) ?? undefined),
       });
     }
   });

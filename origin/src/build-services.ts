@@ -16,8 +16,10 @@ export function buildServices(deps: OriginDeps): RegionServices {
     resultCache: () => deps.cache.stats(),
     originals: () => services.originals.cache.stats(),
   });
+  let lastBusy = 0;
   const queue = new TransformQueue(deps.config.transformConcurrency, deps.config.transformQueue, {
     onChange: (active, queued) => {
+      lastBusy = performance.now();
       metrics.transformsActive.set(active);
       metrics.queueDepth.set(queued);
     },
@@ -41,6 +43,9 @@ export function buildServices(deps: OriginDeps): RegionServices {
     purgeVariants: (account, pathOrPrefix, isPrefix) => fanout(account, pathOrPrefix, isPrefix),
   };
   services.region = new RegionState(deps.config, deps.cache, metrics.hitRatio, (e) => dropLocalCopies(services, e.account, e.path, e.prefix));
+  // Shared-tier copies of a replica alone in its region wait for a pause: no render running or
+  // waiting for 100 ms (a PUT is S3-client CPU and a socket write beside the next render otherwise).
+  services.region.idle = () => queue.running === 0 && queue.depth === 0 && performance.now() - lastBusy > 100;
   const fanout = createPurgeFanout(services);
   return services;
 }

@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     // Stop accepting; idle keep-alive sockets are closed now, busy ones after their response.
     server.close(() => {
       // Result-cache writes made behind their responses land before the process goes.
-      void Promise.all([app.services.writes.flush(), cache.flush()]).finally(() => {
+      void Promise.all([app.services.region.flushDeferred(), app.services.writes.flush(), cache.flush()]).finally(() => {
         log.info('stopped');
         process.exit(0);
       });
