@@ -11,6 +11,7 @@
  *     GET  /internal/origin-probe/<acct>  RTT/throughput to the account's origins (origin-probe.ts)
  */
 import fsp from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { Hono } from 'hono';
@@ -34,6 +35,7 @@ import { InternalUnreachable } from '../../shared/internal-fetch.js';
 import { PEER_PURGE_PATH } from './region/index.js';
 import { dropLocalCopies } from './purge.js';
 import { buildServices } from './build-services.js';
+import { hitListener } from './hit-path.js';
 import type { OriginDeps, RegionServices } from './services.js';
 import { s3Client } from './sources/s3.js';
 
@@ -95,7 +97,13 @@ function renderCacheOf(res: Response, status: number, region: string): string {
   return 'error';
 }
 
-export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { services: RegionServices } {
+export interface OriginApp extends Hono {
+  services: RegionServices;
+  /** The Node listener to serve with: prepared region-cache hits first (hit-path.ts), everything else through `app`. */
+  listener(next: (req: IncomingMessage, res: ServerResponse) => unknown): (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+export function createOriginApp(deps: OriginDeps | RegionServices): OriginApp {
   const services = 'metrics' in deps ? deps : buildServices(deps);
   const { config, metrics } = services;
   const replicaId = replicaIdOf(config.shared.replicaUrl);
@@ -240,5 +248,5 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
   // This region's distance to an account's origins, for the home-region advice (origin/src/origin-probe.ts).
   internal.route('/', originProbeRoutes(services));
   app.route('/', internal);
-  return Object.assign(app, { services });
+  return Object.assign(app, { services, listener: (next: (req: IncomingMessage, res: ServerResponse) => unknown) => hitListener(services, { nonces, usage, replica: replicaId }, next) });
 }

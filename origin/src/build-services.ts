@@ -1,6 +1,7 @@
 /** Builds a region's services (./services.ts declares them) from the boot-time dependencies. */
 import { SingleFlight } from './coalesce.js';
 import { WriteBehind } from './cache/write-behind.js';
+import { HitAnswers } from './hit-path.js';
 import { homeBreakers } from './forward.js';
 import { NonceMemory } from './internal-auth.js';
 import { AccountBudgets } from './budget.js';
@@ -35,6 +36,7 @@ export function buildServices(deps: OriginDeps): RegionServices {
     variantFlights: new SingleFlight<Produced>(() => metrics.coalesced.inc({ kind: 'variant' })),
     inflight: { count: 0 },
     writes: new WriteBehind(),
+    hitAnswers: new HitAnswers(),
     purgeEpoch: { value: 0 },
     homeBreaker: homeBreakers(deps.config.forwardTimeoutMs, Date.now, deps.config.homeBreakerCoolDownMs),
     lifecycle: { draining: false },

@@ -15,7 +15,8 @@ import { H } from '../../shared/headers.js';
 import { contentDisposition, isActiveDocument, isCompressible, isEncoding, refuseTransformation, SVG_TYPE, transformsContent, wantsRaster, type Encoding } from '../../shared/delivery.js';
 import { decodeAccountSegment, parseImagePath, type ImageRequest } from '../../shared/request.js';
 import { allOps, parseTransformation, planLayers, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
-import type { CacheEntry, CachedMeta } from './cache/result-cache.js';
+import { ResultCache, type CacheEntry, type CachedMeta } from './cache/result-cache.js';
+import { hitIdentity } from './hit-path.js';
 import { compress, resolveDelivery, sanitiseSvg } from './delivery/index.js';
 import { callRender, forwardToHome, HomeUnreachable } from './forward.js';
 import { replicaIdOf } from './region/members.js';
@@ -148,6 +149,8 @@ interface Answer {
   /** This replica's id and the region's hit ratio, set here so the access-log middleware sets no header. */
   replica: string;
   extra?: Record<string, string>;
+  /** A hit from the memory tier under this cache key: remembered for the hit path (hit-path.ts) under the raw call's identity. */
+  prepare?: { key: string; identity: string; account: Account };
 }
 
 /**
@@ -175,6 +178,10 @@ function imageResponse(entry: CacheEntry, deps: RegionServices, a: Answer): Resp
     return new Response(null, { status: 304, headers });
   }
   renderOutcomes.set(a.req, { cache, bytes: entry.body.length });
+  if (a.prepare && a.state === 'HIT' && !a.extra) {
+    const hash = ResultCache.hashKey(a.prepare.key);
+    if (deps.cache.holds(hash, entry)) deps.hitAnswers.remember(a.prepare.identity, { account: a.prepare.account, entry, hash, headers: fixed });
+  }
   deps.metrics.bytesOut.inc({ route: 'render' }, entry.body.length);
   headers['server-timing'] = a.timing.header();
   // A view of the cached bytes, not a copy (@hono/node-server writes a Uint8Array body in one call).
@@ -457,6 +464,9 @@ export function renderRoutes(deps: RegionServices): Hono {
     const isHome = v.account.homeRegion === config.region;
     const mayStoreHere = isHome || v.account.residency === 'flexible';
     const ifNoneMatch = c.req.header('if-none-match');
+    // The raw call as the hit path (hit-path.ts) sees it: a memory-tier hit answered here is answered there next time.
+    const rawUrl = (c.env as { incoming?: { url?: string } } | undefined)?.incoming?.url;
+    const identity = rawUrl ? hitIdentity(rawUrl, (n) => headers.get(n)) : undefined;
 
     // A peer's call is counted by the replica that took the request (once per request, region-wide).
     const count = headers.get(PEER_HEADER) === null;
@@ -468,12 +478,13 @@ export function renderRoutes(deps: RegionServices): Hono {
         if (count) deps.metrics.hitRatio.record(true);
         if (hit.entry.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
         timing.add('tier', undefined, hit.tier);
-        return imageResponse(hit.entry, deps, { req: c.req.raw, state: 'HIT', timing, ifNoneMatch, replica });
+        return imageResponse(hit.entry, deps, { req: c.req.raw, state: 'HIT', timing, ifNoneMatch, replica, prepare: identity && hit.tier === 'L1' ? { key: v.encodedKey(encoding), identity, account: v.account } : undefined });
       }
     }
 
     let entry: CacheEntry | undefined;
     let state: 'HIT' | 'MISS' = 'MISS';
+    let fromL1 = false;
     const extra: Record<string, string> = {};
     let storable = mayStoreHere;
     const takeHit = (hit: { entry: CacheEntry; tier: string }) => {
@@ -487,7 +498,10 @@ export function renderRoutes(deps: RegionServices): Hono {
     let rendersHere = false;
     if (mayStoreHere) {
       const hit = await stage(deps, timing, 'cache', () => deps.region.lookupLocal(v.key), 'lookup');
-      if (hit) takeHit(hit);
+      if (hit) {
+        takeHit(hit);
+        fromL1 = true;
+      }
       else if (deps.region.sharedReadable) {
         // Where the render would happen here (home, and this replica owns the variant), it does not
         // wait for the shared tier's answer (one S3 round trip): both start at once, a shared hit wins
@@ -526,9 +540,10 @@ export function renderRoutes(deps: RegionServices): Hono {
     if (!entry) throw new Error('unreachable: no entry after the flight');
     if (encoding !== 'identity' && isCompressible(entry.meta.contentType)) {
       const encoded = await encodeOnce(deps, v, entry, encoding, timing, storable);
-      if (encoded) return imageResponse(encoded, deps, { req: c.req.raw, state, timing, ifNoneMatch, replica, extra });
+      if (encoded) return imageResponse(encoded, deps, { req: c.req.raw, state, timing, ifNoneMatch, replica, extra: Object.keys(extra).length ? extra : undefined });
     }
-    return imageResponse(entry, deps, { req: c.req.raw, state, timing, ifNoneMatch, replica, extra });
+    const prepare = identity && fromL1 && (encoding === 'identity' || !isCompressible(entry.meta.contentType)) ? { key: v.key, identity, account: v.account } : undefined;
+    return imageResponse(entry, deps, { req: c.req.raw, state, timing, ifNoneMatch, replica, extra: Object.keys(extra).length ? extra : undefined, prepare });
   });
   return app;
 }

@@ -123,6 +123,11 @@ export class RegionState {
     return this.active ? this.members.regionHitRatio() : this.ratio.value;
   }
 
+  /** Whether no purge record taken since its creation covers an entry. */
+  isValid(meta: CachedMeta): boolean {
+    return this.valid(meta);
+  }
+
   private valid(meta: CachedMeta): boolean {
     return !this.purges || meta.createdAt > this.purges.index.purgedAt(meta.account, meta.path);
   }
