@@ -97,7 +97,7 @@ const portFree = (port: number) =>
   });
 async function freeBase(span: number): Promise<number> {
   for (let i = 0; i < 50; i++) {
-    const base = 24_000 + Math.floor(Math.random() * 1_500) * 16;
+    const base = 24_000 + Math.floor(Math.random() * 500) * 16; // below the ephemeral range (32768+)
     let ok = true;
     for (let p = base; p < base + span && ok; p++) ok = await portFree(p);
     if (ok) return base;

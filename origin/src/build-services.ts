@@ -25,7 +25,7 @@ export function buildServices(deps: OriginDeps): RegionServices {
       metrics.queueDepth.set(queued);
     },
     onRejected: () => metrics.queueRejected.inc(),
-  });
+  }, 1, 1); // one reserve slot: an account with nothing running never waits behind others' cheap renders
   const services: RegionServices = {
     ...deps,
     nonces: deps.nonces ?? new NonceMemory(),

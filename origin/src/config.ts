@@ -45,6 +45,8 @@ export interface ServerConfig {
   maxInflight: number;
   /** Ceiling on one render's estimated cost, pixel-operations (origin/src/budget.ts); beyond it 400 ELIMIT. */
   maxRenderCost: number;
+  /** Renders estimated at this cost or more are heavy: their own queue lane, a low-priority child (origin/src/queue.ts). */
+  heavyRenderCost: number;
   /** Per-account budget of pixel-operations per minute in this region; beyond it 429 EBUSY. */
   accountRenderBudget: number;
   /** Originals kept in memory so several variants of one original fetch it once (bytes). */
@@ -113,6 +115,7 @@ const SERVER_SPEC = {
   transformQueueTimeoutMs: int('PIXMESH_TRANSFORM_QUEUE_TIMEOUT_MS', 10_000, 'longest wait for a transform slot', 1),
   maxInflight: int('PIXMESH_MAX_INFLIGHT', 512, 'render requests handled at once; beyond it 503 EBUSY', 1),
   maxRenderCost: int('PIXMESH_MAX_RENDER_COST', 200_000_000, "ceiling on one render's estimated cost, pixel-operations", 1),
+  heavyRenderCost: int('PIXMESH_HEAVY_RENDER_COST', 20_000_000, 'renders estimated at this many pixel-operations or more run in the heavy lane, in a low-priority child', 1),
   accountRenderBudget: int('PIXMESH_ACCOUNT_RENDER_BUDGET', 3_000_000_000, 'per-account pixel-operations per minute in this region', 1),
   originalsCacheBytes: int('PIXMESH_ORIGINALS_CACHE_BYTES', 128 * 1024 * 1024, 'originals kept in memory, bytes', 0),
   originalsCacheTtlMs: int('PIXMESH_ORIGINALS_CACHE_TTL_MS', 5 * 60_000, 'how long an original stays in memory', 0),

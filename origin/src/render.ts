@@ -324,6 +324,8 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
     const cost = estimateRenderCost(v.plan, header?.width ?? 1, header?.height ?? 1, v.format);
     checkRenderCost(cost, config.maxRenderCost);
     deps.budgets.take(v.account.id, cost);
+    // A heavy render waits and runs apart from cheap ones, at a lower OS priority (origin/src/queue.ts).
+    const heavy = cost >= config.heavyRenderCost;
     const fetchLayer = prefetchLayers(deps, v, timing);
     const focusArea = await customFocusArea(deps, v, original);
     const opts = { format: v.format, dpr: v.dpr, widthHint: v.widthHint, defaults: v.account.defaults, fetchLayer, focusArea, config: config.pipeline };
@@ -332,7 +334,7 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
       timing.add('queue', performance.now() - queuedAt);
       deps.metrics.stage.observe({ stage: 'queue' }, (performance.now() - queuedAt) / 1000);
       // A 5xx from the pipeline (its render deadline) would recur in any region.
-      return stage(deps, timing, 'transform', () => renderBounded(original.body, v.plan, opts))
+      return stage(deps, timing, 'transform', () => renderBounded(original.body, v.plan, opts, config.pipeline.renderIsolation, heavy), heavy ? 'heavy' : undefined)
         .then((r) => {
           if (r.layers?.count) {
             timing.add('layers', r.layers.ms, String(r.layers.count));
@@ -347,7 +349,7 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
         .catch((e: unknown) => {
           throw isPixmeshError(e) && e.status >= 500 ? e.requestScoped() : e;
         });
-    }, AbortSignal.timeout(config.transformQueueTimeoutMs), v.account.id);
+    }, AbortSignal.timeout(config.transformQueueTimeoutMs), v.account.id, heavy ? 'heavy' : 'cheap');
   }
   const meta: Omit<CachedMeta, 'bodyLength'> = {
     contentType: out.contentType,

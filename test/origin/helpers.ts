@@ -137,10 +137,12 @@ function portFree(port: number): Promise<boolean> {
 /**
  * A base port with `span` free ports after it. Other suites and benchmarks run on this machine at
  * the same time, so fixed ports collide (and a health check could then reach someone else's server).
+ * Bases stay below the kernel's ephemeral range (32768+ on Linux): a port there can be taken at any
+ * moment as the local port of an outgoing connection, which made a later listen fail EADDRINUSE.
  */
 export async function freePortBase(span = 32): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 2_000) * 16;
+    const base = 10_000 + Math.floor(Math.random() * 1_400) * 16;
     let ok = true;
     for (let p = base; p < base + span && ok; p++) ok = await portFree(p);
     if (ok) return base;

@@ -89,6 +89,9 @@ describe('a region of two replicas sharing one bucket', () => {
     const a = await imageFacts(first);
     // A writes the shared tier behind its response: once that landed, B reads it there.
     await writesSettled(A);
+    // B must see A live right now: a B that suspects A (a missed heartbeat on a loaded machine)
+    // owns the variant itself and renders alongside its shared-tier read, fetching the original.
+    await seeEachOther();
     const onB = await render(B, `tr:w-${w}/shared.jpg`);
     expect(onB.status).toBe(200);
     expect(onB.headers.get('x-pixmesh-region-cache')).toBe('HIT');

@@ -3,6 +3,8 @@
  * whole render, not each libvips materialisation. A tiny original with a long chain of steps is
  * the cheapest way to ask for a lot of work (MAX_STEPS = 20, each step up to the output limit).
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ACCOUNT_DEFAULTS } from '../../shared/accounts.js';
@@ -63,6 +65,37 @@ describe('render deadline for SVG (killable render process)', () => {
     // a fresh process takes the next job
     const after = await renderBounded(small, parseTransformation('w-10', {}), opts, 'svg');
     expect(after.width).toBe(10);
+    isolates.close();
+  }, 60_000);
+});
+
+/** The niceness of every thread of a process (Linux /proc; field 19 of a task's stat). */
+function threadNiceness(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
+describe('heavy renders at a lower OS priority (#12 point 7)', () => {
+  it.runIf(process.platform === 'linux')('a heavy render runs in a child whose every thread (libvips\' included) has the configured niceness; a normal child keeps the parent\'s', async () => {
+    const { heavyIsolates, isolates, renderBounded } = await import('../../origin/src/pipeline/isolate.js');
+    const config = { ...newDefaultConfig(), heavyRenderNice: 7, vipsConcurrency: 2 };
+    const opts = { format: 'jpeg' as const, defaults: DEFAULT_ACCOUNT_DEFAULTS, config };
+    const photo = await sharp({ create: { width: 800, height: 600, channels: 3, background: '#446688', noise: { type: 'gaussian', mean: 128, sigma: 30 } } }).jpeg().toBuffer();
+    const heavy = await renderBounded(photo, parseTransformation('w-1200,h-1200,cm-pad_resize,bg-blurred_20', {}), opts, 'svg', true);
+    expect([heavy.width, heavy.height]).toEqual([1200, 1200]);
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="30"><rect width="40" height="30" fill="blue"/></svg>');
+    expect((await renderBounded(svg, parseTransformation('w-20', {}), opts, 'svg')).width).toBe(20);
+    const [low] = heavyIsolates.childPids();
+    const [normal] = isolates.childPids();
+    const parent = os.getPriority();
+    const lowNice = threadNiceness(low!);
+    // node's threads plus the libuv pool and libvips' workers started by the render
+    expect(lowNice.length).toBeGreaterThan(4);
+    expect(new Set(lowNice)).toEqual(new Set([Math.max(parent, 7)]));
+    expect(new Set(threadNiceness(normal!))).toEqual(new Set([parent]));
+    heavyIsolates.close();
     isolates.close();
   }, 60_000);
 });

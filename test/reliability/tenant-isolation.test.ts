@@ -1,12 +1,14 @@
 /**
  * Tenant isolation under a flood of heavy renders (#12 point 7), through the real cluster (edge
- * in workerd, one region process with two transform slots). A hostile account floods
- * `cm-pad_resize,bg-blurred_<n>` renders of a large original from one client, varying n so no
- * cache helps; meanwhile a quiet account's cheap misses are timed. Measured: the quiet tenant's
- * p99 during the flood over its p99 when idle (reported in the figures file; docs/security.md).
- * Asserted only what catches starvation: every quiet request answered 200, the quiet p99 during
- * the flood under idle p99 + 3 heavy renders (one measured alone in the same run), the flooding client cut off at the edge by its per-client budget (429) while
- * another client of the same account is still served.
+ * in workerd, one region process with two transform slots per lane). A hostile account floods
+ * `cm-pad_resize,bg-blurred_<n>` renders of a large original, varying n so no cache helps, from
+ * many clients (a botnet: the edge's per-client budget alone cannot stop it, the region's
+ * scheduler must); meanwhile a quiet account's cheap misses are timed. Idle and flood phases are
+ * interleaved in rounds, so both see the same machine load. Asserted: the issue's promise — the
+ * quiet tenant's p99 during the flood within 2× of its idle p99 (with a 50 ms floor, below) —,
+ * every quiet request answered 200, and the one client that floods all along cut off at the edge
+ * by its per-client budget (429) while another client of the same account is still served.
+ * Figures go to the figures file (docs/security.md).
  *
  * The same cluster carries the issue's other tenant-facing classes end to end: uploads over an
  * account's share answered 429 + Retry-After through the edge (class 6, was a 502), cache keys
@@ -29,7 +31,7 @@ const web = (id: string) => ({
 });
 const GEO = { 'x-pixmesh-colo': 'FRA', 'x-pixmesh-lat': '50.1', 'x-pixmesh-lon': '8.7', 'x-pixmesh-country': 'DE' };
 /** Region time one client may spend per minute on one account's misses (edge/src/client-budget.ts). */
-const CLIENT_BUDGET_MS = 15_000;
+const CLIENT_BUDGET_MS = 5_000;
 
 let cluster: TestCluster;
 let origin: LocalServer;
@@ -53,88 +55,111 @@ afterAll(async () => {
   await origin?.close();
 });
 
+/** The nearest-rank p99: of 102 samples, the second largest (one outlier is forgiven). */
 const p99 = (ms: number[]) => {
   const s = [...ms].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil(s.length * 0.99) - 1)]!;
 };
 
-/** `n` cheap misses of the quiet account (two at a time), each a size never asked before. */
-async function quietRun(from: number, n: number): Promise<Answer[]> {
+let quietSize = 0;
+/**
+ * `n` cheap misses of the quiet account (two at a time), each a size never asked before, each from
+ * a client of its own (the account's visitors: no edge budget of one client is in play).
+ */
+async function quietRun(n: number, phase: string): Promise<Answer[]> {
   const out: Answer[] = [];
-  let next = from;
+  let left = n;
   await Promise.all(
     [0, 1].map(async () => {
-      while (next < from + n) {
-        const w = 100 + next++;
-        out.push(await get(`${cluster.edgeUrl}/quiet/tr:w-${w}/small.jpg`, { ...GEO, 'x-pixmesh-client': 'quiet-client', accept: 'image/jpeg' }, 30_000));
+      while (left-- > 0) {
+        const w = 100 + quietSize++;
+        out.push(await get(`${cluster.edgeUrl}/quiet/tr:w-${w}/small.jpg`, { ...GEO, 'x-pixmesh-client': `quiet-${phase}-${w}`, accept: 'image/jpeg' }, 30_000));
       }
     }),
   );
   return out;
 }
 
+const HEAVY = (n: number) => `${cluster.edgeUrl}/hostile/tr:w-2400,h-2400,cm-pad_resize,bg-blurred_${n}/big.jpg`;
+/** Rounds of (idle phase, flood phase); samples per phase and round. */
+const ROUNDS = 3;
+const PER_PHASE = 34;
+/** Concurrent flood loops: with two heavy slots, two renders run and two wait at all times. */
+const FLOODERS = 4;
+
 describe('a hostile tenant flooding heavy renders', () => {
-  it("leaves the quiet tenant's p99 bounded (no starvation) and is cut off per client at the edge", async () => {
-    // warm-up: both originals fetched once, the region's first renders done
+  it("leaves the quiet tenant's p99 within 2× of idle (the issue's bound) and is cut off per client at the edge", async () => {
+    // warm-up: both originals fetched once, the region's first renders done, both heavy children started
     expect((await get(`${cluster.edgeUrl}/quiet/tr:w-99/small.jpg`, GEO, 60_000)).status).toBe(200);
-    expect((await get(`${cluster.edgeUrl}/hostile/tr:w-98/big.jpg`, { ...GEO, 'x-pixmesh-client': 'warm' }, 60_000)).status).toBe(200);
-
-    const idle = await quietRun(0, 30);
-    expect(idle.map((a) => a.status)).toEqual(Array(30).fill(200));
-    // One heavy render alone (a client of its own, a variant the flood never asks): the unit the
-    // starvation bound below is counted in, measured on this machine in this run.
-    const alone = await get(`${cluster.edgeUrl}/hostile/tr:w-2400,h-2400,cm-pad_resize,bg-blurred_9/big.jpg`, { ...GEO, 'x-pixmesh-client': 'probe' }, 60_000);
+    const warm = await Promise.all([1, 2].map((i) => get(HEAVY(i), { ...GEO, 'x-pixmesh-client': `warm-${i}` }, 60_000)));
+    expect(warm.map((a) => a.status)).toEqual([200, 200]);
+    // one heavy render alone (a variant the flood never asks), for scale
+    const alone = await get(HEAVY(9), { ...GEO, 'x-pixmesh-client': 'probe' }, 60_000);
     expect(alone.status).toBe(200);
-    const heavyMs = alone.ms;
 
-    let flooding = true;
-    let n = 0;
+    const idle: Answer[] = [];
+    const during: Answer[] = [];
     const hostile: Answer[] = [];
-    const floods = Array.from({ length: 6 }, async () => {
-      while (flooding) {
-        const a = await get(`${cluster.edgeUrl}/hostile/tr:w-2400,h-2400,cm-pad_resize,bg-blurred_${(n++ % 90) + 10}/big.jpg`, { ...GEO, 'x-pixmesh-client': 'attacker' }, 30_000);
-        hostile.push(a);
-        if (a.status !== 200) await sleep(20);
-      }
-    });
-    await sleep(1500); // the flood holds the region's slots now
-    const during = await quietRun(30, 30);
-    flooding = false;
-    await Promise.all(floods);
+    let n = 0;
+    let bot = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      idle.push(...(await quietRun(PER_PHASE, 'idle')));
+      let flooding = true;
+      const floods = Array.from({ length: FLOODERS }, async (_, loop) => {
+        while (flooding) {
+          // loop 0 is one client flooding all along (the edge cuts it off); the others a new client per request
+          const client = loop === 0 ? 'attacker' : `bot-${bot++}`;
+          const a = await get(HEAVY((n++ % 90) + 10), { ...GEO, 'x-pixmesh-client': client }, 30_000);
+          hostile.push(a);
+          if (a.status !== 200) await sleep(200);
+        }
+      });
+      await sleep(1000); // the flood holds both heavy slots now, two more wait
+      during.push(...(await quietRun(PER_PHASE, 'flood')));
+      flooding = false;
+      await Promise.all(floods); // drained: the next idle phase is idle
+    }
 
-    const counts: Record<string, number> = {};
-    for (const a of hostile) counts[`${a.status}${a.code ? ` ${a.code}` : ''}`] = (counts[`${a.status}${a.code ? ` ${a.code}` : ''}`] ?? 0) + 1;
+    const tally = (answers: Answer[]) => {
+      const counts: Record<string, number> = {};
+      for (const a of answers) counts[`${a.status}${a.code ? ` ${a.code}` : ''}`] = (counts[`${a.status}${a.code ? ` ${a.code}` : ''}`] ?? 0) + 1;
+      return counts;
+    };
     const edgeCutOff = hostile.filter((a) => a.status === 429 && a.body.toString().includes("this client's share")).length;
     // another client of the hostile account is not in the attacker's debt
     const other = await get(`${cluster.edgeUrl}/hostile/tr:w-97/big.jpg`, { ...GEO, 'x-pixmesh-client': 'someone-else' }, 60_000);
 
     const idleP99 = p99(idle.map((a) => a.ms));
     const floodP99 = p99(during.map((a) => a.ms));
-    const ratio = floodP99 / idleP99;
+    // The issue's promise is 2× idle. The floor: idle p99 is a cheap render (≈ 30–100 ms here), and
+    // one scheduler time slice of another process on a shared 2-core machine, or one GC pause of
+    // the test process, is tens of ms whatever the scheduler does; 50 ms is far below what
+    // starvation costs (one heavy render, ≈ 1 s or more, is what a queued quiet render waits).
+    const bound = Math.max(2 * idleP99, idleP99 + 50);
     recordFigures('tenantIsolation', {
       idleP99Ms: Math.round(idleP99),
       floodP99Ms: Math.round(floodP99),
-      p99Ratio: Number(ratio.toFixed(2)),
-      heavyRenderAloneMs: Math.round(heavyMs),
+      p99Ratio: Number((floodP99 / idleP99).toFixed(2)),
+      boundMs: Math.round(bound),
+      samplesPerPhase: idle.length,
+      heavyRenderAloneMs: Math.round(alone.ms),
       hostileRequests: hostile.length,
-      hostileAnswers: counts,
+      hostileAnswers: tally(hostile),
+      quietAnswers: { idle: tally(idle), flood: tally(during) },
       edgeClientCutOffs: edgeCutOff,
       transformSlots: 2,
       clientBudgetMs: CLIENT_BUDGET_MS,
       load1: Number(os.loadavg()[0]!.toFixed(1)),
     });
 
-    expect(during.map((a) => a.status)).toEqual(Array(30).fill(200));
-    // Starvation is the quiet tenant queued behind the flood's queue: six heavy requests in flight on
-    // two slots put a FIFO newcomer behind ≈ 3 heavy renders plus the ones running. Fair queuing lets
-    // it wait for one running heavy render at most. The bound sits between the two, in heavy renders
-    // measured alone in this run (so it holds on a quiet or a loaded machine alike); the p99 ratio over
-    // idle is reported, not asserted (idle p99 is a cheap render, so the ratio swings with machine speed).
-    expect(floodP99).toBeLessThan(idleP99 + 3 * heavyMs);
-    expect(floodP99).toBeLessThan(25_000); // a hang bound: past the edge's 20 s deadline the status check fails first
+    expect(floodP99).toBeLessThanOrEqual(bound);
+    expect(idle.map((a) => a.status)).toEqual(Array(ROUNDS * PER_PHASE).fill(200));
+    expect(during.map((a) => a.status)).toEqual(Array(ROUNDS * PER_PHASE).fill(200));
+    // the flood was real: heavy renders were served during it (fewer on a loaded machine: they run niced)
+    expect(hostile.filter((a) => a.status === 200).length).toBeGreaterThanOrEqual(ROUNDS);
     expect(edgeCutOff).toBeGreaterThan(0);
     expect(other.status).toBe(200);
-  }, 300_000);
+  }, 180_000);
 });
 
 const auth = (id: string) => ({ authorization: `Basic ${Buffer.from(`private_${id}:`).toString('base64')}` });

@@ -90,6 +90,97 @@ describe('fair queuing across accounts', () => {
   });
 });
 
+describe('cost lanes and the reserve slot (the quiet tenant never waits behind a flood)', () => {
+  /** A job that runs until released; `order` records starts. */
+  const gated = (order: string[], gates: Map<string, () => void>) => (name: string) => () =>
+    new Promise<string>((resolve) => {
+      order.push(name);
+      gates.set(name, () => resolve(name));
+    });
+  const tick = () => new Promise((r) => setTimeout(r, 2));
+
+  it('heavy renders of one account holding both heavy slots (two more waiting): another account\'s cheap render starts at once', async () => {
+    const q = new TransformQueue(2, 16, {}, 1, 1);
+    const order: string[] = [];
+    const gates = new Map<string, () => void>();
+    const job = gated(order, gates);
+    const flood = ['h0', 'h1', 'h2', 'h3'].map((n) => q.run(job(n), undefined, 'flooder', 'heavy'));
+    await tick();
+    const victim = q.run(job('quiet'), undefined, 'victim', 'cheap');
+    await tick();
+    expect(order).toEqual(['h0', 'h1', 'quiet']);
+    gates.get('quiet')!();
+    expect(await victim).toBe('quiet');
+    for (const n of ['h0', 'h1', 'h2', 'h3']) {
+      await tick();
+      gates.get(n)!();
+    }
+    await Promise.all(flood);
+    expect(order).toEqual(['h0', 'h1', 'quiet', 'h2', 'h3']);
+  });
+
+  it('one account holding both cheap slots: another account\'s first job takes the reserve slot at once, its second waits and runs next', async () => {
+    const q = new TransformQueue(2, 16, {}, 1, 1);
+    const order: string[] = [];
+    const gates = new Map<string, () => void>();
+    const job = gated(order, gates);
+    const flood = ['a0', 'a1', 'a2'].map((n) => q.run(job(n), undefined, 'flooder'));
+    await tick();
+    const b = ['b0', 'b1'].map((n) => q.run(job(n), undefined, 'victim'));
+    await tick();
+    expect(order).toEqual(['a0', 'a1', 'b0']);
+    expect(q.running).toBe(3);
+    gates.get('a0')!(); // back to two running (a1, b0): both cheap slots are taken and both waiting tenants run one
+    await tick();
+    expect(order).toEqual(['a0', 'a1', 'b0']);
+    expect(q.running).toBe(2); // the reserve is for a tenant with nothing running
+    gates.get('b0')!(); // a free slot: the victim (none running now) goes before the flooder (one running)
+    await tick();
+    expect(order).toEqual(['a0', 'a1', 'b0', 'b1']);
+    for (const n of ['a1', 'b1']) gates.get(n)!();
+    await tick();
+    gates.get('a2')!();
+    await Promise.all([...flood, ...b]);
+  });
+
+  it('without a reserve (the upload slots) the newcomer waits for a slot', async () => {
+    const q = new TransformQueue(2, 16);
+    const order: string[] = [];
+    const gates = new Map<string, () => void>();
+    const job = gated(order, gates);
+    const flood = ['a0', 'a1'].map((n) => q.run(job(n), undefined, 'flooder'));
+    await tick();
+    const b = q.run(job('b0'), undefined, 'victim');
+    await tick();
+    expect(order).toEqual(['a0', 'a1']);
+    gates.get('a0')!();
+    await tick();
+    expect(order).toEqual(['a0', 'a1', 'b0']);
+    gates.get('a1')!();
+    gates.get('b0')!();
+    await Promise.all([...flood, b]);
+  });
+
+  it('work-conserving: one account alone uses every slot of both lanes', async () => {
+    const q = new TransformQueue(2, 16, {}, 1, 1);
+    const order: string[] = [];
+    const gates = new Map<string, () => void>();
+    const job = gated(order, gates);
+    const all = [
+      ...['c0', 'c1', 'c2'].map((n) => q.run(job(n), undefined, 'solo', 'cheap')),
+      ...['h0', 'h1', 'h2'].map((n) => q.run(job(n), undefined, 'solo', 'heavy')),
+    ];
+    await tick();
+    expect(order).toEqual(['c0', 'c1', 'h0', 'h1']);
+    expect(q.depth).toBe(2);
+    for (const n of ['c0', 'h0']) gates.get(n)!();
+    await tick();
+    expect(order).toEqual(['c0', 'c1', 'h0', 'h1', 'c2', 'h2']);
+    for (const n of ['c1', 'h1', 'c2', 'h2']) gates.get(n)!();
+    await Promise.all(all);
+  });
+});
+
 describe('purge rate limit', () => {
   it('300 purges in 12 s from one account: the first 60 pass, the rest get 429 with Retry-After; another account is unaffected', async () => {
     const { purgeLimiter } = await import('../../origin/src/budget.js');

@@ -23,6 +23,8 @@ export interface PipelineConfig {
   avifTune: 'ssim' | 'iq' | 'psnr' | 'auto';
   /** Which renders run in a killable child process (./isolate.ts). */
   renderIsolation: IsolationMode;
+  /** OS niceness of the child processes heavy renders run in (./isolate.ts). */
+  heavyRenderNice: number;
 }
 
 const PIXELS_CEILING = MAX_DIMENSION * MAX_DIMENSION * 10;
@@ -46,6 +48,7 @@ export const PIPELINE_CONFIG_SPEC: ConfigSpec<PipelineConfig> = {
   avifEffort: int('PIXMESH_AVIF_EFFORT', 2, 'AVIF effort', 0, 9),
   avifTune: oneOf('PIXMESH_AVIF_TUNE', ['ssim', 'iq', 'psnr', 'auto'], 'ssim', 'AVIF tune'),
   renderIsolation: oneOf('PIXMESH_RENDER_ISOLATION', ['svg', 'all', 'off'], 'svg', 'renders run in a killable child process: SVG originals, all, or none'),
+  heavyRenderNice: int('PIXMESH_HEAVY_RENDER_NICE', 10, 'OS niceness of the child processes heavy renders run in (0 = same priority as cheap ones)', 0, 19),
 };
 
 export const newDefaultConfig = (): PipelineConfig => specDefaults(PIPELINE_CONFIG_SPEC);

@@ -1,8 +1,33 @@
 /** The render child of ./isolate.ts: one job at a time over IPC, errors as plain data. */
+import { readdirSync } from 'node:fs';
+import os from 'node:os';
 import { isPixmeshError, PixmeshError } from '../../../shared/errors.js';
-import type { ChildReply, LayerReply, LayerRequest } from './isolate.js';
+import { NICE_ENV, type ChildReply, type LayerReply, type LayerRequest } from './isolate.js';
 import { renderImage, type RenderOptions } from './index.js';
 import type { TransformPlan } from '../../../shared/transform/index.js';
+
+/**
+ * Lower this process's priority (the heavy-render pool). On Linux a niceness belongs to a thread:
+ * every thread there now is set (node's own, the libuv pool's if started); threads libvips starts
+ * later inherit it from the thread that creates them. Elsewhere the main thread's is set.
+ */
+function lowerPriority(nice: number): void {
+  if (!(nice > 0)) return;
+  let tids: number[] = [];
+  try {
+    tids = readdirSync('/proc/self/task').map(Number).filter((t) => t > 0);
+  } catch {
+    // not Linux: the main thread only
+  }
+  for (const tid of tids.length ? tids : [0]) {
+    try {
+      os.setPriority(tid, nice);
+    } catch {
+      // a thread that ended meanwhile
+    }
+  }
+}
+lowerPriority(Number(process.env[NICE_ENV] ?? 0));
 
 const pendingLayers = new Map<number, { resolve: (b: Buffer) => void; reject: (e: unknown) => void }>();
 let nextReq = 1;

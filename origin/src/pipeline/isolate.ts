@@ -7,8 +7,12 @@
  * render.ts marks request-scoped, so the edge does not fail over to burn another region).
  *
  * Which renders go here: the pipeline config's renderIsolation (PIXMESH_RENDER_ISOLATION = `svg`,
- * the default: SVG originals; `all`; or `off`). Children are started lazily and kept warm; a killed
- * child is replaced on next use. Importing this module starts nothing and reads no environment.
+ * the default: SVG originals; `all`; or `off`), and — unless it is `off` — every heavy render
+ * (its cost estimate says so: origin/src/queue.ts). Heavy renders have a pool of their own whose
+ * children run at a lower OS priority (PIXMESH_HEAVY_RENDER_NICE, default 10): a cheap render of
+ * another tenant, in the region process or a normal child, gets the CPU as soon as it is runnable
+ * (#12 point 7). Children are started lazily and kept warm; a killed child is replaced on next use.
+ * Importing this module starts nothing and reads no environment.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -54,17 +58,20 @@ export interface ChildReply {
   error?: { status: number; code: ErrorCode; message: string; retryAfter?: number };
 }
 
+/** The child reads its niceness from here and applies it to all its threads (./isolate-child.ts). */
+export const NICE_ENV = 'PIXMESH_RENDER_CHILD_NICE';
+
 class Child {
   readonly proc: ChildProcess;
   readonly ready: Promise<void>;
   busy = false;
   dead = false;
-  constructor() {
+  constructor(nice: number) {
     this.proc = fork(CHILD, [], {
       execArgv: ['--import', 'tsx'],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: process.env,
+      env: { ...process.env, [NICE_ENV]: String(nice) },
     });
     this.proc.once('exit', () => {
       this.dead = true;
@@ -95,6 +102,9 @@ export class RenderIsolates {
   killed = 0;
   private exitHook?: () => void;
 
+  /** `lowPriority`: children run at the config's heavyRenderNice (the heavy-render pool). */
+  constructor(readonly lowPriority = false) {}
+
   /** Run one render in a child; killed at the render deadline + grace. */
   async render(input: Buffer, plan: TransformPlan, opts: RenderOptions): Promise<RenderResult> {
     const config: PipelineConfig = opts.config ?? newDefaultConfig();
@@ -103,7 +113,7 @@ export class RenderIsolates {
     if (!child) {
       // The first child registers the pool's clean-up on exit (nothing is registered at import).
       if (!this.exitHook) process.once('exit', (this.exitHook = () => this.close()));
-      child = new Child();
+      child = new Child(this.lowPriority ? config.heavyRenderNice : 0);
     }
     await child.ready;
     const id = this.nextId++;
@@ -174,21 +184,32 @@ export class RenderIsolates {
     }
   }
 
+  /** Process ids of the warm children (tests and metrics). */
+  childPids(): number[] {
+    return this.idle.filter((c) => !c.dead && c.proc.pid !== undefined).map((c) => c.proc.pid!);
+  }
+
   close(): void {
     for (const c of this.idle.splice(0)) c.kill();
   }
 }
 
-/** The process-wide pool (children start on first use). */
+/** The process-wide pools (children start on first use): normal priority, and heavy renders'. */
 export const isolates = new RenderIsolates();
+export const heavyIsolates = new RenderIsolates(true);
 
-/** renderImage, in a killable child when the isolation mode says so for this input. */
+/**
+ * renderImage, in a killable child when the isolation mode says so for this input; a heavy render
+ * (unless isolation is `off`) in the low-priority pool.
+ */
 export function renderBounded(
   input: Buffer,
   plan: TransformPlan,
   opts: RenderOptions,
   mode: IsolationMode = (opts.config ?? newDefaultConfig()).renderIsolation,
+  heavy = false,
 ): Promise<RenderResult> {
+  if (heavy && mode !== 'off') return heavyIsolates.render(input, plan, opts);
   const isolate = mode === 'all' || (mode === 'svg' && looksLikeSvg(input));
   return isolate ? isolates.render(input, plan, opts) : renderImage(input, plan, opts);
 }
