@@ -1,7 +1,7 @@
 /** Builds a region's services (./services.ts declares them) from the boot-time dependencies. */
 import { SingleFlight } from './coalesce.js';
 import { WriteBehind } from './cache/write-behind.js';
-import { HitAnswers } from './hit-path.js';
+import { HitAnswers } from './cache/hit-answers.js';
 import { homeBreakers } from './forward.js';
 import { NonceMemory } from './internal-auth.js';
 import { AccountBudgets } from './budget.js';

@@ -16,7 +16,7 @@ import { contentDisposition, isActiveDocument, isCompressible, isEncoding, refus
 import { decodeAccountSegment, parseImagePath, type ImageRequest } from '../../shared/request.js';
 import { allOps, parseTransformation, planLayers, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
 import { ResultCache, type CacheEntry, type CachedMeta } from './cache/result-cache.js';
-import { hitIdentity } from './hit-path.js';
+import { hitIdentity } from './cache/hit-answers.js';
 import { compress, resolveDelivery, sanitiseSvg } from './delivery/index.js';
 import { callRender, forwardToHome, HomeUnreachable } from './forward.js';
 import { replicaIdOf } from './region/members.js';

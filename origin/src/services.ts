@@ -12,7 +12,7 @@ import type { CacheEntry, ResultCache } from './cache/result-cache.js';
 import type { WriteBehind } from './cache/write-behind.js';
 import type { SingleFlight } from './coalesce.js';
 import type { ServerConfig } from './config.js';
-import type { HitAnswers } from './hit-path.js';
+import type { HitAnswers } from './cache/hit-answers.js';
 import type { NonceStore } from './internal-auth.js';
 import type { OriginMetrics } from './metrics.js';
 import type { TransformQueue } from './queue.js';
