@@ -1,4 +1,4 @@
-/** `npm run bench:geo [-- --requests N --concurrency C --seeds 7,8,9 --scenarios steady,degrade,kill,regime --base-port P --out DIR --append --nice N --regime-warmup F --event-at F]` */
+/** `npm run bench:geo [-- --requests N --concurrency C --seeds 7,8,9 --scenarios steady,degrade,kill,regime --base-port P --out DIR --append --nice N --regime-warmup F --event-at F --no-loopback]` */
 import { args } from '../lib/results.js';
 import { DEFAULT_GEO, runGeo, type Policy, type Scenario } from './run.js';
 
@@ -22,6 +22,7 @@ runGeo({
   basePort: num('base-port', DEFAULT_GEO.basePort),
   nice: num('nice', DEFAULT_GEO.nice),
   append: a['append'] === true,
+  loopback: a['no-loopback'] !== true,
   ...(typeof a['out'] === 'string' ? { outDir: a['out'] as string } : {}),
 })
   .then(({ file }) => console.log(`geo: wrote ${file}`))

@@ -26,11 +26,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type http from 'node:http';
-import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
 import { AccountIndex, type Account } from '../../shared/accounts.js';
 import { H } from '../../shared/headers.js';
-import { signInternalRequest } from '../../shared/internal-auth.js';
 import { REGION_IDS, type RegionId } from '../../shared/regions.js';
 import { negotiateFormat, parseTransformation } from '../../shared/transform/index.js';
 import { putObjects, startCluster, type Cluster } from '../../scripts/cluster.js';
@@ -39,7 +37,8 @@ import { hv, keepAliveAgent, pool, timedGet, type Timed } from '../lib/http.js';
 import { hashSeed, Rng, Zipf } from '../lib/prng.js';
 import { readSuite, writeSuite } from '../lib/results.js';
 import { percentile, round, summarise, shareBelow, type LatencySummary } from '../lib/stats.js';
-import { buildEdgeBundle, PASS_THROUGH_WORKER, startEdgeWorker, startInlineWorker, type RunningWorker } from '../lib/workerd.js';
+import { buildEdgeBundle, startEdgeWorker, type RunningWorker } from '../lib/workerd.js';
+import { BENCH_ROUTE_HEADER } from '../../edge/src/routing/model.js';
 import { COLO_POPULATION, GroundTruth, jitter, S3_SAME_REGION_MS, CLIENT_LEG_MEDIAN_MS, CLIENT_LEG_SIGMA } from './ground-truth.js';
 
 export type Policy = 'pixmesh' | 'nearest' | 'home' | 'oracle';
@@ -93,7 +92,7 @@ export interface GeoOptions {
   eventAt: number;
   /** Hard bound per policy run, seconds (requests not issued by then are dropped). */
   maxSecondsPerRun: number;
-  /** Ports: S3 = base, regions base+1…+6, edge base+87, proxies base+111…, base+121…, base+130. */
+  /** Ports: S3 = base, regions base+1…+6, edges base+87…+90 (one per policy), proxies base+111…, base+121…, base+130, base+140…. */
   basePort: number;
   outDir?: string;
   /**
@@ -108,6 +107,8 @@ export interface GeoOptions {
    * the delay proxies' timers late. Needs root; ignored otherwise. 0 = leave as is; smoke runs never change it.
    */
   nice: number;
+  /** Give the edges loopback URLs (zero-delay proxies to each region) to measure and subtract the local overhead from RTT samples. */
+  loopback: boolean;
   log: (msg: string) => void;
 }
 
@@ -132,6 +133,7 @@ export const DEFAULT_GEO: GeoOptions = {
   maxSecondsPerRun: 100,
   basePort: 9500,
   nice: -19,
+  loopback: true,
   log: (m) => console.log(m),
 };
 
@@ -160,7 +162,7 @@ interface Outcome {
   /** Expected cost of the chosen region minus the best one, under the ground truth (edge misses only). */
   regretMs?: number;
   optimal?: boolean;
-  /** pixmesh only: time to headers at the client − the edge's own time to the region's headers (Server-Timing `origin;dur`): the edge worker's work plus the client↔edge hop. */
+  /** Time to headers at the client − the edge's own time to the region's headers (Server-Timing `origin;dur`): the edge worker's work plus the client↔edge hop. */
   edgeMs?: number;
 }
 
@@ -198,7 +200,7 @@ export interface PolicyRun {
   cdf: [number, number][];
   /** pixmesh only: the edge's RTT estimates at the end of the run (GET /_routing per colo) against the ground truth. */
   learning?: LearningReport;
-  /** pixmesh only: what the edge worker added to each edge miss (client time to headers − the edge's time to the region's headers). */
+  /** What the edge worker added to each edge miss (client time to headers − the edge's time to the region's headers); every policy runs the same worker. */
   edgeOverhead?: LatencySummary;
   /** pixmesh only: exploration counters of the edge (/_routing). */
   exploration?: Record<string, unknown>;
@@ -261,7 +263,7 @@ async function learningReport(ctx: RunCtx, accountId: string): Promise<{ learnin
   const priorAll: number[] = [];
   let exploration: Record<string, unknown> | undefined;
   for (const [colo] of COLO_POPULATION) {
-    const res = await fetch(`${ctx.edge.url}/_routing?account=${accountId}`, { headers: { 'x-pixmesh-colo': colo, authorization: `Basic ${Buffer.from(`private_bench_${accountId}:`).toString('base64')}` } });
+    const res = await fetch(`${ctx.edges.pixmesh!.url}/_routing?account=${accountId}`, { headers: { 'x-pixmesh-colo': colo, authorization: `Basic ${Buffer.from(`private_bench_${accountId}:`).toString('base64')}` } });
     if (!res.ok) continue;
     const view = (await res.json()) as RoutingView;
     exploration = view.exploration;
@@ -452,8 +454,8 @@ interface RunCtx {
   seed: number;
   cluster: Cluster;
   world: World;
-  edge: RunningWorker;
-  passThrough: RunningWorker;
+  /** One edge worker per policy: the same bundle; the baselines name their region order in BENCH_ROUTE_HEADER. */
+  edges: Partial<Record<Policy, RunningWorker>>;
   edgeProxies: Record<RegionId, DelayProxy>;
   s3Proxy: DelayProxy;
   accounts: AccountIndex;
@@ -493,20 +495,6 @@ async function runPolicy(ctx: RunCtx, scenario: Scenario, policy: Policy, stream
     return net + world.truth.interRegion(r, home) + (regionHas[home].has(key) ? 0 : missWorkMs);
   };
 
-  const direct = async (r: RegionId, req: Req, format: string): Promise<Timed> => {
-    const internalPath = `/internal/render/${encodeURIComponent(accountId)}/tr:${req.tr}/${req.image}`;
-    const headers = new Headers();
-    headers.set(H.format, format);
-    headers.set(H.signed, 'false');
-    headers.set(H.requestId, randomUUID());
-    headers.set(H.edgeColo, req.colo);
-    await signInternalRequest(ctx.cluster.internalSecret, headers, { method: 'GET', pathAndQuery: internalPath, region: r });
-    headers.set('x-bench-target', ctx.edgeProxies[r].url + internalPath);
-    const res = await timedGet(ctx.passThrough.url + internalPath, Object.fromEntries(headers), ctx.agent, 20_000);
-    // 599 = the worker could not reach the region (a network error at the edge).
-    return res.status === 599 ? { ...res, status: 0, error: 'unreachable' } : res;
-  };
-
   await pool(stream, o.concurrency, async (req) => {
     if (performance.now() > clock.deadline) return;
     if (req.i === clock.eventIndex && clock.eventRegion && !clock.trigger) clock.trigger = triggerEvent(ctx, scenario, clock);
@@ -524,29 +512,20 @@ async function runPolicy(ctx: RunCtx, scenario: Scenario, policy: Policy, stream
     // Decision-time costs under the ground truth (for regret and for the oracle).
     const costs = Object.fromEntries(REGION_IDS.map((r) => [r, trueCost(req.colo, r, key)])) as Record<RegionId, number>;
     const best = Math.min(...Object.values(costs));
-    let res: Timed | undefined;
-    let attempts: RegionId[] = [];
-    let elapsed = 0;
     let edgeMs: number | undefined;
-    if (policy === 'pixmesh') {
-      res = await timedGet(`${ctx.edge.url}/${accountId}/tr:${req.tr}/${req.image}`, { 'x-pixmesh-colo': req.colo, accept: req.accept }, ctx.agent, 25_000);
-      elapsed = res.totalMs;
-      const originDur = /(?:^|,)\s*origin;dur=([\d.]+)/.exec(hv(res.headers, 'server-timing') ?? '');
-      if (originDur && res.status === 200) edgeMs = Math.max(0, res.ttfbMs - Number(originDur[1]));
-      const fo = serverTimingFailover(hv(res.headers, 'server-timing'));
-      const answered = hv(res.headers, H.region) as RegionId | undefined;
-      attempts = fo.length ? fo : answered ? [answered] : [];
-    } else {
-      const order: RegionId[] =
-        policy === 'home' ? [home] : policy === 'nearest' ? world.truth.nearestByDistance(req.colo) : [...REGION_IDS].filter((r) => !world.dead.has(r)).sort((a, b) => costs[a] - costs[b]);
-      for (const r of order) {
-        attempts.push(r);
-        const a = await direct(r, req, format);
-        elapsed += a.totalMs;
-        res = a;
-        if (!a.error && a.status < 500) break;
-      }
-    }
+    // Every policy goes through its own copy of the real edge worker; the baselines name the region order (failover included).
+    const order: RegionId[] | undefined =
+      policy === 'pixmesh' ? undefined : policy === 'home' ? [home] : policy === 'nearest' ? world.truth.nearestByDistance(req.colo) : [...REGION_IDS].filter((r) => !world.dead.has(r)).sort((a, b) => costs[a] - costs[b]);
+    const headers: Record<string, string> = { 'x-pixmesh-colo': req.colo, accept: req.accept };
+    if (order) headers[BENCH_ROUTE_HEADER] = order.join(',');
+    const res: Timed = await timedGet(`${ctx.edges[policy]!.url}/${accountId}/tr:${req.tr}/${req.image}`, headers, ctx.agent, 25_000);
+    const elapsed = res.totalMs;
+    const st = hv(res.headers, 'server-timing');
+    const originDur = /(?:^|,)\s*origin;dur=([\d.]+)/.exec(st ?? '');
+    if (originDur && res.status === 200) edgeMs = Math.max(0, res.ttfbMs - Number(originDur[1]));
+    const fo = serverTimingFailover(st);
+    const answered = hv(res.headers, H.region) as RegionId | undefined;
+    const attempts: RegionId[] = fo.length ? fo : answered ? [answered] : [];
     const ok = !!res && !res.error && res.status === 200;
     const said = ok ? hv(res!.headers, H.region) : undefined;
     const region = ok ? (said && (REGION_IDS as readonly string[]).includes(said) ? (said as RegionId) : attempts[attempts.length - 1]) : undefined;
@@ -700,7 +679,7 @@ function summariseRun(
     optimalShare: round(misses.filter((x) => x.optimal).length / Math.max(1, misses.filter((x) => x.optimal !== undefined).length), 3),
     regionShare,
     cdf: cdfOf(lat),
-    ...(policy === 'pixmesh' ? { edgeOverhead: summarise(okMisses.filter((x) => x.edgeMs !== undefined).map((x) => x.edgeMs!)) } : {}),
+    edgeOverhead: summarise(okMisses.filter((x) => x.edgeMs !== undefined).map((x) => x.edgeMs!)),
     event,
     timeline,
   };
@@ -717,12 +696,13 @@ const proxyTotals = (ps: DelayProxy[]) => ({
 });
 
 /** One scenario: a fresh pixmesh edge, every policy at once over the same stream, then the damage undone. */
-async function runScenario(ctx: Omit<RunCtx, 'edge'>, proxies: Proxies, scenario: Scenario, policies: Policy[], stream: Req[], startEdge: () => Promise<RunningWorker>): Promise<ScenarioRuns> {
+async function runScenario(ctx: Omit<RunCtx, 'edges'>, proxies: Proxies, scenario: Scenario, policies: Policy[], stream: Req[], startEdge: (p: Policy) => Promise<RunningWorker>): Promise<ScenarioRuns> {
   const { o, world } = ctx;
   world.applied = new Map();
   world.residue = new Map();
-  const edge = await startEdge();
-  const full: RunCtx = { ...ctx, edge };
+  const edges: RunCtx['edges'] = {};
+  for (const p of policies) edges[p] = await startEdge(p);
+  const full: RunCtx = { ...ctx, edges };
   try {
     const eventRegion = scenario === 'degrade' ? o.degradeRegion : scenario === 'kill' ? o.killRegion : undefined;
     const t0 = performance.now();
@@ -772,10 +752,12 @@ async function runScenario(ctx: Omit<RunCtx, 'edge'>, proxies: Proxies, scenario
       o.log(
         `    ${r.policy}: p50 ${r.latency.p50} p90 ${r.latency.p90} p98 ${r.latency.p98} ms; edge hit ${r.edgeHitRatio} (colo min ${r.coloEdgeHit.min}), region hit ${r.regionHitRatio}, errors ${r.errors}, regret ${r.decisionRegretMs} ms${r.learning ? `; learned MAE ${r.learning.learnedMaeMs} bias ${r.learning.learnedBiasMs} (vs applied ${r.learning.learnedBiasVsAppliedMs})` : ''}${r.event ? `; event: after1s ${r.event.requestsToRegionAfter1s}, windows ${JSON.stringify(r.event.shareWindows)}` : ''} (${r.durationS} s, load ${r.loadAvg1.join('→')})`,
       );
+    if (pix?.learning) o.log(`    learned RTT bias per colo (ms): ${pix.learning.perColo.map((c) => `${c.colo} ${c.biasMs >= 0 ? '+' : ''}${c.biasMs}`).join(', ')}`);
+    o.log(`    edge worker's own time per edge miss, p50/p90 (ms): ${runs.map((r) => `${r.policy} ${r.edgeOverhead?.p50}/${r.edgeOverhead?.p90}`).join(', ')}`);
     o.log(`    connections per 1000 requests: edge→region ${connections.edgeToRegion.perThousand}, region→home ${connections.regionToHome.perThousand}`);
     return { runs, connections };
   } finally {
-    await edge.dispose().catch(() => undefined);
+    await Promise.all(Object.values(edges).map((e) => e!.dispose().catch(() => undefined)));
     // Undo the scenario's damage for the next one.
     for (const r of Object.keys(world.extraMs) as RegionId[]) delete world.extraMs[r];
     for (const r of [...world.dead]) {
@@ -881,7 +863,6 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
   const regionUrl = (r: RegionId) => `http://${host}:${regionPorts[r]}`;
   const proxies: DelayProxy[] = [];
   let cluster: Cluster | undefined;
-  let passThrough: RunningWorker | undefined;
   const log = o.log;
   try {
     // Delay proxies: edge → region r (RTT by the colo the edge names), region r → peer (CloudPing), region → S3.
@@ -926,6 +907,12 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
       });
       proxies.push(forwardProxies[from]);
     }
+    // Loopback proxies: the same proxy code and region process, no delay — the edge's measure of the local overhead of a round trip.
+    const loopbackProxies = {} as Record<RegionId, DelayProxy>;
+    for (const [i, r] of REGION_IDS.entries()) {
+      loopbackProxies[r] = await startDelayProxy(host, o.basePort + 140 + i, () => ({ target: regionUrl(r), delayMs: 0 }));
+      proxies.push(loopbackProxies[r]);
+    }
     const s3Port = o.basePort;
     const s3Proxy = await startDelayProxy(host, o.basePort + 130, () => ({ target: `http://${host}:${s3Port}`, delayMs: S3_SAME_REGION_MS }));
     proxies.push(s3Proxy);
@@ -962,21 +949,23 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
     const hitServiceMs = edgeJson?.results?.hit?.pixmesh?.p50 ?? 2;
     const hitSource = edgeJson?.results?.hit?.pixmesh?.p50 !== undefined ? `p50 of a HIT through the edge worker (bench/results/edge.json, ${edgeJson.mode})` : 'assumed (no edge.json yet)';
 
-    passThrough = await startInlineWorker({ script: PASS_THROUGH_WORKER, host, port: o.basePort + 88 });
     const agent = keepAliveAgent(256);
     const c = cluster;
-    // A fresh edge per scenario: the pixmesh policy starts from the prior every time (no state carried over).
-    const startEdge = () =>
+    // A fresh edge per scenario and policy (same bundle, own isolate and state): the pixmesh policy starts from the prior every
+    // time; the baselines run the same worker with the bench override, so each policy pays the same per-miss edge work.
+    const startEdge = (p: Policy) =>
       startEdgeWorker({
         scriptPath: bundle,
         host,
-        port: o.basePort + 87,
+        port: o.basePort + 87 + POLICIES.indexOf(p),
         cache: false,
         bindings: {
           PIXMESH_REGION_URLS: JSON.stringify(Object.fromEntries(REGION_IDS.map((r) => [r, edgeProxies[r].url]))),
           PIXMESH_INTERNAL_SECRET: c.internalSecret,
           PIXMESH_TRUST_GEO_HEADERS: 'true',
           PIXMESH_ACCOUNTS_JSON: JSON.stringify(accounts),
+          ...(o.loopback ? { PIXMESH_LOOPBACK_URLS: JSON.stringify(Object.fromEntries(REGION_IDS.map((r) => [r, loopbackProxies[r].url]))) } : {}),
+          ...(p === 'pixmesh' ? {} : { PIXMESH_BENCH_ROUTE_OVERRIDE: 'true' }),
         },
       });
     const seeds: SeedResult[] = [];
@@ -988,7 +977,7 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
       for (const scenario of o.scenarios) {
         if (scenario === 'regime' && o.regimeSeeds && !o.regimeSeeds.includes(seed)) continue;
         const stream = makeStream(o, seed, images.map((i) => i.key), scenario);
-        const ctx = { o, seed, cluster, world, passThrough, edgeProxies, s3Proxy, accounts: accountIndex, hitServiceMs, agent };
+        const ctx = { o, seed, cluster, world, edgeProxies, s3Proxy, accounts: accountIndex, hitServiceMs, agent };
         const r = await runScenario(ctx, { edge: edgeProxies, forward: forwardProxies }, scenario, plan(scenario), stream, startEdge);
         scenarios[scenario] = r.runs;
         connections[scenario] = r.connections;
@@ -1036,7 +1025,8 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
           'The policies of a scenario run at the same time (interleaved), each on its own account and with its own concurrency, so they share the machine load; each scenario starts a fresh pixmesh edge (learning from the prior).',
           'Edge caches are per colo and emulated by the client for every policy (wrangler/Miniflare has one cache for all simulated colos); an emulated HIT costs the client leg + hitServiceMs. The pixmesh edge runs with its Cache API off, so every request it sees is a per-colo miss and is routed.',
           'One pixmesh isolate serves every simulated colo, so its variant sightings (which region served which variant) cover all colos; in a deployment each isolate sees only its own traffic, and the model learns from HIT/MISS answers how much its sightings are worth (docs/routing.md).',
-          'Baseline policies send the same signed internal call the edge makes through the same proxies, via a minimal pass-through worker in workerd, so every policy pays a workerd hop on a miss; pixmesh additionally pays its own parsing, routing and signing (see the edge suite).',
+          'Every policy runs through its own copy of the real pixmesh edge worker (same bundle, own isolate): the baselines set PIXMESH_BENCH_ROUTE_OVERRIDE and name their region order per request in x-pixmesh-bench-route, so parsing, signature checks, the routing model, probes, learning and the signed internal call cost every policy the same and the only difference is the region choice (edgeOverhead per policy shows it).',
+          'RTT samples: the edges also probe zero-delay loopback proxies to each region (PIXMESH_LOOPBACK_URLS) and subtract that round trip (the local overhead of the one-machine simulation) from every sample; --no-loopback turns it off.',
           'decisionRegretMs prices each edge-miss choice with the ground-truth model (true RTT + degradation + forward + estimated fetch/transform work, knowing every region cache); regretVsOracle compares measured percentiles with the oracle run over the same request stream.',
           'Originals live in one S3 bucket behind a single proxy (same-region GET delay); originalFetches counts the whole scenario (all policies).',
           'All processes share one machine: transforms, workerd, six origins and the client compete for the same cores, so absolute transform times are inflated versus a real deployment.',
@@ -1046,7 +1036,6 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
     );
     return { file, results };
   } finally {
-    await passThrough?.dispose().catch(() => undefined);
     await cluster?.stop().catch(() => undefined);
     await Promise.all(proxies.map((p) => p.close().catch(() => undefined)));
     if (!process.env.PIXMESH_KEEP_BENCH_DATA) fs.rmSync(dataDir, { recursive: true, force: true });

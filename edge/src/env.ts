@@ -20,6 +20,15 @@ export interface Env {
   PIXMESH_PURGE?: PurgeKv;
   /** Region milliseconds per minute one client may spend on misses of one account (edge/src/client-budget.ts). */
   PIXMESH_CLIENT_BUDGET_MS?: string;
+  /**
+   * Optional, one-machine simulations only (the geo benchmark): JSON region id → a URL that reaches
+   * the same region process over the same local path without the network distance. The edge
+   * probes it (HEAD /healthz) and subtracts that round trip's local overhead from its RTT samples
+   * (docs/routing.md, "RTT samples"). Unset in a deployment.
+   */
+  PIXMESH_LOOPBACK_URLS?: string;
+  /** "true" only in the geo benchmark: the x-pixmesh-bench-route header names the region order (docs/routing.md). */
+  PIXMESH_BENCH_ROUTE_OVERRIDE?: string;
   /** Comma-separated account ids whose private key opens the dashboard's network (operator) view. */
   PIXMESH_OPERATOR_ACCOUNTS?: string;
 }

@@ -14,11 +14,12 @@ import {
   recordOutcome,
   type Breakers,
 } from '../../shared/breaker.js';
-import { confirmKey, planProbes, probeKey, type PlannedProbe } from './routing/explore.js';
+import { confirmKey, loopbackKey, planProbes, probeKey, type PlannedProbe } from './routing/explore.js';
 import {
   decideRoute,
   emptyState,
   mergeStates,
+  networkRttMs,
   recordHit,
   recordSample,
   recordService,
@@ -85,7 +86,7 @@ export class IsolateRouting {
   /** colo|account → the region picked last (hysteresis). */
   private readonly lastPick = new Map<string, RegionId>();
   private readonly lastProbeAt = new Map<string, number>();
-  readonly exploration = { probes: 0, probeFailures: 0, byReason: { unmeasured: 0, stale: 0, trial: 0, confirm: 0 } };
+  readonly exploration = { probes: 0, probeFailures: 0, byReason: { unmeasured: 0, stale: 0, trial: 0, confirm: 0, loopback: 0 }, shiftsConfirmed: 0 };
   /** account → colo → edge misses routed (the account's colo mix, for the home-region advice; bounded, per isolate). */
   readonly coloMix = new Map<string, Map<string, number>>();
 
@@ -122,10 +123,10 @@ export class IsolateRouting {
   }
 
   /** Regions this colo should probe now (bounded; claims the slots so concurrent requests do not repeat them). */
-  planProbes(colo: string | null, regions: RegionId[], now = Date.now()): PlannedProbe[] {
+  planProbes(colo: string | null, regions: RegionId[], now = Date.now(), loopback: readonly RegionId[] = []): PlannedProbe[] {
     const failing: Partial<Record<RegionId, number>> = {};
     for (const r of regions) if (this.breakers[r].failures > 0) failing[r] = this.breakers[r].failures;
-    const plan = planProbes({ state: this.state, colo, regions, lastProbeAt: this.lastProbeAt, health: breakerStatuses(this.breakers, now), failing, now });
+    const plan = planProbes({ state: this.state, colo, regions, lastProbeAt: this.lastProbeAt, health: breakerStatuses(this.breakers, now), failing, loopback, now });
     const out: PlannedProbe[] = [];
     for (const p of plan) {
       if (p.reason === 'trial') {
@@ -134,7 +135,7 @@ export class IsolateRouting {
         if (!lease.allowed) continue;
         this.breakers[p.region] = lease.state;
       }
-      this.lastProbeAt.set(p.reason === 'confirm' ? confirmKey(p.region) : colo ? probeKey(colo, p.region) : `global|${p.region}`, now);
+      this.lastProbeAt.set(p.reason === 'confirm' ? confirmKey(p.region) : p.reason === 'loopback' ? loopbackKey(p.region) : colo ? probeKey(colo, p.region) : `global|${p.region}`, now);
       out.push(p);
     }
     while (this.lastProbeAt.size > 4096) this.lastProbeAt.delete(this.lastProbeAt.keys().next().value as string);
@@ -168,9 +169,38 @@ export class IsolateRouting {
     }
   }
 
+  /**
+   * One loopback probe: HEAD /healthz over the region's loopback URL (the same path without the
+   * network distance), no colo named. Its time to headers − proc is the local overhead of a round
+   * trip to that region (`loop|<region>`), subtracted from the RTT samples; it says nothing about
+   * the region's health (no breaker outcome).
+   */
+  async probeLoopback(loopbackUrls: Partial<Record<string, string>>, region: RegionId, timeoutMs = 5_000): Promise<void> {
+    const base = loopbackUrls[region];
+    if (!base) return;
+    this.exploration.probes++;
+    this.exploration.byReason.loopback++;
+    const t0 = Date.now();
+    try {
+      const res = await fetch(`${base}/healthz`, { method: 'HEAD', signal: AbortSignal.timeout(timeoutMs) });
+      const ms = Date.now() - t0;
+      await res.body?.cancel();
+      const proc = procFromServerTiming(res.headers.get('server-timing')) ?? 0;
+      if (res.ok) {
+        const r = recordService(this.state, 'loop', region, Math.max(0, ms - proc), Date.now());
+        if (r.accepted) this.state = r.state;
+      } else this.exploration.probeFailures++;
+    } catch {
+      this.exploration.probeFailures++;
+    }
+  }
+
   /** Plan and send this colo's probes (call in ctx.waitUntil). */
-  async explore(urls: Partial<Record<string, string>>, colo: string | null, regions: RegionId[], now = Date.now()): Promise<void> {
-    await Promise.all(this.planProbes(colo, regions, now).map((p) => this.probe(urls, p.region, colo, p.reason)));
+  async explore(urls: Partial<Record<string, string>>, colo: string | null, regions: RegionId[], now = Date.now(), loopbackUrls: Partial<Record<string, string>> = {}): Promise<void> {
+    const loopback = regions.filter((r) => loopbackUrls[r]);
+    await Promise.all(
+      this.planProbes(colo, regions, now, loopback).map((p) => (p.reason === 'loopback' ? this.probeLoopback(loopbackUrls, p.region) : this.probe(urls, p.region, colo, p.reason))),
+    );
   }
 
   /**
@@ -189,10 +219,12 @@ export class IsolateRouting {
     const outcome = a.requestScopedError ? 'success' : classifyOutcome(a.result);
     this.breakers[a.region] = recordOutcome(this.breakers[a.region], outcome, now);
     if (typeof a.result !== 'number' || (a.result >= 500 && !a.requestScopedError)) return;
-    // Network time = time to headers − the region's own work (which includes any forward to home).
+    // Network time = time to headers − the region's own work (which includes any forward to home) − the measured local overhead.
     if (a.colo && a.ttfbMs !== undefined && a.procMs !== undefined && Number.isFinite(a.procMs)) {
-      const r = recordSample(this.state, a.colo, a.region, Math.max(0, a.ttfbMs - a.procMs), now);
+      const since = this.state.shift?.[a.region]?.since;
+      const r = recordSample(this.state, a.colo, a.region, networkRttMs(a.ttfbMs, a.procMs, serviceMs(this.state, 'loop', a.region, now).ms), now);
       if (r.accepted) {
+        if (r.state.shift?.[a.region]?.since !== since) this.exploration.shiftsConfirmed++;
         this.state = r.state;
         this.dirtyColos.add(a.colo);
         this.samples++;
@@ -277,6 +309,7 @@ export class IsolateRouting {
         rtt: decision.location.colo ? (this.state.rtt[decision.location.colo] ?? {}) : {},
         hit: Object.fromEntries(Object.entries(this.state.hit).filter(([k]) => !k.includes('|') || k.endsWith(`|${account.id}`))),
         svc: this.state.svc ?? {},
+        shift: this.state.shift ?? {},
       },
       exploration: { ...this.exploration, byReason: { ...this.exploration.byReason }, variantsRemembered: this.variants.entries.size },
       samplesThisIsolate: this.samples,

@@ -243,7 +243,8 @@ export function createOriginApp(deps: OriginDeps | RegionServices): OriginApp {
   // Owners moved: records another replica wrote meanwhile must be read again.
   services.region.members.onChange = () => media.store.forgetIndexes();
   // fo-custom reads the file's saved focus area from the media library (home region; elsewhere: none → centre)
-  services.customCoordinates = async (account, path) => (await media.store.byPath(account, path).catch(() => undefined))?.customCoordinates;
+  // records hold "/a/b.jpg"; a request's path is "a/b.jpg" (no leading slash)
+  services.customCoordinates = async (account, path) => (await media.store.byPath(account, `/${path.replace(/^\/+/, '')}`).catch(() => undefined))?.customCoordinates;
   internal.route('/', media);
   // This region's distance to an account's origins, for the home-region advice (origin/src/origin-probe.ts).
   internal.route('/', originProbeRoutes(services));

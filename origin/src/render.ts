@@ -364,8 +364,8 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
     createdAt: startedAt,
   };
   if (store && !defaultImage && deps.purgeEpoch.value === epoch) storeBehind(deps, v.key, meta, out.data);
-  // purging a layer file purges this file's variants too (origin/src/layer-deps.ts)
-  const layerFiles = planLayers(v.plan).flatMap((l) => (l.type === 'image' ? [l.path] : []));
+  // purging (replacing, deleting) a layer image or a custom font purges this file's variants too (origin/src/layer-deps.ts)
+  const layerFiles = planLayers(v.plan).flatMap((l) => (l.type === 'image' ? [l.path] : l.type === 'text' && l.style.ff && 'path' in l.style.ff ? [l.style.ff.path] : []));
   if (pipeline && layerFiles.length && !defaultImage)
     void recordLayerUse(config.s3, mediaBucketFor(v.account.homeRegion), v.account.id, v.request.path, layerFiles);
   return { entry: { meta: { ...meta, bodyLength: out.data.length }, body: out.data }, failover: false, defaultImage };

@@ -54,6 +54,13 @@ describe('region choice for the demo account (home eu-central-1)', () => {
     expect(res.headers.get('x-pixmesh-region')).toBe(region);
   });
 
+  it('ignores the geo benchmark’s route override header unless PIXMESH_BENCH_ROUTE_OVERRIDE is "true" (it is not set here)', async () => {
+    const res = await edge(fresh('override'), { 'x-pixmesh-colo': 'SYD', 'x-pixmesh-bench-route': 'us-east-1' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-pixmesh-region')).toBe('ap-southeast-2');
+    expect(res.headers.get('server-timing')).not.toMatch(/policy=forced/);
+  });
+
   it('sends a custom-domain request to the home region first', async () => {
     const res = await (exports as unknown as { default: Fetcher }).default.fetch(`http://img.demo.test/tr:w-10/cd-${Date.now()}.png`, {
       headers: { 'x-pixmesh-colo': 'SYD' },

@@ -3,7 +3,7 @@
  * service and work times, hysteresis, exploration by probes, and the variant memory.
  */
 import { describe, expect, it } from 'vitest';
-import { confirmKey, planProbes, probeKey } from '../../edge/src/routing/explore.js';
+import { confirmKey, loopbackKey, planProbes, probeKey } from '../../edge/src/routing/explore.js';
 import {
   decideRoute,
   emptyState,
@@ -200,6 +200,9 @@ describe('routing decision: exploration by probes', () => {
     ['a closed region whose last answer failed: confirmed at once, even though its samples are fresh', { state: measured(1000), colo: 'GRU', regions, lastProbeAt: new Map(), failing: { 'us-east-1': 1 }, now: T0 }, [['us-east-1', 'confirm']]],
     ['confirmed 50 ms ago: not again yet (every 100 ms), and no other probe of it', { state: emptyState(), colo: 'GRU', regions, lastProbeAt: new Map([[confirmKey('us-east-1'), T0 - 50]]), failing: { 'us-east-1': 2 }, now: T0 }, [['eu-central-1', 'unmeasured']]],
     ['confirmed 150 ms ago, from another colo: again (one series for all colos)', { state: measured(1000), colo: 'FRA', regions, lastProbeAt: new Map([[confirmKey('us-east-1'), T0 - 150]]), failing: { 'us-east-1': 3 }, now: T0 }, [['us-east-1', 'confirm'], ['eu-central-1', 'unmeasured']]],
+    ['loopback URLs: one loopback probe per region besides the network probes', { state: measured(1000), colo: 'GRU', regions, lastProbeAt: new Map(), loopback: regions, now: T0 }, [['us-east-1', 'loopback'], ['eu-central-1', 'loopback']]],
+    ['loopback probed 1 s ago: not again (every 2 s); 2.5 s ago: again', { state: measured(1000), colo: 'GRU', regions, lastProbeAt: new Map([[loopbackKey('us-east-1'), T0 - 1000], [loopbackKey('eu-central-1'), T0 - 2500]]), loopback: regions, now: T0 }, [['eu-central-1', 'loopback']]],
+    ['loopback only where a loopback URL exists, and not to an open region', { state: emptyState(), colo: 'GRU', regions, lastProbeAt: new Map(), loopback: ['us-east-1'], health: { 'us-east-1': 'open' }, now: T0 }, [['eu-central-1', 'unmeasured']]],
     ['failing but open: no confirm probe (the breaker decides when to try again)', { state: emptyState(), colo: 'GRU', regions, lastProbeAt: new Map(), failing: { 'us-east-1': 5 }, health: { 'us-east-1': 'open' }, now: T0 }, [['eu-central-1', 'unmeasured']]],
   ])('%s', (_name, input, want) => {
     expect(planProbes(input).map((p) => [p.region, p.reason])).toEqual(want);

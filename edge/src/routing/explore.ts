@@ -8,7 +8,10 @@
  * times a minute each). A region whose last answer was a network error or a timeout (breaker
  * still closed, failures counting) is probed again at once (`confirm`, at most every
  * probeConfirmIntervalMs, from any colo): a dead region's breaker then opens after a few probes,
- * not after several users' requests. Pure: the clock and the last probe times are parameters.
+ * not after several users' requests. Where a loopback URL is configured (the same path to the
+ * region without the network distance; the geo benchmark's one-machine calibration), a
+ * `loopback` probe measures the local overhead of a round trip, at most every
+ * probeLoopbackIntervalMs per region (model.ts networkRttMs subtracts it from every sample). Pure: the clock and the last probe times are parameters.
  */
 import { REGION_IDS, type RegionId } from '../../../shared/regions.js';
 import type { BreakerStatus } from '../../../shared/breaker.js';
@@ -25,11 +28,13 @@ export interface ProbePlanInput {
   health?: Partial<Record<RegionId, BreakerStatus>>;
   /** Consecutive failures of regions whose breaker is still closed (a `confirm` probe each). */
   failing?: Partial<Record<RegionId, number>>;
+  /** Regions with a loopback URL (the same path without the network distance): a `loopback` probe each, at most every probeLoopbackIntervalMs. */
+  loopback?: readonly RegionId[];
   now: number;
   config?: Partial<RoutingConfig>;
 }
 
-export type ProbeReason = 'unmeasured' | 'stale' | 'trial' | 'confirm';
+export type ProbeReason = 'unmeasured' | 'stale' | 'trial' | 'confirm' | 'loopback';
 
 export interface PlannedProbe {
   region: RegionId;
@@ -39,6 +44,8 @@ export interface PlannedProbe {
 export const probeKey = (colo: string, region: RegionId) => `${colo}|${region}`;
 /** lastProbeAt key of a region's confirm probes (one series for all colos). */
 export const confirmKey = (region: RegionId) => `confirm|${region}`;
+/** lastProbeAt key of a region's loopback probes (one series for the isolate: the overhead is local, not per colo). */
+export const loopbackKey = (region: RegionId) => `loop|${region}`;
 
 export function planProbes(input: ProbePlanInput): PlannedProbe[] {
   const cfg = input.config ? { ...DEFAULT_ROUTING_CONFIG, ...input.config } : DEFAULT_ROUTING_CONFIG;
@@ -47,6 +54,10 @@ export function planProbes(input: ProbePlanInput): PlannedProbe[] {
   for (const region of input.regions ?? REGION_IDS) {
     const health = input.health?.[region] ?? 'closed';
     if (health === 'open') continue;
+    if (input.loopback?.includes(region)) {
+      const at = input.lastProbeAt.get(loopbackKey(region));
+      if (at === undefined || input.now - at >= cfg.probeLoopbackIntervalMs) out.push({ region, reason: 'loopback' });
+    }
     if (health === 'closed' && (input.failing?.[region] ?? 0) > 0) {
       const at = input.lastProbeAt.get(confirmKey(region));
       if (at === undefined || input.now - at >= cfg.probeConfirmIntervalMs) out.push({ region, reason: 'confirm' });

@@ -81,6 +81,8 @@ export interface RoutingConfig {
   probeMinIntervalMs: number;
   /** A closed region whose last answer failed is probed again at most this often (explore.ts `confirm`). */
   probeConfirmIntervalMs: number;
+  /** A region's loopback probe (explore.ts `loopback`, where a loopback URL is configured) at most this often. */
+  probeLoopbackIntervalMs: number;
   /**
    * Placement credit: a miss answered through a non-home region leaves the variant in that
    * region's cache, so the next requests for it from that region's side of the world are answered
@@ -90,6 +92,16 @@ export interface RoutingConfig {
    * by this request's expected latency alone (myopic). Only regions whose breaker is closed earn it.
    */
   placementValue: number;
+  /**
+   * Region-wide level shifts (a region that slows down is slow for every colo): when
+   * shiftRun suspected spikes in a row at one region come from at least shiftMinColos colos, the
+   * median of their excess over each pair's mean is a shift of that region, added to every colo's
+   * estimate of it that has not been measured since (prior included), until shiftTtlMs after the
+   * last confirming sample. A pair's own next suspect sample then folds from mean + shift.
+   */
+  shiftRun: number;
+  shiftMinColos: number;
+  shiftTtlMs: number;
 }
 
 export const DEFAULT_ROUTING_CONFIG: Readonly<RoutingConfig> = {
@@ -123,7 +135,11 @@ export const DEFAULT_ROUTING_CONFIG: Readonly<RoutingConfig> = {
   probeRefreshMs: 15_000,
   probeMinIntervalMs: 5_000,
   probeConfirmIntervalMs: 100,
+  probeLoopbackIntervalMs: 2_000,
   placementValue: 1,
+  shiftRun: 3,
+  shiftMinColos: 2,
+  shiftTtlMs: 60_000,
 };
 
 function cfgOf(partial?: Partial<RoutingConfig>): RoutingConfig {
@@ -156,10 +172,24 @@ export interface RoutingState {
    * original and transform it (its proc on a MISS minus its hit time).
    */
   svc?: Record<string, Estimate>;
+  /** Region-wide level shifts (RoutingConfig.shiftRun): region → the shift and the suspect run that leads to it. */
+  shift?: Partial<Record<RegionId, RegionShift>>;
+}
+
+/**
+ * A region's level shift. `run` holds the current run of suspected spikes at the region (colo and
+ * excess over that pair's mean, ms; any sample that is no spike ends it). `mean` / `since` / `at`
+ * are set once a run confirms a shift: the shift in ms, when it was confirmed, when last confirmed.
+ */
+export interface RegionShift {
+  run: { colo: string; excess: number }[];
+  mean?: number;
+  since?: number;
+  at?: number;
 }
 
 export function emptyState(): RoutingState {
-  return { version: 1, rtt: {}, hit: {}, svc: {} };
+  return { version: 1, rtt: {}, hit: {}, svc: {}, shift: {} };
 }
 
 /** Sample count after decay: evidence halves every half-life. */
@@ -183,7 +213,7 @@ function fold(prev: Estimate | undefined, x: number, now: number, halfLifeMs: nu
 export function foldRtt(prev: Estimate | undefined, x: number, now: number, cfg: RoutingConfig): Estimate {
   if (!prev) return { mean: x, n: 1, at: now };
   const n = decayedCount(prev, now, cfg.rttHalfLifeMs);
-  const spike = n >= cfg.outlierAfterSamples && x > prev.mean + Math.max(cfg.outlierMinMs, cfg.outlierFraction * prev.mean);
+  const spike = n >= cfg.outlierAfterSamples && isSpike(prev.mean, x, cfg);
   const suspects = spike ? (prev.s ?? 0) + 1 : 0;
   const alpha = spike && suspects < cfg.suspectRun ? cfg.suspectAlpha : Math.max(cfg.rttMinAlpha, 1 / (n + 1));
   const next: Estimate = { mean: prev.mean + alpha * (x - prev.mean), n: Math.min(cfg.maxCount, n + 1), at: Math.max(now, prev.at) };
@@ -195,6 +225,7 @@ export function foldRtt(prev: Estimate | undefined, x: number, now: number, cfg:
 function blend(e: Estimate | undefined, prior: number, priorWeight: number, now: number, halfLifeMs: number): { value: number; n: number } {
   if (!e) return { value: prior, n: 0 };
   const n = decayedCount(e, now, halfLifeMs);
+  if (priorWeight + n <= 0) return { value: prior, n: 0 };
   return { value: (priorWeight * prior + n * e.mean) / (priorWeight + n), n };
 }
 
@@ -244,9 +275,60 @@ export function recordSample(
     return { state, accepted: false, reason: `RTT ${rttMs} ms outside [0, ${cfg.maxRttMs}]` };
   if (!Number.isFinite(now)) return { state, accepted: false, reason: 'bad clock' };
   const row = state.rtt[c] ?? {};
-  const nextRow = { ...row, [region]: foldRtt(row[region], rttMs, now, cfg) };
+  let prev = row[region];
+  // A confirmed region-wide shift this pair has not absorbed yet: fold from mean + shift.
+  const pending = prev ? shiftFor(state, region, prev.at, now, cfg) : 0;
+  if (prev && pending !== 0) prev = { mean: prev.mean + pending, n: prev.n, at: prev.at };
+  const shifts = { ...(state.shift ?? {}) };
+  if (prev && decayedCount(prev, now, cfg.rttHalfLifeMs) >= cfg.outlierAfterSamples) {
+    const sh = shifts[region] ?? { run: [] };
+    if (isSpike(prev.mean, rttMs, cfg)) {
+      const run = [...sh.run, { colo: c, excess: rttMs - prev.mean }].slice(-cfg.shiftRun);
+      const confirmed = run.length >= cfg.shiftRun && new Set(run.map((x) => x.colo)).size >= cfg.shiftMinColos;
+      if (confirmed) {
+        const shift = median(run.map((x) => x.excess));
+        shifts[region] = { run: [], mean: shift, since: now, at: now };
+        // This sample confirmed it: the pair takes the shared shift at once (and folds its own sample from there).
+        prev = { mean: prev.mean + shift, n: prev.n, at: prev.at };
+      } else shifts[region] = { ...sh, run };
+    } else if (sh.run.length) shifts[region] = { ...sh, run: [] };
+  }
+  const nextRow = { ...row, [region]: foldRtt(prev, rttMs, now, cfg) };
   const rtt = bound({ ...state.rtt, [c]: nextRow }, cfg.maxColos, newest);
-  return { state: { ...state, rtt }, accepted: true };
+  return { state: { ...state, rtt, shift: shifts }, accepted: true };
+}
+
+function isSpike(mean: number, x: number, cfg: RoutingConfig): boolean {
+  return x > mean + Math.max(cfg.outlierMinMs, cfg.outlierFraction * mean);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * The region-wide shift that applies to one (colo, region) estimate now, ms: the region's
+ * confirmed shift while it is fresh (shiftTtlMs since its last confirmation), for an estimate not
+ * updated since the shift was confirmed (`pairAt` undefined: no samples, the prior alone). 0 otherwise.
+ */
+export function shiftFor(state: RoutingState | undefined, region: RegionId, pairAt: number | undefined, now: number, config?: Partial<RoutingConfig>): number {
+  const cfg = cfgOf(config);
+  const sh = state?.shift?.[region];
+  if (!sh || sh.mean === undefined || sh.since === undefined || sh.at === undefined) return 0;
+  if (now - sh.at > cfg.shiftTtlMs) return 0;
+  if (pairAt !== undefined && pairAt >= sh.since) return 0;
+  return sh.mean;
+}
+
+/**
+ * Network time of one answer, ms: time to response headers at the edge − the region's own
+ * Server-Timing `proc` − the local round-trip overhead measured to that region without the
+ * network distance (loopback probes, `recordService(…, 'loop', …)`; 0 when none is configured).
+ */
+export function networkRttMs(ttfbMs: number, procMs: number, loopbackMs = 0): number {
+  return Math.max(0, ttfbMs - procMs - (Number.isFinite(loopbackMs) ? loopbackMs : 0));
 }
 
 /**
@@ -278,7 +360,14 @@ export function recordHit(
   return { state: { ...state, hit: hitMap }, accepted: true };
 }
 
-export type ServiceKind = 'hit' | 'work';
+/**
+ * `hit`: a region's time for an answer from its cache; `work`: home's extra time to fetch and
+ * transform; `loop`: the local overhead of one round trip to the region without the network
+ * distance (time to headers − proc of a loopback probe: the edge's and the region's scheduling,
+ * socket and parsing time on the path), subtracted from every RTT sample (networkRttMs).
+ */
+export type ServiceKind = 'hit' | 'work' | 'loop';
+const SERVICE_KINDS: readonly string[] = ['hit', 'work', 'loop'];
 
 /**
  * Fold a service-time sample (ms): `hit` = the region's Server-Timing proc for an answer from its
@@ -287,20 +376,22 @@ export type ServiceKind = 'hit' | 'work';
 export function recordService(state: RoutingState, kind: ServiceKind, region: RegionId, ms: number, now: number, config?: Partial<RoutingConfig>): SampleResult {
   const cfg = cfgOf(config);
   if (!isRegionId(region)) return { state, accepted: false, reason: `unknown region ${JSON.stringify(region)}` };
-  if (kind !== 'hit' && kind !== 'work') return { state, accepted: false, reason: `unknown service kind ${JSON.stringify(kind)}` };
+  if (!SERVICE_KINDS.includes(kind)) return { state, accepted: false, reason: `unknown service kind ${JSON.stringify(kind)}` };
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > cfg.maxRttMs) return { state, accepted: false, reason: `service time ${ms} ms outside [0, ${cfg.maxRttMs}]` };
   if (!Number.isFinite(now)) return { state, accepted: false, reason: 'bad clock' };
   const k = `${kind}|${region}`;
   const svc = { ...(state.svc ?? {}) };
-  svc[k] = fold(svc[k], ms, now, cfg.svcHalfLifeMs, cfg.svcMinAlpha, cfg.maxCount);
+  // The loopback overhead is folded like an RTT sample (spikes suspected), so it is truncated the way the samples it is subtracted from are.
+  svc[k] = kind === 'loop' ? foldRtt(svc[k], ms, now, cfg) : fold(svc[k], ms, now, cfg.svcHalfLifeMs, cfg.svcMinAlpha, cfg.maxCount);
   return { state: { ...state, svc }, accepted: true };
 }
 
 /** A learned service time blended with its default (worth 2 samples). */
 export function serviceMs(state: RoutingState | undefined, kind: ServiceKind, region: RegionId, now: number, config?: Partial<RoutingConfig>): { ms: number; samples: number } {
   const cfg = cfgOf(config);
-  const prior = kind === 'hit' ? cfg.defaultHitServiceMs : cfg.defaultMissWorkMs;
-  const b = blend(state?.svc?.[`${kind}|${region}`], prior, 2, now, cfg.svcHalfLifeMs);
+  const prior = kind === 'hit' ? cfg.defaultHitServiceMs : kind === 'work' ? cfg.defaultMissWorkMs : 0;
+  // The loopback overhead has no prior worth blending: it is 0 until measured, then the measurement.
+  const b = blend(state?.svc?.[`${kind}|${region}`], prior, kind === 'loop' ? 0 : 2, now, cfg.svcHalfLifeMs);
   return { ms: b.value, samples: b.n };
 }
 
@@ -351,12 +442,32 @@ export function restoreState(json: unknown, config?: Partial<RoutingConfig>): Ro
   if (typeof svc === 'object' && svc !== null) {
     for (const [k, e] of Object.entries(svc)) {
       const [kind, region, extra] = k.split('|');
-      if ((kind === 'hit' || kind === 'work') && isRegionId(region) && extra === undefined && validEstimate(e, cfg.maxRttMs))
+      if (SERVICE_KINDS.includes(kind!) && isRegionId(region) && extra === undefined && validEstimate(e, cfg.maxRttMs))
         out.svc![k] = { mean: e.mean, n: Math.min(cfg.maxCount, e.n), at: e.at };
+    }
+  }
+  const shift = (json as { shift?: unknown }).shift;
+  if (typeof shift === 'object' && shift !== null) {
+    for (const [r, v] of Object.entries(shift)) {
+      const clean = isRegionId(r) ? validShift(v, cfg) : undefined;
+      if (clean) out.shift![r as RegionId] = clean;
     }
   }
   out.rtt = bound(out.rtt, cfg.maxColos, newest);
   out.hit = bound(out.hit, cfg.maxHitKeys, (e) => e.at);
+  return out;
+}
+
+function validShift(v: unknown, cfg: RoutingConfig): RegionShift | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const { run, mean, since, at } = v as Record<string, unknown>;
+  const fin = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+  const cleanRun = (Array.isArray(run) ? run : [])
+    .filter((x): x is { colo: string; excess: number } => typeof x === 'object' && x !== null && normaliseColo((x as { colo?: unknown }).colo) === (x as { colo?: unknown }).colo && fin((x as { excess?: unknown }).excess))
+    .slice(-cfg.shiftRun)
+    .map((x) => ({ colo: x.colo, excess: Math.min(cfg.maxRttMs, Math.max(-cfg.maxRttMs, x.excess)) }));
+  const out: RegionShift = { run: cleanRun };
+  if (fin(mean) && Math.abs(mean) <= cfg.maxRttMs && fin(since) && fin(at) && at >= since) Object.assign(out, { mean, since, at });
   return out;
 }
 
@@ -380,7 +491,15 @@ export function mergeStates(a: RoutingState, b: RoutingState, config?: Partial<R
   for (const k of new Set([...Object.keys(a.hit), ...Object.keys(b.hit)])) hit[k] = pick(a.hit[k], b.hit[k])!;
   const svc: NonNullable<RoutingState['svc']> = {};
   for (const k of new Set([...Object.keys(a.svc ?? {}), ...Object.keys(b.svc ?? {})])) svc[k] = pick(a.svc?.[k], b.svc?.[k])!;
-  return { version: 1, rtt: bound(rtt, cfg.maxColos, newest), hit: bound(hit, cfg.maxHitKeys, (e) => e.at), svc };
+  // A region's shift: the more recently confirmed one.
+  const shift: NonNullable<RoutingState['shift']> = {};
+  for (const r of REGION_IDS) {
+    const x = a.shift?.[r];
+    const y = b.shift?.[r];
+    const chosen = !x ? y : !y ? x : (y.at ?? -Infinity) > (x.at ?? -Infinity) ? y : x;
+    if (chosen) shift[r] = chosen;
+  }
+  return { version: 1, rtt: bound(rtt, cfg.maxColos, newest), hit: bound(hit, cfg.maxHitKeys, (e) => e.at), svc, shift };
 }
 
 // ───────────────────────────── location → prior ─────────────────────────────
@@ -476,6 +595,8 @@ export interface Candidate {
   learnedRttMs: number | null;
   /** Decayed sample count behind learnedRttMs. */
   rttSamples: number;
+  /** The region-wide shift included in rttMs (shiftFor): confirmed by other colos, not yet measured from this one. */
+  shiftMs: number;
   /** P(the region's internal cache holds the variant) used: the estimate for `evidence`, blended with its prior. */
   hitRatio: number;
   hitSamples: number;
@@ -499,7 +620,8 @@ export interface Candidate {
   isHome: boolean;
 }
 
-export type RoutePolicy = 'expected-latency' | 'home-first' | 'home-only';
+/** `forced`: the order came from the geo benchmark's policy override (forceOrder), not from the model. */
+export type RoutePolicy = 'expected-latency' | 'home-first' | 'home-only' | 'forced';
 
 export interface RouteDecision {
   policy: RoutePolicy;
@@ -561,7 +683,9 @@ export function estimate(
   const home = input.account.homeRegion;
   const learned = loc.colo ? input.state?.rtt[loc.colo]?.[region] : undefined;
   const prior = loc.prior[region];
-  const rtt = blend(learned, prior, cfg.priorWeight, input.now, cfg.rttHalfLifeMs);
+  const blended = blend(learned, prior, cfg.priorWeight, input.now, cfg.rttHalfLifeMs);
+  const shiftMs = shiftFor(input.state, region, learned?.at, input.now, cfg);
+  const rtt = { value: blended.value + shiftMs, n: blended.n };
   const isHome = region === home;
   const evidence = evidenceFor(input.variant, region, input.now, cfg);
   const hit = holdProbability(input.state, region, input.account.id, evidence, input.now, cfg);
@@ -579,7 +703,8 @@ export function estimate(
   // What a later request from here would save by finding the variant in this region rather than at home.
   let placementCredit = 0;
   if (!isHome && cfg.placementValue > 0 && health === 'closed') {
-    const homeRtt = blend(loc.colo ? input.state?.rtt[loc.colo]?.[home] : undefined, loc.prior[home], cfg.priorWeight, input.now, cfg.rttHalfLifeMs).value;
+    const homeLearned = loc.colo ? input.state?.rtt[loc.colo]?.[home] : undefined;
+    const homeRtt = blend(homeLearned, loc.prior[home], cfg.priorWeight, input.now, cfg.rttHalfLifeMs).value + shiftFor(input.state, home, homeLearned?.at, input.now, cfg);
     placementCredit = missProbability * cfg.placementValue * Math.max(0, homeRtt + homeService - (rtt.value + service));
   }
   return {
@@ -589,6 +714,7 @@ export function estimate(
     priorRttMs: prior,
     learnedRttMs: learned ? r1(learned.mean) : null,
     rttSamples: r1(rtt.n),
+    shiftMs: r1(shiftMs),
     hitRatio: r3(hit.ratio),
     hitSamples: r1(hit.samples),
     evidence,
@@ -670,6 +796,37 @@ export function decideRoute(input: RouteInput): RouteDecision {
     allOpen,
     hysteresis,
   };
+}
+
+/**
+ * The geo benchmark's policy override (docs/routing.md, "The geo benchmark"): every baseline
+ * policy runs through the same edge worker as pixmesh and names its region order in this header,
+ * so the only difference between the policies is the region choice. The edge reads it only when
+ * the binding PIXMESH_BENCH_ROUTE_OVERRIDE is "true" (never set in a deployment).
+ */
+export const BENCH_ROUTE_HEADER = 'x-pixmesh-bench-route';
+
+/** The override's region order: comma-separated region ids, reachable ones only, first occurrence kept; undefined when none is left. */
+export function parseForcedOrder(header: string | null | undefined, reachable: readonly RegionId[]): RegionId[] | undefined {
+  if (typeof header !== 'string') return undefined;
+  const out: RegionId[] = [];
+  for (const part of header.split(',')) {
+    const r = part.trim();
+    if (isRegionId(r) && reachable.includes(r) && !out.includes(r)) out.push(r);
+  }
+  return out.length ? out : undefined;
+}
+
+/**
+ * The decision with its candidates replaced by `order` (each keeps the model's estimate for
+ * /_routing and the learning reports). `allOpen` is set so the edge tries every listed region in
+ * that order whatever its breaker says: a static policy does not look at health. Regions the
+ * decision did not rank (not allowed, e.g. strict residency) are left out.
+ */
+export function forceOrder(d: RouteDecision, order: readonly RegionId[]): RouteDecision {
+  const known = [...d.candidates, ...d.excluded];
+  const candidates = order.map((r) => known.find((c) => c.region === r)).filter((c): c is Candidate => !!c);
+  return { ...d, policy: 'forced', reason: `forced order ${order.join('>')} (bench override)`, candidates, excluded: [], allOpen: true, hysteresis: null };
 }
 
 /**

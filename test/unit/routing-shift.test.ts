@@ -1,0 +1,158 @@
+/**
+ * Region-wide level shifts, the network part of a sample, and the geo benchmark's policy override
+ * (docs/routing.md, "Spikes vs. level shifts", "RTT samples", "The geo benchmark").
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  decideRoute,
+  emptyState,
+  forceOrder,
+  mergeStates,
+  networkRttMs,
+  parseForcedOrder,
+  recordSample,
+  recordService,
+  restoreState,
+  serviceMs,
+  shiftFor,
+  type RoutingAccount,
+  type RoutingState,
+} from '../../edge/src/routing/model.js';
+import { REGION_IDS, type RegionId } from '../../shared/regions.js';
+
+const demo: RoutingAccount = { id: 'demo', homeRegion: 'eu-central-1', residency: 'flexible' };
+const T0 = 1_800_000_000_000;
+const R: RegionId = 'us-east-1';
+
+/** Each colo has measured R at `base[colo]` ms 6 times (an established estimate), at T0 − 10 s. */
+function warmed(base: Record<string, number>): RoutingState {
+  let s = emptyState();
+  for (const [colo, ms] of Object.entries(base)) for (let i = 0; i < 6; i++) s = recordSample(s, colo, R, ms, T0 - 10_000 + i).state;
+  return s;
+}
+const BASE = { GRU: 120, MIA: 40, ORD: 30, YYZ: 25 };
+const feed = (s: RoutingState, samples: [string, number][], t = T0) => {
+  samples.forEach(([colo, ms], i) => (s = recordSample(s, colo, R, ms, t + i).state));
+  return s;
+};
+
+describe('region-wide level shift', () => {
+  it.each<[string, [string, number][], number | undefined]>([
+    ['three spikes from three colos confirm a shift of their median excess', [['GRU', 270], ['MIA', 190], ['ORD', 185]], 150],
+    ['three spikes from two colos are enough', [['GRU', 270], ['GRU', 275], ['MIA', 190]], 150],
+    ['three spikes from one colo are that pair’s own level shift, not the region’s', [['GRU', 270], ['GRU', 270], ['GRU', 270]], undefined],
+    ['two spikes are not a run yet', [['GRU', 270], ['MIA', 190]], undefined],
+    ['a normal sample between the spikes ends the run', [['GRU', 270], ['MIA', 190], ['ORD', 31], ['YYZ', 175]], undefined],
+    ['samples below the means are no spikes', [['GRU', 60], ['MIA', 10], ['ORD', 5]], undefined],
+  ])('%s', (_name, samples, shift) => {
+    const s = feed(warmed(BASE), samples);
+    expect(s.shift?.[R]?.mean).toBe(shift);
+  });
+
+  it('a confirmed shift moves every colo off the slow region at once, including colos that never measured it', () => {
+    // us-east-1 is MIA's and GRU's pick; FRA-side colos never measured it.
+    let s = warmed({ ...BASE });
+    for (let i = 0; i < 6; i++) s = recordSample(s, 'GRU', 'eu-central-1', 200, T0 - 10_000 + i).state;
+    const before = decideRoute({ location: { colo: 'GRU' }, account: demo, now: T0, state: s }).candidates[0]!.region;
+    expect(before).toBe(R);
+    s = feed(s, [['MIA', 190], ['ORD', 180], ['YYZ', 175]]); // GRU itself sent nothing since
+    const gru = decideRoute({ location: { colo: 'GRU' }, account: demo, now: T0 + 10, state: s });
+    expect(gru.candidates[0]!.region).not.toBe(R);
+    const c = gru.candidates.find((x) => x.region === R)!;
+    expect(c.shiftMs).toBe(150);
+    // A colo with no samples at all (the prior) gets it too.
+    expect(decideRoute({ location: { colo: 'LAX' }, account: demo, now: T0 + 10, state: s }).candidates.find((x) => x.region === R)!.shiftMs).toBe(150);
+  });
+
+  it.each<[string, number, number | undefined, number]>([
+    ['a pair not measured since the shift: shifted', T0 + 1000, T0 - 5000, 150],
+    ['the prior (no samples): shifted', T0 + 1000, undefined, 150],
+    ['a pair measured after the shift: its own estimate, not shifted again', T0 + 1000, T0 + 500, 0],
+    ['60 s after the last confirmation the shift has expired', T0 + 60_001, T0 - 5000, 0],
+  ])('shiftFor: %s', (_name, now, pairAt, want) => {
+    const s: RoutingState = { ...emptyState(), shift: { [R]: { run: [], mean: 150, since: T0, at: T0 } } };
+    expect(shiftFor(s, R, pairAt, now)).toBe(want);
+  });
+
+  it('a pair’s next sample after the shift folds from mean + shift (absorbed, not counted twice)', () => {
+    let s = feed(warmed(BASE), [['MIA', 190], ['ORD', 180], ['YYZ', 175]]);
+    s = recordSample(s, 'GRU', R, 268, T0 + 100).state; // GRU: 120 + 150 ≈ 270
+    const e = s.rtt.GRU![R]!;
+    expect(e.mean).toBeGreaterThan(260);
+    expect(e.mean).toBeLessThan(272);
+    const c = decideRoute({ location: { colo: 'GRU' }, account: demo, now: T0 + 200, state: s }).candidates.find((x) => x.region === R)!;
+    expect(c.shiftMs).toBe(0);
+    expect(c.learnedRttMs).toBeCloseTo(e.mean, 0);
+  });
+
+  it('the colo whose sample confirmed the shift takes it at once', () => {
+    const s = feed(warmed(BASE), [['MIA', 190], ['ORD', 180], ['YYZ', 175]]);
+    // YYZ's own estimate was 25: 25 + median(150, 150, 150) folded with its sample 175.
+    expect(s.rtt.YYZ![R]!.mean).toBeCloseTo(175, 0);
+  });
+
+  it('survives restoreState and mergeStates keeps the more recently confirmed shift; garbage is dropped', () => {
+    const a: RoutingState = { ...emptyState(), shift: { [R]: { run: [], mean: 150, since: T0, at: T0 } } };
+    const b: RoutingState = { ...emptyState(), shift: { [R]: { run: [], mean: 80, since: T0 + 5, at: T0 + 5 } } };
+    expect(restoreState(JSON.stringify(a)).shift?.[R]).toEqual({ run: [], mean: 150, since: T0, at: T0 });
+    expect(mergeStates(a, b).shift?.[R]?.mean).toBe(80);
+    expect(mergeStates(b, a).shift?.[R]?.mean).toBe(80);
+    const junk = restoreState({ version: 1, rtt: {}, hit: {}, shift: { [R]: { run: [{ colo: 'gru!', excess: 5 }, { colo: 'GRU', excess: 'x' }], mean: Number.NaN }, 'mars-1': { run: [] } } });
+    expect(junk.shift).toEqual({ [R]: { run: [] } });
+  });
+});
+
+describe('network part of a sample', () => {
+  it.each<[string, number, number, number | undefined, number]>([
+    ['ttfb − proc', 130, 12, undefined, 118],
+    ['minus the loopback overhead', 130, 12, 9, 109],
+    ['never negative', 10, 12, 9, 0],
+    ['a non-finite loopback is ignored', 130, 12, Number.NaN, 118],
+  ])('%s', (_name, ttfb, proc, loop, want) => {
+    expect(networkRttMs(ttfb, proc, loop)).toBe(want);
+  });
+
+  it('the loopback overhead is 0 until measured, then the measured mean (no prior blended in)', () => {
+    expect(serviceMs(emptyState(), 'loop', R, T0).ms).toBe(0);
+    let s = emptyState();
+    for (const ms of [10, 14]) s = recordService(s, 'loop', R, ms, T0).state;
+    expect(serviceMs(s, 'loop', R, T0).ms).toBeCloseTo(12, 6);
+    expect(restoreState(JSON.stringify(s)).svc?.[`loop|${R}`]?.mean).toBeCloseTo(12, 6);
+  });
+
+  it('the loopback overhead resists spikes like an RTT sample: one stall does not move it, a lasting rise does', () => {
+    let s = emptyState();
+    for (let i = 0; i < 6; i++) s = recordService(s, 'loop', R, 5, T0).state;
+    s = recordService(s, 'loop', R, 200, T0).state;
+    expect(serviceMs(s, 'loop', R, T0).ms).toBe(5);
+    for (let i = 0; i < 2; i++) s = recordService(s, 'loop', R, 40, T0).state;
+    expect(serviceMs(s, 'loop', R, T0).ms).toBeCloseTo(5 + 0.2 * 35, 6);
+  });
+});
+
+describe('geo benchmark policy override', () => {
+  it.each<[string, string | null | undefined, RegionId[] | undefined]>([
+    ['an order', 'ap-southeast-2,eu-central-1', ['ap-southeast-2', 'eu-central-1']],
+    ['spaces and duplicates', ' us-east-1 , us-east-1,eu-central-1', ['us-east-1', 'eu-central-1']],
+    ['unknown and unreachable regions are dropped', 'mars-1,us-west-1,us-east-1', ['us-east-1']],
+    ['nothing left', 'mars-1', undefined],
+    ['no header', null, undefined],
+    ['empty', '', undefined],
+  ])('parseForcedOrder: %s', (_name, header, want) => {
+    expect(parseForcedOrder(header, ['us-east-1', 'eu-central-1', 'ap-southeast-2'])).toEqual(want);
+  });
+
+  it('forceOrder keeps the model’s estimates, lists every named region (open ones included) and tells the edge to try them regardless of health', () => {
+    const d = decideRoute({ location: { colo: 'SYD' }, account: demo, now: T0, health: { 'ap-southeast-2': 'open' } });
+    expect(d.candidates.map((c) => c.region)).not.toContain('ap-southeast-2');
+    const f = forceOrder(d, ['ap-southeast-2', 'eu-central-1']);
+    expect(f.candidates.map((c) => c.region)).toEqual(['ap-southeast-2', 'eu-central-1']);
+    expect(f.candidates[1]).toEqual(d.candidates.find((c) => c.region === 'eu-central-1'));
+    expect(f).toMatchObject({ policy: 'forced', allOpen: true, excluded: [], hysteresis: null });
+  });
+
+  it('forceOrder cannot add a region the decision did not allow (strict residency)', () => {
+    const d = decideRoute({ location: { colo: 'SYD' }, account: { ...demo, residency: 'strict' }, now: T0 });
+    expect(forceOrder(d, [...REGION_IDS]).candidates.map((c) => c.region)).toEqual(['eu-central-1']);
+  });
+});
