@@ -12,6 +12,10 @@ import { parseIkError, PixmeshError, type ErrorCode } from './errors.js';
 import { H } from './headers.js';
 import { signInternalRequest, type BodyInput } from './internal-auth.js';
 
+/** The edge's endpoint for a home region's purges (edge/src/edge-purge.ts), and its signing target. */
+export const EDGE_PURGE_PATH = '/_internal/purge';
+export const EDGE_TARGET = 'edge';
+
 export interface InternalCall {
   secret: string;
   /** The target's base URL (no trailing slash); undefined when the target is not configured. */
@@ -48,18 +52,32 @@ function attemptSignal(call: InternalCall): AbortSignal {
   return call.signal ? AbortSignal.any([timeout, call.signal]) : timeout;
 }
 
-export async function internalFetch(call: InternalCall): Promise<Response> {
-  if (!call.baseUrl) throw new InternalUnreachable(call.target, 'no URL configured');
+/** What signs one internal request: the call without its transport settings. */
+export type InternalRequestInput = Pick<InternalCall, 'secret' | 'target' | 'method' | 'pathAndQuery' | 'headers' | 'body'> & { baseUrl: string };
+
+/**
+ * One signed internal request (URL, method, headers with a fresh signature and nonce), as
+ * internalFetch sends each attempt. Exported for callers with their own transport (benchmarks
+ * that time the socket); everything else calls internalFetch.
+ */
+export async function internalRequest(call: InternalRequestInput): Promise<{ url: string; method: string; headers: Headers }> {
   const method = (call.method ?? 'GET').toUpperCase();
+  const headers = new Headers(call.headers);
+  await signInternalRequest(call.secret, headers, { method, pathAndQuery: call.pathAndQuery, region: call.target, body: call.body });
+  return { url: call.baseUrl + call.pathAndQuery, method, headers };
+}
+
+export async function internalFetch(call: InternalCall): Promise<Response> {
+  const baseUrl = call.baseUrl;
+  if (!baseUrl) throw new InternalUnreachable(call.target, 'no URL configured');
   const attempts = 1 + Math.max(0, call.retries ?? 0);
   let last: InternalUnreachable | undefined;
   for (let i = 0; i < attempts; i++) {
-    const headers = new Headers(call.headers);
     // A fresh signature (and nonce) per attempt: the receiver refuses a replayed one.
-    await signInternalRequest(call.secret, headers, { method, pathAndQuery: call.pathAndQuery, region: call.target, body: call.body });
+    const { url, method, headers } = await internalRequest({ ...call, baseUrl });
     let res: Response;
     try {
-      res = await fetch(call.baseUrl + call.pathAndQuery, { method, headers, body: (call.body ?? null) as RequestInit['body'], signal: attemptSignal(call) });
+      res = await fetch(url, { method, headers, body: (call.body ?? null) as RequestInit['body'], signal: attemptSignal(call) });
     } catch (e) {
       const err = e as Error;
       const timedOut = err.name === 'TimeoutError';

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
 import { H } from '../../shared/headers.js';
-import { signInternalRequest } from '../../shared/internal-auth.js';
+import { internalRequest } from '../../shared/internal-fetch.js';
 import { putObjects, startCluster, type Cluster } from '../../scripts/cluster.js';
 import { keepAliveAgent, timedGet } from '../lib/http.js';
 import { hashSeed, Rng } from '../lib/prng.js';
@@ -189,9 +189,8 @@ async function drive(r: Region, secret: string, paths: string[], concurrency: nu
   const worker = async () => {
     while (next < paths.length) {
       const p = paths[next++]!;
-      const h = new Headers({ [H.format]: 'jpeg', [H.signed]: 'false', [H.requestId]: randomUUID() });
-      await signInternalRequest(secret, h, { method: 'GET', pathAndQuery: p, region: REGION });
-      const res = await timedGet(r.url + p, Object.fromEntries(h), agent, 60_000);
+      const req = await internalRequest({ secret, baseUrl: r.url, target: REGION, pathAndQuery: p, headers: new Headers({ [H.format]: 'jpeg', [H.signed]: 'false', [H.requestId]: randomUUID() }) });
+      const res = await timedGet(req.url, Object.fromEntries(req.headers), agent, 60_000);
       if (res.error || res.status !== 200) errors++;
       else {
         lat.push(res.totalMs);

@@ -7,6 +7,9 @@ import { geoNaturalEarth1, geoPath } from 'd3-geo';
 import { feature } from 'topojson-client';
 import type { GeometryCollection, Topology } from 'topojson-specification';
 import land110m from 'world-atlas/land-110m.json';
+import type { BreakerState, BreakerStatus } from '../../shared/breaker.js';
+import type { RegionMetrics } from '../../edge/src/dashboard/metrics.js';
+import type { Candidate, RouteDecision } from '../../edge/src/routing/model.js';
 import { call, type Credentials, type Session } from './api.js';
 import { adviceLine, type HomeAdvice } from './advice.js';
 import { fmtMs, fmtPct, h, replace, s } from './dom.js';
@@ -15,61 +18,16 @@ const W = 960;
 const H = 470;
 const REFRESH_MS = 3000;
 
-interface Breaker {
-  failures: number;
-  openedAt: number | null;
-  coolDownMs: number;
-  lastFailureAt: number | null;
-  lastSuccessAt: number | null;
-}
-interface RegionMetrics {
-  up: boolean;
-  error?: string;
-  windowS: number;
-  requestRate: number | null;
-  requests: number;
-  errors5xx: number;
-  p50Ms: number | null;
-  p98Ms: number | null;
-  hitRatio: number | null;
-  inflight: number | null;
-  queueDepth: number | null;
-}
 interface Region {
   id: string;
   name: string;
   airport: string;
   lat: number;
   lon: number;
-  health: 'closed' | 'half-open' | 'open';
-  breaker: Breaker;
+  health: BreakerStatus;
+  breaker: BreakerState;
   edgeRequests: number;
   metrics: RegionMetrics;
-}
-interface Candidate {
-  region: string;
-  expectedMs: number;
-  rttMs: number;
-  priorRttMs: number;
-  learnedRttMs: number | null;
-  rttSamples: number;
-  hitRatio: number;
-  hitSamples: number;
-  missProbability: number;
-  forwardRttMs: number;
-  missCostMs: number;
-  healthPenaltyMs: number;
-  health: string;
-  isHome: boolean;
-}
-interface Decision {
-  policy: string;
-  reason: string;
-  home: string;
-  location: { colo: string | null; source: string };
-  candidates: Candidate[];
-  excluded: Candidate[];
-  allOpen: boolean;
 }
 interface Colo {
   code: string;
@@ -79,7 +37,7 @@ interface Colo {
   requests: number;
   lastSeenAt: number | null;
   servedBy: Record<string, number>;
-  decision: Decision | null;
+  decision: RouteDecision | null;
 }
 export interface NetworkState {
   generatedAt: number;

@@ -9,7 +9,7 @@
  */
 import { Hono } from 'hono';
 import { badRequest } from '../../shared/errors.js';
-import { signInternalRequest } from '../../shared/internal-auth.js';
+import { internalFetch, InternalUnreachable } from '../../shared/internal-fetch.js';
 import { parseRegionUrls, type RegionId } from '../../shared/regions.js';
 import type { Env } from './env.js';
 import { authenticate } from './management.js';
@@ -53,17 +53,15 @@ export function homeAdviceRoutes(): Hono<{ Bindings: Env }> {
     const path = `/internal/origin-probe/${encodeURIComponent(account.id)}${sample !== undefined ? `?sample=${encodeURIComponent(sample)}` : ''}`;
     const probes = await Promise.all(
       regions.map(async (r: RegionId) => {
-        const headers = new Headers();
-        await signInternalRequest((c.env as Env).PIXMESH_INTERNAL_SECRET, headers, { method: 'GET', pathAndQuery: path, region: r });
         try {
-          const res = await fetch(urls[r] + path, { headers, signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+          const res = await internalFetch({ secret: (c.env as Env).PIXMESH_INTERNAL_SECRET, baseUrl: urls[r], target: r, pathAndQuery: path, timeoutMs: PROBE_TIMEOUT_MS });
           if (!res.ok) {
             await res.body?.cancel();
             return [r, null, `status ${res.status}`] as const;
           }
           return [r, (await res.json()) as ProbeAnswer, null] as const;
         } catch (e) {
-          return [r, null, (e as Error).name === 'TimeoutError' ? 'timeout' : 'unreachable'] as const;
+          return [r, null, e instanceof InternalUnreachable && e.timedOut ? 'timeout' : 'unreachable'] as const;
         }
       }),
     );

@@ -18,6 +18,7 @@
 import crypto from 'node:crypto';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Context, Hono } from 'hono';
+import type { HomeVars } from './home-region.js';
 import type { Account } from '../../shared/accounts.js';
 import { AccountFileError } from '../../shared/accounts.js';
 import { badRequest, conflict, notFound } from '../../shared/errors.js';
@@ -170,14 +171,17 @@ const NAME = /^[A-Za-z0-9_-]{1,100}$/;
 
 export interface ConfigRouteDeps {
   control: ControlPlane;
-  home: (id: string) => Account;
   /** Purges every cached variant of the account in every region; answers the edge-purge headers. */
   purgeAll: (accountId: string) => Promise<Record<string, string>>;
 }
 
-export function configRoutes(app: Hono<{ Variables: { account: Account } }>, deps: ConfigRouteDeps): void {
+/**
+ * Every route here is under mediaRoutes' home-region middleware (/internal/media/:account/*):
+ * `c.var.account` is the account, resolved once there (404 unknown, 421 not home).
+ */
+export function configRoutes(app: Hono<HomeVars>, deps: ConfigRouteDeps): void {
   originRoutes(app, deps);
-  webhookRoutes(app, { home: deps.home, load: (a) => deps.control.load(a), store: async (a, webhooks) => deps.control.save(a, { ...(await deps.control.load(a)), webhooks }) });
+  webhookRoutes(app, { load: (a) => deps.control.load(a), store: async (a, webhooks) => deps.control.save(a, { ...(await deps.control.load(a)), webhooks }) });
   const P = '/internal/media/:account/v1/named-transformations';
   const body = async (c: Context) => {
     const b = (await c.req.json().catch(() => null)) as unknown;
@@ -192,8 +196,8 @@ export function configRoutes(app: Hono<{ Variables: { account: Account } }>, dep
     if (b.enabled !== undefined && typeof b.enabled !== 'boolean') throw badRequest('enabled must be a boolean');
     return b as Partial<NamedTransformation>;
   };
-  const ctx = async (c: Context) => {
-    const account = deps.home(c.req.param('account')!);
+  const ctx = async (c: Context<HomeVars>) => {
+    const account = c.var.account;
     const doc = await deps.control.load(account);
     return { account, doc, list: namedList(account, doc) };
   };
@@ -236,11 +240,11 @@ function originLists(seed: Account, doc: AccountConfigDoc): { origins: StoredOri
   return seedFromFile(seed);
 }
 
-function originRoutes(app: Hono<{ Variables: { account: Account } }>, deps: ConfigRouteDeps): void {
+function originRoutes(app: Hono<HomeVars>, deps: ConfigRouteDeps): void {
   const O = '/internal/media/:account/v1/accounts/origins';
   const E = '/internal/media/:account/v1/accounts/url-endpoints';
-  const ctx = async (c: Context) => {
-    const account = deps.home(c.req.param('account')!);
+  const ctx = async (c: Context<HomeVars>) => {
+    const account = c.var.account;
     const doc = await deps.control.load(account);
     // Until the lists are stored, the account's endpoints are the account file's (no overlay for them).
     return { account, doc, ...originLists(account, doc) };

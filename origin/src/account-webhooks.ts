@@ -16,6 +16,7 @@
  * file's `managedOrigins.allowPrivateNetwork` opts in.
  */
 import type { Context, Hono } from 'hono';
+import type { HomeVars } from './home-region.js';
 import { WEBHOOK_EVENTS, type Account, type WebhookEndpoint, type WebhookEventType } from '../../shared/accounts.js';
 import { badRequest, notFound } from '../../shared/errors.js';
 import { literalRefused, newConfigId } from './account-origins.js';
@@ -89,15 +90,15 @@ export const publicWebhook = (w: StoredWebhook) => ({
 export const deliveryEndpoint = (w: StoredWebhook): WebhookEndpoint => ({ id: w.id, url: w.url, secret: w.secret, ...(w.events ? { events: w.events } : {}), allowPrivateNetwork: w.allowPrivateNetwork });
 
 export interface WebhookRouteDeps {
-  home: (id: string) => Account;
   load: (account: Account) => Promise<{ webhooks?: StoredWebhook[] }>;
   store: (account: Account, webhooks: StoredWebhook[]) => Promise<void>;
 }
 
-export function webhookRoutes(app: Hono<{ Variables: { account: Account } }>, deps: WebhookRouteDeps): void {
+/** Under mediaRoutes' home-region middleware: `c.var.account` is the account (404 unknown, 421 not home). */
+export function webhookRoutes(app: Hono<HomeVars>, deps: WebhookRouteDeps): void {
   const W = '/internal/media/:account/v1/accounts/webhooks';
-  const ctx = async (c: Context) => {
-    const account = deps.home(c.req.param('account')!);
+  const ctx = async (c: Context<HomeVars>) => {
+    const account = c.var.account;
     return { account, list: (await deps.load(account)).webhooks ?? [] };
   };
   const body = (c: Context) => c.req.json().catch(() => {

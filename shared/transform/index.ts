@@ -6,7 +6,7 @@
 import { MAX_DIMENSION, PARAMS, type OutputSpec, type StepSpec } from './params.js';
 import { allLayers, canonicalLayer } from './layers.js';
 import { parseTransformation } from './parse.js';
-import { isExtractMode, type AccountDefaults, type CondClause, type Condition, type ExprVar, type OutputFormat, type StepOps, type TransformPlan } from './types.js';
+import { isExtractMode, unreadFields, type AccountDefaults, type CondClause, type Condition, type ExprVar, type OutputFormat, type StepOps, type TransformPlan } from './types.js';
 import { evalExpr, isExpr, scopeValue, type ExprScope } from './values.js';
 
 export type {
@@ -40,6 +40,7 @@ export type {
   Shadow,
   Gradient,
   ColorReplace,
+  Distort,
   StepOps,
   TransformPlan,
   TransformStep,
@@ -48,7 +49,7 @@ export type {
 export { parseTransformation, splitParam, MAX_STEPS, MAX_TR_LENGTH } from './parse.js';
 export { PARAMS, SPECIAL_PARAMS, UNSUPPORTED_PARAMS, MAX_DIMENSION } from './params.js';
 export { evalExpr, isExpr, type ExprScope } from './values.js';
-export { isExtractMode } from './types.js';
+export { isExtractMode, unreadFields, type UnreadField } from './types.js';
 export {
   allLayers,
   BUILTIN_FONTS,
@@ -88,33 +89,17 @@ const OUTPUT_SPECS = PARAMS.filter((p): p is OutputSpec => p.scope === 'output' 
  * Drop parameters the pipeline ignores in this combination WHATEVER the image and the client
  * hints, so they cannot split the cache — and nothing else: a parameter the renderer may still
  * read must stay in the key, or two different renders share one entry (cache poisoning, #12).
- * The rules mirror what the renderer consumes (origin/src/pipeline/steps/resolve.ts
- * `consumedOps`); test/unit/cache-key-property.test.ts checks key(a) = key(b) ⇒ the renderer's
- * input is the same, over generated plans:
- *   - without a size (no w, h, ar) and outside extract modes, resize does nothing but the
- *     fo-face / fo-custom crop: dpr, c, other fo values and cm-pad_resize are not read (dpr IS read by cm-extract: it scales the region);
- *   - x y xc yc are read only by cm-extract / cm-pad_extract; c never is by those;
- *   - ar is ignored only when w and h are both fixed: `w-auto` without Sec-CH-Width and
- *     `h-auto` resolve to "no size", and then ar decides.
+ * The rule is `unreadFields` (types.ts), which the renderer applies too (origin/src/pipeline/steps/
+ * resolve.ts `consumedOps`); test/unit/cache-key-property.test.ts checks key(a) = key(b) ⇒ the
+ * renderer's input is the same, over generated plans. Here `w-auto` / `h-auto` count as a size
+ * (they may resolve to one) but not as fixed: without Sec-CH-Width they resolve to "no size",
+ * and then ar decides.
  */
 function effectiveOps(ops: StepOps): StepOps {
   const e: StepOps = { ...ops };
-  const extract = isExtractMode(e.cm);
-  const sized = e.w !== undefined || e.h !== undefined || e.ar !== undefined;
-  if (!sized && !extract) {
-    delete e.dpr;
-    delete e.c;
-    if (e.fo !== 'face' && e.fo !== 'custom') delete e.fo; // fo-face / fo-custom without a size crop to the focus box
-    if (e.cm === 'pad_resize') delete e.cm;
-  }
-  if (!extract) {
-    delete e.x;
-    delete e.y;
-    delete e.xc;
-    delete e.yc;
-  } else delete e.c;
   const fixed = (d: StepOps['w']) => d !== undefined && (isExpr(d) || d.kind !== 'auto');
-  if (fixed(e.w) && fixed(e.h)) delete e.ar;
+  const sized = e.w !== undefined || e.h !== undefined || e.ar !== undefined;
+  for (const k of unreadFields({ sized, bothFixed: fixed(e.w) && fixed(e.h), cm: e.cm, fo: e.fo })) delete e[k];
   return e;
 }
 

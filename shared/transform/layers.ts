@@ -5,7 +5,7 @@
  * params.ts for their own chain. Pure (edge and origin).
  */
 import { badTransformation } from '../errors.js';
-import { FOCUS_VALUES, PARAM_BY_KEY, type StepSpec } from './params.js';
+import { FOCUS_VALUES, MAX_DIMENSION, PARAM_BY_KEY, type StepSpec } from './params.js';
 import type { CanvasLayer, Color, Gravity, ImageLayer, Layer, LayerMode, LayerPosition, NumOrExpr, StepOps, TextLayer, TextStyle } from './types.js';
 import { formatNumber, formatNumOrExpr, insideLayer, num, numOrExpr, oneOf, parseColor, quote } from './values.js';
 
@@ -17,7 +17,7 @@ export const MAX_LAYERS = 20;
 export const MAX_TEXT_CHARS = 2000;
 export const MAX_TEXT_BASE64_CHARS = 2500;
 /** Offsets and sizes inside layers: generous, the pipeline's output limits bound the real pixels. */
-const MAX_OFFSET = 16383 * 4;
+const MAX_OFFSET = MAX_DIMENSION * 4;
 
 export const GRAVITIES = FOCUS_VALUES.filter((f): f is Gravity => f !== 'auto' && f !== 'face');
 export const LAYER_MODES: readonly LayerMode[] = ['multiply', 'displace', 'cutout', 'cutter'];
@@ -152,10 +152,10 @@ export const TEXT_PARAMS: readonly TextSpec[] = [
     sdk: 'width',
     group: 'Text layers',
     field: 'w',
-    syntax: 'pixels 1–16383 or an expression (`bw_mul_0.5`)',
+    syntax: `pixels 1–${MAX_DIMENSION} or an expression (\`bw_mul_0.5\`)`,
     description: 'Width of the text box: the text wraps at word (then character) boundaries to fit, aligned by `ia`.',
     example: 'l-text,i-A%20long%20caption%20that%20wraps,w-120,l-end',
-    parse: (raw) => numOrExpr('text w', raw, { min: 1, max: 16383 }),
+    parse: (raw) => numOrExpr('text w', raw, { min: 1, max: MAX_DIMENSION }),
     format: formatNumOrExpr as (v: never) => string,
   },
   {

@@ -28,6 +28,31 @@ export type CropStrategy = 'maintain_ratio' | 'maintain_ratio_no_enlarge' | 'for
 export type CropMode = 'pad_resize' | 'pad_resize_no_enlarge' | 'extract' | 'pad_extract' | 'pad_extract_no_shrink';
 /** The crop modes that cut a region without scaling (x y xc yc apply; c does not). */
 export const isExtractMode = (cm: CropMode | undefined): boolean => cm === 'extract' || cm === 'pad_extract' || cm === 'pad_extract_no_shrink';
+/** The step fields a render may leave unread (unreadFields). */
+export type UnreadField = 'dpr' | 'c' | 'fo' | 'cm' | 'x' | 'y' | 'xc' | 'yc' | 'ar';
+/**
+ * The one rule for which fields of a chain step the renderer does not read in this combination,
+ * whatever the image and the client hints: the cache key drops them (shared/transform
+ * canonicalTransformation), the renderer resets them (origin/src/pipeline/steps/resolve.ts
+ * consumedOps). `sized`: w, h or ar given; `bothFixed`: w and h both known (not `auto`).
+ *   - without a size and outside extract modes, resize does nothing but the fo-face / fo-custom
+ *     crop: dpr, c, other fo values and cm-pad_resize are not read (dpr IS read by cm-extract);
+ *   - x y xc yc are read only by the extract modes; c never is by those;
+ *   - ar is moot when w and h are both fixed.
+ */
+export function unreadFields(s: { sized: boolean; bothFixed: boolean; cm?: CropMode; fo?: Focus }): UnreadField[] {
+  const out: UnreadField[] = [];
+  const extract = isExtractMode(s.cm);
+  if (!s.sized && !extract) {
+    out.push('dpr', 'c');
+    if (s.fo !== 'face' && s.fo !== 'custom') out.push('fo');
+    if (s.cm === 'pad_resize') out.push('cm');
+  }
+  if (!extract) out.push('x', 'y', 'xc', 'yc');
+  else out.push('c');
+  if (s.bothFixed) out.push('ar');
+  return out;
+}
 export type Gravity = 'center' | 'top' | 'left' | 'bottom' | 'right' | 'top_left' | 'top_right' | 'bottom_left' | 'bottom_right';
 /** `auto`: saliency; `face`: the detected faces; `custom`: the file's saved customCoordinates. */
 export type Focus = Gravity | 'auto' | 'face' | 'custom';
@@ -45,7 +70,9 @@ export type Background =
   | { kind: 'color'; color: Color }
   /** `bg-blurred[_<intensity>|_auto][_<brightness -255..255>]`, pad_resize only. */
   | { kind: 'blurred'; intensity: number | 'auto'; brightness: number }
-  | { kind: 'dominant' };
+  | { kind: 'dominant' }
+  /** `bg-gradient_dominant[_2|_4]` (pad modes): a gradient of the image's dominant colours, 2 along the padded axis or 4 corners. */
+  | { kind: 'gradient'; colors: 2 | 4 };
 
 export interface UnsharpMask {
   radius: number;
@@ -95,13 +122,16 @@ export interface StepOps {
   gradient?: Gradient;
   /** `cr-<to>[_<tolerance>[_<from>]]`: colour replace. */
   cr?: ColorReplace;
-  /** `e-distort-p-x1_y1_x2_y2_x3_y3_x4_y4`: where the corners (clockwise from top-left) move, in px. */
-  distort?: { corners: [number, number, number, number, number, number, number, number] };
+  /** `e-distort-p-…` (perspective: where the corners, clockwise from top-left, move, in px) or `e-distort-a-<deg>` (arc). */
+  distort?: Distort;
   /** `e-colorize[-co-<colour>][_in-<0–100>]`: a tint of that colour, mixed in at `in` %. */
   colorize?: { color: Color; intensity: number };
   /** Overlays placed on the step's result, in URL order (`l-…,l-end` blocks). */
   layers?: Layer[];
 }
+
+/** `e-distort-p-x1_y1_x2_y2_x3_y3_x4_y4` (corners clockwise from the top-left) or `e-distort-a-<degrees>` (arc: positive bends upwards, ∩). */
+export type Distort = { corners: [number, number, number, number, number, number, number, number] } | { arc: number };
 
 /** `e-gradient[-ld-<deg|direction>][_from-<colour>][_to-<colour>][_sp-<stop>]` (CSS angles: 180 = top to bottom). */
 export interface Gradient {
@@ -250,8 +280,12 @@ export interface TransformPlan {
   colorProfile?: boolean;
   /** `md-true`: keep the metadata. */
   metadata?: boolean;
-  /** `pg-<n>`: render page/frame n (1-based) of a multi-page or animated original, as a still. */
-  page?: number;
+  /**
+   * `pg-<n>`: page/frame n (1-based) of a multi-page or animated original, as a still; `pg-<a>-<b>`
+   * (a range) or `pg-<n>_<m>_…` (a list): those pages in that order, as an animation when the
+   * output can animate (else the first of them).
+   */
+  page?: number | number[];
 }
 
 export interface ParseContext {

@@ -14,7 +14,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { Account } from '../../../shared/accounts.js';
 import { PixmeshError } from '../../../shared/errors.js';
-import { signInternalRequest } from '../../../shared/internal-auth.js';
+import { internalFetch } from '../../../shared/internal-fetch.js';
 import { parseRegionUrls, REGIONS, type RegionId } from '../../../shared/regions.js';
 import { authenticate } from '../management.js';
 import { knownRegions, routingState as router } from '../routing-state.js';
@@ -151,9 +151,7 @@ export function dashboardRoutes(): Hono<{ Bindings: Env }> {
 
 /** One region's Prometheus text, signed like every internal call. */
 async function scrape(env: Env, region: string, base: string): Promise<string> {
-  const headers = new Headers();
-  await signInternalRequest(env.PIXMESH_INTERNAL_SECRET, headers, { method: 'GET', pathAndQuery: '/metrics', region });
-  const res = await fetch(`${base}/metrics`, { headers, signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS) });
+  const res = await internalFetch({ secret: env.PIXMESH_INTERNAL_SECRET, baseUrl: base, target: region, pathAndQuery: '/metrics', timeoutMs: SCRAPE_TIMEOUT_MS });
   if (!res.ok) {
     await res.body?.cancel();
     throw new Error(`/metrics answered ${res.status}`);

@@ -16,7 +16,7 @@
  * deletes. So a replay after a crash at any point ends in the same state as an uninterrupted run.
  */
 import fs from 'node:fs';
-import type { FileRecord } from './store.js';
+import type { FileRecord } from './records.js';
 
 export const JOURNAL_PREFIX = '_journal';
 /** Intents that could not be completed (a source gone from the bucket) are kept here for an operator. */

@@ -28,41 +28,12 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { indexKey, INDEX_PREFIX, mediaKey, versionKey, VERSIONS_PREFIX } from './keys.js';
-import { s3Client, type S3Location } from '../sources/s3.js';
+import { isMissing, readAll, s3Client, type S3Location } from '../sources/s3.js';
 import { log } from '../log.js';
 import { crashPoint, intentId, JOURNAL_FAILED_PREFIX, JOURNAL_PREFIX, journalKey, type CommitOp, type Intent, type Step } from './journal.js';
+import type { FileRecord, StoredVersion } from './records.js';
+export type { FileRecord, StoredVersion } from './records.js';
 
-/** One file of the library, in ImageKit's field names (what details/list return). */
-export interface FileRecord {
-  type: 'file';
-  fileId: string;
-  name: string;
-  /** "/folder/name.jpg" */
-  filePath: string;
-  fileType: 'image' | 'non-image';
-  mime: string;
-  size: number;
-  width?: number;
-  height?: number;
-  hasAlpha?: boolean;
-  tags: string[] | null;
-  customMetadata: Record<string, unknown>;
-  customCoordinates: string | null;
-  description?: string;
-  isPrivateFile: boolean;
-  isPublished: boolean;
-  versionInfo: { id: string; name: string };
-  createdAt: string;
-  updatedAt: string;
-  /** Content checksums (hex). */
-  md5: string;
-  sha256: string;
-  /** Previous versions, oldest first (bounded: StoreOptions.maxVersions); bytes under _versions/. */
-  versions?: StoredVersion[];
-}
-
-/** A previous version of a file: the record as it was (its bytes at versionKey(account, fileId, versionInfo.id)). */
-export type StoredVersion = Omit<FileRecord, 'versions'>;
 
 export { INDEX_PREFIX, VERSIONS_PREFIX, versionKey };
 export const TMP_PREFIX = '_tmp';
@@ -106,17 +77,6 @@ export interface RelocateInput {
 }
 
 export const newId = () => crypto.randomBytes(12).toString('hex');
-
-function isMissing(e: unknown): boolean {
-  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404;
-}
-
-async function readAll(body: unknown): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of body as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(c));
-  return Buffer.concat(chunks);
-}
 
 /** A promise chain per key: run(fn) waits for the previous fn of the same key. */
 class KeyedLock {
@@ -165,6 +125,8 @@ export class ImpossibleStep extends Error {}
 export interface PurgeRef {
   requestId: string;
   status: string;
+  /** Files whose variants use the purged path as a layer (purged with it; the edge is told). */
+  dependents?: string[];
 }
 
 export class MediaStore {
@@ -404,9 +366,9 @@ export class MediaStore {
    * Upload: bytes to a temporary key (Content-MD5 checked by S3, ETag re-checked here), then one
    * intent under the account's lock: the replaced file's bytes copied aside as a version → the
    * upload copied to its final key → the record → dropped versions, backup, temporary key removed.
-   * Returns the record and the file it replaced (if any).
+   * Returns the record, the file it replaced (if any) and the purges of the replaced path.
    */
-  async put(input: PutFileInput): Promise<{ record: FileRecord; replaced?: FileRecord }> {
+  async put(input: PutFileInput): Promise<{ record: FileRecord; replaced?: FileRecord; purges: PurgeRef[] }> {
     const { accountId, body } = input;
     const md5 = crypto.createHash('md5').update(body).digest();
     const md5Hex = md5.toString('hex');
@@ -451,8 +413,8 @@ export class MediaStore {
           { do: 'delete-object', key: tmpKey },
         ];
         journaled = true;
-        await this.commit(this.intent(existing ? 'overwrite' : 'upload', accountId, steps, existing ? [record.filePath] : []), index);
-        return { record, replaced: existing };
+        const purges = await this.commit(this.intent(existing ? 'overwrite' : 'upload', accountId, steps, existing ? [record.filePath] : []), index);
+        return { record, replaced: existing, purges };
       });
     } finally {
       // Once the intent is written the temporary key is its source: the intent removes it.
@@ -649,12 +611,13 @@ export class MediaStore {
   }
 
   /** Makes a previous version current again; the current one becomes a previous version. */
-  async restoreVersion(accountId: string, fileId: string, versionId: string, backupRegion?: string): Promise<FileRecord | undefined> {
+  /** Restores a version as the current bytes; the record and the purges of its path (undefined: no such file or version). */
+  async restoreVersion(accountId: string, fileId: string, versionId: string, backupRegion?: string): Promise<{ record: FileRecord; purges: PurgeRef[] } | undefined> {
     return this.lock.run(accountId, async () => {
       const index = await this.index(accountId);
       const r = index.get(fileId);
       if (!r) return undefined;
-      if (r.versionInfo.id === versionId) return r;
+      if (r.versionInfo.id === versionId) return { record: r, purges: [] };
       const old = (r.versions ?? []).find((v) => v.versionInfo.id === versionId);
       if (!old) return undefined;
       const kept = this.withVersion(r, (r.versions ?? []).filter((v) => v.versionInfo.id !== versionId));
@@ -682,8 +645,8 @@ export class MediaStore {
         ...kept.dropped.map((v): Step => ({ do: 'delete-object', key: versionKey(accountId, fileId, v.versionInfo.id) })),
         ...this.backupSteps(accountId, next, backupRegion),
       ];
-      await this.commit(this.intent('restore', accountId, steps, [r.filePath]), index);
-      return next;
+      const purges = await this.commit(this.intent('restore', accountId, steps, [r.filePath]), index);
+      return { record: next, purges };
     });
   }
 

@@ -21,7 +21,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { s3Client, type S3Location } from '../sources/s3.js';
+import { isMissing, readAll, s3Client, type S3Location } from '../sources/s3.js';
 
 export interface BucketObject {
   body: Buffer;
@@ -33,17 +33,6 @@ export interface Listed {
   key: string;
   size: number;
   lastModified: number;
-}
-
-export function isMissing(e: unknown): boolean {
-  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404;
-}
-
-async function readAll(body: unknown): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of body as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(c));
-  return Buffer.concat(chunks);
 }
 
 export const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest('hex');

@@ -1,18 +1,29 @@
 /** S3 / S3-compatible access through @aws-sdk/client-s3 (clients are reused per endpoint + key). */
 import { GetObjectCommand, S3Client, type GetObjectCommandOutput } from '@aws-sdk/client-s3';
+import type { S3Origin } from '../../../shared/accounts.js';
 import { guardedAgents } from './safe-fetch.js';
 
-export interface S3Location {
-  endpoint?: string;
-  region: string;
-  accessKeyId?: string;
-  secretAccessKey?: string;
-  forcePathStyle?: boolean;
-  /** false: the endpoint may resolve to public addresses only (origins a customer configured); absent: trusted. */
-  allowPrivateNetwork?: boolean;
-}
+/**
+ * Where an S3-protocol store is and how to sign for it: an account's S3 origin without its bucket
+ * and prefix (the media-library and shared-tier buckets use the same shape). allowPrivateNetwork
+ * false: the endpoint may resolve to public addresses only (origins a customer configured); absent: trusted.
+ */
+export type S3Location = Omit<S3Origin, 'type' | 'bucket' | 'prefix'>;
 
 const clients = new Map<string, S3Client>();
+
+/** The S3 error of an object that is not there (NoSuchKey on GET, NotFound on HEAD, or any 404). */
+export function isMissing(e: unknown): boolean {
+  const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404;
+}
+
+/** An S3 object body (a Node stream from the SDK) read into memory: only for objects this service wrote itself (records, small files). */
+export async function readAll(body: unknown): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of body as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
 
 export function s3Client(loc: S3Location): S3Client {
   const id = JSON.stringify([loc.endpoint, loc.region, loc.accessKeyId, loc.secretAccessKey, loc.forcePathStyle, loc.allowPrivateNetwork]);
@@ -65,7 +76,7 @@ export async function getS3Object(loc: S3Location, bucket: string, key: string, 
   } catch (e) {
     const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
     const status = err.$metadata?.httpStatusCode ?? 0;
-    if (err.name === 'NoSuchKey' || err.name === 'NotFound' || err.name === 'NoSuchBucket' || status === 404) return null;
+    if (isMissing(e) || err.name === 'NoSuchBucket') return null;
     // A key the store refuses as such (KeyTooLongError, InvalidObjectName …) cannot exist there.
     if (status === 400) return null;
     if (signal.aborted) throw timedOut('request', timeoutMs);

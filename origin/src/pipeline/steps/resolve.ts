@@ -8,8 +8,8 @@ import {
   evalCondition,
   evalExpr,
   isExpr,
-  isExtractMode,
   normaliseHints,
+  unreadFields,
   type Dimension,
   type NumOrExpr,
   type StepOps,
@@ -44,20 +44,12 @@ export async function expandStep(ctx: RenderState, step: TransformStep): Promise
  */
 export function consumedOps(r: ResolvedOps): ResolvedOps {
   const out: ResolvedOps = { ...r };
-  const extract = isExtractMode(out.cm);
-  if (!extract && out.w === undefined && out.h === undefined && out.ar === undefined) {
-    out.dpr = EMPTY_OPS.dpr;
-    out.c = EMPTY_OPS.c;
-    if (out.fo !== 'face' && out.fo !== 'custom') out.fo = EMPTY_OPS.fo; // fo-face / fo-custom without a size crop to the focus box
-    if (out.cm === 'pad_resize') delete out.cm;
+  // Resolved: w-auto without a hint is already undefined, so "given" and "fixed" are the same here.
+  const sized = out.w !== undefined || out.h !== undefined || out.ar !== undefined;
+  for (const k of unreadFields({ sized, bothFixed: out.w !== undefined && out.h !== undefined, cm: out.cm, fo: out.fo })) {
+    if (k in EMPTY_OPS) (out as unknown as Record<string, unknown>)[k] = EMPTY_OPS[k as keyof ResolvedOps];
+    else delete out[k as keyof ResolvedOps];
   }
-  if (!extract) {
-    delete out.x;
-    delete out.y;
-    delete out.xc;
-    delete out.yc;
-  } else out.c = EMPTY_OPS.c;
-  if (out.w !== undefined && out.h !== undefined) delete out.ar;
   // values the steps treat as "nothing to do"
   if (out.o === 100) delete out.o;
   if (out.t === 0) delete out.t;
