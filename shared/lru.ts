@@ -36,6 +36,12 @@ export class ByteLru<V> {
     return this.total;
   }
 
+  /** The value without marking it used, or undefined when absent or expired. */
+  peek(key: string): V | undefined {
+    const slot = this.slots.get(key);
+    return slot && slot.expires > this.now() ? slot.value : undefined;
+  }
+
   /** The value (and marks it most recently used), or undefined when absent or expired. */
   get(key: string): V | undefined {
     const slot = this.slots.get(key);

@@ -46,7 +46,7 @@ export const DEFAULT_EDGE: EdgeOptions = {
 };
 
 export interface EdgeMeasurement {
-  target: 'pixmesh-hit' | 'bare-hit' | 'pixmesh-miss' | 'pixmesh-miss-nocache' | 'pass-through' | 'region-direct';
+  target: 'pixmesh-hit' | 'pixmesh-file-hit' | 'bare-hit' | 'pixmesh-miss' | 'pixmesh-miss-nocache' | 'pass-through' | 'region-direct';
   concurrency: number;
   requests: number;
   errors: number;
@@ -57,7 +57,8 @@ export interface EdgeMeasurement {
 export interface EdgeResults {
   measurements: EdgeMeasurement[];
   /** p50 of a HIT through the pixmesh worker at concurrency 1 (the geo suite charges this per emulated edge hit). */
-  hit: { pixmesh: LatencySummary; bare: LatencySummary; overheadP50Ms: number };
+  /** pixmesh: an image HIT (tr:w-320 of a .jpg); file: a non-image file's HIT through the same worker (no transformation, no format negotiation), same run. */
+  hit: { pixmesh: LatencySummary; file: LatencySummary; bare: LatencySummary; overheadP50Ms: number; fileOverheadP50Ms: number };
   miss: { pixmesh: LatencySummary; pixmeshNoCache: LatencySummary; passThrough: LatencySummary; direct: LatencySummary; overheadP50Ms: number; overheadNoCacheP50Ms: number; passThroughOverheadP50Ms: number };
   decide: { iterations: number; usPerDecision: number; usPerSample: number; colos: number };
 }
@@ -177,18 +178,20 @@ export async function runEdge(partial: Partial<EdgeOptions> = {}): Promise<{ fil
 
     const geo = { 'x-pixmesh-colo': 'FRA', accept: 'image/webp,*/*' };
     const hitUrl = `${pix.url}/demo/tr:w-320/hit.jpg`;
+    const fileHitUrl = `${pix.url}/demo/assets/hit.js`;
     const bareUrl = `${bare.url}/cached/hit.jpg`;
     const agent = keepAliveAgent(64);
     // Prime both caches (the first request stores; give waitUntil a moment).
-    for (const u of [hitUrl, bareUrl]) {
+    for (const u of [hitUrl, fileHitUrl, bareUrl]) {
       await timedGet(u, geo, agent);
       await new Promise((r) => setTimeout(r, 200));
       const again = await timedGet(u, geo, agent);
-      if (u === hitUrl && again.headers['x-pixmesh-cache'] !== 'HIT') throw new Error(`edge: expected a HIT after priming, got ${again.headers['x-pixmesh-cache']} (${again.status})`);
+      if (u !== bareUrl && again.headers['x-pixmesh-cache'] !== 'HIT') throw new Error(`edge: expected a HIT after priming, got ${again.headers['x-pixmesh-cache']} (${again.status})`);
     }
     let missCounter = 0;
     const targets: Record<EdgeMeasurement['target'], () => string> = {
       'pixmesh-hit': () => hitUrl,
+      'pixmesh-file-hit': () => fileHitUrl,
       'bare-hit': () => bareUrl,
       'pixmesh-miss': () => `${pix!.url}/demo/tr:w-${100 + (missCounter++ % 3000)}/miss-${missCounter}.jpg`,
       'pixmesh-miss-nocache': () => `${pixNoCache!.url}/demo/tr:w-320/miss.jpg`,
@@ -208,7 +211,7 @@ export async function runEdge(partial: Partial<EdgeOptions> = {}): Promise<{ fil
           const s = performance.now();
           await pool(items, c, async (url) => {
             const r = await timedGet(url, { ...geo, ...extraHeaders[t] }, agent);
-            if (r.error || r.status !== 200 || (t === 'pixmesh-hit' && r.headers['x-pixmesh-cache'] !== 'HIT')) acc[t].errors++;
+            if (r.error || r.status !== 200 || ((t === 'pixmesh-hit' || t === 'pixmesh-file-hit') && r.headers['x-pixmesh-cache'] !== 'HIT')) acc[t].errors++;
             else acc[t].lat.push(r.totalMs);
           });
           acc[t].wall += performance.now() - s;
@@ -228,7 +231,13 @@ export async function runEdge(partial: Partial<EdgeOptions> = {}): Promise<{ fil
     const fine = (l: LatencySummary) => l;
     const results: EdgeResults = {
       measurements,
-      hit: { pixmesh: fine(c1('pixmesh-hit')), bare: fine(c1('bare-hit')), overheadP50Ms: round(c1('pixmesh-hit').p50 - c1('bare-hit').p50, 2) },
+      hit: {
+        pixmesh: fine(c1('pixmesh-hit')),
+        file: fine(c1('pixmesh-file-hit')),
+        bare: fine(c1('bare-hit')),
+        overheadP50Ms: round(c1('pixmesh-hit').p50 - c1('bare-hit').p50, 2),
+        fileOverheadP50Ms: round(c1('pixmesh-file-hit').p50 - c1('bare-hit').p50, 2),
+      },
       miss: {
         pixmesh: fine(c1('pixmesh-miss')),
         pixmeshNoCache: fine(c1('pixmesh-miss-nocache')),

@@ -349,6 +349,16 @@ function mergeStages(list: Record<string, number[]>[]): Record<string, number[]>
 /** 1-minute load average: other work on the machine shows up here (recorded with every measurement). */
 const load1 = () => round(os.loadavg()[0]!, 2);
 
+/** Waits (≤ 30 s) until the origin reports no result-cache write behind its responses (/readyz writesBehind). */
+async function writesSettled(originUrl: string): Promise<void> {
+  const until = Date.now() + 30_000;
+  while (Date.now() < until) {
+    const r = (await (await fetch(`${originUrl}/readyz`)).json().catch(() => ({}))) as { writesBehind?: number; cache?: { pendingWrites?: number } };
+    if (!r.writesBehind && !r.cache?.pendingWrites) return;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
 export async function runTransform(partial: Partial<TransformOptions> = {}): Promise<{ file: string; results: TransformResults }> {
   const o: TransformOptions = { ...DEFAULT_TRANSFORM, ...partial };
   const started = new Date();
@@ -464,6 +474,9 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
             resetPeak(pid);
             const r = await drive(part.map(make), concurrency, o.maxSeconds / o.rounds);
             chunks[engine].push({ ...r, peak: peakOf(pid) });
+            // The origin's writes behind its responses (L1 files, shared-tier copies) land before the
+            // next engine runs: outside every engine's timed window, so they slow none of the others.
+            if (engine === 'origin') await writesSettled(originUrl);
           }
           loads.push(load1());
         }

@@ -306,6 +306,7 @@ export function managementRoutes(deliver?: Deliver): Hono<ManagementVars> {
     // The upload replaced a file: its old variants are stale in this colo's (and every colo's) edge cache.
     const replaced = res.headers.get(REPLACED_PATH_HEADER);
     if (res.ok && replaced) await recordEdgePurge(c.env, account.id, decodeURIComponent(replaced), false);
+    if (res.ok) await recordFromHeader(c.env, account.id, res.headers.get(EDGE_PURGE_HEADER)); // variants using it as a layer or font
     return relay(res);
   });
 
@@ -346,7 +347,9 @@ export function managementRoutes(deliver?: Deliver): Hono<ManagementVars> {
     const body = await c.req.text();
     if (body.length > 64 * 1024) throw new PixmeshError(413, 'ELIMIT', 'the update is over 64 KB');
     const q = new URLSearchParams({ endpoint: urlEndpoint(c, account) });
-    return relay(await callHome(c, account, 'PATCH', mediaPath(account, `/files/${id}?${q}`), { body, contentType: 'application/json' }));
+    const res = await callHome(c, account, 'PATCH', mediaPath(account, `/files/${id}?${q}`), { body, contentType: 'application/json' });
+    if (res.ok) await recordFromHeader(c.env, account.id, res.headers.get(EDGE_PURGE_HEADER)); // a new focus area: fo-custom variants are stale
+    return relay(res);
   });
 
   app.delete('/v1/files/:fileId', async (c) => {
@@ -357,6 +360,7 @@ export function managementRoutes(deliver?: Deliver): Hono<ManagementVars> {
     if (!res.ok) return relay(res);
     const done = (await res.json()) as { path: string };
     await recordEdgePurge(c.env, account.id, done.path, false);
+    await recordFromHeader(c.env, account.id, res.headers.get(EDGE_PURGE_HEADER)); // variants using it as a layer or font
     return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });
   });
 

@@ -11,13 +11,14 @@
  *     GET  /internal/origin-probe/<acct>  RTT/throughput to the account's origins (origin-probe.ts)
  */
 import fsp from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { Hono } from 'hono';
 import { edgeAccountFile } from '../../shared/accounts.js';
 import { busy, notFound, PixmeshError } from '../../shared/errors.js';
 import { H } from '../../shared/headers.js';
-import { arrivals } from './server-timing.js';
+import { arrivals, renderOutcomes } from './server-timing.js';
 import { errorResponse } from './errors.js';
 import { requireInternalAuth } from './internal-auth.js';
 import { NONCE_CLAIM_PATH, RegionNonces } from './region/nonces.js';
@@ -34,6 +35,7 @@ import { InternalUnreachable } from '../../shared/internal-fetch.js';
 import { PEER_PURGE_PATH } from './region/index.js';
 import { dropLocalCopies } from './purge.js';
 import { buildServices } from './build-services.js';
+import { hitListener } from './hit-path.js';
 import type { OriginDeps, RegionServices } from './services.js';
 import { s3Client } from './sources/s3.js';
 
@@ -85,7 +87,23 @@ function readiness(services: RegionServices) {
   };
 }
 
-export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { services: RegionServices } {
+/** How a render response without a recorded outcome (an error, a peer's answer passed on) was served, from its headers. */
+function renderCacheOf(res: Response, status: number, region: string): string {
+  if (status === 304) return 'not-modified';
+  if (res.headers.get(H.failover)) return 'failover';
+  const regionCache = res.headers.get(H.regionCache);
+  if (regionCache === 'HIT') return 'hit';
+  if (regionCache === 'MISS') return res.headers.get(H.processedBy) !== region ? 'forward' : 'miss';
+  return 'error';
+}
+
+export interface OriginApp extends Hono {
+  services: RegionServices;
+  /** The Node listener to serve with: prepared region-cache hits first (hit-path.ts), everything else through `app`. */
+  listener(next: (req: IncomingMessage, res: ServerResponse) => unknown): (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+export function createOriginApp(deps: OriginDeps | RegionServices): OriginApp {
   const services = 'metrics' in deps ? deps : buildServices(deps);
   const { config, metrics } = services;
   const replicaId = replicaIdOf(config.shared.replicaUrl);
@@ -101,31 +119,22 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
     await next();
     const route = c.req.path.startsWith('/internal/render/') ? 'render' : c.req.path.startsWith('/internal/purge') ? 'purge' : c.req.path.startsWith('/internal/') ? 'internal' : 'ops';
     const status = c.res.status;
-    const regionCache = c.res.headers.get(H.regionCache);
-    const cache =
-      route !== 'render'
-        ? 'none'
-        : status === 304
-          ? 'not-modified'
-          : c.res.headers.get(H.failover)
-            ? 'failover'
-            : regionCache === 'HIT'
-              ? 'hit'
-              : regionCache === 'MISS'
-                ? c.res.headers.get(H.processedBy) !== config.region
-                  ? 'forward'
-                  : 'miss'
-                : 'error';
+    // A render answer says how it was served (render.ts) and carries its replica and hit-ratio
+    // headers already: its response headers are neither parsed back nor rebuilt here.
+    const outcome = route === 'render' ? renderOutcomes.get(c.req.raw) : undefined;
+    const cache = outcome?.cache ?? (route !== 'render' ? 'none' : renderCacheOf(c.res, status, config.region));
     metrics.requests.inc({ route, status: String(status), cache });
     metrics.requestDuration.observe({ route }, (performance.now() - t0) / 1000);
-    // A response passed on from another process (a peer replica's answer) may have immutable headers.
-    try {
-      c.res.headers.set(H.replica, replicaId);
-    } catch {
-      c.res = new Response(c.res.body, c.res);
-      c.res.headers.set(H.replica, replicaId);
+    if (!outcome) {
+      // A response passed on from another process (a peer replica's answer) may have immutable headers.
+      try {
+        c.res.headers.set(H.replica, replicaId);
+      } catch {
+        c.res = new Response(c.res.body, c.res);
+        c.res.headers.set(H.replica, replicaId);
+      }
+      if (route === 'render') c.res.headers.set(H.regionHitRatio, services.region.hitRatio().toFixed(3));
     }
-    if (route === 'render') c.res.headers.set(H.regionHitRatio, services.region.hitRatio().toFixed(3));
     if (route !== 'ops' || status >= 500) {
       log.info('request', {
         requestId: c.req.header(H.requestId),
@@ -135,7 +144,7 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
         cache,
         ms: Math.round((performance.now() - t0) * 10) / 10,
         hop: c.req.header(H.hop),
-        error: c.res.headers.get(H.ikError) ?? undefined,
+        error: outcome ? undefined : (c.res.headers.get(H.ikError) ?? undefined),
       });
     }
   });
@@ -234,10 +243,11 @@ export function createOriginApp(deps: OriginDeps | RegionServices): Hono & { ser
   // Owners moved: records another replica wrote meanwhile must be read again.
   services.region.members.onChange = () => media.store.forgetIndexes();
   // fo-custom reads the file's saved focus area from the media library (home region; elsewhere: none → centre)
-  services.customCoordinates = async (account, path) => (await media.store.byPath(account, path).catch(() => undefined))?.customCoordinates;
+  // records hold "/a/b.jpg"; a request's path is "a/b.jpg" (no leading slash)
+  services.customCoordinates = async (account, path) => (await media.store.byPath(account, `/${path.replace(/^\/+/, '')}`).catch(() => undefined))?.customCoordinates;
   internal.route('/', media);
   // This region's distance to an account's origins, for the home-region advice (origin/src/origin-probe.ts).
   internal.route('/', originProbeRoutes(services));
   app.route('/', internal);
-  return Object.assign(app, { services });
+  return Object.assign(app, { services, listener: (next: (req: IncomingMessage, res: ServerResponse) => unknown) => hitListener(services, { nonces, usage, replica: replicaId }, next) });
 }

@@ -1,6 +1,7 @@
 /** Builds a region's services (./services.ts declares them) from the boot-time dependencies. */
 import { SingleFlight } from './coalesce.js';
 import { WriteBehind } from './cache/write-behind.js';
+import { HitAnswers } from './cache/hit-answers.js';
 import { homeBreakers } from './forward.js';
 import { NonceMemory } from './internal-auth.js';
 import { AccountBudgets } from './budget.js';
@@ -16,8 +17,10 @@ export function buildServices(deps: OriginDeps): RegionServices {
     resultCache: () => deps.cache.stats(),
     originals: () => services.originals.cache.stats(),
   });
+  let lastBusy = 0;
   const queue = new TransformQueue(deps.config.transformConcurrency, deps.config.transformQueue, {
     onChange: (active, queued) => {
+      lastBusy = performance.now();
       metrics.transformsActive.set(active);
       metrics.queueDepth.set(queued);
     },
@@ -33,6 +36,7 @@ export function buildServices(deps: OriginDeps): RegionServices {
     variantFlights: new SingleFlight<Produced>(() => metrics.coalesced.inc({ kind: 'variant' })),
     inflight: { count: 0 },
     writes: new WriteBehind(),
+    hitAnswers: new HitAnswers(),
     purgeEpoch: { value: 0 },
     homeBreaker: homeBreakers(deps.config.forwardTimeoutMs, Date.now, deps.config.homeBreakerCoolDownMs),
     lifecycle: { draining: false },
@@ -41,6 +45,9 @@ export function buildServices(deps: OriginDeps): RegionServices {
     purgeVariants: (account, pathOrPrefix, isPrefix) => fanout(account, pathOrPrefix, isPrefix),
   };
   services.region = new RegionState(deps.config, deps.cache, metrics.hitRatio, (e) => dropLocalCopies(services, e.account, e.path, e.prefix));
+  // Shared-tier copies of a replica alone in its region wait for a pause: no render running or
+  // waiting for 100 ms (a PUT is S3-client CPU and a socket write beside the next render otherwise).
+  services.region.idle = () => queue.running === 0 && queue.depth === 0 && performance.now() - lastBusy > 100;
   const fanout = createPurgeFanout(services);
   return services;
 }

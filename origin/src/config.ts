@@ -79,6 +79,10 @@ export interface SharedConfig {
   purgeRetentionMs: number;
   /** One attempt at a peer replica (coalesced render, media call, nonce claim) before doing it here. */
   peerTimeoutMs: number;
+  /** Shared-tier entries this replica's key index holds at most; beyond it every lookup asks S3. */
+  indexMaxKeys: number;
+  /** Shared-tier copies a replica alone in its region holds for an idle moment, bytes (beyond: the oldest are not copied). */
+  deferredBytes: number;
   /** How peers reach this replica (its id in the region). */
   replicaUrl: string;
 }
@@ -133,6 +137,8 @@ const SHARED_SPEC = {
   purgePollMs: int('PIXMESH_PURGE_POLL_MS', 1_000, 'purge-record poll interval', 50),
   purgeRetentionMs: int('PIXMESH_PURGE_RETENTION_MS', 30 * 24 * 3600_000, 'how long purge records are kept', 1000),
   peerTimeoutMs: int('PIXMESH_PEER_TIMEOUT_MS', 5_000, 'one attempt at a peer replica', 1),
+  indexMaxKeys: int('PIXMESH_SHARED_INDEX_MAX_KEYS', 250_000, "shared-tier keys a replica's index holds (listed at boot and every sweep interval); beyond it every lookup asks S3", 0),
+  deferredBytes: int('PIXMESH_SHARED_DEFERRED_BYTES', 16 * 1024 * 1024, 'a replica alone in its region copies results to the shared tier when idle; bytes held meanwhile', 0),
 } satisfies ConfigSpec<unknown>;
 
 /** Every spec the origin reads, by part (docs and the boot check list them from here). */

@@ -5,6 +5,7 @@
  * PIXMESH_SHUTDOWN_GRACE_MS (default 10 s), then exit 0.
  */
 import type { Server } from 'node:http';
+import { createServer, type RequestListener, type ServerOptions } from 'node:http';
 import { serve } from '@hono/node-server';
 import { AccountDirectory } from './accounts.js';
 import { createOriginApp } from './app.js';
@@ -23,7 +24,10 @@ async function main(): Promise<void> {
   const app = createOriginApp({ config, accounts, cache });
   // Shared state first: purge records are loaded before this replica says it is ready.
   await app.services.region.start();
-  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
+  // Prepared region-cache hits are answered before the framework (hit-path.ts); the rest by the app.
+  // (@hono/node-server calls createServer(serverOptions, its listener); the type names only Node's overloads.)
+  const withHitPath = ((options: ServerOptions, appListener: RequestListener) => createServer(options, app.listener(appListener))) as unknown as typeof createServer;
+  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, createServer: withHitPath }, (info) => {
     log.info('origin listening', {
       url: `http://${config.host}:${info.port}`,
       accounts: accounts.all().length,
@@ -48,7 +52,7 @@ async function main(): Promise<void> {
     // Stop accepting; idle keep-alive sockets are closed now, busy ones after their response.
     server.close(() => {
       // Result-cache writes made behind their responses land before the process goes.
-      void Promise.all([app.services.writes.flush(), cache.flush()]).finally(() => {
+      void Promise.all([app.services.region.flushDeferred(), app.services.writes.flush(), cache.flush()]).finally(() => {
         log.info('stopped');
         process.exit(0);
       });

@@ -15,7 +15,8 @@ import { H } from '../../shared/headers.js';
 import { contentDisposition, isActiveDocument, isCompressible, isEncoding, refuseTransformation, SVG_TYPE, transformsContent, wantsRaster, type Encoding } from '../../shared/delivery.js';
 import { decodeAccountSegment, parseImagePath, type ImageRequest } from '../../shared/request.js';
 import { allOps, parseTransformation, planLayers, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
-import type { CacheEntry, CachedMeta } from './cache/result-cache.js';
+import { ResultCache, type CacheEntry, type CachedMeta } from './cache/result-cache.js';
+import { hitIdentity } from './cache/hit-answers.js';
 import { compress, resolveDelivery, sanitiseSvg } from './delivery/index.js';
 import { callRender, forwardToHome, HomeUnreachable } from './forward.js';
 import { replicaIdOf } from './region/members.js';
@@ -28,7 +29,7 @@ import { recordLayerUse } from './layer-deps.js';
 import { mediaBucketFor } from './config.js';
 import { renderBounded } from './pipeline/isolate.js';
 import type { Produced, RegionServices } from './services.js';
-import { arrivals, ServerTiming } from './server-timing.js';
+import { arrivals, renderOutcomes, ServerTiming } from './server-timing.js';
 import type { Original } from './sources/index.js';
 import { webProxyTarget } from './sources/web.js';
 
@@ -114,38 +115,75 @@ export function etagMatches(ifNoneMatch: string | undefined, etag: string): bool
 
 export type { Produced } from './services.js';
 
-function imageResponse(
-  entry: CacheEntry,
-  deps: RegionServices,
-  cacheState: 'HIT' | 'MISS',
-  timing: ServerTiming,
-  ifNoneMatch: string | undefined,
-  extra: Record<string, string> = {},
-): Response {
+/** The headers of an entry that do not change per request (computed once per cached entry). */
+const fixedHeaders = new WeakMap<CacheEntry, Record<string, string>>();
+
+function entryHeaders(entry: CacheEntry, region: string, defaultImage: boolean): Record<string, string> {
+  const memo = !defaultImage ? fixedHeaders.get(entry) : undefined;
+  if (memo) return memo;
+  const { meta } = entry;
   const headers: Record<string, string> = {
-    'content-type': entry.meta.contentType,
-    etag: entry.meta.etag,
-    'cache-control': entry.meta.isPrivate ? 'private, max-age=3600' : extra[DEFAULT_IMAGE_HEADER] ? DEFAULT_IMAGE_CACHE : LONG_CACHE,
-    [H.region]: deps.config.region,
-    [H.regionCache]: cacheState,
-    [H.processedBy]: entry.meta.processedBy ?? deps.config.region,
+    'content-type': meta.contentType,
+    etag: meta.etag,
+    'cache-control': meta.isPrivate ? 'private, max-age=3600' : defaultImage ? DEFAULT_IMAGE_CACHE : LONG_CACHE,
+    [H.region]: region,
+    [H.processedBy]: meta.processedBy ?? region,
     'x-content-type-options': 'nosniff',
     // An SVG served as SVG may style itself and show inline images, never run anything.
-    'content-security-policy': entry.meta.contentType === SVG_TYPE ? "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox" : "default-src 'none'; sandbox",
-    'last-modified': new Date(entry.meta.lastModified ?? entry.meta.createdAt).toUTCString(),
-    ...extra,
+    'content-security-policy': meta.contentType === SVG_TYPE ? "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox" : "default-src 'none'; sandbox",
+    'last-modified': new Date(meta.lastModified ?? meta.createdAt).toUTCString(),
+    'content-length': String(entry.body.length),
   };
   // HTML and XML documents from the image domain would be stored XSS: downloads only (docs/security.md).
-  if (isActiveDocument(entry.meta.contentType)) headers['content-disposition'] = contentDisposition('attachment', entry.meta.path.slice(entry.meta.path.lastIndexOf('/') + 1));
-  if (entry.meta.contentEncoding) headers[H.contentEncoding] = entry.meta.contentEncoding;
-  if (etagMatches(ifNoneMatch, entry.meta.etag)) {
-    headers['server-timing'] = timing.header();
+  if (isActiveDocument(meta.contentType)) headers['content-disposition'] = contentDisposition('attachment', meta.path.slice(meta.path.lastIndexOf('/') + 1));
+  if (meta.contentEncoding) headers[H.contentEncoding] = meta.contentEncoding;
+  if (!defaultImage) fixedHeaders.set(entry, headers);
+  return headers;
+}
+
+interface Answer {
+  req: Request;
+  state: 'HIT' | 'MISS';
+  timing: ServerTiming;
+  ifNoneMatch: string | undefined;
+  /** This replica's id and the region's hit ratio, set here so the access-log middleware sets no header. */
+  replica: string;
+  extra?: Record<string, string>;
+  /** A hit from the memory tier under this cache key: remembered for the hit path (hit-path.ts) under the raw call's identity. */
+  prepare?: { key: string; identity: string; account: Account };
+}
+
+/**
+ * The answer: the entry's memoised headers plus the per-request ones, as a plain record and a
+ * view of the cached bytes (no copy), which @hono/node-server writes with one writeHead + end.
+ */
+function imageResponse(entry: CacheEntry, deps: RegionServices, a: Answer): Response {
+  const { config } = deps;
+  const extra = a.extra ?? {};
+  const fixed = entryHeaders(entry, config.region, extra[DEFAULT_IMAGE_HEADER] !== undefined);
+  const processedBy = entry.meta.processedBy ?? config.region;
+  const cache = extra[H.failover] ? 'failover' : a.state === 'HIT' ? 'hit' : processedBy !== config.region ? 'forward' : 'miss';
+  const headers: Record<string, string> = {
+    ...fixed,
+    [H.regionCache]: a.state,
+    [H.replica]: a.replica,
+    [H.regionHitRatio]: deps.region.hitRatio().toFixed(3),
+    ...extra,
+  };
+  if (etagMatches(a.ifNoneMatch, entry.meta.etag)) {
+    renderOutcomes.set(a.req, { cache: 'not-modified', bytes: 0 });
     delete headers['content-type'];
+    delete headers['content-length'];
+    headers['server-timing'] = a.timing.header();
     return new Response(null, { status: 304, headers });
   }
+  renderOutcomes.set(a.req, { cache, bytes: entry.body.length });
+  if (a.prepare && a.state === 'HIT' && !a.extra) {
+    const hash = ResultCache.hashKey(a.prepare.key);
+    if (deps.cache.holds(hash, entry)) deps.hitAnswers.remember(a.prepare.identity, { account: a.prepare.account, entry, hash, headers: fixed });
+  }
   deps.metrics.bytesOut.inc({ route: 'render' }, entry.body.length);
-  headers['content-length'] = String(entry.body.length);
-  headers['server-timing'] = timing.header();
+  headers['server-timing'] = a.timing.header();
   // A view of the cached bytes, not a copy (@hono/node-server writes a Uint8Array body in one call).
   return new Response(new Uint8Array(entry.body.buffer, entry.body.byteOffset, entry.body.byteLength), { status: 200, headers });
 }
@@ -326,8 +364,8 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
     createdAt: startedAt,
   };
   if (store && !defaultImage && deps.purgeEpoch.value === epoch) storeBehind(deps, v.key, meta, out.data);
-  // purging a layer file purges this file's variants too (origin/src/layer-deps.ts)
-  const layerFiles = planLayers(v.plan).flatMap((l) => (l.type === 'image' ? [l.path] : []));
+  // purging (replacing, deleting) a layer image or a custom font purges this file's variants too (origin/src/layer-deps.ts)
+  const layerFiles = planLayers(v.plan).flatMap((l) => (l.type === 'image' ? [l.path] : l.type === 'text' && l.style.ff && 'path' in l.style.ff ? [l.style.ff.path] : []));
   if (pipeline && layerFiles.length && !defaultImage)
     void recordLayerUse(config.s3, mediaBucketFor(v.account.homeRegion), v.account.id, v.request.path, layerFiles);
   return { entry: { meta: { ...meta, bodyLength: out.data.length }, body: out.data }, failover: false, defaultImage };
@@ -416,6 +454,7 @@ async function encodeOnce(deps: RegionServices, v: Variant, entry: CacheEntry, e
 
 export function renderRoutes(deps: RegionServices): Hono {
   const app = new Hono();
+  const replica = replicaIdOf(deps.config.shared.replicaUrl);
   app.get('/internal/render/*', async (c) => {
     const { config } = deps;
     const timing = new ServerTiming(arrivals.get(c.req.raw));
@@ -427,6 +466,9 @@ export function renderRoutes(deps: RegionServices): Hono {
     const isHome = v.account.homeRegion === config.region;
     const mayStoreHere = isHome || v.account.residency === 'flexible';
     const ifNoneMatch = c.req.header('if-none-match');
+    // The raw call as the hit path (hit-path.ts) sees it: a memory-tier hit answered here is answered there next time.
+    const rawUrl = (c.env as { incoming?: { url?: string } } | undefined)?.incoming?.url;
+    const identity = rawUrl ? hitIdentity(rawUrl, (n) => headers.get(n)) : undefined;
 
     // A peer's call is counted by the replica that took the request (once per request, region-wide).
     const count = headers.get(PEER_HEADER) === null;
@@ -438,12 +480,13 @@ export function renderRoutes(deps: RegionServices): Hono {
         if (count) deps.metrics.hitRatio.record(true);
         if (hit.entry.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
         timing.add('tier', undefined, hit.tier);
-        return imageResponse(hit.entry, deps, 'HIT', timing, ifNoneMatch);
+        return imageResponse(hit.entry, deps, { req: c.req.raw, state: 'HIT', timing, ifNoneMatch, replica, prepare: identity && hit.tier === 'L1' ? { key: v.encodedKey(encoding), identity, account: v.account } : undefined });
       }
     }
 
     let entry: CacheEntry | undefined;
     let state: 'HIT' | 'MISS' = 'MISS';
+    let fromL1 = false;
     const extra: Record<string, string> = {};
     let storable = mayStoreHere;
     const takeHit = (hit: { entry: CacheEntry; tier: string }) => {
@@ -454,15 +497,23 @@ export function renderRoutes(deps: RegionServices): Hono {
       state = 'HIT';
     };
     let shared: Promise<{ entry: CacheEntry; tier: 'shared' } | null> | undefined;
+    let rendersHere = false;
     if (mayStoreHere) {
       const hit = await stage(deps, timing, 'cache', () => deps.region.lookupLocal(v.key), 'lookup');
-      if (hit) takeHit(hit);
-      else if (deps.region.sharedReadable) shared = stage(deps, timing, 'shared', () => deps.region.lookupShared(v.key, v.account.id, v.request.path), 'lookup');
+      if (hit) {
+        takeHit(hit);
+        fromL1 = true;
+      }
+      else if (deps.region.sharedReadable) {
+        // Where the render would happen here (home, and this replica owns the variant), it does not
+        // wait for the shared tier's answer (one S3 round trip): both start at once, a shared hit wins
+        // and the render's own result is stored anyway — and a variant the tier's key index does not
+        // hold is not asked for at all (region/shared-cache.ts SharedIndex). Elsewhere the shared tier is asked first.
+        rendersHere = isHome && (headers.get(PEER_HEADER) !== null || deps.region.ownerOf(renderRouteKey(url.pathname + url.search, headers)) === null);
+        if (rendersHere && !deps.region.sharedMayHold(v.key)) timing.add('shared', undefined, 'absent');
+        else shared = stage(deps, timing, 'shared', () => deps.region.lookupShared(v.key, v.account.id, v.request.path), 'lookup');
+      }
     }
-    // Where the render would happen here (home, and this replica owns the variant), it does not
-    // wait for the shared tier's answer (one S3 round trip): both start at once, a shared hit wins
-    // and the render's own result is stored anyway. Elsewhere the shared tier is asked first.
-    const rendersHere = isHome && (headers.get(PEER_HEADER) !== null || deps.region.ownerOf(renderRouteKey(url.pathname + url.search, headers)) === null);
     if (shared && !rendersHere) {
       const hit = await shared;
       shared = undefined;
@@ -491,9 +542,10 @@ export function renderRoutes(deps: RegionServices): Hono {
     if (!entry) throw new Error('unreachable: no entry after the flight');
     if (encoding !== 'identity' && isCompressible(entry.meta.contentType)) {
       const encoded = await encodeOnce(deps, v, entry, encoding, timing, storable);
-      if (encoded) return imageResponse(encoded, deps, state, timing, ifNoneMatch, extra);
+      if (encoded) return imageResponse(encoded, deps, { req: c.req.raw, state, timing, ifNoneMatch, replica, extra: Object.keys(extra).length ? extra : undefined });
     }
-    return imageResponse(entry, deps, state, timing, ifNoneMatch, extra);
+    const prepare = identity && fromL1 && (encoding === 'identity' || !isCompressible(entry.meta.contentType)) ? { key: v.key, identity, account: v.account } : undefined;
+    return imageResponse(entry, deps, { req: c.req.raw, state, timing, ifNoneMatch, replica, extra: Object.keys(extra).length ? extra : undefined, prepare });
   });
   return app;
 }

@@ -4,6 +4,14 @@
  */
 export const arrivals = new WeakMap<Request, number>();
 
+/** How a render request was answered, for the access log, metrics and usage (set by render.ts, read after the handler; no response header is parsed back). */
+export interface RenderOutcome {
+  cache: 'hit' | 'miss' | 'forward' | 'failover' | 'not-modified';
+  /** Body bytes sent (0 for a 304). */
+  bytes: number;
+}
+export const renderOutcomes = new WeakMap<Request, RenderOutcome>();
+
 /** Collects Server-Timing entries for one request. */
 export class ServerTiming {
   private readonly entries: string[] = [];

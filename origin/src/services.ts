@@ -12,6 +12,7 @@ import type { CacheEntry, ResultCache } from './cache/result-cache.js';
 import type { WriteBehind } from './cache/write-behind.js';
 import type { SingleFlight } from './coalesce.js';
 import type { ServerConfig } from './config.js';
+import type { HitAnswers } from './cache/hit-answers.js';
 import type { NonceStore } from './internal-auth.js';
 import type { OriginMetrics } from './metrics.js';
 import type { TransformQueue } from './queue.js';
@@ -35,6 +36,8 @@ export interface RegionServices extends OriginDeps {
   originals: OriginalStore;
   queue: TransformQueue;
   variantFlights: SingleFlight<Produced>;
+  /** Region-cache hits answered before the framework (hit-path.ts), prepared by render.ts. */
+  hitAnswers: HitAnswers;
   /** Result-cache writes done after their response (flushed at shutdown). */
   writes: WriteBehind;
   /** Render requests being handled right now (bounded by config.maxInflight). */

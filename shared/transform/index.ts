@@ -40,6 +40,7 @@ export type {
   Shadow,
   Gradient,
   ColorReplace,
+  Distort,
   StepOps,
   TransformPlan,
   TransformStep,

@@ -24,6 +24,8 @@ import {
 
 /** Largest width/height accepted in a URL and produced by the pipeline (WebP's limit, ImageKit's too). */
 export const MAX_DIMENSION = 16383;
+/** Most pages one `pg-` range or list selects (the pipeline's frame limit applies too). */
+export const MAX_PAGE_SELECTION = 1000;
 
 export const CROP_STRATEGIES: readonly CropStrategy[] = ['maintain_ratio', 'maintain_ratio_no_enlarge', 'force', 'at_max', 'at_max_enlarge', 'at_least'];
 export const CROP_MODES: readonly CropMode[] = ['pad_resize', 'pad_resize_no_enlarge', 'extract', 'pad_extract', 'pad_extract_no_shrink'];
@@ -228,7 +230,8 @@ export const PARAMS: readonly ParamSpec[] = [
     group: 'Resize and crop',
     field: 'z',
     syntax: 'a number from 0.1 to 10',
-    description: 'Zoom for `fo-face` / `fo-custom`: the crop region around the focus box is divided by z (z-0.5 keeps twice the area around the face, z-2 crops into it); the region is kept inside the image. Without fo-face/fo-custom it has no effect.',
+    description:
+      'Zoom for `fo-face` / `fo-custom`: the crop region around the focus box is divided by z (z-0.5 keeps twice the area around the face, z-2 crops into it); the region is kept inside the image. With `cm-extract` / `cm-pad_extract` the region cut around the focal point is the output size divided by z, then scaled to `w`×`h` (z-2: half the area, shown twice as large; cm-extract keeps the region inside the image, pad_extract pads where it overhangs). Without fo-face/fo-custom it has no effect.',
     example: 'w-200,h-200,fo-face,z-0.8',
     parse: (raw) => num('z', raw, { min: 0.1, max: 10 }),
     format: (v) => (v === 1 ? null : formatNumber(v)),
@@ -367,18 +370,25 @@ export const PARAMS: readonly ParamSpec[] = [
     sdk: 'distort',
     group: 'Effects',
     field: 'distort',
-    syntax: '`p-<x1>_<y1>_<x2>_<y2>_<x3>_<y3>_<x4>_<y4>`: integer pixels −16383 to 16383 (`N` negatives); arc (`a-<deg>`) is not supported yet',
+    syntax:
+      '`p-<x1>_<y1>_<x2>_<y2>_<x3>_<y3>_<x4>_<y4>`: integer pixels −16383 to 16383 (`N` negatives); or `a-<degrees>`: 1 to 360, `N` for the other way (e.g. `a-N45`)',
     description:
-      'Perspective distortion: the four corners of the image (clockwise from the top-left) move to the given points of a canvas of the image\'s own size; the image is mapped onto that quadrilateral (bilinear sampling) and the rest of the canvas is transparent. Images up to 25 MP at that step (resize first).',
+      "Perspective (`p-…`): the four corners of the image (clockwise from the top-left) move to the given points of a canvas of the image's own size; the image is mapped onto that quadrilateral (bilinear sampling) and the rest of the canvas is transparent. Arc (`a-…`): the image is bent around a circle over that many degrees — positive curves it upwards (the middle highest), negative downwards; the horizontal centre line keeps its length, and the output is the bent shape's bounding box (its size changes), transparent around the shape. Images up to 25 MP at that step (resize first).",
     example: 'e-distort-p-20_0_180_30_200_150_0_120',
     parse: (raw) => {
-      if (raw !== null && raw.startsWith('a-')) throw badTransformation('e-distort: arc distortion (a-…) is not supported yet; perspective (p-x1_y1_…_x4_y4) is');
+      const arc = raw === null ? null : /^a-(.*)$/.exec(raw);
+      if (arc) {
+        const deg = num('e-distort a', arc[1]!, { min: -360, max: 360 }, 'degrees from 1 to 360, N for the other way (e.g. a-45, a-N45)');
+        if (deg === 0) throw badTransformation('e-distort a: 0 degrees is no arc; expected 1 to 360, N for the other way (e.g. a-45, a-N45)');
+        return { arc: deg };
+      }
       const m = raw === null ? null : /^p-(.*)$/.exec(raw);
       const parts = m ? m[1]!.split('_') : [];
-      if (parts.length !== 8) throw badTransformation(`e-distort: expected p-<x1>_<y1>_<x2>_<y2>_<x3>_<y3>_<x4>_<y4>, got ${raw === null ? 'no value' : quote(raw)}`);
+      if (parts.length !== 8)
+        throw badTransformation(`e-distort: expected p-<x1>_<y1>_<x2>_<y2>_<x3>_<y3>_<x4>_<y4> or a-<degrees>, got ${raw === null ? 'no value' : quote(raw)}`);
       return { corners: parts.map((p) => num('e-distort p', p, { min: -MAX_DIMENSION, max: MAX_DIMENSION, integer: true })) as [number, number, number, number, number, number, number, number] };
     },
-    format: (v) => `p-${v.corners.map(formatNumber).join('_')}`,
+    format: (v) => ('arc' in v ? `a-${formatNumber(v.arc)}` : `p-${v.corners.map(formatNumber).join('_')}`),
   }),
   step({
     key: 'e-colorize',
@@ -509,8 +519,10 @@ export const PARAMS: readonly ParamSpec[] = [
     sdk: 'background',
     group: 'Geometry and colour',
     field: 'bg',
-    syntax: 'RRGGBB, RRGGBBAA (AA = opacity 00–99), a colour name, `dominant`, or `blurred[_<intensity 1–100>|_auto][_<brightness N255–255>]` (pad_resize)',
-    description: 'Background: padding colour for cm-pad_resize / pad_extract (default black, as ImageKit documents), fill for free rotation and rounded corners, and the colour transparent images are flattened onto (JPEG output without `bg`: white). `blurred` pads with a blurred, darkened/brightened copy of the image.',
+    syntax:
+      'RRGGBB, RRGGBBAA (AA = opacity 00–99), a colour name, `dominant`, `blurred[_<intensity 1–100>|_auto][_<brightness N255–255>]` (pad_resize), or `gradient_dominant[_2|_4]` (pad modes)',
+    description:
+      'Background: padding colour for cm-pad_resize / pad_extract (default black, as ImageKit documents), fill for free rotation and rounded corners, and the colour transparent images are flattened onto (JPEG output without `bg`: white). `blurred` pads with a blurred, darkened/brightened copy of the image. `gradient_dominant` (= `_2`) pads with a linear gradient between the dominant colours of the two halves of the image facing the padded sides (top and bottom halves when the padding is above and below, left and right halves when it is beside), each colour at its own edge of the canvas; `gradient_dominant_4` blends the dominant colours of the four quarters, each at its corner of the canvas (bilinear). In every pad mode (pad_resize, pad_resize_no_enlarge, pad_extract, pad_extract_no_shrink); without padding it has no effect.',
     example: 'w-300,h-300,cm-pad_resize,bg-blurred_25_N15',
     parse: (raw) => {
       if (raw === null) throw badTransformation('bg: missing value, expected a colour, dominant or blurred');
@@ -522,7 +534,9 @@ export const PARAMS: readonly ParamSpec[] = [
         const brightness = parts[1] === undefined ? 0 : num('bg blurred brightness', parts[1], { min: -255, max: 255, integer: true });
         return { kind: 'blurred', intensity, brightness };
       }
-      if (raw.startsWith('gradient')) throw badTransformation(`bg: gradient backgrounds (${quote(raw)}) are not supported yet`);
+      if (raw === 'gradient_dominant' || raw === 'gradient_dominant_2') return { kind: 'gradient', colors: 2 };
+      if (raw === 'gradient_dominant_4') return { kind: 'gradient', colors: 4 };
+      if (raw.startsWith('gradient')) throw badTransformation(`bg: expected gradient_dominant, gradient_dominant_2 or gradient_dominant_4, got ${quote(raw)}`);
       return { kind: 'color', color: parseColor('bg', raw) };
     },
     format: (v) =>
@@ -530,7 +544,11 @@ export const PARAMS: readonly ParamSpec[] = [
         ? v.color.hex
         : v.kind === 'dominant'
           ? 'dominant'
-          : `blurred_${v.intensity === 'auto' ? 'auto' : formatNumber(v.intensity)}_${formatNumber(v.brightness)}`,
+          : v.kind === 'gradient'
+            ? v.colors === 2
+              ? 'gradient_dominant'
+              : 'gradient_dominant_4'
+            : `blurred_${v.intensity === 'auto' ? 'auto' : formatNumber(v.intensity)}_${formatNumber(v.brightness)}`,
   }),
   step({
     key: 'o',
@@ -619,15 +637,32 @@ export const PARAMS: readonly ParamSpec[] = [
     sdk: 'page',
     group: 'Other',
     field: 'page',
-    syntax: 'an integer page/frame number from 1 to 10000',
-    description: 'Render one page or frame of a multi-page or animated original (GIF, animated WebP, TIFF) as a still image. Ranges (`pg-2-4`, `pg-1_3`) and named layers are not supported.',
+    syntax: `a page/frame number 1–10000; a range \`<first>-<last>\` (e.g. \`pg-2-4\`); or a list \`<n>_<m>_…\` (e.g. \`pg-1_3_5\`), at most ${MAX_PAGE_SELECTION} pages`,
+    description:
+      'Pages or frames of a multi-page or animated original (GIF, animated WebP, multi-page TIFF). One number: that page as a still image. A range or a list: those pages, in that order, through the same chain — an animation when the output can animate (`f-gif`, `f-webp`, a WebP-accepting client with auto format, or the GIF/WebP original\'s own format), otherwise the first of them as a still. A page beyond the original\'s count is a 400. PSD layer names (`pg-name-…`) and PDF originals are not supported.',
     example: 'pg-2',
     parse: (raw) => {
-      if (raw !== null && (/^\d+-\d+$/.test(raw) || /^\d+(_\d+)+$/.test(raw) || raw.startsWith('name-')))
-        throw badTransformation(`pg: page ranges, lists and named layers (${quote(raw)}) need multi-page output, which is not supported; give one page number`);
-      return num('pg', raw, { min: 1, max: 10000, integer: true });
+      if (raw !== null && raw.startsWith('name-')) throw badTransformation(`pg: named layers (${quote(raw)}) are PSD layers, which are not supported; give page numbers`);
+      const page = (p: string) => num('pg', p, { min: 1, max: 10000, integer: true }, 'a page number from 1 to 10000, a range <first>-<last> or a list <n>_<m>_…');
+      const range = raw === null ? null : /^([^-_]+)-([^-_]+)$/.exec(raw);
+      let pages: number[];
+      if (range) {
+        const [first, last] = [page(range[1]!), page(range[2]!)];
+        if (last < first) throw badTransformation(`pg: the range ${quote(raw!)} ends before it starts (expected <first>-<last> with first ≤ last)`);
+        if (last - first + 1 > MAX_PAGE_SELECTION) throw badTransformation(`pg: the range ${quote(raw!)} selects ${last - first + 1} pages; at most ${MAX_PAGE_SELECTION}`);
+        pages = Array.from({ length: last - first + 1 }, (_, i) => first + i);
+      } else if (raw !== null && raw.includes('_')) {
+        const parts = raw.split('_');
+        if (parts.length > MAX_PAGE_SELECTION) throw badTransformation(`pg: the list selects ${parts.length} pages; at most ${MAX_PAGE_SELECTION}`);
+        pages = parts.map(page);
+      } else return page(raw ?? '');
+      return pages.length === 1 ? pages[0]! : pages;
     },
-    format: formatNumber,
+    format: (v) => {
+      if (!Array.isArray(v)) return formatNumber(v);
+      const run = v.every((p, i) => i === 0 || p === v[i - 1]! + 1);
+      return run ? `${v[0]}-${v[v.length - 1]}` : v.join('_');
+    },
   }),
   output({
     key: 'di',

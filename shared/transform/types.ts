@@ -70,7 +70,9 @@ export type Background =
   | { kind: 'color'; color: Color }
   /** `bg-blurred[_<intensity>|_auto][_<brightness -255..255>]`, pad_resize only. */
   | { kind: 'blurred'; intensity: number | 'auto'; brightness: number }
-  | { kind: 'dominant' };
+  | { kind: 'dominant' }
+  /** `bg-gradient_dominant[_2|_4]` (pad modes): a gradient of the image's dominant colours, 2 along the padded axis or 4 corners. */
+  | { kind: 'gradient'; colors: 2 | 4 };
 
 export interface UnsharpMask {
   radius: number;
@@ -120,13 +122,16 @@ export interface StepOps {
   gradient?: Gradient;
   /** `cr-<to>[_<tolerance>[_<from>]]`: colour replace. */
   cr?: ColorReplace;
-  /** `e-distort-p-x1_y1_x2_y2_x3_y3_x4_y4`: where the corners (clockwise from top-left) move, in px. */
-  distort?: { corners: [number, number, number, number, number, number, number, number] };
+  /** `e-distort-p-…` (perspective: where the corners, clockwise from top-left, move, in px) or `e-distort-a-<deg>` (arc). */
+  distort?: Distort;
   /** `e-colorize[-co-<colour>][_in-<0–100>]`: a tint of that colour, mixed in at `in` %. */
   colorize?: { color: Color; intensity: number };
   /** Overlays placed on the step's result, in URL order (`l-…,l-end` blocks). */
   layers?: Layer[];
 }
+
+/** `e-distort-p-x1_y1_x2_y2_x3_y3_x4_y4` (corners clockwise from the top-left) or `e-distort-a-<degrees>` (arc: positive bends upwards, ∩). */
+export type Distort = { corners: [number, number, number, number, number, number, number, number] } | { arc: number };
 
 /** `e-gradient[-ld-<deg|direction>][_from-<colour>][_to-<colour>][_sp-<stop>]` (CSS angles: 180 = top to bottom). */
 export interface Gradient {
@@ -275,8 +280,12 @@ export interface TransformPlan {
   colorProfile?: boolean;
   /** `md-true`: keep the metadata. */
   metadata?: boolean;
-  /** `pg-<n>`: render page/frame n (1-based) of a multi-page or animated original, as a still. */
-  page?: number;
+  /**
+   * `pg-<n>`: page/frame n (1-based) of a multi-page or animated original, as a still; `pg-<a>-<b>`
+   * (a range) or `pg-<n>_<m>_…` (a list): those pages in that order, as an animation when the
+   * output can animate (else the first of them).
+   */
+  page?: number | number[];
 }
 
 export interface ParseContext {

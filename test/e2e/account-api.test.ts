@@ -276,6 +276,16 @@ describe('webhooks (Standard Webhooks, verified with the SDK)', () => {
     for (const o of list.Contents ?? []) out.push(JSON.parse(await (await s3().send(new GetObjectCommand({ Bucket: 'pixmesh-media-eu-central-1', Key: o.Key! }))).Body!.transformToString()) as { eventId: string; outcome: string; attempts: { status?: number; error?: string }[] });
     return out;
   };
+  /** The log entry of one event once it has an outcome: the sender writes it after the endpoint's answer, so a test that saw the delivery may look before it lands. */
+  const loggedOutcome = async (account: string, eventId: string, timeoutMs = 10_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const entry = (await logOf(account)).find((d) => d.eventId === eventId && d.outcome);
+      if (entry) return entry;
+      if (Date.now() > deadline) throw new Error(`no logged outcome for event ${eventId} within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
 
   it('an upload sends file.created with the File as data, which the SDK unwraps (signature checked); a changed byte fails verification', async () => {
     const up = await upload('a.jpg', await image(40, 30, '#123456'));
@@ -309,7 +319,7 @@ describe('webhooks (Standard Webhooks, verified with the SDK)', () => {
       const { event } = await delivered((e) => e.type === 'file.created' && e.data.fileId === up.fileId);
       const attempts = received.filter((r) => r.headers['webhook-id'] === event.id);
       expect(attempts).toHaveLength(3);
-      const entry = (await logOf('cfg')).find((d) => d.eventId === event.id);
+      const entry = await loggedOutcome('cfg', event.id);
       expect(entry).toMatchObject({ outcome: 'delivered', attempts: [{ status: 500 }, { status: 500 }, { status: 200 }] });
     } finally {
       answer = () => 200;

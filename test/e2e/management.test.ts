@@ -6,6 +6,7 @@
  * below), so each passes alone (`-t <title>`) and in any order (`--sequence.shuffle`).
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +21,8 @@ import { s3Client } from '../../origin/src/sources/s3.js';
 import { signInternalRequest } from '../../shared/internal-auth.js';
 import { REGION_IDS, type RegionId } from '../../shared/regions.js';
 import { freePortBase, writesSettled } from '../origin/helpers.js';
+
+const require = createRequire(import.meta.url);
 
 // A free block found at run time: S3 = BASE, regions BASE+1…+6, edge BASE+87.
 const BASE = await freePortBase(96);
@@ -403,6 +406,153 @@ it('purging a layer image purges the variants that use it (layer-dependency inde
   // every variant of the base left the region caches (the plain one too: purges are per file), and the edge misses
   for (const [, es] of Object.entries(await cacheEntries())) expect(es.filter((e) => e.path === 'layered-base.jpg')).toEqual([]);
   expect((await getImage(p)).headers.get('x-pixmesh-cache')).toBe('MISS');
+});
+
+/** Mean R, G, B of an image (pixel statistics, not bytes). */
+async function meanRgb(buf: Buffer): Promise<[number, number, number]> {
+  const { channels } = await sharp(buf).stats();
+  return [channels[0]!.mean, channels[1]!.mean, channels[2]!.mean];
+}
+/** Columns holding a clearly red pixel (text drawn in FF0000 on a white base): the text's horizontal extent. */
+async function redColumns(buf: Buffer): Promise<number> {
+  const { data, info } = await sharp(buf).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  let cols = 0;
+  for (let x = 0; x < info.width; x++) {
+    let red = false;
+    for (let y = 0; y < info.height && !red; y++) {
+      const o = (y * info.width + x) * 3;
+      red = data[o]! > 180 && data[o + 1]! < 110 && data[o + 2]! < 110;
+    }
+    if (red) cols++;
+  }
+  return cols;
+}
+const bytesOf = async (res: Response) => Buffer.from(await res.arrayBuffer());
+
+describe('layer dependents at the edge: overwrite and delete of the layer file (one purge fan-out)', () => {
+  const solid = (rgb: { r: number; g: number; b: number }) => sharp({ create: { width: 60, height: 60, channels: 3, background: rgb } }).png().toBuffer();
+
+  it('overwriting a layer image purges the variants that use it at the edge too: the next answer is a MISS drawn with the new layer', async () => {
+    const ik = client(FLEX.privateKey);
+    await ik.files.upload({ file: await toFile(jpeg, 'b.jpg'), fileName: 'ow-base.jpg', useUniqueFileName: false });
+    await ik.files.upload({ file: await toFile(await solid({ r: 230, g: 0, b: 0 }), 'l.png'), fileName: 'ow-layer.png', folder: 'brand', useUniqueFileName: false });
+    // the layer covers the whole 200-px output (w-200,h-200 inside the layer, t-false: a solid block is not trimmed)
+    const p = '/flex/tr:w-200,h-150,l-image,i-brand@@ow-layer.png,w-200,h-150,t-false,l-end/ow-base.jpg';
+    const first = await getImage(p);
+    expect(first.headers.get('x-pixmesh-cache')).toBe('MISS');
+    const [r1, , b1] = await meanRgb(await bytesOf(first));
+    expect(r1).toBeGreaterThan(180);
+    expect(b1).toBeLessThan(60);
+    expect((await getImage(p)).headers.get('x-pixmesh-cache')).toBe('HIT');
+    await allWritesSettled();
+    await waitForDeps('ow-layer.png');
+
+    await ik.files.upload({ file: await toFile(await solid({ r: 0, g: 0, b: 230 }), 'l.png'), fileName: 'ow-layer.png', folder: 'brand', useUniqueFileName: false, overwriteFile: true });
+    const after = await getImage(p);
+    expect(after.status).toBe(200);
+    expect(after.headers.get('x-pixmesh-cache')).toBe('MISS');
+    const [r2, , b2] = await meanRgb(await bytesOf(after));
+    expect(b2).toBeGreaterThan(180);
+    expect(r2).toBeLessThan(60);
+  });
+
+  it('deleting a layer image purges the variants that use it at the edge too: the next answer is the 404 naming the missing layer', async () => {
+    const ik = client(FLEX.privateKey);
+    await ik.files.upload({ file: await toFile(jpeg, 'b.jpg'), fileName: 'del-base.jpg', useUniqueFileName: false });
+    const layer = await ik.files.upload({ file: await toFile(await solid({ r: 230, g: 0, b: 0 }), 'l.png'), fileName: 'del-layer.png', folder: 'brand', useUniqueFileName: false });
+    const p = '/flex/tr:w-200,l-image,i-brand@@del-layer.png,w-50,t-false,l-end/del-base.jpg';
+    expect((await getImage(p)).headers.get('x-pixmesh-cache')).toBe('MISS');
+    expect((await getImage(p)).headers.get('x-pixmesh-cache')).toBe('HIT');
+    await allWritesSettled();
+    await waitForDeps('del-layer.png');
+
+    await ik.files.delete(layer.fileId!);
+    const after = await getImage(p);
+    expect(after.status).toBe(404);
+    expect(after.headers.get('ik-error') ?? '').toContain('brand/del-layer.png');
+  });
+
+  it('a custom font (ff-<path>) is a layer dependency: overwriting it re-renders the text at the edge, deleting it makes the text render a 404', async () => {
+    const ik = client(FLEX.privateKey);
+    const fontDir = (pkg: string) => path.dirname(require.resolve(`${pkg}/package.json`));
+    const proportional = fs.readFileSync(path.join(fontDir('open-sans-fonts'), 'open-sans', 'Regular', 'OpenSans-Regular.ttf'));
+    const mono = fs.readFileSync(path.join(fontDir('dejavu-fonts-ttf'), 'ttf', 'DejaVuSansMono.ttf'));
+    const white = await sharp({ create: { width: 600, height: 120, channels: 3, background: '#ffffff' } }).png().toBuffer();
+    await ik.files.upload({ file: await toFile(white, 'w.png'), fileName: 'font-base.png', useUniqueFileName: false });
+    const font = await ik.files.upload({ file: await toFile(proportional, 'f.ttf'), fileName: 'brand-font.ttf', folder: 'fonts', useUniqueFileName: false });
+    // eight narrow letters: a monospace font draws them about twice as wide as Open Sans
+    const p = '/flex/tr:l-text,i-iiiiiiii,ff-fonts@@brand-font.ttf,fs-48,co-FF0000,l-end/font-base.png';
+    const first = await getImage(p);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-pixmesh-cache')).toBe('MISS');
+    const narrow = await redColumns(await bytesOf(first));
+    expect(narrow).toBeGreaterThan(10);
+    expect((await getImage(p)).headers.get('x-pixmesh-cache')).toBe('HIT');
+    await allWritesSettled();
+    await waitForDeps('brand-font.ttf');
+    expect(await keys(bucket('eu-central-1'), `_layer-deps/flex/${encodeURIComponent('fonts/brand-font.ttf')}/`)).toEqual([
+      `_layer-deps/flex/${encodeURIComponent('fonts/brand-font.ttf')}/${encodeURIComponent('font-base.png')}`,
+    ]);
+
+    await ik.files.upload({ file: await toFile(mono, 'f.ttf'), fileName: 'brand-font.ttf', folder: 'fonts', useUniqueFileName: false, overwriteFile: true });
+    const after = await getImage(p);
+    expect(after.status).toBe(200);
+    expect(after.headers.get('x-pixmesh-cache')).toBe('MISS');
+    expect(await redColumns(await bytesOf(after))).toBeGreaterThan(narrow * 1.5);
+
+    await ik.files.delete(font.fileId!);
+    const gone = await getImage(p);
+    expect(gone.status).toBe(404);
+    expect(gone.headers.get('ik-error') ?? '').toContain('fonts/brand-font.ttf');
+  });
+});
+
+/** The layer-dependency index names some file using `layerName` (recorded behind the render). */
+async function waitForDeps(layerName: string): Promise<void> {
+  for (let i = 0; i < 40; i++) {
+    if ((await keys(bucket('eu-central-1'), '_layer-deps/flex/')).some((k) => k.includes(encodeURIComponent(layerName)))) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`no layer dependency recorded for ${layerName}`);
+}
+
+it('fo-custom through the edge: a file uploaded with customCoordinates is cropped to that area (alone, and into a w×h box)', async () => {
+  const ik = client(FLEX.privateKey);
+  // blue 400×300 with a red 100×100 block at (250,150): the custom focus area
+  const img = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#0000ff' } })
+    .composite([{ input: await sharp({ create: { width: 100, height: 100, channels: 3, background: '#ff0000' } }).png().toBuffer(), left: 250, top: 150 }])
+    .png()
+    .toBuffer();
+  const up = await ik.files.upload({ file: await toFile(img, 'f.png'), fileName: 'focus.png', useUniqueFileName: false, customCoordinates: '250,150,100,100' });
+  expect(up.customCoordinates).toBe('250,150,100,100');
+
+  const area = await bytesOf(await getImage('/flex/tr:fo-custom/focus.png'));
+  expect(await sharp(area).metadata()).toMatchObject({ width: 100, height: 100 });
+  const [r, , b] = await meanRgb(area);
+  expect(r).toBeGreaterThan(200);
+  expect(b).toBeLessThan(50);
+
+  const box = await bytesOf(await getImage('/flex/tr:w-50,h-50,fo-custom/focus.png'));
+  expect(await sharp(box).metadata()).toMatchObject({ width: 50, height: 50 });
+  const [rb, , bb] = await meanRgb(box);
+  expect(rb).toBeGreaterThan(200);
+  expect(bb).toBeLessThan(50);
+
+  // the same box centred (no custom focus) is mostly blue: the crop above followed the coordinates
+  const centred = await bytesOf(await getImage('/flex/tr:w-50,h-50/focus.png'));
+  const [rc, , bc] = await meanRgb(centred);
+  expect(bc).toBeGreaterThan(rc);
+
+  // a new focus area (update API) purges the fo-custom variants at the edge too: the next answer follows it
+  expect((await getImage('/flex/tr:fo-custom/focus.png')).headers.get('x-pixmesh-cache')).toBe('HIT');
+  await ik.files.update(up.fileId!, { customCoordinates: '0,0,120,80' });
+  const moved = await getImage('/flex/tr:fo-custom/focus.png');
+  expect(moved.headers.get('x-pixmesh-cache')).toBe('MISS');
+  const movedBytes = await bytesOf(moved);
+  expect(await sharp(movedBytes).metadata()).toMatchObject({ width: 120, height: 80 });
+  const [rm, , bm] = await meanRgb(movedBytes);
+  expect(bm).toBeGreaterThan(200);
+  expect(rm).toBeLessThan(50);
 });
 
 describe('residency, isolation and failure', () => {

@@ -47,9 +47,9 @@ describe('parsing', () => {
     ['e-gradient-from-nope', /e-gradient from: "nope" is not a colour/],
     ['cr-FF0000_101', /cr tolerance: .*out of range/],
     ['cr-FF0000_1_2_3', /cr: expected <to>/],
-    ['bg-gradient_dominant_2', /bg: gradient backgrounds \("gradient_dominant_2"\) are not supported yet/],
-    ['pg-2-4', /pg: page ranges, lists and named layers \("2-4"\)/],
-    ['pg-1_3_5', /pg: page ranges, lists and named layers/],
+    ['bg-gradient_dominant_8', /bg: expected gradient_dominant, gradient_dominant_2 or gradient_dominant_4, got "gradient_dominant_8"/],
+    ['pg-5-2', /pg: the range "5-2" ends before it starts/],
+    ['pg-1_x', /pg: expected a page number from 1 to 10000, a range <first>-<last> or a list/],
   ])('%s is a 400 naming it', (tr, message) => {
     expect(() => parseTransformation(tr)).toThrow(message);
     expect(() => parseTransformation(tr)).toThrow(expect.objectContaining({ status: 400 }));

@@ -150,6 +150,47 @@ describe('renderImage: fo-face, z, fo-custom', () => {
     expect(fresh.layers?.faceMs).toBeGreaterThan(0);
   }, 60_000);
 
+  describe('z with the extract modes: the (w÷z)×(h÷z) region around the focus point, scaled to w×h', () => {
+    // blue 400×300, a red 40×40 block at (300,200): the custom area
+    const AREA = { x: 300, y: 200, w: 40, h: 40 };
+    let blocky: Buffer;
+    beforeAll(async () => {
+      blocky = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#0000ff' } })
+        .composite([{ input: { create: { width: 40, height: 40, channels: 3, background: '#ff0000' } }, left: 300, top: 200 }])
+        .png()
+        .toBuffer();
+    });
+    const redShare = async (r: RenderResult) => {
+      const { data } = await sharp(r.data).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      let red = 0;
+      for (let i = 0; i < data.length; i += 3) if (data[i]! > 180 && data[i + 2]! < 80) red++;
+      return red / (data.length / 3);
+    };
+
+    it.each<[string, number, number]>([
+      // tr, red share from, to (the region 80/z around the block's centre, kept inside the image)
+      ['w-80,h-80,cm-extract,fo-custom,z-2', 0.9, 1], // a 40×40 region: the block alone, shown twice as large
+      ['w-80,h-80,cm-extract,fo-custom', 0.2, 0.3], // 80×80: the block is a quarter
+      ['w-80,h-80,cm-extract,fo-custom,z-0.5', 0.04, 0.09], // 160×160 (kept inside): a sixteenth
+      ['w-80,h-80,cm-pad_extract,fo-custom,z-2', 0.9, 1],
+      ['w-80,h-80,cm-extract,z-2', 0, 0.01], // no focus point: z has no effect (the centre, no red)
+    ])('%s: 80×80 with a red share in [%s, %s]', async (tr, lo, hi) => {
+      const r = await render(blocky, tr, { focusArea: AREA });
+      expect([r.width, r.height]).toEqual([80, 80]);
+      const share = await redShare(r);
+      expect(share).toBeGreaterThanOrEqual(lo);
+      expect(share).toBeLessThanOrEqual(hi);
+    });
+
+    it('cm-extract,fo-face,z-2 zooms into the face: a larger face dot than z-1 at the same output size', async () => {
+      const z1 = await stats(await render(scene, 'w-150,h-150,cm-extract,fo-face'));
+      const z2 = await stats(await render(scene, 'w-150,h-150,cm-extract,fo-face,z-2'));
+      expect([z2.width, z2.height]).toEqual([150, 150]);
+      expect(z2.magenta).toBeGreaterThan(z1.magenta * 2);
+      expect(Math.abs(z2.dot!.x - 0.5)).toBeLessThan(0.2);
+    }, 60_000);
+  });
+
   it('fo-custom crops to the saved custom area (scaled with the image); without one it is the centre', async () => {
     const area = { x: AT.left + FACE_BOX.x, y: AT.top + FACE_BOX.y, w: FACE_BOX.w, h: FACE_BOX.h };
     const tight = await stats(await render(scene, 'fo-custom', { focusArea: area }));

@@ -149,7 +149,7 @@ describe('SDK URLs that must be rejected with a 400 naming the parameter', () =>
     ['unknown key passed through by the SDK', [{ width: 100, foo: 'bar' } as unknown as Transformation], /unknown parameter "foo"/],
     ['unknown named transform', [{ named: 'nope' }], /unknown named transformation "nope"/],
     ['quality out of range', [{ quality: 0 }], /q: .*1 to 100/],
-    ['unsupported effect (arc distortion)', [{ distort: 'a-45' }], /e-distort: arc distortion \(a-…\) is not supported yet/],
+    ['arc distortion of 0 degrees', [{ distort: 'a-0' }], /e-distort a: 0 degrees is no arc/],
     ['AI effect', [{ aiRemoveBackground: true }], /e-bgremove/],
     ['video overlay on an image', [{ overlay: { type: 'video', input: 'clip.mp4' } }], /l-video layers are for videos/],
     ['text overlay with an image-only parameter', [{ overlay: { type: 'text', text: 'Hello', transformation: [{ height: 10 } as never] } }], /"h" does not apply to text layers/],

@@ -144,6 +144,18 @@ export class ResultCache {
     return entry;
   }
 
+  /** Whether the memory tier still holds this very entry under a key hash (no recency change). */
+  holds(hash: string, entry: CacheEntry): boolean {
+    return this.hot.peek(hash) === entry;
+  }
+
+  /** A hit on a memory-tier entry answered without `get` (origin/src/hit-path.ts): recency and counts as `get`. */
+  countMemoryHit(hash: string): void {
+    this.hot.get(hash);
+    this.lru.get(hash);
+    this.memoryHits++;
+  }
+
   /** Makes an entry visible to `get` now (memory tier only); `put` writes it to disk. */
   hold(key: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer): void {
     const entry: CacheEntry = { meta: { ...meta, bodyLength: body.length }, body };

@@ -7,8 +7,9 @@
  * `data:` images, and external `url(…)` / `@import` in style sheets and style attributes (parsed
  * with css-tree). The result is served with a sandboxing Content-Security-Policy as well.
  */
-import { generate, parse, walk, type CssNode } from 'css-tree';
-import { optimize, type CustomPlugin, type XastElement, type XastParent } from 'svgo';
+import { createRequire } from 'node:module';
+import type { CssNode } from 'css-tree';
+import type { CustomPlugin, XastElement, XastParent } from 'svgo';
 import { limitExceeded, PixmeshError } from '../../../shared/errors.js';
 import { int, type ConfigSpec } from '../config-spec.js';
 
@@ -40,18 +41,24 @@ function safeReference(value: string): boolean {
   return v.startsWith('#') || SAFE_DATA_URL.test(v);
 }
 
+// svgo and css-tree weigh ~35 MB of code and heap once loaded: they are loaded on the first SVG
+// served as SVG, not at boot (a region that never serves one never pays it; docs/benchmarks.md "RSS").
+const requireLib = createRequire(import.meta.url);
+let libs: { cssTree: typeof import('css-tree'); svgo: typeof import('svgo') } | undefined;
+const lib = () => (libs ??= { cssTree: requireLib('css-tree') as typeof import('css-tree'), svgo: requireLib('svgo') as typeof import('svgo') });
+
 /** CSS with external url(…) replaced by `none` and @import rules removed; null when it does not parse. */
 function cleanCss(css: string, context: 'stylesheet' | 'declarationList' | 'value'): string | null {
   let ast: CssNode;
   let broken = false;
   try {
-    ast = parse(css, { context, onParseError: () => (broken = true) });
+    ast = lib().cssTree.parse(css, { context, onParseError: () => (broken = true) });
   } catch {
     return null;
   }
   if (broken) return null;
   let changed = false;
-  walk(ast, {
+  lib().cssTree.walk(ast, {
     enter(node, item, list) {
       if (!list) return;
       if (node.type === 'Atrule' && typeof node.name === 'string' && ['import', 'font-face', 'namespace'].includes(node.name.toLowerCase())) {
@@ -63,7 +70,7 @@ function cleanCss(css: string, context: 'stylesheet' | 'declarationList' | 'valu
       }
     },
   });
-  return changed ? generate(ast) : css;
+  return changed ? lib().cssTree.generate(ast) : css;
 }
 
 const detach = (node: XastElement, parent: XastParent) => {
@@ -131,7 +138,7 @@ export function sanitiseSvg(input: Buffer, maxBytes = SVG_SANITISE_MAX_BYTES): B
   let data: string;
   const found = { svgRoot: false };
   try {
-    data = optimize(input.toString('utf8'), {
+    data = lib().svgo.optimize(input.toString('utf8'), {
       multipass: false,
       plugins: ['removeDoctype', 'removeScripts', pixmeshSanitise(found)],
       js2svg: { pretty: false },

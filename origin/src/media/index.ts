@@ -23,14 +23,14 @@ import { mediaBucketFor, type ServerConfig } from '../config.js';
 import { log } from '../log.js';
 import { TokenMemory, verifyClientUpload, type TokenClaims } from './client-auth.js';
 import { matches, mentionsField, parseSearchQuery } from './search.js';
-import { Purger, type PurgeDeps } from './purge.js';
+import { edgePurgeItems, Purger, type PurgeDeps } from './purge.js';
 import { deriveFolders, publicFile, SORTS, uploadResponse, type Sortable } from './shape.js';
 import { FileExistsError, MediaStore } from './store.js';
 import { configRoutes, ControlPlane } from '../account-config.js';
 import { CustomFields } from './custom-fields.js';
 import type { UsageMeter } from './usage.js';
 import { analyse, embeddedMetadata } from './metadata.js';
-import { EDGE_PURGE_HEADER, libraryRoutes } from './library.js';
+import { EDGE_PURGE_HEADER, edgePurgeHeader, libraryRoutes } from './library.js';
 import { WebhookOutbox, webhookSettings } from './webhooks.js';
 import { s3Client } from '../sources/s3.js';
 import { readBodyLimited } from '../../../shared/body.js';
@@ -119,7 +119,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.m
     // A changed endpoint or origin: everything cached for the account may have come from the old ones.
     purgeAll: async (accountId) => {
       await purger.start({ account: accountId, path: '', prefix: true }, undefined, 5000);
-      return { [EDGE_PURGE_HEADER]: encodeURIComponent(JSON.stringify([{ path: '', prefix: true }])) };
+      return { [EDGE_PURGE_HEADER]: edgePurgeHeader([{ path: '', prefix: true }]) };
     },
   });
   // Webhook deliveries still pending when this region stopped go on.
@@ -231,8 +231,12 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.m
     }
     // A replaced file's old variants are stale in every region (and at the edge: the header asks the edge to record it).
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    // (the regions' copies were purged by the commit itself: store.onStale)
-    if (result.replaced) headers[REPLACED_PATH_HEADER] = encodeURIComponent(result.record.filePath.slice(1));
+    // (the regions' copies were purged by the commit itself: store.onStale, with the files using it as a layer or font)
+    if (result.replaced) {
+      headers[REPLACED_PATH_HEADER] = encodeURIComponent(result.record.filePath.slice(1));
+      const dependents = edgePurgeItems([], result.purges);
+      if (dependents.length) headers[EDGE_PURGE_HEADER] = edgePurgeHeader(dependents);
+    }
     log.info('media upload', { account: account.id, fileId: result.record.fileId, bytes: body.length, replaced: Boolean(result.replaced) });
     await events.emit(account, result.replaced ? 'file-version.created' : 'file.created', publicFile(result.record, endpoint));
     // responseFields "metadata" / "embeddedMetadata": read from the uploaded bytes (ImageKit adds them only when asked).
@@ -344,10 +348,12 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.m
     );
     if (!r) throw notFound('The requested file does not exist.');
     // fo-custom variants were cut from the old focus area (docs/transformations.md "Face focus")
-    if (focusChanged) await purger.start({ account: account.id, path: r.filePath.replace(/^\/+/, ''), prefix: false }, undefined, 8000);
+    const path = r.filePath.replace(/^\/+/, '');
+    const purge = focusChanged ? await purger.start({ account: account.id, path, prefix: false }, undefined, 8000) : undefined;
     const file = publicFile(r, endpointOf(c.req.url));
     await events.emit(account, 'file.updated', file);
-    return c.json(file);
+    // the edge drops its copies too (and those of files using this one as a layer)
+    return c.json(file, 200, purge ? { [EDGE_PURGE_HEADER]: edgePurgeHeader(edgePurgeItems([{ path, prefix: false }], [purge])) } : undefined);
   });
 
   app.delete('/internal/media/:account/files/:fileId', async (c) => {
@@ -360,7 +366,10 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.m
     const purge = out.purge ?? (await purger.start({ account: account.id, path, prefix: false }, undefined, 8000));
     log.info('media delete', { account: account.id, fileId: r.fileId, purge: purge.requestId, status: purge.status });
     await events.emit(account, 'file.deleted', { fileId: r.fileId });
-    return c.json({ filePath: r.filePath, path, purge: { requestId: purge.requestId, status: purge.status } });
+    // the edge records the path and the files that used it as a layer or font (edge/src/management.ts)
+    return c.json({ filePath: r.filePath, path, purge: { requestId: purge.requestId, status: purge.status } }, 200, {
+      [EDGE_PURGE_HEADER]: edgePurgeHeader(edgePurgeItems([{ path, prefix: false }], [purge])),
+    });
   });
 
   // A purge flood (each one a fan-out to every region) meets a per-account rate limit: 429 + Retry-After.
@@ -372,7 +381,7 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.m
     if (!t || typeof t.path !== 'string' || typeof t.prefix !== 'boolean') throw badRequest('bad purge request');
     const record = await purger.start({ account: account.id, path: t.path, prefix: t.prefix }, t.url, 8000);
     // the edge records the dependents' purges too (edge/src/management.ts)
-    const headers = record.dependents?.length ? { [EDGE_PURGE_HEADER]: encodeURIComponent(JSON.stringify(record.dependents.map((path) => ({ path, prefix: false })))) } : undefined;
+    const headers = record.dependents?.length ? { [EDGE_PURGE_HEADER]: edgePurgeHeader(edgePurgeItems([], [record])) } : undefined;
     return c.json({ requestId: record.requestId, status: record.status, ...(record.dependents ? { dependents: record.dependents.length } : {}) }, 200, headers);
   });
 

@@ -36,9 +36,9 @@ import type { CustomFields } from './custom-fields.js';
 import { usageRange, type UsageMeter } from './usage.js';
 import { FolderJobs, type FolderJob, type JobType } from './jobs.js';
 import { analyse } from './metadata.js';
-import type { Purger } from './purge.js';
+import { edgePurgeItems, type Purger } from './purge.js';
 import { folderIdFor, publicFile } from './shape.js';
-import { FileExistsError, type FileRecord, type MediaStore } from './store.js';
+import { FileExistsError, type FileRecord, type MediaStore, type PurgeRef } from './store.js';
 import { readBodyLimited } from '../../../shared/body.js';
 import { checkStorePath, normaliseFolder, sanitiseFileName } from './upload.js';
 import type { WebhookOutbox } from './webhooks.js';
@@ -95,7 +95,8 @@ function strings(body: Body, field: string, max = MAX_BULK_IDS): string[] {
 /** "/a/b.jpg" (leading slash, no trailing one). */
 const filePathOf = (raw: string) => `/${raw.split('/').filter(Boolean).join('/')}`;
 const purgePath = (filePath: string) => filePath.replace(/^\/+/, '');
-const edgePurge = (items: { path: string; prefix: boolean }[]) => encodeURIComponent(JSON.stringify(items));
+/** EDGE_PURGE_HEADER's value: the URI-encoded JSON list of {path, prefix}. */
+export const edgePurgeHeader = (items: { path: string; prefix: boolean }[]) => encodeURIComponent(JSON.stringify(items));
 
 const fileMissing = (what: string) => notFound(`No file found with filePath ${what}`);
 const folderMissing = (what: string) => notFound(`No folder found with folderPath ${what}`);
@@ -109,11 +110,14 @@ export function libraryRoutes(app: Hono<HomeVars>, deps: LibraryDeps): { jobs: F
 
   /** Purges the given file paths in every region (waits up to 5 s) and returns the edge-purge header. */
   const purgeEverywhere = async (accountId: string, items: { path: string; prefix: boolean }[]) => {
-    await Promise.all(items.map((t) => purger.start({ account: accountId, path: t.path, prefix: t.prefix }, undefined, 5000)));
-    return edgeHeader(items);
+    const records = await Promise.all(items.map((t) => purger.start({ account: accountId, path: t.path, prefix: t.prefix }, undefined, 5000)));
+    return edgeHeader(items, records);
   };
-  /** Paths a store commit made stale were purged in the regions by the commit (store.onStale): the edge is told here. */
-  const edgeHeader = (items: { path: string; prefix: boolean }[]) => ({ [EDGE_PURGE_HEADER]: edgePurge(items) });
+  /**
+   * Paths a store commit made stale were purged in the regions by the commit (store.onStale): the
+   * edge is told here, with the files whose variants use them as layers (the purges' dependents).
+   */
+  const edgeHeader = (items: { path: string; prefix: boolean }[], purges: readonly PurgeRef[] = []) => ({ [EDGE_PURGE_HEADER]: edgePurgeHeader(edgePurgeItems(items, purges)) });
   const filesOnly = (paths: string[]) => paths.map((p) => ({ path: purgePath(p), prefix: false }));
 
   const relocateOne = async (account: Account, r: FileRecord, filePath: string, mode: 'copy' | 'move', includeVersions: boolean, replaceExisting: boolean, purgeSource = true) => {
@@ -139,7 +143,7 @@ export function libraryRoutes(app: Hono<HomeVars>, deps: LibraryDeps): { jobs: F
       if (!r) throw fileMissing(source);
       const done = await relocateOne(account, r, folder + r.name, mode, includeVersions, true);
       if (!done) throw fileMissing(source);
-      const headers = done.stalePaths.length ? edgeHeader(filesOnly(done.stalePaths)) : {};
+      const headers = done.stalePaths.length ? edgeHeader(filesOnly(done.stalePaths), done.purges) : {};
       log.info(`media ${mode}`, { account: account.id, from: source, to: done.record.filePath });
       return c.body(null, 204, headers);
     });
@@ -159,7 +163,7 @@ export function libraryRoutes(app: Hono<HomeVars>, deps: LibraryDeps): { jobs: F
     // The new path is purged anyway (nothing there may be served from a cache). The commit purges both in the regions.
     const done = await relocateOne(account, r, target, 'move', true, false, purgeCache);
     if (!done) throw fileMissing(filePath);
-    const headers = edgeHeader(filesOnly(done.stalePaths));
+    const headers = edgeHeader(filesOnly(done.stalePaths), done.purges);
     if (!purgeCache) return c.json({}, 200, headers);
     return c.json({ purgeRequestId: done.purges[1]?.requestId }, 200, headers);
   });
@@ -178,9 +182,9 @@ export function libraryRoutes(app: Hono<HomeVars>, deps: LibraryDeps): { jobs: F
     const ids = strings(await jsonBody(c), 'fileIds');
     await allFiles(account.id, ids);
     // One commit for the batch: all deleted or (a crash before its intent) none.
-    const { records } = await store.deleteMany(account.id, ids, backupOf(account));
+    const { records, purges } = await store.deleteMany(account.id, ids, backupOf(account));
     for (const r of records) await deps.events?.emit(account, 'file.deleted', { fileId: r.fileId });
-    return c.json({ successfullyDeletedFileIds: records.map((r) => r.fileId) }, 200, edgeHeader(filesOnly(records.map((r) => r.filePath))));
+    return c.json({ successfullyDeletedFileIds: records.map((r) => r.fileId) }, 200, edgeHeader(filesOnly(records.map((r) => r.filePath)), purges));
   });
 
   const tagsCall = (route: string, field: 'tags' | 'AITags', change: (r: FileRecord, tags: string[]) => FileRecord) =>
@@ -295,7 +299,7 @@ export function libraryRoutes(app: Hono<HomeVars>, deps: LibraryDeps): { jobs: F
     const pending = under.map((r) => r.fileId);
     const job = await jobs.create({ accountId: account.id, type, source, destination, includeVersions, purgeCache, pending, folders });
     // The edge forgets what it cached under the source now; job.get tells it again when the job ends.
-    return c.json({ jobId: job.jobId }, 200, { [EDGE_PURGE_HEADER]: edgePurge([{ path: purgePath(source), prefix: true }]) });
+    return c.json({ jobId: job.jobId }, 200, { [EDGE_PURGE_HEADER]: edgePurgeHeader([{ path: purgePath(source), prefix: true }]) });
   };
 
   app.post(`${P}/v1/bulkJobs/copyFolder`, async (c) => {
@@ -328,7 +332,7 @@ export function libraryRoutes(app: Hono<HomeVars>, deps: LibraryDeps): { jobs: F
     if (job.status === 'Completed') {
       const stale = [{ path: purgePath(job.destination), prefix: true }];
       if (job.type !== 'COPY_FOLDER') stale.push({ path: purgePath(job.source), prefix: true });
-      headers[EDGE_PURGE_HEADER] = edgePurge(stale);
+      headers[EDGE_PURGE_HEADER] = edgePurgeHeader(stale);
     }
     return c.json(jobAnswer(job), 200, headers);
   });

@@ -32,6 +32,22 @@ export interface PurgeRecord extends PurgeTarget {
   dependents?: string[];
 }
 
+/**
+ * What the edge must record for purges made here: the purged paths and, for each purge that found
+ * layer dependents (files whose variants use the purged file as a layer image or font), those
+ * files too — the edge-purge list for EDGE_PURGE_HEADER (media/library.ts). Pure.
+ */
+export function edgePurgeItems(items: readonly { path: string; prefix: boolean }[], purges: readonly { dependents?: readonly string[] }[] = []): { path: string; prefix: boolean }[] {
+  const out = [...items];
+  const seen = new Set(items.filter((i) => !i.prefix).map((i) => i.path));
+  for (const path of purges.flatMap((p) => p.dependents ?? []))
+    if (!seen.has(path)) {
+      seen.add(path);
+      out.push({ path, prefix: false });
+    }
+  return out;
+}
+
 /** Per-region outcome of one fan-out: true = purged there. */
 export type Fanout = (target: PurgeTarget) => Promise<Record<string, boolean>>;
 

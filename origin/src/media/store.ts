@@ -125,6 +125,8 @@ export class ImpossibleStep extends Error {}
 export interface PurgeRef {
   requestId: string;
   status: string;
+  /** Files whose variants use the purged path as a layer (purged with it; the edge is told). */
+  dependents?: string[];
 }
 
 export class MediaStore {
@@ -364,9 +366,9 @@ export class MediaStore {
    * Upload: bytes to a temporary key (Content-MD5 checked by S3, ETag re-checked here), then one
    * intent under the account's lock: the replaced file's bytes copied aside as a version → the
    * upload copied to its final key → the record → dropped versions, backup, temporary key removed.
-   * Returns the record and the file it replaced (if any).
+   * Returns the record, the file it replaced (if any) and the purges of the replaced path.
    */
-  async put(input: PutFileInput): Promise<{ record: FileRecord; replaced?: FileRecord }> {
+  async put(input: PutFileInput): Promise<{ record: FileRecord; replaced?: FileRecord; purges: PurgeRef[] }> {
     const { accountId, body } = input;
     const md5 = crypto.createHash('md5').update(body).digest();
     const md5Hex = md5.toString('hex');
@@ -411,8 +413,8 @@ export class MediaStore {
           { do: 'delete-object', key: tmpKey },
         ];
         journaled = true;
-        await this.commit(this.intent(existing ? 'overwrite' : 'upload', accountId, steps, existing ? [record.filePath] : []), index);
-        return { record, replaced: existing };
+        const purges = await this.commit(this.intent(existing ? 'overwrite' : 'upload', accountId, steps, existing ? [record.filePath] : []), index);
+        return { record, replaced: existing, purges };
       });
     } finally {
       // Once the intent is written the temporary key is its source: the intent removes it.

@@ -12,6 +12,7 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { MiddlewareHandler } from 'hono';
 import { badRequest } from '../../../shared/errors.js';
+import { renderOutcomes } from '../server-timing.js';
 import { H } from '../../../shared/headers.js';
 import type { AccountDirectory } from '../accounts.js';
 import { mediaBucketFor, type ServerConfig } from '../config.js';
@@ -69,7 +70,8 @@ export class UsageMeter {
       await next();
       if (c.req.header(H.hop) || c.res.status !== 200) return;
       const account = decodeURIComponent(c.req.path.split('/')[3] ?? '');
-      this.count(account, Number(c.res.headers.get('content-length') ?? 0));
+      // render.ts records the bytes it sent (its response headers are not parsed back)
+      this.count(account, renderOutcomes.get(c.req.raw)?.bytes ?? Number(c.res.headers.get('content-length') ?? 0));
     };
   }
 

@@ -64,6 +64,8 @@ export interface RenderState {
   frames: number;
   /** The frame (page) this context decodes. */
   page: number;
+  /** A `pg-` range or list kept animated: the 0-based page of each output frame (else frame i is page i). */
+  pageList?: number[];
   /** Animation timing of the original, for the encoder. */
   animation?: { loop: number; delay: number[] };
   /** When the whole render must be over (ms since the epoch): PIXMESH_RENDER_TIMEOUT_SECONDS from its start. */

@@ -112,13 +112,15 @@ async function renderFrame(ctx: RenderState): Promise<void> {
 async function renderAnimation(ctx: RenderState): Promise<void> {
   const frames: Buffer[] = [];
   let hasAlpha = false;
-  for (let page = 0; page < ctx.frames; page++) {
+  for (let i = 0; i < ctx.frames; i++) {
+    const page = ctx.pageList?.[i] ?? i;
     const f = newContext(ctx.input, ctx.plan, ctx.opts, ctx.config, page, ctx.deadline);
-    f.source = ctx.source;
+    // pages of a TIFF may differ in size: each selected page is decoded with its own header facts
+    f.source = ctx.pageList && page !== ctx.page ? { ...(await readSourceInfo(ctx.input, page)), pages: ctx.source.pages } : ctx.source;
     f.frames = ctx.frames;
     await renderFrame(f);
     await materialise(f);
-    if (page === 0) {
+    if (i === 0) {
       ctx.width = f.width;
       ctx.height = f.height;
     } else if (f.width !== ctx.width || f.height !== ctx.height) {
@@ -131,8 +133,8 @@ async function renderAnimation(ctx: RenderState): Promise<void> {
   ctx.hasAlpha = hasAlpha;
   ctx.dimsKnown = true;
   ctx.phase = -1;
-  const delay = ctx.source.delay?.slice(0, ctx.frames);
-  ctx.animation = { loop: ctx.source.loop ?? 0, delay: delay?.length === ctx.frames ? delay : Array(ctx.frames).fill(100) };
+  const delay = ctx.pageList ? ctx.pageList.map((p) => ctx.source.delay?.[p]) : ctx.source.delay?.slice(0, ctx.frames);
+  ctx.animation = { loop: ctx.source.loop ?? 0, delay: delay?.length === ctx.frames && delay.every((d) => d !== undefined) ? (delay as number[]) : Array(ctx.frames).fill(100) };
 }
 
 export async function renderImage(input: Buffer, plan: TransformPlan, opts: RenderOptions): Promise<RenderResult> {

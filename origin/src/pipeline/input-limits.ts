@@ -17,16 +17,21 @@ export interface AnimationFacts {
 /**
  * An animated original (GIF, WebP) stays animated when the output can animate: an explicit
  * gif/webp, or the source's own format (`source` / `f-orig`). Otherwise the first frame is used.
+ * A `pg-` range or list (any multi-page original, TIFF too) is animated by the same rule, with
+ * its pages as the frames; one `pg-<n>` is always a still.
  */
 export function keepsAnimationOf(source: AnimationFacts, outFormat: NegotiatedFormat, plan: Pick<TransformPlan, 'page' | 'format'>): boolean {
-  if (plan.page !== undefined || source.pages <= 1 || (source.format !== 'gif' && source.format !== 'webp')) return false;
-  if (plan.format === 'orig' || outFormat === 'source') return true;
+  const animatable = source.format === 'gif' || source.format === 'webp';
+  const ownFormat = plan.format === 'orig' || outFormat === 'source';
+  if (Array.isArray(plan.page)) return plan.page.length > 1 && (outFormat === 'gif' || outFormat === 'webp' || (ownFormat && animatable));
+  if (plan.page !== undefined || source.pages <= 1 || !animatable) return false;
+  if (ownFormat) return true;
   return outFormat === 'gif' || outFormat === 'webp';
 }
 
-/** Frames a render of this original reads: all of an animation it keeps, otherwise one. */
+/** Frames a render of this original reads: all of an animation it keeps (the selected pages of a `pg-` list), otherwise one. */
 export const framesRead = (source: AnimationFacts, outFormat: NegotiatedFormat, plan: Pick<TransformPlan, 'page' | 'format'>): number =>
-  keepsAnimationOf(source, outFormat, plan) ? source.pages : 1;
+  keepsAnimationOf(source, outFormat, plan) ? (Array.isArray(plan.page) ? plan.page.length : source.pages) : 1;
 
 /** 400 ELIMIT when width × height × frames is over `maxPixels`. */
 export function assertInputPixels(width: number, height: number, frames: number, maxPixels: number): void {

@@ -1,7 +1,7 @@
 /** The pipeline's contract types (renderImage's options and result), in a module of their own so
  * the steps and the render state can name them without importing the pipeline's entry point. */
 import type { AccountDefaults } from '../../../shared/accounts.js';
-import type { Background, Color, ColorReplace, CropMode, CropStrategy, Focus, Gradient, Layer, NegotiatedFormat, OutputFormat, Radius, Shadow, UnsharpMask } from '../../../shared/transform/index.js';
+import type { Background, Color, ColorReplace, CropMode, Distort, CropStrategy, Focus, Gradient, Layer, NegotiatedFormat, OutputFormat, Radius, Shadow, UnsharpMask } from '../../../shared/transform/index.js';
 import type { PipelineConfig } from './config.js';
 import type { SourceInfo } from './source.js';
 
@@ -93,5 +93,5 @@ export interface ResolvedOps {
   gradient?: Gradient & { stop: number };
   cr?: ColorReplace;
   colorize?: { color: Color; intensity: number };
-  distort?: { corners: [number, number, number, number, number, number, number, number] };
+  distort?: Distort;
 }

@@ -33,6 +33,7 @@ export class RegionState {
   readonly breaker = new BreakerSet({ failureThreshold: 1, coolDownMs: 1_000, maxCoolDownMs: 30_000, trialLeaseMs: 30_000 });
   private loaded = false;
   private sweepTimer?: NodeJS.Timeout;
+  private indexTimer?: NodeJS.Timeout;
   lastSweep?: Awaited<ReturnType<SharedCache['sweep']>>;
   /** Used upload tokens, for the whole region (media routes claim them here). */
   readonly tokens = new SharedTokens(() => (this.active ? this.bucket : null));
@@ -48,7 +49,7 @@ export class RegionState {
     this.bucket = s.enabled ? new RegionBucket(s.bucket, config.s3, 5_000) : null;
     this.members = new Membership(this.bucket, s.replicaUrl, s.heartbeatMs, () => ratio.counts());
     this.purges = this.bucket ? new PurgeLog(this.bucket, s.replicaUrl, s.purgePollMs) : null;
-    this.shared = this.bucket ? new SharedCache(this.bucket, s.maxBytes) : null;
+    this.shared = this.bucket ? new SharedCache(this.bucket, s.maxBytes, s.indexMaxKeys) : null;
     if (this.purges) this.purges.onRemote = (e) => void this.applyLocally(e).catch((err) => log.warn('purge record: local apply failed', { err: String(err) }));
   }
 
@@ -74,6 +75,17 @@ export class RegionState {
     };
     await Promise.race([load(), new Promise((r) => setTimeout(r, 10_000).unref())]);
     this.members.start();
+    // The shared tier's key index: listed now (in the background: until it is complete every
+    // lookup asks S3, as before), then every sweep interval.
+    const refresh = () => {
+      void this.shared!.refreshIndex()
+        .catch((e) => log.warn('shared tier: index listing failed (lookups ask S3 until the next one)', { err: String(e) }))
+        .finally(() => {
+          this.indexTimer = setTimeout(refresh, this.config.shared.sweepMs);
+          this.indexTimer.unref();
+        });
+    };
+    refresh();
     const sweep = () => {
       const run = this.members.owner(SWEEP_KEY) === this.members.self ? this.sweep() : Promise.resolve();
       void run.finally(() => {
@@ -87,6 +99,7 @@ export class RegionState {
 
   async stop(): Promise<void> {
     clearTimeout(this.sweepTimer);
+    clearTimeout(this.indexTimer);
     this.purges?.stop();
     await this.members.leave();
   }
@@ -108,6 +121,11 @@ export class RegionState {
   /** The region's hit ratio (every live replica's window), or this replica's when alone. */
   hitRatio(): number {
     return this.active ? this.members.regionHitRatio() : this.ratio.value;
+  }
+
+  /** Whether no purge record taken since its creation covers an entry. */
+  isValid(meta: CachedMeta): boolean {
+    return this.valid(meta);
   }
 
   private valid(meta: CachedMeta): boolean {
@@ -152,19 +170,97 @@ export class RegionState {
     return { entry, tier: 'shared' };
   }
 
+  /**
+   * Whether a lookup that would render the variant here anyway should still read the shared tier
+   * first: false when the tier's index is complete and does not hold it (no S3 round trip, no
+   * S3 client work on a cold miss; a false "absent" costs a render of the same bytes).
+   */
+  sharedMayHold(key: string): boolean {
+    return this.sharedReadable && this.shared!.index.mayHold(key);
+  }
+
   /** Stores in L1 and the shared tier (a shared-tier failure is logged; an L1 failure is the caller's). */
   async store(key: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer, opts: { sharedToo: boolean } = { sharedToo: true }): Promise<void> {
-    const shared =
-      this.active && this.shared && opts.sharedToo && !this.breaker.takeAttemptLease('shared')
-        ? this.shared.put(key, meta, body).then(
-            () => this.breaker.record('shared', 'success'),
-            (e) => {
-              this.breaker.record('shared', 'failure');
-              log.warn('shared tier: write failed', { account: meta.account, path: meta.path, err: String(e) });
-            },
-          )
-        : undefined;
+    const toShared = this.active && this.shared !== null && opts.sharedToo;
+    // Alone in the region, nobody else reads the shared tier now: its copy is written when this
+    // replica is idle (below), not beside the next renders on the same cores.
+    const shared = toShared ? (this.members.others().length === 0 && this.idle ? this.deferShared(key, meta, body) : this.putShared(key, meta, body)) : undefined;
     await Promise.all([this.l1.put(key, meta, body), shared]);
+  }
+
+  private putShared(key: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer): Promise<void> | undefined {
+    if (!this.shared || this.breaker.takeAttemptLease('shared')) return undefined;
+    return this.shared.put(key, meta, body).then(
+      () => this.breaker.record('shared', 'success'),
+      (e) => {
+        this.breaker.record('shared', 'failure');
+        log.warn('shared tier: write failed', { account: meta.account, path: meta.path, err: String(e) });
+      },
+    );
+  }
+
+  /** Shared-tier copies waiting for an idle moment (a replica alone in its region), oldest first. */
+  private readonly deferred = new Map<string, { meta: Omit<CachedMeta, 'bodyLength'>; body: Buffer; done: () => void }>();
+  private deferredBytes = 0;
+  private drainTimer?: NodeJS.Timeout;
+  /** Copies dropped because the deferred bound was full (the L1 still holds them; the tier misses them). */
+  deferredDropped = 0;
+  /** Whether this replica is idle (no render running or waiting): set by build-services from the transform queue. */
+  idle?: () => boolean;
+
+  get deferredWrites(): number {
+    return this.deferred.size;
+  }
+
+  private deferShared(key: string, meta: Omit<CachedMeta, 'bodyLength'>, body: Buffer): Promise<void> {
+    return new Promise<void>((done) => {
+      this.deferred.get(key)?.done();
+      this.dropDeferred(key);
+      this.deferred.set(key, { meta, body, done });
+      this.deferredBytes += body.length;
+      const bound = this.config.shared.deferredBytes;
+      for (const [k, d] of this.deferred) {
+        if (this.deferredBytes <= bound || k === key) break;
+        this.dropDeferred(k);
+        this.deferredDropped++;
+        d.done();
+      }
+      this.scheduleDrain(0);
+    });
+  }
+
+  private dropDeferred(key: string): void {
+    const d = this.deferred.get(key);
+    if (!d) return;
+    this.deferred.delete(key);
+    this.deferredBytes -= d.body.length;
+  }
+
+  private scheduleDrain(ms: number): void {
+    if (this.drainTimer || !this.deferred.size) return;
+    this.drainTimer = setTimeout(() => {
+      this.drainTimer = undefined;
+      void this.drainOne();
+    }, ms);
+  }
+
+  /** One deferred copy when idle (or at once when another replica joined, or when flushing). */
+  private async drainOne(force = false): Promise<void> {
+    const first = this.deferred.entries().next();
+    if (first.done) return;
+    if (!force && this.idle && !this.idle() && this.members.others().length === 0) return this.scheduleDrain(25);
+    const [key, d] = first.value;
+    this.dropDeferred(key);
+    await this.putShared(key, d.meta, d.body);
+    d.done();
+    if (!force) this.scheduleDrain(0);
+  }
+
+  /** Writes every deferred copy now (shutdown). */
+  async flushDeferred(): Promise<void> {
+    clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
+    while (this.deferred.size) await this.drainOne(true);
   }
 
   /**
@@ -174,6 +270,7 @@ export class RegionState {
    */
   async purge(account: string, path: string, prefix: boolean): Promise<{ shared: number; peers: number }> {
     if (!this.active || !this.purges || !this.shared) return { shared: 0, peers: 0 };
+    this.forgetDeferred(account, path, prefix);
     const entry = await this.purges.record(account, path, prefix);
     const shared = await this.shared.purge(account, path, prefix).catch((e) => {
       log.warn('shared tier: purge delete failed (the purge record still hides the entries)', { err: String(e) });
@@ -194,6 +291,16 @@ export class RegionState {
       ),
     );
     return { shared, peers: told.filter(Boolean).length };
+  }
+
+  /** Deferred copies of a purged path are not written (the purge record would hide them anyway). */
+  forgetDeferred(account: string, path: string, prefix: boolean): void {
+    for (const [k, d] of this.deferred) {
+      if (d.meta.account === account && (prefix ? d.meta.path.startsWith(path) : d.meta.path === path)) {
+        this.dropDeferred(k);
+        d.done();
+      }
+    }
   }
 
   /** A peer's direct notice of a record it wrote: index it; true when it was new here. */

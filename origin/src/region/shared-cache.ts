@@ -37,6 +37,75 @@ export function parseSharedKey(key: string): { account: string; path: string } |
   return { account: m[1]!, path: m[2]! };
 }
 
+/**
+ * Which shared-tier entries exist, as far as this replica knows: a listing of the tier (at boot,
+ * then every sweep interval) plus every entry this replica wrote since. When it is complete (the
+ * listing finished within `maxKeys`), a variant it does not hold is taken as absent without an S3
+ * round trip. Only a replica that would render the variant itself trusts it (RegionState): another
+ * replica may have written an entry since the last listing, so a false "absent" costs one render
+ * — of the same bytes — never a wrong answer; a false "present" (a purged or swept entry) costs
+ * the GET it always cost. Entries are remembered by the first 16 hex digits of their variant hash
+ * (a collision is a false "present").
+ */
+export class SharedIndex {
+  private held = new Set<string>();
+  /** Entries written while a listing runs (the listing may have missed them). */
+  private addedDuring: Set<string> | null = null;
+  private complete = false;
+  listedAt = 0;
+
+  constructor(readonly maxKeys: number) {}
+
+  private static id(variantKey: string): string {
+    return ResultCache.hashKey(variantKey).slice(0, 16);
+  }
+
+  /** Replace the index with a fresh listing (keys as in the bucket). */
+  async load(list: (limit: number) => Promise<{ key: string }[]>): Promise<void> {
+    const during = new Set<string>();
+    this.addedDuring = during;
+    try {
+      const listed = await list(this.maxKeys + 1);
+      const next = new Set<string>();
+      for (const o of listed) {
+        const at = o.key.lastIndexOf('/@');
+        if (at >= 0) next.add(o.key.slice(at + 2, at + 18));
+      }
+      for (const id of during) next.add(id);
+      this.held = next;
+      this.complete = listed.length <= this.maxKeys;
+      this.listedAt = Date.now();
+    } finally {
+      if (this.addedDuring === during) this.addedDuring = null;
+    }
+  }
+
+  add(variantKey: string): void {
+    const id = SharedIndex.id(variantKey);
+    this.held.add(id);
+    this.addedDuring?.add(id);
+    if (this.held.size > this.maxKeys) this.complete = false;
+  }
+
+  /** An entry that turned out absent (purged, swept). */
+  drop(variantKey: string): void {
+    this.held.delete(SharedIndex.id(variantKey));
+  }
+
+  /** False only when the index is complete and does not hold the variant. */
+  mayHold(variantKey: string): boolean {
+    return !this.complete || this.held.has(SharedIndex.id(variantKey));
+  }
+
+  get size(): number {
+    return this.held.size;
+  }
+
+  get isComplete(): boolean {
+    return this.complete;
+  }
+}
+
 export interface SweepResult {
   entries: number;
   bytes: number;
@@ -45,13 +114,23 @@ export interface SweepResult {
 }
 
 export class SharedCache {
+  readonly index: SharedIndex;
   constructor(
     private readonly bucket: RegionBucket,
     readonly maxBytes: number,
-  ) {}
+    indexMaxKeys = 250_000,
+  ) {
+    this.index = new SharedIndex(indexMaxKeys);
+  }
+
+  /** Lists the tier into the index (boot, then every sweep interval). */
+  refreshIndex(): Promise<void> {
+    return this.index.load((limit) => this.bucket.list(SHARED_PREFIX, { limit }));
+  }
 
   async get(account: string, path: string, variantKey: string): Promise<CacheEntry | null> {
     const o = await this.bucket.get(sharedKey(account, path, variantKey));
+    if (!o) this.index.drop(variantKey);
     return o ? decodeEntry(o.body) : null;
   }
 
@@ -59,6 +138,7 @@ export class SharedCache {
     const data = encodeEntry(meta, body);
     if (data.length > this.maxBytes / 10) return; // one entry may not take a tenth of the tier
     await this.bucket.put(sharedKey(meta.account, meta.path, variantKey), data);
+    this.index.add(variantKey);
   }
 
   /** Deletes a path's variants (or every variant under a prefix). Long hashed paths are left to the purge records. */

@@ -18,16 +18,21 @@ export async function checkLimits(ctx: RenderState): Promise<void> {
   ctx.source = await readSourceInfo(input);
   // embedded rasters, <use> expansion, filters and external references: measured before librsvg runs
   if (ctx.source.format === 'svg') await checkSvg(input, config.maxInputPixels);
-  const page = ctx.plan.page;
-  if (page !== undefined && page > ctx.source.pages)
-    throw badTransformation(`pg: page ${page} does not exist, the original has ${ctx.source.pages} page${ctx.source.pages === 1 ? '' : 's'}`);
-  if (page !== undefined && page > 1) {
-    // pages of a TIFF may differ in size: the chosen page is "the input" from here on
-    ctx.page = page - 1;
+  const selected = ctx.plan.page === undefined ? [] : Array.isArray(ctx.plan.page) ? ctx.plan.page : [ctx.plan.page];
+  const missing = selected.find((p) => p > ctx.source.pages);
+  if (missing !== undefined)
+    throw badTransformation(`pg: page ${missing} does not exist, the original has ${ctx.source.pages} page${ctx.source.pages === 1 ? '' : 's'}`);
+  const animate = keepsAnimation(ctx);
+  // a pg- range or list kept as an animation: its pages (0-based) are the frames, in URL order
+  if (animate && Array.isArray(ctx.plan.page)) ctx.pageList = ctx.plan.page.map((p) => p - 1);
+  const first = selected[0];
+  if (first !== undefined && first > 1) {
+    // pages of a TIFF may differ in size: the (first) chosen page is "the input" from here on
+    ctx.page = first - 1;
     const pageInfo = await readSourceInfo(input, ctx.page);
-    ctx.source = { ...pageInfo, pages: ctx.source.pages };
+    ctx.source = { ...pageInfo, pages: ctx.source.pages, loop: ctx.source.loop, delay: ctx.source.delay };
   }
-  const frames = keepsAnimation(ctx) ? ctx.source.pages : 1;
+  const frames = animate ? (ctx.pageList?.length ?? ctx.source.pages) : 1;
   if (frames > config.maxFrames)
     throw limitExceeded(`the original has ${frames} frames; at most ${config.maxFrames} are allowed`);
   ctx.frames = frames;

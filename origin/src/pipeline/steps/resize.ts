@@ -81,6 +81,16 @@ export async function resize(ctx: RenderState): Promise<void> {
   if (fit === 'fill' && tw === cw && th === ch) return;
 
   if (fit === 'contain' && o.bg?.kind === 'blurred') return padBlurred(ctx, cw, ch, tw, th);
+  if (fit === 'contain' && o.bg?.kind === 'gradient') {
+    // fitted inside, then placed on the gradient canvas
+    const s = Math.min(tw / cw, th / ch);
+    const [iw, ih] = [Math.max(1, Math.round(cw * s)), Math.max(1, Math.round(ch * s))];
+    await usePhase(ctx, PHASE.resize);
+    ctx.img = ctx.img.resize({ width: iw, height: ih, fit: 'fill' });
+    setDims(ctx, iw, ih, 'resize');
+    const { left, top } = gravityOffset(o.fo, tw - iw, th - ih);
+    return padGradient(ctx, tw, th, left, top, o.bg.colors);
+  }
   const bg = padColor ?? DEFAULT_PAD;
   await usePhase(ctx, fit === 'fill' ? PHASE.resize : PHASE.cropEmbed);
   if (fit === 'contain' && bg.alpha < 1) {
@@ -102,6 +112,7 @@ async function padAtSize(ctx: RenderState, cw: number, ch: number, w: number, h:
   checkOutputSize(ctx.config, w, h, 'cm-pad_resize_no_enlarge');
   if (cw === w && ch === h) return;
   const { left, top } = gravityOffset(ctx.ops.fo, w - cw, h - ch);
+  if (ctx.ops.bg?.kind === 'gradient') return padGradient(ctx, w, h, left, top, ctx.ops.bg.colors);
   await usePhase(ctx, PHASE.extend);
   if (bg.alpha < 1) {
     ctx.img = ctx.img.ensureAlpha();
@@ -109,6 +120,81 @@ async function padAtSize(ctx: RenderState, cw: number, ch: number, w: number, h:
   }
   ctx.img = ctx.img.extend({ left, top, right: w - cw - left, bottom: h - ch - top, background: sharpColor(bg) });
   setDims(ctx, w, h, 'cm-pad_resize_no_enlarge');
+}
+
+/**
+ * The colours a bg-gradient_dominant canvas is pinned with: the dominant colour of each region of
+ * a `w`×`h` image — for 2 colours the halves facing the padded sides (top/bottom when `vertical`,
+ * else left/right), for 4 the quarters (top-left, top-right, bottom-left, bottom-right). Pure.
+ */
+export function gradientRegions(w: number, h: number, colors: 2 | 4, vertical: boolean): { left: number; top: number; width: number; height: number }[] {
+  const hw = Math.max(1, Math.floor(w / 2));
+  const hh = Math.max(1, Math.floor(h / 2));
+  const right = { left: w - hw, width: hw };
+  const bottom = { top: h - hh, height: hh };
+  if (colors === 4)
+    return [
+      { left: 0, top: 0, width: hw, height: hh },
+      { ...right, top: 0, height: hh },
+      { left: 0, width: hw, ...bottom },
+      { ...right, ...bottom },
+    ];
+  return vertical
+    ? [
+        { left: 0, top: 0, width: w, height: hh },
+        { left: 0, width: w, ...bottom },
+      ]
+    : [
+        { left: 0, top: 0, width: hw, height: h },
+        { ...right, top: 0, height: h },
+      ];
+}
+
+/** The current image (its exact size) placed at (left, top) on a tw×th canvas painted with the gradient of its dominant colours. */
+async function padGradient(ctx: RenderState, tw: number, th: number, left: number, top: number, colors: 2 | 4): Promise<void> {
+  checkOutputSize(ctx.config, tw, th, 'bg-gradient_dominant');
+  await materialise(ctx);
+  const { width: iw, height: ih } = ctx;
+  const pixels = await ctx.img.ensureAlpha().timeout(budget(ctx)).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const open = () => sharp(pixels.data, { raw: { width: iw, height: ih, channels: 4 } });
+  // the axis with more padding decides which halves face the padded sides
+  const vertical = th - ih >= tw - iw;
+  // (stats() reads its input, not the queued extract: each region is cut to pixels first)
+  const palette = await Promise.all(
+    gradientRegions(iw, ih, colors, vertical).map(async (r) => {
+      const part = await open().extract(r).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      return (await sharp(part.data, { raw: { width: part.info.width, height: part.info.height, channels: 3 } }).stats()).dominant;
+    }),
+  );
+  const canvas = Buffer.alloc(tw * th * 3);
+  const mix = (a: number, b: number, t: number) => a + (b - a) * t;
+  for (let y = 0; y < th; y++) {
+    const v = th > 1 ? y / (th - 1) : 0;
+    for (let x = 0; x < tw; x++) {
+      const u = tw > 1 ? x / (tw - 1) : 0;
+      const o = (y * tw + x) * 3;
+      for (const [k, ch] of (['r', 'g', 'b'] as const).entries()) {
+        const c =
+          colors === 4
+            ? mix(mix(palette[0]![ch], palette[1]![ch], u), mix(palette[2]![ch], palette[3]![ch], u), v)
+            : mix(palette[0]![ch], palette[1]![ch], vertical ? v : u);
+        canvas[o + k] = Math.round(c);
+      }
+    }
+  }
+  const fore = await open().timeout(budget(ctx)).png({ compressionLevel: 0 }).toBuffer();
+  const out = await sharp(canvas, { raw: { width: tw, height: th, channels: 3 } })
+    .composite([{ input: fore, left, top }])
+    .removeAlpha()
+    .timeout(budget(ctx))
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  ctx.img = sharp(out.data, { raw: { width: tw, height: th, channels: 3 } });
+  ctx.width = tw;
+  ctx.height = th;
+  ctx.dimsKnown = true;
+  ctx.hasAlpha = false;
+  ctx.phase = -1;
 }
 
 /** pad_resize with bg-blurred: the image fitted inside, over a blurred cover-scaled copy of itself. */
@@ -162,6 +248,9 @@ async function extract(ctx: RenderState): Promise<void> {
   if (o.cm === 'pad_extract_no_shrink') [w, h] = [Math.max(w, cw), Math.max(h, ch)];
   const free = o.x === undefined && o.y === undefined && o.xc === undefined && o.yc === undefined;
   const box = free && (o.fo === 'face' || o.fo === 'custom') ? await focusBox(ctx) : undefined;
+  // z around the focus point: a (w÷z)×(h÷z) region is cut there and scaled to w×h (zoomRegion)
+  const out = { w, h };
+  if (box && o.z !== 1) [w, h] = zoomRegion(w, h, o.z, cw, ch, o.cm === 'extract');
   const g = box
     ? { left: centredAxis(box.x + box.w / 2, w, cw), top: centredAxis(box.y + box.h / 2, h, ch) }
     : free && o.fo === 'auto'
@@ -174,11 +263,11 @@ async function extract(ctx: RenderState): Promise<void> {
   if (o.cm === 'extract') {
     if (!inside)
       throw badTransformation(`cm-extract: the ${w}×${h} region at (${left},${top}) lies outside the ${cw}×${ch} image`);
-    if (left === 0 && top === 0 && w === cw && h === ch) return;
+    if (left === 0 && top === 0 && w === cw && h === ch) return scaleTo(ctx, out.w, out.h);
     await usePhase(ctx, PHASE.preExtract);
     ctx.img = ctx.img.extract({ left, top, width: w, height: h });
     setDims(ctx, w, h, 'cm-extract');
-    return;
+    return scaleTo(ctx, out.w, out.h);
   }
   // pad_extract: the part of the region inside the image, then padding around it
   const il = Math.max(0, left);
@@ -189,7 +278,10 @@ async function extract(ctx: RenderState): Promise<void> {
   await usePhase(ctx, PHASE.preExtract);
   if (il !== 0 || it !== 0 || ir !== cw || ib !== ch) ctx.img = ctx.img.extract({ left: il, top: it, width: ir - il, height: ib - it });
   const pad = { top: it - top, left: il - left, right: left + w - ir, bottom: top + h - ib };
-  if (pad.top || pad.left || pad.right || pad.bottom) {
+  if ((pad.top || pad.left || pad.right || pad.bottom) && o.bg?.kind === 'gradient') {
+    setDims(ctx, ir - il, ib - it, `cm-${o.cm}`);
+    await padGradient(ctx, w, h, pad.left, pad.top, o.bg.colors);
+  } else if (pad.top || pad.left || pad.right || pad.bottom) {
     const bg = padColor ?? DEFAULT_PAD;
     await usePhase(ctx, PHASE.extend);
     if (bg.alpha < 1) {
@@ -199,6 +291,31 @@ async function extract(ctx: RenderState): Promise<void> {
     ctx.img = ctx.img.extend({ ...pad, background: sharpColor(bg) });
   }
   setDims(ctx, w, h, `cm-${o.cm}`);
+  await scaleTo(ctx, out.w, out.h);
+}
+
+/**
+ * The region an extract mode cuts for zoom `z` (fo-face / fo-custom): the output's size divided by
+ * z (z-2: half the size, shown twice as large; z-0.5: twice the size, shown half as large). For
+ * cm-extract (`inside`) it is kept inside the image: shrunk, keeping its aspect, where it would not fit. Pure.
+ */
+export function zoomRegion(w: number, h: number, z: number, cw: number, ch: number, inside: boolean): [number, number] {
+  let rw = w / z;
+  let rh = h / z;
+  if (inside) {
+    const fit = Math.min(1, cw / rw, ch / rh);
+    [rw, rh] = [rw * fit, rh * fit];
+  }
+  return [Math.max(1, Math.round(rw)), Math.max(1, Math.round(rh))];
+}
+
+/** The zoomed region to the output's size (nothing to do without zoom). */
+async function scaleTo(ctx: RenderState, w: number, h: number): Promise<void> {
+  if (ctx.width === w && ctx.height === h) return;
+  checkOutputSize(ctx.config, w, h, 'z');
+  await usePhase(ctx, PHASE.resize);
+  ctx.img = ctx.img.resize({ width: w, height: h, fit: 'fill' });
+  setDims(ctx, w, h, 'z');
 }
 
 /** Offset of a `size` region centred on `focal` in `space`: kept inside where it fits, centred where it does not. */
