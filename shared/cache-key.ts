@@ -70,6 +70,32 @@ export function variantCacheKey(v: VariantIdentity): string {
   ].join('\n');
 }
 
+/**
+ * The account's part of every key as a short revision: its defaults and named transformations
+ * (what, besides the URL, decides the bytes and the key). Edge, regions and replicas each reload
+ * the account file on their own; a tier storing an answer first checks that the answer's
+ * revision (header x-pixmesh-account-rev) is its own, so a region still on the old defaults can
+ * never fill a cache entry under the new key. FNV-1a (32-bit, sync: both runtimes, per request).
+ */
+const revisions = new WeakMap<object, string>();
+export function accountKeyRevision(account: Pick<Account, 'defaults' | 'namedTransforms'>): string {
+  const known = revisions.get(account);
+  if (known !== undefined) return known;
+  const named = Object.keys(account.namedTransforms ?? {})
+    .sort()
+    .map((k) => `${k}=${account.namedTransforms[k]}`)
+    .join(',');
+  const text = `${defaultsPart(account.defaults)}\n${named}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  const rev = h.toString(16).padStart(8, '0');
+  revisions.set(account, rev); // account objects are replaced, never changed, when the file reloads
+  return rev;
+}
+
 /** SHA-256 hex of a key (Web Crypto: the same in workerd and Node). */
 export async function cacheKeyDigest(key: string): Promise<string> {
   return toHex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key)));

@@ -35,6 +35,13 @@ export const H = {
    * another region (it would fail the same way) nor counts it against the region's health.
    */
   errorScope: 'x-pixmesh-error-scope',
+  /**
+   * origin → caller, on every image answer: the account revision (shared/cache-key.ts
+   * `accountKeyRevision`) the bytes were rendered under. A caller whose own view of the account
+   * differs (the account file reloads in each process on its own) serves the answer but does not
+   * store it under its key — else bytes of the old defaults would sit under the new key.
+   */
+  accountRev: 'x-pixmesh-account-rev',
   /** origin → caller: which replica of the region answered (a hash of its URL; origin/src/region/). */
   replica: 'x-pixmesh-replica',
   ikError: 'ik-error',

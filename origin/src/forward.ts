@@ -51,6 +51,8 @@ export interface ForwardResult {
   regionCache?: string;
   /** The answerer processed the image itself because home was unreachable. */
   failover?: boolean;
+  /** The account revision the answerer rendered under (H.accountRev); stored here only when it is this process's own. */
+  accountRev?: string;
 }
 
 export async function forwardToHome(
@@ -141,6 +143,7 @@ export async function callRender(
     defaultImage: res.headers.get(H.defaultImage) ?? undefined,
     regionCache: res.headers.get(H.regionCache) ?? undefined,
     failover: res.headers.get(H.failover) !== null,
+    accountRev: res.headers.get(H.accountRev) ?? undefined,
     meta: {
       contentType: res.headers.get('content-type') ?? 'application/octet-stream',
       etag: res.headers.get('etag') ?? '',

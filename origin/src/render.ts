@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import type { Account } from '../../shared/accounts.js';
 import { badRequest, headerSafe, isPixmeshError, notFound, unauthorized, upstreamFailed } from '../../shared/errors.js';
-import { variantCacheKey } from '../../shared/cache-key.js';
+import { accountKeyRevision, variantCacheKey } from '../../shared/cache-key.js';
 import { H } from '../../shared/headers.js';
 import { contentDisposition, isActiveDocument, isCompressible, isEncoding, refuseTransformation, SVG_TYPE, transformsContent, wantsRaster, type Encoding } from '../../shared/delivery.js';
 import { decodeAccountSegment, parseImagePath, type ImageRequest } from '../../shared/request.js';
@@ -149,6 +149,8 @@ interface Answer {
   /** This replica's id and the region's hit ratio, set here so the access-log middleware sets no header. */
   replica: string;
   extra?: Record<string, string>;
+  /** The account revision the bytes were rendered under (H.accountRev): ours, or the producer's when it differed. */
+  accountRev: string;
   /** A hit from the memory tier under this cache key: remembered for the hit path (hit-path.ts) under the raw call's identity. */
   prepare?: { key: string; identity: string; account: Account };
 }
@@ -168,6 +170,7 @@ function imageResponse(entry: CacheEntry, deps: RegionServices, a: Answer): Resp
     [H.regionCache]: a.state,
     [H.replica]: a.replica,
     [H.regionHitRatio]: deps.region.hitRatio().toFixed(3),
+    [H.accountRev]: a.accountRev,
     ...extra,
   };
   if (etagMatches(a.ifNoneMatch, entry.meta.etag)) {
@@ -180,7 +183,7 @@ function imageResponse(entry: CacheEntry, deps: RegionServices, a: Answer): Resp
   renderOutcomes.set(a.req, { cache, bytes: entry.body.length });
   if (a.prepare && a.state === 'HIT' && !a.extra) {
     const hash = ResultCache.hashKey(a.prepare.key);
-    if (deps.cache.holds(hash, entry)) deps.hitAnswers.remember(a.prepare.identity, { account: a.prepare.account, entry, hash, headers: fixed });
+    if (deps.cache.holds(hash, entry)) deps.hitAnswers.remember(a.prepare.identity, { account: a.prepare.account, entry, hash, headers: { ...fixed, [H.accountRev]: a.accountRev } });
   }
   deps.metrics.bytesOut.inc({ route: 'render' }, entry.body.length);
   headers['server-timing'] = a.timing.header();
@@ -388,8 +391,9 @@ async function fromOwner(deps: RegionServices, v: Variant, url: URL, headers: He
     const mark = { [PEER_HEADER]: deps.region.members.self };
     const res = await stage(deps, timing, 'peer', () => callRender(deps.config, owner, deps.config.region, v.account, url, headers, mark, deps.config.shared.peerTimeoutMs), replicaIdOf(owner));
     const meta = { ...res.meta, path: v.request.path, createdAt: startedAt, processedBy: res.meta.processedBy };
-    if (mayStoreHere && !res.defaultImage && deps.purgeEpoch.value === epoch) storeBehind(deps, v.key, meta, res.body, false);
-    return { entry: { meta: { ...meta, bodyLength: res.body.length }, body: res.body }, failover: res.failover === true, defaultImage: res.defaultImage, regionHit: res.regionCache === 'HIT' };
+    const sameAccount = res.accountRev === undefined || res.accountRev === accountKeyRevision(v.account);
+    if (mayStoreHere && sameAccount && !res.defaultImage && deps.purgeEpoch.value === epoch) storeBehind(deps, v.key, meta, res.body, false);
+    return { entry: { meta: { ...meta, bodyLength: res.body.length }, body: res.body }, failover: res.failover === true, defaultImage: res.defaultImage, regionHit: res.regionCache === 'HIT', accountRev: res.accountRev };
   } catch (e) {
     if (!(e instanceof HomeUnreachable)) throw e;
     deps.region.members.suspect(owner);
@@ -418,8 +422,10 @@ async function produce(deps: RegionServices, v: Variant, url: URL, headers: Head
       const res = await stage(deps, timing, 'forward', () => forwardToHome(deps, url, headers), v.account.homeRegion);
       deps.metrics.bytesIn.inc({ source: 'forward' }, res.body.length);
       const meta = { ...res.meta, path: v.request.path, createdAt: startedAt };
-      if (mayStoreHere && !res.defaultImage && deps.purgeEpoch.value === epoch) storeBehind(deps, v.key, meta, res.body);
-      return { entry: { meta: { ...meta, bodyLength: res.body.length }, body: res.body }, failover: false, defaultImage: res.defaultImage };
+      // Home still (or already) on another revision of the account than this region: its bytes are not this key's.
+      const sameAccount = res.accountRev === undefined || res.accountRev === accountKeyRevision(v.account);
+      if (mayStoreHere && sameAccount && !res.defaultImage && deps.purgeEpoch.value === epoch) storeBehind(deps, v.key, meta, res.body);
+      return { entry: { meta: { ...meta, bodyLength: res.body.length }, body: res.body }, failover: false, defaultImage: res.defaultImage, accountRev: res.accountRev };
     } catch (e) {
       if (!(e instanceof HomeUnreachable)) throw e;
       if (v.account.residency === 'strict') throw e.asError();
@@ -472,6 +478,7 @@ export function renderRoutes(deps: RegionServices): Hono {
 
     // A peer's call is counted by the replica that took the request (once per request, region-wide).
     const count = headers.get(PEER_HEADER) === null;
+    const ownRev = accountKeyRevision(v.account);
     // A compressible file asked for in br / gzip: the compressed body is computed once per region and cached.
     const encoding = v.encoding;
     if (encoding !== 'identity' && mayStoreHere) {
@@ -480,13 +487,14 @@ export function renderRoutes(deps: RegionServices): Hono {
         if (count) deps.metrics.hitRatio.record(true);
         if (hit.entry.meta.isPrivate && !v.signed) throw unauthorized('this file is private: it needs a signed URL');
         timing.add('tier', undefined, hit.tier);
-        return imageResponse(hit.entry, deps, { req: c.req.raw, state: 'HIT', timing, ifNoneMatch, replica, prepare: identity && hit.tier === 'L1' ? { key: v.encodedKey(encoding), identity, account: v.account } : undefined });
+        return imageResponse(hit.entry, deps, { req: c.req.raw, state: 'HIT', timing, ifNoneMatch, replica, accountRev: ownRev, prepare: identity && hit.tier === 'L1' ? { key: v.encodedKey(encoding), identity, account: v.account } : undefined });
       }
     }
 
     let entry: CacheEntry | undefined;
     let state: 'HIT' | 'MISS' = 'MISS';
     let fromL1 = false;
+    let accountRev = ownRev;
     const extra: Record<string, string> = {};
     let storable = mayStoreHere;
     const takeHit = (hit: { entry: CacheEntry; tier: string }) => {
@@ -536,16 +544,22 @@ export function renderRoutes(deps: RegionServices): Hono {
         // Whole code points, %-escaped as UTF-8 (a lone surrogate becomes U+FFFD): never a URIError.
         if (produced.defaultImage) extra[DEFAULT_IMAGE_HEADER] = headerSafe(produced.defaultImage, 1024);
         storable &&= !produced.defaultImage;
+        if (produced.accountRev !== undefined && produced.accountRev !== ownRev) {
+          // Produced under another view of the account (its file reloads in each process on its own): passed on, not stored.
+          storable = false;
+          accountRev = produced.accountRev;
+          timing.add('account-rev', undefined, `${produced.accountRev} not ${ownRev}`);
+        }
         entry = produced.entry;
       }
     }
     if (!entry) throw new Error('unreachable: no entry after the flight');
     if (encoding !== 'identity' && isCompressible(entry.meta.contentType)) {
       const encoded = await encodeOnce(deps, v, entry, encoding, timing, storable);
-      if (encoded) return imageResponse(encoded, deps, { req: c.req.raw, state, timing, ifNoneMatch, replica, extra: Object.keys(extra).length ? extra : undefined });
+      if (encoded) return imageResponse(encoded, deps, { req: c.req.raw, state, timing, ifNoneMatch, replica, accountRev, extra: Object.keys(extra).length ? extra : undefined });
     }
     const prepare = identity && fromL1 && (encoding === 'identity' || !isCompressible(entry.meta.contentType)) ? { key: v.key, identity, account: v.account } : undefined;
-    return imageResponse(entry, deps, { req: c.req.raw, state, timing, ifNoneMatch, replica, extra: Object.keys(extra).length ? extra : undefined, prepare });
+    return imageResponse(entry, deps, { req: c.req.raw, state, timing, ifNoneMatch, replica, accountRev, extra: Object.keys(extra).length ? extra : undefined, prepare: accountRev === ownRev ? prepare : undefined });
   });
   return app;
 }

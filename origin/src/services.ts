@@ -64,6 +64,8 @@ export interface Produced {
   defaultImage?: string;
   /** The variant's owner replica had it cached: a hit of the region. */
   regionHit?: boolean;
+  /** Set when another process (home, the owner replica) produced it under another account revision than ours: not stored here, passed on. */
+  accountRev?: string;
 }
 
 export interface LocalPurgeResult {

@@ -4,6 +4,8 @@ import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import worker from '../../edge/src/index.js';
 import { EDGE_TEST_ACCOUNTS } from './accounts.js';
+import { accountKeyRevision } from '../../shared/cache-key.js';
+import { validateAccountFile } from '../../shared/accounts.js';
 
 const edge = (path: string, init: RequestInit & { host?: string } = {}) =>
   (exports as unknown as { default: Fetcher }).default.fetch(`http://${init.host ?? 'edge.test'}${path}`, init);
@@ -76,5 +78,29 @@ describe('edge cache and account defaults (one cache key for both tiers)', () =>
     expect(await seenAt('eu-central-1', path)).toBe(2);
     expect((await call(path, accountsWith(20))).headers.get('x-pixmesh-cache')).toBe('HIT');
     expect(await seenAt('eu-central-1', path)).toBe(2);
+  });
+
+  // The edge and each region reload the account file on their own: a region still on quality 80
+  // answering an edge already on 20 must not fill the edge's quality-20 entry with its bytes.
+  const revOf = (accountsJson: string) => accountKeyRevision(validateAccountFile(JSON.parse(accountsJson)).find((a) => a.id === 'demo')!);
+
+  it('serves but does not store an answer rendered under another account revision (a region not yet reloaded)', async () => {
+    const [old, now] = [revOf(accountsWith(80)), revOf(accountsWith(20))];
+    expect(old).not.toBe(now);
+    const path = `/demo/tr:w-10/rev-${old}-${Date.now()}.png`;
+    const first = await call(path, accountsWith(20));
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-pixmesh-cache')).toBe('MISS');
+    expect(first.headers.get('server-timing')).toContain(`account revision ${old} is not ${now}: not stored`);
+    expect((await call(path, accountsWith(20))).headers.get('x-pixmesh-cache')).toBe('MISS');
+    expect(await seenAt('eu-central-1', path)).toBe(2);
+  });
+
+  it('stores an answer rendered under its own account revision (control)', async () => {
+    const now = revOf(accountsWith(20));
+    const path = `/demo/tr:w-10/rev-${now}-${Date.now()}.png`;
+    expect((await call(path, accountsWith(20))).headers.get('x-pixmesh-cache')).toBe('MISS');
+    expect((await call(path, accountsWith(20))).headers.get('x-pixmesh-cache')).toBe('HIT');
+    expect(await seenAt('eu-central-1', path)).toBe(1);
   });
 });

@@ -4,6 +4,7 @@
  * tests can see where the edge sent each request. Real sockets on loopback, nothing mocked.
  * Control endpoints let a test make a region slow or failing:
  *   POST /__control {"delayMs": 300, "status": 503, "errorScope": "request"}   GET /__seen   POST /__reset
+ * A file named rev-<8 hex>-… is answered with that x-pixmesh-account-rev.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -59,8 +60,11 @@ export default async function setup(project: TestProject) {
           res.end();
           return;
         }
+        // A file named rev-<8 hex>-… is answered as rendered under that account revision (shared/cache-key.ts).
+        const rev = /\/rev-([0-9a-f]{8})-/.exec(req.url ?? '')?.[1];
         res.writeHead(200, {
           'content-type': 'image/png',
+          ...(rev ? { 'x-pixmesh-account-rev': rev } : {}),
           'x-pixmesh-region': region,
           'x-pixmesh-region-cache': 'MISS',
           'x-pixmesh-processed-by': region,
