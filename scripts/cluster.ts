@@ -275,6 +275,8 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       PIXMESH_S3_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
       UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '4',
       MALLOC_ARENA_MAX: '2',
+      // the home regions tell the edge of every purge they take (crash replays included)
+      ...(opts.edge === false ? {} : { PIXMESH_EDGE_URL: `http://${host}:${edgePort}` }),
       ...opts.originEnv,
       ...opts.originEnvByRegion?.[id],
     });

@@ -12,6 +12,10 @@ import { parseIkError, PixmeshError, type ErrorCode } from './errors.js';
 import { H } from './headers.js';
 import { signInternalRequest, type BodyInput } from './internal-auth.js';
 
+/** The edge's endpoint for a home region's purges (edge/src/edge-purge.ts), and its signing target. */
+export const EDGE_PURGE_PATH = '/_internal/purge';
+export const EDGE_TARGET = 'edge';
+
 export interface InternalCall {
   secret: string;
   /** The target's base URL (no trailing slash); undefined when the target is not configured. */

@@ -5,6 +5,11 @@
  * treats a cached entry stored at or before the newest matching purge as a miss (edgePurgedAt,
  * passed to readCached in edge/src/edge-cache.ts).
  */
+import { Hono } from 'hono';
+import { readBodyLimited } from '../../shared/body.js';
+import { badRequest, PixmeshError } from '../../shared/errors.js';
+import { DEFAULT_WINDOW_MS, sha256Hex, verifyInternalRequest } from '../../shared/internal-auth.js';
+import { EDGE_PURGE_PATH, EDGE_TARGET } from '../../shared/internal-fetch.js';
 import type { Env } from './env.js';
 
 interface PurgeDoc {
@@ -86,4 +91,50 @@ export async function edgePurgedAt(env: Env, accountId: string, path: string, no
   let at = Math.max(doc.floor, doc.exact[path] ?? 0);
   for (const [p, t] of doc.prefixes) if (path.startsWith(p)) at = Math.max(at, t);
   return at;
+}
+
+const MAX_PURGE_ITEMS = 1000;
+/** Nonces seen in this isolate (a replay within the window is refused; a purge is idempotent anyway). */
+const nonces = new Map<string, number>();
+
+function rememberNonce(nonce: string, now: number): boolean {
+  for (const [n, until] of nonces) {
+    if (until > now && nonces.size < 10_000) break;
+    nonces.delete(n);
+  }
+  if (nonces.has(nonce)) return false;
+  nonces.set(nonce, now + 2 * DEFAULT_WINDOW_MS);
+  return true;
+}
+
+/**
+ * POST /_internal/purge  {"account": "<id>", "items": [{"path": "…", "prefix": false}, …]}
+ * A home region's purge, told to the edge by the region itself (signed like every internal call,
+ * body digest included): every purge it takes — a crash replay of the media journal included,
+ * which has no client answer to carry the x-pixmesh-edge-purge header — is recorded here as if
+ * made through this colo (KV carries it to the others). 200 {"ok":true,"recorded":n}.
+ */
+export function edgePurgeRoutes(): Hono<{ Bindings: Env }> {
+  const app = new Hono<{ Bindings: Env }>();
+  app.post(EDGE_PURGE_PATH, async (c) => {
+    const url = new URL(c.req.url);
+    const now = Date.now();
+    const auth = await verifyInternalRequest(c.env.PIXMESH_INTERNAL_SECRET, { method: 'POST', pathAndQuery: url.pathname + url.search, headers: c.req.raw.headers, region: EDGE_TARGET }, now);
+    if (!auth.ok) throw new PixmeshError(401, 'EAUTH', `internal call refused: ${auth.reason}`);
+    if (!rememberNonce(auth.nonce, now)) throw new PixmeshError(401, 'EAUTH', 'internal call refused: replayed request');
+    const bytes = await readBodyLimited(c.req.raw.body, { maxBytes: 256 * 1024, what: 'the purge body' });
+    if ((await sha256Hex(bytes)) !== auth.bodySha256) throw new PixmeshError(401, 'EAUTH', 'internal call refused: the body does not match the signed digest');
+    let body: { account?: unknown; items?: unknown };
+    try {
+      body = JSON.parse(new TextDecoder().decode(bytes)) as typeof body;
+    } catch {
+      throw badRequest('the purge body is not JSON');
+    }
+    const items = Array.isArray(body.items) ? (body.items as { path?: unknown; prefix?: unknown }[]) : [];
+    if (typeof body.account !== 'string' || !body.account || !items.length || items.length > MAX_PURGE_ITEMS || !items.every((i) => typeof i.path === 'string' && typeof i.prefix === 'boolean'))
+      throw badRequest(`the purge body must be {"account": "<id>", "items": [{"path": "…", "prefix": true|false}] (1 to ${MAX_PURGE_ITEMS})}`);
+    for (const i of items) await recordEdgePurge(c.env, body.account, i.path as string, i.prefix as boolean, now);
+    return c.json({ ok: true, recorded: items.length }, 200, { 'cache-control': 'no-store' });
+  });
+  return app;
 }

@@ -1,6 +1,7 @@
 /**
  * pixmesh edge worker: small Hono apps composed in one place.
  *   /_health, /_routing   the edge's own endpoints (edge/src/ops.ts)
+ *   /_internal/purge      a home region's purges, signed (edge/src/edge-purge.ts)
  *   /, /_dashboard        the landing page and the dashboard app (edge/src/dashboard/)
  *   /<account>/…          images (edge/src/images.ts); on a custom domain: /…
  * The region for a miss is chosen in edge/src/routing/ (model) driven by edge/src/routing-state.ts.
@@ -9,6 +10,7 @@ import { Hono } from 'hono';
 import { notFound } from '../../shared/errors.js';
 import type { Env } from './env.js';
 import { dashboardRoutes, trafficMiddleware } from './dashboard/index.js';
+import { edgePurgeRoutes } from './edge-purge.js';
 import { errorResponse } from './errors.js';
 import { imageRoutes } from './images.js';
 import { homeAdviceRoutes } from './home-advice.js';
@@ -26,6 +28,8 @@ app.use('*', trafficMiddleware());
 app.route('/', opsRoutes());
 // The landing page and /_dashboard (edge/src/dashboard/).
 app.route('/', dashboardRoutes());
+// The home regions' purges, told to the edge (crash replays included: edge/src/edge-purge.ts).
+app.route('/', edgePurgeRoutes());
 // Paths starting with "_" are reserved for the edge's own endpoints.
 app.all('/_*', () => {
   throw notFound('no such edge endpoint');

@@ -1,6 +1,7 @@
 /**
- * The layer-dependency index: which base files' variants use a file as a layer image, so that
- * purging (or replacing, deleting) the layer file purges those variants too.
+ * The layer-dependency index: which base files' variants use a file as a layer image or as a
+ * text layer's custom font (`ff-<path>`), so that purging (or replacing, deleting) that file
+ * purges those variants too — in every region and, through EDGE_PURGE_HEADER, at the edge.
  *
  * A render that places image layers writes one empty object per (layer file, base file) pair into
  * the account's home-region media bucket:
@@ -10,7 +11,7 @@
  * PUTs of the same key are idempotent (no read-modify-write, no races between regions or
  * replicas); each process remembers the pairs it wrote (bounded) and writes a pair once. The home
  * region's purger lists `_layer-deps/<account>/<encoded path or prefix>` and purges every
- * dependent base path as well (at most MAX_DEPENDENTS per purge; docs/architecture.md "Purging
+ * dependent base path as well (at most MAX_DEPENDENTS per purge; docs/origin.md "Purging
  * layer files"). Encoding keeps "/" out of the components, so a prefix purge of `brand/` finds
  * the layers under `brand/` and nothing else.
  */

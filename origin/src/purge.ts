@@ -11,7 +11,7 @@
  *     → 502 with the same shape when a region could not be reached (ok:false, error).
  */
 import { badRequest, PixmeshError } from '../../shared/errors.js';
-import { internalError, internalFetch } from '../../shared/internal-fetch.js';
+import { EDGE_PURGE_PATH, EDGE_TARGET, internalError, internalFetch } from '../../shared/internal-fetch.js';
 import type { RegionId } from '../../shared/regions.js';
 import { log } from './log.js';
 import type { LocalPurgeResult, PurgeReport, RegionPurge, RegionServices } from './services.js';
@@ -88,5 +88,21 @@ export function createPurgeFanout(services: RegionServices): (account: string, p
     const results = await Promise.all(entries.map(async ([r, url]) => [r, await callRegion(r, url, account, p, isPrefix)] as const));
     const regions = Object.fromEntries(results) as PurgeReport['regions'];
     return { ok: results.every(([, r]) => r.ok), regions };
+  };
+}
+
+/**
+ * The edge, told of purged paths (POST /_internal/purge, edge/src/edge-purge.ts): the home
+ * region's Purger calls it after the regions' fan-out; undefined without PIXMESH_EDGE_URL.
+ */
+export function edgePurgeNotifier(config: { internalSecret: string; media: { edgeUrl: string } }): ((account: string, items: { path: string; prefix: boolean }[]) => Promise<boolean>) | undefined {
+  const baseUrl = config.media.edgeUrl.replace(/\/+$/, '');
+  if (!baseUrl) return undefined;
+  return async (account, items) => {
+    const body = JSON.stringify({ account, items });
+    const res = await internalFetch({ secret: config.internalSecret, baseUrl, target: EDGE_TARGET, method: 'POST', pathAndQuery: EDGE_PURGE_PATH, headers: new Headers({ 'content-type': 'application/json' }), body, timeoutMs: 5_000, retries: 1 });
+    if (!res.ok) log.warn('purge: the edge refused', { account, status: res.status, error: (await internalError(res, EDGE_TARGET)).ikError });
+    else await res.body?.cancel();
+    return res.ok;
   };
 }

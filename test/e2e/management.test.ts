@@ -499,7 +499,7 @@ async function waitForDeps(layerName: string): Promise<void> {
   throw new Error(`no layer dependency recorded for ${layerName}`);
 }
 
-it('fo-custom through the edge: a file uploaded with customCoordinates is cropped to that area (alone, and into a w×h box)', async () => {
+it('fo-custom through the edge: a file uploaded with customCoordinates is cropped to that area (alone, and into a w×h box); after an update of the area the edge answers the new crop', async () => {
   const ik = client(FLEX.privateKey);
   // blue 400×300 with a red 100×100 block at (250,150): the custom focus area
   const img = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#0000ff' } })

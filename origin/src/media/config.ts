@@ -2,7 +2,7 @@
  * The media library's configuration spec (composed with every other module's at boot in
  * origin/src/config.ts; nothing here reads process.env).
  */
-import { int, type ConfigSpec } from '../config-spec.js';
+import { int, text, type ConfigSpec } from '../config-spec.js';
 
 /** Previous versions kept per file unless PIXMESH_MEDIA_MAX_VERSIONS says otherwise. */
 export const DEFAULT_MAX_VERSIONS = 10;
@@ -45,6 +45,8 @@ export interface MediaConfig extends MediaLimits {
   purgesPerMinute: number;
   /** How often counted delivery bytes are written to the region's usage records. */
   usageFlushMs: number;
+  /** The edge's base URL: every purge this home region takes is told to it (media/purge.ts); '' = none. */
+  edgeUrl: string;
 }
 
 export const MEDIA_CONFIG_SPEC: ConfigSpec<MediaConfig> = {
@@ -63,4 +65,5 @@ export const MEDIA_CONFIG_SPEC: ConfigSpec<MediaConfig> = {
   jobStep: int('PIXMESH_MEDIA_JOB_STEP', DEFAULT_JOB_STEP, 'files a folder job relocates before it saves its progress', 1),
   purgesPerMinute: int('PIXMESH_PURGES_PER_MINUTE', DEFAULT_PURGES_PER_MIN, 'purge requests per account per minute', 1),
   usageFlushMs: int('PIXMESH_USAGE_FLUSH_MS', 10_000, 'how often delivery-usage counts are written to the bucket', 1),
+  edgeUrl: text('PIXMESH_EDGE_URL', '', "the edge's base URL: every purge the home region takes (crash replays of the media journal included) is told to it; empty = only through the API answers"),
 };

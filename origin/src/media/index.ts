@@ -24,6 +24,7 @@ import { log } from '../log.js';
 import { TokenMemory, verifyClientUpload, type TokenClaims } from './client-auth.js';
 import { matches, mentionsField, parseSearchQuery } from './search.js';
 import { edgePurgeItems, Purger, type PurgeDeps } from './purge.js';
+import { edgePurgeNotifier } from '../purge.js';
 import { deriveFolders, publicFile, SORTS, uploadResponse, type Sortable } from './shape.js';
 import { FileExistsError, MediaStore } from './store.js';
 import { configRoutes, ControlPlane } from '../account-config.js';
@@ -75,7 +76,7 @@ type MediaVars = HomeVars;
 export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.media, usage?: UsageMeter): Hono<MediaVars> & { store: MediaStore } {
   const { config } = deps;
   const store = new MediaStore({ s3: config.s3, bucket: config.mediaBucket, bucketFor: (r) => mediaBucketFor(r as never), maxVersions: limits.maxVersions });
-  const purger = new Purger({ purgeVariants: deps.purgeVariants, region: config.region, regionUrls: config.regionUrls, store });
+  const purger = new Purger({ purgeVariants: deps.purgeVariants, region: config.region, regionUrls: config.regionUrls, store, tellEdge: edgePurgeNotifier(config) });
   const customFields = new CustomFields(store);
   // Signed events to the accounts' webhook endpoints, stored in the home bucket until delivered.
   const events = new WebhookOutbox(s3Client(config.s3), config.mediaBucket, (id) => deps.accounts.get(id), webhookSettings());

@@ -378,7 +378,7 @@ export function libraryRoutes(app: Hono<HomeVars>, deps: LibraryDeps): { jobs: F
     const { account, r } = await fileOf(c);
     const restored = await store.restoreVersion(account.id, r.fileId, c.req.param('versionId')!, backupOf(account));
     if (!restored) throw notFound('The requested file version does not exist.');
-    return c.json(publicFile(restored, deps.endpointOf(c.req.url)), 200, edgeHeader(filesOnly([restored.filePath])));
+    return c.json(publicFile(restored.record, deps.endpointOf(c.req.url)), 200, edgeHeader(filesOnly([restored.record.filePath]), restored.purges));
   });
 
   // ---- metadata --------------------------------------------------------------------------------

@@ -5,7 +5,11 @@
  * background (a few times, backing off); the request stays Pending until every region confirmed.
  *
  * The fan-out is the origin's one purge fan-out, `purgeVariants` (origin/src/purge.ts: result
- * cache and originals cache, via `POST /internal/purge` in every region).
+ * cache and originals cache, via `POST /internal/purge` in every region), and — when the edge's
+ * URL is configured (PIXMESH_EDGE_URL) — the edge itself (`POST /_internal/purge`,
+ * edge/src/edge-purge.ts), retried like a region: so a purge with no client answer to carry the
+ * x-pixmesh-edge-purge header (a crash replay of the media journal at boot, a background job)
+ * still reaches the edge caches. The request is Completed when every region and the edge confirmed.
  */
 import type { RegionUrls } from '../../../shared/regions.js';
 import { dependentsFromKeys, layerDepsPrefix } from '../layer-deps.js';
@@ -30,7 +34,12 @@ export interface PurgeRecord extends PurgeTarget {
   regions: Record<string, boolean>;
   /** Files whose variants use the purged file(s) as a layer image: purged with it (origin/src/layer-deps.ts). */
   dependents?: string[];
+  /** The edge confirmed (present when the edge is told: PurgeDeps.tellEdge). */
+  edge?: boolean;
 }
+
+/** Tells the edge of purged paths of one account; true when it confirmed. */
+export type TellEdge = (account: string, items: { path: string; prefix: boolean }[]) => Promise<boolean>;
 
 /**
  * What the edge must record for purges made here: the purged paths and, for each purge that found
@@ -62,6 +71,8 @@ export interface PurgeDeps {
   region: string;
   regionUrls: RegionUrls;
   store: MediaStore;
+  /** The edge, told of every purge (absent: the edge learns purges from the API answers only). */
+  tellEdge?: TellEdge;
 }
 
 const RETRY_DELAYS_MS = [1000, 5000, 30_000, 120_000];
@@ -98,6 +109,7 @@ export class Purger {
       .then((keys) => dependentsFromKeys(target.account, keys))
       .catch(() => []);
     if (dependents.length) record.dependents = dependents;
+    if (this.deps.tellEdge) record.edge = false;
     this.records.set(record.requestId, record);
     await this.persist(record);
     const done = this.run(record, 0);
@@ -116,7 +128,15 @@ export class Purger {
     } catch (e) {
       log.warn('purge: fan-out failed', { requestId: record.requestId, attempt, err: String(e) });
     }
-    if (Object.values(record.regions).every(Boolean)) {
+    // The edge after the regions: an edge miss in between would fetch the old variant again.
+    if (this.deps.tellEdge && record.edge === false) {
+      const items = edgePurgeItems([{ path: record.path, prefix: record.prefix }], [record]);
+      record.edge = await this.deps.tellEdge(record.account, items).catch((e: unknown) => {
+        log.warn('purge: the edge could not be told', { requestId: record.requestId, attempt, err: String(e) });
+        return false;
+      });
+    }
+    if (Object.values(record.regions).every(Boolean) && record.edge !== false) {
       record.status = 'Completed';
       record.completedAt = new Date().toISOString();
       await this.persist(record);
@@ -124,7 +144,7 @@ export class Purger {
     }
     const delay = RETRY_DELAYS_MS[attempt];
     if (delay === undefined) {
-      log.error('purge: giving up on unreachable regions', { requestId: record.requestId, regions: record.regions });
+      log.error('purge: giving up on unreachable regions', { requestId: record.requestId, regions: record.regions, edge: record.edge });
       return;
     }
     setTimeout(() => void this.run(record, attempt + 1), delay).unref();

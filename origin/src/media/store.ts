@@ -611,12 +611,13 @@ export class MediaStore {
   }
 
   /** Makes a previous version current again; the current one becomes a previous version. */
-  async restoreVersion(accountId: string, fileId: string, versionId: string, backupRegion?: string): Promise<FileRecord | undefined> {
+  /** Restores a version as the current bytes; the record and the purges of its path (undefined: no such file or version). */
+  async restoreVersion(accountId: string, fileId: string, versionId: string, backupRegion?: string): Promise<{ record: FileRecord; purges: PurgeRef[] } | undefined> {
     return this.lock.run(accountId, async () => {
       const index = await this.index(accountId);
       const r = index.get(fileId);
       if (!r) return undefined;
-      if (r.versionInfo.id === versionId) return r;
+      if (r.versionInfo.id === versionId) return { record: r, purges: [] };
       const old = (r.versions ?? []).find((v) => v.versionInfo.id === versionId);
       if (!old) return undefined;
       const kept = this.withVersion(r, (r.versions ?? []).filter((v) => v.versionInfo.id !== versionId));
@@ -644,8 +645,8 @@ export class MediaStore {
         ...kept.dropped.map((v): Step => ({ do: 'delete-object', key: versionKey(accountId, fileId, v.versionInfo.id) })),
         ...this.backupSteps(accountId, next, backupRegion),
       ];
-      await this.commit(this.intent('restore', accountId, steps, [r.filePath]), index);
-      return next;
+      const purges = await this.commit(this.intent('restore', accountId, steps, [r.filePath]), index);
+      return { record: next, purges };
     });
   }
 
