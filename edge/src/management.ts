@@ -14,8 +14,9 @@
  * token, expire and signature in the form; the home region verifies those. Every call is
  * forwarded over the signed internal API to the account's HOME region only — files are stored
  * there and nowhere else (plus the backup region for flexible accounts), so there is no failover.
- * Upload bodies are streamed through unchanged; only a client-side upload (no Authorization
- * header) is read first, because the account is named inside the form.
+ * Upload bodies are read whole first (bounded in bytes and time) so the home region gets a signed
+ * body digest and a slow or abandoned upload holds no region resources; a client-side upload (no
+ * Authorization header) is also parsed here, because the account is named inside the form.
  *
  * Edge-cache purging: every purge (and every delete or replacing upload) is recorded for the edge
  * caches by edge/src/edge-purge.ts.

@@ -7,9 +7,9 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { putObjects } from '../../scripts/cluster.js';
 import { mediaBucketFor } from '../../origin/src/config.js';
+import { listEntries } from '../../origin/src/cache/result-cache.js';
 import type { RegionId } from '../../shared/regions.js';
 import {
-  filesUnder,
   writesSettled,
   imageFacts,
   metricValue,
@@ -128,7 +128,7 @@ describe('home region killed', () => {
     expect(strict.headers.get('x-pixmesh-error-scope')).toBe('region');
     expect(web.count('/img/strict.jpg')).toBe(0);
     await writesSettled(regions.regionUrls[WEST]);
-    const westFiles = filesUnder(regions.cacheDir(WEST)).filter((f) => f.file.endsWith('.entry'));
+    const westFiles = await listEntries(regions.cacheDir(WEST));
     expect(westFiles.length).toBe(2); // fail.jpg and media/m.jpg, nothing of vault
 
     await regions.startRegion(HOME);

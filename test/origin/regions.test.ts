@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { putObjects } from '../../scripts/cluster.js';
 import { mediaBucketFor } from '../../origin/src/config.js';
+import { listEntries } from '../../origin/src/cache/result-cache.js';
 import type { RegionId } from '../../shared/regions.js';
 import {
-  filesUnder,
   writesSettled,
   flatPng,
   imageFacts,
@@ -67,13 +67,8 @@ const accounts = (webUrl: string) => (s3Port: number) => ({
 const render = (region: RegionId, path: string, headers: Record<string, string> = {}) =>
   signedFetch(regions.regionUrls[region], regions.internalSecret, `/internal/render/${path}`, { headers: { 'x-pixmesh-format': 'jpeg', ...headers } });
 const metrics = async (region: RegionId) => (await fetch(`${regions.regionUrls[region]}/metrics`)).text();
-const entryFiles = (region: RegionId) => filesUnder(regions.cacheDir(region)).filter((f) => f.file.endsWith('.entry'));
-const entriesFor = (region: RegionId, account: string) =>
-  entryFiles(region).filter((f) => {
-    const data = fs.readFileSync(f.file);
-    const len = data.readUInt32BE(0);
-    return (JSON.parse(data.subarray(4, 4 + len).toString()) as { account: string }).account === account;
-  });
+/** The region's result-cache entries of one account, read with the cache module's own reader. */
+const entriesFor = async (region: RegionId, account: string) => (await listEntries(regions.cacheDir(region))).filter((e) => e.meta.account === account);
 
 beforeAll(async () => {
   web = await startOriginServer('127.0.0.1');
@@ -133,8 +128,8 @@ describe('home resolution and forwarding', () => {
     expect(web.count('/img/fwd.jpg')).toBe(1);
     // Both the home region and the forwarding region hold the variant (on disk once their writes behind the responses landed).
     await Promise.all([writesSettled(regions.regionUrls[HOME]), writesSettled(regions.regionUrls[EAST])]);
-    expect(entriesFor(HOME, 'acme').length).toBeGreaterThan(0);
-    expect(entriesFor(EAST, 'acme').length).toBeGreaterThan(0);
+    expect((await entriesFor(HOME, 'acme')).length).toBeGreaterThan(0);
+    expect((await entriesFor(EAST, 'acme')).length).toBeGreaterThan(0);
     // The edge's request id reaches the home region's JSON log.
     const homeLog = fs.readFileSync(`${regions.dataDir}/logs/origin-${HOME}.log`, 'utf8');
     expect(homeLog).toMatch(/"requestId":"req-fwd-1"/);
@@ -148,7 +143,7 @@ describe('home resolution and forwarding', () => {
   });
 
   it('strict residency: a non-home region relays but neither stores nor transforms', async () => {
-    const before = entriesFor(EAST, 'vault').length;
+    const before = (await entriesFor(EAST, 'vault')).length;
     const transformsBefore = metricValue(await metrics(EAST), 'pixmesh_origin_stage_duration_seconds_count', { stage: 'transform' });
     const res = await render(EAST, 'vault/tr:w-120/strict.jpg');
     expect(res.status).toBe(200);
@@ -158,9 +153,9 @@ describe('home resolution and forwarding', () => {
     expect(again.headers.get('x-pixmesh-region-cache')).toBe('MISS'); // never cached outside home
     expect(before).toBe(0);
     await Promise.all([HOME, EAST, SYD].map((r) => writesSettled(regions.regionUrls[r])));
-    expect(entriesFor(EAST, 'vault')).toHaveLength(0);
-    expect(entriesFor(SYD, 'vault')).toHaveLength(0);
-    expect(entriesFor(HOME, 'vault').length).toBeGreaterThan(0);
+    expect(await entriesFor(EAST, 'vault')).toHaveLength(0);
+    expect(await entriesFor(SYD, 'vault')).toHaveLength(0);
+    expect((await entriesFor(HOME, 'vault')).length).toBeGreaterThan(0);
     // No transform ran in the non-home region.
     expect(metricValue(await metrics(EAST), 'pixmesh_origin_stage_duration_seconds_count', { stage: 'transform' })).toBe(transformsBefore);
   });

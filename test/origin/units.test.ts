@@ -97,7 +97,7 @@ describe('result cache on disk', () => {
     // The disk path alone (no memory tier, which would answer from the bytes it stored).
     const c1 = await ResultCache.open(dir, 1 << 20, 0);
     await c1.put('k', meta('a', 'x.jpg'), Buffer.alloc(5000, 9));
-    const file = path.join(dir, ResultCache.hashKey('k').slice(0, 2), `${ResultCache.hashKey('k')}.entry`);
+    const file = c1.fileOf('k');
     // Truncated under the real name (what a non-atomic writer would leave behind) …
     const full = await fsp.readFile(file);
     await fsp.writeFile(file, full.subarray(0, full.length - 100));
@@ -139,7 +139,7 @@ describe('result cache on disk', () => {
 
   it('answers from its memory tier without reading the file, and the file is written behind put()', async () => {
     const c = await ResultCache.open(dir, 1 << 20, 1 << 16);
-    const file = path.join(dir, ResultCache.hashKey('m').slice(0, 2), `${ResultCache.hashKey('m')}.entry`);
+    const file = c.fileOf('m');
     const write = c.put('m', meta('a', 'm.jpg'), Buffer.from('memory'));
     // Visible at once, before the file exists.
     expect((await c.get('m'))?.body.toString()).toBe('memory');
@@ -160,7 +160,7 @@ describe('result cache on disk', () => {
 
   it('a purge that meets a write in progress waits for it and removes what it wrote; flush() waits for every write', async () => {
     const c = await ResultCache.open(dir, 1 << 20);
-    const file = (k: string) => path.join(dir, ResultCache.hashKey(k).slice(0, 2), `${ResultCache.hashKey(k)}.entry`);
+    const file = (k: string) => c.fileOf(k);
     void c.put('w1', meta('a', 'gone.jpg'), Buffer.alloc(4000, 1));
     void c.put('w2', meta('a', 'kept.jpg'), Buffer.alloc(4000, 2));
     expect(c.pendingWrites).toBe(2);

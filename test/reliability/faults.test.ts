@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import S3rver from 's3rver';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { putObjects } from '../../scripts/cluster.js';
 import { REGION_IDS, type RegionId } from '../../shared/regions.js';
 import { startTestCluster, stopTestCluster, type TestCluster } from '../helpers/cluster.js';
@@ -150,8 +150,17 @@ async function killMidRun(choose: RegionId | ((recent: Sample[]) => RegionId), c
   };
 }
 
+type Routing = { breakers: Record<string, { status: string; failures: number }>; decision: { candidates: { region: string }[]; excluded: { region: string }[] } };
+const routingFrom = async (colo: string) =>
+  JSON.parse((await get(cluster.edgeUrl + '/_routing?account=load', { 'x-pixmesh-colo': colo, authorization: `Basic ${Buffer.from('private_load:').toString('base64')}` })).body.toString()) as Routing;
+
 describe('a region killed under load', () => {
-  let victim: RegionId;
+  /** Set by the kill test; the restart test kills a region itself when it runs without it (-t, another order). */
+  let victim: RegionId | undefined;
+  const isDown = (r: RegionId) => {
+    const pid = cluster.pids()[r];
+    return pid === undefined || !isAlive(pid);
+  };
 
   it('the edge fails over to another region; errors bounded by the requests in flight at the kill', async () => {
     const warm = await edge('/load/tr:w-99/photo.jpg', 'SYD');
@@ -181,18 +190,31 @@ describe('a region killed under load', () => {
   });
 
   it('restart → the region is routable again with no manual step (breaker cools down; the platform cron closes it)', async () => {
+    const routing = () => routingFrom('SYD');
+    if (!victim || !isDown(victim)) {
+      // Alone: kill the non-home region that answers Sydney, and send Sydney traffic until its breaker trips.
+      const warm = await edge('/load/tr:w-98/photo.jpg?restart-setup=1', 'SYD');
+      expect(warm.status).toBe(200);
+      const served = warm.headers.get('x-pixmesh-region') as RegionId | null;
+      victim = served && served !== 'eu-central-1' ? served : 'ap-southeast-2';
+      await cluster.stopRegion(victim, 'SIGKILL');
+      for (let i = 0; i < 60 && (await routing()).breakers[victim]?.status === 'closed'; i++) await edge(`/load/tr:w-${120 + i}/photo.jpg?restart-setup=${i}`, 'SYD');
+    }
+    const down: RegionId = victim;
+    // The starting point this test is about: the region is dead and its breaker has tripped (open, or
+    // already half-open when the kill test's load ran long enough for the cool-down).
+    expect(isDown(down)).toBe(true);
+    expect((await routing()).breakers[down]?.status).not.toBe('closed');
     const t0 = performance.now();
-    await cluster.startRegion(victim);
+    await cluster.startRegion(down);
     const restartMs = performance.now() - t0;
-    type Routing = { breakers: Record<string, { status: string }>; decision: { candidates: { region: string }[]; excluded: { region: string }[] } };
-    const routing = async () => JSON.parse((await get(cluster.edgeUrl + '/_routing?account=load', { 'x-pixmesh-colo': 'SYD', authorization: `Basic ${Buffer.from('private_load:').toString('base64')}` })).body.toString()) as Routing;
     // 1. With no traffic trigger at all, the open breaker cools down (half-open: one trial may go).
     let leftOpenMs: number | null = null;
     const errors: number[] = [];
     for (let i = 0; performance.now() - t0 < 30_000; i++) {
       const res = await edge(`/load/tr:w-${50 + (i % 40)}/photo.jpg?back=${i}`, 'SYD');
       if (res.status !== 200) errors.push(res.status);
-      if ((await routing()).breakers[victim]?.status !== 'open') {
+      if ((await routing()).breakers[down]?.status !== 'open') {
         leftOpenMs = performance.now() - t0;
         break;
       }
@@ -210,12 +232,12 @@ describe('a region killed under load', () => {
       routedTo[r] = (routedTo[r] ?? 0) + 1;
     }
     figures.regionRecovery = {
-      victim,
+      victim: down,
       restartMs: Math.round(restartMs),
       breakerLeftOpenMs: leftOpenMs && Math.round(leftOpenMs),
       scheduledTick: tick.status,
-      breakerAfterTick: after.breakers[victim]?.status,
-      candidateAfterTick: after.decision.candidates.some((c) => c.region === victim),
+      breakerAfterTick: after.breakers[down]?.status,
+      candidateAfterTick: after.decision.candidates.some((c) => c.region === down),
       sydMissesAfterTick: routedTo,
       errorsWhileRecovering: errors.length,
     };
@@ -223,14 +245,18 @@ describe('a region killed under load', () => {
     expect(errors).toEqual([]);
     expect(leftOpenMs).not.toBeNull();
     expect(tick.status).toBe(200);
-    expect(after.breakers[victim]?.status).toBe('closed');
-    expect(after.decision.candidates.map((c) => c.region)).toContain(victim);
+    expect(after.breakers[down]?.status).toBe('closed');
+    expect(after.decision.candidates.map((c) => c.region)).toContain(down);
   });
 });
 
 describe('the home region killed under load', () => {
   it('requests keep succeeding: the answering region renders itself (flexible residency); errors bounded by in-flight', async () => {
     const r = await killMidRun('eu-central-1', 'FRA', 'home');
+    onTestFinished(async () => {
+      if (isAlive(cluster.pids()['eu-central-1'] ?? -1)) return;
+      await cluster.startRegion('eu-central-1');
+    });
     figures.homeKill = { ...r, samples: undefined };
     console.log('[reliability] home kill', JSON.stringify(figures.homeKill));
     expect(r.servedByVictimInLastSecond).toBeGreaterThan(0);
@@ -320,13 +346,12 @@ describe('a slow web origin', () => {
 
 describe("a customer's failing origin is not a region failure", () => {
   it('six requests to an origin answering 500 leave every region breaker closed and reach that origin at most twice each', async () => {
-    type Routing = { breakers: Record<string, { status: string; failures: number }> };
     await get(`${cluster.edgeUrl}/cdn-cgi/handler/scheduled`); // start from closed breakers
     const before = slow.hits.filter((h) => h.includes('/broken/')).length;
     const answers: Answer[] = [];
     for (let i = 0; i < 6; i++) answers.push(await edge(`/broken/tr:w-100/x.jpg?i=${i}`, 'FRA'));
     const hits = slow.hits.filter((h) => h.includes('/broken/')).length - before;
-    const routing = JSON.parse((await get(cluster.edgeUrl + '/_routing?account=load', { 'x-pixmesh-colo': 'FRA', authorization: `Basic ${Buffer.from('private_load:').toString('base64')}` })).body.toString()) as Routing;
+    const routing = await routingFrom('FRA');
     const open = Object.entries(routing.breakers).filter(([, b]) => b.status !== 'closed').map(([r]) => r);
     figures.brokenCustomerOrigin = { answers: answers.map((a) => `${a.status} ${a.code}`), originHitsPerRequest: hits / 6, breakersNotClosed: open };
     console.log('[reliability] broken customer origin', JSON.stringify(figures.brokenCustomerOrigin));

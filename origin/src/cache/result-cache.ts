@@ -84,7 +84,12 @@ export class ResultCache {
   }
 
   private fileFor(hash: string): string {
-    return path.join(this.dir, hash.slice(0, 2), `${hash}.entry`);
+    return entryFile(this.dir, hash);
+  }
+
+  /** The file that holds `key`'s entry once written (for crash tests that damage it). */
+  fileOf(key: string): string {
+    return this.fileFor(ResultCache.hashKey(key));
   }
 
   /** Rebuild the index from disk, oldest first by mtime; leftover temporary files are removed. */
@@ -268,6 +273,26 @@ export function decodeEntry(data: Buffer): CacheEntry | null {
   const body = data.subarray(HEADER_BYTES + len);
   if (body.length !== meta.bodyLength) return null;
   return { meta, body };
+}
+
+const entryFile = (dir: string, hash: string) => path.join(dir, hash.slice(0, 2), `${hash}.entry`);
+
+/**
+ * The entries a cache directory holds on disk, each with its header (not its body): for
+ * operators and tests that look at a region's cache from outside the process. Reads the layout
+ * this module writes; files that are not complete entries are skipped.
+ */
+export async function listEntries(dir: string): Promise<{ file: string; meta: CachedMeta }[]> {
+  const out: { file: string; meta: CachedMeta }[] = [];
+  for (const sub of await fsp.readdir(dir).catch(() => [] as string[])) {
+    for (const name of await fsp.readdir(path.join(dir, sub)).catch(() => [] as string[])) {
+      if (!name.endsWith('.entry')) continue;
+      const file = path.join(dir, sub, name);
+      const meta = await readMeta(file).catch(() => null);
+      if (meta) out.push({ file, meta });
+    }
+  }
+  return out;
 }
 
 async function readMeta(file: string): Promise<CachedMeta | null> {
