@@ -70,7 +70,7 @@ export async function startDelayProxy(
     const heldAt = performance.now();
     const target = Math.max(0, r.delayMs);
     const early = compensate ? Math.min(lateMs, target) : 0;
-    setTimeout(() => {
+    const forward = () => {
       counts[req.method ?? 'GET'] = (counts[req.method ?? 'GET'] ?? 0) + 1;
       const sentAt = performance.now();
       const waited = sentAt - heldAt;
@@ -93,7 +93,10 @@ export async function startDelayProxy(
       });
       req.pipe(up);
       req.resume();
-    }, target - early);
+    };
+    // No delay: forward at once (a zero timer would still fire a tick later, late on a loaded machine, and uncompensated).
+    if (target - early <= 0) forward();
+    else setTimeout(forward, target - early);
   });
   const connections = { accepted: 0 };
   server.on('connection', () => connections.accepted++);

@@ -175,11 +175,15 @@ export class IsolateRouting {
    * trip to that region (`loop|<region>`), subtracted from the RTT samples; it says nothing about
    * the region's health (no breaker outcome).
    */
-  async probeLoopback(loopbackUrls: Partial<Record<string, string>>, region: RegionId, timeoutMs = 5_000): Promise<void> {
+  async probeLoopback(loopbackUrls: Partial<Record<string, string>>, region: RegionId, timeoutMs = 5_000, delayMs = 20 + Math.random() * 200): Promise<void> {
     const base = loopbackUrls[region];
     if (!base) return;
     this.exploration.probes++;
     this.exploration.byReason.loopback++;
+    // Off the burst: explore runs while the request and its network probes are being sent, and a
+    // loopback answer (back within a millisecond) would time that burst, not the path; the network
+    // answers arrive an RTT later. A random wait samples the path at an ordinary moment.
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
     const t0 = Date.now();
     try {
       const res = await fetch(`${base}/healthz`, { method: 'HEAD', signal: AbortSignal.timeout(timeoutMs) });

@@ -44,6 +44,9 @@ describe('region-wide level shift', () => {
     ['two spikes are not a run yet', [['GRU', 270], ['MIA', 190]], undefined],
     ['a normal sample between the spikes ends the run', [['GRU', 270], ['MIA', 190], ['ORD', 31], ['YYZ', 175]], undefined],
     ['samples below the means are no spikes', [['GRU', 60], ['MIA', 10], ['ORD', 5]], undefined],
+    ['spikes of different sizes (a local stall, not a region) confirm nothing', [['GRU', 400], ['MIA', 90], ['ORD', 185]], undefined],
+    ['excesses within 30 % of their median agree', [['GRU', 290], ['MIA', 190], ['ORD', 160]], 150],
+    ['after a disagreeing run, agreeing spikes still confirm', [['GRU', 400], ['MIA', 90], ['ORD', 180], ['YYZ', 175], ['GRU', 270]], 150],
   ])('%s', (_name, samples, shift) => {
     const s = feed(warmed(BASE), samples);
     expect(s.shift?.[R]?.mean).toBe(shift);

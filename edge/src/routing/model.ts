@@ -101,6 +101,8 @@ export interface RoutingConfig {
    */
   shiftRun: number;
   shiftMinColos: number;
+  /** …and only when the run's excesses agree: max − min ≤ max(outlierMinMs, shiftSpread × their median). */
+  shiftSpread: number;
   shiftTtlMs: number;
 }
 
@@ -139,6 +141,7 @@ export const DEFAULT_ROUTING_CONFIG: Readonly<RoutingConfig> = {
   placementValue: 1,
   shiftRun: 3,
   shiftMinColos: 2,
+  shiftSpread: 0.3,
   shiftTtlMs: 60_000,
 };
 
@@ -284,7 +287,7 @@ export function recordSample(
     const sh = shifts[region] ?? { run: [] };
     if (isSpike(prev.mean, rttMs, cfg)) {
       const run = [...sh.run, { colo: c, excess: rttMs - prev.mean }].slice(-cfg.shiftRun);
-      const confirmed = run.length >= cfg.shiftRun && new Set(run.map((x) => x.colo)).size >= cfg.shiftMinColos;
+      const confirmed = run.length >= cfg.shiftRun && new Set(run.map((x) => x.colo)).size >= cfg.shiftMinColos && consistent(run.map((x) => x.excess), cfg);
       if (confirmed) {
         const shift = median(run.map((x) => x.excess));
         shifts[region] = { run: [], mean: shift, since: now, at: now };
@@ -300,6 +303,16 @@ export function recordSample(
 
 function isSpike(mean: number, x: number, cfg: RoutingConfig): boolean {
   return x > mean + Math.max(cfg.outlierMinMs, cfg.outlierFraction * mean);
+}
+
+/**
+ * A real shift adds about the same to every colo's samples; a local stall (every process on the
+ * path at once) adds spikes of any size. The excesses agree when their spread is within
+ * max(outlierMinMs, shiftSpread · median).
+ */
+function consistent(excess: number[], cfg: RoutingConfig): boolean {
+  const spread = Math.max(...excess) - Math.min(...excess);
+  return spread <= Math.max(cfg.outlierMinMs, cfg.shiftSpread * median(excess));
 }
 
 function median(xs: number[]): number {

@@ -15,6 +15,7 @@
  * Importing this module starts nothing and reads no environment.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { busy, PixmeshError, type ErrorCode } from '../../../shared/errors.js';
 import type { TransformPlan } from '../../../shared/transform/index.js';
@@ -73,6 +74,14 @@ class Child {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, [NICE_ENV]: String(nice) },
     });
+    // The main thread at once (threads it starts inherit it: the child's start-up runs niced too);
+    // the child sets every thread that was there before (./isolate-child.ts).
+    if (nice > 0 && this.proc.pid !== undefined)
+      try {
+        os.setPriority(this.proc.pid, nice);
+      } catch {
+        // exited already
+      }
     this.proc.once('exit', () => {
       this.dead = true;
     });
