@@ -46,7 +46,7 @@ async function main() {
     const { readme, charts } = writeReport(dir);
 
     const edge = readJson<EdgeResults>(dir, 'edge');
-    assert.equal(edge.results.measurements.length, 6, 'edge: six targets at one concurrency');
+    assert.equal(edge.results.measurements.length, 7, 'edge: seven targets at one concurrency');
     for (const m of edge.results.measurements) {
       assert.ok(m.requests > 0, `edge ${m.target}: requests`);
       finite(m.latency.p50, `edge ${m.target} p50`);

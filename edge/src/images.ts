@@ -1,6 +1,6 @@
 /**
  * The image route, as named phases run in this order (one file per phase in ./image/):
- * parse → verify → negotiate → edge-cache (HIT answers) → client-budget (429 answers) → route →
+ * recall → parse → verify → negotiate → remember → edge-cache (HIT answers) → client-budget (429 answers) → route →
  * fetch-failover → store (answers).
  * Each phase reads the job earlier phases filled and may answer early; see ./image/job.ts.
  */
@@ -14,16 +14,27 @@ import { fetchWithFailover } from './image/fetch-failover.js';
 import type { ImageContext, ImageJob, ImagePhase } from './image/job.js';
 import { negotiate } from './image/negotiate.js';
 import { parse } from './image/parse.js';
+import { recall, remember } from './image/recall.js';
 import { route } from './image/route.js';
 import { store } from './image/store.js';
 import { verify } from './image/verify.js';
 import { knownRegions } from './routing-state.js';
 
 /** The processing order, declared once. */
-export const IMAGE_PHASES: readonly ImagePhase[] = [parse, verify, negotiate, edgeCache, clientBudget, route, fetchWithFailover, store];
+export const IMAGE_PHASES: readonly ImagePhase[] = [recall, parse, verify, negotiate, remember, edgeCache, clientBudget, route, fetchWithFailover, store];
+
+/** The region URLs parsed once per value of the variable (not per request). */
+let regionUrls: { json: string | undefined; urls: ReturnType<typeof parseRegionUrls>; regions: ReturnType<typeof knownRegions> } | undefined;
+function regionsOf(json: string | undefined) {
+  if (!regionUrls || regionUrls.json !== json) {
+    const urls = parseRegionUrls(json);
+    regionUrls = { json, urls, regions: knownRegions(urls) };
+  }
+  return regionUrls;
+}
 
 function newJob(c: ImageContext): ImageJob {
-  const urls = parseRegionUrls(c.env.PIXMESH_REGION_URLS);
+  const { urls, regions } = regionsOf(c.env.PIXMESH_REGION_URLS);
   // The phases fill in the rest (see the field comments in job.ts).
   return {
     c,
@@ -32,12 +43,13 @@ function newJob(c: ImageContext): ImageJob {
     url: new URL(c.req.url),
     geo: readGeo(c.req.raw, c.env.PIXMESH_TRUST_GEO_HEADERS === 'true'),
     urls,
-    regions: knownRegions(urls),
+    regions,
   } as ImageJob;
 }
 
 export async function runImagePhases(job: ImageJob, phases: readonly ImagePhase[] = IMAGE_PHASES): Promise<Response> {
   for (const phase of phases) {
+    if (phase.memoised && job.recalled) continue;
     const answer = await phase.run(job);
     if (answer) return answer;
   }

@@ -34,6 +34,9 @@ export interface ImageJob {
   readonly geo: Geo;
   readonly urls: RegionUrls;
   readonly regions: RegionId[];
+  // recall (recall.ts): the request's identity when its phase results may be kept; set when they were restored
+  recallId?: string;
+  recalled?: boolean;
   // parse
   account: Account;
   pathAfterAccount: string;
@@ -68,5 +71,7 @@ export interface ImageJob {
  */
 export interface ImagePhase {
   readonly name: string;
+  /** Its results are restored by the recall phase for a repeat of the same request (recall.ts): skipped then. */
+  readonly memoised?: boolean;
   run(job: ImageJob): Promise<Response | void> | Response | void;
 }

@@ -8,6 +8,7 @@ import type { ImagePhase } from './job.js';
 
 export const negotiate: ImagePhase = {
   name: 'negotiate',
+  memoised: true,
   run(job) {
     const { c, plan, request } = job;
     // Files other than raster images (by extension) are never format-negotiated (an SVG is rasterised

@@ -24,6 +24,7 @@ async function resolveAccount(job: ImageJob) {
 
 export const parse: ImagePhase = {
   name: 'parse',
+  memoised: true,
   async run(job) {
     Object.assign(job, await resolveAccount(job));
     job.request = parseImagePath(job.account, job.pathAfterAccount, job.url.search);

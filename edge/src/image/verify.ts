@@ -4,6 +4,7 @@ import type { ImagePhase } from './job.js';
 
 export const verify: ImagePhase = {
   name: 'verify',
+  memoised: true,
   async run(job) {
     job.signature = await verifyImageUrlSignature(job.account.privateKey, job.urlEndpoint, job.c.req.url, {
       required: job.account.signedUrls === 'required',
