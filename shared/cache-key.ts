@@ -96,6 +96,15 @@ export function accountKeyRevision(account: Pick<Account, 'defaults' | 'namedTra
   return rev;
 }
 
+/**
+ * Whether an answer that names `rev` (its x-pixmesh-account-rev; absent on answers that carry no
+ * account revision, e.g. errors) may be stored under a key built from `account` — the one check
+ * the edge, a forwarding region and a peer replica make before storing another process's answer.
+ */
+export function sameAccountRevision(rev: string | null | undefined, account: Pick<Account, 'defaults' | 'namedTransforms'>): boolean {
+  return rev == null || rev === accountKeyRevision(account);
+}
+
 /** SHA-256 hex of a key (Web Crypto: the same in workerd and Node). */
 export async function cacheKeyDigest(key: string): Promise<string> {
   return toHex(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key)));

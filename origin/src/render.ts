@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { Hono } from 'hono';
 import type { Account } from '../../shared/accounts.js';
 import { badRequest, headerSafe, isPixmeshError, notFound, unauthorized, upstreamFailed } from '../../shared/errors.js';
-import { accountKeyRevision, variantCacheKey } from '../../shared/cache-key.js';
+import { accountKeyRevision, sameAccountRevision, variantCacheKey } from '../../shared/cache-key.js';
 import { H } from '../../shared/headers.js';
 import { contentDisposition, isActiveDocument, isCompressible, isEncoding, refuseTransformation, SVG_TYPE, transformsContent, wantsRaster, type Encoding } from '../../shared/delivery.js';
 import { decodeAccountSegment, parseImagePath, type ImageRequest } from '../../shared/request.js';
@@ -391,8 +391,7 @@ async function fromOwner(deps: RegionServices, v: Variant, url: URL, headers: He
     const mark = { [PEER_HEADER]: deps.region.members.self };
     const res = await stage(deps, timing, 'peer', () => callRender(deps.config, owner, deps.config.region, v.account, url, headers, mark, deps.config.shared.peerTimeoutMs), replicaIdOf(owner));
     const meta = { ...res.meta, path: v.request.path, createdAt: startedAt, processedBy: res.meta.processedBy };
-    const sameAccount = res.accountRev === undefined || res.accountRev === accountKeyRevision(v.account);
-    if (mayStoreHere && sameAccount && !res.defaultImage && deps.purgeEpoch.value === epoch) storeBehind(deps, v.key, meta, res.body, false);
+    if (mayStoreHere && sameAccountRevision(res.accountRev, v.account) && !res.defaultImage && deps.purgeEpoch.value === epoch) storeBehind(deps, v.key, meta, res.body, false);
     return { entry: { meta: { ...meta, bodyLength: res.body.length }, body: res.body }, failover: res.failover === true, defaultImage: res.defaultImage, regionHit: res.regionCache === 'HIT', accountRev: res.accountRev };
   } catch (e) {
     if (!(e instanceof HomeUnreachable)) throw e;
@@ -423,8 +422,7 @@ async function produce(deps: RegionServices, v: Variant, url: URL, headers: Head
       deps.metrics.bytesIn.inc({ source: 'forward' }, res.body.length);
       const meta = { ...res.meta, path: v.request.path, createdAt: startedAt };
       // Home still (or already) on another revision of the account than this region: its bytes are not this key's.
-      const sameAccount = res.accountRev === undefined || res.accountRev === accountKeyRevision(v.account);
-      if (mayStoreHere && sameAccount && !res.defaultImage && deps.purgeEpoch.value === epoch) storeBehind(deps, v.key, meta, res.body);
+      if (mayStoreHere && sameAccountRevision(res.accountRev, v.account) && !res.defaultImage && deps.purgeEpoch.value === epoch) storeBehind(deps, v.key, meta, res.body);
       return { entry: { meta: { ...meta, bodyLength: res.body.length }, body: res.body }, failover: false, defaultImage: res.defaultImage, accountRev: res.accountRev };
     } catch (e) {
       if (!(e instanceof HomeUnreachable)) throw e;
@@ -544,10 +542,10 @@ export function renderRoutes(deps: RegionServices): Hono {
         // Whole code points, %-escaped as UTF-8 (a lone surrogate becomes U+FFFD): never a URIError.
         if (produced.defaultImage) extra[DEFAULT_IMAGE_HEADER] = headerSafe(produced.defaultImage, 1024);
         storable &&= !produced.defaultImage;
-        if (produced.accountRev !== undefined && produced.accountRev !== ownRev) {
+        if (!sameAccountRevision(produced.accountRev, v.account)) {
           // Produced under another view of the account (its file reloads in each process on its own): passed on, not stored.
           storable = false;
-          accountRev = produced.accountRev;
+          accountRev = produced.accountRev!;
           timing.add('account-rev', undefined, `${produced.accountRev} not ${ownRev}`);
         }
         entry = produced.entry;
@@ -559,7 +557,7 @@ export function renderRoutes(deps: RegionServices): Hono {
       if (encoded) return imageResponse(encoded, deps, { req: c.req.raw, state, timing, ifNoneMatch, replica, accountRev, extra: Object.keys(extra).length ? extra : undefined });
     }
     const prepare = identity && fromL1 && (encoding === 'identity' || !isCompressible(entry.meta.contentType)) ? { key: v.key, identity, account: v.account } : undefined;
-    return imageResponse(entry, deps, { req: c.req.raw, state, timing, ifNoneMatch, replica, accountRev, extra: Object.keys(extra).length ? extra : undefined, prepare: accountRev === ownRev ? prepare : undefined });
+    return imageResponse(entry, deps, { req: c.req.raw, state, timing, ifNoneMatch, replica, accountRev, extra: Object.keys(extra).length ? extra : undefined, prepare });
   });
   return app;
 }

@@ -3,7 +3,7 @@
  * account's residency forbids it); when no region answered, a stale copy beats an error.
  */
 import { H } from '../../../shared/headers.js';
-import { accountKeyRevision } from '../../../shared/cache-key.js';
+import { accountKeyRevision, sameAccountRevision } from '../../../shared/cache-key.js';
 import { upstreamFailed } from '../../../shared/errors.js';
 import { deliver } from '../delivery.js';
 import { storeInCache } from '../edge-cache.js';
@@ -33,7 +33,7 @@ export const store: ImagePhase = {
     // Rendered under another revision of the account than this isolate's (each process reloads the
     // account file on its own): served, but not stored under this key (shared/headers.ts accountRev).
     const rev = res.headers.get(H.accountRev);
-    const sameAccount = rev === null || rev === accountKeyRevision(job.account);
+    const sameAccount = sameAccountRevision(rev, job.account);
     if (!sameAccount) timing.push(`edge-store;desc="account revision ${rev} is not ${accountKeyRevision(job.account)}: not stored"`);
     const out = withEdgeHeaders(res, 'MISS', timing, job.varyOn, false);
     out.headers.set(H.region, res.headers.get(H.region) ?? region);
