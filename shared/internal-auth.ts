@@ -156,3 +156,35 @@ export async function verifyInternalRequest(
   if (!timingSafeEqualStr(expected, s)) return { ok: false, reason: 'bad internal signature (or addressed to another region)' };
   return { ok: true, nonce: n, timestamp: ts, bodySha256: bodySha };
 }
+
+/**
+ * Where seen nonces are remembered. The default is this process's memory; replicas of one region
+ * plug in a shared store (the signature names the target region, so regions need not share one).
+ * `remember` must be atomic: true exactly once per nonce within `ttlMs`.
+ */
+export interface NonceStore {
+  remember(nonce: string, ttlMs: number, now?: number): boolean | Promise<boolean>;
+}
+
+/** Nonces seen inside the time window; bounded by the window (entries expire) and a hard cap. */
+export class NonceMemory implements NonceStore {
+  private readonly seen = new Map<string, number>();
+  constructor(private readonly cap = 200_000) {}
+  /** true when the nonce is new (and remembers it until now + ttlMs). */
+  remember(nonce: string, ttlMs = 2 * DEFAULT_WINDOW_MS, now = Date.now()): boolean {
+    const until = this.seen.get(nonce);
+    if (until !== undefined && until > now) return false;
+    if (this.seen.size >= this.cap) this.prune(now);
+    this.seen.set(nonce, now + ttlMs);
+    return true;
+  }
+  private prune(now: number): void {
+    for (const [n, until] of this.seen) if (until <= now) this.seen.delete(n);
+    // Still full: the oldest go first (Map keeps insertion order). A nonce dropped here is still
+    // outside the window before it could be replayed only if cap ≥ calls per window; the cap is sized so.
+    for (const n of this.seen.keys()) {
+      if (this.seen.size < this.cap) break;
+      this.seen.delete(n);
+    }
+  }
+}

@@ -8,7 +8,7 @@
 import { Hono } from 'hono';
 import { readBodyLimited } from '../../shared/body.js';
 import { badRequest, PixmeshError } from '../../shared/errors.js';
-import { DEFAULT_WINDOW_MS, sha256Hex, verifyInternalRequest } from '../../shared/internal-auth.js';
+import { NonceMemory, sha256Hex, verifyInternalRequest } from '../../shared/internal-auth.js';
 import { EDGE_PURGE_PATH, EDGE_TARGET } from '../../shared/internal-fetch.js';
 import type { Env } from './env.js';
 
@@ -95,17 +95,7 @@ export async function edgePurgedAt(env: Env, accountId: string, path: string, no
 
 const MAX_PURGE_ITEMS = 1000;
 /** Nonces seen in this isolate (a replay within the window is refused; a purge is idempotent anyway). */
-const nonces = new Map<string, number>();
-
-function rememberNonce(nonce: string, now: number): boolean {
-  for (const [n, until] of nonces) {
-    if (until > now && nonces.size < 10_000) break;
-    nonces.delete(n);
-  }
-  if (nonces.has(nonce)) return false;
-  nonces.set(nonce, now + 2 * DEFAULT_WINDOW_MS);
-  return true;
-}
+const nonces = new NonceMemory(10_000);
 
 /**
  * POST /_internal/purge  {"account": "<id>", "items": [{"path": "…", "prefix": false}, …]}
@@ -121,7 +111,7 @@ export function edgePurgeRoutes(): Hono<{ Bindings: Env }> {
     const now = Date.now();
     const auth = await verifyInternalRequest(c.env.PIXMESH_INTERNAL_SECRET, { method: 'POST', pathAndQuery: url.pathname + url.search, headers: c.req.raw.headers, region: EDGE_TARGET }, now);
     if (!auth.ok) throw new PixmeshError(401, 'EAUTH', `internal call refused: ${auth.reason}`);
-    if (!rememberNonce(auth.nonce, now)) throw new PixmeshError(401, 'EAUTH', 'internal call refused: replayed request');
+    if (!nonces.remember(auth.nonce, undefined, now)) throw new PixmeshError(401, 'EAUTH', 'internal call refused: replayed request');
     const bytes = await readBodyLimited(c.req.raw.body, { maxBytes: 256 * 1024, what: 'the purge body' });
     if ((await sha256Hex(bytes)) !== auth.bodySha256) throw new PixmeshError(401, 'EAUTH', 'internal call refused: the body does not match the signed digest');
     let body: { account?: unknown; items?: unknown };

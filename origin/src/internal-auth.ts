@@ -4,44 +4,15 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import { CONTENT_SHA256_HEADER, DEFAULT_WINDOW_MS, EMPTY_SHA256, useHmac, verifyInternalRequest } from '../../shared/internal-auth.js';
+import { CONTENT_SHA256_HEADER, DEFAULT_WINDOW_MS, EMPTY_SHA256, NonceMemory, useHmac, verifyInternalRequest, type NonceStore } from '../../shared/internal-auth.js';
 import { PixmeshError } from '../../shared/errors.js';
 
 // Internal-call HMACs (a few hundred bytes) with node:crypto: µs on this thread instead of a
 // WebCrypto job on the thread pool that libvips also uses (docs/benchmarks.md "Profile").
 useHmac((secret, data, hash) => createHmac(hash === 'SHA-1' ? 'sha1' : 'sha256', secret).update(data).digest('hex'));
 
-/**
- * Where seen nonces are remembered. The default is this process's memory; replicas of one region
- * plug in a shared store (the signature names the target region, so regions need not share one).
- * `remember` must be atomic: true exactly once per nonce within `ttlMs`.
- */
-export interface NonceStore {
-  remember(nonce: string, ttlMs: number, now?: number): boolean | Promise<boolean>;
-}
-
-/** Nonces seen inside the time window; bounded by the window (entries expire) and a hard cap. */
-export class NonceMemory implements NonceStore {
-  private readonly seen = new Map<string, number>();
-  constructor(private readonly cap = 200_000) {}
-  /** true when the nonce is new (and remembers it until now + ttlMs). */
-  remember(nonce: string, ttlMs = 2 * DEFAULT_WINDOW_MS, now = Date.now()): boolean {
-    const until = this.seen.get(nonce);
-    if (until !== undefined && until > now) return false;
-    if (this.seen.size >= this.cap) this.prune(now);
-    this.seen.set(nonce, now + ttlMs);
-    return true;
-  }
-  private prune(now: number): void {
-    for (const [n, until] of this.seen) if (until <= now) this.seen.delete(n);
-    // Still full: the oldest go first (Map keeps insertion order). A nonce dropped here is still
-    // outside the window before it could be replayed only if cap ≥ calls per window; the cap is sized so.
-    for (const n of this.seen.keys()) {
-      if (this.seen.size < this.cap) break;
-      this.seen.delete(n);
-    }
-  }
-}
+// The nonce store (what a receiver remembers to refuse a replay) is shared with the edge.
+export { NonceMemory, type NonceStore } from '../../shared/internal-auth.js';
 
 const authError = (reason: string) => new PixmeshError(401, 'EAUTH', `internal call refused: ${reason}`);
 
