@@ -125,10 +125,6 @@ export class RegionState {
 
   /** Whether no purge record taken since its creation covers an entry. */
   isValid(meta: CachedMeta): boolean {
-    return this.valid(meta);
-  }
-
-  private valid(meta: CachedMeta): boolean {
     return !this.purges || meta.createdAt > this.purges.index.purgedAt(meta.account, meta.path);
   }
 
@@ -141,7 +137,7 @@ export class RegionState {
   async lookupLocal(key: string): Promise<{ entry: CacheEntry; tier: 'L1' } | null> {
     const local = await this.l1.get(key);
     if (local) {
-      if (this.valid(local.meta)) return { entry: local, tier: 'L1' };
+      if (this.isValid(local.meta)) return { entry: local, tier: 'L1' };
       await this.l1.delete(key);
     }
     return null;
@@ -164,7 +160,7 @@ export class RegionState {
       log.warn('shared tier: read failed (treated as a miss; skipped for a cool-down)', { err: String(e) });
       return null;
     }
-    if (!entry || !this.valid(entry.meta)) return null;
+    if (!entry || !this.isValid(entry.meta)) return null;
     const { bodyLength: _b, ...meta } = entry.meta;
     this.l1.put(key, meta, entry.body).catch((e) => log.warn('shared tier: promotion into L1 failed', { err: String(e) }));
     return { entry, tier: 'shared' };
