@@ -1,5 +1,5 @@
 /**
- * `npm run bench:transform [-- --concurrency C --cold N --repeated N --cases jpeg-720,webp-720 --rounds 3
+ * `npm run bench:transform [-- --concurrency C --cold N --repeated N --cases jpeg-720,webp-720 --repeated-cases jpeg-720 --rounds 3
  *   --cold-concurrency 1,2 --hit N (hit-path requests per round; 0 skips) --pressure 64,160 (bursts; 0 skips)
  *   --sweep N (images per libvips threads × slots point; 0 skips) --base-port 9540 --max-seconds 15]`
  * PIXMESH_BENCH_PROFILE_DIR=<dir> writes a CPU profile of the origin there (bench/profile-summary.ts reads it).
@@ -14,6 +14,7 @@ runTransform({
   coldRequests: num('cold', DEFAULT_TRANSFORM.coldRequests),
   repeatedRequests: num('repeated', DEFAULT_TRANSFORM.repeatedRequests),
   cases: typeof a.cases === 'string' ? a.cases.split(',') : DEFAULT_TRANSFORM.cases,
+  ...(typeof a['repeated-cases'] === 'string' ? { repeatedCases: a['repeated-cases'].split(',') } : {}),
   rounds: num('rounds', DEFAULT_TRANSFORM.rounds),
   basePort: num('base-port', DEFAULT_TRANSFORM.basePort),
   maxSeconds: num('max-seconds', DEFAULT_TRANSFORM.maxSeconds),

@@ -37,6 +37,8 @@ export interface TransformOptions {
   variants: number;
   zipfS: number;
   cases: string[];
+  /** Cases of the repeated workload (default: all of `cases`), e.g. the issue's long Zipf run on jpeg-720 only. */
+  repeatedCases?: string[];
   /** Bound per measurement, seconds. */
   maxSeconds: number;
   /** Engines alternate in this many rounds per measurement. */
@@ -150,7 +152,7 @@ export interface PressureResult {
 }
 
 /** A photo-like 2725×2225 JPEG q90 (sharp's own benchmark size): gradient + shapes + film grain. */
-async function makeInput(): Promise<Buffer> {
+export async function makeInput(): Promise<Buffer> {
   const w = 2725;
   const h = 2225;
   const rng = new Rng(hashSeed('transform-input'));
@@ -455,7 +457,7 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
     const ratios: TransformResults['ratios'] = [];
     const spread = (xs: number[]) => (xs.length ? { min: round(Math.min(...xs), 2), max: round(Math.max(...xs), 2) } : undefined);
     for (const { workload, concurrency, pass } of passes) {
-      for (const c of cases) {
+      for (const c of workload === 'repeated' && o.repeatedCases ? cases.filter((x) => o.repeatedCases!.includes(x.id)) : cases) {
         const { warmup, widths } = widthsFor(o, c, workload, pass);
         const chunks = Object.fromEntries(engines.map((e) => [e, [] as Chunk[]])) as Record<Engine, Chunk[]>;
         const loads: number[] = [load1()];

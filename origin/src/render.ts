@@ -322,16 +322,16 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
     if (delivery.kind !== 'image' && transformsContent(v.plan)) refuseTransformation(delivery.kind, delivery.contentType);
     out = delivery.kind === 'svg' ? { data: sanitiseSvg(original.body, config.delivery.svgSanitiseMaxBytes), contentType: SVG_TYPE } : { data: original.body, contentType: delivery.contentType };
   } else {
-    // The header is read once: the pixel limit, then the cost estimate and the account's budget, before a transform slot is taken (docs/security.md).
-    const header = await checkInputPixels(original.body, v.plan, v.format, config.pipeline.maxInputPixels);
-    const cost = estimateRenderCost(v.plan, header?.width ?? 1, header?.height ?? 1, v.format);
+    // The header is read once: the pixel limit, then the cost estimate and the account's budget, before a transform slot is taken (docs/security.md); the pipeline takes the same facts.
+    const source = await checkInputPixels(original.body, v.plan, v.format, config.pipeline.maxInputPixels);
+    const cost = estimateRenderCost(v.plan, source.rawWidth, source.rawHeight, v.format);
     checkRenderCost(cost, config.maxRenderCost);
     deps.budgets.take(v.account.id, cost);
     // A heavy render waits and runs apart from cheap ones, at a lower OS priority (origin/src/queue.ts).
     const heavy = cost >= config.heavyRenderCost;
     const fetchLayer = prefetchLayers(deps, v, timing);
     const focusArea = await customFocusArea(deps, v, original);
-    const opts = { format: v.format, dpr: v.dpr, widthHint: v.widthHint, defaults: v.account.defaults, fetchLayer, focusArea, config: config.pipeline };
+    const opts = { format: v.format, dpr: v.dpr, widthHint: v.widthHint, defaults: v.account.defaults, fetchLayer, focusArea, config: config.pipeline, source };
     const queuedAt = performance.now();
     out = await deps.queue.run(() => {
       timing.add('queue', performance.now() - queuedAt);

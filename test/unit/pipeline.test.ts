@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ACCOUNT_DEFAULTS, type AccountDefaults } from '../../shared/accounts.js';
 import { canonicalTransformation, parseTransformation, type NegotiatedFormat } from '../../shared/transform/index.js';
 import { getSourceMetadata, newDefaultConfig, renderImage, type RenderOptions } from '../../origin/src/pipeline/index.js';
+import { checkInputPixels, sourceInfoOf } from '../../origin/src/limits.js';
 
 /** A 320×240 test card: left half red, right half blue, a white square top-left, green bottom band. */
 async function card(format: 'jpeg' | 'png' = 'jpeg', alpha = false): Promise<Buffer> {
@@ -419,6 +420,23 @@ describe('renderImage: limits and errors', () => {
 
   it('reads source metadata from the header', async () => {
     expect(await getSourceMetadata(png)).toMatchObject({ format: 'png', width: 320, height: 240, hasAlpha: true, pages: 1 });
+  });
+
+  it('takes the header facts the caller read (RenderOptions.source) instead of reading the header again', async () => {
+    // Facts that differ from the bytes show which were used: `source` keeps the source's family (png here).
+    const told = { ...(await getSourceMetadata(jpg)), format: 'png' as const };
+    expect((await meta((await render(jpg, 'w-100', 'source', { source: told })).data)).format).toBe('png');
+    expect((await meta((await render(jpg, 'w-100', 'source')).data)).format).toBe('jpeg');
+  });
+
+  it("the region reads an original's header once per its bytes (the same Buffer), again for other bytes", async () => {
+    const first = checkInputPixels(jpg, {}, 'jpeg', 1e8);
+    expect(sourceInfoOf(jpg)).toBe(sourceInfoOf(jpg));
+    expect(await first).toBe(await sourceInfoOf(jpg));
+    const copy = Buffer.from(jpg);
+    expect(sourceInfoOf(copy)).not.toBe(sourceInfoOf(jpg));
+    expect(await sourceInfoOf(copy)).toEqual(await sourceInfoOf(jpg));
+    await expect(checkInputPixels(Buffer.from('definitely not an image'), {}, 'jpeg', 1e8)).rejects.toMatchObject({ status: 422, code: 'EDECODE' });
   });
 });
 

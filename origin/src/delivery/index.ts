@@ -7,6 +7,7 @@
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { fileTypeFromBuffer } from 'file-type';
+import { oncePerBytes } from '../cache/per-bytes.js';
 import { decideDelivery, essence, type DeliveryType, type Encoding } from '../../../shared/delivery.js';
 
 export { sanitiseSvg, SVG_SANITISE_MAX_BYTES } from './svg.js';
@@ -15,7 +16,9 @@ export { sanitiseSvg, SVG_SANITISE_MAX_BYTES } from './svg.js';
 const SNIFF_BYTES = 4100;
 
 /** The type found in the bytes, or null (text formats — CSS, JS, JSON, SVG — have no magic number). */
-export async function sniffType(body: Buffer): Promise<string | null> {
+export const sniffType: (body: Buffer) => Promise<string | null> = oncePerBytes(sniff);
+
+async function sniff(body: Buffer): Promise<string | null> {
   if (body.length === 0) return null;
   try {
     return (await fileTypeFromBuffer(body.subarray(0, SNIFF_BYTES)))?.mime ?? null;

@@ -78,7 +78,7 @@ function newContext(input: Buffer, plan: TransformPlan, opts: RenderOptions, con
 /** A layer's own chain, rendered to RGBA pixels inside the parent render (same deadline, same limits). */
 async function renderSub(parent: RenderState, input: Buffer, steps: StepOps[], base: { bw: number; bh: number }): Promise<RawImage> {
   const plan: TransformPlan = { steps: steps.map((s) => ({ type: 'ops' as const, ...s })), original: false };
-  const ctx = newContext(input, plan, { ...parent.opts, format: 'png', focusArea: undefined }, parent.config, 0, parent.deadline);
+  const ctx = newContext(input, plan, { ...parent.opts, format: 'png', focusArea: undefined, source: undefined }, parent.config, 0, parent.deadline);
   ctx.base = base;
   ctx.layerStats = parent.layerStats;
   await run(ctx, PREPARE);

@@ -28,7 +28,9 @@ export type { IsolationMode } from './config.js';
 /** Grace after the pipeline's own deadline before the child is killed (it usually stops itself). */
 const KILL_GRACE_MS = 500;
 const SPAWN_TIMEOUT_MS = 15_000;
-const CHILD = fileURLToPath(new URL('./isolate-child.ts', import.meta.url));
+/** The child is this module's sibling: compiled JS in a region process (origin/start.mjs), TypeScript through tsx in tests. */
+const COMPILED = import.meta.url.endsWith('.js');
+const CHILD = fileURLToPath(new URL(COMPILED ? './isolate-child.js' : './isolate-child.ts', import.meta.url));
 
 interface Job {
   input: Buffer;
@@ -69,7 +71,7 @@ class Child {
   dead = false;
   constructor(nice: number) {
     this.proc = fork(CHILD, [], {
-      execArgv: ['--import', 'tsx'],
+      execArgv: COMPILED ? [] : ['--import', 'tsx'],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, [NICE_ENV]: String(nice) },
@@ -133,7 +135,7 @@ export class RenderIsolates {
       id,
       input,
       plan,
-      opts: { format: opts.format, dpr: opts.dpr, widthHint: opts.widthHint, defaults: opts.defaults, config, focusArea: opts.focusArea },
+      opts: { format: opts.format, dpr: opts.dpr, widthHint: opts.widthHint, defaults: opts.defaults, config, focusArea: opts.focusArea, source: opts.source },
       layers: opts.fetchLayer !== undefined,
     };
     try {

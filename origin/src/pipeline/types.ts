@@ -30,6 +30,12 @@ export interface RenderOptions {
    * fo-custom falls back to the centre. Never passed on to layer images.
    */
   focusArea?: { x: number; y: number; w: number; h: number };
+  /**
+   * The header facts of `input` (page 0), when the caller read them already (origin/src/limits.ts
+   * checkInputPixels, for the pixel limit and the cost estimate): the limits step does not read
+   * the header a second time. Never passed on to layer images.
+   */
+  source?: SourceInfo;
 }
 
 export interface RenderResult {

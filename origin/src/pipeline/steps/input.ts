@@ -15,7 +15,8 @@ export async function checkLimits(ctx: RenderState): Promise<void> {
   const { config, input } = ctx;
   if (input.length > config.maxInputBytes)
     throw limitExceeded(`the original is ${input.length} bytes; at most ${config.maxInputBytes} bytes are allowed`, 413);
-  ctx.source = await readSourceInfo(input);
+  // The caller's facts when it read the header already (RenderOptions.source): one header read per render.
+  ctx.source = ctx.opts.source ?? (await readSourceInfo(input));
   // embedded rasters, <use> expansion, filters and external references: measured before librsvg runs
   if (ctx.source.format === 'svg') await checkSvg(input, config.maxInputPixels);
   const selected = ctx.plan.page === undefined ? [] : Array.isArray(ctx.plan.page) ? ctx.plan.page : [ctx.plan.page];
