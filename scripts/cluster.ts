@@ -356,7 +356,21 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
         '--log-level', 'warn',
         '--inspector-port', '0',
       ],
-      { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_D1_WARNING: 'true', CI: 'true' },
+      {
+        ...process.env,
+        WRANGLER_SEND_METRICS: 'false',
+        CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+        NO_D1_WARNING: 'true',
+        CI: 'true',
+        // No DevTools inspector proxy (PIXMESH_EDGE_DEVTOOLS=1 keeps it). wrangler dev has no flag
+        // for it and turns it off only in a VS Code debug terminal, which it detects by this
+        // variable (nothing else reads it without VS Code's bootloader in NODE_OPTIONS). The proxy
+        // enables the Network domain, so workerd reports every chunk of every subrequest body and
+        // wrangler's Node process logs each one to a debug file: ≈ 1 s of CPU at normal priority
+        // per 1.5 MB image the edge fetches from a region — work Cloudflare's edge does not do,
+        // which made tests and benchmarks measure the local stand-in (docs/security.md).
+        ...(process.env.PIXMESH_EDGE_DEVTOOLS === '1' ? {} : { VSCODE_INSPECTOR_OPTIONS: ':::' }),
+      },
     );
     await waitForHttp(`${edgeUrl}/_health`, 'edge (wrangler dev)', edge, 90_000);
     return cluster;

@@ -9,7 +9,7 @@ export const ROOT = path.resolve(BENCH_DIR, '..');
 export const DEFAULT_RESULTS_DIR = path.join(BENCH_DIR, 'results');
 
 export interface SuiteResult<T = unknown> {
-  suite: 'geo' | 'transform' | 'edge' | 'transform-layers' | 'static' | 'replicas';
+  suite: 'geo' | 'transform' | 'edge' | 'transform-layers' | 'static' | 'replicas' | 'isolation';
   /** "full" or "smoke" (smoke numbers are not results, only proof the suite runs). */
   mode: 'full' | 'smoke';
   startedAt: string;

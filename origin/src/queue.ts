@@ -138,10 +138,16 @@ export class TransformQueue {
     return this.lanes.cheap.runningFor(tenant) + this.lanes.heavy.runningFor(tenant);
   }
 
-  async run<T>(job: () => Promise<T>, signal?: AbortSignal, tenant = '', laneName: Lane = 'cheap'): Promise<T> {
+  /**
+   * Runs `job` in a slot of `laneName`; `job` is told whether it had to wait for the slot (false:
+   * it started at once — the reliability suite checks a quiet tenant's renders never wait during
+   * another tenant's flood, render.ts reports it in Server-Timing `queue;desc`).
+   */
+  async run<T>(job: (waited: boolean) => Promise<T>, signal?: AbortSignal, tenant = '', laneName: Lane = 'cheap'): Promise<T> {
     const t0 = performance.now();
     const lane = this.lanes[laneName];
-    if (!lane.admits(tenant)) {
+    const waited = !lane.admits(tenant);
+    if (waited) {
       const mine = lane.waitingFor(tenant);
       const tenantCap = Math.max(1, Math.ceil(this.maxQueued / 2));
       if (this.depth >= this.maxQueued || (tenant !== '' && mine >= tenantCap)) {
@@ -175,7 +181,7 @@ export class TransformQueue {
     }
     this.observer.onWait?.(performance.now() - t0);
     try {
-      return await job();
+      return await job(waited);
     } finally {
       lane.finish(tenant);
       for (let next = lane.takeNext(); next; next = lane.takeNext()) {

@@ -333,8 +333,9 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
     const focusArea = await customFocusArea(deps, v, original);
     const opts = { format: v.format, dpr: v.dpr, widthHint: v.widthHint, defaults: v.account.defaults, fetchLayer, focusArea, config: config.pipeline, source };
     const queuedAt = performance.now();
-    out = await deps.queue.run(() => {
-      timing.add('queue', performance.now() - queuedAt);
+    out = await deps.queue.run((waited) => {
+      // `waited`: no slot of its lane was free (or its reserve) when it arrived (origin/src/queue.ts)
+      timing.add('queue', performance.now() - queuedAt, waited ? 'waited' : 'at-once');
       deps.metrics.stage.observe({ stage: 'queue' }, (performance.now() - queuedAt) / 1000);
       // A 5xx from the pipeline (its render deadline) would recur in any region.
       return stage(deps, timing, 'transform', () => renderBounded(original.body, v.plan, opts, config.pipeline.renderIsolation, heavy), heavy ? 'heavy' : undefined)

@@ -119,6 +119,24 @@ describe('cost lanes and the reserve slot (the quiet tenant never waits behind a
     expect(order).toEqual(['h0', 'h1', 'quiet', 'h2', 'h3']);
   });
 
+  it('each job is told whether it waited for its slot: the flood\'s third heavy render did, the other account\'s cheap one did not', async () => {
+    const q = new TransformQueue(2, 16, {}, 1, 1);
+    const waited = new Map<string, boolean>();
+    const gates: (() => void)[] = [];
+    const job = (name: string) => (w: boolean) => new Promise<void>((resolve) => (waited.set(name, w), gates.push(resolve)));
+    const all = ['h0', 'h1', 'h2'].map((n) => q.run(job(n), undefined, 'flooder', 'heavy'));
+    await tick();
+    all.push(q.run(job('quiet'), undefined, 'victim', 'cheap'));
+    await tick();
+    while (waited.size < 4) {
+      gates.shift()!();
+      await tick();
+    }
+    for (const g of gates) g();
+    await Promise.all(all);
+    expect(Object.fromEntries(waited)).toEqual({ h0: false, h1: false, quiet: false, h2: true });
+  });
+
   it('one account holding both cheap slots: another account\'s first job takes the reserve slot at once, its second waits and runs next', async () => {
     const q = new TransformQueue(2, 16, {}, 1, 1);
     const order: string[] = [];
