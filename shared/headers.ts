@@ -12,6 +12,13 @@ export const H = {
   contentEncoding: 'x-pixmesh-content-encoding',
   /** edge → origin: "true" when the edge verified an ik-s signature (private files, web proxy). */
   signed: 'x-pixmesh-signed',
+  /**
+   * edge → region: a background fill (edge/src/routing/model.ts fillTarget): the edge asks the
+   * colo's nearest region for a variant it just served from elsewhere, so that region holds it for
+   * the next users. Not a delivery: not counted as usage. Internal calls are signed, so only the
+   * edge can send it.
+   */
+  fill: 'x-pixmesh-fill',
   /** region → home: marks a forwarded call, so the home region never forwards again. */
   hop: 'x-pixmesh-hop',
   requestId: 'x-pixmesh-request-id',

@@ -23,6 +23,8 @@ export const SIGNED_HEADERS = [
   'x-pixmesh-hop',
   'x-pixmesh-request-id',
   'x-pixmesh-encoding',
+  // A background fill (not counted as usage): signed so a fill cannot be made of a user's call.
+  'x-pixmesh-fill',
   // Set on calls between replicas of one region (origin/src/region/peers.ts).
   'x-pixmesh-peer',
 ] as const;

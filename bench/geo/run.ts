@@ -376,7 +376,7 @@ export interface GeoResults {
   targets: TargetCheck[];
 }
 
-function makeStream(o: GeoOptions, seed: number, images: string[], scenario: Scenario): Req[] {
+export function makeStream(o: Pick<GeoOptions, 'regime' | 'images' | 'zipfS' | 'requests'>, seed: number, images: string[], scenario: Scenario): Req[] {
   const regime = scenario === 'regime';
   const rng = new Rng(hashSeed(seed, regime ? 'regime-stream' : 'stream'));
   const pool_ = regime ? images.slice(0, o.regime.images) : images;

@@ -28,6 +28,7 @@ import {
   type Evidence,
   type RequestLocation,
   type RouteDecision,
+  type RoutingConfig,
   type RoutingState,
 } from './routing/model.js';
 import { newVariantMemory, recordSighting, variantEvidence, type VariantMemory } from './routing/variants.js';
@@ -36,6 +37,8 @@ import type { Env } from './env.js';
 /** Persist at most once per this interval per isolate and colo (the DO write budget). */
 const FLUSH_INTERVAL_MS = 10_000;
 const LOAD_RETRY_MS = 30_000;
+/** Background fills in flight per isolate (each is one render call to a region, off the request path). */
+const MAX_FILLS_IN_FLIGHT = 16;
 
 export interface AttemptReport {
   region: RegionId;
@@ -74,6 +77,9 @@ export interface ExplorationStats {
 }
 
 export class IsolateRouting {
+  /** Overrides of the routing model's defaults (tests and the geo simulator; the edge uses the defaults). */
+  constructor(readonly config?: Partial<RoutingConfig>) {}
+
   state: RoutingState = emptyState();
   breakers: Breakers = newBreakers();
   /** Per colo: loaded, or when the last load failed (retried after LOAD_RETRY_MS). */
@@ -86,7 +92,26 @@ export class IsolateRouting {
   /** colo|account → the region picked last (hysteresis). */
   private readonly lastPick = new Map<string, RegionId>();
   private readonly lastProbeAt = new Map<string, number>();
-  readonly exploration = { probes: 0, probeFailures: 0, byReason: { unmeasured: 0, stale: 0, trial: 0, confirm: 0, loopback: 0 }, shiftsConfirmed: 0 };
+  readonly exploration = { probes: 0, probeFailures: 0, byReason: { unmeasured: 0, stale: 0, trial: 0, confirm: 0, loopback: 0 }, shiftsConfirmed: 0, fills: 0, fillFailures: 0, fillsSkipped: 0 };
+  /** region|variant → background fills in flight (model.ts fillTarget), at most MAX_FILLS_IN_FLIGHT. */
+  private readonly fillsInFlight = new Set<string>();
+
+  /** Claim a background fill of `variantKey` at `region`: false when one is in flight already or too many are. */
+  beginFill(region: RegionId, variantKey: string): boolean {
+    const k = `${region}|${variantKey}`;
+    if (this.fillsInFlight.has(k) || this.fillsInFlight.size >= MAX_FILLS_IN_FLIGHT) {
+      this.exploration.fillsSkipped++;
+      return false;
+    }
+    this.fillsInFlight.add(k);
+    this.exploration.fills++;
+    return true;
+  }
+
+  endFill(region: RegionId, variantKey: string, ok: boolean): void {
+    this.fillsInFlight.delete(`${region}|${variantKey}`);
+    if (!ok) this.exploration.fillFailures++;
+  }
   /** account → colo → edge misses routed (the account's colo mix, for the home-region advice; bounded, per isolate). */
   readonly coloMix = new Map<string, Map<string, number>>();
 
@@ -113,6 +138,7 @@ export class IsolateRouting {
       regions,
       variant: variantKey !== undefined ? variantEvidence(this.variants, variantKey) : undefined,
       previous: this.lastPick.get(pickKey),
+      config: this.config,
     });
     if (variantKey !== undefined) this.countColo(account.id, d.location.colo);
     if (variantKey !== undefined && d.candidates[0]) {
@@ -126,7 +152,7 @@ export class IsolateRouting {
   planProbes(colo: string | null, regions: RegionId[], now = Date.now(), loopback: readonly RegionId[] = []): PlannedProbe[] {
     const failing: Partial<Record<RegionId, number>> = {};
     for (const r of regions) if (this.breakers[r].failures > 0) failing[r] = this.breakers[r].failures;
-    const plan = planProbes({ state: this.state, colo, regions, lastProbeAt: this.lastProbeAt, health: breakerStatuses(this.breakers, now), failing, loopback, now });
+    const plan = planProbes({ state: this.state, colo, regions, lastProbeAt: this.lastProbeAt, health: breakerStatuses(this.breakers, now), failing, loopback, now, config: this.config });
     const out: PlannedProbe[] = [];
     for (const p of plan) {
       if (p.reason === 'trial') {
@@ -191,7 +217,7 @@ export class IsolateRouting {
       await res.body?.cancel();
       const proc = procFromServerTiming(res.headers.get('server-timing')) ?? 0;
       if (res.ok) {
-        const r = recordService(this.state, 'loop', region, Math.max(0, ms - proc), Date.now());
+        const r = recordService(this.state, 'loop', region, Math.max(0, ms - proc), Date.now(), this.config);
         if (r.accepted) this.state = r.state;
       } else this.exploration.probeFailures++;
     } catch {
@@ -226,7 +252,7 @@ export class IsolateRouting {
     // Network time = time to headers − the region's own work (which includes any forward to home) − the measured local overhead.
     if (a.colo && a.ttfbMs !== undefined && a.procMs !== undefined && Number.isFinite(a.procMs)) {
       const since = this.state.shift?.[a.region]?.since;
-      const r = recordSample(this.state, a.colo, a.region, networkRttMs(a.ttfbMs, a.procMs, serviceMs(this.state, 'loop', a.region, now).ms), now);
+      const r = recordSample(this.state, a.colo, a.region, networkRttMs(a.ttfbMs, a.procMs, serviceMs(this.state, 'loop', a.region, now, this.config).ms), now, this.config);
       if (r.accepted) {
         if (r.state.shift?.[a.region]?.since !== since) this.exploration.shiftsConfirmed++;
         this.state = r.state;
@@ -237,21 +263,21 @@ export class IsolateRouting {
     // The region's rolling ratio describes all its traffic; this answer's HIT/MISS describes the account's.
     const ratio = a.regionHitRatio !== undefined && a.regionHitRatio !== null && a.regionHitRatio !== '' ? Number(a.regionHitRatio) : NaN;
     if (Number.isFinite(ratio)) {
-      const r = recordHit(this.state, a.region, ratio, now);
+      const r = recordHit(this.state, a.region, ratio, now, undefined, this.config);
       if (r.accepted) this.state = r.state;
     }
     if (a.accountId && (a.regionCache === 'HIT' || a.regionCache === 'MISS')) {
-      const r = recordHit(this.state, a.region, a.regionCache === 'HIT', now, a.accountId, undefined, a.evidence);
+      const r = recordHit(this.state, a.region, a.regionCache === 'HIT', now, a.accountId, this.config, a.evidence);
       if (r.accepted) this.state = r.state;
     }
     // Service times: a HIT's proc is the region's load and queueing; home's proc on a MISS it processed itself, minus that, its work.
     if (a.procMs !== undefined && Number.isFinite(a.procMs) && a.result === 200) {
       if (a.regionCache === 'HIT') {
-        const r = recordService(this.state, 'hit', a.region, a.procMs, now);
+        const r = recordService(this.state, 'hit', a.region, a.procMs, now, this.config);
         if (r.accepted) this.state = r.state;
       } else if (a.regionCache === 'MISS' && a.home === a.region && (!a.processedBy || a.processedBy === a.region)) {
-        const hitMs = serviceMs(this.state, 'hit', a.region, now).ms;
-        const r = recordService(this.state, 'work', a.region, Math.max(0, a.procMs - hitMs), now);
+        const hitMs = serviceMs(this.state, 'hit', a.region, now, this.config).ms;
+        const r = recordService(this.state, 'work', a.region, Math.max(0, a.procMs - hitMs), now, this.config);
         if (r.accepted) this.state = r.state;
       }
     }

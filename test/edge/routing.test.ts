@@ -41,9 +41,9 @@ describe('region choice for the demo account (home eu-central-1)', () => {
   });
 
   // São Paulo (docs/routing.md): us-east-1 is 162.4 ms away, home eu-central-1 206.6 ms (238.6 with its
-  // service and P(miss) 0.5 × 60 ms work); via us-east-1 costs 164.4 + P(miss) × 125.1 ms and is credited
-  // P(miss) × 44.2 ms for warming it (placement credit), so it wins while P(miss) < 0.917. 20 MISS
-  // answers for demo make it 0.986 (cold: home), 20 HITs 0.014 (warm: us-east-1).
+  // service and P(miss) 0.5 × 60 ms work); via us-east-1 costs 164.4 + P(miss) × 125.1 ms, so it wins
+  // while P(miss) < 0.59 (no placement credit by default: the edge fills us-east-1 in the background
+  // instead). 20 MISS answers for demo make it 0.986 (cold: home), 20 HITs 0.014 (warm: us-east-1).
   it.each([
     ['cold (us-east-1 answers demo misses)', false, 'eu-central-1'],
     ['warm (us-east-1 answers demo hits)', true, 'us-east-1'],

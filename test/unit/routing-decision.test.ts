@@ -8,6 +8,8 @@ import {
   decideRoute,
   emptyState,
   evidenceFor,
+  fillTarget,
+  forceOrder,
   holdProbability,
   recordHit,
   recordSample,
@@ -19,7 +21,7 @@ import {
   type RoutingState,
 } from '../../edge/src/routing/model.js';
 import { forgetVariants, newVariantMemory, recordSighting, variantEvidence } from '../../edge/src/routing/variants.js';
-import type { RegionId } from '../../shared/regions.js';
+import { REGION_IDS, type RegionId } from '../../shared/regions.js';
 
 const demo: RoutingAccount = { id: 'demo', homeRegion: 'eu-central-1', residency: 'flexible' };
 const T0 = 1_800_000_000_000;
@@ -79,12 +81,13 @@ describe('routing decision: placement credit (a miss through a region warms it)'
   for (let i = 0; i < 20; i++) cold = recordHit(cold, 'us-east-1', false, T0, 'demo').state;
   const credit = (d: ReturnType<typeof pick>, r: RegionId) => [...d.candidates, ...d.excluded].find((c) => c.region === r)!.placementCreditMs;
   // GRU, every cache at P(miss) 0.75: via us-east-1 164.4 + 0.75 · (93.1 + 2 + 0.75 · 60) = 269.5 ms, straight home 206.6 + 2 + 0.75 · 60 = 253.6.
+  const pv1 = { placementValue: 1 };
   it.each<[string, Partial<RouteInput>, RegionId, number]>([
-    ['GRU, P(miss) 0.75, placementValue 0 (myopic) → home, 15.9 ms shorter now', { config: { hitPrior: 0.25, placementValue: 0 } }, 'eu-central-1', 0],
-    ['GRU, P(miss) 0.75, placementValue 1 → us-east-1: credit 0.75 · (208.6 − 164.4) = 33.2 ms outweighs the 15.9 ms detour', { config: { hitPrior: 0.25 } }, 'us-east-1', 33.2],
-    ['GRU, us-east-1 cold for demo (P(miss) 0.986) → still home: 0.986 · 44.2 = 43.6 ms does not cover the 49.2 ms detour', { state: cold }, 'eu-central-1', 43.6],
-    ['GRU, nothing learned (P(miss) 0.5) → us-east-1, credit 22.1 ms', {}, 'us-east-1', 22.1],
-    ['GRU, us-east-1 half-open → no credit for a region that may be failing', { health: { 'us-east-1': 'half-open' } }, 'eu-central-1', 0],
+    ['GRU, P(miss) 0.75, the default placementValue 0 (myopic; the edge fills instead) → home, 15.9 ms shorter now', { config: { hitPrior: 0.25 } }, 'eu-central-1', 0],
+    ['GRU, P(miss) 0.75, placementValue 1 → us-east-1: credit 0.75 · (208.6 − 164.4) = 33.2 ms outweighs the 15.9 ms detour', { config: { hitPrior: 0.25, ...pv1 } }, 'us-east-1', 33.2],
+    ['GRU, placementValue 1, us-east-1 cold for demo (P(miss) 0.986) → still home: 0.986 · 44.2 = 43.6 ms does not cover the 49.2 ms detour', { state: cold, config: pv1 }, 'eu-central-1', 43.6],
+    ['GRU, placementValue 1, nothing learned (P(miss) 0.5) → us-east-1, credit 22.1 ms', { config: pv1 }, 'us-east-1', 22.1],
+    ['GRU, placementValue 1, us-east-1 half-open → no credit for a region that may be failing', { health: { 'us-east-1': 'half-open' }, config: pv1 }, 'eu-central-1', 0],
   ])('%s', (_name, input, want, usEast1Credit) => {
     const d = pick(input);
     expect(d.candidates[0]!.region).toBe(want);
@@ -94,10 +97,38 @@ describe('routing decision: placement credit (a miss through a region warms it)'
 
   it('the credit changes the ranking only: expectedMs is the same with and without it', () => {
     const myopic = pick({ config: { hitPrior: 0.25, placementValue: 0 } });
-    const credited = pick({ config: { hitPrior: 0.25 } });
+    const credited = pick({ config: { hitPrior: 0.25, placementValue: 1 } });
     const byRegion = (d: ReturnType<typeof pick>) => Object.fromEntries(d.candidates.map((c) => [c.region, c.expectedMs]));
     expect(byRegion(credited)).toEqual(byRegion(myopic));
     expect(credited.candidates[0]!.expectedMs).toBeGreaterThan(credited.candidates.find((c) => c.isHome)!.expectedMs);
+  });
+});
+
+describe('routing decision: background fill of the colo’s nearest region (fillTarget)', () => {
+  // GRU (prior): us-east-1 162.4 ms is its nearest region; home eu-central-1 206.6.
+  const seenAt = (r: RegionId) => ({ seen: { [r]: T0 } });
+  it.each<[string, Partial<RouteInput>, RegionId, RegionId | undefined]>([
+    ['answered by home, us-east-1 unseen → fill us-east-1', { variant: { seen: {} } }, 'eu-central-1', 'us-east-1'],
+    ['answered by us-east-1 itself → nothing to fill', { variant: { seen: {} } }, 'us-east-1', undefined],
+    ['us-east-1 seen serving it a moment ago → it holds it, no fill', { variant: seenAt('us-east-1') }, 'eu-central-1', undefined],
+    ['nothing known per variant (evidence none) → fill', {}, 'eu-central-1', 'us-east-1'],
+    ['us-east-1 half-open → the nearest closed region instead: home (206.6 ms), which answered → no fill', { variant: { seen: {} }, health: { 'us-east-1': 'half-open' } }, 'eu-central-1', undefined],
+    ['us-east-1 open, answered by us-west-1 → fill the nearest closed region, home', { variant: { seen: {} }, health: { 'us-east-1': 'open' } }, 'us-west-1', 'eu-central-1'],
+    ['strict residency → never (no region but home may hold the bytes)', { account: { ...demo, residency: 'strict' } }, 'eu-central-1', undefined],
+    ['custom domain (home-first) → never', { viaCustomDomain: true }, 'eu-central-1', undefined],
+    ['every region open → never', { health: Object.fromEntries(REGION_IDS.map((r) => [r, 'open'])) as RouteInput['health'] }, 'eu-central-1', undefined],
+  ])('%s', (_name, input, answered, want) => {
+    expect(fillTarget(pick(input), answered)).toBe(want);
+  });
+
+  it('the benchmark’s forced orders never fill (the baselines stay static)', () => {
+    expect(fillTarget(forceOrder(pick({}), ['eu-central-1']), 'eu-central-1')).toBeUndefined();
+  });
+
+  it('the nearest region is the one with the lowest RTT used (learned RTTs count)', () => {
+    let state = emptyState();
+    for (let i = 0; i < 30; i++) state = recordSample(state, 'GRU', 'us-west-1', 100, T0).state;
+    expect(fillTarget(pick({ state }), 'eu-central-1')).toBe('us-west-1');
   });
 });
 

@@ -188,19 +188,26 @@ describe('routing model: learning', () => {
     else expect(r.state.rtt[colo]?.[region as RegionId]).toEqual({ mean: ms, n: 1, at: now });
   });
 
-  it.each<[string, number[], number]>([
-    ['first sample is the mean', [10], 10],
-    ['second averages (alpha 1/2)', [10, 20], 15],
-    ['third (alpha 1/3)', [10, 20, 30], 20],
-    ['later samples move it by the alpha floor 0.2', [10, 10, 10, 10, 10, 10, 10, 10, 10, 15], 11],
-    ['a spike (above mean + 8 ms) does not move it (suspected, not confirmed)', [10, 10, 10, 10, 10, 10, 10, 10, 10, 60], 10],
-    ['three spikes in a row are a level shift: the third folds with 0.2', [10, 10, 10, 10, 10, 60, 60, 60], 10 + 0.2 * (60 - 10)],
-    ['a sample below the mean is never a spike', [100, 100, 100, 100, 100, 10], 82],
-  ])('EWMA: %s', (_name, samples, mean) => {
+  const ten = (x: number, k = 10) => Array.from({ length: k }, () => x);
+  it.each<[string, number[], number, number]>([
+    ['first sample is the mean', [10], 10, 1],
+    ['second averages (alpha 1/2)', [10, 20], 15, 2],
+    ['third (alpha 1/3)', [10, 20, 30], 20, 3],
+    ['the first 20 samples are a plain average', [...ten(10, 19), 14], 10.2, 20],
+    ['later samples move it by the alpha floor 0.05', [...ten(10, 20), 18], 10.4, 21],
+    ['a spike (above mean + 8 ms) does not move it (suspected, not confirmed)', [...ten(10, 9), 60], 10, 10],
+    ['three spikes in a row are a level shift: the estimate restarts from them', [...ten(10, 5), 60, 62, 61], 61, 3],
+    ['a stall then a lasting rise: the restart takes the run’s median, not its mean', [...ten(10, 5), 200, 40, 40], 40, 3],
+    ['an ordinary sample ends a run of spikes', [...ten(10, 5), 60, 60, 11, 60], 10.125, 9],
+    ['a sample far below the mean (a drop) does not move it either', [...ten(100, 5), 10], 100, 6],
+    ['three drops in a row are a level shift down (a region that recovered)', [...ten(100, 5), 10, 12, 11], 11, 3],
+    ['a spike then drops: runs are per side', [...ten(100, 5), 200, 10, 10], 100, 8],
+    ['samples within the margin fold normally on both sides', [...ten(100, 5), 80, 120], 100 - 20 / 6 + (120 - (100 - 20 / 6)) / 7, 7],
+  ])('EWMA: %s', (_name, samples, mean, n) => {
     let s = emptyState();
     for (const x of samples) s = recordSample(s, 'SYD', 'ap-southeast-2', x, T0).state;
     expect(s.rtt.SYD?.['ap-southeast-2']?.mean).toBeCloseTo(mean, 6);
-    expect(s.rtt.SYD?.['ap-southeast-2']?.n).toBe(samples.length);
+    expect(s.rtt.SYD?.['ap-southeast-2']?.n).toBe(n);
   });
 
   it.each<[string, number, number]>([

@@ -129,7 +129,12 @@ describe('network part of a sample', () => {
     s = recordService(s, 'loop', R, 200, T0).state;
     expect(serviceMs(s, 'loop', R, T0).ms).toBe(5);
     for (let i = 0; i < 2; i++) s = recordService(s, 'loop', R, 40, T0).state;
-    expect(serviceMs(s, 'loop', R, T0).ms).toBeCloseTo(5 + 0.2 * 35, 6);
+    // the third outlier in a row restarts the estimate from the run's median (the stall is not averaged in)
+    expect(serviceMs(s, 'loop', R, T0).ms).toBeCloseTo(40, 6);
+    // afterwards it follows the load with the loopback floor 0.2 (faster than an RTT's 0.05)
+    for (let i = 0; i < 20; i++) s = recordService(s, 'loop', R, 44, T0).state;
+    const after20 = 44 - 4 * 0.75 * 0.8 ** 19; // alpha 1/4 (3 samples after the restart), then the floor 0.2
+    expect(serviceMs(s, 'loop', R, T0).ms).toBeCloseTo(after20, 6);
   });
 });
 

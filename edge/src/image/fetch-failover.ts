@@ -7,6 +7,7 @@ import { PixmeshError, upstreamFailed } from '../../../shared/errors.js';
 import { H } from '../../../shared/headers.js';
 import { internalFetch, InternalUnreachable } from '../../../shared/internal-fetch.js';
 import type { RegionId } from '../../../shared/regions.js';
+import { fillTarget, type Candidate } from '../routing/model.js';
 import { chargeMiss } from '../client-budget.js';
 import { procFromServerTiming, routingState } from '../routing-state.js';
 import type { ImageJob, ImagePhase } from './job.js';
@@ -15,6 +16,8 @@ import type { ImageJob, ImagePhase } from './job.js';
 const OVERALL_DEADLINE_MS = 20_000;
 /** A single attempt may use at most this much of it, so a hung region leaves time to fail over. */
 const ATTEMPT_TIMEOUT_MS = 12_000;
+/** A background fill waits FILL_DELAY_MS plus up to as much again at random before it is sent. */
+const FILL_DELAY_MS = 100;
 
 /** The internal headers that tell the region what the edge decided (format, encoding, hints, signature). */
 function internalHeaders(job: ImageJob): Headers {
@@ -28,6 +31,58 @@ function internalHeaders(job: ImageJob): Headers {
   base.set(H.requestId, c.req.header('cf-ray') ?? crypto.randomUUID());
   if (decision.location.colo) base.set(H.edgeColo, decision.location.colo);
   return base;
+}
+
+/** Report one region's answer to the routing model (RTT sample, breaker, hit ratio, sighting); true when it is a request-scoped error. */
+function reportAnswer(job: ImageJob, candidate: Candidate | undefined, res: Response, ttfbMs: number): boolean {
+  const region = candidate?.region;
+  if (!region) return false;
+  const requestScoped = res.status >= 500 && res.headers.get(H.errorScope) === 'request';
+  routingState.report({
+    region,
+    result: res.status,
+    colo: job.decision.location.colo,
+    accountId: job.account.id,
+    ttfbMs,
+    procMs: procFromServerTiming(res.headers.get('server-timing')),
+    regionCache: res.headers.get(H.regionCache),
+    regionHitRatio: res.headers.get(H.regionHitRatio),
+    requestScopedError: requestScoped,
+    variantKey: job.key.url,
+    evidence: candidate.evidence,
+    processedBy: res.headers.get(H.processedBy),
+    home: job.account.homeRegion,
+  });
+  return requestScoped;
+}
+
+/**
+ * Background fill (routing/model.ts fillTarget, docs/routing.md): the same render call, marked
+ * H.fill (not usage), to the colo's nearest region after the user's answer came from elsewhere,
+ * so that region holds the variant for the next users. Off the request path (waitUntil); its
+ * answer is reported like any other (an RTT sample and a sighting), its body dropped.
+ */
+async function fillInBackground(job: ImageJob, region: RegionId, internalPath: string, base: Headers): Promise<void> {
+  const { c, decision, urls } = job;
+  const variantKey = job.key.url;
+  if (!routingState.beginFill(region, variantKey)) return;
+  // After the user's answer has streamed (the client waits for its last byte, and the isolate is
+  // single-threaded): the fill only has to land before the next user of that region asks.
+  await new Promise((resolve) => setTimeout(resolve, FILL_DELAY_MS + Math.random() * FILL_DELAY_MS));
+  const headers = new Headers(base);
+  headers.set(H.fill, '1');
+  let ok = false;
+  const t0 = Date.now();
+  try {
+    const res = await internalFetch({ secret: c.env.PIXMESH_INTERNAL_SECRET, baseUrl: urls[region], target: region, pathAndQuery: internalPath, headers, timeoutMs: ATTEMPT_TIMEOUT_MS });
+    reportAnswer(job, decision.candidates.find((x) => x.region === region), res, Date.now() - t0);
+    ok = res.ok;
+    await res.body?.cancel();
+  } catch (e) {
+    if (e instanceof InternalUnreachable) routingState.report({ region, result: e.timedOut ? 'timeout' : 'network-error' });
+  } finally {
+    routingState.endFill(region, variantKey, ok);
+  }
 }
 
 export const fetchWithFailover: ImagePhase = {
@@ -66,22 +121,7 @@ export const fetchWithFailover: ImagePhase = {
       const ttfb = Date.now() - t0;
       // the region time this attempt held, charged to the client (../client-budget.ts)
       chargeMiss(c.env, account.id, job.client, procFromServerTiming(res.headers.get('server-timing')) ?? ttfb);
-      const requestScoped = res.status >= 500 && res.headers.get(H.errorScope) === 'request';
-      routingState.report({
-        region,
-        result: res.status,
-        colo: decision.location.colo,
-        accountId: account.id,
-        ttfbMs: ttfb,
-        procMs: procFromServerTiming(res.headers.get('server-timing')),
-        regionCache: res.headers.get(H.regionCache),
-        regionHitRatio: res.headers.get(H.regionHitRatio),
-        requestScopedError: requestScoped,
-        variantKey: job.key.url,
-        evidence: candidate.evidence,
-        processedBy: res.headers.get(H.processedBy),
-        home: account.homeRegion,
-      });
+      const requestScoped = reportAnswer(job, candidate, res, ttfb);
       c.executionCtx.waitUntil(routingState.flush(c.env));
       // Another region would fail the same way on a request-scoped error: answer it, don't fail over.
       if (res.status >= 500 && !requestScoped) {
@@ -90,6 +130,9 @@ export const fetchWithFailover: ImagePhase = {
         continue;
       }
       job.upstream = { res, region, ttfbMs: ttfb };
+      const target = res.ok ? fillTarget(decision, region) : undefined;
+      // (a region this request already tried and lost is not filled: it just failed)
+      if (target && urls[target] && !job.tried.includes(target)) c.executionCtx.waitUntil(fillInBackground(job, target, internalPath, base));
       return;
     }
   },

@@ -6,8 +6,9 @@
  * loses at most that interval. The home region sums the regions' keys for the asked range, and
  * its media library's bytes (current files and kept versions).
  *
- * Counted: render answers to the edge (not region → home hops, which would count twice). Edge
- * cache hits are not seen by any region and are not counted.
+ * Counted: render answers to the edge (not region → home hops, which would count twice, nor the
+ * edge's background fills, H.fill, which deliver nothing to a user). Edge cache hits are not seen
+ * by any region and are not counted.
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { MiddlewareHandler } from 'hono';
@@ -68,7 +69,7 @@ export class UsageMeter {
   middleware(): MiddlewareHandler {
     return async (c, next) => {
       await next();
-      if (c.req.header(H.hop) || c.res.status !== 200) return;
+      if (c.req.header(H.hop) || c.req.header(H.fill) || c.res.status !== 200) return;
       const account = decodeURIComponent(c.req.path.split('/')[3] ?? '');
       // render.ts records the bytes it sent (its response headers are not parsed back)
       this.count(account, renderOutcomes.get(c.req.raw)?.bytes ?? Number(c.res.headers.get('content-length') ?? 0));
