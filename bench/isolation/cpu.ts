@@ -11,6 +11,8 @@ interface ProcStat {
   comm: string;
   ppid: number;
   nice: number;
+  /** scheduling policy (5 = SCHED_IDLE) */
+  policy: number;
   /** user + system time, ms */
   cpuMs: number;
 }
@@ -31,7 +33,7 @@ function readAll(): ProcStat[] {
       const s = fs.readFileSync(`/proc/${n}/stat`, 'utf8');
       const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
       // fields after "(comm)": state(0) ppid(1) … utime(11) stime(12) cutime cstime priority(15) nice(16)
-      out.push({ pid: Number(n), comm: s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')), ppid: Number(f[1]), nice: Number(f[16]), cpuMs: (Number(f[11]) + Number(f[12])) * TICK_MS });
+      out.push({ pid: Number(n), comm: s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')), ppid: Number(f[1]), nice: Number(f[16]), policy: Number(f[38]), cpuMs: (Number(f[11]) + Number(f[12])) * TICK_MS });
     } catch {
       /* gone */
     }
@@ -59,7 +61,7 @@ export function cpuSampler(roots: { region?: number; edge?: number }) {
     const edge = roots.edge ? descendants(all, roots.edge) : new Set<number>();
     for (const p of all) {
       if (p.pid === roots.region) add('region', p.cpuMs);
-      else if (region.has(p.pid)) add(p.nice > 0 ? 'heavy children (niced)' : 'region children', p.cpuMs);
+      else if (region.has(p.pid)) add(p.policy === 5 ? 'heavy children (SCHED_IDLE)' : p.nice > 0 ? 'heavy children (niced)' : 'region children', p.cpuMs);
       else if (edge.has(p.pid)) add(`edge (${p.comm})`, p.cpuMs);
       else if (p.pid === process.pid) add('load generator + s3rver', p.cpuMs);
       else add('other processes', p.cpuMs);

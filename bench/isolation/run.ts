@@ -25,7 +25,7 @@ export interface IsolationOptions {
   log: (m: string) => void;
 }
 
-export const DEFAULT_ISOLATION: IsolationOptions = { mode: 'full', rounds: 4, perPhase: 40, log: (m) => console.log(m) };
+export const DEFAULT_ISOLATION: IsolationOptions = { mode: 'full', rounds: 5, perPhase: 60, log: (m) => console.log(m) };
 
 export interface IsolationRound {
   round: number;

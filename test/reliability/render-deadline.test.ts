@@ -3,7 +3,7 @@
  * whole render, not each libvips materialisation. A tiny original with a long chain of steps is
  * the cheapest way to ask for a lot of work (MAX_STEPS = 20, each step up to the output limit).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -69,18 +69,22 @@ describe('render deadline for SVG (killable render process)', () => {
   }, 60_000);
 });
 
-/** The niceness of every thread of a process (Linux /proc; field 19 of a task's stat). */
-function threadNiceness(pid: number): number[] {
+/** A field of every thread's stat (Linux /proc; `n` counted from 1 as in proc(5): 19 niceness, 41 scheduling policy). */
+function threadStat(pid: number, n: number): number[] {
   return readdirSync(`/proc/${pid}/task`).map((tid) => {
     const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[n - 3]);
   });
 }
+const threadNiceness = (pid: number) => threadStat(pid, 19);
+const SCHED_OTHER = 0;
+const SCHED_IDLE = 5;
+const hasChrt = process.platform === 'linux' && (process.env.PATH ?? '').split(':').some((d) => existsSync(`${d}/chrt`));
 
 describe('heavy renders at a lower OS priority (#12 point 7)', () => {
   it.runIf(process.platform === 'linux')('a heavy render runs in a child whose every thread (libvips\' included) has the configured niceness; a normal child keeps the parent\'s', async () => {
     const { heavyIsolates, isolates, renderBounded } = await import('../../origin/src/pipeline/isolate.js');
-    const config = { ...newDefaultConfig(), heavyRenderNice: 7, vipsConcurrency: 2 };
+    const config = { ...newDefaultConfig(), heavyRenderNice: 7, heavyRenderPolicy: 'nice' as const, vipsConcurrency: 2 };
     const opts = { format: 'jpeg' as const, defaults: DEFAULT_ACCOUNT_DEFAULTS, config };
     const photo = await sharp({ create: { width: 800, height: 600, channels: 3, background: '#446688', noise: { type: 'gaussian', mean: 128, sigma: 30 } } }).jpeg().toBuffer();
     const heavy = await renderBounded(photo, parseTransformation('w-1200,h-1200,cm-pad_resize,bg-blurred_20', {}), opts, 'svg', true);
@@ -95,6 +99,26 @@ describe('heavy renders at a lower OS priority (#12 point 7)', () => {
     expect(lowNice.length).toBeGreaterThan(4);
     expect(new Set(lowNice)).toEqual(new Set([Math.max(parent, 7)]));
     expect(new Set(threadNiceness(normal!))).toEqual(new Set([parent]));
+    // the default policy `idle` was not asked for here: the niceness alone
+    expect(new Set(threadStat(low!, 41))).toEqual(new Set([SCHED_OTHER]));
+    heavyIsolates.close();
+    isolates.close();
+  }, 60_000);
+
+  it.runIf(hasChrt)('with the policy `idle` (the default) every thread of a heavy child is SCHED_IDLE, started so by chrt; a normal child stays SCHED_OTHER', async () => {
+    const { heavyIsolates, isolates, renderBounded } = await import('../../origin/src/pipeline/isolate.js');
+    const config = { ...newDefaultConfig(), vipsConcurrency: 2 };
+    expect(config.heavyRenderPolicy).toBe('idle');
+    const opts = { format: 'jpeg' as const, defaults: DEFAULT_ACCOUNT_DEFAULTS, config };
+    const photo = await sharp({ create: { width: 800, height: 600, channels: 3, background: '#446688' } }).jpeg().toBuffer();
+    expect((await renderBounded(photo, parseTransformation('w-1200,h-1200,cm-pad_resize,bg-blurred_20', {}), opts, 'all', true)).width).toBe(1200);
+    expect((await renderBounded(photo, parseTransformation('w-20', {}), opts, 'all')).width).toBe(20);
+    const [low] = heavyIsolates.childPids();
+    const [normal] = isolates.childPids();
+    const policies = threadStat(low!, 41);
+    expect(policies.length).toBeGreaterThan(4);
+    expect(new Set(policies)).toEqual(new Set([SCHED_IDLE]));
+    expect(new Set(threadStat(normal!, 41))).toEqual(new Set([SCHED_OTHER]));
     heavyIsolates.close();
     isolates.close();
   }, 60_000);

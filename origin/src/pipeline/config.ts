@@ -25,6 +25,8 @@ export interface PipelineConfig {
   renderIsolation: IsolationMode;
   /** OS niceness of the child processes heavy renders run in (./isolate.ts). */
   heavyRenderNice: number;
+  /** `idle`: heavy-render children run under SCHED_IDLE (Linux, through chrt; else the niceness alone); `nice`: the niceness alone. */
+  heavyRenderPolicy: 'idle' | 'nice';
 }
 
 const PIXELS_CEILING = MAX_DIMENSION * MAX_DIMENSION * 10;
@@ -49,6 +51,12 @@ export const PIPELINE_CONFIG_SPEC: ConfigSpec<PipelineConfig> = {
   avifTune: oneOf('PIXMESH_AVIF_TUNE', ['ssim', 'iq', 'psnr', 'auto'], 'ssim', 'AVIF tune'),
   renderIsolation: oneOf('PIXMESH_RENDER_ISOLATION', ['svg', 'all', 'off'], 'svg', 'renders run in a killable child process: SVG originals, all, or none'),
   heavyRenderNice: int('PIXMESH_HEAVY_RENDER_NICE', 10, 'OS niceness of the child processes heavy renders run in (0 = same priority as cheap ones)', 0, 19),
+  heavyRenderPolicy: oneOf(
+    'PIXMESH_HEAVY_RENDER_POLICY',
+    ['idle', 'nice'],
+    'idle',
+    'heavy-render children: idle = Linux SCHED_IDLE (they run only on CPU time nothing else wants; needs chrt, else the niceness alone), nice = the niceness alone',
+  ),
 };
 
 export const newDefaultConfig = (): PipelineConfig => specDefaults(PIPELINE_CONFIG_SPEC);

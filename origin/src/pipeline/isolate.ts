@@ -14,8 +14,10 @@
  * (#12 point 7). Children are started lazily and kept warm; a killed child is replaced on next use.
  * Importing this module starts nothing and reads no environment.
  */
+import { accessSync, constants } from 'node:fs';
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { busy, PixmeshError, type ErrorCode } from '../../../shared/errors.js';
 import type { TransformPlan } from '../../../shared/transform/index.js';
@@ -64,18 +66,53 @@ export interface ChildReply {
 /** The child reads its niceness from here and applies it to all its threads (./isolate-child.ts). */
 export const NICE_ENV = 'PIXMESH_RENDER_CHILD_NICE';
 
+let chrtPath: string | null | undefined;
+/** util-linux's chrt on PATH (Linux), found once; null when there is none. */
+function chrt(): string | null {
+  if (chrtPath === undefined) {
+    chrtPath = null;
+    if (process.platform === 'linux')
+      for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
+        const candidate = path.join(dir || '.', 'chrt');
+        try {
+          accessSync(candidate, constants.X_OK);
+          chrtPath = candidate;
+          break;
+        } catch {
+          // not here
+        }
+      }
+  }
+  return chrtPath;
+}
+
+/**
+ * How a render child is started: `idle` (the heavy pool under the `idle` policy) runs it under
+ * SCHED_IDLE — `chrt --idle 0 node …`, so every thread it ever has (libvips' workers too) is in
+ * that class from the first instruction. The kernel then preempts it at once for any other
+ * runnable task, across process groups and sessions (a niceness only weighs against tasks of the
+ * same group: on a desktop kernel with autogroups, against nothing outside the region process
+ * itself), and the scheduler places a waking task on a CPU that runs only SCHED_IDLE work as if
+ * it were idle. Work-conserving: with nothing else runnable the heavy renders use every core.
+ */
+function forkChild(nice: number, idle: boolean): ChildProcess {
+  const execArgv = COMPILED ? [] : ['--import', 'tsx'];
+  const launcher = idle ? chrt() : null;
+  return fork(CHILD, [], {
+    ...(launcher ? { execPath: launcher, execArgv: ['--idle', '0', process.execPath, ...execArgv] } : { execArgv }),
+    serialization: 'advanced',
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, [NICE_ENV]: String(nice) },
+  });
+}
+
 class Child {
   readonly proc: ChildProcess;
   readonly ready: Promise<void>;
   busy = false;
   dead = false;
-  constructor(nice: number) {
-    this.proc = fork(CHILD, [], {
-      execArgv: COMPILED ? [] : ['--import', 'tsx'],
-      serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, [NICE_ENV]: String(nice) },
-    });
+  constructor(nice: number, idle: boolean) {
+    this.proc = forkChild(nice, idle);
     // The main thread at once (threads it starts inherit it: the child's start-up runs niced too);
     // the child sets every thread that was there before (./isolate-child.ts).
     if (nice > 0 && this.proc.pid !== undefined)
@@ -113,7 +150,7 @@ export class RenderIsolates {
   killed = 0;
   private exitHook?: () => void;
 
-  /** `lowPriority`: children run at the config's heavyRenderNice (the heavy-render pool). */
+  /** `lowPriority`: children run at the config's heavyRenderNice, under SCHED_IDLE with heavyRenderPolicy `idle` (the heavy-render pool). */
   constructor(readonly lowPriority = false) {}
 
   /** Run one render in a child; killed at the render deadline + grace. */
@@ -124,7 +161,7 @@ export class RenderIsolates {
     if (!child) {
       // The first child registers the pool's clean-up on exit (nothing is registered at import).
       if (!this.exitHook) process.once('exit', (this.exitHook = () => this.close()));
-      child = new Child(this.lowPriority ? config.heavyRenderNice : 0);
+      child = new Child(this.lowPriority ? config.heavyRenderNice : 0, this.lowPriority && config.heavyRenderPolicy === 'idle');
     }
     await child.ready;
     const id = this.nextId++;
