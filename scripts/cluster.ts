@@ -4,7 +4,7 @@
  * exercise exactly what a newcomer runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { buildOrigin } from './origin-build.mjs';
+import { buildOrigin, originArgv } from './origin-build.mjs';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -18,8 +18,8 @@ import { mediaBucketFor, sharedBucketFor } from '../origin/src/config.js';
 import { startBalancer, type Balancer } from './balancer.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-/** How every region origin is started (the compiled build; scripts/origin-build.mjs). */
-export const ORIGIN_START = path.join(ROOT, 'origin/start.mjs');
+/** How every region origin is started, after `node` (the compiled build and its flags; scripts/origin-build.mjs). */
+export const ORIGIN_ARGV = originArgv();
 
 export interface ClusterOptions {
   dataDir: string;
@@ -287,7 +287,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     });
     const startReplica = async (id: RegionId, k: number) => {
       const name = childName(id, k);
-      const child = spawnChild(name, `origin-${name}`, [ORIGIN_START], originEnv(id, k));
+      const child = spawnChild(name, `origin-${name}`, ORIGIN_ARGV, originEnv(id, k));
       await waitForHttp(`${replicaUrls[id][k - 1]}/healthz`, `origin ${name}`, child, 60_000, (body) => body.includes(`"region":"${id}"`) && body.includes(`"pid":${child.pid}`));
     };
     const stopReplica = async (id: RegionId, k: number, signal: NodeJS.Signals = 'SIGTERM') => {

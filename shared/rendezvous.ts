@@ -27,6 +27,8 @@ export function fnv1a64(s: string): bigint {
 /** The member owning `key` (members in any order); throws on an empty set. */
 export function rendezvousOwner(key: string, members: readonly string[]): string {
   if (members.length === 0) throw new Error('rendezvousOwner: no members');
+  // One member owns everything (a replica alone in its region): no hashing (BigInt FNV, µs per call on every nonce).
+  if (members.length === 1) return members[0]!;
   let best = members[0]!;
   let bestScore = -1n;
   for (const m of members) {

@@ -38,7 +38,7 @@ import { hashSeed, Rng, Zipf } from '../lib/prng.js';
 import { readSuite, writeSuite } from '../lib/results.js';
 import { percentile, round, summarise, shareBelow, type LatencySummary } from '../lib/stats.js';
 import { buildEdgeBundle, startEdgeWorker, type RunningWorker } from '../lib/workerd.js';
-import { BENCH_ROUTE_HEADER } from '../../edge/src/routing/model.js';
+import { BENCH_ROUTE_HEADER, LOOPBACK_HOLD_HEADER } from '../../edge/src/routing/model.js';
 import { COLO_POPULATION, GroundTruth, jitter, S3_SAME_REGION_MS, CLIENT_LEG_MEDIAN_MS, CLIENT_LEG_SIGMA } from './ground-truth.js';
 
 export type Policy = 'pixmesh' | 'nearest' | 'home' | 'oracle';
@@ -885,8 +885,9 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
         o.basePort + 111 + i,
         (req) => {
           const colo = String(req.headers[H.edgeColo] ?? '').toUpperCase();
-          // No colo named: the edges' loopback probes (and nothing else) — no network distance, no degradation.
-          if (!colo) return { target: regionUrl(r), delayMs: 0 };
+          // No colo named: the edges' loopback probes (and nothing else) — no network distance, no degradation;
+          // a twin probe asks to be held as long as its network probe is expected to take (LOOPBACK_HOLD_HEADER).
+          if (!colo) return { target: regionUrl(r), delayMs: Math.min(5_000, Math.max(0, Number(req.headers[LOOPBACK_HOLD_HEADER]) || 0)) };
           const base = world.truth.coloRtt[colo]?.[r] ?? 0;
           return { target: regionUrl(r), delayMs: base * jitter(world.rng) + (world.extraMs[r] ?? 0) };
         },

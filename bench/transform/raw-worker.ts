@@ -34,6 +34,7 @@ async function run(job: Job) {
   }
   const lat: number[] = [];
   let bytes = 0;
+  const cpu0 = process.cpuUsage();
   let next = 0;
   const t0 = performance.now();
   const deadline = t0 + job.maxSeconds * 1000;
@@ -48,6 +49,8 @@ async function run(job: Job) {
   };
   await Promise.all(Array.from({ length: job.concurrency }, worker));
   const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   let peakRssMb: number | null = null;
   try {
     const hwm = /^VmHWM:\s+(\d+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
@@ -55,7 +58,7 @@ async function run(job: Job) {
   } catch {
     /* not Linux */
   }
-  return { latencies: lat, wallMs, bytes, peakRssMb };
+  return { latencies: lat, wallMs, bytes, peakRssMb, cpuMs };
 }
 
 sharp.concurrency(1);

@@ -90,6 +90,8 @@ export interface Measurement {
   peakRssMb: number | null;
   /** Mean 1-minute load average while measured (2 = both cores busy); anything above the bench's own load is other work. */
   loadAvg1?: number;
+  /** CPU time (user + system) of the serving process per answered request, ms (all its threads: libvips, the event loop, I/O). */
+  cpuMsPerOp?: number;
   /** origin only: share of answers from the region cache. */
   regionHitRatio?: number;
   /** origin only: p50 per Server-Timing stage (ms; `client-proc` = client time minus the origin's own `proc`). */
@@ -202,6 +204,21 @@ function peakOf(pid: number | undefined): number | null {
   }
 }
 
+/** CPU time (user + system, all threads) a process has used so far, ms; null where /proc is unavailable. */
+export function cpuMsOf(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+/** Linux's USER_HZ (clock ticks per second of /proc/<pid>/stat), 100 on every common kernel. */
+const CLOCK_TICKS = 100;
+
 /** Drive an HTTP engine with `concurrency` requests in flight. */
 async function drive(
   urls: { url: string; headers: () => Promise<Record<string, string>> }[],
@@ -302,6 +319,8 @@ const tsx = (script: string, argv: string[], stdin: 'ignore' | 'pipe' = 'ignore'
 
 interface Chunk {
   stages?: Record<string, number[]>;
+  /** CPU ms the serving process used during the chunk (null: unknown). */
+  cpuMs?: number | null;
   latencies: number[];
   wallMs: number;
   bytes: number;
@@ -337,7 +356,7 @@ class RawWorker {
 
 async function runRawChunk(o: TransformOptions, raw: RawWorker, inputFile: string, c: Case, warmup: number[], widths: number[]): Promise<Chunk> {
   const line = await raw.job({ input: inputFile, format: c.format, warmup, widths, concurrency: o.concurrency, maxSeconds: o.maxSeconds / o.rounds });
-  const res = JSON.parse(line) as { latencies: number[]; wallMs: number; bytes: number; peakRssMb: number | null; error?: string };
+  const res = JSON.parse(line) as { latencies: number[]; wallMs: number; bytes: number; peakRssMb: number | null; cpuMs?: number; error?: string };
   if (res.error) throw new Error(`raw sharp worker: ${res.error}`);
   return { ...res, errors: 0, hits: 0, peak: res.peakRssMb === null ? null : round(res.peakRssMb, 1) };
 }
@@ -474,8 +493,10 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
             if (k === 0) await drive(warmup.map(make), 1, o.maxSeconds);
             const pid = engine === 'origin' ? originPid : ipxPid;
             resetPeak(pid);
+            const cpu0 = cpuMsOf(pid);
             const r = await drive(part.map(make), concurrency, o.maxSeconds / o.rounds);
-            chunks[engine].push({ ...r, peak: peakOf(pid) });
+            const cpu1 = cpuMsOf(pid);
+            chunks[engine].push({ ...r, peak: peakOf(pid), cpuMs: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0 });
             // The origin's writes behind its responses (L1 files, shared-tier copies) land before the
             // next engine runs: outside every engine's timed window, so they slow none of the others.
             if (engine === 'origin') await writesSettled(originUrl);
@@ -495,10 +516,12 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
           };
           const peaks = cs.map((x) => x.peak).filter((x): x is number => x !== null);
           const m = measurement(engine, c, workload, concurrency, merged, peaks.length ? Math.max(...peaks) : null);
+          const cpu = cs.map((x) => x.cpuMs);
+          if (cpu.length && cpu.every((x) => typeof x === 'number')) m.cpuMsPerOp = round((cpu as number[]).reduce((a, b) => a + b, 0) / Math.max(1, merged.latencies.length), 2);
           m.loadAvg1 = round(loads.reduce((a, b) => a + b, 0) / loads.length, 2);
           measurements.push(m);
           got[engine] = m;
-          log(`  ${workload.padEnd(8)} ${c.id.padEnd(9)} c${concurrency} ${engine.padEnd(6)} ${String(m.opsPerSec).padStart(8)} ops/s  p50 ${m.p50} p99 ${m.p99} ms  ${m.meanBytes} B  peak ${m.peakRssMb ?? '?'} MB  load ${m.loadAvg1}${m.errors ? `  errors ${m.errors}` : ''}${m.regionHitRatio !== undefined ? `  region hit ${m.regionHitRatio}` : ''}`);
+          log(`  ${workload.padEnd(8)} ${c.id.padEnd(9)} c${concurrency} ${engine.padEnd(6)} ${String(m.opsPerSec).padStart(8)} ops/s  p50 ${m.p50} p99 ${m.p99} ms  ${m.meanBytes} B  peak ${m.peakRssMb ?? '?'} MB${m.cpuMsPerOp !== undefined ? `  cpu ${m.cpuMsPerOp} ms/op` : ''}  load ${m.loadAvg1}${m.errors ? `  errors ${m.errors}` : ''}${m.regionHitRatio !== undefined ? `  region hit ${m.regionHitRatio}` : ''}`);
           if (m.stages) log(`      stages p50 ms: ${Object.entries(m.stages).map(([k, v]) => `${k} ${v}`).join(', ')}`);
         }
         const ops = (x: Chunk) => x.latencies.length / (x.wallMs / 1000);

@@ -4,6 +4,16 @@ export interface PurgeKv {
   put(key: string, value: string): Promise<void>;
 }
 
+/**
+ * The part of a Durable Object namespace the routing state uses (wrangler.toml `ROUTING_STATE`),
+ * written out like PurgeKv so node-side code (the geo simulation) can import the routing state
+ * without the Workers types.
+ */
+export interface RoutingStateNamespace {
+  idFromName(name: string): unknown;
+  get(id: unknown): { fetch(url: string, init?: { method?: string; body?: string }): Promise<{ text(): Promise<string> }> };
+}
+
 /** Worker bindings (wrangler.toml [vars] and secrets). */
 export interface Env {
   /** JSON: region id → origin base URL. */
@@ -15,7 +25,7 @@ export interface Env {
   /** Optional: the account file's JSON inline (tests); otherwise the edge reads it from the regions. */
   PIXMESH_ACCOUNTS_JSON?: string;
   /** Durable Object namespace holding learned routing state per colo (optional: without it, learning stays per isolate). */
-  ROUTING_STATE?: DurableObjectNamespace;
+  ROUTING_STATE?: RoutingStateNamespace;
   /** Edge purge records shared by every colo (edge/src/edge-purge.ts). */
   PIXMESH_PURGE?: PurgeKv;
   /** Region milliseconds per minute one client may spend on misses of one account (edge/src/client-budget.ts). */

@@ -19,12 +19,15 @@ import {
   decideRoute,
   emptyState,
   mergeStates,
+  LOOPBACK_HOLD_HEADER,
   networkRttMs,
   recordHit,
   recordSample,
   recordService,
+  resolveLocation,
   restoreState,
   serviceMs,
+  twinRttMs,
   type Evidence,
   type RequestLocation,
   type RouteDecision,
@@ -65,6 +68,8 @@ export interface AttemptReport {
   home?: RegionId;
   /** A probe (HEAD /healthz), not a user request. */
   probe?: boolean;
+  /** The network RTT already measured against a twin (twinRttMs): the sample, as it is. */
+  networkMs?: number;
 }
 
 /** Exploration counters for /_routing (the probes this isolate sent). */
@@ -92,7 +97,7 @@ export class IsolateRouting {
   /** colo|account → the region picked last (hysteresis). */
   private readonly lastPick = new Map<string, RegionId>();
   private readonly lastProbeAt = new Map<string, number>();
-  readonly exploration = { probes: 0, probeFailures: 0, byReason: { unmeasured: 0, stale: 0, trial: 0, confirm: 0, loopback: 0 }, shiftsConfirmed: 0, fills: 0, fillFailures: 0, fillsSkipped: 0 };
+  readonly exploration = { twins: 0, probes: 0, probeFailures: 0, byReason: { unmeasured: 0, stale: 0, trial: 0, confirm: 0, loopback: 0 }, shiftsConfirmed: 0, fills: 0, fillFailures: 0, fillsSkipped: 0 };
   /** region|variant → background fills in flight (model.ts fillTarget), at most MAX_FILLS_IN_FLIGHT. */
   private readonly fillsInFlight = new Set<string>();
 
@@ -172,19 +177,26 @@ export class IsolateRouting {
    * One probe: HEAD /healthz with the colo named (as on a render call), timed to headers. A good
    * answer is an RTT sample and a breaker success; a failure counts against the breaker.
    */
-  async probe(urls: Partial<Record<string, string>>, region: RegionId, colo: string | null, reason: PlannedProbe['reason'], timeoutMs = 5_000): Promise<number | string> {
+  async probe(urls: Partial<Record<string, string>>, region: RegionId, colo: string | null, reason: PlannedProbe['reason'], timeoutMs = 5_000, loopbackUrl?: string): Promise<number | string> {
     const base = urls[region];
     if (!base) return 'no url';
     this.exploration.probes++;
     this.exploration.byReason[reason]++;
     const headers: Record<string, string> = {};
     if (colo) headers[H.edgeColo] = colo;
+    // Twin (bench calibration): the same HEAD over the loopback, held for the RTT this colo expects, sent at the same moment.
+    const holdMs = loopbackUrl && colo ? Math.round(this.state.rtt[colo]?.[region]?.mean ?? resolveLocation({ colo }, this.config).prior[region]) : undefined;
+    const twin = holdMs !== undefined ? this.timeHead(`${loopbackUrl}/healthz`, { [LOOPBACK_HOLD_HEADER]: String(holdMs) }, timeoutMs + holdMs) : undefined;
     const t0 = Date.now();
     try {
       const res = await fetch(`${base}/healthz`, { method: 'HEAD', headers, signal: AbortSignal.timeout(timeoutMs) });
       const rtt = Date.now() - t0;
       await res.body?.cancel();
-      this.report({ region, result: res.status, colo, ttfbMs: rtt, procMs: procFromServerTiming(res.headers.get('server-timing')) ?? 0, probe: true });
+      const proc = procFromServerTiming(res.headers.get('server-timing')) ?? 0;
+      const twinMs = twin ? await twin : undefined;
+      const networkMs = twinMs !== undefined && holdMs !== undefined && res.ok ? twinRttMs(rtt - proc, twinMs, holdMs) : undefined;
+      if (networkMs !== undefined) this.exploration.twins++;
+      this.report({ region, result: res.status, colo, ttfbMs: rtt, procMs: proc, probe: true, networkMs });
       if (!res.ok) this.exploration.probeFailures++;
       return res.ok ? rtt : `status ${res.status}`;
     } catch (e) {
@@ -192,6 +204,19 @@ export class IsolateRouting {
       this.exploration.probeFailures++;
       this.report({ region, result: timedOut ? 'timeout' : 'network-error', probe: true });
       return timedOut ? 'timeout' : 'unreachable';
+    }
+  }
+
+  /** Time to headers − proc of a HEAD, ms; undefined when it failed. */
+  private async timeHead(url: string, headers: Record<string, string>, timeoutMs: number): Promise<number | undefined> {
+    const t0 = Date.now();
+    try {
+      const res = await fetch(url, { method: 'HEAD', headers, signal: AbortSignal.timeout(timeoutMs) });
+      const ms = Date.now() - t0;
+      await res.body?.cancel();
+      return res.ok ? ms - (procFromServerTiming(res.headers.get('server-timing')) ?? 0) : undefined;
+    } catch {
+      return undefined;
     }
   }
 
@@ -229,7 +254,7 @@ export class IsolateRouting {
   async explore(urls: Partial<Record<string, string>>, colo: string | null, regions: RegionId[], now = Date.now(), loopbackUrls: Partial<Record<string, string>> = {}): Promise<void> {
     const loopback = regions.filter((r) => loopbackUrls[r]);
     await Promise.all(
-      this.planProbes(colo, regions, now, loopback).map((p) => (p.reason === 'loopback' ? this.probeLoopback(loopbackUrls, p.region) : this.probe(urls, p.region, colo, p.reason))),
+      this.planProbes(colo, regions, now, loopback).map((p) => (p.reason === 'loopback' ? this.probeLoopback(loopbackUrls, p.region) : this.probe(urls, p.region, colo, p.reason, undefined, loopbackUrls[p.region]))),
     );
   }
 
@@ -249,10 +274,12 @@ export class IsolateRouting {
     const outcome = a.requestScopedError ? 'success' : classifyOutcome(a.result);
     this.breakers[a.region] = recordOutcome(this.breakers[a.region], outcome, now);
     if (typeof a.result !== 'number' || (a.result >= 500 && !a.requestScopedError)) return;
-    // Network time = time to headers − the region's own work (which includes any forward to home) − the measured local overhead.
-    if (a.colo && a.ttfbMs !== undefined && a.procMs !== undefined && Number.isFinite(a.procMs)) {
+    // Network time = time to headers − the region's own work (which includes any forward to home) − the measured local overhead;
+    // or, for a twinned probe, the difference to its twin.
+    if (a.colo && (a.networkMs !== undefined || (a.ttfbMs !== undefined && a.procMs !== undefined && Number.isFinite(a.procMs)))) {
       const since = this.state.shift?.[a.region]?.since;
-      const r = recordSample(this.state, a.colo, a.region, networkRttMs(a.ttfbMs, a.procMs, serviceMs(this.state, 'loop', a.region, now, this.config).ms), now, this.config);
+      const ms = a.networkMs ?? networkRttMs(a.ttfbMs!, a.procMs!, serviceMs(this.state, 'loop', a.region, now, this.config).ms);
+      const r = recordSample(this.state, a.colo, a.region, ms, now, this.config);
       if (r.accepted) {
         if (r.state.shift?.[a.region]?.since !== since) this.exploration.shiftsConfirmed++;
         this.state = r.state;

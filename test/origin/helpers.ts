@@ -10,7 +10,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { signInternalRequest } from '../../shared/internal-auth.js';
 import { REGION_IDS, type RegionId } from '../../shared/regions.js';
-import { ORIGIN_START, startCluster, type Cluster, type ClusterOptions } from '../../scripts/cluster.js';
+import { ORIGIN_ARGV, startCluster, type Cluster, type ClusterOptions } from '../../scripts/cluster.js';
 
 /** GET/POST an origin's internal route with a valid x-pixmesh-auth signature. */
 export async function signedFetch(
@@ -229,7 +229,7 @@ export async function spawnOrigin(regions: Regions, region: RegionId, port: numb
   const logFile = path.join(regions.dataDir, 'logs', `spawned-${region}-${port}.log`);
   const fd = fs.openSync(logFile, 'a');
   const urls = { ...regions.regionUrls, [region]: `http://127.0.0.1:${port}` };
-  const child = spawn(process.execPath, [ORIGIN_START], {
+  const child = spawn(process.execPath, ORIGIN_ARGV, {
     env: {
       ...process.env,
       PIXMESH_REGION: region,

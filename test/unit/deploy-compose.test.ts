@@ -16,6 +16,7 @@ import YAML from 'yaml';
 import { loadConfig, mediaBucketFor, sharedBucketFor } from '../../origin/src/config.js';
 import { REGION_IDS, REGIONS } from '../../shared/regions.js';
 import { originEnvNames, originGetRoutes, ROOT, RUNTIME_ENV } from '../helpers/deploy.js';
+import { ORIGIN_NODE_ARGS, originArgv } from '../../scripts/origin-build.mjs';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Obj = Record<string, any>;
@@ -175,5 +176,21 @@ describe('docker-compose.yml', () => {
     const h = parseHaproxy(fs.readFileSync(HAPROXY, 'utf8'));
     mutate(c, h);
     expect(checkCompose(c, h).join('\n')).toMatch(problem);
+  });
+});
+
+describe('how a region origin is started', () => {
+  // The cluster and the tests spawn node with originArgv(); the image and `npm run origin` spell it out.
+  const expected = ['node', ...ORIGIN_NODE_ARGS, 'origin/start.mjs'];
+  it("the Docker image's CMD runs the compiled origin with the same node flags as the cluster", () => {
+    const cmd = /^CMD (\[.*\])$/m.exec(fs.readFileSync(path.join(ROOT, 'origin/Dockerfile'), 'utf8'));
+    expect(cmd && (JSON.parse(cmd[1]!) as string[])).toEqual(expected);
+  });
+  it('npm run origin runs the same command', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.origin?.split(' ')).toEqual(expected);
+  });
+  it('the cluster spawns the same flags and the start script', () => {
+    expect(originArgv()).toEqual([...ORIGIN_NODE_ARGS, path.join(ROOT, 'origin/start.mjs')]);
   });
 });

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, ORIGIN_CONFIG_SPECS } from '../../origin/src/config.js';
 import { newDefaultConfig } from '../../origin/src/pipeline/config.js';
 import { REGIONS } from '../../shared/regions.js';
-import { ORIGIN_START } from '../../scripts/cluster.js';
+import { ORIGIN_ARGV } from '../../scripts/cluster.js';
 import { MAX_DIMENSION, normaliseHints } from '../../shared/transform/index.js';
 
 const GOOD = { PIXMESH_REGION: 'eu-central-1', PIXMESH_INTERNAL_SECRET: 'a-secret-of-sixteen-chars' };
@@ -94,7 +94,7 @@ describe('origin config composed at boot', () => {
 
   it('the origin process refuses to boot on a bad environment: exit 1, one message listing every bad variable, nothing listening', async () => {
     const port = await freePort();
-    const r = await runNode([ORIGIN_START], { ...GOOD, ...BAD, PORT: String(port), PIXMESH_DATA_DIR: path.resolve('.pixmesh-test-config-boot') });
+    const r = await runNode(ORIGIN_ARGV, { ...GOOD, ...BAD, PORT: String(port), PIXMESH_DATA_DIR: path.resolve('.pixmesh-test-config-boot') });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^invalid origin configuration:/);
     expect(r.stderr.match(/^invalid origin configuration:/gm)).toHaveLength(1);

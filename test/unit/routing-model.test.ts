@@ -193,6 +193,7 @@ describe('routing model: learning', () => {
     ['first sample is the mean', [10], 10, 1],
     ['second averages (alpha 1/2)', [10, 20], 15, 2],
     ['third (alpha 1/3)', [10, 20, 30], 20, 3],
+    ['the third sample sets the median of the first three (one bad sample does not set the estimate)', [10, 200, 12], 12, 3],
     ['the first 20 samples are a plain average', [...ten(10, 19), 14], 10.2, 20],
     ['later samples move it by the alpha floor 0.05', [...ten(10, 20), 18], 10.4, 21],
     ['a spike (above mean + 8 ms) does not move it (suspected, not confirmed)', [...ten(10, 9), 60], 10, 10],

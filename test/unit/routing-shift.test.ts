@@ -10,6 +10,7 @@ import {
   mergeStates,
   networkRttMs,
   parseForcedOrder,
+  twinRttMs,
   recordSample,
   recordService,
   restoreState,
@@ -136,6 +137,18 @@ describe('network part of a sample', () => {
     const after20 = 44 - 4 * 0.75 * 0.8 ** 19; // alpha 1/4 (3 samples after the restart), then the floor 0.2
     expect(serviceMs(s, 'loop', R, T0).ms).toBeCloseTo(after20, 6);
   });
+});
+
+describe('twin probes (bench calibration): the network RTT is the probe minus its held twin', () => {
+  it.each<[string, number, number, number, number | undefined]>([
+    ['the same local overhead cancels: 150 ms network + 30 overhead vs twin held 140 + 30', 180, 170, 140, 150],
+    ['the hold need not be right: held 100 for a 150 ms link', 180, 130, 100, 150],
+    ['never negative', 10, 200, 50, 0],
+    ['a failed twin (NaN) gives no sample', 180, Number.NaN, 140, undefined],
+  ])('%s', (_name, probe, twin, hold, want) => {
+    expect(twinRttMs(probe, twin, hold)).toBe(want);
+  });
+
 });
 
 describe('geo benchmark policy override', () => {

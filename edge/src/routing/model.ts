@@ -239,8 +239,12 @@ export function foldRtt(prev: Estimate | undefined, x: number, now: number, cfg:
   const side = n >= cfg.outlierAfterSamples ? outlierSide(prev.mean, x, cfg) : 0;
   const at = Math.max(now, prev.at);
   if (side === 0) {
+    // The third sample: the median of the first three (one bad sample among them does not set the estimate; from the fourth, outliers are suspected).
+    if (prev.run?.length === 2 && n < 2.5) return { mean: median([...prev.run, x]), n: Math.min(cfg.maxCount, n + 1), at };
     const alpha = Math.max(minAlpha, 1 / (n + 1));
-    return { mean: prev.mean + alpha * (x - prev.mean), n: Math.min(cfg.maxCount, n + 1), at };
+    const next: Estimate = { mean: prev.mean + alpha * (x - prev.mean), n: Math.min(cfg.maxCount, n + 1), at };
+    if (n < 1.5) next.run = [prev.mean, x];
+    return next;
   }
   const before = prev.run ?? [];
   const run = before.length && Math.sign(before[0]! - prev.mean) === side ? [...before, x] : [x];
@@ -366,6 +370,24 @@ export function shiftFor(state: RoutingState | undefined, region: RegionId, pair
 }
 
 /**
+ * The loopback's hold request (bench calibration, docs/routing.md "Twin probes"): a loopback URL
+ * that honours it holds the request this many ms before passing it on, so a twin probe sent with
+ * a network probe travels the same local path at the same moments.
+ */
+export const LOOPBACK_HOLD_HEADER = 'x-pixmesh-loopback-hold-ms';
+
+/**
+ * Network RTT from a probe and its twin, ms: the twin (a loopback held for `holdMs`, sent at the
+ * same moment) sees the same local overhead at the same moments as the probe, so the difference
+ * of their times to headers is the network's RTT minus the hold: holdMs + (probe − twin).
+ * Not clamped at 0 before the hold is added; undefined when an input is not a finite number.
+ */
+export function twinRttMs(probeTtfbMs: number, twinTtfbMs: number, holdMs: number): number | undefined {
+  if (![probeTtfbMs, twinTtfbMs, holdMs].every(Number.isFinite)) return undefined;
+  return Math.max(0, holdMs + probeTtfbMs - twinTtfbMs);
+}
+
+/**
  * Network time of one answer, ms: time to response headers at the edge − the region's own
  * Server-Timing `proc` − the local round-trip overhead measured to that region without the
  * network distance (loopback probes, `recordService(…, 'loop', …)`; 0 when none is configured).
@@ -470,7 +492,10 @@ export function restoreState(json: unknown, config?: Partial<RoutingConfig>): Ro
       if (!c || c !== colo || typeof row !== 'object' || row === null) continue;
       const clean: Partial<Record<RegionId, Estimate>> = {};
       for (const [r, e] of Object.entries(row)) {
-        if (isRegionId(r) && validEstimate(e, cfg.maxRttMs)) clean[r] = { mean: e.mean, n: Math.min(cfg.maxCount, e.n), at: e.at };
+        if (!isRegionId(r) || !validEstimate(e, cfg.maxRttMs)) continue;
+        clean[r] = { mean: e.mean, n: Math.min(cfg.maxCount, e.n), at: e.at };
+        const run = (e as { run?: unknown }).run;
+        if (Array.isArray(run) && run.length >= 1 && run.length <= cfg.suspectRun && run.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= cfg.maxRttMs)) clean[r]!.run = [...run];
       }
       if (Object.keys(clean).length) out.rtt[c] = clean;
     }

@@ -186,9 +186,8 @@ export class ResultCache {
     const file = this.fileFor(hash);
     const data = encodeEntry(meta, body);
     if (data.length > this.maxBytes) return;
-    await fsp.mkdir(path.dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-    const fh = await fsp.open(tmp, 'w');
+    const fh = await this.create(tmp);
     try {
       await fh.writeFile(data);
       await fh.sync();
@@ -197,6 +196,24 @@ export class ResultCache {
     }
     await fsp.rename(tmp, file);
     await this.remove(this.lru.set(hash, { account: meta.account, path: meta.path }, data.length));
+  }
+
+  /** Entry directories known to exist: made once, not once per write (a thread-pool round trip each). */
+  private readonly dirs = new Set<string>();
+
+  /** Opens a new file for writing, making its directory the first time (or again if it was removed). */
+  private async create(file: string): Promise<fsp.FileHandle> {
+    const dir = path.dirname(file);
+    if (this.dirs.has(dir)) {
+      try {
+        return await fsp.open(file, 'w');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+    await fsp.mkdir(dir, { recursive: true });
+    this.dirs.add(dir);
+    return fsp.open(file, 'w');
   }
 
   /** Waits for every file write in progress (shutdown, tests); failures were the writers'. */

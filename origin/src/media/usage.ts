@@ -59,10 +59,20 @@ export class UsageMeter {
     this.timer.unref();
   }
 
-  count(accountId: string, bytes: number, at = new Date()): void {
+  count(accountId: string, bytes: number, at?: Date): void {
     if (!this.accounts.get(accountId) || !(bytes > 0)) return;
-    const key = `${accountId}\n${at.toISOString().slice(0, 10)}`;
+    const key = `${accountId}\n${at ? at.toISOString().slice(0, 10) : this.today()}`;
     this.pending.set(key, (this.pending.get(key) ?? 0) + bytes);
+  }
+
+  /** The UTC day (YYYY-MM-DD) now, formatted once per day rather than once per counted answer. */
+  private day = { until: 0, name: '' };
+  private today(now = Date.now()): string {
+    if (now >= this.day.until || now < this.day.until - DAY_MS) {
+      const start = now - (now % DAY_MS);
+      this.day = { until: start + DAY_MS, name: new Date(start).toISOString().slice(0, 10) };
+    }
+    return this.day.name;
   }
 
   /** Counts what /internal/render answers to the edge (content-length of a 200). */
