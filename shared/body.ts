@@ -16,6 +16,8 @@ export interface BodyLimits {
   deadlineMs?: number;
   /** What the body is, for messages ("the upload", "a client-side upload"). */
   what?: string;
+  /** Read it to the end (within the same bounds) and keep nothing: a request refused before its body was needed, so its sender finishes sending and hears the answer. */
+  discard?: boolean;
 }
 
 export async function readBodyLimited(body: ReadableStream<Uint8Array> | null, limits: BodyLimits): Promise<Uint8Array> {
@@ -44,7 +46,7 @@ export async function readBodyLimited(body: ReadableStream<Uint8Array> | null, l
       if (step.done || !step.value) break;
       size += step.value.length;
       if (size > limits.maxBytes) throw limitExceeded(`${what} is over the ${limits.maxBytes}-byte limit`, 413);
-      chunks.push(step.value);
+      if (!limits.discard) chunks.push(step.value);
     }
   } catch (e) {
     await reader.cancel().catch(() => undefined);
@@ -52,7 +54,7 @@ export async function readBodyLimited(body: ReadableStream<Uint8Array> | null, l
     // The sender went away mid-body: nothing was kept.
     throw badRequest(`${what} was interrupted before it was complete`);
   }
-  const out = new Uint8Array(size);
+  const out = new Uint8Array(limits.discard ? 0 : size);
   let at = 0;
   for (const c of chunks) {
     out.set(c, at);

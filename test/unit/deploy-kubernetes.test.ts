@@ -190,6 +190,10 @@ function checkRegion(docs: Obj[], region: string): string[] {
     problems.push(`pipeline config refuses the ConfigMap: ${(e as Error).message}`);
   }
   if (JSON.stringify(server?.regionUrls) !== JSON.stringify(productionRegionUrls())) problems.push('PIXMESH_REGION_URLS differs from the Worker\'s (wrangler.toml [env.production.vars])');
+  // The home region's purge fan-out reaches the edge (crash replays have no API answer to carry it).
+  const edgeUrl = server?.media.edgeUrl ?? '';
+  if (!/^https:\/\/[^/]+/.test(edgeUrl)) problems.push(`PIXMESH_EDGE_URL "${edgeUrl}" is not the Worker's https URL: purges would not reach the edge`);
+  else if (Object.values(productionRegionUrls()).some((u) => new URL(u).host === new URL(edgeUrl).host)) problems.push('PIXMESH_EDGE_URL names a region, not the Worker');
 
   // Resources sized from the sharp bounds (docs/deploy.md, "Sizing").
   if (server && pipeline) {
@@ -266,6 +270,8 @@ describe('deploy/kubernetes manifests', () => {
     ['more slots than CPUs', (d) => (byKind(d, 'ConfigMap', 'pixmesh-origin-config')!.data.PIXMESH_TRANSFORM_CONCURRENCY = '4'), /CPU 2 < transform slots 4/],
     ['a secret key that does not exist', (d) => (byKind(d, 'StatefulSet', 'pixmesh-origin')!.spec.template.spec.containers[0].env.find((e: Obj) => e.name === 'PIXMESH_INTERNAL_SECRET').valueFrom.secretKeyRef.key = 'secret'), /has no key secret/],
     ['a tunnel that exposes /metrics', (d) => { const c = byKind(d, 'ConfigMap', 'pixmesh-tunnel-config')!; c.data['config.yaml'] = c.data['config.yaml'].replace('^/(internal/.*|healthz)$', '^/.*$'); }, /the tunnel exposes \/metrics/],
+    ['no edge URL (purges not told to the edge)', (d) => delete byKind(d, 'ConfigMap', 'pixmesh-origin-config')!.data.PIXMESH_EDGE_URL, /PIXMESH_EDGE_URL "" is not the Worker's https URL/],
+    ['an edge URL that names a region', (d) => (byKind(d, 'ConfigMap', 'pixmesh-origin-config')!.data.PIXMESH_EDGE_URL = 'https://eu-central-1.origin.pixmesh.example'), /PIXMESH_EDGE_URL names a region/],
     ['an HPA metric the origin does not export', (d) => (byKind(d, 'HorizontalPodAutoscaler', 'pixmesh-origin')!.spec.metrics[1].pods.metric.name = 'queue_depth'), /exports no gauge queue_depth/],
   ];
   it.each(mutations)('the check reports %s', (_what, mutate, problem) => {

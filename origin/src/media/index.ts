@@ -150,8 +150,15 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.m
   app.post('/internal/media/:account/files/upload', async (c) => {
     const account = c.var.account;
     const mine = inFlight.get(account.id) ?? 0;
-    if (mine >= limits.perAccountUploads) throw busy(`this account has ${mine} uploads in progress (at most ${limits.perAccountUploads} at once); try again shortly`, 2, 429);
-    if (readers >= limits.maxUploadReaders) throw busy(`too many uploads arriving (${readers})`, 2, 503);
+    // Refused before its body is needed: the body is still read to the end (bounded, nothing kept) so
+    // the sender — the edge, which has it buffered — finishes sending and hears the 429 / 503 with its
+    // Retry-After; answering mid-body resets the connection and the client got 503 EUPSTREAM.
+    const refuse = async (e: PixmeshError): Promise<never> => {
+      await readUpload(c.req.raw, account, true).catch(() => undefined);
+      throw e;
+    };
+    if (mine >= limits.perAccountUploads) return refuse(busy(`this account has ${mine} uploads in progress (at most ${limits.perAccountUploads} at once); try again shortly`, 2, 429));
+    if (readers >= limits.maxUploadReaders) return refuse(busy(`too many uploads arriving (${readers})`, 2, 503));
     inFlight.set(account.id, mine + 1);
     readers++;
     let reading = true;
@@ -178,13 +185,13 @@ export function mediaRoutes(deps: MediaDeps, limits: MediaLimits = deps.config.m
   };
 
   /** The body, bounded in bytes, idle time and total time. */
-  const readUpload = async (req: Request, account: Account): Promise<Buffer> => {
+  const readUpload = async (req: Request, account: Account, discard = false): Promise<Buffer> => {
     const auth = new URL(req.url).searchParams.get('auth');
     if (auth !== 'key' && auth !== 'signature') throw badRequest('auth must be key or signature');
     const { maxBytes, bodyLimit } = uploadCaps(account);
     const declared = Number(req.headers.get('content-length') ?? NaN);
     if (declared > bodyLimit) throw new PixmeshError(413, 'ELIMIT', `the upload is over the ${maxBytes}-byte limit`);
-    return Buffer.from(await readBodyLimited(req.body, { maxBytes: bodyLimit, idleMs: limits.idleMs, deadlineMs: limits.deadlineMs, what: 'the upload' }));
+    return Buffer.from(await readBodyLimited(req.body, { maxBytes: bodyLimit, idleMs: limits.idleMs, deadlineMs: limits.deadlineMs, what: 'the upload', discard }));
   };
 
   /** One upload, its body in: authenticate (client-side) → bytes → type → atomic store (which purges a replaced file). */
