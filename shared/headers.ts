@@ -43,6 +43,11 @@ export const H = {
    */
   errorScope: 'x-pixmesh-error-scope',
   /**
+   * caller → origin on a render call: how many ms the caller waits for the answer (shared/deadlines.ts);
+   * the region stops queueing and rendering in time to answer 503 EBUSY within it.
+   */
+  budget: 'x-pixmesh-budget-ms',
+  /**
    * origin → caller, on every image answer: the account revision (shared/cache-key.ts
    * `accountKeyRevision`) the bytes were rendered under. A caller whose own view of the account
    * differs (the account file reloads in each process on its own) serves the answer but does not

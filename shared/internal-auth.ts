@@ -27,6 +27,8 @@ export const SIGNED_HEADERS = [
   'x-pixmesh-fill',
   // Set on calls between replicas of one region (origin/src/region/peers.ts).
   'x-pixmesh-peer',
+  // How long the caller waits (shared/deadlines.ts): signed so nobody in between can cut a render short.
+  'x-pixmesh-budget-ms',
 ] as const;
 /** How far a signature's time may be from the receiver's clock. */
 export const DEFAULT_WINDOW_MS = 15_000;

@@ -9,6 +9,7 @@ import { internalError, internalFetch, InternalUnreachable } from '../../shared/
 import { H } from '../../shared/headers.js';
 import { decodeAccountSegment } from '../../shared/request.js';
 import { SIGNED_HEADERS } from '../../shared/internal-auth.js';
+import { parseBudgetMs, passOnBudget } from '../../shared/deadlines.js';
 import { BreakerSet, type AttemptOutcome } from '../../shared/breaker.js';
 import type { CachedMeta } from './cache/result-cache.js';
 import type { RegionId } from '../../shared/regions.js';
@@ -85,7 +86,11 @@ async function callHome(
   const { config } = deps;
   const homeUrl = config.regionUrls[account.homeRegion];
   if (!homeUrl) throw new HomeUnreachable(`no URL configured for ${account.homeRegion}`);
-  return callRender(config, homeUrl, account.homeRegion, account, url, incoming, { [H.hop]: config.region }, config.forwardTimeoutMs);
+  // Home answers within what this forward waits, and never later than our own caller allowed
+  // (shared/deadlines.ts). A peer replica, by contrast, keeps the caller's budget: when it is slow
+  // the asker renders itself, and the owner's answer still lands in the shared tier.
+  const budget = passOnBudget(parseBudgetMs(incoming.get(H.budget)), config.forwardTimeoutMs);
+  return callRender(config, homeUrl, account.homeRegion, account, url, incoming, { [H.hop]: config.region, [H.budget]: String(budget) }, config.forwardTimeoutMs);
 }
 
 /**

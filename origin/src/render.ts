@@ -12,6 +12,7 @@ import type { Account } from '../../shared/accounts.js';
 import { badRequest, headerSafe, isPixmeshError, notFound, unauthorized, upstreamFailed } from '../../shared/errors.js';
 import { accountKeyRevision, sameAccountRevision, variantCacheKey } from '../../shared/cache-key.js';
 import { H } from '../../shared/headers.js';
+import { answerBy, parseBudgetMs } from '../../shared/deadlines.js';
 import { contentDisposition, isActiveDocument, isCompressible, isEncoding, refuseTransformation, SVG_TYPE, transformsContent, wantsRaster, type Encoding } from '../../shared/delivery.js';
 import { decodeAccountSegment, parseImagePath, type ImageRequest } from '../../shared/request.js';
 import { allOps, parseTransformation, planLayers, type NegotiatedFormat, type TransformPlan } from '../../shared/transform/index.js';
@@ -53,6 +54,8 @@ export interface Variant {
   key: string;
   /** The key of the body in a content encoding (the same variant key with enc=…). */
   encodedKey: (encoding: Exclude<Encoding, 'identity'>) => string;
+  /** When the caller stops waiting, less the answer's way back (H.budget, shared/deadlines.ts); undefined: no budget sent. */
+  answerBy?: number;
 }
 
 /** The render call's URL and steering headers → the variant it asks for (its cache key included). */
@@ -78,6 +81,7 @@ function parseVariant(deps: RegionServices, url: URL, headers: Headers): Variant
   const widthHint = num(H.width);
   const rawEncoding = headers.get(H.encoding) ?? 'identity';
   if (!isEncoding(rawEncoding)) throw badRequest(`bad ${H.encoding} "${rawEncoding}"`);
+  const budgetMs = parseBudgetMs(headers.get(H.budget));
   // The one key both tiers use (shared/cache-key.ts): the edge caches under the same identity; a
   // compressed body is the same key with its encoding.
   const keyFor = (encoding: Encoding) => variantCacheKey({ account, request, plan, format, dpr, width: widthHint, encoding });
@@ -92,6 +96,7 @@ function parseVariant(deps: RegionServices, url: URL, headers: Headers): Variant
     encoding: rawEncoding,
     key: keyFor('identity'),
     encodedKey: keyFor,
+    answerBy: budgetMs === undefined ? undefined : answerBy(budgetMs, Date.now()),
   };
 }
 
@@ -331,7 +336,11 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
     const heavy = cost >= config.heavyRenderCost;
     const fetchLayer = prefetchLayers(deps, v, timing);
     const focusArea = await customFocusArea(deps, v, original);
-    const opts = { format: v.format, dpr: v.dpr, widthHint: v.widthHint, defaults: v.account.defaults, fetchLayer, focusArea, config: config.pipeline, source };
+    // The caller's budget bounds the wait for a slot and the render (shared/deadlines.ts): work nobody
+    // waits for is stopped, and the caller gets a 503 it can pass on instead of its own timeout.
+    const callerGone = v.answerBy === undefined ? undefined : AbortSignal.timeout(Math.max(0, v.answerBy - Date.now()));
+    const queueTimeout = AbortSignal.timeout(config.transformQueueTimeoutMs);
+    const opts = { format: v.format, dpr: v.dpr, widthHint: v.widthHint, defaults: v.account.defaults, fetchLayer, focusArea, config: config.pipeline, source, signal: callerGone };
     const queuedAt = performance.now();
     out = await deps.queue.run((waited) => {
       // `waited`: no slot of its lane was free (or its reserve) when it arrived (origin/src/queue.ts)
@@ -353,7 +362,7 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
         .catch((e: unknown) => {
           throw isPixmeshError(e) && e.status >= 500 ? e.requestScoped() : e;
         });
-    }, AbortSignal.timeout(config.transformQueueTimeoutMs), v.account.id, heavy ? 'heavy' : 'cheap');
+    }, callerGone ? AbortSignal.any([queueTimeout, callerGone]) : queueTimeout, v.account.id, heavy ? 'heavy' : 'cheap');
   }
   const meta: Omit<CachedMeta, 'bodyLength'> = {
     contentType: out.contentType,

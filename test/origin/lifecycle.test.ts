@@ -217,3 +217,27 @@ describe('graceful shutdown', () => {
     expect(origin.log()).toMatch(/shutdown grace elapsed/);
   });
 });
+
+describe("the caller's budget (x-pixmesh-budget-ms, shared/deadlines.ts)", () => {
+  // A 20-step chain on a 2400×1800 original: seconds of work, far more than a 1.2 s budget leaves
+  // (0.9 s: a quarter of a small budget is kept for the answer). Without the budget the same call renders (the control).
+  const chain = Array.from({ length: 20 }, (_, i) => `w-${1500 + i},rt-90`).join(':');
+
+  it.each([
+    ['asked of the region directly', HOME],
+    ['forwarded to home by another region (the budget is passed on)', WEST],
+  ] as const)('a render its caller will not wait for is stopped at the budget, %s: 503 EBUSY, request-scoped, with Retry-After', async (_, region) => {
+    const res = await render(region, `flex/tr:${chain}/heavy.jpg`, { 'x-pixmesh-budget-ms': '1200' });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('ik-error')).toMatch(/^EBUSY/);
+    // request-scoped: the edge answers it instead of failing over to a region given no more time
+    expect(res.headers.get('x-pixmesh-error-scope')).toBe('request');
+    expect(res.headers.get('retry-after')).toBe('1');
+  }, 60_000);
+
+  it('the same render without a budget runs to the end (the control: the chain is renderable)', async () => {
+    const res = await render(HOME, `flex/tr:${chain}/heavy.jpg`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/jpeg');
+  }, 60_000);
+});

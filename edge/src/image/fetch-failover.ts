@@ -5,6 +5,7 @@
  */
 import { PixmeshError, upstreamFailed } from '../../../shared/errors.js';
 import { H } from '../../../shared/headers.js';
+import { EDGE_ATTEMPT_TIMEOUT_MS, EDGE_REQUEST_DEADLINE_MS } from '../../../shared/deadlines.js';
 import { internalFetch, InternalUnreachable } from '../../../shared/internal-fetch.js';
 import type { RegionId } from '../../../shared/regions.js';
 import { fillTarget, type Candidate } from '../routing/model.js';
@@ -12,10 +13,6 @@ import { chargeMiss } from '../client-budget.js';
 import { procFromServerTiming, routingState } from '../routing-state.js';
 import type { ImageJob, ImagePhase } from './job.js';
 
-/** One deadline for the whole request, failovers included. */
-const OVERALL_DEADLINE_MS = 20_000;
-/** A single attempt may use at most this much of it, so a hung region leaves time to fail over. */
-const ATTEMPT_TIMEOUT_MS = 12_000;
 /** A background fill waits FILL_DELAY_MS plus up to as much again at random before it is sent. */
 const FILL_DELAY_MS = 100;
 
@@ -71,10 +68,11 @@ async function fillInBackground(job: ImageJob, region: RegionId, internalPath: s
   await new Promise((resolve) => setTimeout(resolve, FILL_DELAY_MS + Math.random() * FILL_DELAY_MS));
   const headers = new Headers(base);
   headers.set(H.fill, '1');
+  headers.set(H.budget, String(EDGE_ATTEMPT_TIMEOUT_MS));
   let ok = false;
   const t0 = Date.now();
   try {
-    const res = await internalFetch({ secret: c.env.PIXMESH_INTERNAL_SECRET, baseUrl: urls[region], target: region, pathAndQuery: internalPath, headers, timeoutMs: ATTEMPT_TIMEOUT_MS });
+    const res = await internalFetch({ secret: c.env.PIXMESH_INTERNAL_SECRET, baseUrl: urls[region], target: region, pathAndQuery: internalPath, headers, timeoutMs: EDGE_ATTEMPT_TIMEOUT_MS });
     reportAnswer(job, decision.candidates.find((x) => x.region === region), res, Date.now() - t0);
     ok = res.ok;
     await res.body?.cancel();
@@ -91,7 +89,7 @@ export const fetchWithFailover: ImagePhase = {
     const { c, account, decision, urls } = job;
     const internalPath = `/internal/render/${encodeURIComponent(account.id)}${job.pathAfterAccount}${job.url.search}`;
     const base = internalHeaders(job);
-    const deadline = job.started + OVERALL_DEADLINE_MS;
+    const deadline = job.started + EDGE_REQUEST_DEADLINE_MS;
     job.tried = [];
 
     for (const candidate of decision.candidates) {
@@ -101,6 +99,10 @@ export const fetchWithFailover: ImagePhase = {
       if (!routingState.takeAttemptLease(region) && !decision.allOpen) continue;
       job.tried.push(region);
       const t0 = Date.now();
+      const timeoutMs = Math.min(EDGE_ATTEMPT_TIMEOUT_MS, remaining);
+      // the region answers within what this attempt waits (shared/deadlines.ts)
+      const headers = new Headers(base);
+      headers.set(H.budget, String(timeoutMs));
       let res: Response;
       try {
         res = await internalFetch({
@@ -108,8 +110,8 @@ export const fetchWithFailover: ImagePhase = {
           baseUrl: urls[region],
           target: region,
           pathAndQuery: internalPath,
-          headers: base,
-          timeoutMs: Math.min(ATTEMPT_TIMEOUT_MS, remaining),
+          headers,
+          timeoutMs,
         });
       } catch (e) {
         chargeMiss(c.env, account.id, job.client, Date.now() - t0);

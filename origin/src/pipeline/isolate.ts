@@ -218,6 +218,12 @@ export class RenderIsolates {
         }, limitMs);
         c.proc.on('message', onMessage);
         c.proc.once('exit', onExit);
+        // The caller gave up while the child started (the event has fired already): nothing was
+        // sent, so the child stays warm for the next job.
+        if (opts.signal?.aborted) {
+          done();
+          return reject(busy('the render was abandoned', 1, 503));
+        }
         opts.signal?.addEventListener('abort', onAbort, { once: true });
         c.proc.send(job);
       });
