@@ -235,19 +235,13 @@ export class IsolateRouting {
     // loopback answer (back within a millisecond) would time that burst, not the path; the network
     // answers arrive an RTT later. A random wait samples the path at an ordinary moment.
     await new Promise((resolve) => setTimeout(resolve, delayMs));
-    const t0 = Date.now();
-    try {
-      const res = await fetch(`${base}/healthz`, { method: 'HEAD', signal: AbortSignal.timeout(timeoutMs) });
-      const ms = Date.now() - t0;
-      await res.body?.cancel();
-      const proc = procFromServerTiming(res.headers.get('server-timing')) ?? 0;
-      if (res.ok) {
-        const r = recordService(this.state, 'loop', region, Math.max(0, ms - proc), Date.now(), this.config);
-        if (r.accepted) this.state = r.state;
-      } else this.exploration.probeFailures++;
-    } catch {
+    const ms = await this.timeHead(`${base}/healthz`, {}, timeoutMs);
+    if (ms === undefined) {
       this.exploration.probeFailures++;
+      return;
     }
+    const r = recordService(this.state, 'loop', region, Math.max(0, ms), Date.now(), this.config);
+    if (r.accepted) this.state = r.state;
   }
 
   /** Plan and send this colo's probes (call in ctx.waitUntil). */

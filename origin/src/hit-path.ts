@@ -21,7 +21,7 @@ import { DEFAULT_WINDOW_MS, EMPTY_SHA256, verifyInternalRequest } from '../../sh
 import { hitIdentity } from './cache/hit-answers.js';
 import type { NonceStore } from './internal-auth.js';
 import { log } from './log.js';
-import type { UsageMeter } from './media/usage.js';
+import { deliversToUser, type UsageMeter } from './media/usage.js';
 import { PEER_HEADER } from './region/peers.js';
 import type { RegionServices } from './services.js';
 
@@ -74,7 +74,7 @@ export function hitListener(
       });
       res.end(entry.body);
       metrics.bytesOut.inc({ route: 'render' }, bytes);
-      if (h[H.hop] === undefined && h[H.fill] === undefined) deps.usage.count(hit.account.id, bytes);
+      if (deliversToUser(get)) deps.usage.count(hit.account.id, bytes);
       metrics.requests.inc({ route: 'render', status: '200', cache: 'hit' });
       metrics.requestDuration.observe({ route: 'render' }, proc / 1000);
       log.info('request', { requestId: get(H.requestId), method: 'GET', path: url.split('?')[0], status: 200, cache: 'hit', ms: Math.round(proc * 10) / 10, hop: get(H.hop) });

@@ -41,6 +41,13 @@ export function usageRange(startDate: string | undefined, endDate: string | unde
   return { start, end };
 }
 
+/**
+ * Whether a render call's answer is delivery to a user, counted as usage: not a region → home hop
+ * (counted where it was asked), nor a background fill (delivers nothing). The one rule for the
+ * app's middleware and the raw hit path (../hit-path.ts); `header` is absent (undefined/null) when not sent.
+ */
+export const deliversToUser = (header: (name: string) => string | null | undefined): boolean => header(H.hop) == null && header(H.fill) == null;
+
 export class UsageMeter {
   private readonly client: S3Client;
   /** `${account}\n${day}` → bytes counted since the last flush. */
@@ -79,7 +86,7 @@ export class UsageMeter {
   middleware(): MiddlewareHandler {
     return async (c, next) => {
       await next();
-      if (c.req.header(H.hop) || c.req.header(H.fill) || c.res.status !== 200) return;
+      if (!deliversToUser((n) => c.req.header(n)) || c.res.status !== 200) return;
       const account = decodeURIComponent(c.req.path.split('/')[3] ?? '');
       // render.ts records the bytes it sent (its response headers are not parsed back)
       this.count(account, renderOutcomes.get(c.req.raw)?.bytes ?? Number(c.res.headers.get('content-length') ?? 0));
