@@ -756,7 +756,7 @@ async function runScenario(ctx: Omit<RunCtx, 'edges'>, proxies: Proxies, scenari
     }
     for (const r of runs)
       o.log(
-        `    ${r.policy}: p50 ${r.latency.p50} p90 ${r.latency.p90} p98 ${r.latency.p98} ms; edge hit ${r.edgeHitRatio} (colo min ${r.coloEdgeHit.min}), region hit ${r.regionHitRatio}, errors ${r.errors}, regret ${r.decisionRegretMs} ms${r.learning ? `; learned MAE ${r.learning.learnedMaeMs} bias ${r.learning.learnedBiasMs} (vs applied ${r.learning.learnedBiasVsAppliedMs})` : ''}${r.event ? `; event: after1s ${r.event.requestsToRegionAfter1s}, windows ${JSON.stringify(r.event.shareWindows)}` : ''} (${r.durationS} s, load ${r.loadAvg1.join('→')})`,
+        `    ${r.policy}: p50 ${r.latency.p50} p90 ${r.latency.p90} p98 ${r.latency.p98} ms; edge hit ${r.edgeHitRatio} (colo min ${r.coloEdgeHit.min}), region hit ${r.regionHitRatio}, misses from nearest region's cache ${r.nearestRegionCacheShare}, errors ${r.errors}, regret ${r.decisionRegretMs} ms${r.learning ? `; learned MAE ${r.learning.learnedMaeMs} bias ${r.learning.learnedBiasMs} (vs applied ${r.learning.learnedBiasVsAppliedMs})` : ''}${r.event ? `; event: after1s ${r.event.requestsToRegionAfter1s}, windows ${JSON.stringify(r.event.shareWindows)}` : ''} (${r.durationS} s, load ${r.loadAvg1.join('→')})`,
       );
     if (pix?.learning) o.log(`    loopback overhead per region (ms): ${JSON.stringify(pix.learning.loopbackMs)}; origin residue ${pix.learning.originResidueMs}, proxy late ${pix.learning.proxyLateMs}`);
     if (pix?.learning) o.log(`    learned RTT bias per colo (ms): ${pix.learning.perColo.map((c) => `${c.colo} ${c.biasMs >= 0 ? '+' : ''}${c.biasMs}`).join(', ')}`);
