@@ -52,6 +52,12 @@ async function main() {
       finite(m.latency.p50, `edge ${m.target} p50`);
     }
     finite(edge.results.decide.usPerDecision, 'edge decide µs');
+    const ht = edge.results.hitTarget;
+    assert.equal(ht.image.perRound.length, 1, 'edge: one image HIT overhead per round');
+    assert.equal(ht.file.perRound.length, 1, 'edge: one file HIT overhead per round');
+    for (const x of [ht.image.median, ht.image.min, ht.image.max, ht.file.median, edge.results.hit.overheadP50Ms]) finite(x, 'edge HIT overhead');
+    assert.equal(typeof ht.metOnMedian, 'boolean', 'edge: target checked on the median');
+    assert.equal(typeof ht.metEveryRound, 'boolean', 'edge: target checked on every round');
 
     const tr = readJson<TransformResults>(dir, 'transform');
     assert.equal(tr.results.measurements.length, 2 * 3, 'transform: 1 case × 2 workloads × 3 engines');
