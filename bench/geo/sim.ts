@@ -195,6 +195,13 @@ export function simulate(o: SimOptions): SimRun[] {
         for (const [r, e] of Object.entries(row)) if (e) errs.push(e.mean - (truth.rtt(colo, r as RegionId) + (extra[r as RegionId] ?? 0)));
       run.learnedBias = round(errs.reduce((a, b) => a + b, 0) / Math.max(1, errs.length));
       run.learnedMae = round(errs.reduce((a, b) => a + Math.abs(b), 0) / Math.max(1, errs.length));
+      if (process.env.SIM_DEBUG) {
+        // learned error by the pair's sample count (probe-only pairs have few)
+        const by = new Map<string, number[]>();
+        for (const [colo, row] of Object.entries(router.state.rtt))
+          for (const [r, e] of Object.entries(row)) if (e) { const k = e.n < 3 ? '<3' : e.n < 6 ? '3-5' : e.n < 10 ? '6-9' : e.n < 20 ? '10-19' : '20+'; by.set(k, [...(by.get(k) ?? []), e.mean - (truth.rtt(colo, r as RegionId) + (extra[r as RegionId] ?? 0))]); }
+        console.log('learned error by samples:', [...by.entries()].map(([k, v]) => `${k}: ${v.length} pairs, bias ${round(v.reduce((a, b) => a + b, 0) / v.length)} mae ${round(v.reduce((a, b) => a + Math.abs(b), 0) / v.length)}`).join('; '));
+      }
     }
     out.push(run);
   }

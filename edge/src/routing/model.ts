@@ -114,6 +114,15 @@ export interface RoutingConfig {
   shiftMinColos: number;
   /** …and only when the run's excesses agree: max − min ≤ max(outlierMinMs, shiftSpread × their median). */
   shiftSpread: number;
+  /**
+   * …and only when the run has lasted: its first suspect at least this long before the one that
+   * confirms it (no sample at the region that was no spike in between). A stall of the machine
+   * (every process on the path at once) adds the same excess to every sample in flight, so its
+   * spikes agree as a real shift's do, but it is over in well under a second and the next
+   * ordinary sample ends the run; a slow region stays slow. (The first geo runs with twin probes
+   * confirmed 1–2 such shifts per steady run, each biasing that region's probe-only estimates.)
+   */
+  shiftMinSpanMs: number;
   shiftTtlMs: number;
 }
 
@@ -154,6 +163,7 @@ export const DEFAULT_ROUTING_CONFIG: Readonly<RoutingConfig> = {
   shiftRun: 3,
   shiftMinColos: 2,
   shiftSpread: 0.3,
+  shiftMinSpanMs: 1_500,
   shiftTtlMs: 60_000,
 };
 
@@ -202,6 +212,8 @@ export interface RoutingState {
  */
 export interface RegionShift {
   run: { colo: string; excess: number }[];
+  /** When the current run's first suspect came (RoutingConfig.shiftMinSpanMs). */
+  runSince?: number;
   mean?: number;
   since?: number;
   at?: number;
@@ -313,22 +325,30 @@ export function recordSample(
   if (!Number.isFinite(now)) return { state, accepted: false, reason: 'bad clock' };
   const row = state.rtt[c] ?? {};
   let prev = row[region];
-  // A confirmed region-wide shift this pair has not absorbed yet: fold from mean + shift.
+  // A confirmed region-wide shift this pair has not absorbed yet: fold from mean + shift — when
+  // this pair's own sample agrees (is nearer mean + shift than the mean). Otherwise the shift,
+  // learned from other colos, does not hold here (or was no shift): the pair keeps its estimate,
+  // and as the pair is now measured after the shift, the shift no longer applies to it.
   const pending = prev ? shiftFor(state, region, prev.at, now, cfg) : 0;
-  if (prev && pending !== 0) prev = { mean: prev.mean + pending, n: prev.n, at: prev.at };
+  if (prev && pending !== 0 && Math.abs(rttMs - (prev.mean + pending)) <= Math.abs(rttMs - prev.mean)) prev = { mean: prev.mean + pending, n: prev.n, at: prev.at };
   const shifts = { ...(state.shift ?? {}) };
   if (prev && decayedCount(prev, now, cfg.rttHalfLifeMs) >= cfg.outlierAfterSamples) {
     const sh = shifts[region] ?? { run: [] };
     if (isSpike(prev.mean, rttMs, cfg)) {
       const run = [...sh.run, { colo: c, excess: rttMs - prev.mean }].slice(-cfg.shiftRun);
-      const confirmed = run.length >= cfg.shiftRun && new Set(run.map((x) => x.colo)).size >= cfg.shiftMinColos && consistent(run.map((x) => x.excess), cfg);
+      const runSince = sh.run.length && sh.runSince !== undefined ? sh.runSince : now;
+      const confirmed =
+        run.length >= cfg.shiftRun && new Set(run.map((x) => x.colo)).size >= cfg.shiftMinColos && consistent(run.map((x) => x.excess), cfg) && now - runSince >= cfg.shiftMinSpanMs;
       if (confirmed) {
         const shift = median(run.map((x) => x.excess));
         shifts[region] = { run: [], mean: shift, since: now, at: now };
         // This sample confirmed it: the pair takes the shared shift at once (and folds its own sample from there).
         prev = { mean: prev.mean + shift, n: prev.n, at: prev.at };
-      } else shifts[region] = { ...sh, run };
-    } else if (sh.run.length) shifts[region] = { ...sh, run: [] };
+      } else shifts[region] = { ...sh, run, runSince };
+    } else if (sh.run.length) {
+      const { runSince: _ended, ...rest } = sh;
+      shifts[region] = { ...rest, run: [] };
+    }
   }
   const nextRow = { ...row, [region]: foldRtt(prev, rttMs, now, cfg) };
   const rtt = bound({ ...state.rtt, [c]: nextRow }, cfg.maxColos, newest);
@@ -528,13 +548,14 @@ export function restoreState(json: unknown, config?: Partial<RoutingConfig>): Ro
 
 function validShift(v: unknown, cfg: RoutingConfig): RegionShift | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
-  const { run, mean, since, at } = v as Record<string, unknown>;
+  const { run, mean, since, at, runSince } = v as Record<string, unknown>;
   const fin = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
   const cleanRun = (Array.isArray(run) ? run : [])
     .filter((x): x is { colo: string; excess: number } => typeof x === 'object' && x !== null && normaliseColo((x as { colo?: unknown }).colo) === (x as { colo?: unknown }).colo && fin((x as { excess?: unknown }).excess))
     .slice(-cfg.shiftRun)
     .map((x) => ({ colo: x.colo, excess: Math.min(cfg.maxRttMs, Math.max(-cfg.maxRttMs, x.excess)) }));
   const out: RegionShift = { run: cleanRun };
+  if (cleanRun.length && fin(runSince)) out.runSince = runSince;
   if (fin(mean) && Math.abs(mean) <= cfg.maxRttMs && fin(since) && fin(at) && at >= since) Object.assign(out, { mean, since, at });
   return out;
 }
