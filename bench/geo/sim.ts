@@ -118,6 +118,10 @@ export function simulate(o: SimOptions): SimRun[] {
           const cat = pickR === tn ? 'nearest' : pickR === HOME ? 'home-instead' : 'other';
           const k = `${cat}${has[pickR].has(key) ? '+hit' : '-miss'}${has[tn].has(key) ? ' (near holds)' : ''}${d.hysteresis ? ' hyst' : ''}`;
           debug.set(k, (debug.get(k) ?? 0) + 1);
+          if (process.env.SIM_DEBUG === '2' && pickR !== tn && has[tn].has(key)) {
+            const show = (r: RegionId) => { const c = d.candidates.find((x) => x.region === r); return c ? `${r} exp ${c.expectedMs} rtt ${c.rttMs} (true ${round(truth.rtt(req.colo, r))}, n ${c.rttSamples}) ${c.evidence} pMiss ${c.missProbability}` : `${r} excluded`; };
+            console.log(`near held, went elsewhere: ${req.colo} i ${req.i} pick ${show(pickR)} | near ${show(tn)}${d.hysteresis ? ` hyst ${JSON.stringify(d.hysteresis)}` : ''}`);
+          }
         }
         // Probes: answered at once in simulated time (their own overhead included).
         for (const p of router.planProbes(req.colo, [...REGION_IDS], now)) {

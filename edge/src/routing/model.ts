@@ -38,8 +38,13 @@ export interface RoutingConfig {
    * (outlier runs below), which restarts the estimate instead of crawling towards it.
    */
   rttMinAlpha: number;
-  /** The same floor for the loopback overhead (`loop|<region>`), which follows the machine's load. */
-  loopMinAlpha: number;
+  /**
+   * The loopback overhead (`loop|<region>`) is the median of the last this many loopback probes:
+   * it follows the machine's load within a few probes, and a stall (or a run of them, which an
+   * EWMA with spike runs took as a level shift: 27–106 ms in the loaded geo runs, over-correcting
+   * every user sample at that region) moves it only when it lasts for more than half the window.
+   */
+  loopWindow: number;
   /** Samples outside [0, maxRttMs] are rejected as measurement errors. */
   maxRttMs: number;
   /** Prior hit ratio of a region's internal cache before it has reported anything. */
@@ -130,7 +135,7 @@ export const DEFAULT_ROUTING_CONFIG: Readonly<RoutingConfig> = {
   priorWeight: 3,
   rttHalfLifeMs: 60 * 60_000,
   rttMinAlpha: 0.05,
-  loopMinAlpha: 0.2,
+  loopWindow: 7,
   maxRttMs: 10_000,
   hitPrior: 0.5,
   hitPriorWeight: 4,
@@ -243,7 +248,7 @@ function fold(prev: Estimate | undefined, x: number, now: number, halfLifeMs: nu
  * mean) is an outlier and moves the mean with suspectAlpha only; suspectRun outliers in a row on
  * the same side are a level shift (a slow region, or one that recovered): the estimate restarts
  * from their median, worth suspectRun samples. `minAlpha`: the EWMA floor (rttMinAlpha; the
- * loopback overhead uses loopMinAlpha).
+ * loopback overhead is a windowed median, recordService).
  */
 export function foldRtt(prev: Estimate | undefined, x: number, now: number, cfg: RoutingConfig, minAlpha = cfg.rttMinAlpha): Estimate {
   if (!prev) return { mean: x, n: 1, at: now };
@@ -466,9 +471,16 @@ export function recordService(state: RoutingState, kind: ServiceKind, region: Re
   if (!Number.isFinite(now)) return { state, accepted: false, reason: 'bad clock' };
   const k = `${kind}|${region}`;
   const svc = { ...(state.svc ?? {}) };
-  // The loopback overhead is folded like an RTT sample (spikes suspected), so it is truncated the way the samples it is subtracted from are.
-  svc[k] = kind === 'loop' ? foldRtt(svc[k], ms, now, cfg, cfg.loopMinAlpha) : fold(svc[k], ms, now, cfg.svcHalfLifeMs, cfg.svcMinAlpha, cfg.maxCount);
+  // The loopback overhead: the median of the last loopWindow probes (the window kept in `run`), so a
+  // stall moves it only when it lasts; the samples it is subtracted from reject their own spikes.
+  svc[k] = kind === 'loop' ? foldMedianWindow(svc[k], ms, now, cfg) : fold(svc[k], ms, now, cfg.svcHalfLifeMs, cfg.svcMinAlpha, cfg.maxCount);
   return { state: { ...state, svc }, accepted: true };
+}
+
+function foldMedianWindow(prev: Estimate | undefined, x: number, now: number, cfg: RoutingConfig): Estimate {
+  const run = [...(prev?.run ?? []), x].slice(-cfg.loopWindow);
+  const n = (prev ? decayedCount(prev, now, cfg.svcHalfLifeMs) : 0) + 1;
+  return { mean: median(run), n: Math.min(cfg.maxCount, n), at: prev ? Math.max(now, prev.at) : now, run };
 }
 
 /** A learned service time blended with its default (worth 2 samples). */
