@@ -3,10 +3,18 @@
  * project README links to). Runs after any suite; suites that have not run are left out.
  */
 import type { EdgeResults } from './edge/run.js';
+import { PAIR_CLASSES, type PairClass } from './geo/pairwise.js';
 import type { GeoResults, PolicyRun } from './geo/run.js';
 import { readSuite, resultsDir, writeText, type SuiteResult } from './lib/results.js';
 import { barChart, lineChart } from './lib/svg.js';
 import type { TransformResults } from './transform/run.js';
+
+const PAIR_LABEL: Record<PairClass, string> = {
+  'same-region-same-cache': 'the same region, same region-cache result',
+  'same-region-other-cache': 'the same region, another region-cache result',
+  'other-region-hit': 'another region, a region-cache hit',
+  'other-region-miss': 'another region, a region-cache miss',
+};
 
 const POLICY_LABEL: Record<string, string> = { pixmesh: 'pixmesh (learned)', nearest: 'static nearest', home: 'home only', oracle: 'oracle' };
 
@@ -102,6 +110,18 @@ function geoSection(r: SuiteResult<GeoResults>, dir: string, files: string[]): s
           withOverhead.map((x) => `${POLICY_LABEL[x.policy] ?? x.policy} ${x.edgeOverhead!.p50} / ${x.edgeOverhead!.p90}`).join(', ') +
           '. Every policy runs its own copy of the same worker (the baselines name their region order through the bench override), so this cost is the same for all and the difference between the rows is the region choice.',
       );
+    const vs = runs.find((x) => x.policy === 'pixmesh')?.vsNearest;
+    if (vs?.compared) {
+      out.push(
+        `\npixmesh against static nearest request by request (the same stream: ${vs.compared} measured requests that were edge misses for both). "Losses": nearest at or under its p50 (${vs.medianB} ms) and pixmesh above it; "wins": the reverse — the p50 ratio moves with losses − wins; the class says whether that was the region choice or time on the same choice.`,
+      );
+      out.push(
+        table(
+          ['pixmesh did', 'requests', 'Δ p50 ms (pixmesh − nearest)', 'Δ mean', 'losses', 'wins'],
+          PAIR_CLASSES.map((c) => [PAIR_LABEL[c], vs.byClass[c].n, vs.byClass[c].diffP50, vs.byClass[c].diffMean, vs.byClass[c].losses, vs.byClass[c].wins]),
+        ),
+      );
+    }
     const pix = runs.find((x) => x.policy === 'pixmesh' && x.learning);
     if (pix?.learning) {
       const l = pix.learning;

@@ -20,7 +20,13 @@ export interface PairOutcome {
   ok: boolean;
   region?: RegionId;
   regionCache?: 'HIT' | 'MISS';
+  /** Where the time went (when known): the edge worker's own part, the edge's time to the region's headers, the body after the headers. */
+  edgeMs?: number;
+  originMs?: number;
+  bodyMs?: number;
 }
+
+const PARTS = ['edgeMs', 'originMs', 'bodyMs'] as const;
 
 export type PairClass = 'same-region-same-cache' | 'same-region-other-cache' | 'other-region-hit' | 'other-region-miss';
 export const PAIR_CLASSES: PairClass[] = ['same-region-same-cache', 'same-region-other-cache', 'other-region-hit', 'other-region-miss'];
@@ -33,6 +39,8 @@ export interface PairClassReport {
   /** b at or under b's p50 and a above it / the reverse. */
   losses: number;
   wins: number;
+  /** Median of a − b per part of the time, over the requests where both have it (a class's Δ p50 split by where it went). */
+  parts: { edgeMs: number; originMs: number; bodyMs: number };
 }
 
 export interface PairwiseReport {
@@ -57,6 +65,7 @@ export function compareRuns(a: PairOutcome[], b: PairOutcome[]): PairwiseReport 
   const byI = new Map(b.map((x) => [x.i, x]));
   const diffs = Object.fromEntries(PAIR_CLASSES.map((c) => [c, [] as number[]])) as Record<PairClass, number[]>;
   const cross = Object.fromEntries(PAIR_CLASSES.map((c) => [c, { losses: 0, wins: 0 }])) as Record<PairClass, { losses: number; wins: number }>;
+  const parts = Object.fromEntries(PAIR_CLASSES.map((c) => [c, { edgeMs: [] as number[], originMs: [] as number[], bodyMs: [] as number[] }])) as Record<PairClass, Record<(typeof PARTS)[number], number[]>>;
   let compared = 0;
   for (const x of a) {
     const y = byI.get(x.i);
@@ -64,13 +73,15 @@ export function compareRuns(a: PairOutcome[], b: PairOutcome[]): PairwiseReport 
     compared++;
     const c = classify(x, y);
     diffs[c].push(x.latencyMs - y.latencyMs);
+    for (const k of PARTS) if (x[k] !== undefined && y[k] !== undefined) parts[c][k].push(x[k]! - y[k]!);
     if (y.latencyMs <= medianB && x.latencyMs > medianB) cross[c].losses++;
     if (x.latencyMs <= medianB && y.latencyMs > medianB) cross[c].wins++;
   }
   const byClass = Object.fromEntries(
     PAIR_CLASSES.map((c) => {
       const d = diffs[c];
-      return [c, { n: d.length, diffP50: d.length ? round(percentile(d, 50)) : NaN, diffMean: d.length ? round(d.reduce((s, v) => s + v, 0) / d.length) : NaN, ...cross[c] }];
+      const med = (xs: number[]) => (xs.length ? round(percentile(xs, 50)) : NaN);
+      return [c, { n: d.length, diffP50: med(d), diffMean: d.length ? round(d.reduce((s, v) => s + v, 0) / d.length) : NaN, ...cross[c], parts: { edgeMs: med(parts[c].edgeMs), originMs: med(parts[c].originMs), bodyMs: med(parts[c].bodyMs) } }];
     }),
   ) as Record<PairClass, PairClassReport>;
   return { medianB: round(medianB), compared, byClass };

@@ -165,6 +165,10 @@ interface Outcome {
   optimal?: boolean;
   /** Time to headers at the client − the edge's own time to the region's headers (Server-Timing `origin;dur`): the edge worker's work plus the client↔edge hop. */
   edgeMs?: number;
+  /** The edge's time to the region's headers (Server-Timing `origin;dur`). */
+  originMs?: number;
+  /** Time from the headers to the last body byte at the client. */
+  bodyMs?: number;
 }
 
 export interface PolicyRun {
@@ -565,6 +569,8 @@ async function runPolicy(ctx: RunCtx, scenario: Scenario, policy: Policy, stream
       regretMs,
       optimal: chosen !== undefined ? costs[chosen] <= best + 1e-9 : undefined,
       edgeMs,
+      originMs: originDur && res.status === 200 ? Number(originDur[1]) : undefined,
+      bodyMs: res.status === 200 ? Math.max(0, res.totalMs - res.ttfbMs) : undefined,
     });
   });
   const durationS = (performance.now() - started) / 1000;
@@ -770,7 +776,7 @@ async function runScenario(ctx: Omit<RunCtx, 'edges'>, proxies: Proxies, scenari
     if (pix?.vsNearest)
       o.log(
         `    pixmesh vs nearest, request by request (${pix.vsNearest.compared} edge misses; crossings of nearest's p50 ${pix.vsNearest.medianB} ms): ` +
-          PAIR_CLASSES.map((c) => { const x = pix.vsNearest!.byClass[c]; return `${c} n ${x.n} Δp50 ${x.diffP50} Δmean ${x.diffMean} losses ${x.losses} wins ${x.wins}`; }).join('; '),
+          PAIR_CLASSES.map((c) => { const x = pix.vsNearest!.byClass[c]; return `${c} n ${x.n} Δp50 ${x.diffP50} (edge ${x.parts.edgeMs}, region ${x.parts.originMs}, body ${x.parts.bodyMs}) Δmean ${x.diffMean} losses ${x.losses} wins ${x.wins}`; }).join('; '),
       );
     if (pix?.learning) o.log(`    loopback overhead per region (ms): ${JSON.stringify(pix.learning.loopbackMs)}; origin residue ${pix.learning.originResidueMs}, proxy late ${pix.learning.proxyLateMs}`);
     if (pix?.learning) o.log(`    learned RTT bias per colo (ms): ${pix.learning.perColo.map((c) => `${c.colo} ${c.biasMs >= 0 ? '+' : ''}${c.biasMs}`).join(', ')}`);

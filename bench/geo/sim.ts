@@ -118,6 +118,10 @@ export function simulate(o: SimOptions): SimRun[] {
           const cat = pickR === tn ? 'nearest' : pickR === HOME ? 'home-instead' : 'other';
           const k = `${cat}${has[pickR].has(key) ? '+hit' : '-miss'}${has[tn].has(key) ? ' (near holds)' : ''}${d.hysteresis ? ' hyst' : ''}`;
           debug.set(k, (debug.get(k) ?? 0) + 1);
+          if (process.env.SIM_DEBUG === '2' && pickR !== tn && has[tn].has(key)) {
+            const show = (r: RegionId) => { const c = d.candidates.find((x) => x.region === r); return c ? `${r} exp ${c.expectedMs} rtt ${c.rttMs} (true ${round(truth.rtt(req.colo, r))}, n ${c.rttSamples}) ${c.evidence} pMiss ${c.missProbability}` : `${r} excluded`; };
+            console.log(`near held, went elsewhere: ${req.colo} i ${req.i} pick ${show(pickR)} | near ${show(tn)}${d.hysteresis ? ` hyst ${JSON.stringify(d.hysteresis)}` : ''}`);
+          }
         }
         // Probes: answered at once in simulated time (their own overhead included).
         for (const p of router.planProbes(req.colo, [...REGION_IDS], now)) {
@@ -195,6 +199,13 @@ export function simulate(o: SimOptions): SimRun[] {
         for (const [r, e] of Object.entries(row)) if (e) errs.push(e.mean - (truth.rtt(colo, r as RegionId) + (extra[r as RegionId] ?? 0)));
       run.learnedBias = round(errs.reduce((a, b) => a + b, 0) / Math.max(1, errs.length));
       run.learnedMae = round(errs.reduce((a, b) => a + Math.abs(b), 0) / Math.max(1, errs.length));
+      if (process.env.SIM_DEBUG) {
+        // learned error by the pair's sample count (probe-only pairs have few)
+        const by = new Map<string, number[]>();
+        for (const [colo, row] of Object.entries(router.state.rtt))
+          for (const [r, e] of Object.entries(row)) if (e) { const k = e.n < 3 ? '<3' : e.n < 6 ? '3-5' : e.n < 10 ? '6-9' : e.n < 20 ? '10-19' : '20+'; by.set(k, [...(by.get(k) ?? []), e.mean - (truth.rtt(colo, r as RegionId) + (extra[r as RegionId] ?? 0))]); }
+        console.log('learned error by samples:', [...by.entries()].map(([k, v]) => `${k}: ${v.length} pairs, bias ${round(v.reduce((a, b) => a + b, 0) / v.length)} mae ${round(v.reduce((a, b) => a + Math.abs(b), 0) / v.length)}`).join('; '));
+      }
     }
     out.push(run);
   }

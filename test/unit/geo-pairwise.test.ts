@@ -34,10 +34,16 @@ describe('geo pairwise comparison (bench/geo/pairwise.ts)', () => {
     const r = compareRuns(a, b);
     expect(r.medianB).toBe(30);
     expect(r.compared).toBe(4);
-    expect(r.byClass['same-region-same-cache']).toEqual({ n: 2, diffP50: 7.5, diffMean: 7.5, losses: 1, wins: 0 });
-    expect(r.byClass['other-region-hit']).toEqual({ n: 1, diffP50: 1, diffMean: 1, losses: 1, wins: 0 });
-    expect(r.byClass['other-region-miss']).toEqual({ n: 1, diffP50: -15, diffMean: -15, losses: 0, wins: 1 });
+    expect(r.byClass['same-region-same-cache']).toMatchObject({ n: 2, diffP50: 7.5, diffMean: 7.5, losses: 1, wins: 0 });
+    expect(r.byClass['other-region-hit']).toMatchObject({ n: 1, diffP50: 1, diffMean: 1, losses: 1, wins: 0 });
+    expect(r.byClass['other-region-miss']).toMatchObject({ n: 1, diffP50: -15, diffMean: -15, losses: 0, wins: 1 });
     expect(r.byClass['same-region-other-cache'].n).toBe(0);
+  });
+
+  it('splits a class’s difference by where the time went (edge worker, region, body), over the requests that have the parts', () => {
+    const b = [o(1, 40, 'us-east-1', 'HIT', { edgeMs: 5, originMs: 30, bodyMs: 1 }), o(2, 40, 'us-east-1', 'HIT', { edgeMs: 5, originMs: 30, bodyMs: 1 }), o(3, 40, 'us-east-1', 'HIT')];
+    const a = [o(1, 52, 'us-east-1', 'HIT', { edgeMs: 6, originMs: 40, bodyMs: 2 }), o(2, 50, 'us-east-1', 'HIT', { edgeMs: 6, originMs: 38, bodyMs: 2 }), o(3, 45, 'us-east-1', 'HIT')];
+    expect(compareRuns(a, b).byClass['same-region-same-cache'].parts).toEqual({ edgeMs: 1, originMs: 9, bodyMs: 1 });
   });
 
   it('leaves out failed requests and requests the other policy did not run', () => {

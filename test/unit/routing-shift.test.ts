@@ -32,14 +32,21 @@ function warmed(base: Record<string, number>): RoutingState {
   return s;
 }
 const BASE = { GRU: 120, MIA: 40, ORD: 30, YYZ: 25 };
-const feed = (s: RoutingState, samples: [string, number][], t = T0) => {
-  samples.forEach(([colo, ms], i) => (s = recordSample(s, colo, R, ms, t + i).state));
+/** Samples `gapMs` apart from `t` (default 800 ms: three span 1.6 s, past shiftMinSpanMs 1.5 s). */
+const feed = (s: RoutingState, samples: [string, number][], t = T0, gapMs = 800) => {
+  samples.forEach(([colo, ms], i) => (s = recordSample(s, colo, R, ms, t + i * gapMs).state));
   return s;
 };
+/** After any feed of these tests. */
+const LATER = T0 + 10_000;
 
 describe('region-wide level shift', () => {
-  it.each<[string, [string, number][], number | undefined]>([
+  it.each<[string, [string, number][], number | undefined, number?]>([
     ['three spikes from three colos confirm a shift of their median excess', [['GRU', 270], ['MIA', 190], ['ORD', 185]], 150],
+    ['three agreeing spikes within a moment (a stall of the machine, not a region) confirm nothing', [['GRU', 270], ['MIA', 190], ['ORD', 185]], undefined, 10],
+    ['spikes 0.7 s apart: the third spans 1.4 s (< 1.5), the fourth confirms (median of the last three excesses 150, 155, 151)', [['GRU', 270], ['MIA', 190], ['ORD', 185], ['YYZ', 176]], 151, 700],
+    ['spikes 0.7 s apart: three are not enough yet', [['GRU', 270], ['MIA', 190], ['ORD', 185]], undefined, 700],
+    ['a normal sample ends the run and its span: three more spikes must last again', [['GRU', 270], ['MIA', 190], ['ORD', 31], ['YYZ', 175], ['GRU', 270], ['MIA', 190]], undefined, 700],
     ['three spikes from two colos are enough', [['GRU', 270], ['GRU', 275], ['MIA', 190]], 150],
     ['three spikes from one colo are that pair’s own level shift, not the region’s', [['GRU', 270], ['GRU', 270], ['GRU', 270]], undefined],
     ['two spikes are not a run yet', [['GRU', 270], ['MIA', 190]], undefined],
@@ -48,8 +55,8 @@ describe('region-wide level shift', () => {
     ['spikes of different sizes (a local stall, not a region) confirm nothing', [['GRU', 400], ['MIA', 90], ['ORD', 185]], undefined],
     ['excesses within 30 % of their median agree', [['GRU', 290], ['MIA', 190], ['ORD', 160]], 150],
     ['after a disagreeing run, agreeing spikes still confirm', [['GRU', 400], ['MIA', 90], ['ORD', 180], ['YYZ', 175], ['GRU', 270]], 150],
-  ])('%s', (_name, samples, shift) => {
-    const s = feed(warmed(BASE), samples);
+  ])('%s', (_name, samples, shift, gapMs) => {
+    const s = feed(warmed(BASE), samples, T0, gapMs);
     expect(s.shift?.[R]?.mean).toBe(shift);
   });
 
@@ -60,12 +67,12 @@ describe('region-wide level shift', () => {
     const before = decideRoute({ location: { colo: 'GRU' }, account: demo, now: T0, state: s }).candidates[0]!.region;
     expect(before).toBe(R);
     s = feed(s, [['MIA', 190], ['ORD', 180], ['YYZ', 175]]); // GRU itself sent nothing since
-    const gru = decideRoute({ location: { colo: 'GRU' }, account: demo, now: T0 + 10, state: s });
+    const gru = decideRoute({ location: { colo: 'GRU' }, account: demo, now: LATER, state: s });
     expect(gru.candidates[0]!.region).not.toBe(R);
     const c = gru.candidates.find((x) => x.region === R)!;
     expect(c.shiftMs).toBe(150);
     // A colo with no samples at all (the prior) gets it too.
-    expect(decideRoute({ location: { colo: 'LAX' }, account: demo, now: T0 + 10, state: s }).candidates.find((x) => x.region === R)!.shiftMs).toBe(150);
+    expect(decideRoute({ location: { colo: 'LAX' }, account: demo, now: LATER, state: s }).candidates.find((x) => x.region === R)!.shiftMs).toBe(150);
   });
 
   it.each<[string, number, number | undefined, number]>([
@@ -80,13 +87,25 @@ describe('region-wide level shift', () => {
 
   it('a pair’s next sample after the shift folds from mean + shift (absorbed, not counted twice)', () => {
     let s = feed(warmed(BASE), [['MIA', 190], ['ORD', 180], ['YYZ', 175]]);
-    s = recordSample(s, 'GRU', R, 268, T0 + 100).state; // GRU: 120 + 150 ≈ 270
+    s = recordSample(s, 'GRU', R, 268, LATER).state; // GRU: 120 + 150 ≈ 270
     const e = s.rtt.GRU![R]!;
     expect(e.mean).toBeGreaterThan(260);
     expect(e.mean).toBeLessThan(272);
-    const c = decideRoute({ location: { colo: 'GRU' }, account: demo, now: T0 + 200, state: s }).candidates.find((x) => x.region === R)!;
+    const c = decideRoute({ location: { colo: 'GRU' }, account: demo, now: LATER + 100, state: s }).candidates.find((x) => x.region === R)!;
     expect(c.shiftMs).toBe(0);
     expect(c.learnedRttMs).toBeCloseTo(e.mean, 0);
+  });
+
+  it.each<[string, number, number]>([
+    ['a sample nearer mean + shift takes the shift', 250, 120 + 150 + (250 - 270) / 7],
+    ['a sample nearer the old mean keeps the estimate: the shift does not hold for this pair', 125, 120 + (125 - 120) / 7],
+  ])('a pair’s own first sample after the shift decides whether it takes it: %s', (_name, sample, want) => {
+    let s = feed(warmed(BASE), [['MIA', 190], ['ORD', 180], ['YYZ', 175]]);
+    expect(s.shift?.[R]?.mean).toBe(150);
+    s = recordSample(s, 'GRU', R, sample, LATER).state; // GRU had 6 samples of 120: alpha ≈ 1/7 (the count decays a little)
+    expect(s.rtt.GRU![R]!.mean).toBeCloseTo(want, 1);
+    // either way the pair is measured after the shift: its own estimate applies from now on
+    expect(decideRoute({ location: { colo: 'GRU' }, account: demo, now: LATER + 100, state: s }).candidates.find((x) => x.region === R)!.shiftMs).toBe(0);
   });
 
   it('the colo whose sample confirmed the shift takes it at once', () => {
@@ -116,7 +135,7 @@ describe('network part of a sample', () => {
     expect(networkRttMs(ttfb, proc, loop)).toBe(want);
   });
 
-  it('the loopback overhead is 0 until measured, then the measured mean (no prior blended in)', () => {
+  it('the loopback overhead is 0 until measured, then the measurement (no prior blended in)', () => {
     expect(serviceMs(emptyState(), 'loop', R, T0).ms).toBe(0);
     let s = emptyState();
     for (const ms of [10, 14]) s = recordService(s, 'loop', R, ms, T0).state;
@@ -124,18 +143,16 @@ describe('network part of a sample', () => {
     expect(restoreState(JSON.stringify(s)).svc?.[`loop|${R}`]?.mean).toBeCloseTo(12, 6);
   });
 
-  it('the loopback overhead resists spikes like an RTT sample: one stall does not move it, a lasting rise does', () => {
+  it.each<[string, number[], number]>([
+    ['one stall does not move it', [5, 5, 5, 5, 5, 5, 200], 5],
+    ['nor do three stalls in seven probes (an EWMA with spike runs took three in a row as a level shift)', [5, 5, 5, 5, 200, 180, 190], 5],
+    ['a rise that lasts more than half the window does', [5, 5, 5, 40, 42, 41, 44], 40],
+    ['only the last 7 probes count', [200, 200, 200, 200, 6, 6, 6, 7, 7, 7, 8], 7],
+    ['fewer probes than the window: their median', [10, 30], 20],
+  ])('the loopback overhead is the median of the last 7 loopback probes: %s', (_name, probes, want) => {
     let s = emptyState();
-    for (let i = 0; i < 6; i++) s = recordService(s, 'loop', R, 5, T0).state;
-    s = recordService(s, 'loop', R, 200, T0).state;
-    expect(serviceMs(s, 'loop', R, T0).ms).toBe(5);
-    for (let i = 0; i < 2; i++) s = recordService(s, 'loop', R, 40, T0).state;
-    // the third outlier in a row restarts the estimate from the run's median (the stall is not averaged in)
-    expect(serviceMs(s, 'loop', R, T0).ms).toBeCloseTo(40, 6);
-    // afterwards it follows the load with the loopback floor 0.2 (faster than an RTT's 0.05)
-    for (let i = 0; i < 20; i++) s = recordService(s, 'loop', R, 44, T0).state;
-    const after20 = 44 - 4 * 0.75 * 0.8 ** 19; // alpha 1/4 (3 samples after the restart), then the floor 0.2
-    expect(serviceMs(s, 'loop', R, T0).ms).toBeCloseTo(after20, 6);
+    for (const ms of probes) s = recordService(s, 'loop', R, ms, T0).state;
+    expect(serviceMs(s, 'loop', R, T0).ms).toBe(want);
   });
 });
 

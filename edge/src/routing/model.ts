@@ -38,8 +38,13 @@ export interface RoutingConfig {
    * (outlier runs below), which restarts the estimate instead of crawling towards it.
    */
   rttMinAlpha: number;
-  /** The same floor for the loopback overhead (`loop|<region>`), which follows the machine's load. */
-  loopMinAlpha: number;
+  /**
+   * The loopback overhead (`loop|<region>`) is the median of the last this many loopback probes:
+   * it follows the machine's load within a few probes, and a stall (or a run of them, which an
+   * EWMA with spike runs took as a level shift: 27–106 ms in the loaded geo runs, over-correcting
+   * every user sample at that region) moves it only when it lasts for more than half the window.
+   */
+  loopWindow: number;
   /** Samples outside [0, maxRttMs] are rejected as measurement errors. */
   maxRttMs: number;
   /** Prior hit ratio of a region's internal cache before it has reported anything. */
@@ -114,6 +119,15 @@ export interface RoutingConfig {
   shiftMinColos: number;
   /** …and only when the run's excesses agree: max − min ≤ max(outlierMinMs, shiftSpread × their median). */
   shiftSpread: number;
+  /**
+   * …and only when the run has lasted: its first suspect at least this long before the one that
+   * confirms it (no sample at the region that was no spike in between). A stall of the machine
+   * (every process on the path at once) adds the same excess to every sample in flight, so its
+   * spikes agree as a real shift's do, but it is over in well under a second and the next
+   * ordinary sample ends the run; a slow region stays slow. (The first geo runs with twin probes
+   * confirmed 1–2 such shifts per steady run, each biasing that region's probe-only estimates.)
+   */
+  shiftMinSpanMs: number;
   shiftTtlMs: number;
 }
 
@@ -121,7 +135,7 @@ export const DEFAULT_ROUTING_CONFIG: Readonly<RoutingConfig> = {
   priorWeight: 3,
   rttHalfLifeMs: 60 * 60_000,
   rttMinAlpha: 0.05,
-  loopMinAlpha: 0.2,
+  loopWindow: 7,
   maxRttMs: 10_000,
   hitPrior: 0.5,
   hitPriorWeight: 4,
@@ -154,6 +168,7 @@ export const DEFAULT_ROUTING_CONFIG: Readonly<RoutingConfig> = {
   shiftRun: 3,
   shiftMinColos: 2,
   shiftSpread: 0.3,
+  shiftMinSpanMs: 1_500,
   shiftTtlMs: 60_000,
 };
 
@@ -202,6 +217,8 @@ export interface RoutingState {
  */
 export interface RegionShift {
   run: { colo: string; excess: number }[];
+  /** When the current run's first suspect came (RoutingConfig.shiftMinSpanMs). */
+  runSince?: number;
   mean?: number;
   since?: number;
   at?: number;
@@ -231,7 +248,7 @@ function fold(prev: Estimate | undefined, x: number, now: number, halfLifeMs: nu
  * mean) is an outlier and moves the mean with suspectAlpha only; suspectRun outliers in a row on
  * the same side are a level shift (a slow region, or one that recovered): the estimate restarts
  * from their median, worth suspectRun samples. `minAlpha`: the EWMA floor (rttMinAlpha; the
- * loopback overhead uses loopMinAlpha).
+ * loopback overhead is a windowed median, recordService).
  */
 export function foldRtt(prev: Estimate | undefined, x: number, now: number, cfg: RoutingConfig, minAlpha = cfg.rttMinAlpha): Estimate {
   if (!prev) return { mean: x, n: 1, at: now };
@@ -313,22 +330,30 @@ export function recordSample(
   if (!Number.isFinite(now)) return { state, accepted: false, reason: 'bad clock' };
   const row = state.rtt[c] ?? {};
   let prev = row[region];
-  // A confirmed region-wide shift this pair has not absorbed yet: fold from mean + shift.
+  // A confirmed region-wide shift this pair has not absorbed yet: fold from mean + shift — when
+  // this pair's own sample agrees (is nearer mean + shift than the mean). Otherwise the shift,
+  // learned from other colos, does not hold here (or was no shift): the pair keeps its estimate,
+  // and as the pair is now measured after the shift, the shift no longer applies to it.
   const pending = prev ? shiftFor(state, region, prev.at, now, cfg) : 0;
-  if (prev && pending !== 0) prev = { mean: prev.mean + pending, n: prev.n, at: prev.at };
+  if (prev && pending !== 0 && Math.abs(rttMs - (prev.mean + pending)) <= Math.abs(rttMs - prev.mean)) prev = { mean: prev.mean + pending, n: prev.n, at: prev.at };
   const shifts = { ...(state.shift ?? {}) };
   if (prev && decayedCount(prev, now, cfg.rttHalfLifeMs) >= cfg.outlierAfterSamples) {
     const sh = shifts[region] ?? { run: [] };
     if (isSpike(prev.mean, rttMs, cfg)) {
       const run = [...sh.run, { colo: c, excess: rttMs - prev.mean }].slice(-cfg.shiftRun);
-      const confirmed = run.length >= cfg.shiftRun && new Set(run.map((x) => x.colo)).size >= cfg.shiftMinColos && consistent(run.map((x) => x.excess), cfg);
+      const runSince = sh.run.length && sh.runSince !== undefined ? sh.runSince : now;
+      const confirmed =
+        run.length >= cfg.shiftRun && new Set(run.map((x) => x.colo)).size >= cfg.shiftMinColos && consistent(run.map((x) => x.excess), cfg) && now - runSince >= cfg.shiftMinSpanMs;
       if (confirmed) {
         const shift = median(run.map((x) => x.excess));
         shifts[region] = { run: [], mean: shift, since: now, at: now };
         // This sample confirmed it: the pair takes the shared shift at once (and folds its own sample from there).
         prev = { mean: prev.mean + shift, n: prev.n, at: prev.at };
-      } else shifts[region] = { ...sh, run };
-    } else if (sh.run.length) shifts[region] = { ...sh, run: [] };
+      } else shifts[region] = { ...sh, run, runSince };
+    } else if (sh.run.length) {
+      const { runSince: _ended, ...rest } = sh;
+      shifts[region] = { ...rest, run: [] };
+    }
   }
   const nextRow = { ...row, [region]: foldRtt(prev, rttMs, now, cfg) };
   const rtt = bound({ ...state.rtt, [c]: nextRow }, cfg.maxColos, newest);
@@ -446,9 +471,16 @@ export function recordService(state: RoutingState, kind: ServiceKind, region: Re
   if (!Number.isFinite(now)) return { state, accepted: false, reason: 'bad clock' };
   const k = `${kind}|${region}`;
   const svc = { ...(state.svc ?? {}) };
-  // The loopback overhead is folded like an RTT sample (spikes suspected), so it is truncated the way the samples it is subtracted from are.
-  svc[k] = kind === 'loop' ? foldRtt(svc[k], ms, now, cfg, cfg.loopMinAlpha) : fold(svc[k], ms, now, cfg.svcHalfLifeMs, cfg.svcMinAlpha, cfg.maxCount);
+  // The loopback overhead: the median of the last loopWindow probes (the window kept in `run`), so a
+  // stall moves it only when it lasts; the samples it is subtracted from reject their own spikes.
+  svc[k] = kind === 'loop' ? foldMedianWindow(svc[k], ms, now, cfg) : fold(svc[k], ms, now, cfg.svcHalfLifeMs, cfg.svcMinAlpha, cfg.maxCount);
   return { state: { ...state, svc }, accepted: true };
+}
+
+function foldMedianWindow(prev: Estimate | undefined, x: number, now: number, cfg: RoutingConfig): Estimate {
+  const run = [...(prev?.run ?? []), x].slice(-cfg.loopWindow);
+  const n = (prev ? decayedCount(prev, now, cfg.svcHalfLifeMs) : 0) + 1;
+  return { mean: median(run), n: Math.min(cfg.maxCount, n), at: prev ? Math.max(now, prev.at) : now, run };
 }
 
 /** A learned service time blended with its default (worth 2 samples). */
@@ -528,13 +560,14 @@ export function restoreState(json: unknown, config?: Partial<RoutingConfig>): Ro
 
 function validShift(v: unknown, cfg: RoutingConfig): RegionShift | undefined {
   if (typeof v !== 'object' || v === null) return undefined;
-  const { run, mean, since, at } = v as Record<string, unknown>;
+  const { run, mean, since, at, runSince } = v as Record<string, unknown>;
   const fin = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
   const cleanRun = (Array.isArray(run) ? run : [])
     .filter((x): x is { colo: string; excess: number } => typeof x === 'object' && x !== null && normaliseColo((x as { colo?: unknown }).colo) === (x as { colo?: unknown }).colo && fin((x as { excess?: unknown }).excess))
     .slice(-cfg.shiftRun)
     .map((x) => ({ colo: x.colo, excess: Math.min(cfg.maxRttMs, Math.max(-cfg.maxRttMs, x.excess)) }));
   const out: RegionShift = { run: cleanRun };
+  if (cleanRun.length && fin(runSince)) out.runSince = runSince;
   if (fin(mean) && Math.abs(mean) <= cfg.maxRttMs && fin(since) && fin(at) && at >= since) Object.assign(out, { mean, since, at });
   return out;
 }
