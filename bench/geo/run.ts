@@ -39,6 +39,7 @@ import { readSuite, writeSuite } from '../lib/results.js';
 import { percentile, round, summarise, shareBelow, type LatencySummary } from '../lib/stats.js';
 import { buildEdgeBundle, startEdgeWorker, type RunningWorker } from '../lib/workerd.js';
 import { BENCH_ROUTE_HEADER, LOOPBACK_HOLD_HEADER } from '../../edge/src/routing/model.js';
+import { compareRuns, PAIR_CLASSES, type PairwiseReport } from './pairwise.js';
 import { COLO_POPULATION, GroundTruth, jitter, S3_SAME_REGION_MS, CLIENT_LEG_MEDIAN_MS, CLIENT_LEG_SIGMA } from './ground-truth.js';
 
 export type Policy = 'pixmesh' | 'nearest' | 'home' | 'oracle';
@@ -205,6 +206,8 @@ export interface PolicyRun {
   /** pixmesh only: exploration counters of the edge (/_routing). */
   exploration?: Record<string, unknown>;
   event?: EventReport;
+  /** pixmesh only: request by request against static nearest over the same stream (pairwise.ts). */
+  vsNearest?: PairwiseReport;
   /** Buckets of `bucketS` seconds (t = bucket start). */
   timeline: { t: number; bucketS: number; requests: number; p50: number; errors: number; shareToEventRegion: number | null }[];
 }
@@ -727,6 +730,12 @@ async function runScenario(ctx: Omit<RunCtx, 'edges'>, proxies: Proxies, scenari
       if (learning) pix.learning = learning;
       if (exploration) pix.exploration = exploration;
     }
+    const nearestOut = results.find((r) => r.run.policy === 'nearest')?.outcomes;
+    const pixOutcomes = results.find((r) => r.run.policy === 'pixmesh')?.outcomes;
+    if (pix && nearestOut && pixOutcomes) {
+      const from = Math.floor((scenario === 'regime' ? o.regime.warmup : o.warmup) * stream.length);
+      pix.vsNearest = compareRuns(pixOutcomes.filter((x) => x.i >= from), nearestOut.filter((x) => x.i >= from));
+    }
     const edgeAfter = proxyTotals(Object.values(proxies.edge));
     const fwdAfter = proxyTotals(Object.values(proxies.forward));
     // Traffic-weighted true RTT of the links used by the pixmesh policy's misses, and of the forwards to home.
@@ -756,7 +765,12 @@ async function runScenario(ctx: Omit<RunCtx, 'edges'>, proxies: Proxies, scenari
     }
     for (const r of runs)
       o.log(
-        `    ${r.policy}: p50 ${r.latency.p50} p90 ${r.latency.p90} p98 ${r.latency.p98} ms; edge hit ${r.edgeHitRatio} (colo min ${r.coloEdgeHit.min}), region hit ${r.regionHitRatio}, errors ${r.errors}, regret ${r.decisionRegretMs} ms${r.learning ? `; learned MAE ${r.learning.learnedMaeMs} bias ${r.learning.learnedBiasMs} (vs applied ${r.learning.learnedBiasVsAppliedMs})` : ''}${r.event ? `; event: after1s ${r.event.requestsToRegionAfter1s}, windows ${JSON.stringify(r.event.shareWindows)}` : ''} (${r.durationS} s, load ${r.loadAvg1.join('→')})`,
+        `    ${r.policy}: p50 ${r.latency.p50} p90 ${r.latency.p90} p98 ${r.latency.p98} ms; edge hit ${r.edgeHitRatio} (colo min ${r.coloEdgeHit.min}), region hit ${r.regionHitRatio}, misses from nearest region's cache ${r.nearestRegionCacheShare}, errors ${r.errors}, regret ${r.decisionRegretMs} ms${r.learning ? `; learned MAE ${r.learning.learnedMaeMs} bias ${r.learning.learnedBiasMs} (vs applied ${r.learning.learnedBiasVsAppliedMs})` : ''}${r.event ? `; event: after1s ${r.event.requestsToRegionAfter1s}, windows ${JSON.stringify(r.event.shareWindows)}` : ''} (${r.durationS} s, load ${r.loadAvg1.join('→')})`,
+      );
+    if (pix?.vsNearest)
+      o.log(
+        `    pixmesh vs nearest, request by request (${pix.vsNearest.compared} edge misses; crossings of nearest's p50 ${pix.vsNearest.medianB} ms): ` +
+          PAIR_CLASSES.map((c) => { const x = pix.vsNearest!.byClass[c]; return `${c} n ${x.n} Δp50 ${x.diffP50} Δmean ${x.diffMean} losses ${x.losses} wins ${x.wins}`; }).join('; '),
       );
     if (pix?.learning) o.log(`    loopback overhead per region (ms): ${JSON.stringify(pix.learning.loopbackMs)}; origin residue ${pix.learning.originResidueMs}, proxy late ${pix.learning.proxyLateMs}`);
     if (pix?.learning) o.log(`    learned RTT bias per colo (ms): ${pix.learning.perColo.map((c) => `${c.colo} ${c.biasMs >= 0 ? '+' : ''}${c.biasMs}`).join(', ')}`);

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import readline from 'node:readline';
 import sharp from 'sharp';
 import { rawTransform, type OutFormat } from './cases.js';
+import { cpuMsOf } from './cpu.js';
 
 interface Job {
   /** libvips threads per image for this job (sharp.concurrency); default 1, as the origin. */
@@ -35,6 +36,7 @@ async function run(job: Job) {
   const lat: number[] = [];
   let bytes = 0;
   const cpu0 = process.cpuUsage();
+  const loop0 = cpuMsOf(process.pid, process.pid);
   let next = 0;
   const t0 = performance.now();
   const deadline = t0 + job.maxSeconds * 1000;
@@ -51,6 +53,8 @@ async function run(job: Job) {
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const cpuMs = (cpu.user + cpu.system) / 1000;
+  const loop1 = cpuMsOf(process.pid, process.pid);
+  const loopCpuMs = loop0 === null || loop1 === null ? null : loop1 - loop0;
   let peakRssMb: number | null = null;
   try {
     const hwm = /^VmHWM:\s+(\d+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
@@ -58,7 +62,7 @@ async function run(job: Job) {
   } catch {
     /* not Linux */
   }
-  return { latencies: lat, wallMs, bytes, peakRssMb, cpuMs };
+  return { latencies: lat, wallMs, bytes, peakRssMb, cpuMs, loopCpuMs };
 }
 
 sharp.concurrency(1);

@@ -22,6 +22,7 @@ import { hashSeed, Rng, Zipf } from '../lib/prng.js';
 import { ROOT, writeSuite } from '../lib/results.js';
 import { percentile, round, summarise } from '../lib/stats.js';
 import { CASES, ENCODER, ipxModifiers, originTr, type Case } from './cases.js';
+import { cpuMsOf } from './cpu.js';
 
 export type Engine = 'origin' | 'raw' | 'ipx';
 export type Workload = 'cold' | 'repeated';
@@ -92,6 +93,8 @@ export interface Measurement {
   loadAvg1?: number;
   /** CPU time (user + system) of the serving process per answered request, ms (all its threads: libvips, the event loop, I/O). */
   cpuMsPerOp?: number;
+  /** The part of cpuMsPerOp spent on the process's main thread (the event loop: HTTP, routing, JS, dispatching I/O), ms. */
+  loopCpuMsPerOp?: number;
   /** origin only: share of answers from the region cache. */
   regionHitRatio?: number;
   /** origin only: p50 per Server-Timing stage (ms; `client-proc` = client time minus the origin's own `proc`). */
@@ -204,20 +207,6 @@ function peakOf(pid: number | undefined): number | null {
   }
 }
 
-/** CPU time (user + system, all threads) a process has used so far, ms; null where /proc is unavailable. */
-export function cpuMsOf(pid: number | undefined): number | null {
-  if (!pid) return null;
-  try {
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
-  } catch {
-    return null;
-  }
-}
-/** Linux's USER_HZ (clock ticks per second of /proc/<pid>/stat), 100 on every common kernel. */
-const CLOCK_TICKS = 100;
 
 /** Drive an HTTP engine with `concurrency` requests in flight. */
 async function drive(
@@ -321,6 +310,8 @@ interface Chunk {
   stages?: Record<string, number[]>;
   /** CPU ms the serving process used during the chunk (null: unknown). */
   cpuMs?: number | null;
+  /** CPU ms its main thread (the event loop) used during the chunk (null: unknown). */
+  loopCpuMs?: number | null;
   latencies: number[];
   wallMs: number;
   bytes: number;
@@ -356,7 +347,7 @@ class RawWorker {
 
 async function runRawChunk(o: TransformOptions, raw: RawWorker, inputFile: string, c: Case, warmup: number[], widths: number[]): Promise<Chunk> {
   const line = await raw.job({ input: inputFile, format: c.format, warmup, widths, concurrency: o.concurrency, maxSeconds: o.maxSeconds / o.rounds });
-  const res = JSON.parse(line) as { latencies: number[]; wallMs: number; bytes: number; peakRssMb: number | null; cpuMs?: number; error?: string };
+  const res = JSON.parse(line) as { latencies: number[]; wallMs: number; bytes: number; peakRssMb: number | null; cpuMs?: number; loopCpuMs?: number | null; error?: string };
   if (res.error) throw new Error(`raw sharp worker: ${res.error}`);
   return { ...res, errors: 0, hits: 0, peak: res.peakRssMb === null ? null : round(res.peakRssMb, 1) };
 }
@@ -494,9 +485,14 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
             const pid = engine === 'origin' ? originPid : ipxPid;
             resetPeak(pid);
             const cpu0 = cpuMsOf(pid);
-            const r = await drive(part.map(make), concurrency, o.maxSeconds / o.rounds);
+            const loop0 = cpuMsOf(pid, pid);
+            // Cold: each request is signed before the clock starts (as the hit path does): signing is the
+            // edge's work, not the origin's; in the timed window it cost the bench's client ≈ 50 µs per
+            // origin request that ipx's unsigned requests did not (docs/benchmarks.md section 2).
+            const r = await drive(part.map(make), concurrency, o.maxSeconds / o.rounds, workload === 'cold');
             const cpu1 = cpuMsOf(pid);
-            chunks[engine].push({ ...r, peak: peakOf(pid), cpuMs: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0 });
+            const loop1 = cpuMsOf(pid, pid);
+            chunks[engine].push({ ...r, peak: peakOf(pid), cpuMs: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0, loopCpuMs: loop0 === null || loop1 === null ? null : loop1 - loop0 });
             // The origin's writes behind its responses (L1 files, shared-tier copies) land before the
             // next engine runs: outside every engine's timed window, so they slow none of the others.
             if (engine === 'origin') await writesSettled(originUrl);
@@ -516,12 +512,13 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
           };
           const peaks = cs.map((x) => x.peak).filter((x): x is number => x !== null);
           const m = measurement(engine, c, workload, concurrency, merged, peaks.length ? Math.max(...peaks) : null);
-          const cpu = cs.map((x) => x.cpuMs);
-          if (cpu.length && cpu.every((x) => typeof x === 'number')) m.cpuMsPerOp = round((cpu as number[]).reduce((a, b) => a + b, 0) / Math.max(1, merged.latencies.length), 2);
+          const perOp = (xs: (number | null | undefined)[]) => (xs.length && xs.every((x) => typeof x === 'number') ? round((xs as number[]).reduce((a, b) => a + b, 0) / Math.max(1, merged.latencies.length), 2) : undefined);
+          m.cpuMsPerOp = perOp(cs.map((x) => x.cpuMs));
+          m.loopCpuMsPerOp = perOp(cs.map((x) => x.loopCpuMs));
           m.loadAvg1 = round(loads.reduce((a, b) => a + b, 0) / loads.length, 2);
           measurements.push(m);
           got[engine] = m;
-          log(`  ${workload.padEnd(8)} ${c.id.padEnd(9)} c${concurrency} ${engine.padEnd(6)} ${String(m.opsPerSec).padStart(8)} ops/s  p50 ${m.p50} p99 ${m.p99} ms  ${m.meanBytes} B  peak ${m.peakRssMb ?? '?'} MB${m.cpuMsPerOp !== undefined ? `  cpu ${m.cpuMsPerOp} ms/op` : ''}  load ${m.loadAvg1}${m.errors ? `  errors ${m.errors}` : ''}${m.regionHitRatio !== undefined ? `  region hit ${m.regionHitRatio}` : ''}`);
+          log(`  ${workload.padEnd(8)} ${c.id.padEnd(9)} c${concurrency} ${engine.padEnd(6)} ${String(m.opsPerSec).padStart(8)} ops/s  p50 ${m.p50} p99 ${m.p99} ms  ${m.meanBytes} B  peak ${m.peakRssMb ?? '?'} MB${m.cpuMsPerOp !== undefined ? `  cpu ${m.cpuMsPerOp} ms/op` : ''}${m.loopCpuMsPerOp !== undefined ? ` (main thread ${m.loopCpuMsPerOp})` : ''}  load ${m.loadAvg1}${m.errors ? `  errors ${m.errors}` : ''}${m.regionHitRatio !== undefined ? `  region hit ${m.regionHitRatio}` : ''}`);
           if (m.stages) log(`      stages p50 ms: ${Object.entries(m.stages).map(([k, v]) => `${k} ${v}`).join(', ')}`);
         }
         const ops = (x: Chunk) => x.latencies.length / (x.wallMs / 1000);
