@@ -91,7 +91,7 @@ export function roundSpread(perRound: number[]): RoundSpread {
 /** Issue #18: the image HIT within 0.5 ms p50 of a bare worker returning a cached body. */
 export const HIT_BUDGET_P50_MS = 0.5;
 
-const BARE_WORKER = (bodyBytes: number) => `
+export const BARE_WORKER = (bodyBytes: number) => `
 const body = new Uint8Array(${bodyBytes}).fill(7);
 export default {
   async fetch(request, env, ctx) {
@@ -106,8 +106,22 @@ export default {
 };
 `;
 
+/** The pixmesh worker's bindings: every region is the fake region; one account "demo". */
+export function pixmeshBindings(regionUrl: string): Record<string, string> {
+  const accounts = { accounts: [{ id: 'demo', homeRegion: 'eu-central-1', privateKey: 'private_bench_demo', publicKey: 'public_bench_demo', endpoints: [{ prefix: '', origins: [{ type: 'media' }] }] }] };
+  return {
+    PIXMESH_REGION_URLS: JSON.stringify(Object.fromEntries(REGION_IDS.map((r) => [r, regionUrl]))),
+    PIXMESH_INTERNAL_SECRET: 'bench-edge-secret-0123456789abcdef',
+    PIXMESH_TRUST_GEO_HEADERS: 'true',
+    PIXMESH_ACCOUNTS_JSON: JSON.stringify(accounts),
+  };
+}
+
+/** The request headers of every edge-suite request (a trusted colo, a WebP-capable browser). */
+export const EDGE_HEADERS = { 'x-pixmesh-colo': 'FRA', accept: 'image/webp,*/*' };
+
 /** An instant fake region: every render answers a fixed body, as a region-cache HIT. */
-async function startFakeRegion(host: string, port: number, bodyBytes: number): Promise<{ url: string; close(): Promise<void> }> {
+export async function startFakeRegion(host: string, port: number, bodyBytes: number): Promise<{ url: string; close(): Promise<void> }> {
   const body = Buffer.alloc(bodyBytes, 7);
   const server = http.createServer((req, res) => {
     if (req.url?.startsWith('/healthz')) {
@@ -172,19 +186,13 @@ export async function runEdge(partial: Partial<EdgeOptions> = {}): Promise<{ fil
   const log = o.log;
   try {
     fake = await startFakeRegion(host, o.basePort + 1, o.bodyBytes);
-    const accounts = { accounts: [{ id: 'demo', homeRegion: 'eu-central-1', privateKey: 'private_bench_demo', publicKey: 'public_bench_demo', endpoints: [{ prefix: '', origins: [{ type: 'media' }] }] }] };
     const bundle = buildEdgeBundle(path.join(dir, 'edge-bundle'));
     pix = await startEdgeWorker({
       scriptPath: bundle,
       host,
       port: o.basePort + 7,
       cache: true,
-      bindings: {
-        PIXMESH_REGION_URLS: JSON.stringify(Object.fromEntries(REGION_IDS.map((r) => [r, fake!.url]))),
-        PIXMESH_INTERNAL_SECRET: 'bench-edge-secret-0123456789abcdef',
-        PIXMESH_TRUST_GEO_HEADERS: 'true',
-        PIXMESH_ACCOUNTS_JSON: JSON.stringify(accounts),
-      },
+      bindings: pixmeshBindings(fake.url),
     });
     // The same worker with the Cache API off: the MISS path without Miniflare's local cache store
     // (the geo suite runs the worker this way).
@@ -193,18 +201,13 @@ export async function runEdge(partial: Partial<EdgeOptions> = {}): Promise<{ fil
       host,
       port: o.basePort + 9,
       cache: false,
-      bindings: {
-        PIXMESH_REGION_URLS: JSON.stringify(Object.fromEntries(REGION_IDS.map((r) => [r, fake!.url]))),
-        PIXMESH_INTERNAL_SECRET: 'bench-edge-secret-0123456789abcdef',
-        PIXMESH_TRUST_GEO_HEADERS: 'true',
-        PIXMESH_ACCOUNTS_JSON: JSON.stringify(accounts),
-      },
+      bindings: pixmeshBindings(fake.url),
     });
     bare = await startInlineWorker({ script: BARE_WORKER(o.bodyBytes), host, port: o.basePort + 8 });
     pass = await startInlineWorker({ script: PASS_THROUGH_WORKER, host, port: o.basePort + 10 });
     log(`edge: pixmesh worker ${pix.url}, bare worker ${bare.url}, fake region ${fake.url}`);
 
-    const geo = { 'x-pixmesh-colo': 'FRA', accept: 'image/webp,*/*' };
+    const geo = EDGE_HEADERS;
     const hitUrl = `${pix.url}/demo/tr:w-320/hit.jpg`;
     const fileHitUrl = `${pix.url}/demo/assets/hit.js`;
     const bareUrl = `${bare.url}/cached/hit.jpg`;

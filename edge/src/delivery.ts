@@ -30,8 +30,8 @@ function ifRangeHolds(ifRange: string | null, headers: Headers): boolean {
   return lastModified !== null && Date.parse(v) === Date.parse(lastModified);
 }
 
-export async function deliver(res: Response, o: DeliveryOptions): Promise<Response> {
-  const headers = new Headers(res.headers);
+/** `headers`: the answer's headers when the caller already holds a copy of its own (else res's are copied). */
+export async function deliver(res: Response, o: DeliveryOptions, headers = new Headers(res.headers)): Promise<Response> {
   const encoding = headers.get(H.contentEncoding);
   headers.delete(H.contentEncoding);
   if (o.negotiatedEncoding && isCompressible(headers.get('content-type'))) {

@@ -38,27 +38,50 @@ export interface CachedLookup {
   stale?: Response;
 }
 
+/** A stored entry as the Cache API gave it (its headers are immutable), and whether it is still fresh. */
+export interface CachedEntry {
+  hit: Response;
+  fresh: boolean;
+}
+
 /**
  * `purgedAt`: the newest purge (ms) that covers this entry's path; an entry stored at or before
  * it is gone — deleted, and not even a stale fallback.
  */
-export async function readCached(key: Request, now: number, purgedAt: () => Promise<number> = async () => 0): Promise<CachedLookup> {
+export async function lookupCached(key: Request, now: number, purgedAt: () => Promise<number> = async () => 0): Promise<CachedEntry | undefined> {
   const hit = await cache().match(key);
-  if (!hit) return {};
+  if (!hit) return undefined;
   const storedAt = Number(hit.headers.get(STORED_AT) ?? 0);
   if (storedAt <= (await purgedAt())) {
     await hit.body?.cancel();
     await cache().delete(key);
-    return {};
+    return undefined;
   }
   const freshFor = Number(hit.headers.get(FRESH_FOR) ?? FRESH_TTL_S);
-  const clean = new Response(hit.body, hit);
+  return { hit, fresh: now - storedAt <= freshFor * 1000 };
+}
+
+/** A copy of an entry's headers as the region sent them: its own Cache-Control back, the edge's bookkeeping headers gone. */
+export function cleanHeaders(hit: Response): Headers {
+  const headers = new Headers(hit.headers);
   const regionCc = hit.headers.get(REGION_CC);
-  if (regionCc) clean.headers.set('cache-control', regionCc);
-  clean.headers.delete(REGION_CC);
-  clean.headers.delete(STORED_AT);
-  clean.headers.delete(FRESH_FOR);
-  return now - storedAt <= freshFor * 1000 ? { fresh: clean } : { stale: clean };
+  if (regionCc) headers.set('cache-control', regionCc);
+  headers.delete(REGION_CC);
+  headers.delete(STORED_AT);
+  headers.delete(FRESH_FOR);
+  return headers;
+}
+
+/** The entry as a Response with clean headers (cleanHeaders), as fresh or as a stale fallback. */
+export function cachedResponse(entry: CachedEntry): CachedLookup {
+  const { hit } = entry;
+  const clean = new Response(hit.body, { status: hit.status, statusText: hit.statusText, headers: cleanHeaders(hit) });
+  return entry.fresh ? { fresh: clean } : { stale: clean };
+}
+
+export async function readCached(key: Request, now: number, purgedAt?: () => Promise<number>): Promise<CachedLookup> {
+  const entry = await lookupCached(key, now, purgedAt);
+  return entry ? cachedResponse(entry) : {};
 }
 
 export async function storeInCache(key: Request, res: Response, now: number, freshForS = FRESH_TTL_S): Promise<void> {

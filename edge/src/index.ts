@@ -3,15 +3,17 @@
  *   /_health, /_routing   the edge's own endpoints (edge/src/ops.ts)
  *   /_internal/purge      a home region's purges, signed (edge/src/edge-purge.ts)
  *   /, /_dashboard        the landing page and the dashboard app (edge/src/dashboard/)
- *   /<account>/…          images (edge/src/images.ts); on a custom domain: /…
+ *   /<account>/…          images (edge/src/images.ts); on a custom domain: /…; a repeat that is an
+ *                         edge-cache HIT is answered before the router (image/edge-cache.ts fastHit)
  * The region for a miss is chosen in edge/src/routing/ (model) driven by edge/src/routing-state.ts.
  */
 import { Hono } from 'hono';
 import { notFound } from '../../shared/errors.js';
 import type { Env } from './env.js';
-import { dashboardRoutes, trafficMiddleware } from './dashboard/index.js';
+import { countImageAnswer, dashboardRoutes, trafficMiddleware } from './dashboard/index.js';
 import { edgePurgeRoutes } from './edge-purge.js';
 import { errorResponse } from './errors.js';
+import { fastHit } from './image/edge-cache.js';
 import { imageRoutes } from './images.js';
 import { homeAdviceRoutes } from './home-advice.js';
 import { managementRoutes } from './management.js';
@@ -40,7 +42,14 @@ app.route('/', managementRoutes((req, env, ctx) => Promise.resolve(app.fetch(req
 app.route('/', imageRoutes());
 
 export default {
-  fetch: app.fetch,
+  // A repeat GET that is a HIT is answered before the router (image/edge-cache.ts fastHit), counted
+  // as the middleware counts it; anything else — or any error on that path — takes the app.
+  async fetch(request: Request, env: Env, ctx: ExecutionContext) {
+    const hit = await fastHit(request, env).catch(() => undefined);
+    if (!hit) return app.fetch(request, env, ctx);
+    countImageAnswer(request, env, hit);
+    return hit;
+  },
   async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext) {
     // The cron's colo is not known: probes feed health (breakers) and the "global" RTT row only.
     ctx.waitUntil(probeRegions(env));

@@ -84,3 +84,32 @@ describe('/_routing exposure', () => {
     expect([res.status, body.account, typeof body.home, body.decision.candidates.length > 0]).toEqual([200, 'demo', 'string', true]);
   });
 });
+
+describe('a repeat HIT (answered before the router: edge/src/image/edge-cache.ts fastHit)', () => {
+  const edge = (path: string, headers: Record<string, string>) => (exports as unknown as { default: Fetcher }).default.fetch(`http://edge.test${path}`, { headers });
+  const network = async () =>
+    ((await (await edge('/_dashboard/api/network', { authorization: `Basic ${btoa('private_edge_demo:')}` })).json()) as { edge: { byColo: Record<string, number> } }).edge.byColo;
+  const comparable = (res: Response) => [...res.headers].filter(([k]) => k !== 'date').map(([k, v]) => [k, k === 'server-timing' ? v.replace(/edge;dur=\d+/, 'edge;dur=N') : v]);
+
+  it('is the HIT the route gives (status, headers but the edge time, body) and is counted as image traffic', async () => {
+    const path = `/demo/tr:w-14/repeat-${Date.now()}.png`;
+    const colo = { 'x-pixmesh-colo': 'AKL' };
+    const before = (await network()).AKL ?? 0;
+    const miss = await edge(path, { ...colo, accept: 'image/png' });
+    expect(miss.headers.get('x-pixmesh-cache')).toBe('MISS');
+    await miss.arrayBuffer();
+    // Another Accept that negotiates the same variant: a new request identity, so its first HIT takes
+    // the route (nothing kept for it yet) and its repeat takes the fast path.
+    const accept = { ...colo, accept: 'image/png,image/jpeg;q=0.9' };
+    const viaRoute = await edge(path, accept);
+    const routeBody = new Uint8Array(await viaRoute.arrayBuffer());
+    const fast = await edge(path, accept);
+    const fastBody = new Uint8Array(await fast.arrayBuffer());
+    expect(viaRoute.headers.get('x-pixmesh-cache')).toBe('HIT');
+    expect([fast.status, comparable(fast)]).toEqual([viaRoute.status, comparable(viaRoute)]);
+    expect(fast.headers.get('server-timing')).toMatch(/^edge-cache;desc="HIT", edge;dur=\d+$/);
+    expect(fastBody).toEqual(routeBody);
+    expect(fastBody.length).toBeGreaterThan(0);
+    expect((await network()).AKL).toBe(before + 3);
+  });
+});

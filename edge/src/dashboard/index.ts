@@ -162,13 +162,18 @@ async function scrape(env: Env, region: string, base: string): Promise<string> {
 /** The edge's own endpoints and the management API are not image traffic. */
 const NOT_IMAGES = /^\/(?:_|api\/|v1\/|favicon\.ico$)/;
 
+/** Counts an answer when it is image traffic (the middleware below; the edge's HIT fast path, edge/src/index.ts). */
+export function countImageAnswer(req: Request, env: Env, res: Response): void {
+  const path = new URL(req.url).pathname;
+  if (path === '/' || NOT_IMAGES.test(path)) return;
+  const geo = readGeo(req, env.PIXMESH_TRUST_GEO_HEADERS === 'true');
+  traffic.record({ colo: geo.colo ?? null, region: res.headers.get('x-pixmesh-region'), cache: res.headers.get('x-pixmesh-cache'), status: res.status });
+}
+
 /** Counts every image answer (after the route has run). */
 export function trafficMiddleware(): MiddlewareHandler<{ Bindings: Env }> {
   return async (c, next) => {
     await next();
-    const path = new URL(c.req.url).pathname;
-    if (path === '/' || NOT_IMAGES.test(path)) return;
-    const geo = readGeo(c.req.raw, c.env.PIXMESH_TRUST_GEO_HEADERS === 'true');
-    traffic.record({ colo: geo.colo ?? null, region: c.res.headers.get('x-pixmesh-region'), cache: c.res.headers.get('x-pixmesh-cache'), status: c.res.status });
+    countImageAnswer(c.req.raw, c.env, c.res);
   };
 }

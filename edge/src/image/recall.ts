@@ -8,6 +8,7 @@
  */
 import type { AccountIndex } from '../../../shared/accounts.js';
 import { loadAccounts } from '../accounts.js';
+import type { Env } from '../env.js';
 import type { ImageJob, ImagePhase } from './job.js';
 
 /** What the memoised phases fill in (job.ts), plus the edge-cache key's URL. */
@@ -22,34 +23,48 @@ const memo = new Map<string, Recalled>();
 /** Headers parse, verify and negotiate read (negotiate.ts): any of them changes the answer. */
 const READ_HEADERS = ['accept', 'accept-encoding', 'sec-ch-dpr', 'dpr', 'sec-ch-width', 'width'] as const;
 
-function identity(job: ImageJob): string | null {
-  const h = job.c.req.raw.headers;
+function identity(method: string, url: URL, h: Headers): string | null {
   if (h.has('range') || h.has('if-range')) return null;
-  const { search } = job.url;
+  const { search } = url;
   if (search.includes('ik-s=') || search.includes('ik-t=')) return null;
-  let id = `${job.c.req.method}\n${job.url.href}`;
+  let id = `${method}\n${url.href}`;
   for (const name of READ_HEADERS) id += `\n${h.get(name) ?? ''}`;
   return id;
+}
+
+/** What was kept for this request's identity, while the account directory is the one it was computed with. */
+async function kept(id: string, env: Env): Promise<Recalled | undefined> {
+  const k = memo.get(id);
+  if (!k) return undefined;
+  if ((await loadAccounts(env)) === k.accounts) return k;
+  memo.delete(id);
+  return undefined;
 }
 
 export const recall: ImagePhase = {
   name: 'recall',
   async run(job) {
-    const id = identity(job);
+    const id = identity(job.c.req.method, job.url, job.c.req.raw.headers);
     job.recallId = id ?? undefined;
     if (!id) return;
-    const kept = memo.get(id);
-    if (!kept) return;
-    if ((await loadAccounts(job.c.env)) !== kept.accounts) {
-      memo.delete(id);
-      return;
-    }
-    const { accounts: _a, keyUrl, ...fields } = kept;
+    const k = await kept(id, job.c.env);
+    if (!k) return;
+    const { accounts: _a, keyUrl, ...fields } = k;
     Object.assign(job, fields);
     job.recalled = true;
     if (keyUrl) job.key = new Request(keyUrl);
   },
 };
+
+/**
+ * For the HIT fast path (edge-cache.ts fastHit): what a repeat of this request needs to look up and
+ * answer from the edge cache, when its phase results and edge-cache key are kept.
+ */
+export async function recallForHit(request: Request, url: URL, env: Env): Promise<(Recalled & { keyUrl: string }) | undefined> {
+  const id = identity(request.method, url, request.headers);
+  const k = id ? await kept(id, env) : undefined;
+  return k?.keyUrl ? (k as Recalled & { keyUrl: string }) : undefined;
+}
 
 export const remember: ImagePhase = {
   name: 'remember',
