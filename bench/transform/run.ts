@@ -134,8 +134,9 @@ export interface HitPathResult {
   rounds: number;
   byConcurrency: {
     concurrency: number;
-    origin: { opsPerSec: number; p50: number; p99: number; regionHitRatio: number; errors: number };
-    bare: { opsPerSec: number; p50: number; p99: number; errors: number };
+    /** cpuUsPerOp: CPU time (user + system, all threads) the serving process used per answer, µs. */
+    origin: { opsPerSec: number; p50: number; p99: number; regionHitRatio: number; errors: number; cpuUsPerOp?: number };
+    bare: { opsPerSec: number; p50: number; p99: number; errors: number; cpuUsPerOp?: number };
     originVsBare: number;
     originVsBareRounds: { min: number; max: number };
     loadAvg1: number;
@@ -555,17 +556,32 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
       const barePort = o.basePort + 60;
       bare = tsx(path.join(ROOT, 'bench/transform/static-server.ts'), [bodyFile, 'image/jpeg', host, String(barePort)]);
       await waitForLine(bare, 'bare static server');
+      const barePid = pidListeningOn(barePort);
       const bareReq = () => ({ url: `http://${host}:${barePort}/a.jpg`, headers: async () => ({}) });
       hitPath = { case: hitCase.id, bytes: body.length, rounds: o.rounds, byConcurrency: [] };
       for (const concurrency of [1, 2]) {
         const per: Record<'origin' | 'bare', Awaited<ReturnType<typeof drive>>[]> = { origin: [], bare: [] };
+        // CPU ms each serving process used in its timed windows (null where /proc is unavailable).
+        const cpu: Record<'origin' | 'bare', (number | null)[]> = { origin: [], bare: [] };
+        const timed = async (side: 'origin' | 'bare', pid: number | undefined, req: () => { url: string; headers: () => Promise<Record<string, string>> }) => {
+          // (The client signs in this process, before drive's clock starts: not in the server's count.)
+          const c0 = cpuMsOf(pid);
+          per[side].push(await drive(Array.from({ length: o.hitRequests }, req), concurrency, o.maxSeconds, true));
+          const c1 = cpuMsOf(pid);
+          cpu[side].push(c0 === null || c1 === null ? null : c1 - c0);
+        };
         const loads = [load1()];
         await drive(Array.from({ length: 50 }, bareReq), concurrency, 10);
         for (let k = 0; k < o.rounds; k++) {
-          per.origin.push(await drive(Array.from({ length: o.hitRequests }, hitReq), concurrency, o.maxSeconds, true));
-          per.bare.push(await drive(Array.from({ length: o.hitRequests }, bareReq), concurrency, o.maxSeconds, true));
+          await timed('origin', originPid, hitReq);
+          await timed('bare', barePid, bareReq);
           loads.push(load1());
         }
+        const cpuUsPerOp = (side: 'origin' | 'bare') => {
+          const ms = cpu[side];
+          const n = per[side].reduce((a, r) => a + r.latencies.length, 0);
+          return ms.every((x): x is number => x !== null) && n > 0 ? { cpuUsPerOp: round((ms.reduce((a, b) => a + b, 0) * 1000) / n, 1) } : {};
+        };
         const sum = (rs: Awaited<ReturnType<typeof drive>>[]) => {
           const lat = rs.flatMap((r) => r.latencies);
           const wall = rs.reduce((a, r) => a + r.wallMs, 0);
@@ -577,14 +593,14 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
         const roundRatios = per.origin.map((r, i) => r.latencies.length / r.wallMs / (per.bare[i]!.latencies.length / per.bare[i]!.wallMs));
         const entry = {
           concurrency,
-          origin: { opsPerSec: so.opsPerSec, p50: so.p50, p99: so.p99, regionHitRatio: round(so.hits / Math.max(1, so.n), 3), errors: so.errors },
-          bare: { opsPerSec: sb.opsPerSec, p50: sb.p50, p99: sb.p99, errors: sb.errors },
+          origin: { opsPerSec: so.opsPerSec, p50: so.p50, p99: so.p99, regionHitRatio: round(so.hits / Math.max(1, so.n), 3), errors: so.errors, ...cpuUsPerOp('origin') },
+          bare: { opsPerSec: sb.opsPerSec, p50: sb.p50, p99: sb.p99, errors: sb.errors, ...cpuUsPerOp('bare') },
           originVsBare: round(so.opsPerSec / sb.opsPerSec, 2),
           originVsBareRounds: spread(roundRatios)!,
           loadAvg1: round(loads.reduce((a, b) => a + b, 0) / loads.length, 2),
         };
         hitPath.byConcurrency.push(entry);
-        log(`  hit-path  ${hitCase.id} c${concurrency}: origin ${entry.origin.opsPerSec} req/s p50 ${entry.origin.p50} ms (hit ${entry.origin.regionHitRatio}) vs bare ${entry.bare.opsPerSec} req/s p50 ${entry.bare.p50} ms: ${entry.originVsBare}× (rounds ${entry.originVsBareRounds.min}–${entry.originVsBareRounds.max})  load ${entry.loadAvg1}${warm.errors ? '  warm-up errors' : ''}`);
+        log(`  hit-path  ${hitCase.id} c${concurrency}: origin ${entry.origin.opsPerSec} req/s p50 ${entry.origin.p50} ms (hit ${entry.origin.regionHitRatio}) vs bare ${entry.bare.opsPerSec} req/s p50 ${entry.bare.p50} ms: ${entry.originVsBare}× (rounds ${entry.originVsBareRounds.min}–${entry.originVsBareRounds.max}), cpu µs/answer origin ${entry.origin.cpuUsPerOp ?? '?'} bare ${entry.bare.cpuUsPerOp ?? '?'}  load ${entry.loadAvg1}${warm.errors ? '  warm-up errors' : ''}`);
       }
     }
 

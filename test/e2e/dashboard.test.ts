@@ -3,7 +3,8 @@
  * browser download), against a whole throwaway cluster (s3rver, six origins, the edge in workerd).
  * It signs in, reads the network map, finds an SDK upload in the media library, uploads from the
  * page and finds that with the SDK, builds a URL and watches its preview load — and fails on any
- * console error or 5xx. Screenshots of each view go to docs/img/ (the README shows them).
+ * console error or 5xx. Screenshots of each view go to a temp folder, or to docs/img/ (the README shows
+ * them) with PIXMESH_UPDATE_SCREENSHOTS=1 (`npm run screenshots`), so a test run leaves the tree clean.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,7 +24,8 @@ const KEY = 'private_test_demo';
 /** Colos the test traffic enters through (x-pixmesh-colo stands in for request.cf locally). */
 const COLOS = ['SYD', 'FRA', 'GRU', 'NRT'];
 const CHROMIUM = process.env.PIXMESH_CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = path.join(ROOT, 'docs/img');
+const UPDATE_SHOTS = process.env.PIXMESH_UPDATE_SCREENSHOTS === '1';
+const SHOTS = UPDATE_SHOTS ? path.join(ROOT, 'docs/img') : fs.mkdtempSync(path.join(os.tmpdir(), 'pixmesh-shots-'));
 
 let cluster: TestCluster;
 let context: BrowserContext;
@@ -70,6 +72,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await context?.close();
   if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
+  if (!UPDATE_SHOTS) fs.rmSync(SHOTS, { recursive: true, force: true });
   await stopTestCluster(cluster);
 });
 
