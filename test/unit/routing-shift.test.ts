@@ -143,6 +143,18 @@ describe('network part of a sample', () => {
     expect(restoreState(JSON.stringify(s)).svc?.[`loop|${R}`]?.mean).toBeCloseTo(12, 6);
   });
 
+  it('the window of loopback probes survives restoreState: a stall after a restore does not move the overhead', () => {
+    let s = emptyState();
+    for (const ms of [5, 5, 5, 5, 5, 5]) s = recordService(s, 'loop', R, ms, T0).state;
+    const restored = restoreState(JSON.stringify(s));
+    expect(restored.svc?.[`loop|${R}`]?.run).toEqual([5, 5, 5, 5, 5, 5]);
+    expect(serviceMs(recordService(restored, 'loop', R, 200, T0).state, 'loop', R, T0).ms).toBe(5);
+    // a state without the window (an older version) starts it from its mean instead of from the next probe alone
+    const older: RoutingState = { ...emptyState(), svc: { [`loop|${R}`]: { mean: 5, n: 6, at: T0 } } };
+    expect(serviceMs(recordService(older, 'loop', R, 200, T0).state, 'loop', R, T0).ms).toBeCloseTo(102.5, 6);
+    expect(restoreState({ ...s, svc: { [`loop|${R}`]: { mean: 5, n: 6, at: T0, run: [5, 'x'] } } }).svc?.[`loop|${R}`]?.run).toBeUndefined();
+  });
+
   it.each<[string, number[], number]>([
     ['one stall does not move it', [5, 5, 5, 5, 5, 5, 200], 5],
     ['nor do three stalls in seven probes (an EWMA with spike runs took three in a row as a level shift)', [5, 5, 5, 5, 200, 180, 190], 5],

@@ -478,7 +478,8 @@ export function recordService(state: RoutingState, kind: ServiceKind, region: Re
 }
 
 function foldMedianWindow(prev: Estimate | undefined, x: number, now: number, cfg: RoutingConfig): Estimate {
-  const run = [...(prev?.run ?? []), x].slice(-cfg.loopWindow);
+  // A state without the window (restored from an older version) starts it from its mean.
+  const run = [...(prev ? (prev.run ?? [prev.mean]) : []), x].slice(-cfg.loopWindow);
   const n = (prev ? decayedCount(prev, now, cfg.svcHalfLifeMs) : 0) + 1;
   return { mean: median(run), n: Math.min(cfg.maxCount, n), at: prev ? Math.max(now, prev.at) : now, run };
 }
@@ -542,8 +543,12 @@ export function restoreState(json: unknown, config?: Partial<RoutingConfig>): Ro
   if (typeof svc === 'object' && svc !== null) {
     for (const [k, e] of Object.entries(svc)) {
       const [kind, region, extra] = k.split('|');
-      if (SERVICE_KINDS.includes(kind!) && isRegionId(region) && extra === undefined && validEstimate(e, cfg.maxRttMs))
+      if (SERVICE_KINDS.includes(kind!) && isRegionId(region) && extra === undefined && validEstimate(e, cfg.maxRttMs)) {
         out.svc![k] = { mean: e.mean, n: Math.min(cfg.maxCount, e.n), at: e.at };
+        // The loopback overhead's window of probes (foldMedianWindow) survives a restore too.
+        const run = (e as { run?: unknown }).run;
+        if (kind === 'loop' && Array.isArray(run) && run.length >= 1 && run.length <= cfg.loopWindow && run.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= cfg.maxRttMs)) out.svc![k]!.run = [...run];
+      }
     }
   }
   const shift = (json as { shift?: unknown }).shift;
