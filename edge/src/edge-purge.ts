@@ -3,7 +3,7 @@
  * account's variants, so purges are recorded as timestamps (exact path or prefix) per account —
  * in this isolate at once, and in KV (PIXMESH_PURGE) for every other colo — and the image route
  * treats a cached entry stored at or before the newest matching purge as a miss (edgePurgedAt,
- * passed to readCached in edge/src/edge-cache.ts).
+ * passed to lookupCached in edge/src/edge-cache.ts).
  */
 import { Hono } from 'hono';
 import { readBodyLimited } from '../../shared/body.js';

@@ -247,10 +247,10 @@ function fold(prev: Estimate | undefined, x: number, now: number, halfLifeMs: nu
  * has outlierAfterSamples samples, a sample outside mean ± max(outlierMinMs, outlierFraction ·
  * mean) is an outlier and moves the mean with suspectAlpha only; suspectRun outliers in a row on
  * the same side are a level shift (a slow region, or one that recovered): the estimate restarts
- * from their median, worth suspectRun samples. `minAlpha`: the EWMA floor (rttMinAlpha; the
- * loopback overhead is a windowed median, recordService).
+ * from their median, worth suspectRun samples. The EWMA's floor is rttMinAlpha (the loopback
+ * overhead is a windowed median instead: recordService).
  */
-export function foldRtt(prev: Estimate | undefined, x: number, now: number, cfg: RoutingConfig, minAlpha = cfg.rttMinAlpha): Estimate {
+export function foldRtt(prev: Estimate | undefined, x: number, now: number, cfg: RoutingConfig): Estimate {
   if (!prev) return { mean: x, n: 1, at: now };
   const n = decayedCount(prev, now, cfg.rttHalfLifeMs);
   const side = n >= cfg.outlierAfterSamples ? outlierSide(prev.mean, x, cfg) : 0;
@@ -258,7 +258,7 @@ export function foldRtt(prev: Estimate | undefined, x: number, now: number, cfg:
   if (side === 0) {
     // The third sample: the median of the first three (one bad sample among them does not set the estimate; from the fourth, outliers are suspected).
     if (prev.run?.length === 2 && n < 2.5) return { mean: median([...prev.run, x]), n: Math.min(cfg.maxCount, n + 1), at };
-    const alpha = Math.max(minAlpha, 1 / (n + 1));
+    const alpha = Math.max(cfg.rttMinAlpha, 1 / (n + 1));
     const next: Estimate = { mean: prev.mean + alpha * (x - prev.mean), n: Math.min(cfg.maxCount, n + 1), at };
     if (n < 1.5) next.run = [prev.mean, x];
     return next;
@@ -493,6 +493,12 @@ export function serviceMs(state: RoutingState | undefined, kind: ServiceKind, re
   return { ms: b.value, samples: b.n };
 }
 
+/** An estimate's kept samples (Estimate.run) from untrusted JSON: 1…maxLength values in [0, maxRttMs], copied; else undefined. */
+function validRun(e: object, maxLength: number, cfg: RoutingConfig): number[] | undefined {
+  const run = (e as { run?: unknown }).run;
+  return Array.isArray(run) && run.length >= 1 && run.length <= maxLength && run.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= cfg.maxRttMs) ? [...run] : undefined;
+}
+
 function validEstimate(v: unknown, maxMean: number): v is Estimate {
   if (typeof v !== 'object' || v === null) return false;
   const { mean, n, at } = v as Record<string, unknown>;
@@ -527,8 +533,8 @@ export function restoreState(json: unknown, config?: Partial<RoutingConfig>): Ro
       for (const [r, e] of Object.entries(row)) {
         if (!isRegionId(r) || !validEstimate(e, cfg.maxRttMs)) continue;
         clean[r] = { mean: e.mean, n: Math.min(cfg.maxCount, e.n), at: e.at };
-        const run = (e as { run?: unknown }).run;
-        if (Array.isArray(run) && run.length >= 1 && run.length <= cfg.suspectRun && run.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= cfg.maxRttMs)) clean[r]!.run = [...run];
+        const run = validRun(e, cfg.suspectRun, cfg);
+        if (run) clean[r]!.run = run;
       }
       if (Object.keys(clean).length) out.rtt[c] = clean;
     }
@@ -546,8 +552,8 @@ export function restoreState(json: unknown, config?: Partial<RoutingConfig>): Ro
       if (SERVICE_KINDS.includes(kind!) && isRegionId(region) && extra === undefined && validEstimate(e, cfg.maxRttMs)) {
         out.svc![k] = { mean: e.mean, n: Math.min(cfg.maxCount, e.n), at: e.at };
         // The loopback overhead's window of probes (foldMedianWindow) survives a restore too.
-        const run = (e as { run?: unknown }).run;
-        if (kind === 'loop' && Array.isArray(run) && run.length >= 1 && run.length <= cfg.loopWindow && run.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= cfg.maxRttMs)) out.svc![k]!.run = [...run];
+        const run = kind === 'loop' ? validRun(e, cfg.loopWindow, cfg) : undefined;
+        if (run) out.svc![k]!.run = run;
       }
     }
   }
