@@ -106,7 +106,10 @@ export class ResultCache {
     const found: { hash: string; size: number; mtime: number; account: string; path: string }[] = [];
     for (const sub of await fsp.readdir(this.dir).catch(() => [] as string[])) {
       const subdir = path.join(this.dir, sub);
-      for (const name of await fsp.readdir(subdir).catch(() => [] as string[])) {
+      const names = await fsp.readdir(subdir).catch(() => null);
+      if (!names) continue;
+      this.dirs.add(subdir);
+      for (const name of names) {
         const file = path.join(subdir, name);
         if (!name.endsWith('.entry')) {
           await fsp.rm(file, { force: true });
@@ -195,14 +198,17 @@ export class ResultCache {
     const file = this.fileFor(hash);
     const data = encodeEntry(meta, body);
     if (data.length > this.maxBytes) return;
-    const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+    // Unique per process (pid and random bytes drawn once: pids repeat across containers) and write (a counter).
+    const tmp = `${file}.${process.pid}.${this.tmpTag}${(this.tmpSeq++).toString(36)}.tmp`;
     await this.create(tmp, data);
     await rename(tmp, file);
     await this.remove(this.lru.set(hash, { account: meta.account, path: meta.path }, data.length));
   }
 
-  /** Entry directories known to exist: made once, not once per write (a thread-pool round trip each). */
+  /** Entry directories known to exist (found at boot, or made once): not made again per write (a thread-pool round trip each). */
   private readonly dirs = new Set<string>();
+  private readonly tmpTag = crypto.randomBytes(4).toString('hex');
+  private tmpSeq = 0;
 
   /**
    * Writes a new file (one fs.writeFile: open, write, close on the thread pool; no fsync, the
