@@ -6,7 +6,7 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { PixmeshError } from '../../shared/errors.js';
-import { AUTH_HEADER, CONTENT_SHA256_HEADER, DEFAULT_WINDOW_MS, signInternalRequest } from '../../shared/internal-auth.js';
+import { AUTH_HEADER, CONTENT_SHA256_HEADER, DEFAULT_WINDOW_MS, signInternalRequest, timingSafeEqualStr } from '../../shared/internal-auth.js';
 import { NonceMemory, requireInternalAuth, type NonceStore } from '../../origin/src/internal-auth.js';
 
 const SECRET = 'internal-test-secret-0123456789';
@@ -98,5 +98,49 @@ describe('internal signatures: target region, body digest, replay, window', () =
     const app = regionApp('eu-central-1');
     expect(await status(app.request('/internal/accounts'))).toMatch(/^401 .*missing/);
     expect(await status(app.request('/internal/accounts', { headers: { [AUTH_HEADER]: 't=1,n=2,s=3' } }))).toMatch(/^401 .*malformed/);
+  });
+});
+
+describe('timingSafeEqualStr: equal exactly when the strings are equal', () => {
+  const hex = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+  it.each([
+    ['two equal 64-hex signatures', hex, hex, true],
+    ['the first character differs', `f${hex.slice(1)}`, hex, false],
+    ['a middle character differs', `${hex.slice(0, 31)}0${hex.slice(32)}`, hex, false],
+    ['the last character differs', `${hex.slice(0, 63)}4`, hex, false],
+    ['one is a prefix of the other', hex.slice(0, 63), hex, false],
+    ['the other is a prefix of the one', hex, hex.slice(0, 10), false],
+    ['a string repeated to the other\'s length (the index wraps)', 'ab', 'abab', false],
+    ['both empty', '', '', true],
+    ['empty against non-empty', '', 'a', false],
+    ['non-empty against empty', 'a', '', false],
+    ['case differs (hex is compared as sent)', 'ABCDEF', 'abcdef', false],
+    ['equal non-ASCII keys', 'clé-ключ-鍵', 'clé-ключ-鍵', true],
+    ['non-ASCII keys differing in one letter', 'clé-ключ-鍵', 'cle-ключ-鍵', false],
+    ['two different lone surrogates (both UTF-8-encode as U+FFFD)', '\ud800', '\udc00', false],
+    ['a character against its code unit + 65536', 'a', String.fromCodePoint(0x10061), false],
+  ])('%s → %s', (_name, a, b, equal) => {
+    expect(timingSafeEqualStr(a, b)).toBe(equal);
+    expect(timingSafeEqualStr(b, a)).toBe(equal);
+  });
+
+  it('agrees with === on 2,000 random pairs of short strings over a small alphabet (many equal, many one letter apart)', () => {
+    let seed = 7;
+    const rand = (n: number) => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const word = () => Array.from({ length: rand(4) }, () => 'ab\u00e9\ud83d'[rand(4)]).join('');
+    let equalPairs = 0;
+    for (let i = 0; i < 2000; i++) {
+      const a = word();
+      const b = rand(2) ? a : word();
+      if (a === b) equalPairs++;
+      expect(timingSafeEqualStr(a, b)).toBe(a === b);
+    }
+    expect(equalPairs).toBeGreaterThan(500);
+    expect(equalPairs).toBeLessThan(1900);
   });
 });
