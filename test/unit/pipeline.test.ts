@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_ACCOUNT_DEFAULTS, type AccountDefaults } from '../../shared/accounts.js';
 import { canonicalTransformation, parseTransformation, type NegotiatedFormat } from '../../shared/transform/index.js';
 import { getSourceMetadata, newDefaultConfig, renderImage, type RenderOptions } from '../../origin/src/pipeline/index.js';
@@ -401,15 +401,35 @@ describe('renderImage: limits and errors', () => {
     await expect(render(big.subarray(0, Math.floor(big.length / 2)), 'w-10')).rejects.toMatchObject({ status: 422, code: 'EDECODE' });
   });
 
-  it('the whole render is bounded by renderTimeoutSeconds, not each pass', async () => {
+  it('the whole render is bounded by renderTimeoutSeconds, not each pass: each libvips pass gets what is left of one deadline', async () => {
+    // A virtual clock that moves only when a libvips pass finishes (700 ms per pass), so the test
+    // decides when the deadline passes instead of the machine's speed: no wall-clock assertion.
+    // 20 passes (each rotation materialises) at 700 ms = 14 s of virtual work against a 3 s bound.
     const tiny = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#808080' } }).jpeg().toBuffer();
-    const tr = Array.from({ length: 20 }, (_, i) => `w-${3000 + i},rt-90`).join(':'); // ~9 MP per step: seconds of work
-    const config = { ...newDefaultConfig(), renderTimeoutSeconds: 1 };
-    const t0 = Date.now();
-    await expect(render(tiny, tr, 'jpeg', { config })).rejects.toMatchObject({ status: 503, code: 'EBUSY', message: expect.stringMatching(/longer than 1 s/) });
-    // Per-pass deadlines would let all 20 passes (tens of seconds of work) run; a whole-render deadline
-    // stops after about 1 s. 6 s leaves room for a loaded machine while still telling the two apart.
-    expect(Date.now() - t0).toBeLessThan(6000);
+    const tr = Array.from({ length: 20 }, (_, i) => `w-${40 + i},rt-90`).join(':');
+    const config = { ...newDefaultConfig(), renderTimeoutSeconds: 3 };
+    let now = Date.now();
+    const proto = sharp.prototype as unknown as { toBuffer: (...a: unknown[]) => Promise<unknown>; options: { timeoutSeconds: number } };
+    const toBuffer = proto.toBuffer;
+    const timeouts: number[] = [];
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => now);
+    const pass = vi.spyOn(proto, 'toBuffer').mockImplementation(function (this: typeof proto, ...args: unknown[]) {
+      timeouts.push(this.options.timeoutSeconds); // what sharp hands libvips as this pass's limit
+      return toBuffer.apply(this, args).then((r) => {
+        now += 700;
+        return r;
+      });
+    });
+    try {
+      await expect(render(tiny, tr, 'jpeg', { config })).rejects.toMatchObject({ status: 503, code: 'EBUSY', message: expect.stringMatching(/longer than 3 s/) });
+    } finally {
+      pass.mockRestore();
+      clock.mockRestore();
+    }
+    // Per-pass deadlines would let all 20 passes run (and the render succeed); one deadline stops it
+    // once 3 s of virtual time are spent: passes start at 0, 0.7, 1.4, 2.1 and 2.8 s, and each carries
+    // sharp's timeout = the whole render's remaining budget rounded up to whole seconds (at least 1).
+    expect(timeouts).toEqual([3, 3, 2, 1, 1]);
   });
 
   it('an aborted render → 503 EBUSY', async () => {
