@@ -11,6 +11,7 @@ import {
   resolveLocation,
   restoreState,
   routeServerTiming,
+  routingConfig,
   type RequestLocation,
   type RouteInput,
   type RoutingAccount,
@@ -400,5 +401,24 @@ describe('routing model: the learned RTT is unbiased when the samples are', () =
     const mae = errors.reduce((a, b) => a + Math.abs(b), 0) / errors.length;
     expect(Math.abs(bias)).toBeLessThanOrEqual(2);
     expect(mae).toBeLessThanOrEqual(5);
+  });
+});
+
+describe('routing model: the configuration in force (routingConfig)', () => {
+  it.each<[string, Parameters<typeof routingConfig>[0], Partial<Record<keyof typeof DEFAULT_ROUTING_CONFIG, number>>]>([
+    ['no overrides: the defaults', undefined, { probeRefreshMs: 15_000, priorWeight: 3 }],
+    ['an override wins, the rest are the defaults', { probeRefreshMs: 5_000 }, { probeRefreshMs: 5_000, priorWeight: 3, shiftMinSpanMs: 1_500 }],
+    ['several overrides', { priorWeight: 1, shiftRun: 4 }, { priorWeight: 1, shiftRun: 4, probeMinSamples: 2 }],
+  ])('%s', (_t, partial, expected) => {
+    const cfg = routingConfig(partial);
+    for (const [k, v] of Object.entries(expected)) expect(cfg[k as keyof typeof cfg]).toBe(v);
+    expect(Object.keys(cfg).sort()).toEqual(Object.keys(DEFAULT_ROUTING_CONFIG).sort());
+  });
+
+  it('a complete configuration is used as it is (not merged again), and the defaults are not changed by a merge', () => {
+    const merged = routingConfig({ probeRefreshMs: 5_000 });
+    expect(routingConfig(merged)).toBe(merged);
+    expect(routingConfig(DEFAULT_ROUTING_CONFIG)).toBe(DEFAULT_ROUTING_CONFIG);
+    expect(DEFAULT_ROUTING_CONFIG.probeRefreshMs).toBe(15_000);
   });
 });

@@ -13,7 +13,7 @@
  * the account's colo mix (the colos the edge saw its requests from, weighted by count).
  */
 import { INTER_REGION_RTT_MS, REGION_IDS, type RegionId } from '../../../shared/regions.js';
-import { decayedCount, DEFAULT_ROUTING_CONFIG, resolveLocation, type RoutingConfig, type RoutingState } from './model.js';
+import { decayedCount, resolveLocation, routingConfig, type RoutingConfig, type RoutingState } from './model.js';
 
 export interface AdviceInput {
   /** colo (IATA) → weight (request count). */
@@ -51,7 +51,7 @@ function coloRtt(state: RoutingState | undefined, colo: string, region: RegionId
 }
 
 export function rankHomeRegions(input: AdviceInput): RegionAdvice[] {
-  const cfg = input.config ? { ...DEFAULT_ROUTING_CONFIG, ...input.config } : DEFAULT_ROUTING_CONFIG;
+  const cfg = routingConfig(input.config);
   const regions = (input.regions ?? REGION_IDS).filter((r, i, all) => all.indexOf(r) === i);
   const mix = Object.entries(input.coloMix).filter(([, w]) => Number.isFinite(w) && w > 0);
   const total = mix.reduce((a, [, w]) => a + w, 0);

@@ -15,7 +15,7 @@
  */
 import { REGION_IDS, type RegionId } from '../../../shared/regions.js';
 import type { BreakerStatus } from '../../../shared/breaker.js';
-import { decayedCount, DEFAULT_ROUTING_CONFIG, normaliseColo, type RoutingConfig, type RoutingState } from './model.js';
+import { decayedCount, normaliseColo, routingConfig, type RoutingConfig, type RoutingState } from './model.js';
 
 export interface ProbePlanInput {
   state: RoutingState;
@@ -48,7 +48,7 @@ export const confirmKey = (region: RegionId) => `confirm|${region}`;
 export const loopbackKey = (region: RegionId) => `loop|${region}`;
 
 export function planProbes(input: ProbePlanInput): PlannedProbe[] {
-  const cfg = input.config ? { ...DEFAULT_ROUTING_CONFIG, ...input.config } : DEFAULT_ROUTING_CONFIG;
+  const cfg = routingConfig(input.config);
   const colo = normaliseColo(input.colo);
   const out: PlannedProbe[] = [];
   for (const region of input.regions ?? REGION_IDS) {
