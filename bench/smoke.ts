@@ -40,7 +40,7 @@ async function main() {
       await f();
       took.push(`${name} ${((performance.now() - s) / 1000).toFixed(1)} s`);
     };
-    await timed('edge', () => runEdge({ mode: 'smoke', requests: 20, concurrency: [1], rounds: 1, decideIterations: 2000, outDir: dir, log: quiet }));
+    await timed('edge', () => runEdge({ mode: 'smoke', requests: 20, concurrency: [1], rounds: 1, warmup: 5, decideIterations: 2000, outDir: dir, log: quiet }));
     await timed('transform', () => runTransform({ mode: 'smoke', cases: ['jpeg-320'], coldRequests: 3, repeatedRequests: 6, variants: 4, rounds: 1, maxSeconds: 10, outDir: dir, log: quiet }));
     await timed('geo', () => runGeo({ mode: 'smoke', seeds: [7], requests: 24, concurrency: 6, images: 4, scenarios: ['steady', 'kill'], policies: ['pixmesh', 'nearest', 'home', 'oracle'], policiesFor: { kill: ['pixmesh'] }, maxSecondsPerRun: 60, outDir: dir, log: quiet }));
     const { readme, charts } = writeReport(dir);

@@ -5,7 +5,11 @@
  *   miss    a MISS through the pixmesh worker to an instant fake region (routing decision, internal
  *           signing, proxying, cache store) vs the same fake region called directly
  *   decide  decideRoute() in-process (Node), with a full learned state (64 colos × 6 regions)
- * Workers and the baseline alternate in rounds so other load on the machine hits them alike.
+ * At concurrency 1 (where issue #18's HIT target is checked) the targets are interleaved request
+ * by request, the order rotated each time, so a burst of other load on the machine falls on every
+ * target alike; at higher concurrency they alternate in blocks per round. Before the rounds every
+ * target gets the same warm-up, interleaved and discarded (the first round of a run was the
+ * slowest: JIT and caches of both workers warming).
  */
 import http from 'node:http';
 import fs from 'node:fs';
@@ -27,6 +31,8 @@ export interface EdgeOptions {
   requests: number;
   concurrency: number[];
   rounds: number;
+  /** Requests per target before the rounds at each concurrency, interleaved like them and not counted (the same for every target). */
+  warmup: number;
   bodyBytes: number;
   decideIterations: number;
   basePort: number;
@@ -39,6 +45,7 @@ export const DEFAULT_EDGE: EdgeOptions = {
   requests: 600,
   concurrency: [1, 8],
   rounds: 3,
+  warmup: 200,
   bodyBytes: 20_000,
   decideIterations: 200_000,
   basePort: 9580,
@@ -239,18 +246,42 @@ export async function runEdge(partial: Partial<EdgeOptions> = {}): Promise<{ fil
     for (const c of o.concurrency) {
       const acc = Object.fromEntries(Object.keys(targets).map((k) => [k, { lat: [] as number[], wall: 0, errors: 0 }])) as Record<EdgeMeasurement['target'], { lat: number[]; wall: number; errors: number }>;
       const per = Math.ceil(o.requests / o.rounds);
+      const names = Object.keys(targets) as EdgeMeasurement['target'][];
+      const one = async (t: EdgeMeasurement['target'], url: string, into?: (typeof acc)[EdgeMeasurement['target']]) => {
+        const r = await timedGet(url, { ...geo, ...extraHeaders[t] }, agent);
+        if (!into) return;
+        if (r.error || r.status !== 200 || ((t === 'pixmesh-hit' || t === 'pixmesh-file-hit') && r.headers['x-pixmesh-cache'] !== 'HIT')) into.errors++;
+        else into.lat.push(r.totalMs);
+      };
+      /**
+       * `n` requests per target. Concurrency 1: request by request, the order rotated each time
+       * (a target's wall time is the sum of its own requests' times). Otherwise one target's `n`
+       * requests at concurrency c, then the next.
+       */
+      const runPass = async (n: number, shift: number, count: boolean) => {
+        if (c === 1) {
+          for (let i = 0; i < n; i++) {
+            for (let j = 0; j < names.length; j++) {
+              const t = names[(i + j + shift) % names.length]!;
+              const s = performance.now();
+              await one(t, targets[t](), count ? acc[t] : undefined);
+              if (count) acc[t].wall += performance.now() - s;
+            }
+          }
+          return;
+        }
+        for (const t of names) {
+          const items = Array.from({ length: n }, () => targets[t]());
+          const s = performance.now();
+          await pool(items, c, (url) => one(t, url, count ? acc[t] : undefined));
+          if (count) acc[t].wall += performance.now() - s;
+        }
+      };
+      // The same warm-up for every target (not counted), then the rounds.
+      if (o.warmup > 0) await runPass(o.warmup, 0, false);
       for (let k = 0; k < o.rounds; k++) {
         const mark = Object.fromEntries(Object.entries(acc).map(([t, a]) => [t, a.lat.length])) as Record<EdgeMeasurement['target'], number>;
-        for (const t of Object.keys(targets) as EdgeMeasurement['target'][]) {
-          const items = Array.from({ length: per }, () => targets[t]());
-          const s = performance.now();
-          await pool(items, c, async (url) => {
-            const r = await timedGet(url, { ...geo, ...extraHeaders[t] }, agent);
-            if (r.error || r.status !== 200 || ((t === 'pixmesh-hit' || t === 'pixmesh-file-hit') && r.headers['x-pixmesh-cache'] !== 'HIT')) acc[t].errors++;
-            else acc[t].lat.push(r.totalMs);
-          });
-          acc[t].wall += performance.now() - s;
-        }
+        await runPass(per, k, true);
         // This round's p50 differences against the bare worker, unrounded samples (0.01 ms).
         const p50 = (t: EdgeMeasurement['target']) => percentile(acc[t].lat.slice(mark[t]), 50);
         if (c === Math.min(...o.concurrency)) {

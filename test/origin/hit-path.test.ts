@@ -48,6 +48,13 @@ describe('hit path (origin/src/hit-path.ts)', () => {
     expect(appBytes.equals(missBytes)).toBe(true);
     for (const h of ['content-type', 'content-length', 'etag', 'cache-control', 'last-modified', 'x-pixmesh-region', 'x-pixmesh-region-cache', 'x-pixmesh-processed-by', 'x-pixmesh-replica', 'content-security-policy', 'x-content-type-options'])
       expect(fast.headers.get(h), h).toBe(viaApp.headers.get(h));
+    // Every header, not only those above (the hit path writes a prepared list): the same names and
+    // values, but for the per-answer ones (date, Server-Timing, the hit ratio, which moves with each answer).
+    const perAnswer = ['date', 'server-timing', 'x-pixmesh-region-hit-ratio'];
+    const names = (r: Response) => [...r.headers.keys()].filter((n) => !perAnswer.includes(n)).sort();
+    expect(names(fast)).toEqual(names(viaApp));
+    for (const h of names(viaApp)) expect(fast.headers.get(h), h).toBe(viaApp.headers.get(h));
+    expect(fast.headers.get('x-pixmesh-region-hit-ratio')).toMatch(/^[01]\.\d{3}$/);
     expect(fast.headers.get('server-timing')).toMatch(/proc;dur=\d/);
   });
 

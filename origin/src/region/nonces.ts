@@ -7,18 +7,24 @@
  * first replica died before answering, which must succeed (docs/deploy.md#replays-and-retries).
  * An owner that does not answer within 1 s is suspected and this replica's memory decides:
  * losing a replica loses its share of the 60 s window, not requests. Claim calls are checked by
- * the owner's own memory only (no claims about claims).
+ * the owner's own memory only (no claims about claims). What a replica remembers is a NonceWindow
+ * (./nonce-window.ts): packed keys, claimants by index, generations dropped whole.
  */
 import { DEFAULT_WINDOW_MS } from '../../../shared/internal-auth.js';
 import { NonceMemory, type NonceStore } from '../internal-auth.js';
 import type { RegionState } from './index.js';
+import { NonceWindow, nonceKey } from './nonce-window.js';
 import { peerFetch } from './peers.js';
 
 export const NONCE_CLAIM_PATH = '/internal/nonce';
 const CAP = 200_000;
 
 export class RegionNonces implements NonceStore {
-  private readonly seen = new Map<string, { by: string; at: number }>();
+  /** Nonce key → the index of its claimant in `claimants`, for 2 × the signature window. */
+  private readonly seen = new NonceWindow(2 * DEFAULT_WINDOW_MS, CAP);
+  /** Claimants (replica URLs, from signed peer calls only) by index, and their indices. */
+  private readonly claimants: string[] = [];
+  private readonly claimantIds = new Map<string, number>();
 
   constructor(
     private readonly region: RegionState,
@@ -45,39 +51,56 @@ export class RegionNonces implements NonceStore {
     }
   }
 
-  private prune(now: number): void {
-    for (const [n, e] of this.seen) if (now - e.at > 2 * DEFAULT_WINDOW_MS) this.seen.delete(n);
-    for (const n of this.seen.keys()) {
-      if (this.seen.size < CAP) break;
-      this.seen.delete(n);
+  private idOf(by: string): number {
+    let id = this.claimantIds.get(by);
+    if (id === undefined) {
+      id = this.claimants.length;
+      this.claimants.push(by);
+      this.claimantIds.set(by, id);
     }
+    return id;
   }
 
   /** The owner's decision (also used when this replica is the owner or the owner is gone). */
   async take(nonce: string, by: string): Promise<boolean> {
-    const now = Date.now();
-    const e = this.seen.get(nonce);
-    if (!e) {
-      if (this.seen.size >= CAP) this.prune(now);
-      this.seen.set(nonce, { by, at: now });
-      return true;
-    }
-    if (e.by === by || (await this.alive(e.by))) return false;
-    e.by = by; // its claimant died before answering: a retry
-    return true;
+    return this.takeNow(nonce, by);
   }
 
-  async remember(nonce: string, _ttlMs?: number): Promise<boolean> {
+  /** take, decided at once unless it must ask whether the first claimant (another replica) is alive. */
+  private takeNow(nonce: string, by: string): boolean | Promise<boolean> {
+    const key = nonceKey(nonce);
+    const e = this.seen.get(key, Date.now());
+    if (e === undefined) {
+      this.seen.set(key, this.idOf(by), Date.now());
+      return true;
+    }
+    const prev = this.claimants[e]!;
+    if (prev === by || prev === this.self) return false; // a replay (this replica is alive)
+    return this.alive(prev).then((up) => {
+      if (up) return false;
+      this.seen.set(key, this.idOf(by), Date.now()); // its claimant died before answering: a retry
+      return true;
+    });
+  }
+
+  /** At once (no promise) when this replica owns the nonce and need not ask another replica. */
+  remember(nonce: string, _ttlMs?: number): boolean | Promise<boolean> {
     const owner = this.region.ownerOf(`nonce:${nonce}`);
-    if (!owner) return this.take(nonce, this.self);
-    if (this.seen.get(nonce)?.by === this.self) return false;
+    if (!owner) return this.takeNow(nonce, this.self);
+    return this.claim(nonce, owner);
+  }
+
+  /** Claims a nonce at its owner, another replica. */
+  private async claim(nonce: string, owner: string): Promise<boolean> {
+    const key = nonceKey(nonce);
+    if (this.seen.get(key, Date.now()) === this.idOf(this.self)) return false;
     try {
       const q = new URLSearchParams({ n: nonce, by: this.self });
       const res = await peerFetch(this.secret, owner, 'POST', `${NONCE_CLAIM_PATH}?${q}`, { timeoutMs: Math.min(1_000, this.timeoutMs), self: this.self, region: this.regionId });
       await res.body?.cancel();
       if (res.status === 409) return false;
       if (res.ok) {
-        this.seen.set(nonce, { by: this.self, at: Date.now() });
+        this.seen.set(key, this.idOf(this.self), Date.now());
         return true;
       }
     } catch {
