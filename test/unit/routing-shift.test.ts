@@ -60,6 +60,41 @@ describe('region-wide level shift', () => {
     expect(s.shift?.[R]?.mean).toBe(shift);
   });
 
+  // Other regions' pairs, established at T0 − 10 s: MIA → us-west-1 80 ms, ORD → eu-central-1 100, YYZ → ap-south-1 200.
+  const OTHERS: [string, RegionId, number][] = [['MIA', 'us-west-1', 80], ['ORD', 'eu-central-1', 100], ['YYZ', 'ap-south-1', 200]];
+  function warmedAll(): RoutingState {
+    let s = warmed(BASE);
+    for (const [colo, r, ms] of OTHERS) for (let i = 0; i < 6; i++) s = recordSample(s, colo, r, ms, T0 - 10_000 + i).state;
+    return s;
+  }
+  const other = (k: number, ms?: number): [string, RegionId, number] => [OTHERS[k]![0], OTHERS[k]![1], ms ?? OTHERS[k]![2]];
+  it.each<[string, [string, RegionId, number, number][], number | undefined]>([
+    // [colo, region, ms, at (ms after T0)]: the three spikes at us-east-1 span 0.2 s, far below shiftMinSpanMs
+    ['two other regions answer ordinarily during the run: the slowness is the region’s, confirmed at once',
+      [['GRU', R, 270, 0], [...other(0), 50], [...other(1), 80], ['MIA', R, 190, 100], ['ORD', R, 185, 200]], 150],
+    ['another region had a spike too (a stall of the machine delays everything in flight): waits for the span',
+      [['GRU', R, 270, 0], [...other(2, 400), 20], [...other(0), 50], [...other(1), 80], ['MIA', R, 190, 100], ['ORD', R, 185, 200]], undefined],
+    ['another region’s spike just before the run counts too (within shiftIsolationMarginMs)',
+      [[...other(2, 400), -500], ['GRU', R, 270, 0], [...other(0), 50], [...other(1), 80], ['MIA', R, 190, 100], ['ORD', R, 185, 200]], undefined],
+    ['one other region answered: not enough to tell, waits',
+      [['GRU', R, 270, 0], [...other(0), 50], ['MIA', R, 190, 100], ['ORD', R, 185, 200]], undefined],
+    ['the other regions answered before the run began: waits',
+      [[...other(0), -100], [...other(1), -50], ['GRU', R, 270, 0], ['MIA', R, 190, 100], ['ORD', R, 185, 200]], undefined],
+    ['spikes that disagree are no shift, however alone the region is',
+      [['GRU', R, 400, 0], [...other(0), 50], [...other(1), 80], ['MIA', R, 90, 100], ['ORD', R, 185, 200]], undefined],
+  ])('%s', (_name, samples, shift) => {
+    let s = warmedAll();
+    for (const [colo, r, ms, at] of samples) s = recordSample(s, colo, r, ms, T0 + at).state;
+    expect(s.shift?.[R]?.mean).toBe(shift);
+  });
+
+  it('restoreState keeps when a region last spiked and answered ordinarily (finite times only)', () => {
+    const saved = { ...emptyState(), shift: { [R]: { run: [], spikeAt: T0, okAt: T0 + 5 }, 'us-west-1': { run: [], spikeAt: 'soon', okAt: Number.NaN } } };
+    const s = restoreState(JSON.stringify(saved));
+    expect(s.shift?.[R]).toEqual({ run: [], spikeAt: T0, okAt: T0 + 5 });
+    expect(s.shift?.['us-west-1']).toEqual({ run: [] });
+  });
+
   it('a confirmed shift moves every colo off the slow region at once, including colos that never measured it', () => {
     // us-east-1 is MIA's and GRU's pick; FRA-side colos never measured it.
     let s = warmed({ ...BASE });
