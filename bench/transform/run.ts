@@ -138,9 +138,9 @@ export interface HitPathResult {
   rounds: number;
   byConcurrency: {
     concurrency: number;
-    /** cpuUsPerOp: CPU time (user + system, all threads) the serving process used per answer, µs. */
-    origin: { opsPerSec: number; p50: number; p99: number; regionHitRatio: number; errors: number; cpuUsPerOp?: number };
-    bare: { opsPerSec: number; p50: number; p99: number; errors: number; cpuUsPerOp?: number };
+    /** cpuUsPerOp: CPU time (user + system, all threads) the serving process used per answer, µs; loopCpuUsPerOp: its main thread's (the event loop). */
+    origin: { opsPerSec: number; p50: number; p99: number; regionHitRatio: number; errors: number; cpuUsPerOp?: number; loopCpuUsPerOp?: number };
+    bare: { opsPerSec: number; p50: number; p99: number; errors: number; cpuUsPerOp?: number; loopCpuUsPerOp?: number };
     originVsBare: number;
     originVsBareRounds: { min: number; max: number };
     loadAvg1: number;
@@ -556,15 +556,20 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
     if (o.mode !== 'smoke' && o.hitRequests > 0 && hitCase) {
       const hitReq = () => signedReq(hitCase.format, originPath(hitCase, hitCase.width, '?bench=hit'));
       const warm = await drive([hitReq(), hitReq()], 1, 60);
-      const body = await (async () => {
+      // The bare server answers with the origin's answer: its bytes and its headers (Node adds Date,
+      // Connection and Keep-Alive to both alike), so both sides write the same response.
+      const { body, headers: answerHeaders } = await (async () => {
         const r = hitReq();
         const res = await fetch(r.url, { headers: await r.headers() });
-        return Buffer.from(await res.arrayBuffer());
+        const own = new Set(['date', 'connection', 'keep-alive', 'transfer-encoding', 'content-length']);
+        return { body: Buffer.from(await res.arrayBuffer()), headers: Object.fromEntries([...res.headers].filter(([k]) => !own.has(k))) };
       })();
       const bodyFile = path.join(dir, 'hit.bin');
       fs.writeFileSync(bodyFile, body);
+      const headersFile = path.join(dir, 'hit-headers.json');
+      fs.writeFileSync(headersFile, JSON.stringify(answerHeaders));
       const barePort = o.basePort + 60;
-      bare = tsx(path.join(ROOT, 'bench/transform/static-server.ts'), [bodyFile, 'image/jpeg', host, String(barePort)]);
+      bare = tsx(path.join(ROOT, 'bench/transform/static-server.ts'), [bodyFile, 'image/jpeg', host, String(barePort), headersFile]);
       await waitForLine(bare, 'bare static server');
       const barePid = pidListeningOn(barePort);
       const bareReq = () => ({ url: `http://${host}:${barePort}/a.jpg`, headers: async () => ({}) });
@@ -573,14 +578,20 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
         const per: Record<'origin' | 'bare', Awaited<ReturnType<typeof drive>>[]> = { origin: [], bare: [] };
         // CPU ms each serving process used in its timed windows (null where /proc is unavailable).
         const cpu: Record<'origin' | 'bare', (number | null)[]> = { origin: [], bare: [] };
+        const loopCpu: Record<'origin' | 'bare', (number | null)[]> = { origin: [], bare: [] };
         const timed = async (side: 'origin' | 'bare', pid: number | undefined, req: () => { url: string; headers: () => Promise<Record<string, string>> }) => {
           // (The client signs in this process, before drive's clock starts: not in the server's count.)
           const c0 = cpuMsOf(pid);
+          const l0 = cpuMsOf(pid, pid);
           per[side].push(await drive(Array.from({ length: o.hitRequests }, req), concurrency, o.maxSeconds, true));
           const c1 = cpuMsOf(pid);
+          const l1 = cpuMsOf(pid, pid);
           cpu[side].push(c0 === null || c1 === null ? null : c1 - c0);
+          loopCpu[side].push(l0 === null || l1 === null ? null : l1 - l0);
         };
         const loads = [load1()];
+        // The same warm-up for both sides, at this concurrency (the origin's first timed round was its JIT warm-up).
+        await drive(Array.from({ length: 50 }, hitReq), concurrency, 10);
         await drive(Array.from({ length: 50 }, bareReq), concurrency, 10);
         for (let k = 0; k < o.rounds; k++) {
           await timed('origin', originPid, hitReq);
@@ -588,9 +599,11 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
           loads.push(load1());
         }
         const cpuUsPerOp = (side: 'origin' | 'bare') => {
-          const ms = cpu[side];
           const n = per[side].reduce((a, r) => a + r.latencies.length, 0);
-          return ms.every((x): x is number => x !== null) && n > 0 ? { cpuUsPerOp: round((ms.reduce((a, b) => a + b, 0) * 1000) / n, 1) } : {};
+          const usPer = (ms: (number | null)[]) => (ms.every((x): x is number => x !== null) && n > 0 ? round((ms.reduce((a, b) => a + b, 0) * 1000) / n, 1) : undefined);
+          const all = usPer(cpu[side]);
+          const loop = usPer(loopCpu[side]);
+          return { ...(all === undefined ? {} : { cpuUsPerOp: all }), ...(loop === undefined ? {} : { loopCpuUsPerOp: loop }) };
         };
         const sum = (rs: Awaited<ReturnType<typeof drive>>[]) => {
           const lat = rs.flatMap((r) => r.latencies);
@@ -610,7 +623,7 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
           loadAvg1: round(loads.reduce((a, b) => a + b, 0) / loads.length, 2),
         };
         hitPath.byConcurrency.push(entry);
-        log(`  hit-path  ${hitCase.id} c${concurrency}: origin ${entry.origin.opsPerSec} req/s p50 ${entry.origin.p50} ms (hit ${entry.origin.regionHitRatio}) vs bare ${entry.bare.opsPerSec} req/s p50 ${entry.bare.p50} ms: ${entry.originVsBare}× (rounds ${entry.originVsBareRounds.min}–${entry.originVsBareRounds.max}), cpu µs/answer origin ${entry.origin.cpuUsPerOp ?? '?'} bare ${entry.bare.cpuUsPerOp ?? '?'}  load ${entry.loadAvg1}${warm.errors ? '  warm-up errors' : ''}`);
+        log(`  hit-path  ${hitCase.id} c${concurrency}: origin ${entry.origin.opsPerSec} req/s p50 ${entry.origin.p50} ms (hit ${entry.origin.regionHitRatio}) vs bare ${entry.bare.opsPerSec} req/s p50 ${entry.bare.p50} ms: ${entry.originVsBare}× (rounds ${entry.originVsBareRounds.min}–${entry.originVsBareRounds.max}), cpu µs/answer origin ${entry.origin.cpuUsPerOp ?? '?'} bare ${entry.bare.cpuUsPerOp ?? '?'} (main thread ${entry.origin.loopCpuUsPerOp ?? '?'} / ${entry.bare.loopCpuUsPerOp ?? '?'})  load ${entry.loadAvg1}${warm.errors ? '  warm-up errors' : ''}`);
       }
     }
 
