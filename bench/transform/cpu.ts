@@ -18,3 +18,32 @@ export function cpuMsOf(pid: number | undefined, thread?: number): number | null
 }
 /** Linux's USER_HZ (clock ticks per second of /proc/<pid>/stat), 100 on every common kernel. */
 const CLOCK_TICKS = 100;
+
+/**
+ * CPU time (ms) of a process's threads so far, summed by thread name (/proc/<pid>/task/<tid>/comm:
+ * "node" is the main thread, "libuv-worker" the thread pool, "V8 DefaultWorke" V8's GC and compiler
+ * helpers — on Node 20 every Node thread is named "node", so `byTid` appends "#<tid − pid>": the V8
+ * platform workers are started first (low numbers), the thread-pool threads on first use —, others
+ * libvips' own); {} where /proc is unavailable.
+ */
+export function cpuMsByThreadName(pid: number, byTid = false): Record<string, number> {
+  const out: Record<string, number> = {};
+  let tids: string[] = [];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    const ms = cpuMsOf(pid, Number(tid));
+    if (ms === null) continue;
+    let name = '?';
+    try {
+      name = Number(tid) === pid ? 'main' : fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() + (byTid ? `#${Number(tid) - pid}` : '');
+    } catch {
+      // the thread ended meanwhile
+    }
+    out[name] = (out[name] ?? 0) + ms;
+  }
+  return out;
+}

@@ -4,7 +4,8 @@
  * loop) and all its threads idle for `--idle` seconds, then while `--n` cold requests (each a new
  * width, presigned, `--c` in flight) are served. PIXMESH_BENCH_ORIGIN_ENV adds origin settings, so
  * one component can be switched off at a time.
- * `npx tsx bench/transform/origin-cpu.ts [--case jpeg-320 --n 200 --c 1 --idle 5 --base-port 9740 --perf <file>]`
+ * Each batch also prints the CPU per request by thread name (`--by-tid`: by thread).
+ * `npx tsx bench/transform/origin-cpu.ts [--case jpeg-320 --n 200 --c 1 --idle 5 --base-port 9740 --perf <file> --by-tid]`
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,7 +20,7 @@ import { pidListeningOn } from '../lib/machine.js';
 import { args } from '../lib/results.js';
 import { percentile } from '../lib/stats.js';
 import { CASES, originTr } from './cases.js';
-import { cpuMsOf } from './cpu.js';
+import { cpuMsByThreadName, cpuMsOf } from './cpu.js';
 import { makeInput } from './run.js';
 
 const a = args();
@@ -77,10 +78,14 @@ try {
   for (let b = 0; b < num('batches', 1); b++) {
     const t0 = performance.now();
     const b0 = [cpuMsOf(pid, pid)!, cpuMsOf(pid)!];
+    const t0s = cpuMsByThreadName(pid, a['by-tid'] !== undefined);
     const lat = await run(Array.from({ length: n }, (_, i): [number, number] => [c.width - 100 + (i % 200), b * 1000 + Math.floor(i / 200)]));
     const b1 = [cpuMsOf(pid, pid)!, cpuMsOf(pid)!];
+    const t1s = cpuMsByThreadName(pid, a['by-tid'] !== undefined);
     const wall = (performance.now() - t0) / 1000;
     console.log(`  batch ${b + 1}: ${(n / wall).toFixed(1)} ops/s, p50 ${percentile(lat, 50).toFixed(1)} ms; main thread ${((b1[0]! - b0[0]!) / n).toFixed(2)} ms/op (less idle rate ${((b1[0]! - b0[0]! - idleLoop * wall) / n).toFixed(2)}), all threads ${((b1[1]! - b0[1]!) / n).toFixed(2)} ms/op (less idle ${((b1[1]! - b0[1]! - idleAll * wall) / n).toFixed(2)})`);
+    // By thread name (threads that ended during the batch are missing from the sum).
+    console.log(`    by thread, ms/op: ${Object.entries(t1s).map(([k, v]) => [k, (v - (t0s[k] ?? 0)) / n] as const).filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}`);
   }
   if (perf) {
     perf.kill('SIGINT');

@@ -114,6 +114,43 @@ describe('result cache on disk', () => {
     expect(fs.existsSync(tmp)).toBe(false);
   });
 
+  it('never serves an entry whose body was garbled at the same length (no fsync: a crash may leave other bytes), and drops it', async () => {
+    const c1 = await ResultCache.open(dir, 1 << 20, 0);
+    const body = Buffer.alloc(5000, 9);
+    await c1.put('k', meta('a', 'x.jpg'), body);
+    const file = c1.fileOf('k');
+    const full = await fsp.readFile(file);
+    // The header intact, one body byte changed (a block of the file that never reached the disk).
+    const garbled = Buffer.from(full);
+    garbled[garbled.length - 1000] = garbled[garbled.length - 1000]! ^ 0xff;
+    await fsp.writeFile(file, garbled);
+    const c2 = await ResultCache.open(dir, 1 << 20, 0);
+    expect(c2.stats().entries).toBe(1); // the header alone looks whole: only the body's checksum tells
+    expect(await c2.get('k')).toBeNull();
+    expect(fs.existsSync(file)).toBe(false);
+    // Zeros where the body was (a renamed file whose data blocks were never written), likewise.
+    await c2.put('k', meta('a', 'x.jpg'), body);
+    const zeroed = Buffer.from(full);
+    zeroed.fill(0, zeroed.length - body.length);
+    await fsp.writeFile(file, zeroed);
+    expect(await (await ResultCache.open(dir, 1 << 20, 0)).get('k')).toBeNull();
+  });
+
+  it('reads an entry written before the checksum (no crc32 in its header; that code fsynced before renaming)', async () => {
+    const c1 = await ResultCache.open(dir, 1 << 20, 0);
+    await c1.put('old', meta('a', 'old.jpg'), Buffer.from('written by the earlier format'));
+    const file = c1.fileOf('old');
+    const full = await fsp.readFile(file);
+    const len = full.readUInt32BE(0);
+    const { crc32: _crc, ...header } = JSON.parse(full.subarray(4, 4 + len).toString('utf8')) as Record<string, unknown>;
+    const oldHeader = Buffer.from(JSON.stringify(header));
+    const prefix = Buffer.alloc(4);
+    prefix.writeUInt32BE(oldHeader.length);
+    await fsp.writeFile(file, Buffer.concat([prefix, oldHeader, full.subarray(4 + len)]));
+    const c2 = await ResultCache.open(dir, 1 << 20, 0);
+    expect((await c2.get('old'))?.body.toString()).toBe('written by the earlier format');
+  });
+
   it('evicts least recently used entries to stay within its byte bound', async () => {
     const c = await ResultCache.open(dir, 10_000);
     const body = Buffer.alloc(3000, 1);

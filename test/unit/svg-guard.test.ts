@@ -94,6 +94,20 @@ describe('SVG guard: refused before rasterising', () => {
     expect(looksLikeSvg(pngClaiming(1, 1))).toBe(false);
   });
 
+  // The sniff's answer for bytes around the tag: binary before it, any letter case, the 4 KB window's edge.
+  const noise = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => [0xff, 0xd8, 0x80, 0xc3, 0x3c, 0x20, 0x00][i % 7]!));
+  it.each<[string, Buffer, boolean]>([
+    ['JPEG-like binary, no tag', Buffer.concat([noise(800_000)]), false],
+    ['"<svg " after binary in the first 4 KB', Buffer.concat([noise(3000), Buffer.from('<svg width="1">')]), true],
+    ['"<SvG>" in upper and mixed case', Buffer.concat([noise(10), Buffer.from('<SvG>')]), true],
+    ['"<svg" ending the 4 KB window without its next character', Buffer.concat([noise(4092), Buffer.from('<svg ')]), false],
+    ['"<svg/" fully inside the window by one byte', Buffer.concat([noise(4091), Buffer.from('<svg/')]), true],
+    ['"<svg " after the first 4 KB', Buffer.concat([noise(5000), Buffer.from('<svg width="1">')]), false],
+    ['"<svgx" is no svg tag', Buffer.from('<svgx>'), false],
+  ])('sniffs %s → %s', (_name, buf, expected) => {
+    expect(looksLikeSvg(buf)).toBe(expected);
+  });
+
   it('the region refuses such an SVG before it takes a transform slot, and uploads refuse it too', async () => {
     const bomb = svg(`<image width="10" height="10" href="${dataUri(huge)}"/>`);
     expect(await outcome(checkInputPixels(bomb, {}, 'png', 100_000_000))).toBe('400 ELIMIT');
