@@ -1,4 +1,4 @@
-/** `npm run bench:geo [-- --requests N --concurrency C --seeds 7,8,9 --scenarios steady,degrade,kill,regime --base-port P --out DIR --append --nice N --regime-warmup F --event-at F --no-loopback]` */
+/** `npm run bench:geo [-- --requests N --concurrency C --seeds 7,8,9 --scenarios steady,degrade,kill,regime --base-port P --out DIR --append --nice N --regime-warmup F --event-at F --no-loopback --dump DIR]` */
 import { args } from '../lib/results.js';
 import { DEFAULT_GEO, runGeo, type Policy, type Scenario } from './run.js';
 
@@ -23,6 +23,7 @@ runGeo({
   nice: num('nice', DEFAULT_GEO.nice),
   append: a['append'] === true,
   loopback: a['no-loopback'] !== true,
+  ...(typeof a['dump'] === 'string' ? { dumpDir: a['dump'] as string } : {}),
   ...(typeof a['out'] === 'string' ? { outDir: a['out'] as string } : {}),
 })
   .then(({ file }) => console.log(`geo: wrote ${file}`))

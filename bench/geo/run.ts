@@ -108,6 +108,8 @@ export interface GeoOptions {
    * the delay proxies' timers late. Needs root; ignored otherwise. 0 = leave as is; smoke runs never change it.
    */
   nice: number;
+  /** Write every request's outcome (per policy) and every proxied request (`traffic`) of each scenario to this folder (`--dump DIR`; for analysis, not a figure). */
+  dumpDir?: string;
   /** Give the edges loopback URLs (zero-delay proxies to each region) to measure and subtract the local overhead from RTT samples. */
   loopback: boolean;
   log: (msg: string) => void;
@@ -169,6 +171,8 @@ interface Outcome {
   originMs?: number;
   /** Time from the headers to the last body byte at the client. */
   bodyMs?: number;
+  /** `--dump` only: the response's Server-Timing (the edge's decision, the region's proc). */
+  serverTiming?: string;
 }
 
 export interface PolicyRun {
@@ -447,6 +451,20 @@ interface World {
    * wake-up, HTTP parsing, scheduling on a loaded machine) — not network, not the region's work.
    */
   residue: Map<string, { sum: number; n: number }>;
+  /** `--dump DIR` only: every request the edge and forward proxies saw (ms since the scenario's start), for per-request analysis. */
+  traffic?: TrafficRow[];
+  /** performance.now() at the current scenario's start (the traffic rows' zero). */
+  t0: number;
+}
+
+/** One request seen by a delay proxy (`--dump`): which link, which region, what kind. */
+export interface TrafficRow {
+  at: number;
+  link: 'edge' | 'forward';
+  region: RegionId;
+  kind: 'user' | 'probe' | 'loopback' | 'fill' | 'forward';
+  /** The account (first path segment), when the path names one. */
+  account?: string;
 }
 
 /** The edge's failover entry (regions joined by '>'); the origin's own `failover;desc="<why>"` (home unreachable) is not it. */
@@ -571,6 +589,7 @@ async function runPolicy(ctx: RunCtx, scenario: Scenario, policy: Policy, stream
       edgeMs,
       originMs: originDur && res.status === 200 ? Number(originDur[1]) : undefined,
       bodyMs: res.status === 200 ? Math.max(0, res.totalMs - res.ttfbMs) : undefined,
+      ...(o.dumpDir ? { serverTiming: st } : {}),
     });
   });
   const durationS = (performance.now() - started) / 1000;
@@ -715,12 +734,14 @@ async function runScenario(ctx: Omit<RunCtx, 'edges'>, proxies: Proxies, scenari
   const { o, world } = ctx;
   world.applied = new Map();
   world.residue = new Map();
+  world.traffic = o.dumpDir ? [] : undefined;
   const edges: RunCtx['edges'] = {};
   for (const p of policies) edges[p] = await startEdge(p);
   const full: RunCtx = { ...ctx, edges };
   try {
     const eventRegion = scenario === 'degrade' ? o.degradeRegion : scenario === 'kill' ? o.killRegion : undefined;
     const t0 = performance.now();
+    world.t0 = t0;
     const clock: ScenarioClock = { t0, deadline: t0 + o.maxSecondsPerRun * 1000, eventIndex: eventRegion ? Math.floor(o.eventAt * stream.length) : -1, eventRegion };
     const edgeBefore = proxyTotals(Object.values(proxies.edge));
     const fwdBefore = proxyTotals(Object.values(proxies.forward));
@@ -728,6 +749,11 @@ async function runScenario(ctx: Omit<RunCtx, 'edges'>, proxies: Proxies, scenari
     o.log(`  seed ${ctx.seed} ${scenario}: ${policies.join(', ')} at once, ${stream.length} requests each, concurrency ${o.concurrency} each`);
     const results = await Promise.all(policies.map((p) => runPolicy(full, scenario, p, stream, clock)));
     const runs = results.map((r) => r.run);
+    if (o.dumpDir) {
+      fs.mkdirSync(o.dumpDir, { recursive: true });
+      const outcomes = Object.fromEntries(results.map((r) => [r.run.policy, r.outcomes]));
+      fs.writeFileSync(path.join(o.dumpDir, `requests-s${ctx.seed}-${scenario}.json`), JSON.stringify({ seed: ctx.seed, scenario, warmupFrom: Math.floor(o.warmup * stream.length), accounts: Object.fromEntries(results.map((r) => [r.run.policy, r.run.account])), outcomes, traffic: world.traffic }));
+    }
     const originals = (ctx.s3Proxy.counts.GET ?? 0) - s3Before;
     for (const r of runs) r.originalFetches = originals;
     const pix = runs.find((r) => r.policy === 'pixmesh');
@@ -890,7 +916,7 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
   const t0 = performance.now();
   const host = '127.0.0.1';
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pixmesh-bench-geo-'));
-  const world: World = { truth: new GroundTruth(seedList[0]!), extraMs: {}, dead: new Set(), rng: new Rng(hashSeed(seedList[0]!, 'jitter')), applied: new Map(), residue: new Map() };
+  const world: World = { truth: new GroundTruth(seedList[0]!), extraMs: {}, dead: new Set(), rng: new Rng(hashSeed(seedList[0]!, 'jitter')), applied: new Map(), residue: new Map(), t0: performance.now() };
   const regionPorts = Object.fromEntries(REGION_IDS.map((id, i) => [id, o.basePort + 1 + i])) as Record<RegionId, number>;
   const regionUrl = (r: RegionId) => `http://${host}:${regionPorts[r]}`;
   const proxies: DelayProxy[] = [];
@@ -905,6 +931,7 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
         o.basePort + 111 + i,
         (req) => {
           const colo = String(req.headers[H.edgeColo] ?? '').toUpperCase();
+          if (world.traffic) world.traffic.push({ at: performance.now() - world.t0, link: 'edge', region: r, kind: !colo ? 'loopback' : req.method === 'HEAD' ? 'probe' : req.headers[H.fill] ? 'fill' : 'user', account: /^\/([^/]+)\//.exec(req.url ?? '')?.[1] });
           // No colo named: the edges' loopback probes (and nothing else) — no network distance, no degradation;
           // a twin probe asks to be held as long as its network probe is expected to take (LOOPBACK_HOLD_HEADER).
           if (!colo) return { target: regionUrl(r), delayMs: Math.min(5_000, Math.max(0, Number(req.headers[LOOPBACK_HOLD_HEADER]) || 0)) };
@@ -938,6 +965,7 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
         const m = /^\/_to\/([a-z0-9-]+)(\/.*)$/.exec(req.url ?? '');
         const to = m?.[1] as RegionId | undefined;
         if (!m || !to || !REGION_IDS.includes(to)) return null;
+        if (world.traffic) world.traffic.push({ at: performance.now() - world.t0, link: 'forward', region: from, kind: 'forward', account: /^\/([^/]+)\//.exec(m[2]!)?.[1] });
         return { target: regionUrl(to), path: m[2]!, delayMs: world.truth.interRegion(from, to) * jitter(world.rng) };
       });
       proxies.push(forwardProxies[from]);
@@ -1041,7 +1069,7 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
       spread: spreads(seeds),
       targets: checkTargets(seeds),
     };
-    const { log: _log, outDir: _out, policiesFor: _pf, ...config } = o;
+    const { log: _log, outDir: _out, dumpDir: _dump, policiesFor: _pf, ...config } = o;
     const { file } = writeSuite<GeoResults>(
       {
         suite: 'geo',
