@@ -3,7 +3,7 @@
  *   --cold-concurrency 1,2 --hit N (hit-path requests per round; 0 skips) --pressure 64,160 (bursts; 0 skips)
  *   --sweep N (images per libvips threads × slots point; 0 skips) --base-port 9540 --max-seconds 15]`
  * PIXMESH_BENCH_PROFILE_DIR=<dir> writes a CPU profile of the origin there (bench/profile-summary.ts reads it);
- * --hit-profile <dir> writes profiles of the origin and the bare server during the hit part's c1 rounds only.
+ * --hit-profile <dir> writes profiles of the origin and the bare server during the hit part's timed rounds only (files 1–R: c1, R+1–2R: c2).
  */
 import { args } from '../lib/results.js';
 import { DEFAULT_TRANSFORM, runTransform } from './run.js';

@@ -26,7 +26,7 @@ import { hashSeed, Rng, Zipf } from '../lib/prng.js';
 import { ROOT, writeSuite } from '../lib/results.js';
 import { percentile, round, summarise } from '../lib/stats.js';
 import { CASES, ENCODER, ipxModifiers, originTr, type Case } from './cases.js';
-import { cpuMsOf } from './cpu.js';
+import { contextSwitchesOf, cpuMsOf, cpuSplitMsOf } from './cpu.js';
 import { ORIGIN_NODE_ARGS } from '../../scripts/origin-build.mjs';
 
 export type Engine = 'origin' | 'raw' | 'ipx';
@@ -54,7 +54,7 @@ export interface TransformOptions {
   /** Requests per round of the hit-path comparison (origin region-cache hit vs a bare Node server); 0 skips it. */
   hitRequests: number;
   /**
-   * Profile the hit part's c1 timed windows only: the origin and the bare server each write a V8 CPU
+   * Profile the hit part's timed windows only: the origin and the bare server each write a V8 CPU
    * profile per timed round into this directory (`<pid>-<round>.cpuprofile`, bench/lib/cpu-profile.mjs
    * started and stopped by SIGUSR2; `tsx bench/profile-summary.ts` reads them).
    */
@@ -151,7 +151,7 @@ export interface HitPathResult {
     originVsBare: number;
     originVsBareRounds: { min: number; max: number };
     /** Per timed round (in order): origin / bare throughput and each side's CPU per answer, µs (all threads; main thread). */
-    perRound?: { originVsBare: number; originCpuUs?: number; bareCpuUs?: number; originLoopUs?: number; bareLoopUs?: number }[];
+    perRound?: { originVsBare: number; originCpuUs?: number; bareCpuUs?: number; originLoopUs?: number; bareLoopUs?: number; originPreemptedPerAnswer?: number; barePreemptedPerAnswer?: number; originLoopSystemUs?: number; bareLoopSystemUs?: number }[];
     loadAvg1: number;
   }[];
 }
@@ -602,18 +602,26 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
         // CPU ms each serving process used in its timed windows (null where /proc is unavailable).
         const cpu: Record<'origin' | 'bare', (number | null)[]> = { origin: [], bare: [] };
         const loopCpu: Record<'origin' | 'bare', (number | null)[]> = { origin: [], bare: [] };
+        // Times each server's main thread was preempted in its timed windows (involuntary context switches).
+        const preempted: Record<'origin' | 'bare', (number | null)[]> = { origin: [], bare: [] };
+        // The kernel's part of each main thread's CPU in its timed windows (system calls: socket reads and writes, log writes).
+        const loopSystem: Record<'origin' | 'bare', (number | null)[]> = { origin: [], bare: [] };
         const timed = async (side: 'origin' | 'bare', pid: number | undefined, req: () => { url: string; headers: () => Promise<Record<string, string>> }) => {
           // (The client signs in this process, before drive's clock starts: not in the server's count.)
-          const profiled = o.hitProfileDir !== undefined && concurrency === 1 && pid !== undefined;
+          const profiled = o.hitProfileDir !== undefined && pid !== undefined;
           if (profiled) await profileSignal(pid);
           const c0 = cpuMsOf(pid);
-          const l0 = cpuMsOf(pid, pid);
+          const l0 = cpuSplitMsOf(pid, pid);
+          const s0 = contextSwitchesOf(pid);
           per[side].push(await drive(Array.from({ length: o.hitRequests }, req), concurrency, o.maxSeconds, true));
           const c1 = cpuMsOf(pid);
-          const l1 = cpuMsOf(pid, pid);
+          const l1 = cpuSplitMsOf(pid, pid);
+          const s1 = contextSwitchesOf(pid);
+          preempted[side].push(s0 && s1 ? s1.involuntary - s0.involuntary : null);
+          loopSystem[side].push(l0 && l1 ? l1.system - l0.system : null);
           if (profiled) await profileSignal(pid);
           cpu[side].push(c0 === null || c1 === null ? null : c1 - c0);
-          loopCpu[side].push(l0 === null || l1 === null ? null : l1 - l0);
+          loopCpu[side].push(l0 === null || l1 === null ? null : l1.user + l1.system - (l0.user + l0.system));
         };
         const loads = [load1()];
         // The same warm-up for both sides, at this concurrency: one untimed round each. With 50 requests
@@ -654,18 +662,25 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
           perRound: roundRatios.map((r, i) => {
             const us = (ms: number | null | undefined, side: 'origin' | 'bare') => (typeof ms === 'number' && per[side][i]!.latencies.length ? round((ms * 1000) / per[side][i]!.latencies.length, 1) : undefined);
             const out: NonNullable<HitPathResult['byConcurrency'][number]['perRound']>[number] = { originVsBare: round(r, 2) };
-            const set = (k: 'originCpuUs' | 'bareCpuUs' | 'originLoopUs' | 'bareLoopUs', v: number | undefined) => void (v === undefined ? undefined : (out[k] = v));
+            const set = (k: 'originCpuUs' | 'bareCpuUs' | 'originLoopUs' | 'bareLoopUs' | 'originLoopSystemUs' | 'bareLoopSystemUs', v: number | undefined) => void (v === undefined ? undefined : (out[k] = v));
             set('originCpuUs', us(cpu.origin[i], 'origin'));
             set('bareCpuUs', us(cpu.bare[i], 'bare'));
             set('originLoopUs', us(loopCpu.origin[i], 'origin'));
             set('bareLoopUs', us(loopCpu.bare[i], 'bare'));
+            set('originLoopSystemUs', us(loopSystem.origin[i], 'origin'));
+            set('bareLoopSystemUs', us(loopSystem.bare[i], 'bare'));
+            const perAnswer = (n: number | null | undefined, side: 'origin' | 'bare') => (typeof n === 'number' && per[side][i]!.latencies.length ? round(n / per[side][i]!.latencies.length, 3) : undefined);
+            const po = perAnswer(preempted.origin[i], 'origin');
+            const pb = perAnswer(preempted.bare[i], 'bare');
+            if (po !== undefined) out.originPreemptedPerAnswer = po;
+            if (pb !== undefined) out.barePreemptedPerAnswer = pb;
             return out;
           }),
           loadAvg1: round(loads.reduce((a, b) => a + b, 0) / loads.length, 2),
         };
         hitPath.byConcurrency.push(entry);
         log(`  hit-path  ${hitCase.id} c${concurrency}: origin ${entry.origin.opsPerSec} req/s p50 ${entry.origin.p50} ms (hit ${entry.origin.regionHitRatio}) vs bare ${entry.bare.opsPerSec} req/s p50 ${entry.bare.p50} ms: ${entry.originVsBare}× (rounds ${entry.originVsBareRounds.min}–${entry.originVsBareRounds.max}), cpu µs/answer origin ${entry.origin.cpuUsPerOp ?? '?'} bare ${entry.bare.cpuUsPerOp ?? '?'} (main thread ${entry.origin.loopCpuUsPerOp ?? '?'} / ${entry.bare.loopCpuUsPerOp ?? '?'})  load ${entry.loadAvg1}${warm.errors ? '  warm-up errors' : ''}`);
-        log(`      rounds: ${entry.perRound.map((r) => `${r.originVsBare}× (cpu µs ${r.originCpuUs ?? '?'} / ${r.bareCpuUs ?? '?'}, main ${r.originLoopUs ?? '?'} / ${r.bareLoopUs ?? '?'})`).join(', ')}`);
+        log(`      rounds: ${entry.perRound.map((r) => `${r.originVsBare}× (cpu µs ${r.originCpuUs ?? '?'} / ${r.bareCpuUs ?? '?'}, main ${r.originLoopUs ?? '?'} / ${r.bareLoopUs ?? '?'} of which kernel ${r.originLoopSystemUs ?? '?'} / ${r.bareLoopSystemUs ?? '?'}, preempted ${r.originPreemptedPerAnswer ?? '?'} / ${r.barePreemptedPerAnswer ?? '?'} per answer)`).join(', ')}`);
       }
     }
 
