@@ -18,8 +18,8 @@
  *
  * Scenarios: steady; degrade (one region +150 ms mid-run); kill (one region SIGKILLed mid-run);
  * regime (ImageKit's regime: a long run over a small, popular variant set so per-colo edge hit
- * ratios pass 90 %). The policies of one scenario run at the same time (interleaved, each on its
- * own account), so they share the machine's load; every scenario is repeated for each seed (a new
+ * ratios pass 90 %). The policies of one scenario run in lockstep (each request to every policy at
+ * the same moment, each on its own account), so they share the machine's load; every scenario is repeated for each seed (a new
  * ground truth and request stream per seed) and the spread over seeds is reported.
  */
 import fs from 'node:fs';
@@ -1150,7 +1150,7 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
         results,
         notes: [
           'Latency = client→colo leg (drawn per request) + time measured by this client to the last body byte; proxies add one ground-truth RTT per internal hop.',
-          'The policies of a scenario run at the same time (interleaved), each on its own account and with its own concurrency, so they share the machine load; each scenario starts a fresh pixmesh edge (learning from the prior).',
+          'The policies of a scenario run in lockstep, each on its own account: every request of the stream is sent to every policy at the same moment and the next starts when all have answered (concurrency per policy), so paired requests share the machine state and the event comes at the same request index for all; each scenario starts a fresh pixmesh edge (learning from the prior).',
           'Edge caches are per colo and emulated by the client for every policy (wrangler/Miniflare has one cache for all simulated colos); an emulated HIT costs the client leg + hitServiceMs. The pixmesh edge runs with its Cache API off, so every request it sees is a per-colo miss and is routed.',
           'One pixmesh isolate serves every simulated colo, so its variant sightings (which region served which variant) cover all colos; in a deployment each isolate sees only its own traffic, and the model learns from HIT/MISS answers how much its sightings are worth (docs/routing.md).',
           'Every policy runs through its own copy of the real pixmesh edge worker (same bundle, own isolate): the baselines set PIXMESH_BENCH_ROUTE_OVERRIDE and name their region order per request in x-pixmesh-bench-route, so parsing, signature checks, the routing model, probes, learning and the signed internal call cost every policy the same and the only difference is the region choice (edgeOverhead per policy shows it).',
