@@ -412,7 +412,7 @@ export async function putObjects(
  * directories; here deletes remove the object's files and keep the directories (listings walk
  * files only, so an empty directory lists nothing).
  */
-function keepDirectoriesOnDelete(s3: S3rver): void {
+export function keepDirectoriesOnDelete(s3: S3rver): void {
   const store = (s3 as unknown as { store: { deleteObject(bucket: string, key: string): Promise<void>; getResourcePath(bucket: string, key: string, resource: string): string } }).store;
   store.deleteObject = async (bucket, key) => {
     await Promise.all(

@@ -2,7 +2,8 @@
  * `npm run bench:transform [-- --concurrency C --cold N --repeated N --cases jpeg-720,webp-720 --repeated-cases jpeg-720 --rounds 3
  *   --cold-concurrency 1,2 --hit N (hit-path requests per round; 0 skips) --pressure 64,160 (bursts; 0 skips)
  *   --sweep N (images per libvips threads × slots point; 0 skips) --base-port 9540 --max-seconds 15]`
- * PIXMESH_BENCH_PROFILE_DIR=<dir> writes a CPU profile of the origin there (bench/profile-summary.ts reads it).
+ * PIXMESH_BENCH_PROFILE_DIR=<dir> writes a CPU profile of the origin there (bench/profile-summary.ts reads it);
+ * --hit-profile <dir> writes profiles of the origin and the bare server during the hit part's c1 rounds only.
  */
 import { args } from '../lib/results.js';
 import { DEFAULT_TRANSFORM, runTransform } from './run.js';
@@ -20,6 +21,7 @@ runTransform({
   maxSeconds: num('max-seconds', DEFAULT_TRANSFORM.maxSeconds),
   coldConcurrency: typeof a['cold-concurrency'] === 'string' ? a['cold-concurrency'].split(',').map(Number) : DEFAULT_TRANSFORM.coldConcurrency,
   hitRequests: num('hit', DEFAULT_TRANSFORM.hitRequests),
+  ...(typeof a['hit-profile'] === 'string' ? { hitProfileDir: a['hit-profile'] } : {}),
   pressure: typeof a.pressure === 'string' ? a.pressure.split(',').map(Number).filter((n) => n > 0) : DEFAULT_TRANSFORM.pressure,
   sweepImages: num('sweep', DEFAULT_TRANSFORM.sweepImages),
 })

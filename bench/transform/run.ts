@@ -27,6 +27,7 @@ import { ROOT, writeSuite } from '../lib/results.js';
 import { percentile, round, summarise } from '../lib/stats.js';
 import { CASES, ENCODER, ipxModifiers, originTr, type Case } from './cases.js';
 import { cpuMsOf } from './cpu.js';
+import { ORIGIN_NODE_ARGS } from '../../scripts/origin-build.mjs';
 
 export type Engine = 'origin' | 'raw' | 'ipx';
 export type Workload = 'cold' | 'repeated';
@@ -52,6 +53,12 @@ export interface TransformOptions {
   coldConcurrency: number[];
   /** Requests per round of the hit-path comparison (origin region-cache hit vs a bare Node server); 0 skips it. */
   hitRequests: number;
+  /**
+   * Profile the hit part's c1 timed windows only: the origin and the bare server each write a V8 CPU
+   * profile per timed round into this directory (`<pid>-<round>.cpuprofile`, bench/lib/cpu-profile.mjs
+   * started and stopped by SIGUSR2; `tsx bench/profile-summary.ts` reads them).
+   */
+  hitProfileDir?: string;
   /** Bursts of this many concurrent cold requests (memory and the bounded queue under pressure); [] skips them. */
   pressure: number[];
   /** Images per (libvips threads × transform slots) point of the raw sweep; 0 skips it. */
@@ -143,6 +150,8 @@ export interface HitPathResult {
     bare: { opsPerSec: number; p50: number; p99: number; errors: number; cpuUsPerOp?: number; loopCpuUsPerOp?: number };
     originVsBare: number;
     originVsBareRounds: { min: number; max: number };
+    /** Per timed round (in order): origin / bare throughput and each side's CPU per answer, µs (all threads; main thread). */
+    perRound?: { originVsBare: number; originCpuUs?: number; bareCpuUs?: number; originLoopUs?: number; bareLoopUs?: number }[];
     loadAvg1: number;
   }[];
 }
@@ -304,12 +313,25 @@ function waitForLine(child: ChildProcess, what: string, timeoutMs = 30_000): Pro
   });
 }
 
-const tsx = (script: string, argv: string[], stdin: 'ignore' | 'pipe' = 'ignore') =>
-  spawn(process.execPath, ['--import', 'tsx', script, ...argv], {
+const tsx = (script: string, argv: string[], stdin: 'ignore' | 'pipe' = 'ignore', nodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}) =>
+  spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...argv], {
     cwd: ROOT,
-    env: { ...process.env, UV_THREADPOOL_SIZE: '4', MALLOC_ARENA_MAX: '2' },
+    env: { ...process.env, UV_THREADPOOL_SIZE: '4', MALLOC_ARENA_MAX: '2', ...env },
     stdio: [stdin, 'pipe', 'inherit'],
   });
+
+/** Starts or stops (every other call) the CPU profile of a process started with profileEnv(dir, true), and gives its handler time to run. */
+async function profileSignal(pid: number): Promise<void> {
+  process.kill(pid, 'SIGUSR2');
+  await new Promise((r) => setTimeout(r, 100));
+}
+
+/** The settings that make a server write a V8 CPU profile into `dir` (bench/lib/cpu-profile.mjs): of its whole life, or between two SIGUSR2. */
+const profileEnv = (dir: string, onSignal: boolean): Record<string, string> => ({
+  NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${path.join(ROOT, 'bench/lib/cpu-profile.mjs')}`.trim(),
+  PIXMESH_CPU_PROFILE_DIR: path.resolve(dir),
+  ...(onSignal ? { PIXMESH_CPU_PROFILE_ON_SIGNAL: '1' } : {}),
+});
 
 interface Chunk {
   stages?: Record<string, number[]>;
@@ -428,9 +450,8 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
       // PIXMESH_BENCH_ORIGIN_ENV='{"PIXMESH_SHARED":"off"}': extra origin settings, for comparisons (docs/benchmarks.md).
       originEnv: {
         ...(process.env.PIXMESH_BENCH_ORIGIN_ENV ? (JSON.parse(process.env.PIXMESH_BENCH_ORIGIN_ENV) as Record<string, string>) : {}),
-        ...(process.env.PIXMESH_BENCH_PROFILE_DIR
-          ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${path.join(ROOT, 'bench/lib/cpu-profile.mjs')}`.trim(), PIXMESH_CPU_PROFILE_DIR: path.resolve(process.env.PIXMESH_BENCH_PROFILE_DIR) }
-          : {}),
+        ...(process.env.PIXMESH_BENCH_PROFILE_DIR ? profileEnv(process.env.PIXMESH_BENCH_PROFILE_DIR, false) : {}),
+        ...(o.hitProfileDir ? profileEnv(o.hitProfileDir, true) : {}),
       },
     });
     await putObjects(cluster.s3Url, 'bench-originals', [{ key: 'a.jpg', body: input, contentType: 'image/jpeg' }]);
@@ -569,7 +590,9 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
       const headersFile = path.join(dir, 'hit-headers.json');
       fs.writeFileSync(headersFile, JSON.stringify(answerHeaders));
       const barePort = o.basePort + 60;
-      bare = tsx(path.join(ROOT, 'bench/transform/static-server.ts'), [bodyFile, 'image/jpeg', host, String(barePort), headersFile]);
+      // The bare server runs with the origin's node flags and process settings (young generation,
+      // thread pool, malloc arenas: ORIGIN_NODE_ARGS, the cluster's env), so what differs is the code.
+      bare = tsx(path.join(ROOT, 'bench/transform/static-server.ts'), [bodyFile, 'image/jpeg', host, String(barePort), headersFile], 'ignore', ORIGIN_NODE_ARGS, o.hitProfileDir ? profileEnv(o.hitProfileDir, true) : {});
       await waitForLine(bare, 'bare static server');
       const barePid = pidListeningOn(barePort);
       const bareReq = () => ({ url: `http://${host}:${barePort}/a.jpg`, headers: async () => ({}) });
@@ -581,18 +604,26 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
         const loopCpu: Record<'origin' | 'bare', (number | null)[]> = { origin: [], bare: [] };
         const timed = async (side: 'origin' | 'bare', pid: number | undefined, req: () => { url: string; headers: () => Promise<Record<string, string>> }) => {
           // (The client signs in this process, before drive's clock starts: not in the server's count.)
+          const profiled = o.hitProfileDir !== undefined && concurrency === 1 && pid !== undefined;
+          if (profiled) await profileSignal(pid);
           const c0 = cpuMsOf(pid);
           const l0 = cpuMsOf(pid, pid);
           per[side].push(await drive(Array.from({ length: o.hitRequests }, req), concurrency, o.maxSeconds, true));
           const c1 = cpuMsOf(pid);
           const l1 = cpuMsOf(pid, pid);
+          if (profiled) await profileSignal(pid);
           cpu[side].push(c0 === null || c1 === null ? null : c1 - c0);
           loopCpu[side].push(l0 === null || l1 === null ? null : l1 - l0);
         };
         const loads = [load1()];
-        // The same warm-up for both sides, at this concurrency (the origin's first timed round was its JIT warm-up).
-        await drive(Array.from({ length: 50 }, hitReq), concurrency, 10);
-        await drive(Array.from({ length: 50 }, bareReq), concurrency, 10);
+        // The same warm-up for both sides, at this concurrency: one untimed round each. With 50 requests
+        // the first timed round was still both servers' JIT warm-up (c1 CPU per answer 290 / 115 µs in
+        // round 1, 75–90 / 35–40 µs in rounds 2–6: docs/benchmarks.md "Round 6"), and it weighed on the
+        // origin's side more (more code to compile), so a run whose hit part came first (--cold 0
+        // --repeated 0) read 0.56× where a run after the Zipf workload read 0.82×.
+        const warmRequests = Math.max(50, o.hitRequests);
+        await drive(Array.from({ length: warmRequests }, hitReq), concurrency, o.maxSeconds, true);
+        await drive(Array.from({ length: warmRequests }, bareReq), concurrency, o.maxSeconds, true);
         for (let k = 0; k < o.rounds; k++) {
           await timed('origin', originPid, hitReq);
           await timed('bare', barePid, bareReq);
@@ -620,10 +651,21 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
           bare: { opsPerSec: sb.opsPerSec, p50: sb.p50, p99: sb.p99, errors: sb.errors, ...cpuUsPerOp('bare') },
           originVsBare: round(so.opsPerSec / sb.opsPerSec, 2),
           originVsBareRounds: spread(roundRatios)!,
+          perRound: roundRatios.map((r, i) => {
+            const us = (ms: number | null | undefined, side: 'origin' | 'bare') => (typeof ms === 'number' && per[side][i]!.latencies.length ? round((ms * 1000) / per[side][i]!.latencies.length, 1) : undefined);
+            const out: NonNullable<HitPathResult['byConcurrency'][number]['perRound']>[number] = { originVsBare: round(r, 2) };
+            const set = (k: 'originCpuUs' | 'bareCpuUs' | 'originLoopUs' | 'bareLoopUs', v: number | undefined) => void (v === undefined ? undefined : (out[k] = v));
+            set('originCpuUs', us(cpu.origin[i], 'origin'));
+            set('bareCpuUs', us(cpu.bare[i], 'bare'));
+            set('originLoopUs', us(loopCpu.origin[i], 'origin'));
+            set('bareLoopUs', us(loopCpu.bare[i], 'bare'));
+            return out;
+          }),
           loadAvg1: round(loads.reduce((a, b) => a + b, 0) / loads.length, 2),
         };
         hitPath.byConcurrency.push(entry);
         log(`  hit-path  ${hitCase.id} c${concurrency}: origin ${entry.origin.opsPerSec} req/s p50 ${entry.origin.p50} ms (hit ${entry.origin.regionHitRatio}) vs bare ${entry.bare.opsPerSec} req/s p50 ${entry.bare.p50} ms: ${entry.originVsBare}× (rounds ${entry.originVsBareRounds.min}–${entry.originVsBareRounds.max}), cpu µs/answer origin ${entry.origin.cpuUsPerOp ?? '?'} bare ${entry.bare.cpuUsPerOp ?? '?'} (main thread ${entry.origin.loopCpuUsPerOp ?? '?'} / ${entry.bare.loopCpuUsPerOp ?? '?'})  load ${entry.loadAvg1}${warm.errors ? '  warm-up errors' : ''}`);
+        log(`      rounds: ${entry.perRound.map((r) => `${r.originVsBare}× (cpu µs ${r.originCpuUs ?? '?'} / ${r.bareCpuUs ?? '?'}, main ${r.originLoopUs ?? '?'} / ${r.bareLoopUs ?? '?'})`).join(', ')}`);
       }
     }
 
