@@ -16,7 +16,6 @@
  *   DELETE /v1/named-transformations/:id    → 204
  */
 import crypto from 'node:crypto';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Context, Hono } from 'hono';
 import type { HomeVars } from './home-region.js';
 import type { Account } from '../../shared/accounts.js';
@@ -25,7 +24,8 @@ import { badRequest, conflict, notFound } from '../../shared/errors.js';
 import type { AccountDirectory } from './accounts.js';
 import { int, text, type ConfigSpec } from './config-spec.js';
 import { log } from './log.js';
-import { s3Client, type S3Location } from './sources/s3.js';
+import type { S3Location } from './sources/s3.js';
+import { RegionBucket } from './region/bucket.js';
 import { deliveryEndpoint, webhookRoutes, type StoredWebhook } from './account-webhooks.js';
 import { endpointsOf, LIMITS, newConfigId, parseEndpoint, parseOrigin, publicEndpoint, publicOrigin, seedFromFile, type StoredEndpoint, type StoredOrigin } from './account-origins.js';
 
@@ -74,7 +74,8 @@ export function overlayOf(doc: AccountConfigDoc): Record<string, unknown> {
 }
 
 export class ControlPlane {
-  private readonly client: S3Client;
+  /** The control-plane bucket through the region bucket's client (lean S3 with static keys: the 2-s poll is ≈ 0.5 ms of CPU instead of ≈ 2). */
+  private readonly store: RegionBucket;
   /** key → ETag last applied. */
   private readonly seen = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
@@ -85,29 +86,25 @@ export class ControlPlane {
     readonly bucket: string,
     private readonly directory: AccountDirectory,
   ) {
-    this.client = s3Client(s3);
+    this.store = new RegionBucket(bucket, s3, 10_000);
   }
 
   /** Reads every changed document and applies it (missing bucket = nothing stored yet). */
   async poll(): Promise<void> {
-    let token: string | undefined;
-    do {
-      let out;
-      try {
-        out = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: 'accounts/', ContinuationToken: token }));
-      } catch (e) {
-        if ((e as { name?: string }).name === 'NoSuchBucket') return;
-        throw e;
-      }
-      for (const o of out.Contents ?? []) {
-        if (!o.Key || !o.ETag || this.seen.get(o.Key) === o.ETag) continue;
-        const doc = await this.read(o.Key);
-        const id = o.Key.slice('accounts/'.length, -'.json'.length);
-        if (doc && this.directory.setOverlay(id, overlayOf(doc))) log.info('account configuration applied', { account: id, updatedAt: doc.updatedAt });
-        this.seen.set(o.Key, o.ETag);
-      }
-      token = out.IsTruncated ? out.NextContinuationToken : undefined;
-    } while (token);
+    let listed;
+    try {
+      listed = await this.store.list('accounts/');
+    } catch (e) {
+      if ((e as { name?: string }).name === 'NoSuchBucket') return;
+      throw e;
+    }
+    for (const o of listed) {
+      if (!o.etag || this.seen.get(o.key) === o.etag) continue;
+      const doc = await this.read(o.key);
+      const id = o.key.slice('accounts/'.length, -'.json'.length);
+      if (doc && this.directory.setOverlay(id, overlayOf(doc))) log.info('account configuration applied', { account: id, updatedAt: doc.updatedAt });
+      this.seen.set(o.key, o.etag);
+    }
   }
 
   start(intervalMs: number): void {
@@ -124,14 +121,8 @@ export class ControlPlane {
   }
 
   private async read(key: string): Promise<AccountConfigDoc | undefined> {
-    try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return JSON.parse(await out.Body!.transformToString('utf8')) as AccountConfigDoc;
-    } catch (e) {
-      const err = e as { name?: string };
-      if (err.name === 'NoSuchKey' || err.name === 'NoSuchBucket') return undefined;
-      throw e;
-    }
+    // missing key or bucket → null (RegionBucket.get)
+    return (await this.store.getJson<AccountConfigDoc>(key)) ?? undefined;
   }
 
   /** The account's stored document, or one seeded from the account file. */
@@ -150,13 +141,13 @@ export class ControlPlane {
       throw e;
     }
     if (!this.bucketReady) {
-      await this.client.send(new CreateBucketCommand({ Bucket: this.bucket })).catch(() => undefined);
+      await this.store.ensure().catch(() => undefined);
       this.bucketReady = true;
     }
     const body = JSON.stringify({ ...doc, updatedAt: new Date().toISOString() });
-    const out = await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: docKey(account.id), Body: body, ContentType: 'application/json' }));
+    const etag = await this.store.put(docKey(account.id), body, 'application/json');
     this.directory.setOverlay(account.id, overlay);
-    if (out.ETag) this.seen.set(docKey(account.id), out.ETag);
+    if (etag) this.seen.set(docKey(account.id), etag);
   }
 }
 

@@ -51,7 +51,10 @@ describe.each(['lean', 'sdk'] as const)('RegionBucket through the %s client', (c
 
   it('returns a body byte for byte, with its metadata', async () => {
     const body = crypto.randomBytes(200_000);
-    await bucket.put('v/acc/img.jpg/@abc', body, 'image/jpeg', { variant: 'w-100' });
+    const etag = await bucket.put('v/acc/img.jpg/@abc', body, 'image/jpeg', { variant: 'w-100' });
+    // s3rver's ETag is the body's MD5, as S3's for a single-part upload
+    expect(etag).toBe(`"${crypto.createHash('md5').update(body).digest('hex')}"`);
+    expect((await bucket.list('v/acc/img.jpg/')).map((o) => o.etag)).toEqual([etag]);
     const got = await bucket.get('v/acc/img.jpg/@abc');
     expect(got?.body.equals(body)).toBe(true);
     expect(got?.metadata).toEqual({ variant: 'w-100' });

@@ -36,6 +36,8 @@ export interface Listed {
   key: string;
   size: number;
   lastModified: number;
+  /** The object's ETag as S3 lists it (quoted). */
+  etag?: string;
 }
 
 export const sha256 = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
@@ -45,7 +47,7 @@ interface BucketBackend {
   ensure(): Promise<void>;
   get(key: string): Promise<BucketObject | null>;
   exists(key: string): Promise<boolean>;
-  put(key: string, data: Buffer, contentType: string, metadata?: Record<string, string>): Promise<void>;
+  put(key: string, data: Buffer, contentType: string, metadata?: Record<string, string>): Promise<string | undefined>;
   delete(key: string): Promise<void>;
   deleteBatch(keys: string[]): Promise<void>;
   listPage(prefix: string, token: string | undefined, startAfter: string | undefined, maxKeys: number): Promise<{ items: Listed[]; next?: string }>;
@@ -95,7 +97,8 @@ class LeanBackend implements BucketBackend {
   async put(key: string, data: Buffer, contentType: string, metadata?: Record<string, string>) {
     const headers: Record<string, string> = { 'Content-Type': contentType, 'Content-MD5': md5Base64(data) };
     for (const k in metadata) headers[`x-amz-meta-${k}`] = metadata[k]!;
-    await this.s3.request('PUT', { key, body: data, headers, signal: this.signal() });
+    const r = await this.s3.request('PUT', { key, body: data, headers, signal: this.signal() });
+    return r.headers.etag;
   }
 
   async delete(key: string) {
@@ -150,10 +153,11 @@ class SdkBackend implements BucketBackend {
   }
 
   async put(key: string, data: Buffer, contentType: string, metadata?: Record<string, string>) {
-    await this.client.send(
+    const out = await this.client.send(
       new PutObjectCommand({ Bucket: this.name, Key: key, Body: data, ContentType: contentType, ContentMD5: crypto.createHash('md5').update(data).digest('base64'), Metadata: metadata }),
       { abortSignal: this.signal() },
     );
+    return out.ETag;
   }
 
   async delete(key: string) {
@@ -170,7 +174,7 @@ class SdkBackend implements BucketBackend {
       { abortSignal: this.signal() },
     );
     const items: Listed[] = [];
-    for (const o of page.Contents ?? []) if (o.Key) items.push({ key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified?.getTime() ?? 0 });
+    for (const o of page.Contents ?? []) if (o.Key) items.push({ key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified?.getTime() ?? 0, etag: o.ETag });
     return { items, next: page.IsTruncated ? page.NextContinuationToken : undefined };
   }
 }
@@ -204,7 +208,8 @@ export class RegionBucket {
     return this.backend.exists(key);
   }
 
-  put(key: string, body: Buffer | string, contentType = 'application/octet-stream', metadata?: Record<string, string>): Promise<void> {
+  /** Stores an object; resolves to its ETag when the store gave one. */
+  put(key: string, body: Buffer | string, contentType = 'application/octet-stream', metadata?: Record<string, string>): Promise<string | undefined> {
     return this.backend.put(key, typeof body === 'string' ? Buffer.from(body) : body, contentType, metadata);
   }
 
@@ -213,7 +218,7 @@ export class RegionBucket {
     return o ? (JSON.parse(o.body.toString('utf8')) as T) : null;
   }
 
-  putJson(key: string, value: unknown): Promise<void> {
+  putJson(key: string, value: unknown): Promise<string | undefined> {
     return this.put(key, JSON.stringify(value), 'application/json');
   }
 

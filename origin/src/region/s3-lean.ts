@@ -51,7 +51,7 @@ export function xmlTag(xml: string, tag: string): string | undefined {
 }
 
 export interface ListPage {
-  contents: { key: string; size: number; lastModified: number }[];
+  contents: { key: string; size: number; lastModified: number; etag?: string }[];
   nextToken?: string;
 }
 
@@ -66,7 +66,7 @@ export function parseListPage(xml: string): ListPage {
     if (close < 0) break;
     const item = xml.slice(open + 10, close);
     const key = xmlTag(item, 'Key');
-    if (key !== undefined) contents.push({ key, size: Number(xmlTag(item, 'Size') ?? 0), lastModified: Date.parse(xmlTag(item, 'LastModified') ?? '') || 0 });
+    if (key !== undefined) contents.push({ key, size: Number(xmlTag(item, 'Size') ?? 0), lastModified: Date.parse(xmlTag(item, 'LastModified') ?? '') || 0, etag: xmlTag(item, 'ETag') });
     at = close + 11;
   }
   const truncated = xmlTag(xml, 'IsTruncated') === 'true';
