@@ -38,7 +38,7 @@ function geoSection(r: SuiteResult<GeoResults>, dir: string, files: string[]): s
   const regime = cfg.regime as { requests: number; images: number; transforms: number; zipfS: number; warmup: number } | undefined;
   out.push(`## 1. Geo simulation (${r.mode}, ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${r.durationS} s)`);
   out.push(
-    `Seeds ${seeds.join(', ') || cfg.seed} (each seed draws its own ground truth and request stream); ${cfg.requests} requests per policy and scenario (first ${Math.round(Number(cfg.warmup) * 100)} % left out as warm-up), the four policies of a scenario run at once (interleaved), concurrency ${cfg.concurrency} each, ${cfg.images} originals × ${(cfg.transforms as string[]).length} transformations, Zipf s=${cfg.zipfS}, ${r.results.groundTruth.colos} colos; link inflation drawn ${r.results.groundTruth.linkInflation.min}–${r.results.groundTruth.linkInflation.max}× (median ${r.results.groundTruth.linkInflation.median}×, seed ${r.results.groundTruth.seed}) vs the prior's 2.1×; home region ${cfg.home}. An emulated edge HIT costs the client leg + ${r.results.hitServiceMs.value} ms (${r.results.hitServiceMs.source}).` +
+    `Seeds ${seeds.join(', ') || cfg.seed} (each seed draws its own ground truth and request stream); ${cfg.requests} requests per policy and scenario (first ${Math.round(Number(cfg.warmup) * 100)} % left out as warm-up), the four policies of a scenario run in lockstep (each request sent to every policy's edge at the same moment, the next when all have answered), concurrency ${cfg.concurrency} each, ${cfg.images} originals × ${(cfg.transforms as string[]).length} transformations, Zipf s=${cfg.zipfS}, ${r.results.groundTruth.colos} colos; link inflation drawn ${r.results.groundTruth.linkInflation.min}–${r.results.groundTruth.linkInflation.max}× (median ${r.results.groundTruth.linkInflation.median}×, seed ${r.results.groundTruth.seed}) vs the prior's 2.1×; home region ${cfg.home}. An emulated edge HIT costs the client leg + ${r.results.hitServiceMs.value} ms (${r.results.hitServiceMs.source}).` +
       (regime ? ` Regime: ${regime.requests} requests over ${regime.images} originals × ${regime.transforms} transformations (Zipf s=${regime.zipfS}), first ${Math.round(regime.warmup * 100)} % warm-up.` : ''),
   );
   const runsOf = (cfg.runs as { startedAt: string; seeds: number[]; scenarios: string[]; loadAvg1: number[] }[] | undefined) ?? [];
@@ -53,6 +53,15 @@ function geoSection(r: SuiteResult<GeoResults>, dir: string, files: string[]): s
     out.push(`\n### Targets (issue #19), per seed`);
     out.push(table(['target', 'met', 'per seed', 'what'], targets.map((t) => [t.target, t.met ? 'yes' : '**no**', t.values.join(' / '), t.detail])));
   }
+  const pooled = r.results.pooled ?? {};
+  if (Object.keys(pooled).length)
+    out.push(
+      `\npixmesh ÷ static nearest with every seed's measured requests pooled (paired by seed and request; not a target, the targets hold per seed), [paired-bootstrap 5–95 % range]: ` +
+        Object.entries(pooled)
+          .map(([sc, p]) => `${sc} (${p!.pairs} pairs, seeds ${p!.seeds.join(',')}) p50 ${p!.ratio.p50.ratio} [${p!.ratio.p50.lo}, ${p!.ratio.p50.hi}], p90 ${p!.ratio.p90.ratio} [${p!.ratio.p90.lo}, ${p!.ratio.p90.hi}], p98 ${p!.ratio.p98.ratio} [${p!.ratio.p98.lo}, ${p!.ratio.p98.hi}]`)
+          .join('; ') +
+        '.',
+    );
   const spread = r.results.spread ?? {};
   if (Object.keys(spread).length) {
     out.push(`\n### Spread over seeds: median (min–max)`);

@@ -11,6 +11,7 @@
  * p50 ratio moves with losses − wins; the classes say whether that is the choice or the time.
  */
 import type { RegionId } from '../../shared/regions.js';
+import { Rng } from '../lib/prng.js';
 import { percentile, round } from '../lib/stats.js';
 
 export interface PairOutcome {
@@ -85,4 +86,49 @@ export function compareRuns(a: PairOutcome[], b: PairOutcome[]): PairwiseReport 
     }),
   ) as Record<PairClass, PairClassReport>;
   return { medianB: round(medianB), compared, byClass };
+}
+
+export interface RatioInterval {
+  /** a's quantile ÷ b's quantile over the pairs given. */
+  ratio: number;
+  /** 5th and 95th percentile of the ratio over paired bootstrap resamples: the sampling noise of `ratio`. */
+  lo: number;
+  hi: number;
+}
+
+/**
+ * Paired bootstrap of quantile ratios: `pairs` are (a, b) latencies of the same request under two
+ * policies (Infinity for a failed one). Each round draws as many pairs as given, with replacement,
+ * keeping each pair together, and takes a's quantile ÷ b's; the 5–95 % range of those ratios is how
+ * far the ratio moves from which requests happened to be measured alone — the noise a "≤ 2 %"
+ * allowance is compared with. Seeded (`Rng`), so a report regenerates the same figures.
+ */
+export function pairedRatioIntervals(pairs: readonly (readonly [number, number])[], quantiles: readonly number[], rounds = 1000, seed = 1): RatioInterval[] {
+  const ratioAt = (as: number[], bs: number[], q: number) => percentile(as, q) / percentile(bs, q);
+  const full = quantiles.map((q) => ratioAt(pairs.map((p) => p[0]), pairs.map((p) => p[1]), q));
+  if (!pairs.length) return quantiles.map(() => ({ ratio: NaN, lo: NaN, hi: NaN }));
+  const rng = new Rng(seed);
+  const draws = quantiles.map(() => [] as number[]);
+  const as = new Array<number>(pairs.length);
+  const bs = new Array<number>(pairs.length);
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < pairs.length; k++) {
+      const p = pairs[Math.floor(rng.next() * pairs.length)]!;
+      as[k] = p[0];
+      bs[k] = p[1];
+    }
+    quantiles.forEach((q, j) => draws[j]!.push(ratioAt(as, bs, q)));
+  }
+  return quantiles.map((_, j) => ({ ratio: round(full[j]!, 3), lo: round(percentile(draws[j]!, 5), 3), hi: round(percentile(draws[j]!, 95), 3) }));
+}
+
+/** The measured requests of two runs of the same stream as (a, b) latency pairs, matched by index (Infinity = not answered). */
+export function latencyPairs(a: readonly PairOutcome[], b: readonly PairOutcome[]): [number, number][] {
+  const byI = new Map(b.map((x) => [x.i, x]));
+  const out: [number, number][] = [];
+  for (const x of a) {
+    const y = byI.get(x.i);
+    if (y) out.push([x.ok ? x.latencyMs : Infinity, y.ok ? y.latencyMs : Infinity]);
+  }
+  return out;
 }

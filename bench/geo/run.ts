@@ -18,8 +18,8 @@
  *
  * Scenarios: steady; degrade (one region +150 ms mid-run); kill (one region SIGKILLed mid-run);
  * regime (ImageKit's regime: a long run over a small, popular variant set so per-colo edge hit
- * ratios pass 90 %). The policies of one scenario run at the same time (interleaved, each on its
- * own account), so they share the machine's load; every scenario is repeated for each seed (a new
+ * ratios pass 90 %). The policies of one scenario run in lockstep (each request to every policy at
+ * the same moment, each on its own account), so they share the machine's load; every scenario is repeated for each seed (a new
  * ground truth and request stream per seed) and the spread over seeds is reported.
  */
 import fs from 'node:fs';
@@ -39,7 +39,7 @@ import { readSuite, writeSuite } from '../lib/results.js';
 import { percentile, round, summarise, shareBelow, type LatencySummary } from '../lib/stats.js';
 import { buildEdgeBundle, startEdgeWorker, type RunningWorker } from '../lib/workerd.js';
 import { BENCH_ROUTE_HEADER, LOOPBACK_HOLD_HEADER } from '../../edge/src/routing/model.js';
-import { compareRuns, PAIR_CLASSES, type PairwiseReport } from './pairwise.js';
+import { compareRuns, latencyPairs, pairedRatioIntervals, PAIR_CLASSES, type PairwiseReport, type RatioInterval } from './pairwise.js';
 import { COLO_POPULATION, GroundTruth, jitter, S3_SAME_REGION_MS, CLIENT_LEG_MEDIAN_MS, CLIENT_LEG_SIGMA } from './ground-truth.js';
 
 export type Policy = 'pixmesh' | 'nearest' | 'home' | 'oracle';
@@ -216,6 +216,8 @@ export interface PolicyRun {
   event?: EventReport;
   /** pixmesh only: request by request against static nearest over the same stream (pairwise.ts). */
   vsNearest?: PairwiseReport;
+  /** pixmesh only: p50 / p90 / p98 ÷ static nearest's over the measured requests, with the paired-bootstrap 5–95 % range (the ratio's sampling noise). */
+  ratioVsNearest?: Record<RatioQ, RatioInterval>;
   /** Buckets of `bucketS` seconds (t = bucket start). */
   timeline: { t: number; bucketS: number; requests: number; p50: number; errors: number; shareToEventRegion: number | null }[];
 }
@@ -352,6 +354,18 @@ export interface ConnectionReport {
 export interface ScenarioRuns {
   runs: PolicyRun[];
   connections: ConnectionReport;
+  /** The measured requests as (pixmesh, nearest) latency pairs, for the ratios pooled over seeds. */
+  pairsVsNearest?: [number, number][];
+}
+
+export type RatioQ = 'p50' | 'p90' | 'p98';
+export const RATIO_QS: [RatioQ, number][] = [['p50', 50], ['p90', 90], ['p98', 98]];
+
+/** pixmesh ÷ static nearest over every measured request of the seeds run together (paired by seed and request). */
+export interface PooledRatios {
+  seeds: number[];
+  pairs: number;
+  ratio: Record<RatioQ, RatioInterval>;
 }
 
 export interface SeedResult {
@@ -373,6 +387,8 @@ export interface TargetCheck {
   met: boolean;
   /** Per seed, the figure compared. */
   values: number[];
+  /** Per seed, the paired-bootstrap 5–95 % range of the figure (ratios vs nearest only). */
+  intervals?: { lo: number; hi: number }[];
   detail: string;
 }
 
@@ -385,6 +401,8 @@ export interface GeoResults {
   /** scenario → policy → metric → spread over seeds. */
   spread: Partial<Record<Scenario, Partial<Record<Policy, Record<string, Spread>>>>>;
   targets: TargetCheck[];
+  /** scenario → pixmesh ÷ nearest with every seed of this invocation pooled (not a target: the targets hold per seed). */
+  pooled?: Partial<Record<Scenario, PooledRatios>>;
 }
 
 export function makeStream(o: Pick<GeoOptions, 'regime' | 'images' | 'zipfS' | 'requests'>, seed: number, images: string[], scenario: Scenario): Req[] {
@@ -506,7 +524,12 @@ interface ScenarioClock {
 
 const accountIdFor = (seed: number, scenario: Scenario, policy: Policy) => `s${seed}-${scenario}-${policy}`;
 
-async function runPolicy(ctx: RunCtx, scenario: Scenario, policy: Policy, stream: Req[], clock: ScenarioClock): Promise<{ run: PolicyRun; outcomes: Outcome[] }> {
+/**
+ * One policy's side of a scenario: `step(req)` sends one request of the stream through this policy's
+ * edge and records it; `finish()` summarises. The scenario drives every policy's `step` for the same
+ * request at the same moment (see runScenario), so paired requests share the machine's state.
+ */
+function policyRunner(ctx: RunCtx, scenario: Scenario, policy: Policy, stream: Req[], clock: ScenarioClock): { step: (req: Req) => Promise<void>; finish: () => { run: PolicyRun; outcomes: Outcome[] } } {
   const { o, world } = ctx;
   const accountId = accountIdFor(ctx.seed, scenario, policy);
   const account = ctx.accounts.get(accountId) as Account;
@@ -526,10 +549,8 @@ async function runPolicy(ctx: RunCtx, scenario: Scenario, policy: Policy, stream
     return net + world.truth.interRegion(r, home) + (regionHas[home].has(key) ? 0 : missWorkMs);
   };
 
-  await pool(stream, o.concurrency, async (req) => {
-    if (performance.now() > clock.deadline) return;
-    if (req.i === clock.eventIndex && clock.eventRegion && !clock.trigger) clock.trigger = triggerEvent(ctx, scenario, clock);
-    if (req.i >= clock.eventIndex && clock.trigger) await clock.trigger;
+  let lastDone = started;
+  const step = async (req: Req): Promise<void> => {
     const t = (performance.now() - clock.t0) / 1000;
     const plan = parseTransformation(req.tr, { namedTransforms: account.namedTransforms, namedOnly: account.namedOnly });
     const { format } = negotiateFormat(plan, req.accept, account.defaults);
@@ -538,6 +559,7 @@ async function runPolicy(ctx: RunCtx, scenario: Scenario, policy: Policy, stream
     if (!colCache) edgeCache.set(req.colo, (colCache = new Set()));
     if (colCache.has(key)) {
       outcomes.push({ i: req.i, t, colo: req.colo, latencyMs: req.clientLegMs + ctx.hitServiceMs, edgeHit: true, ok: true, status: 200, attempts: [] });
+      lastDone = performance.now();
       return;
     }
     // Decision-time costs under the ground truth (for regret and for the oracle).
@@ -591,12 +613,37 @@ async function runPolicy(ctx: RunCtx, scenario: Scenario, policy: Policy, stream
       bodyMs: res.status === 200 ? Math.max(0, res.totalMs - res.ttfbMs) : undefined,
       ...(o.dumpDir ? { serverTiming: st } : {}),
     });
+    lastDone = performance.now();
+  };
+  const finish = () => {
+    const durationS = (lastDone - started) / 1000;
+    outcomes.sort((a, b) => a.i - b.i);
+    const run = summariseRun(o, ctx.world, stream.length, policy, accountId, outcomes, durationS, clock, scenario);
+    run.loadAvg1[0] = loadStart;
+    return { run, outcomes };
+  };
+  return { step, finish };
+}
+
+/**
+ * Paired (lockstep) replay: each request of the stream is sent to every policy's edge at the same
+ * moment, and the next request starts when every policy has answered it (`concurrency` requests in
+ * flight per policy). Request i of pixmesh and request i of nearest then meet the same machine state
+ * (load, a stall, a GC pause of this client), so the noise they share cancels in the comparison,
+ * and an event (degrade, kill) happens at the same request index for every policy. Before
+ * 2026-12-02 21:00 UTC each policy ran its own pool at its own pace (pixmesh finished in ~29 s, home
+ * in ~43 s): request i met different moments under each policy and the event came at different
+ * points of their streams.
+ */
+async function runLockstep(ctx: RunCtx, scenario: Scenario, policies: Policy[], stream: Req[], clock: ScenarioClock): Promise<{ run: PolicyRun; outcomes: Outcome[] }[]> {
+  const runners = policies.map((p) => policyRunner(ctx, scenario, p, stream, clock));
+  await pool(stream, ctx.o.concurrency, async (req) => {
+    if (performance.now() > clock.deadline) return;
+    if (req.i === clock.eventIndex && clock.eventRegion && !clock.trigger) clock.trigger = triggerEvent(ctx, scenario, clock);
+    if (req.i >= clock.eventIndex && clock.trigger) await clock.trigger;
+    await Promise.all(runners.map((r) => r.step(req)));
   });
-  const durationS = (performance.now() - started) / 1000;
-  outcomes.sort((a, b) => a.i - b.i);
-  const run = summariseRun(o, ctx.world, stream.length, policy, accountId, outcomes, durationS, clock, scenario);
-  run.loadAvg1[0] = loadStart;
-  return { run, outcomes };
+  return runners.map((r) => r.finish());
 }
 
 async function triggerEvent(ctx: RunCtx, scenario: Scenario, clock: ScenarioClock): Promise<void> {
@@ -746,8 +793,8 @@ async function runScenario(ctx: Omit<RunCtx, 'edges'>, proxies: Proxies, scenari
     const edgeBefore = proxyTotals(Object.values(proxies.edge));
     const fwdBefore = proxyTotals(Object.values(proxies.forward));
     const s3Before = ctx.s3Proxy.counts.GET ?? 0;
-    o.log(`  seed ${ctx.seed} ${scenario}: ${policies.join(', ')} at once, ${stream.length} requests each, concurrency ${o.concurrency} each`);
-    const results = await Promise.all(policies.map((p) => runPolicy(full, scenario, p, stream, clock)));
+    o.log(`  seed ${ctx.seed} ${scenario}: ${policies.join(', ')} in lockstep (each request to every policy at once), ${stream.length} requests each, concurrency ${o.concurrency} each`);
+    const results = await runLockstep(full, scenario, policies, stream, clock);
     const runs = results.map((r) => r.run);
     if (o.dumpDir) {
       fs.mkdirSync(o.dumpDir, { recursive: true });
@@ -763,10 +810,14 @@ async function runScenario(ctx: Omit<RunCtx, 'edges'>, proxies: Proxies, scenari
       if (exploration) pix.exploration = exploration;
     }
     const nearestOut = results.find((r) => r.run.policy === 'nearest')?.outcomes;
+    let pairsVsNearest: [number, number][] | undefined;
     const pixOutcomes = results.find((r) => r.run.policy === 'pixmesh')?.outcomes;
     if (pix && nearestOut && pixOutcomes) {
       const from = Math.floor((scenario === 'regime' ? o.regime.warmup : o.warmup) * stream.length);
       pix.vsNearest = compareRuns(pixOutcomes.filter((x) => x.i >= from), nearestOut.filter((x) => x.i >= from));
+      pairsVsNearest = latencyPairs(pixOutcomes.filter((x) => x.i >= from), nearestOut.filter((x) => x.i >= from));
+      const iv = pairedRatioIntervals(pairsVsNearest, RATIO_QS.map(([, q]) => q), 1000, hashSeed(ctx.seed, scenario));
+      pix.ratioVsNearest = Object.fromEntries(RATIO_QS.map(([k], j) => [k, iv[j]!])) as Record<RatioQ, RatioInterval>;
     }
     const edgeAfter = proxyTotals(Object.values(proxies.edge));
     const fwdAfter = proxyTotals(Object.values(proxies.forward));
@@ -804,11 +855,13 @@ async function runScenario(ctx: Omit<RunCtx, 'edges'>, proxies: Proxies, scenari
         `    pixmesh vs nearest, request by request (${pix.vsNearest.compared} edge misses; crossings of nearest's p50 ${pix.vsNearest.medianB} ms): ` +
           PAIR_CLASSES.map((c) => { const x = pix.vsNearest!.byClass[c]; return `${c} n ${x.n} Δp50 ${x.diffP50} (edge ${x.parts.edgeMs}, region ${x.parts.originMs}, body ${x.parts.bodyMs}) Δmean ${x.diffMean} losses ${x.losses} wins ${x.wins}`; }).join('; '),
       );
+    if (pix?.ratioVsNearest)
+      o.log(`    pixmesh ÷ nearest with the paired-bootstrap 5–95 % range (sampling noise): ${RATIO_QS.map(([k]) => `${k} ${pix.ratioVsNearest![k].ratio} [${pix.ratioVsNearest![k].lo}, ${pix.ratioVsNearest![k].hi}]`).join(', ')}`);
     if (pix?.learning) o.log(`    loopback overhead per region (ms): ${JSON.stringify(pix.learning.loopbackMs)}; origin residue ${pix.learning.originResidueMs}, proxy late ${pix.learning.proxyLateMs}`);
     if (pix?.learning) o.log(`    learned RTT bias per colo (ms): ${pix.learning.perColo.map((c) => `${c.colo} ${c.biasMs >= 0 ? '+' : ''}${c.biasMs}`).join(', ')}`);
     o.log(`    edge worker's own time per edge miss, p50/p90 (ms): ${runs.map((r) => `${r.policy} ${r.edgeOverhead?.p50}/${r.edgeOverhead?.p90}`).join(', ')}`);
     o.log(`    connections per 1000 requests: edge→region ${connections.edgeToRegion.perThousand}, region→home ${connections.regionToHome.perThousand}`);
-    return { runs, connections };
+    return { runs, connections, ...(pairsVsNearest ? { pairsVsNearest } : {}) };
   } finally {
     await Promise.all(Object.values(edges).map((e) => e!.dispose().catch(() => undefined)));
     // Undo the scenario's damage for the next one.
@@ -852,7 +905,7 @@ function spreads(seeds: SeedResult[]): GeoResults['spread'] {
 }
 
 /** The issue's targets, checked on every seed (a target is met when it holds for every seed). */
-export function checkTargets(seeds: SeedResult[], noise = 0.02): TargetCheck[] {
+export function checkTargets(seeds: SeedResult[], noise = 0.02, pooled?: GeoResults['pooled']): TargetCheck[] {
   const out: TargetCheck[] = [];
   const run = (s: SeedResult, sc: Scenario, p: Policy) => s.scenarios[sc]?.find((r) => r.policy === p);
   for (const sc of ['steady', 'degrade', 'kill'] as Scenario[]) {
@@ -863,7 +916,15 @@ export function checkTargets(seeds: SeedResult[], noise = 0.02): TargetCheck[] {
         return a && b ? round(a.latency[q] / b.latency[q], 3) : NaN;
       });
       if (vals.every((v) => Number.isNaN(v))) continue;
-      out.push({ target: `${sc} ${q}: pixmesh ≤ static nearest (+${noise * 100} % noise)`, met: vals.every((v) => v <= 1 + noise), values: vals, detail: 'pixmesh / nearest per seed' });
+      const intervals = seeds.map((s) => run(s, sc, 'pixmesh')?.ratioVsNearest?.[q]).map((x) => (x ? { lo: x.lo, hi: x.hi } : { lo: NaN, hi: NaN }));
+      const p = pooled?.[sc]?.ratio[q];
+      out.push({
+        target: `${sc} ${q}: pixmesh ≤ static nearest (+${noise * 100} % noise)`,
+        met: vals.every((v) => v <= 1 + noise),
+        values: vals,
+        ...(intervals.some((x) => Number.isFinite(x.lo)) ? { intervals } : {}),
+        detail: `pixmesh / nearest per seed${intervals.some((x) => Number.isFinite(x.lo)) ? ` (paired-bootstrap 5–95 %: ${intervals.map((x) => `${x.lo}–${x.hi}`).join(' / ')})` : ''}${p ? `; seeds pooled ${p.ratio} (${p.lo}–${p.hi})` : ''}`,
+      });
     }
   }
   for (const q of ['p50', 'p90', 'p98'] as const) {
@@ -1027,6 +1088,7 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
         },
       });
     const seeds: SeedResult[] = [];
+    const pooledPairs: Partial<Record<Scenario, [number, number][]>> = {};
     for (const seed of seedList) {
       world.truth = new GroundTruth(seed);
       world.rng = new Rng(hashSeed(seed, 'jitter'));
@@ -1039,6 +1101,7 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
         const r = await runScenario(ctx, { edge: edgeProxies, forward: forwardProxies }, scenario, plan(scenario), stream, startEdge);
         scenarios[scenario] = r.runs;
         connections[scenario] = r.connections;
+        if (r.pairsVsNearest) (pooledPairs[scenario] ??= []).push(...r.pairsVsNearest);
       }
       const infl = Object.values(world.truth.inflation).flatMap((row) => Object.values(row)).sort((a, b) => a - b);
       seeds.push({ seed, groundTruth: { colos: COLO_POPULATION.length, linkInflation: { min: infl[0]!, median: infl[Math.floor(infl.length / 2)]!, max: infl[infl.length - 1]! } }, scenarios, connections });
@@ -1061,13 +1124,20 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
       seeds.sort((a, b) => a.seed - b.seed);
     }
     const first = seeds[0]!;
+    const pooled: GeoResults['pooled'] = {};
+    for (const [sc, pairs] of Object.entries(pooledPairs) as [Scenario, [number, number][]][]) {
+      const iv = pairedRatioIntervals(pairs, RATIO_QS.map(([, q]) => q), 1000, hashSeed(0, `pooled-${sc}`));
+      pooled[sc] = { seeds: seedList, pairs: pairs.length, ratio: Object.fromEntries(RATIO_QS.map(([k], j) => [k, iv[j]!])) as Record<RatioQ, RatioInterval> };
+      log(`geo: ${sc}, seeds ${seedList.join(',')} pooled (${pairs.length} request pairs): pixmesh ÷ nearest ${RATIO_QS.map(([k]) => `${k} ${pooled[sc]!.ratio[k].ratio} [${pooled[sc]!.ratio[k].lo}, ${pooled[sc]!.ratio[k].hi}]`).join(', ')}`);
+    }
     const results: GeoResults = {
       groundTruth: { seed: first.seed, ...first.groundTruth },
       hitServiceMs: { value: hitServiceMs, source: hitSource },
       scenarios: first.scenarios,
       seeds,
       spread: spreads(seeds),
-      targets: checkTargets(seeds),
+      targets: checkTargets(seeds, 0.02, pooled),
+      pooled,
     };
     const { log: _log, outDir: _out, dumpDir: _dump, policiesFor: _pf, ...config } = o;
     const { file } = writeSuite<GeoResults>(
@@ -1080,7 +1150,7 @@ export async function runGeo(partial: Partial<GeoOptions> = {}): Promise<{ file:
         results,
         notes: [
           'Latency = client→colo leg (drawn per request) + time measured by this client to the last body byte; proxies add one ground-truth RTT per internal hop.',
-          'The policies of a scenario run at the same time (interleaved), each on its own account and with its own concurrency, so they share the machine load; each scenario starts a fresh pixmesh edge (learning from the prior).',
+          'The policies of a scenario run in lockstep, each on its own account: every request of the stream is sent to every policy at the same moment and the next starts when all have answered (concurrency per policy), so paired requests share the machine state and the event comes at the same request index for all; each scenario starts a fresh pixmesh edge (learning from the prior).',
           'Edge caches are per colo and emulated by the client for every policy (wrangler/Miniflare has one cache for all simulated colos); an emulated HIT costs the client leg + hitServiceMs. The pixmesh edge runs with its Cache API off, so every request it sees is a per-colo miss and is routed.',
           'One pixmesh isolate serves every simulated colo, so its variant sightings (which region served which variant) cover all colos; in a deployment each isolate sees only its own traffic, and the model learns from HIT/MISS answers how much its sightings are worth (docs/routing.md).',
           'Every policy runs through its own copy of the real pixmesh edge worker (same bundle, own isolate): the baselines set PIXMESH_BENCH_ROUTE_OVERRIDE and name their region order per request in x-pixmesh-bench-route, so parsing, signature checks, the routing model, probes, learning and the signed internal call cost every policy the same and the only difference is the region choice (edgeOverhead per policy shows it).',

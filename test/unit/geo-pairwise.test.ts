@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classify, compareRuns, type PairOutcome } from '../../bench/geo/pairwise.js';
+import { classify, compareRuns, latencyPairs, pairedRatioIntervals, type PairOutcome } from '../../bench/geo/pairwise.js';
 
 const o = (i: number, latencyMs: number, region?: PairOutcome['region'], regionCache?: PairOutcome['regionCache'], extra: Partial<PairOutcome> = {}): PairOutcome => ({
   i,
@@ -50,5 +50,42 @@ describe('geo pairwise comparison (bench/geo/pairwise.ts)', () => {
     const b = [o(1, 20, 'us-east-1', 'HIT'), o(2, 30, 'us-east-1', 'HIT', { ok: false })];
     const a = [o(1, 25, 'us-east-1', 'HIT'), o(2, 30, 'us-east-1', 'HIT'), o(3, 30, 'us-east-1', 'HIT')];
     expect(compareRuns(a, b).compared).toBe(1);
+  });
+});
+
+describe('paired-bootstrap ratio intervals (bench/geo/pairwise.ts)', () => {
+  const ramp = (n: number) => Array.from({ length: n }, (_, k) => 10 + k);
+  it.each([
+    ['identical latencies: ratio 1 and no spread', ramp(101).map((v) => [v, v] as const), 1, 1, 1],
+    ['a exactly 10 % slower on every request: 1.1 with no spread', ramp(101).map((v) => [v * 1.1, v] as const), 1.1, 1.1, 1.1],
+  ])('%s', (_name, pairs, ratio, lo, hi) => {
+    const [p50] = pairedRatioIntervals(pairs, [50], 200, 3);
+    expect(p50).toEqual({ ratio, lo, hi });
+  });
+
+  it('gives a range around the ratio when the same-choice times differ by noise, and it narrows with 16× the pairs', () => {
+    const noisy = (n: number, seed: number) => {
+      let s = seed;
+      const u = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      return Array.from({ length: n }, () => {
+        const base = 20 + 200 * u();
+        return [base + 8 * (u() - 0.5), base + 8 * (u() - 0.5)] as const;
+      });
+    };
+    const [small] = pairedRatioIntervals(noisy(100, 5), [50], 400, 1);
+    const [large] = pairedRatioIntervals(noisy(1600, 5), [50], 400, 1);
+    expect(small!.lo).toBeLessThan(small!.ratio);
+    expect(small!.hi).toBeGreaterThan(small!.ratio);
+    expect(large!.hi - large!.lo).toBeLessThan((small!.hi - small!.lo) / 2);
+  });
+
+  it('pairs the measured requests by index and counts an unanswered one as infinitely slow', () => {
+    const a = [o(0, 10), o(1, 20, 'us-east-1', 'HIT', { ok: false }), o(2, 30, 'us-east-1', 'HIT')];
+    const b = [o(0, 11), o(2, 29, 'us-east-1', 'HIT'), o(1, 19, 'us-east-1', 'HIT')];
+    expect(latencyPairs(a, b)).toEqual([
+      [10, 11],
+      [Infinity, 19],
+      [30, 29],
+    ]);
   });
 });
