@@ -28,6 +28,10 @@ const variants: Record<string, V> = {
   raw: (i, f, w) => rawTransform(i, f, w),
   // the origin's pipeline without and with the decoded-original cache (origin/src/pipeline/decoded-cache.ts)
   origin: async (i, f, w) => (await renderImage(i, parseTransformation(`w-${w},f-${f === 'jpeg' ? 'jpg' : f}`), { format: f, defaults: { ...DEFAULT_ACCOUNT_DEFAULTS, quality: 80 }, config: noDecoded, source: await src(i) })).data,
+  // every render a miss of the decoded cache (a new original each time: the first render of each original)
+  decodedMiss: async (i, f, w) => (await renderImage(Buffer.from(i), parseTransformation(`w-${w},f-${f === 'jpeg' ? 'jpg' : f}`), { format: f, defaults: { ...DEFAULT_ACCOUNT_DEFAULTS, quality: 80 }, config, source: await src(i) })).data,
+  // the same copy of the input without the cache (what the copy itself costs is in both)
+  originCopy: async (i, f, w) => (await renderImage(Buffer.from(i), parseTransformation(`w-${w},f-${f === 'jpeg' ? 'jpg' : f}`), { format: f, defaults: { ...DEFAULT_ACCOUNT_DEFAULTS, quality: 80 }, config: noDecoded, source: await src(i) })).data,
   decoded: async (i, f, w) => (await renderImage(i, parseTransformation(`w-${w},f-${f === 'jpeg' ? 'jpg' : f}`), { format: f, defaults: { ...DEFAULT_ACCOUNT_DEFAULTS, quality: 80 }, config, source: await src(i) })).data,
   // the origin's chain, spelled out
   chain: (i, f, w, h) => enc(sharp(i, { failOn: 'error', limitInputPixels: config.maxInputPixels, autoOrient: true, pages: 1, page: 0 }).resize({ width: w, height: h, fit: 'fill', position: 'centre', background: { r: 0, g: 0, b: 0, alpha: 1 } }).timeout({ seconds: 20 }), f).toBuffer({ resolveWithObject: true }).then((r: { data: Buffer }) => r.data),

@@ -103,9 +103,11 @@ describe('renders from the decoded cache', () => {
   ])('%s as %s: the same image as a render that decodes the JPEG', async (tr, format) => {
     const config = withCache(32);
     const plain = await render(input, tr, OFF, format);
-    const first = await render(input, tr, config, format); // fills the cache
+    const seen = await render(input, tr, config, format); // the first render at this scale: the normal path
+    const first = await render(input, tr, config, format); // the second: decoded into the cache
     const again = await render(input, tr, config, format); // from it
     expect(plain.decoded).toBeUndefined();
+    if (seen.decoded === undefined) expect(seen.data.equals(plain.data)).toBe(true); // (an earlier case may have admitted this scale)
     expect(first.decoded).toBeDefined();
     expect(again.decoded).toBe(first.decoded);
     for (const r of [first, again]) {
@@ -125,6 +127,7 @@ describe('renders from the decoded cache', () => {
     ['cm-extract,w-300,h-300,x-100,y-100', 'an extract in original coordinates'],
     ['w-300,h-300,cm-pad_resize,bg-dominant', 'the dominant colour is read from the original first'],
   ])('%s: not from the cache (%s), and the same output as without it', async (tr) => {
+    await render(input, tr, withCache(32));
     const on = await render(input, tr, withCache(32));
     const off = await render(input, tr, OFF);
     expect(on.decoded).toBeUndefined();
@@ -133,19 +136,23 @@ describe('renders from the decoded cache', () => {
 
   it('a PNG original never uses it', async () => {
     const png = await sharp(input).png().toBuffer();
+    await render(png, 'w-300', withCache(32));
     const r = await render(png, 'w-300', withCache(32));
     expect(r.decoded).toBeUndefined();
   });
 
   it('a decode larger than a quarter of the bound is not cached (the render decodes the JPEG as usual)', async () => {
+    await render(input, 'w-900', withCache(8));
     const r = await render(input, 'w-900', withCache(8)); // 1600×1200×3 = 5.8 MB > 8 MB / 4
     expect(r.decoded).toBeUndefined();
     expect(decodedCacheFor(8)!.stats().entries).toBe(0);
   });
 
-  it('concurrent renders of one original at one scale decode it once; other widths at that scale reuse it', async () => {
+  it('an original is admitted on its second render at a scale; concurrent renders then decode it once, other widths at that scale reuse it', async () => {
     const fresh = await photo(1000, 800);
     const config = withCache(31);
+    expect((await render(fresh, 'w-290', config)).decoded).toBeUndefined(); // first seen at 1/2: the normal path
+    expect(decodedCacheFor(31)!.stats()).toMatchObject({ firstSeen: 1, misses: 0, entries: 0 });
     const rs = await Promise.all([render(fresh, 'w-300', config), render(fresh, 'w-310', config)]); // both 1/2
     const later = await render(fresh, 'w-320', config);
     expect([...rs, later].map((r) => r.decoded)).toEqual([2, 2, 2]);
@@ -159,20 +166,27 @@ describe('renders from the decoded cache', () => {
   it('the bound holds: least recently used decodes leave first', async () => {
     const config = withCache(2); // 2 MiB; an 800×600 original at 1/2 is 360 kB: five fit
     const originals = await Promise.all([90, 89, 88, 87, 86, 85, 84].map((q) => photo(800, 600, q)));
-    for (const o of originals) expect((await render(o, 'w-200', config)).decoded).toBe(2);
+    for (const o of originals) {
+      expect((await render(o, 'w-190', config)).decoded).toBeUndefined(); // first seen
+      expect((await render(o, 'w-200', config)).decoded).toBe(2);
+    }
     const cache = decodedCacheFor(2)!;
     expect(cache.stats().bytes).toBeLessThanOrEqual(2 * 1024 * 1024);
     expect(cache.stats().entries).toBe(5);
-    // the newest are still there, the two oldest were decoded again
+    // the newest is still there, the oldest was evicted and is decoded again
     await render(originals[6]!, 'w-210', config);
     expect(cache.stats().misses).toBe(7);
     await render(originals[0]!, 'w-210', config);
     expect(cache.stats().misses).toBe(8);
   });
 
-  it('a truncated JPEG is 422 EDECODE with the cache as without it', async () => {
+  it('a truncated JPEG is 422 EDECODE with the cache as without it, and is not decoded there again', async () => {
     const broken = input.subarray(0, Math.floor(input.length / 2));
+    await expect(render(broken, 'w-300', withCache(32))).rejects.toMatchObject({ status: 422, code: 'EDECODE' }); // first seen
     await expect(render(broken, 'w-300', withCache(32))).rejects.toMatchObject({ status: 422, code: 'EDECODE' });
     await expect(render(broken, 'w-300', OFF)).rejects.toMatchObject({ status: 422, code: 'EDECODE' });
+    const misses = decodedCacheFor(32)!.stats().misses;
+    await expect(render(broken, 'w-310', withCache(32))).rejects.toMatchObject({ status: 422, code: 'EDECODE' });
+    expect(decodedCacheFor(32)!.stats().misses).toBe(misses);
   });
 });

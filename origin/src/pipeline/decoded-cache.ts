@@ -17,7 +17,8 @@
  * sharp has no option to decode a buffer at a given JPEG shrink; libvips does, through the
  * option string of a file name (`a.jpg[shrink=2]`), so a miss writes the original once to a
  * scratch file (tmpfs when there is one), decodes it there to raw pixels and removes the file.
- * Concurrent misses of one (original, shrink) share one decode.
+ * Concurrent misses of one (original, shrink) share one decode. An (original, shrink) is admitted
+ * on its second render: the first takes the normal path (a miss costs more than a plain render).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -92,6 +93,7 @@ export interface DecodedStats {
   hits: number;
   misses: number;
   coalesced: number;
+  firstSeen: number;
 }
 
 /** An entry may take at most this share of the bound (a full-size 12-MP decode does not evict everything else). */
@@ -112,12 +114,17 @@ export class DecodedCache {
   private readonly inflight = new Map<string, Promise<DecodedPixels>>();
   /** Each original Buffer gets an id: the key is the Buffer itself (the originals cache hands out the same one), never its content. */
   private readonly ids = new WeakMap<Buffer, number>();
+  private readonly seen = new WeakMap<Buffer, number>();
+  /** Originals whose decode here failed: never tried again (their renders take the normal path). */
+  private readonly failed = new WeakSet<Buffer>();
   private nextId = 1;
   private scratch: string | undefined;
   private seq = 0;
   hits = 0;
   misses = 0;
   coalesced = 0;
+  /** Renders that took the normal path because their (original, scale) was new (admitted on the next). */
+  firstSeen = 0;
 
   constructor(
     readonly maxBytes: number,
@@ -131,8 +138,14 @@ export class DecodedCache {
     return Math.floor(width / shrink) * Math.floor(height / shrink) * 3 * ENTRY_SHARE <= this.maxBytes;
   }
 
-  /** The pixels of `input` (a JPEG) decoded at 1/`shrink`: from memory, or decoded once now. */
-  get(input: Buffer, shrink: JpegShrink, timeoutSeconds: number, maxPixels: number): Promise<DecodedPixels> {
+  /**
+   * The pixels of `input` (a JPEG) decoded at 1/`shrink`: from memory, or decoded now — or
+   * undefined the first time this (original, scale) is seen: a miss costs more than a plain render
+   * (the scratch file, the whole decode materialised, then the resize: ≈ 1.5–2.7 ms per render here,
+   * docs/benchmarks.md round 7), so an original is admitted on its second render at a scale, and
+   * originals rendered once never pay it.
+   */
+  get(input: Buffer, shrink: JpegShrink, timeoutSeconds: number, maxPixels: number): Promise<DecodedPixels> | undefined {
     let id = this.ids.get(input);
     if (id === undefined) this.ids.set(input, (id = this.nextId++));
     const key = `${id}/${shrink}`;
@@ -146,12 +159,25 @@ export class DecodedCache {
       this.coalesced++;
       return pending;
     }
+    if (this.failed.has(input)) return undefined;
+    const seen = this.seen.get(input) ?? 0; // the scales (1, 2, 4, 8: one bit each) this original was rendered at
+    if (!(seen & shrink)) {
+      this.seen.set(input, seen | shrink);
+      this.firstSeen++;
+      return undefined;
+    }
     this.misses++;
     const p = this.decode(input, shrink, timeoutSeconds, maxPixels)
-      .then((px) => {
-        this.lru.set(key, px, px.data.length);
-        return px;
-      })
+      .then(
+        (px) => {
+          this.lru.set(key, px, px.data.length);
+          return px;
+        },
+        (e: unknown) => {
+          this.failed.add(input);
+          throw e;
+        },
+      )
       .finally(() => this.inflight.delete(key));
     this.inflight.set(key, p);
     return p;
@@ -182,7 +208,7 @@ export class DecodedCache {
   }
 
   stats(): DecodedStats {
-    return { entries: this.lru.size, bytes: this.lru.bytes, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses, coalesced: this.coalesced };
+    return { entries: this.lru.size, bytes: this.lru.bytes, maxBytes: this.maxBytes, hits: this.hits, misses: this.misses, coalesced: this.coalesced, firstSeen: this.firstSeen };
   }
 
   /** Remove the scratch directory (process exit, tests). */
@@ -217,7 +243,14 @@ export async function startFromDecoded(ctx: RenderState, tw: number, th: number,
   if (!decodedEligible({ source: ctx.source, page: ctx.page, frames: ctx.frames, autoOrient: ctx.autoOrient, keepsMetadata: Boolean(ctx.plan.metadata || ctx.plan.colorProfile) })) return false;
   const shrink = jpegShrinkOnLoad(ctx.width, ctx.height, tw, th, fit);
   if (!cache.fits(ctx.width, ctx.height, shrink)) return false;
-  const px = await cache.get(ctx.input, shrink, budget(ctx).seconds, ctx.config.maxInputPixels);
+  const pending = cache.get(ctx.input, shrink, budget(ctx).seconds, ctx.config.maxInputPixels);
+  if (!pending) return false;
+  let px: DecodedPixels;
+  try {
+    px = await pending;
+  } catch {
+    return false; // the normal path gives this render its own result or error (a corrupt original, a full scratch disk)
+  }
   ctx.img = sharp(px.data, { raw: { width: px.width, height: px.height, channels: px.channels } });
   ctx.pristine = false;
   ctx.decoded = shrink;
