@@ -8,7 +8,7 @@ import { H } from '../../../shared/headers.js';
 import { EDGE_ATTEMPT_TIMEOUT_MS, EDGE_REQUEST_DEADLINE_MS } from '../../../shared/deadlines.js';
 import { internalFetch, InternalUnreachable } from '../../../shared/internal-fetch.js';
 import type { RegionId } from '../../../shared/regions.js';
-import { fillTarget, type Candidate } from '../routing/model.js';
+import type { Candidate } from '../routing/model.js';
 import { chargeMiss } from '../client-budget.js';
 import { procFromServerTiming, routingState } from '../routing-state.js';
 import type { ImageJob, ImagePhase } from './job.js';
@@ -31,7 +31,7 @@ function internalHeaders(job: ImageJob): Headers {
 }
 
 /** Report one region's answer to the routing model (RTT sample, breaker, hit ratio, sighting); true when it is a request-scoped error. */
-function reportAnswer(job: ImageJob, candidate: Candidate | undefined, res: Response, ttfbMs: number): boolean {
+function reportAnswer(job: ImageJob, candidate: Candidate | undefined, res: Response, ttfbMs: number, fill = false): boolean {
   const region = candidate?.region;
   if (!region) return false;
   const requestScoped = res.status >= 500 && res.headers.get(H.errorScope) === 'request';
@@ -49,15 +49,17 @@ function reportAnswer(job: ImageJob, candidate: Candidate | undefined, res: Resp
     evidence: candidate.evidence,
     processedBy: res.headers.get(H.processedBy),
     home: job.account.homeRegion,
+    fill,
   });
   return requestScoped;
 }
 
 /**
- * Background fill (routing/model.ts fillTarget, docs/routing.md): the same render call, marked
+ * Background fill (routing/model.ts fillTargets, docs/routing.md): the same render call, marked
  * H.fill (not usage), to the colo's nearest region after the user's answer came from elsewhere,
- * so that region holds the variant for the next users. Off the request path (waitUntil); its
- * answer is reported like any other (an RTT sample and a sighting), its body dropped.
+ * and to the account's other near regions (its region mix) that the edge has not seen hold the
+ * variant, so those regions hold it for the next users. Off the request path (waitUntil); its
+ * answer is reported (breaker, hit ratio, sighting; no RTT sample: AttemptReport.fill), its body dropped.
  */
 async function fillInBackground(job: ImageJob, region: RegionId, internalPath: string, base: Headers): Promise<void> {
   const { c, decision, urls } = job;
@@ -73,7 +75,7 @@ async function fillInBackground(job: ImageJob, region: RegionId, internalPath: s
   const t0 = Date.now();
   try {
     const res = await internalFetch({ secret: c.env.PIXMESH_INTERNAL_SECRET, baseUrl: urls[region], target: region, pathAndQuery: internalPath, headers, timeoutMs: EDGE_ATTEMPT_TIMEOUT_MS });
-    reportAnswer(job, decision.candidates.find((x) => x.region === region), res, Date.now() - t0);
+    reportAnswer(job, decision.candidates.find((x) => x.region === region), res, Date.now() - t0, true);
     ok = res.ok;
     await res.body?.cancel();
   } catch (e) {
@@ -132,9 +134,9 @@ export const fetchWithFailover: ImagePhase = {
         continue;
       }
       job.upstream = { res, region, ttfbMs: ttfb };
-      const target = res.ok ? fillTarget(decision, region) : undefined;
       // (a region this request already tried and lost is not filled: it just failed)
-      if (target && urls[target] && !job.tried.includes(target)) c.executionCtx.waitUntil(fillInBackground(job, target, internalPath, base));
+      for (const target of res.ok ? routingState.fillTargets(decision, region, account.id) : [])
+        if (urls[target] && !job.tried.includes(target)) c.executionCtx.waitUntil(fillInBackground(job, target, internalPath, base));
       return;
     }
   },
