@@ -175,7 +175,7 @@ export function simulate(o: SimOptions): SimRun[] {
         if (dead.has(natural)) continue;
         const fk = `${natural}|${key}`;
         if (!pendingFill.has(fk)) { pendingFill.set(fk, now + truth.rtt(req.colo, natural) + truth.interRegion(natural, HOME) + 5); fills++; }
-        router.report({ region: natural, result: 200, colo: req.colo, accountId: account.id, ttfbMs: net(req.colo, natural) + 95, procMs: 95, regionCache: 'MISS', variantKey: key, evidence: 'unseen', processedBy: HOME, home: HOME, fill: true }, now);
+        router.report({ region: natural, result: 200, colo: req.colo, accountId: account.id, ttfbMs: net(req.colo, natural) + 95, procMs: 95, regionCache: 'MISS', variantKey: key, evidence: 'unseen', processedBy: HOME, home: HOME }, now);
       }
       misses++;
       cc.add(key);

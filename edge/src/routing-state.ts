@@ -73,13 +73,6 @@ export interface AttemptReport {
   home?: RegionId;
   /** A probe (HEAD /healthz), not a user request. */
   probe?: boolean;
-  /**
-   * A background fill's answer (model.ts fillTargets): it counts for the breaker, the hit ratio and
-   * the variant memory, but is no RTT sample. It is an untwinned render call (ttfb − proc − loop)
-   * to a region the colo mostly does not use, and those pairs are measured better by the twinned
-   * probes (docs/routing.md, "RTT samples").
-   */
-  fill?: boolean;
   /** The network RTT already measured against a twin (twinRttMs): the sample, as it is. */
   networkMs?: number;
 }
@@ -302,7 +295,7 @@ export class IsolateRouting {
     if (typeof a.result !== 'number' || (a.result >= 500 && !a.requestScopedError)) return;
     // Network time = time to headers − the region's own work (which includes any forward to home) − the measured local overhead;
     // or, for a twinned probe, the difference to its twin.
-    if (a.colo && !a.fill && (a.networkMs !== undefined || (a.ttfbMs !== undefined && a.procMs !== undefined && Number.isFinite(a.procMs)))) {
+    if (a.colo && (a.networkMs !== undefined || (a.ttfbMs !== undefined && a.procMs !== undefined && Number.isFinite(a.procMs)))) {
       const since = this.state.shift?.[a.region]?.since;
       const ms = a.networkMs ?? networkRttMs(a.ttfbMs!, a.procMs!, serviceMs(this.state, 'loop', a.region, now, this.config).ms);
       const r = recordSample(this.state, a.colo, a.region, ms, now, this.config);

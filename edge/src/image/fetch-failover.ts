@@ -31,7 +31,7 @@ function internalHeaders(job: ImageJob): Headers {
 }
 
 /** Report one region's answer to the routing model (RTT sample, breaker, hit ratio, sighting); true when it is a request-scoped error. */
-function reportAnswer(job: ImageJob, candidate: Candidate | undefined, res: Response, ttfbMs: number, fill = false): boolean {
+function reportAnswer(job: ImageJob, candidate: Candidate | undefined, res: Response, ttfbMs: number): boolean {
   const region = candidate?.region;
   if (!region) return false;
   const requestScoped = res.status >= 500 && res.headers.get(H.errorScope) === 'request';
@@ -49,7 +49,6 @@ function reportAnswer(job: ImageJob, candidate: Candidate | undefined, res: Resp
     evidence: candidate.evidence,
     processedBy: res.headers.get(H.processedBy),
     home: job.account.homeRegion,
-    fill,
   });
   return requestScoped;
 }
@@ -59,7 +58,7 @@ function reportAnswer(job: ImageJob, candidate: Candidate | undefined, res: Resp
  * H.fill (not usage), to the colo's nearest region after the user's answer came from elsewhere,
  * and to the account's other near regions (its region mix) that the edge has not seen hold the
  * variant, so those regions hold it for the next users. Off the request path (waitUntil); its
- * answer is reported (breaker, hit ratio, sighting; no RTT sample: AttemptReport.fill), its body dropped.
+ * answer is reported like any other (an RTT sample, a sighting), its body dropped.
  */
 async function fillInBackground(job: ImageJob, region: RegionId, internalPath: string, base: Headers): Promise<void> {
   const { c, decision, urls } = job;
@@ -75,7 +74,7 @@ async function fillInBackground(job: ImageJob, region: RegionId, internalPath: s
   const t0 = Date.now();
   try {
     const res = await internalFetch({ secret: c.env.PIXMESH_INTERNAL_SECRET, baseUrl: urls[region], target: region, pathAndQuery: internalPath, headers, timeoutMs: EDGE_ATTEMPT_TIMEOUT_MS });
-    reportAnswer(job, decision.candidates.find((x) => x.region === region), res, Date.now() - t0, true);
+    reportAnswer(job, decision.candidates.find((x) => x.region === region), res, Date.now() - t0);
     ok = res.ok;
     await res.body?.cancel();
   } catch (e) {
