@@ -9,6 +9,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
@@ -251,7 +253,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     configureBuckets: buckets.map((name) => ({ name, configs: [] })),
     allowMismatchedSignatures: false,
   } as ConstructorParameters<typeof S3rver>[0]);
-  keepDirectoriesOnDelete(s3);
+  faithfulS3rver(s3);
   await s3.run();
 
   const stopAll = async () => {
@@ -405,15 +407,33 @@ export async function putObjects(
 }
 
 /**
- * s3rver 3.7 prunes a key's empty parent directories on delete, which races with a concurrent put
- * into the same directory: its put creates the directory, then opens the file with no error
- * listener, so the open's ENOENT is an uncaught exception in the process running s3rver (seen with
- * webhook pending records written and deleted under one prefix at once). Real S3 and MinIO have no
- * directories; here deletes remove the object's files and keep the directories (listings walk
- * files only, so an empty directory lists nothing).
+ * Two fixes that make s3rver behave as S3 does (real S3 and MinIO need neither), for every embedded
+ * s3rver of the cluster, the tests and the benches:
+ *
+ * - **Deletes keep directories.** s3rver 3.7 prunes a key's empty parent directories on delete,
+ *   which races with a concurrent put into the same directory: its put creates the directory, then
+ *   opens the file with no error listener, so the open's ENOENT is an uncaught exception in the
+ *   process running s3rver (seen with webhook pending records written and deleted under one prefix
+ *   at once). Here deletes remove the object's files and keep the directories (listings walk files
+ *   only, so an empty directory lists nothing).
+ * - **A PUT is answered after its bytes are on disk.** s3rver's putObject resolves when its MD5
+ *   transform has seen the last chunk, not when the file stream has flushed, and the file stream
+ *   has no error listener: a GET right after the 200 can read a short file (read-after-write, which
+ *   S3 guarantees), and a put cut off at teardown (a replica's heartbeat when the cluster stops and
+ *   the data directory is removed) threw ENOENT as an uncaught exception in the bench's process.
+ *   Here the put is one `pipeline` (request → MD5/size → file) awaited to the file's close; an error
+ *   rejects the request instead of crashing the process.
  */
-export function keepDirectoriesOnDelete(s3: S3rver): void {
-  const store = (s3 as unknown as { store: { deleteObject(bucket: string, key: string): Promise<void>; getResourcePath(bucket: string, key: string, resource: string): string } }).store;
+export function faithfulS3rver(s3: S3rver): void {
+  type Obj = { bucket: string; key: string; content: NodeJS.ReadableStream | Buffer; metadata: Record<string, string> };
+  const store = (s3 as unknown as {
+    store: {
+      deleteObject(bucket: string, key: string): Promise<void>;
+      putObject(object: Obj): Promise<{ size: number; md5: string }>;
+      putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5: string): Promise<void>;
+      getResourcePath(bucket: string, key: string, resource: string): string;
+    };
+  }).store;
   store.deleteObject = async (bucket, key) => {
     await Promise.all(
       ['object', 'object.md5', 'metadata.json'].map((resource) =>
@@ -422,5 +442,23 @@ export function keepDirectoriesOnDelete(s3: S3rver): void {
         }),
       ),
     );
+  };
+  store.putObject = async (object) => {
+    const objectPath = store.getResourcePath(object.bucket, object.key, 'object');
+    await fs.promises.mkdir(path.dirname(objectPath), { recursive: true });
+    const hash = crypto.createHash('md5');
+    let size = 0;
+    const source = Buffer.isBuffer(object.content) ? Readable.from([object.content]) : object.content;
+    const count = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    await pipeline(source, count, fs.createWriteStream(objectPath));
+    const md5 = hash.digest('hex');
+    await store.putMetadata(object.bucket, object.key, object.metadata, md5);
+    return { size, md5 };
   };
 }

@@ -15,7 +15,7 @@ import { AccountIndex, type Account } from '../../shared/accounts.js';
 import { REGION_IDS, type RegionId } from '../../shared/regions.js';
 import { negotiateFormat, parseTransformation } from '../../shared/transform/index.js';
 import { IsolateRouting } from '../../edge/src/routing-state.js';
-import { fillTarget, type RouteDecision, type RoutingConfig } from '../../edge/src/routing/model.js';
+import { type RouteDecision, type RoutingConfig } from '../../edge/src/routing/model.js';
 import { args } from '../lib/results.js';
 import { hashSeed, Rng } from '../lib/prng.js';
 import { percentile, round } from '../lib/stats.js';
@@ -170,8 +170,9 @@ export function simulate(o: SimOptions): SimRun[] {
         if (!hit) has[HOME].add(key);
         break;
       }
-      const natural = o.fill !== false && decision && answered ? fillTarget(decision, answered) : undefined;
-      if (natural && !dead.has(natural)) {
+      const targets = o.fill !== false && decision && answered ? router.fillTargets(decision, answered, account.id, now) : [];
+      for (const natural of targets) {
+        if (dead.has(natural)) continue;
         const fk = `${natural}|${key}`;
         if (!pendingFill.has(fk)) { pendingFill.set(fk, now + truth.rtt(req.colo, natural) + truth.interRegion(natural, HOME) + 5); fills++; }
         router.report({ region: natural, result: 200, colo: req.colo, accountId: account.id, ttfbMs: net(req.colo, natural) + 95, procMs: 95, regionCache: 'MISS', variantKey: key, evidence: 'unseen', processedBy: HOME, home: HOME }, now);

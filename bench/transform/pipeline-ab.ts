@@ -3,7 +3,7 @@
  * input: interleaved, one image at a time (or --c 2 in flight), per case and variant the median ms,
  * its ratio to raw, the process CPU ms and the output bytes per image. The variants spell out the
  * options the origin's pipeline adds to the raw loop's chain, one at a time (docs/benchmarks.md section 2).
- * `npx tsx bench/transform/pipeline-ab.ts [--n 40] [--c 1] [--cases jpeg-320,webp-320] [--variants raw,origin,...]`
+ * `npx tsx bench/transform/pipeline-ab.ts [--n 40] [--c 1] [--cases jpeg-320,webp-320] [--variants raw,origin,decoded,...]`
  */
 import sharp, { type Sharp } from 'sharp';
 import { DEFAULT_ACCOUNT_DEFAULTS } from '../../shared/accounts.js';
@@ -19,13 +19,20 @@ const n = Number(a.n ?? 40);
 const conc = Number(a.c ?? 1);
 const cases = CASES.filter((c) => (typeof a.cases === 'string' ? a.cases.split(',') : CASES.map((x) => x.id)).includes(c.id));
 const config = newDefaultConfig();
+const noDecoded = { ...config, decodedCacheMb: 0 };
 configureSharp(config);
 
 const enc = (p: Sharp, f: OutFormat) => (f === 'jpeg' ? p.jpeg(ENCODER.jpeg) : f === 'webp' ? p.webp(ENCODER.webp) : p.avif(ENCODER.avif));
 type V = (input: Buffer, f: OutFormat, w: number, h: number) => Promise<Buffer>;
 const variants: Record<string, V> = {
   raw: (i, f, w) => rawTransform(i, f, w),
-  origin: async (i, f, w) => (await renderImage(i, parseTransformation(`w-${w},f-${f === 'jpeg' ? 'jpg' : f}`), { format: f, defaults: { ...DEFAULT_ACCOUNT_DEFAULTS, quality: 80 }, config, source: await src(i) })).data,
+  // the origin's pipeline without and with the decoded-original cache (origin/src/pipeline/decoded-cache.ts)
+  origin: async (i, f, w) => (await renderImage(i, parseTransformation(`w-${w},f-${f === 'jpeg' ? 'jpg' : f}`), { format: f, defaults: { ...DEFAULT_ACCOUNT_DEFAULTS, quality: 80 }, config: noDecoded, source: await src(i) })).data,
+  // every render a miss of the decoded cache (a new original each time: the first render of each original)
+  decodedMiss: async (i, f, w) => (await renderImage(Buffer.from(i), parseTransformation(`w-${w},f-${f === 'jpeg' ? 'jpg' : f}`), { format: f, defaults: { ...DEFAULT_ACCOUNT_DEFAULTS, quality: 80 }, config, source: await src(i) })).data,
+  // the same copy of the input without the cache (what the copy itself costs is in both)
+  originCopy: async (i, f, w) => (await renderImage(Buffer.from(i), parseTransformation(`w-${w},f-${f === 'jpeg' ? 'jpg' : f}`), { format: f, defaults: { ...DEFAULT_ACCOUNT_DEFAULTS, quality: 80 }, config: noDecoded, source: await src(i) })).data,
+  decoded: async (i, f, w) => (await renderImage(i, parseTransformation(`w-${w},f-${f === 'jpeg' ? 'jpg' : f}`), { format: f, defaults: { ...DEFAULT_ACCOUNT_DEFAULTS, quality: 80 }, config, source: await src(i) })).data,
   // the origin's chain, spelled out
   chain: (i, f, w, h) => enc(sharp(i, { failOn: 'error', limitInputPixels: config.maxInputPixels, autoOrient: true, pages: 1, page: 0 }).resize({ width: w, height: h, fit: 'fill', position: 'centre', background: { r: 0, g: 0, b: 0, alpha: 1 } }).timeout({ seconds: 20 }), f).toBuffer({ resolveWithObject: true }).then((r: { data: Buffer }) => r.data),
   noTimeout: (i, f, w, h) => enc(sharp(i, { failOn: 'error', limitInputPixels: config.maxInputPixels, autoOrient: true, pages: 1, page: 0 }).resize({ width: w, height: h, fit: 'fill', position: 'centre', background: { r: 0, g: 0, b: 0, alpha: 1 } }), f).toBuffer(),

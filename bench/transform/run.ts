@@ -466,7 +466,9 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
     rawChild = tsx(path.join(ROOT, 'bench/transform/raw-worker.ts'), [], 'pipe');
     const raw = new RawWorker(rawChild);
     await Promise.race([raw.next(), new Promise((_, reject) => setTimeout(() => reject(new Error('raw sharp worker did not start')), 30_000))]);
-    log(`transform: origin pid ${originPid ?? '?'}, ipx pid ${ipxPid} (sharp ${ipxInfo.sharp}, libvips ${ipxInfo.vips}); concurrency ${o.concurrency}`);
+    // The origin's decoded-original cache (origin/src/pipeline/decoded-cache.ts) is on by default; PIXMESH_BENCH_ORIGIN_ENV='{"PIXMESH_DECODED_CACHE_MB":"0"}' turns it off.
+    const decodedMb = (process.env.PIXMESH_BENCH_ORIGIN_ENV ? (JSON.parse(process.env.PIXMESH_BENCH_ORIGIN_ENV) as Record<string, string>) : {}).PIXMESH_DECODED_CACHE_MB ?? process.env.PIXMESH_DECODED_CACHE_MB ?? '32';
+    log(`transform: origin pid ${originPid ?? '?'}, ipx pid ${ipxPid} (sharp ${ipxInfo.sharp}, libvips ${ipxInfo.vips}); concurrency ${o.concurrency}; origin decoded cache ${decodedMb === '0' ? 'off' : `${decodedMb} MB`}`);
 
     // The repeated workload gets its own cache identity (extra query) so cold runs never pre-fill it.
     /** A signed render call to the origin (shared/internal-fetch.ts signs; timedGet sends it). */

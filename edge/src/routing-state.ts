@@ -18,6 +18,10 @@ import { confirmKey, loopbackKey, planProbes, probeKey, type PlannedProbe } from
 import {
   decideRoute,
   emptyState,
+  fillTargets,
+  mixShares,
+  nearestRegion,
+  recordNearest,
   mergeStates,
   LOOPBACK_HOLD_HEADER,
   networkRttMs,
@@ -29,6 +33,7 @@ import {
   serviceMs,
   twinRttMs,
   type Evidence,
+  type RegionMix,
   type RequestLocation,
   type RouteDecision,
   type RoutingConfig,
@@ -131,6 +136,23 @@ export class IsolateRouting {
     m.set(colo, (m.get(colo) ?? 0) + 1);
   }
 
+  /** account → its region mix (model.ts recordNearest: which regions are the nearest of the colos its edge misses come from; bounded, per isolate). */
+  readonly regionMix = new Map<string, RegionMix>();
+
+  private countNearest(accountId: string, d: RouteDecision, now: number): void {
+    const r = nearestRegion(d);
+    if (!r) return;
+    const prev = this.regionMix.get(accountId);
+    if (prev) this.regionMix.delete(accountId);
+    else if (this.regionMix.size >= 256) this.regionMix.delete(this.regionMix.keys().next().value as string);
+    this.regionMix.set(accountId, recordNearest(prev, r, now, this.config));
+  }
+
+  /** Where to fill after `answered` served this decision's request (model.ts fillTargets), for this account's region mix. */
+  fillTargets(d: RouteDecision, answered: RegionId, accountId: string, now = Date.now()): RegionId[] {
+    return fillTargets(d, answered, this.regionMix.get(accountId), now, this.config);
+  }
+
   decide(location: RequestLocation, account: Account, viaCustomDomain: boolean, regions: RegionId[], now = Date.now(), variantKey?: string): RouteDecision {
     const pickKey = `${location.colo ?? ''}|${account.id}`;
     const d = decideRoute({
@@ -145,7 +167,10 @@ export class IsolateRouting {
       previous: this.lastPick.get(pickKey),
       config: this.config,
     });
-    if (variantKey !== undefined) this.countColo(account.id, d.location.colo);
+    if (variantKey !== undefined) {
+      this.countColo(account.id, d.location.colo);
+      this.countNearest(account.id, d, now);
+    }
     if (variantKey !== undefined && d.candidates[0]) {
       this.lastPick.set(pickKey, d.candidates[0].region);
       if (this.lastPick.size > 4096) this.lastPick.delete(this.lastPick.keys().next().value as string);
@@ -363,6 +388,8 @@ export class IsolateRouting {
         shift: this.state.shift ?? {},
       },
       exploration: { ...this.exploration, byReason: { ...this.exploration.byReason }, variantsRemembered: this.variants.entries.size },
+      /** The account's region mix as shares (model.ts mixShares): the regions its background fills go to (fillMinShare). */
+      regionMix: mixShares(this.regionMix.get(account.id), now, this.config),
       samplesThisIsolate: this.samples,
     };
   }

@@ -349,6 +349,8 @@ async function renderHere(deps: RegionServices, v: Variant, timing: ServerTiming
       // A 5xx from the pipeline (its render deadline) would recur in any region.
       return stage(deps, timing, 'transform', () => renderBounded(original.body, v.plan, opts, config.pipeline.renderIsolation, heavy), heavy ? 'heavy' : undefined)
         .then((r) => {
+          // started from the decoded-original cache: the JPEG scale of the cached pixels (origin/src/pipeline/decoded-cache.ts)
+          if (r.decoded) timing.add('decoded', 0, `1/${r.decoded}`);
           if (r.layers?.count) {
             timing.add('layers', r.layers.ms, String(r.layers.count));
             deps.metrics.stage.observe({ stage: 'layers' }, r.layers.ms / 1000);

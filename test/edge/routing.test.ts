@@ -19,6 +19,8 @@ const fresh = (name: string) => `/demo/tr:w-10/${name}-${Date.now()}-${n++}.png`
 beforeEach(async () => {
   routingState.state = emptyState();
   routingState.breakers = newBreakers();
+  // the account's region mix (background fills of its other near regions) starts empty in every test
+  routingState.regionMix.clear();
   await Promise.all(Object.values(regionUrls).map((u) => fetch(`${u}/__reset`)));
 });
 afterEach(async () => {
@@ -133,6 +135,28 @@ describe('failover and the circuit breaker', () => {
     const res = await edge(fresh('allfail'), { 'x-pixmesh-colo': 'FRA' });
     expect(res.status).toBe(502);
     expect(res.headers.get('ik-error')).toMatch(/^EUPSTREAM/);
+  });
+});
+
+describe('background fills', () => {
+  const sawFill = async (region: string, path: string) =>
+    ((await (await fetch(`${regionUrls[region]}/__seen`)).json()) as { url: string; headers: Record<string, string> }[]).filter(
+      (x) => x.url.includes(path.split('/').pop()!) && x.headers['x-pixmesh-fill'] === '1',
+    ).length;
+
+  it('after an answer fills every region of the account’s region mix (≥ 10 % of its misses) that did not answer, and no other', async () => {
+    // The mix: edge misses from Sydney (nearest ap-southeast-2), Ashburn (us-east-1) and Frankfurt (eu-central-1).
+    for (const colo of ['SYD', 'IAD', 'FRA']) expect((await edge(fresh('mix'), { 'x-pixmesh-colo': colo })).status).toBe(200);
+    const path = fresh('fill');
+    const res = await edge(path, { 'x-pixmesh-colo': 'FRA' });
+    expect(res.headers.get('x-pixmesh-region')).toBe('eu-central-1');
+    // The fills leave 100–200 ms after the answer, off the request path: wait for them (bounded), then count.
+    for (let i = 0; i < 40 && ((await sawFill('ap-southeast-2', path)) === 0 || (await sawFill('us-east-1', path)) === 0); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await sawFill('ap-southeast-2', path)).toBe(1);
+    expect(await sawFill('us-east-1', path)).toBe(1);
+    for (const r of ['eu-central-1', 'us-west-1', 'ap-south-1', 'ap-southeast-1']) expect(await sawFill(r, path)).toBe(0);
+    const routing = (await (await edge('/_routing?account=demo', { 'x-pixmesh-colo': 'FRA', authorization: DEMO_AUTH })).json()) as { regionMix: Record<string, number> };
+    expect(Object.keys(routing.regionMix).sort()).toEqual(['ap-southeast-2', 'eu-central-1', 'us-east-1']);
   });
 });
 

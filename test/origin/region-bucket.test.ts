@@ -13,7 +13,7 @@ import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegionBucket } from '../../origin/src/region/bucket.js';
 import { bucketBase, parseListPage, xmlEscape, xmlText } from '../../origin/src/region/s3-lean.js';
-import { keepDirectoriesOnDelete } from '../../scripts/cluster.js';
+import { faithfulS3rver } from '../../scripts/cluster.js';
 import { freePortBase } from './helpers.js';
 
 let s3: S3rver;
@@ -25,7 +25,7 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pixmesh-bucket-test-'));
   const port = await freePortBase();
   s3 = new S3rver({ address: '127.0.0.1', port, directory: dir, silent: true, allowMismatchedSignatures: false } as ConstructorParameters<typeof S3rver>[0]);
-  keepDirectoriesOnDelete(s3);
+  faithfulS3rver(s3);
   await s3.run();
   endpoint = `http://127.0.0.1:${port}`;
 });

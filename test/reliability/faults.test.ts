@@ -13,7 +13,7 @@ import path from 'node:path';
 import S3rver from 's3rver';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { putObjects } from '../../scripts/cluster.js';
+import { faithfulS3rver, putObjects } from '../../scripts/cluster.js';
 import { REGION_IDS, type RegionId } from '../../shared/regions.js';
 import { startTestCluster, stopTestCluster, type TestCluster } from '../helpers/cluster.js';
 import { freePortBase } from '../origin/helpers.js';
@@ -45,6 +45,7 @@ const figures: Record<string, unknown> = {};
 
 const startFaultyS3 = async () => {
   faultyS3 = new S3rver({ address: '127.0.0.1', port: FAULTY_S3_PORT, directory: faultyDir, silent: true, configureBuckets: [{ name: 'faulty', configs: [] }] });
+  faithfulS3rver(faultyS3);
   await faultyS3.run();
 };
 

@@ -9,7 +9,12 @@ import {
   emptyState,
   evidenceFor,
   fillTarget,
+  fillTargets,
   forceOrder,
+  mixShares,
+  nearestRegion,
+  recordNearest,
+  type RegionMix,
   holdProbability,
   recordHit,
   recordSample,
@@ -129,6 +134,63 @@ describe('routing decision: background fill of the colo’s nearest region (fill
     let state = emptyState();
     for (let i = 0; i < 30; i++) state = recordSample(state, 'GRU', 'us-west-1', 100, T0).state;
     expect(fillTarget(pick({ state }), 'eu-central-1')).toBe('us-west-1');
+  });
+});
+
+describe('routing decision: fills of the account’s other near regions (fillTargets, region mix)', () => {
+  // GRU (prior): nearest us-east-1; home eu-central-1. The mix says which regions are the nearest of the account's edge misses.
+  const mixOf = (counts: Partial<Record<RegionId, number>>, at = T0): RegionMix => {
+    let m: RegionMix | undefined;
+    for (const [r, n] of Object.entries(counts)) for (let i = 0; i < n!; i++) m = recordNearest(m, r as RegionId, at);
+    return m ?? {};
+  };
+  const mix = mixOf({ 'us-east-1': 4, 'ap-southeast-2': 3, 'ap-south-1': 2, 'us-west-1': 1 }); // shares 0.4 / 0.3 / 0.2 / 0.1
+  it.each<[string, Partial<RouteInput>, RegionId, RegionMix | undefined, RegionId[]]>([
+    ['answered by home: the colo’s nearest first, then the mix’s regions with ≥ 10 %, largest share first', { variant: { seen: {} } }, 'eu-central-1', mix, ['us-east-1', 'ap-southeast-2', 'ap-south-1', 'us-west-1']],
+    ['no mix yet → only the colo’s nearest (as fillTarget)', { variant: { seen: {} } }, 'eu-central-1', undefined, ['us-east-1']],
+    ['answered by the colo’s nearest → the mix’s other regions only', { variant: { seen: {} } }, 'us-east-1', mix, ['ap-southeast-2', 'ap-south-1', 'us-west-1']],
+    ['a region seen serving the variant is not filled (it holds it)', { variant: { seen: { 'ap-southeast-2': T0, 'us-east-1': T0 } } }, 'eu-central-1', mix, ['ap-south-1', 'us-west-1']],
+    ['a region whose breaker is not closed is not filled', { variant: { seen: {} }, health: { 'ap-southeast-2': 'open', 'ap-south-1': 'half-open' } }, 'eu-central-1', mix, ['us-east-1', 'us-west-1']],
+    ['a share under 10 % is not filled', { variant: { seen: {} } }, 'eu-central-1', mixOf({ 'us-east-1': 19, 'ap-southeast-2': 1 }), ['us-east-1']],
+    ['home in the mix, answered elsewhere → home filled too (it is some colos’ nearest)', { variant: { seen: {} } }, 'us-east-1', mixOf({ 'eu-central-1': 1, 'us-east-1': 1 }), ['eu-central-1']],
+    ['strict residency → never', { account: { ...demo, residency: 'strict' } }, 'eu-central-1', mix, []],
+    ['custom domain (home-first) → never', { viaCustomDomain: true }, 'eu-central-1', mix, []],
+    ['every region open → never', { health: Object.fromEntries(REGION_IDS.map((r) => [r, 'open'])) as RouteInput['health'] }, 'eu-central-1', mix, []],
+  ])('%s', (_name, input, answered, m, want) => {
+    expect(fillTargets(pick(input), answered, m, T0)).toEqual(want);
+  });
+
+  it('fillMinShare 1 restores the one fill of the colo’s nearest region; fillMaxRegions bounds the list', () => {
+    expect(fillTargets(pick({ variant: { seen: {} } }), 'eu-central-1', mix, T0, { fillMinShare: 1.01 })).toEqual(['us-east-1']);
+    expect(fillTargets(pick({ variant: { seen: {} } }), 'eu-central-1', mix, T0, { fillMaxRegions: 2 })).toEqual(['us-east-1', 'ap-southeast-2']);
+  });
+
+  it('the forced orders of the benchmark never fill', () => {
+    expect(fillTargets(forceOrder(pick({}), ['eu-central-1']), 'eu-central-1', mix, T0)).toEqual([]);
+  });
+
+  it('the mix decays: counts halve every fillMixHalfLifeMs, so an old side of the world falls under the share', () => {
+    const old = mixOf({ 'ap-southeast-2': 10 }, T0 - 60 * 60_000); // six half-lives ago: 10 → 0.16
+    const m = recordNearest(recordNearest(old, 'us-east-1', T0), 'us-east-1', T0);
+    const shares = mixShares(m, T0);
+    expect(shares['us-east-1']).toBeCloseTo(2 / 2.156, 2);
+    expect(shares['ap-southeast-2']!).toBeLessThan(0.1);
+    expect(fillTargets(pick({ variant: { seen: {} } }), 'eu-central-1', m, T0)).toEqual(['us-east-1']);
+  });
+
+  it('recordNearest does not change its input; mixShares ignores invalid entries', () => {
+    const m = mixOf({ 'us-east-1': 1 });
+    const copy = JSON.parse(JSON.stringify(m));
+    recordNearest(m, 'us-west-1', T0 + 1);
+    expect(m).toEqual(copy);
+    expect(mixShares({ 'us-east-1': { n: Number.NaN, at: T0 }, 'us-west-1': { n: -1, at: T0 }, 'ap-south-1': { n: 1, at: T0 } }, T0)).toEqual({ 'ap-south-1': 1 });
+    expect(mixShares(undefined, T0)).toEqual({});
+  });
+
+  it('nearestRegion is the closed candidate with the lowest RTT used; none for forced orders', () => {
+    expect(nearestRegion(pick({}))).toBe('us-east-1');
+    expect(nearestRegion(pick({ health: { 'us-east-1': 'open' } }))).toBe('eu-central-1');
+    expect(nearestRegion(forceOrder(pick({}), ['eu-central-1']))).toBeUndefined();
   });
 });
 

@@ -8,7 +8,7 @@ import { H } from '../../../shared/headers.js';
 import { EDGE_ATTEMPT_TIMEOUT_MS, EDGE_REQUEST_DEADLINE_MS } from '../../../shared/deadlines.js';
 import { internalFetch, InternalUnreachable } from '../../../shared/internal-fetch.js';
 import type { RegionId } from '../../../shared/regions.js';
-import { fillTarget, type Candidate } from '../routing/model.js';
+import type { Candidate } from '../routing/model.js';
 import { chargeMiss } from '../client-budget.js';
 import { procFromServerTiming, routingState } from '../routing-state.js';
 import type { ImageJob, ImagePhase } from './job.js';
@@ -54,10 +54,11 @@ function reportAnswer(job: ImageJob, candidate: Candidate | undefined, res: Resp
 }
 
 /**
- * Background fill (routing/model.ts fillTarget, docs/routing.md): the same render call, marked
+ * Background fill (routing/model.ts fillTargets, docs/routing.md): the same render call, marked
  * H.fill (not usage), to the colo's nearest region after the user's answer came from elsewhere,
- * so that region holds the variant for the next users. Off the request path (waitUntil); its
- * answer is reported like any other (an RTT sample and a sighting), its body dropped.
+ * and to the account's other near regions (its region mix) that the edge has not seen hold the
+ * variant, so those regions hold it for the next users. Off the request path (waitUntil); its
+ * answer is reported like any other (an RTT sample, a sighting), its body dropped.
  */
 async function fillInBackground(job: ImageJob, region: RegionId, internalPath: string, base: Headers): Promise<void> {
   const { c, decision, urls } = job;
@@ -132,9 +133,9 @@ export const fetchWithFailover: ImagePhase = {
         continue;
       }
       job.upstream = { res, region, ttfbMs: ttfb };
-      const target = res.ok ? fillTarget(decision, region) : undefined;
       // (a region this request already tried and lost is not filled: it just failed)
-      if (target && urls[target] && !job.tried.includes(target)) c.executionCtx.waitUntil(fillInBackground(job, target, internalPath, base));
+      for (const target of res.ok ? routingState.fillTargets(decision, region, account.id) : [])
+        if (urls[target] && !job.tried.includes(target)) c.executionCtx.waitUntil(fillInBackground(job, target, internalPath, base));
       return;
     }
   },

@@ -109,6 +109,18 @@ export interface RoutingConfig {
    */
   placementValue: number;
   /**
+   * Fills of the account's other near regions (fillTargets, docs/routing.md "Placement"): after an
+   * answer, besides the requesting colo's nearest region, every region that is the nearest region
+   * of at least this share of the account's recent edge misses (the account's region mix,
+   * recordNearest) and does not hold the variant as far as the edge saw, is filled too, so the
+   * first request from that side of the world finds it there. 1 (or more) = only the requesting
+   * colo's nearest region, as before 2026-12-03. At most fillMaxRegions fills per answer.
+   */
+  fillMinShare: number;
+  fillMaxRegions: number;
+  /** The region mix's counts halve every this many ms. */
+  fillMixHalfLifeMs: number;
+  /**
    * Region-wide level shifts (a region that slows down is slow for every colo): when
    * shiftRun suspected spikes in a row at one region come from at least shiftMinColos colos, the
    * median of their excess over each pair's mean is a shift of that region, added to every colo's
@@ -176,6 +188,9 @@ export const DEFAULT_ROUTING_CONFIG: Readonly<RoutingConfig> = {
   probeConfirmIntervalMs: 100,
   probeLoopbackIntervalMs: 2_000,
   placementValue: 0,
+  fillMinShare: 0.1,
+  fillMaxRegions: 5,
+  fillMixHalfLifeMs: 10 * 60_000,
   shiftRun: 3,
   shiftMinColos: 2,
   shiftSpread: 0.3,
@@ -978,13 +993,80 @@ export function decideRoute(input: RouteInput): RouteDecision {
  */
 export function fillTarget(d: RouteDecision, answered: RegionId): RegionId | undefined {
   if (d.policy !== 'expected-latency' || d.allOpen) return undefined;
+  const natural = nearestCandidate(d);
+  if (!natural || natural.region === answered || natural.evidence === 'seen') return undefined;
+  return natural.region;
+}
+
+/** The colo's nearest region in this decision: the closed candidate with the lowest RTT used (ties: REGION_IDS order). */
+function nearestCandidate(d: RouteDecision): Candidate | undefined {
   let natural: Candidate | undefined;
   for (const c of d.candidates) {
     if (c.health !== 'closed') continue;
     if (!natural || c.rttMs < natural.rttMs || (c.rttMs === natural.rttMs && REGION_IDS.indexOf(c.region) < REGION_IDS.indexOf(natural.region))) natural = c;
   }
-  if (!natural || natural.region === answered || natural.evidence === 'seen') return undefined;
-  return natural.region;
+  return natural;
+}
+
+/** The colo's nearest region for this decision (see fillTarget); undefined when no region is closed or the policy never fills. */
+export function nearestRegion(d: RouteDecision): RegionId | undefined {
+  if (d.policy !== 'expected-latency' || d.allOpen) return undefined;
+  return nearestCandidate(d)?.region;
+}
+
+/**
+ * An account's region mix: per region, the (decayed) count of the account's edge misses whose
+ * colo has that region as its nearest (nearestRegion). Plain data, per isolate.
+ */
+export type RegionMix = Partial<Record<RegionId, { n: number; at: number }>>;
+
+/** The mix with one more edge miss whose nearest region is `region` (a new object; the input is not changed). */
+export function recordNearest(mix: RegionMix | undefined, region: RegionId, now: number, config?: Partial<RoutingConfig>): RegionMix {
+  const cfg = cfgOf(config);
+  const prev = mix?.[region];
+  const n = prev ? prev.n * Math.pow(2, -Math.max(0, now - prev.at) / cfg.fillMixHalfLifeMs) : 0;
+  return { ...mix, [region]: { n: Math.min(cfg.maxCount * 50, n + 1), at: now } };
+}
+
+/** Each region's share of the mix at `now` (decayed counts; empty when nothing is recorded). */
+export function mixShares(mix: RegionMix | undefined, now: number, config?: Partial<RoutingConfig>): Partial<Record<RegionId, number>> {
+  const cfg = cfgOf(config);
+  const counts: Partial<Record<RegionId, number>> = {};
+  let total = 0;
+  for (const r of REGION_IDS) {
+    const e = mix?.[r];
+    if (!e || !Number.isFinite(e.n) || e.n <= 0) continue;
+    const n = e.n * Math.pow(2, -Math.max(0, now - e.at) / cfg.fillMixHalfLifeMs);
+    counts[r] = n;
+    total += n;
+  }
+  const out: Partial<Record<RegionId, number>> = {};
+  if (total > 0) for (const r of REGION_IDS) if (counts[r] !== undefined) out[r] = counts[r]! / total;
+  return out;
+}
+
+/**
+ * Background fills after an answer from `answered` (docs/routing.md, "Placement: background
+ * fill"): the requesting colo's nearest region (fillTarget), then every other region that is the
+ * nearest region of at least fillMinShare of the account's recent edge misses (`mix`), largest
+ * share first — each only when its breaker is closed, it did not answer, and the edge has not seen
+ * it serve the variant (evidence `seen`). At most fillMaxRegions. Nearest warms a region only when
+ * a user near it misses there; this warms the account's near regions on the variant's first
+ * answer, so the first request from each of those sides of the world is a near-region hit.
+ * Never for strict residency, custom domains, forced orders, or when every region is open.
+ */
+export function fillTargets(d: RouteDecision, answered: RegionId, mix: RegionMix | undefined, now: number, config?: Partial<RoutingConfig>): RegionId[] {
+  if (d.policy !== 'expected-latency' || d.allOpen) return [];
+  const cfg = cfgOf(config);
+  const out: RegionId[] = [];
+  const own = fillTarget(d, answered);
+  if (own) out.push(own);
+  const shares = mixShares(mix, now, cfg);
+  const others = d.candidates
+    .filter((c) => c.health === 'closed' && c.region !== answered && c.evidence !== 'seen' && !out.includes(c.region) && (shares[c.region] ?? 0) >= cfg.fillMinShare)
+    .sort((a, b) => shares[b.region]! - shares[a.region]! || REGION_IDS.indexOf(a.region) - REGION_IDS.indexOf(b.region));
+  for (const c of others) out.push(c.region);
+  return out.slice(0, Math.max(0, Math.floor(cfg.fillMaxRegions)));
 }
 
 /**

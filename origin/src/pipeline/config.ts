@@ -21,6 +21,8 @@ export interface PipelineConfig {
   webpEffort: number;
   avifEffort: number;
   avifTune: 'ssim' | 'iq' | 'psnr' | 'auto';
+  /** Bound of the decoded-original cache, MB (0 = off; ./decoded-cache.ts). */
+  decodedCacheMb: number;
   /** Which renders run in a killable child process (./isolate.ts). */
   renderIsolation: IsolationMode;
   /** OS niceness of the child processes heavy renders run in (./isolate.ts). */
@@ -49,6 +51,13 @@ export const PIPELINE_CONFIG_SPEC: ConfigSpec<PipelineConfig> = {
   webpEffort: int('PIXMESH_WEBP_EFFORT', 2, 'WebP effort (see docs/transformations.md for the measurements)', 0, 6),
   avifEffort: int('PIXMESH_AVIF_EFFORT', 2, 'AVIF effort', 0, 9),
   avifTune: oneOf('PIXMESH_AVIF_TUNE', ['ssim', 'iq', 'psnr', 'auto'], 'ssim', 'AVIF tune'),
+  decodedCacheMb: int(
+    'PIXMESH_DECODED_CACHE_MB',
+    32,
+    'decoded-original cache: pixels of recently rendered JPEG originals at their shrink-on-load scale, so other sizes of one original skip the decode (0 = off)',
+    0,
+    4096,
+  ),
   renderIsolation: oneOf('PIXMESH_RENDER_ISOLATION', ['svg', 'all', 'off'], 'svg', 'renders run in a killable child process: SVG originals, all, or none'),
   heavyRenderNice: int('PIXMESH_HEAVY_RENDER_NICE', 10, 'OS niceness of the child processes heavy renders run in (0 = same priority as cheap ones)', 0, 19),
   heavyRenderPolicy: oneOf(

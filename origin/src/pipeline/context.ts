@@ -58,6 +58,12 @@ export interface RenderState {
   ops: ResolvedOps;
   /** Chosen output format (set by the format step). */
   format?: OutputFormat;
+  /** True from the decode until the first materialisation: `img` is the original's decode pipeline (the decoded cache may replace it, ./decoded-cache.ts). */
+  pristine: boolean;
+  /** EXIF orientation applied on load (set by the decode step). */
+  autoOrient: boolean;
+  /** Set when the render started from the decoded cache: the JPEG shrink its pixels were decoded at. */
+  decoded?: 1 | 2 | 4 | 8;
   /** How many times pixels were materialised (for tests and server-timing). */
   materialisations: number;
   /** Frames to render (1 = still; >1 = an animated original kept animated). */
@@ -116,6 +122,7 @@ export async function materialise(ctx: RenderState): Promise<void> {
   ctx.dimsKnown = true;
   ctx.hasAlpha = info.channels === 2 || info.channels === 4;
   ctx.phase = -1;
+  ctx.pristine = false;
   ctx.materialisations++;
 }
 

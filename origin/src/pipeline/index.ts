@@ -65,6 +65,8 @@ function newContext(input: Buffer, plan: TransformPlan, opts: RenderOptions, con
     ops: { ...EMPTY_OPS },
     phase: -1,
     materialisations: 0,
+    pristine: false,
+    autoOrient: false,
     dimsKnown: false,
     hasAlpha: false,
     width: 0,
@@ -157,6 +159,7 @@ export async function renderImage(input: Buffer, plan: TransformPlan, opts: Rend
       hasAlpha: info.channels === 2 || info.channels === 4,
       frames: ctx.frames,
       passes: ctx.materialisations,
+      ...(ctx.decoded ? { decoded: ctx.decoded } : {}),
       source: ctx.source,
       layers: ctx.layerStats,
     };

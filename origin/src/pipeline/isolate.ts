@@ -172,7 +172,7 @@ export class RenderIsolates {
       id,
       input,
       plan,
-      opts: { format: opts.format, dpr: opts.dpr, widthHint: opts.widthHint, defaults: opts.defaults, config, focusArea: opts.focusArea, source: opts.source },
+      opts: { format: opts.format, dpr: opts.dpr, widthHint: opts.widthHint, defaults: opts.defaults, config: { ...config, decodedCacheMb: 0 }, focusArea: opts.focusArea, source: opts.source },
       layers: opts.fetchLayer !== undefined,
     };
     try {

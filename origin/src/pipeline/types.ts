@@ -50,6 +50,8 @@ export interface RenderResult {
   frames?: number;
   /** Intermediate pixel passes (materialisations) before the final encode; 0 for a simple resize. */
   passes?: number;
+  /** Set when the render started from the decoded-original cache: the JPEG shrink of its pixels (./decoded-cache.ts). */
+  decoded?: 1 | 2 | 4 | 8;
   /** Facts about the original. */
   source?: SourceInfo;
   /** Layers placed and the time they took (fetch, render, composite). */

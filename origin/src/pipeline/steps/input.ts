@@ -56,6 +56,8 @@ export function decode(ctx: RenderState): void {
     page: ctx.page,
   });
   const oriented = wantsAutoRotate;
+  ctx.autoOrient = wantsAutoRotate;
+  ctx.pristine = true;
   ctx.width = oriented ? ctx.source.width : ctx.source.rawWidth;
   ctx.height = oriented ? ctx.source.height : ctx.source.rawHeight;
   ctx.dimsKnown = true;

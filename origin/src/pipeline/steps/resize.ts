@@ -9,6 +9,7 @@ import { budget, checkOutputSize, exactDims, materialise, PHASE, setDims, usePha
 import { isExtractMode, type Color } from '../../../../shared/transform/index.js';
 import { focusRegion } from '../faces.js';
 import { focusBox } from './focus.js';
+import { startFromDecoded } from '../decoded-cache.js';
 import { DEFAULT_PAD, gravityOffset, sharpColor, sharpPosition, stepColor } from './util.js';
 
 /** ImageKit: dpr is ignored when the result would be under 1 px or over 5000 px. */
@@ -92,6 +93,8 @@ export async function resize(ctx: RenderState): Promise<void> {
     return padGradient(ctx, tw, th, left, top, o.bg.colors);
   }
   const bg = padColor ?? DEFAULT_PAD;
+  // the first operation after the decode: the original's pixels may come from the decoded cache
+  if (ctx.pristine) await startFromDecoded(ctx, tw, th, fit);
   await usePhase(ctx, fit === 'fill' ? PHASE.resize : PHASE.cropEmbed);
   if (fit === 'contain' && bg.alpha < 1) {
     ctx.img = ctx.img.ensureAlpha();
