@@ -28,7 +28,7 @@ const variants: Record<string, V> = {
   raw: (i, f, w) => rawTransform(i, f, w),
   // the origin's pipeline without and with the decoded-original cache (origin/src/pipeline/decoded-cache.ts)
   origin: async (i, f, w) => (await renderImage(i, parseTransformation(`w-${w},f-${f === 'jpeg' ? 'jpg' : f}`), { format: f, defaults: { ...DEFAULT_ACCOUNT_DEFAULTS, quality: 80 }, config: noDecoded, source: await src(i) })).data,
-  // every render a miss of the decoded cache (a new original each time: the first render of each original)
+  // every render a new original (a copy of the input): its first render, the normal path under the decoded cache's admission rule
   decodedMiss: async (i, f, w) => (await renderImage(Buffer.from(i), parseTransformation(`w-${w},f-${f === 'jpeg' ? 'jpg' : f}`), { format: f, defaults: { ...DEFAULT_ACCOUNT_DEFAULTS, quality: 80 }, config, source: await src(i) })).data,
   // the same copy of the input without the cache (what the copy itself costs is in both)
   originCopy: async (i, f, w) => (await renderImage(Buffer.from(i), parseTransformation(`w-${w},f-${f === 'jpeg' ? 'jpg' : f}`), { format: f, defaults: { ...DEFAULT_ACCOUNT_DEFAULTS, quality: 80 }, config: noDecoded, source: await src(i) })).data,
