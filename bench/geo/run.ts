@@ -279,11 +279,14 @@ async function learningReport(ctx: RunCtx, accountId: string): Promise<{ learnin
   const priorAll: number[] = [];
   let exploration: Record<string, unknown> | undefined;
   let loopback: Record<string, number> = {};
+  /** Colos whose view of the account's region mix is the merged one (their flush was answered by its Durable Object). */
+  let sharedMixColos = 0;
   for (const [colo] of COLO_POPULATION) {
     const res = await fetch(`${ctx.edges.pixmesh!.url}/_routing?account=${accountId}`, { headers: { 'x-pixmesh-colo': colo, authorization: `Basic ${Buffer.from(`private_bench_${accountId}:`).toString('base64')}` } });
     if (!res.ok) continue;
     const view = (await res.json()) as RoutingView;
     exploration = view.exploration;
+    if ((view as { regionMixShared?: boolean }).regionMixShared) sharedMixColos++;
     loopback = Object.fromEntries(Object.entries(view.learned?.svc ?? {}).filter(([k]) => k.startsWith('loop|')).map(([k, e]) => [k.slice(5), round(e.mean)]));
     for (const c of [...view.decision.candidates, ...view.decision.excluded]) {
       const truth = ctx.world.truth.rtt(colo, c.region) + (ctx.world.extraMs[c.region] ?? 0);
@@ -294,6 +297,7 @@ async function learningReport(ctx: RunCtx, accountId: string): Promise<{ learnin
       pairs.push({ colo, region: c.region, truth, applied: a ? round(a.sum / a.n) : null, residue: rz ? round(rz.sum / rz.n) : null, prior: c.priorRttMs, learned: c.learnedRttMs, blended: c.rttMs, samples: c.rttSamples });
     }
   }
+  if (exploration) exploration = { ...exploration, mixSharedColos: sharedMixColos };
   if (!priorAll.length) return { exploration };
   const perColo = [...new Set(pairs.map((p) => p.colo))].map((colo) => {
     const ps = pairs.filter((p) => p.colo === colo);
@@ -808,6 +812,8 @@ async function runScenario(ctx: Omit<RunCtx, 'edges'>, proxies: Proxies, scenari
       const { learning, exploration } = await learningReport(full, pix.account).catch(() => ({ learning: undefined, exploration: undefined }));
       if (learning) pix.learning = learning;
       if (exploration) pix.exploration = exploration;
+      // The fills and the account's region-mix flushes to its Durable Object (the shared mix, docs/routing.md "Persistence: the shared region mix").
+      if (exploration) o.log(`    pixmesh fills ${exploration.fills} (failed ${exploration.fillFailures}, skipped ${exploration.fillsSkipped}); region-mix flushes ${exploration.mixFlushes} (failed ${exploration.mixFlushFailures}), colos filling with the merged mix ${exploration.mixSharedColos}`);
     }
     const nearestOut = results.find((r) => r.run.policy === 'nearest')?.outcomes;
     let pairsVsNearest: [number, number][] | undefined;

@@ -14,8 +14,8 @@
 import { AccountIndex, type Account } from '../../shared/accounts.js';
 import { REGION_IDS, type RegionId } from '../../shared/regions.js';
 import { negotiateFormat, parseTransformation } from '../../shared/transform/index.js';
-import { IsolateRouting } from '../../edge/src/routing-state.js';
-import { type RouteDecision, type RoutingConfig } from '../../edge/src/routing/model.js';
+import { IsolateRouting, MIX_FLUSH_INTERVAL_MS } from '../../edge/src/routing-state.js';
+import { mergeMixes, mixIsEmpty, type RegionMix, type RouteDecision, type RoutingConfig } from '../../edge/src/routing/model.js';
 import { args } from '../lib/results.js';
 import { hashSeed, Rng } from '../lib/prng.js';
 import { percentile, round } from '../lib/stats.js';
@@ -72,6 +72,7 @@ export function simulate(o: SimOptions): SimRun[] {
     const dead = new Set<RegionId>();
     const lat: number[] = [];
     const pendingFill = new Map<string, number>();
+    let sharedMix: RegionMix = {};
     let fills = 0;
     let misses = 0;
     let regionHits = 0;
@@ -171,6 +172,14 @@ export function simulate(o: SimOptions): SimRun[] {
         break;
       }
       const targets = o.fill !== false && decision && answered ? router.fillTargets(decision, answered, account.id, now) : [];
+      // The account's Durable Object (routing-state-do.ts), without its latency: this colo's flush (IsolateRouting.flushMix), at most every MIX_FLUSH_INTERVAL_MS.
+      const me = router.regionMix.get(`${account.id}|${req.colo}`);
+      if (me && !mixIsEmpty(me.pending) && now - me.lastFlush >= MIX_FLUSH_INTERVAL_MS) {
+        sharedMix = mergeMixes([sharedMix, me.pending], now);
+        me.shared = sharedMix;
+        me.pending = {};
+        me.lastFlush = now;
+      }
       for (const natural of targets) {
         if (dead.has(natural)) continue;
         const fk = `${natural}|${key}`;

@@ -11,7 +11,7 @@ export interface PurgeKv {
  */
 export interface RoutingStateNamespace {
   idFromName(name: string): unknown;
-  get(id: unknown): { fetch(url: string, init?: { method?: string; body?: string }): Promise<{ text(): Promise<string> }> };
+  get(id: unknown): { fetch(url: string, init?: { method?: string; body?: string }): Promise<{ ok?: boolean; text(): Promise<string> }> };
 }
 
 /** Worker bindings (wrangler.toml [vars] and secrets). */
@@ -24,7 +24,7 @@ export interface Env {
   PIXMESH_TRUST_GEO_HEADERS?: string;
   /** Optional: the account file's JSON inline (tests); otherwise the edge reads it from the regions. */
   PIXMESH_ACCOUNTS_JSON?: string;
-  /** Durable Object namespace holding learned routing state per colo (optional: without it, learning stays per isolate). */
+  /** Durable Object namespace holding learned routing state per colo and each account's region mix (`mix:<account>`) (optional: without it, both stay per isolate). */
   ROUTING_STATE?: RoutingStateNamespace;
   /** Edge purge records shared by every colo (edge/src/edge-purge.ts). */
   PIXMESH_PURGE?: PurgeKv;

@@ -19,7 +19,10 @@ import {
   decideRoute,
   emptyState,
   fillTargets,
+  mergeMixes,
+  mixIsEmpty,
   mixShares,
+  restoreMix,
   nearestRegion,
   recordNearest,
   mergeStates,
@@ -45,6 +48,10 @@ import type { Env } from './env.js';
 /** Persist at most once per this interval per isolate and colo (the DO write budget). */
 const FLUSH_INTERVAL_MS = 10_000;
 const LOAD_RETRY_MS = 30_000;
+/** Flush an account's region-mix counts at most once per this interval per isolate and colo (the mix's DO write budget). */
+export const MIX_FLUSH_INTERVAL_MS = 10_000;
+/** account|colo entries of the region mix per isolate (least recently used dropped first). */
+const MAX_MIX_KEYS = 256;
 /** Background fills in flight per isolate (each is one render call to a region, off the request path). */
 const MAX_FILLS_IN_FLIGHT = 16;
 
@@ -84,6 +91,18 @@ export interface ExplorationStats {
   byReason: Record<PlannedProbe['reason'], number>;
   /** colo|region → last probe (ms). */
   lastProbeAt: Record<string, number>;
+}
+
+/** One account's region mix in one isolate for one colo (IsolateRouting.regionMix). */
+export interface MixEntry {
+  accountId: string;
+  local: RegionMix;
+  pending: RegionMix;
+  /** Counts sent, not yet answered. */
+  inFlight?: RegionMix;
+  /** The merged mix of every colo, as the Durable Object answered the last flush. */
+  shared?: RegionMix;
+  lastFlush: number;
 }
 
 export class IsolateRouting {
@@ -136,22 +155,80 @@ export class IsolateRouting {
     m.set(colo, (m.get(colo) ?? 0) + 1);
   }
 
-  /** account → its region mix (model.ts recordNearest: which regions are the nearest of the colos its edge misses come from; bounded, per isolate). */
-  readonly regionMix = new Map<string, RegionMix>();
+  /**
+   * account|colo → the account's region mix as this isolate knows it (model.ts recordNearest;
+   * docs/routing.md "Persistence: the shared region mix"): `local` counts only this colo's edge
+   * misses, `pending` the part of them not yet flushed to the account's Durable Object
+   * (`mix:<account>`), `shared` the merged mix of every colo the Durable Object answered the last
+   * flush with. Keyed by colo too, so one isolate that serves many colos (the geo benchmark's
+   * single worker) learns about the other colos only through the Durable Object, as one isolate
+   * per colo does in a deployment. Bounded (LRU, MAX_MIX_KEYS).
+   */
+  readonly regionMix = new Map<string, MixEntry>();
+
+  private mixEntry(accountId: string, colo: string | null | undefined, create: boolean): MixEntry | undefined {
+    const key = `${accountId}|${colo ?? ''}`;
+    const e = this.regionMix.get(key);
+    if (e) {
+      this.regionMix.delete(key);
+      this.regionMix.set(key, e);
+      return e;
+    }
+    if (!create) return undefined;
+    if (this.regionMix.size >= MAX_MIX_KEYS) this.regionMix.delete(this.regionMix.keys().next().value as string);
+    const fresh: MixEntry = { accountId, local: {}, pending: {}, lastFlush: -Infinity };
+    this.regionMix.set(key, fresh);
+    return fresh;
+  }
 
   private countNearest(accountId: string, d: RouteDecision, now: number): void {
     const r = nearestRegion(d);
     if (!r) return;
-    const prev = this.regionMix.get(accountId);
-    if (prev) this.regionMix.delete(accountId);
-    else if (this.regionMix.size >= 256) this.regionMix.delete(this.regionMix.keys().next().value as string);
-    this.regionMix.set(accountId, recordNearest(prev, r, now, this.config));
+    const e = this.mixEntry(accountId, d.location.colo, true)!;
+    e.local = recordNearest(e.local, r, now, this.config);
+    e.pending = recordNearest(e.pending, r, now, this.config);
   }
 
-  /** Where to fill after `answered` served this decision's request (model.ts fillTargets), for this account's region mix. */
-  fillTargets(d: RouteDecision, answered: RegionId, accountId: string, now = Date.now()): RegionId[] {
-    return fillTargets(d, answered, this.regionMix.get(accountId), now, this.config);
+  /** The account's region mix as seen from this colo: the merged mix read back (plus what is not yet in it), or, before the first read, this colo's own. */
+  mixView(accountId: string, colo: string | null | undefined, now = Date.now()): RegionMix | undefined {
+    const e = this.mixEntry(accountId, colo, false);
+    if (!e) return undefined;
+    return e.shared ? mergeMixes([e.shared, e.inFlight, e.pending], now, this.config) : e.local;
   }
+
+  /** Where to fill after `answered` served this decision's request (model.ts fillTargets), for this account's region mix as the decision's colo sees it. */
+  fillTargets(d: RouteDecision, answered: RegionId, accountId: string, now = Date.now()): RegionId[] {
+    return fillTargets(d, answered, this.mixView(accountId, d.location.colo, now), now, this.config);
+  }
+
+  /**
+   * Send this colo's unflushed region-mix counts of the account to its Durable Object and keep
+   * the merged mix it answers (call in ctx.waitUntil, after the answer: never on the request
+   * path). At most once per MIX_FLUSH_INTERVAL_MS per account and colo, one at a time, nothing
+   * when there is nothing new; a failed flush keeps its counts for the next one.
+   */
+  async flushMix(env: Env, accountId: string, colo: string | null | undefined, now = Date.now()): Promise<void> {
+    const ns = env.ROUTING_STATE;
+    const e = this.mixEntry(accountId, colo, false);
+    if (!ns || !e || e.inFlight || mixIsEmpty(e.pending) || now - e.lastFlush < MIX_FLUSH_INTERVAL_MS) return;
+    e.lastFlush = now;
+    e.inFlight = e.pending;
+    e.pending = {};
+    this.mixFlushes++;
+    try {
+      const stub = ns.get(ns.idFromName(`mix:${accountId}`));
+      const res = await stub.fetch('https://routing-state/mix', { method: 'POST', body: JSON.stringify({ delta: e.inFlight }) });
+      if (res.ok === false) throw new Error('mix flush refused');
+      e.shared = restoreMix(await res.text(), now, this.config);
+    } catch {
+      e.pending = mergeMixes([e.pending, e.inFlight], now, this.config);
+      this.mixFlushFailures++;
+    } finally {
+      e.inFlight = undefined;
+    }
+  }
+  mixFlushes = 0;
+  mixFlushFailures = 0;
 
   decide(location: RequestLocation, account: Account, viaCustomDomain: boolean, regions: RegionId[], now = Date.now(), variantKey?: string): RouteDecision {
     const pickKey = `${location.colo ?? ''}|${account.id}`;
@@ -387,9 +464,10 @@ export class IsolateRouting {
         svc: this.state.svc ?? {},
         shift: this.state.shift ?? {},
       },
-      exploration: { ...this.exploration, byReason: { ...this.exploration.byReason }, variantsRemembered: this.variants.entries.size },
+      exploration: { ...this.exploration, byReason: { ...this.exploration.byReason }, variantsRemembered: this.variants.entries.size, mixFlushes: this.mixFlushes, mixFlushFailures: this.mixFlushFailures },
       /** The account's region mix as shares (model.ts mixShares): the regions its background fills go to (fillMinShare). */
-      regionMix: mixShares(this.regionMix.get(account.id), now, this.config),
+      regionMix: mixShares(this.mixView(account.id, decision.location.colo, now), now, this.config),
+      regionMixShared: Boolean(this.mixEntry(account.id, decision.location.colo, false)?.shared),
       samplesThisIsolate: this.samples,
     };
   }

@@ -3,6 +3,7 @@
  * global-setup.ts (which can be made slow or failing through their control endpoints).
  */
 import { env, exports } from 'cloudflare:workers';
+import { runInDurableObject } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { routingState } from '../../edge/src/routing-state.js';
 import { emptyState, newBreakers, recordHit } from '../../edge/src/routing/index.js';
@@ -14,13 +15,24 @@ const edge = (path: string, headers: Record<string, string> = {}) =>
   (exports as unknown as { default: Fetcher }).default.fetch(`http://edge.test${path}`, { headers });
 const control = (region: string, body: object) => fetch(`${regionUrls[region]}/__control`, { method: 'POST', body: JSON.stringify(body) });
 let n = 0;
+/** The demo account's region-mix Durable Object (edge/src/routing-state-do.ts, `mix:demo`). */
+const mixNs = (env as unknown as { ROUTING_STATE: DurableObjectNamespace }).ROUTING_STATE;
+const mixStub = () => mixNs.get(mixNs.idFromName('mix:demo'));
+const storedMix = async () => (await (await mixStub().fetch('https://routing-state/mix')).json()) as Record<string, { n: number }>;
+/** Poll (bounded, 100 ms steps) until `ok()`; the caller asserts what it waited for. */
+const until = async (ok: () => Promise<boolean>) => {
+  for (let i = 0; i < 40 && !(await ok()); i++) await new Promise((r) => setTimeout(r, 100));
+};
+const routingView = async (colo: string) =>
+  (await (await edge('/_routing?account=demo', { 'x-pixmesh-colo': colo, authorization: DEMO_AUTH })).json()) as { regionMix: Record<string, number>; regionMixShared: boolean };
 const fresh = (name: string) => `/demo/tr:w-10/${name}-${Date.now()}-${n++}.png`;
 
 beforeEach(async () => {
   routingState.state = emptyState();
   routingState.breakers = newBreakers();
-  // the account's region mix (background fills of its other near regions) starts empty in every test
+  // the account's region mix (background fills of its other near regions) starts empty in every test: in this isolate and in its Durable Object
   routingState.regionMix.clear();
+  await runInDurableObject(mixStub(), (_o, state) => state.storage.deleteAll());
   await Promise.all(Object.values(regionUrls).map((u) => fetch(`${u}/__reset`)));
 });
 afterEach(async () => {
@@ -145,18 +157,41 @@ describe('background fills', () => {
     ).length;
 
   it('after an answer fills every region of the account’s region mix (≥ 10 % of its misses) that did not answer, and no other', async () => {
-    // The mix: edge misses from Sydney (nearest ap-southeast-2), Ashburn (us-east-1) and Frankfurt (eu-central-1).
-    for (const colo of ['SYD', 'IAD', 'FRA']) expect((await edge(fresh('mix'), { 'x-pixmesh-colo': colo })).status).toBe(200);
+    // The mix: edge misses from Sydney (nearest ap-southeast-2), Ashburn (us-east-1) and Frankfurt (eu-central-1),
+    // each colo's counts flushed to the account's Durable Object after its answer, Frankfurt's read back merged.
+    for (const colo of ['SYD', 'IAD']) expect((await edge(fresh('mix'), { 'x-pixmesh-colo': colo })).status).toBe(200);
+    await until(async () => Object.keys(await storedMix()).length === 2);
+    expect((await edge(fresh('mix'), { 'x-pixmesh-colo': 'FRA' })).status).toBe(200);
+    await until(async () => Object.keys((await routingView('FRA')).regionMix).length === 3);
     const path = fresh('fill');
     const res = await edge(path, { 'x-pixmesh-colo': 'FRA' });
     expect(res.headers.get('x-pixmesh-region')).toBe('eu-central-1');
     // The fills leave 100–200 ms after the answer, off the request path: wait for them (bounded), then count.
-    for (let i = 0; i < 40 && ((await sawFill('ap-southeast-2', path)) === 0 || (await sawFill('us-east-1', path)) === 0); i++) await new Promise((r) => setTimeout(r, 100));
+    await until(async () => (await sawFill('ap-southeast-2', path)) > 0 && (await sawFill('us-east-1', path)) > 0);
     expect(await sawFill('ap-southeast-2', path)).toBe(1);
     expect(await sawFill('us-east-1', path)).toBe(1);
     for (const r of ['eu-central-1', 'us-west-1', 'ap-south-1', 'ap-southeast-1']) expect(await sawFill(r, path)).toBe(0);
-    const routing = (await (await edge('/_routing?account=demo', { 'x-pixmesh-colo': 'FRA', authorization: DEMO_AUTH })).json()) as { regionMix: Record<string, number> };
-    expect(Object.keys(routing.regionMix).sort()).toEqual(['ap-southeast-2', 'eu-central-1', 'us-east-1']);
+    expect(Object.keys((await routingView('FRA')).regionMix).sort()).toEqual(['ap-southeast-2', 'eu-central-1', 'us-east-1']);
+  });
+
+  it('a miss seen from Sydney makes a later answer in Frankfurt fill ap-southeast-2 only after the Durable Object merged it and Frankfurt read it back', async () => {
+    expect((await edge(fresh('syd'), { 'x-pixmesh-colo': 'SYD' })).status).toBe(200);
+    await until(async () => (await storedMix())['ap-southeast-2'] !== undefined);
+    expect(Object.keys(await storedMix())).toEqual(['ap-southeast-2']);
+    // Frankfurt's first answer: its isolate has only its own colo's counts (nearest eu-central-1 answered → no fill).
+    const first = fresh('fra-first');
+    expect((await edge(first, { 'x-pixmesh-colo': 'FRA' })).headers.get('x-pixmesh-region')).toBe('eu-central-1');
+    // …then its flush (after the answer, in the background) sends its count and reads the merged mix back.
+    await until(async () => (await routingView('FRA')).regionMixShared);
+    expect(Object.keys((await routingView('FRA')).regionMix).sort()).toEqual(['ap-southeast-2', 'eu-central-1']);
+    expect(Object.keys(await storedMix()).sort()).toEqual(['ap-southeast-2', 'eu-central-1']);
+    // Frankfurt's next answer fills ap-southeast-2.
+    const second = fresh('fra-second');
+    expect((await edge(second, { 'x-pixmesh-colo': 'FRA' })).headers.get('x-pixmesh-region')).toBe('eu-central-1');
+    await until(async () => (await sawFill('ap-southeast-2', second)) > 0);
+    expect(await sawFill('ap-southeast-2', second)).toBe(1);
+    // The first answer filled nothing (its fills, had there been any, left 100–200 ms after it: long before the flush was read back above).
+    for (const r of Object.keys(regionUrls)) expect(await sawFill(r, first)).toBe(0);
   });
 });
 

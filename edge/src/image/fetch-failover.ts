@@ -136,6 +136,8 @@ export const fetchWithFailover: ImagePhase = {
       // (a region this request already tried and lost is not filled: it just failed)
       for (const target of res.ok ? routingState.fillTargets(decision, region, account.id) : [])
         if (urls[target] && !job.tried.includes(target)) c.executionCtx.waitUntil(fillInBackground(job, target, internalPath, base));
+      // This colo's new region-mix counts to the account's Durable Object, the merged mix back (after the fills were chosen: off the request path).
+      c.executionCtx.waitUntil(routingState.flushMix(c.env, account.id, decision.location.colo));
       return;
     }
   },

@@ -1028,6 +1028,50 @@ export function recordNearest(mix: RegionMix | undefined, region: RegionId, now:
   return { ...mix, [region]: { n: Math.min(cfg.maxCount * 50, n + 1), at: now } };
 }
 
+/** Counts below this (after decay) are dropped from a merged mix. */
+const MIX_MIN_COUNT = 1e-3;
+
+/**
+ * The sum of region mixes at `now` (docs/routing.md, "Persistence: the shared region mix"): each
+ * count decayed to `now` (halving every fillMixHalfLifeMs; an `at` in the future counts as now),
+ * then added per region, capped like recordNearest, counts under 1e-3 dropped. Pure, order-free
+ * and plain data: the Durable Object of an account merges each isolate's delta into its mix with
+ * it, and an isolate adds its unflushed delta to the merged mix it read back. Entries that are not
+ * a known region or not a finite positive count are ignored (the input may come from JSON).
+ */
+export function mergeMixes(mixes: readonly (RegionMix | undefined)[], now: number, config?: Partial<RoutingConfig>): RegionMix {
+  const cfg = cfgOf(config);
+  const out: RegionMix = {};
+  for (const r of REGION_IDS) {
+    let n = 0;
+    for (const m of mixes) {
+      const e = m?.[r];
+      if (!e || typeof e.n !== 'number' || !Number.isFinite(e.n) || e.n <= 0 || typeof e.at !== 'number' || !Number.isFinite(e.at)) continue;
+      n += e.n * Math.pow(2, -Math.max(0, now - e.at) / cfg.fillMixHalfLifeMs);
+    }
+    if (n >= MIX_MIN_COUNT) out[r] = { n: Math.min(cfg.maxCount * 50, n), at: now };
+  }
+  return out;
+}
+
+/** A region mix from JSON (a Durable Object's storage or answer): only known regions with finite positive counts; {} for anything else. */
+export function restoreMix(json: unknown, now: number, config?: Partial<RoutingConfig>): RegionMix {
+  if (typeof json === 'string') {
+    try {
+      json = JSON.parse(json);
+    } catch {
+      return {};
+    }
+  }
+  if (typeof json !== 'object' || json === null) return {};
+  return mergeMixes([json as RegionMix], now, config);
+}
+
+/** True when the mix holds no count. */
+export function mixIsEmpty(mix: RegionMix | undefined): boolean {
+  return !mix || !REGION_IDS.some((r) => (mix[r]?.n ?? 0) > 0);
+}
+
 /** Each region's share of the mix at `now` (decayed counts; empty when nothing is recorded). */
 export function mixShares(mix: RegionMix | undefined, now: number, config?: Partial<RoutingConfig>): Partial<Record<RegionId, number>> {
   const cfg = cfgOf(config);
