@@ -2,7 +2,7 @@
  * Middleware refusing internal calls without a valid, fresh, never-seen signature addressed to
  * THIS region, and whose body does not match the signed digest (shared/internal-auth.ts).
  */
-import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import crypto, { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { CONTENT_SHA256_HEADER, DEFAULT_WINDOW_MS, EMPTY_SHA256, NonceMemory, useHmac, verifyInternalRequest, type NonceStore } from '../../shared/internal-auth.js';
 import { PixmeshError } from '../../shared/errors.js';
@@ -19,7 +19,60 @@ const keyOf = (secret: string): KeyObject => {
   }
   return key;
 };
-useHmac((secret, data, hash) => createHmac(hash === 'SHA-1' ? 'sha1' : 'sha256', keyOf(secret)).update(data).digest('hex'));
+const viaHmacObject = (secret: string, data: string, hash: 'SHA-256' | 'SHA-1'): string => createHmac(hash === 'SHA-1' ? 'sha1' : 'sha256', keyOf(secret)).update(data).digest('hex');
+
+/** SHA-256's block: a key is padded (or first hashed) to it (RFC 2104). */
+const BLOCK = 64;
+/** Per secret: the key XOR ipad block, written at the head of `inner`, and the key XOR opad block at the head of `outer`. */
+const pads = new Map<string, { ipad: Buffer; opad: Buffer }>();
+const padsOf = (secret: string) => {
+  let p = pads.get(secret);
+  if (!p) {
+    let key = Buffer.from(secret, 'utf8');
+    if (key.length > BLOCK) key = createHash('sha256').update(key).digest();
+    const ipad = Buffer.alloc(BLOCK, 0x36);
+    const opad = Buffer.alloc(BLOCK, 0x5c);
+    for (let i = 0; i < key.length; i++) {
+      ipad[i]! ^= key[i]!;
+      opad[i]! ^= key[i]!;
+    }
+    if (pads.size >= 16) pads.clear();
+    pads.set(secret, (p = { ipad, opad }));
+  }
+  return p;
+};
+/** (key XOR ipad) ‖ UTF-8 data, then (key XOR opad) ‖ inner digest: reused, grown when a string needs more (synchronous, so never shared by two calls). */
+let inner = Buffer.allocUnsafe(BLOCK + 1024);
+const outer = Buffer.allocUnsafe(BLOCK + 32);
+let padsIn: { ipad: Buffer; opad: Buffer } | undefined;
+
+/**
+ * HMAC-SHA-256 (RFC 2104) from two one-shot digests (crypto.hash, Node ≥ 20.12): the same hex as
+ * createHmac('sha256', secret).update(data).digest('hex') (test/unit/internal-auth-hmac.test.ts),
+ * without an Hmac object per call — its construction and key setup (OpenSSL's HMAC init), the
+ * C++ object the garbage collector finalises, and the digest's own object were ≈ 1 µs of every
+ * signed internal call (docs/benchmarks.md "Round 7 (hit path").
+ */
+export function hmacSha256Hex(secret: string, data: string): string {
+  const p = padsOf(secret);
+  const need = BLOCK + data.length * 3;
+  if (need > inner.length) {
+    inner = Buffer.allocUnsafe(need);
+    padsIn = undefined;
+  }
+  if (padsIn !== p) {
+    p.ipad.copy(inner, 0);
+    p.opad.copy(outer, 0);
+    padsIn = p;
+  }
+  const n = inner.write(data, BLOCK, 'utf8');
+  crypto.hash('sha256', inner.subarray(0, BLOCK + n), 'buffer').copy(outer, BLOCK);
+  return crypto.hash('sha256', outer, 'hex');
+}
+
+/** crypto.hash is Node ≥ 20.12 (21.7): older runtimes keep the Hmac object. */
+const oneShot = typeof (crypto as { hash?: unknown }).hash === 'function';
+useHmac((secret, data, hash) => (hash === 'SHA-256' && oneShot ? hmacSha256Hex(secret, data) : viaHmacObject(secret, data, hash)));
 
 // The nonce store (what a receiver remembers to refuse a replay) is shared with the edge.
 export { NonceMemory, type NonceStore } from '../../shared/internal-auth.js';

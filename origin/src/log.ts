@@ -12,22 +12,29 @@
 import fs from 'node:fs';
 
 type Fields = Record<string, unknown>;
-let base: Fields = {};
+/** Fields a line may be serialised from later (log.infoLater): primitives only, so the JSON cannot change or throw. */
+type PlainFields = Record<string, string | number | boolean | null | undefined>;
+
 /**
- * The context's members as JSON (`,"k":v…`, or '' when none) — null when a value is not a
- * primitive (it could change after it was serialised) or a name starts with a digit (an object
- * orders array indices first) — and every name a line's fields must not use to join it.
+ * The context lines join (setLogContext), replaced whole on each change so a line queued for later
+ * serialisation keeps the one it was logged under: its members; their JSON (`,"k":v…`, or '' when
+ * none) — null when a value is not a primitive (it could change after it was serialised) or a name
+ * starts with a digit (an object orders array indices first); every name a line's fields must not
+ * use to join it.
  */
-let baseJson: string | null = '';
-let reserved = new Set<string>(['t', 'level', 'msg', 'toJSON']);
+interface Context {
+  base: Fields;
+  json: string | null;
+  reserved: Set<string>;
+}
+let ctx: Context = { base: {}, json: '', reserved: new Set<string>(['t', 'level', 'msg', 'toJSON']) };
 
 export function setLogContext(fields: Fields): void {
-  base = { ...base, ...fields };
+  const base = { ...ctx.base, ...fields };
   const names = Object.keys(base);
   const plain = names.every((k) => !/^\d/.test(k) && k !== 'toJSON' && (base[k] === null || (typeof base[k] !== 'object' && typeof base[k] !== 'function')));
   const inner = JSON.stringify(base).slice(1, -1);
-  baseJson = !plain ? null : inner ? `,${inner}` : '';
-  reserved = new Set(['t', 'level', 'msg', 'toJSON', ...names]);
+  ctx = { base, json: !plain ? null : inner ? `,${inner}` : '', reserved: new Set(['t', 'level', 'msg', 'toJSON', ...names]) };
 }
 
 /** The timestamp of the last line, kept while the clock shows the same millisecond. */
@@ -42,12 +49,13 @@ let lastIso = '';
  * is built by spreading as before, and so is every line while the context holds a non-primitive.
  * Same output (test/unit/log-line.test.ts); ≈ 1 µs less per access-log line.
  */
-export function logLine(level: string, msg: string, fields: Fields | undefined, now = Date.now()): string {
+export function logLine(level: string, msg: string, fields: Fields | undefined, now = Date.now(), context: Context = ctx): string {
   if (now !== lastMs) {
     lastMs = now;
     lastIso = new Date(now).toISOString();
   }
-  if (baseJson === null) return JSON.stringify({ t: lastIso, level, msg, ...base, ...fields });
+  const { base, json, reserved } = context;
+  if (json === null) return JSON.stringify({ t: lastIso, level, msg, ...base, ...fields });
   let tail = '}';
   if (fields) {
     for (const k in fields) {
@@ -57,13 +65,28 @@ export function logLine(level: string, msg: string, fields: Fields | undefined, 
     const own = JSON.stringify(fields);
     if (own.length > 2) tail = `,${own.slice(1)}`;
   }
-  return `{"t":"${lastIso}","level":${JSON.stringify(level)},"msg":${JSON.stringify(msg)}${baseJson}${tail}`;
+  return `{"t":"${lastIso}","level":${JSON.stringify(level)},"msg":${JSON.stringify(msg)}${json}${tail}`;
 }
+
+/** A line queued as its parts (log.infoLater), serialised when its batch is written: the same characters as logLine at the call. */
+class Later {
+  constructor(
+    readonly msg: string,
+    readonly fields: PlainFields,
+    readonly now: number,
+    readonly context: Context,
+  ) {}
+  line(): string {
+    return `${logLine('info', this.msg, this.fields, this.now, this.context)}\n`;
+  }
+}
+/** What a queued Later counts towards FLUSH_BYTES (an access-log line is ≈ 250 characters). */
+const LATER_BYTES = 256;
 
 /** A batch waits at most FLUSH_MS after the previous write, or until FLUSH_BYTES are queued. */
 const FLUSH_MS = 10;
 const FLUSH_BYTES = 64 * 1024;
-let queued: string[] = [];
+let queued: (string | Later)[] = [];
 let queuedBytes = 0;
 let lastWrite = -Infinity;
 let timer: ReturnType<typeof setTimeout> | undefined;
@@ -75,7 +98,9 @@ function flush(): void {
   if (timer) clearTimeout(timer);
   timer = undefined;
   if (!queued.length) return;
-  const data = Buffer.from(queued.join(''));
+  let text = '';
+  for (const q of queued) text += typeof q === 'string' ? q : q.line();
+  const data = Buffer.from(text);
   queued = [];
   queuedBytes = 0;
   lastWrite = performance.now();
@@ -91,9 +116,9 @@ function flush(): void {
   process.stdout.write(data.subarray(from));
 }
 
-function toStdout(line: string): void {
+function toStdout(line: string | Later, bytes: number): void {
   queued.push(line);
-  queuedBytes += line.length;
+  queuedBytes += bytes;
   if (!hooked) {
     hooked = true;
     // process.exit() (shutdown) and a normal exit: whatever is still queued, synchronously.
@@ -121,11 +146,23 @@ function write(level: 'info' | 'warn' | 'error', msg: string, fields: Fields = {
   if (level === 'error') {
     flush(); // what was logged before it comes first where stdout and stderr share a file
     process.stderr.write(line);
-  } else toStdout(line);
+  } else toStdout(line, line.length);
+}
+
+/**
+ * log.info, with the line serialised when its batch is written (≤ FLUSH_MS later, in its place
+ * among the other lines) instead of now: same characters — the call's time and context, fields
+ * that are primitives — and a hit answer does not build its access-log line on its way back to
+ * the event loop; a batch builds its lines in one warm loop (docs/benchmarks.md "Round 7 (hit path").
+ */
+function infoLater(msg: string, fields: PlainFields): void {
+  if ((silent ??= process.env.PIXMESH_LOG === 'silent')) return;
+  toStdout(new Later(msg, fields, Date.now(), ctx), LATER_BYTES);
 }
 
 export const log = {
   info: (msg: string, fields?: Fields) => write('info', msg, fields),
+  infoLater,
   warn: (msg: string, fields?: Fields) => write('warn', msg, fields),
   error: (msg: string, fields?: Fields) => write('error', msg, fields),
 };

@@ -19,7 +19,12 @@ const BOUND = 4096;
 
 /** The raw call's identity: the path and query as sent, and every header the variant is parsed from. */
 export function hitIdentity(url: string, get: (name: string) => string | null | undefined): string {
-  return `${url}\n${get(H.format) ?? ''}\n${get(H.signed) ?? ''}\n${get(H.encoding) ?? ''}\n${get(H.dpr) ?? ''}\n${get(H.width) ?? ''}`;
+  return hitIdentityOf(url, get(H.format), get(H.signed), get(H.encoding), get(H.dpr), get(H.width));
+}
+
+/** hitIdentity from the header values themselves (the hit path reads them from the raw request: ../hit-path.ts). */
+export function hitIdentityOf(url: string, format: string | null | undefined, signed: string | null | undefined, encoding: string | null | undefined, dpr: string | null | undefined, width: string | null | undefined): string {
+  return `${url}\n${format ?? ''}\n${signed ?? ''}\n${encoding ?? ''}\n${dpr ?? ''}\n${width ?? ''}`;
 }
 
 /** Prepared hit answers by call identity, bounded (the oldest go first). */
