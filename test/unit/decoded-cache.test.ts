@@ -5,12 +5,15 @@
  * never use it. Were the shrink factor predicted wrongly (another libvips/sharp rule), the
  * residual resize would differ and the pixel comparison fails.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ACCOUNT_DEFAULTS } from '../../shared/accounts.js';
 import { parseTransformation } from '../../shared/transform/index.js';
 import { newDefaultConfig, readSourceInfo, renderImage, type PipelineConfig } from '../../origin/src/pipeline/index.js';
-import { decodedCacheFor, decodedEligible, jpegShrinkOnLoad, type DecodedFacts } from '../../origin/src/pipeline/decoded-cache.js';
+import { DecodedCache, decodedCacheFor, decodedEligible, jpegShrinkOnLoad, removeDeadScratch, type DecodedFacts } from '../../origin/src/pipeline/decoded-cache.js';
 
 /** A photo-like JPEG (gradient, shapes, grain) of w×h. */
 async function photo(w: number, h: number, quality = 90): Promise<Buffer> {
@@ -188,5 +191,39 @@ describe('renders from the decoded cache', () => {
     const misses = decodedCacheFor(32)!.stats().misses;
     await expect(render(broken, 'w-310', withCache(32))).rejects.toMatchObject({ status: 422, code: 'EDECODE' });
     expect(decodedCacheFor(32)!.stats().misses).toBe(misses);
+  });
+});
+
+describe('scratch directories', () => {
+  it('those of processes that are gone are removed; a running process\'s, other files and other names stay', () => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'decoded-scratch-test-'));
+    try {
+      for (const d of ['pixmesh-decoded-111-aaaa', 'pixmesh-decoded-222-bbbb', 'pixmesh-decoded-x-cccc', 'other-333-dddd']) fs.mkdirSync(path.join(parent, d));
+      fs.writeFileSync(path.join(parent, 'pixmesh-decoded-444-file'), '');
+      const removed = removeDeadScratch(parent, (pid) => pid === 222);
+      expect(removed).toBe(1);
+      expect(fs.readdirSync(parent).sort()).toEqual(['other-333-dddd', 'pixmesh-decoded-222-bbbb', 'pixmesh-decoded-444-file', 'pixmesh-decoded-x-cccc']);
+    } finally {
+      fs.rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('a cache decodes in a directory named after its process and leaves no file there; close removes it', async () => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'decoded-scratch-test-'));
+    try {
+      const cache = new DecodedCache(8 * 1024 * 1024, parent);
+      const jpeg = await photo(400, 300);
+      expect(cache.get(jpeg, 2, 20, 1e8)).toBeUndefined(); // first seen
+      const px = await cache.get(jpeg, 2, 20, 1e8)!;
+      expect({ width: px.width, height: px.height, channels: px.channels }).toEqual({ width: 200, height: 150, channels: 3 });
+      const dirs = fs.readdirSync(parent);
+      expect(dirs).toHaveLength(1);
+      expect(dirs[0]).toMatch(new RegExp(`^pixmesh-decoded-${process.pid}-`));
+      expect(fs.readdirSync(path.join(parent, dirs[0]!))).toEqual([]);
+      cache.close();
+      expect(fs.readdirSync(parent)).toEqual([]);
+    } finally {
+      fs.rmSync(parent, { recursive: true, force: true });
+    }
   });
 });

@@ -99,6 +99,47 @@ export interface DecodedStats {
 /** An entry may take at most this share of the bound (a full-size 12-MP decode does not evict everything else). */
 const ENTRY_SHARE = 4;
 
+const SCRATCH_PREFIX = 'pixmesh-decoded-';
+
+/**
+ * Remove the scratch directories that processes which are gone left in `parent` (killed by a signal,
+ * their exit handler never ran): `pixmesh-decoded-<pid>-<random>`, ours (same uid), that pid not
+ * running. Best effort: a directory it cannot read or remove stays.
+ */
+export function removeDeadScratch(parent: string, alive: (pid: number) => boolean = pidAlive): number {
+  let removed = 0;
+  let names: string[];
+  try {
+    names = fs.readdirSync(parent);
+  } catch {
+    return 0;
+  }
+  const uid = process.getuid?.();
+  for (const name of names) {
+    const m = name.startsWith(SCRATCH_PREFIX) ? /^(\d+)-/.exec(name.slice(SCRATCH_PREFIX.length)) : null;
+    if (!m || alive(Number(m[1]))) continue;
+    const dir = path.join(parent, name);
+    try {
+      const st = fs.lstatSync(dir);
+      if (!st.isDirectory() || (uid !== undefined && st.uid !== uid)) continue;
+      fs.rmSync(dir, { recursive: true, force: true });
+      removed++;
+    } catch {
+      /* another process removed it, or it is not ours */
+    }
+  }
+  return removed;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, someone else's
+  }
+}
+
 /** Scratch directories of this process, removed when it exits (the listener is added with the first one: importing changes nothing). */
 const scratchDirs = new Set<string>();
 function addScratch(dir: string): void {
@@ -185,7 +226,8 @@ export class DecodedCache {
 
   private async decode(input: Buffer, shrink: JpegShrink, timeoutSeconds: number, maxPixels: number): Promise<DecodedPixels> {
     if (!this.scratch) {
-      this.scratch = fs.mkdtempSync(path.join(this.scratchParent, 'pixmesh-decoded-'));
+      removeDeadScratch(this.scratchParent);
+      this.scratch = fs.mkdtempSync(path.join(this.scratchParent, `${SCRATCH_PREFIX}${process.pid}-`));
       addScratch(this.scratch);
     }
     const file = path.join(this.scratch, `${process.pid}-${++this.seq}.jpg`);
