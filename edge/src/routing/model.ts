@@ -1023,9 +1023,18 @@ export type RegionMix = Partial<Record<RegionId, { n: number; at: number }>>;
 /** The mix with one more edge miss whose nearest region is `region` (a new object; the input is not changed). */
 export function recordNearest(mix: RegionMix | undefined, region: RegionId, now: number, config?: Partial<RoutingConfig>): RegionMix {
   const cfg = cfgOf(config);
-  const prev = mix?.[region];
-  const n = prev ? prev.n * Math.pow(2, -Math.max(0, now - prev.at) / cfg.fillMixHalfLifeMs) : 0;
+  const n = mixCount(mix?.[region], now, cfg.fillMixHalfLifeMs);
   return { ...mix, [region]: { n: Math.min(cfg.maxCount * 50, n + 1), at: now } };
+}
+
+/**
+ * One region's count in a mix, decayed to `now` (halving every `halfLifeMs`; an `at` in the future
+ * counts as now); 0 when absent or not a finite positive count at a finite time (mixes may come
+ * from JSON).
+ */
+function mixCount(e: { n: number; at: number } | undefined, now: number, halfLifeMs: number): number {
+  if (!e || typeof e.n !== 'number' || !Number.isFinite(e.n) || e.n <= 0 || typeof e.at !== 'number' || !Number.isFinite(e.at)) return 0;
+  return e.n * Math.pow(2, -Math.max(0, now - e.at) / halfLifeMs);
 }
 
 /** Counts below this (after decay) are dropped from a merged mix. */
@@ -1044,11 +1053,7 @@ export function mergeMixes(mixes: readonly (RegionMix | undefined)[], now: numbe
   const out: RegionMix = {};
   for (const r of REGION_IDS) {
     let n = 0;
-    for (const m of mixes) {
-      const e = m?.[r];
-      if (!e || typeof e.n !== 'number' || !Number.isFinite(e.n) || e.n <= 0 || typeof e.at !== 'number' || !Number.isFinite(e.at)) continue;
-      n += e.n * Math.pow(2, -Math.max(0, now - e.at) / cfg.fillMixHalfLifeMs);
-    }
+    for (const m of mixes) n += mixCount(m?.[r], now, cfg.fillMixHalfLifeMs);
     if (n >= MIX_MIN_COUNT) out[r] = { n: Math.min(cfg.maxCount * 50, n), at: now };
   }
   return out;
@@ -1078,9 +1083,8 @@ export function mixShares(mix: RegionMix | undefined, now: number, config?: Part
   const counts: Partial<Record<RegionId, number>> = {};
   let total = 0;
   for (const r of REGION_IDS) {
-    const e = mix?.[r];
-    if (!e || !Number.isFinite(e.n) || e.n <= 0) continue;
-    const n = e.n * Math.pow(2, -Math.max(0, now - e.at) / cfg.fillMixHalfLifeMs);
+    const n = mixCount(mix?.[r], now, cfg.fillMixHalfLifeMs);
+    if (n <= 0) continue;
     counts[r] = n;
     total += n;
   }
