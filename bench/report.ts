@@ -310,11 +310,11 @@ function transformSection(r: SuiteResult<TransformResults>, dir: string, files: 
     out.push(`\n![transform ${workload}](${name})`);
   }
   if (res.hitPath) {
-    out.push(`\n### Hit path: a region-cache hit vs a bare Node server (${res.hitPath.case}, ${res.hitPath.bytes} B, ${res.hitPath.rounds} interleaved rounds)`);
+    out.push(`\n### Hit path: a region-cache hit vs a bare Node server (${res.hitPath.case}, ${res.hitPath.bytes} B, ${res.hitPath.rounds} interleaved rounds; both sides get the same signed request bytes)`);
     out.push(
       table(
-        ['concurrency', 'origin req/s', 'bare req/s', 'origin / bare (rounds)', 'origin p50 / p99 ms', 'bare p50 / p99 ms', 'origin region hit', 'load avg'],
-        res.hitPath.byConcurrency.map((h) => [h.concurrency, h.origin.opsPerSec, h.bare.opsPerSec, `${h.originVsBare} (${h.originVsBareRounds.min}–${h.originVsBareRounds.max})`, `${h.origin.p50} / ${h.origin.p99}`, `${h.bare.p50} / ${h.bare.p99}`, pct(h.origin.regionHitRatio), h.loadAvg1]),
+        ['concurrency', 'requests per round', 'origin req/s', 'bare req/s', 'origin / bare (rounds)', 'origin p50 / p99 ms', 'bare p50 / p99 ms', 'origin region hit', 'load avg'],
+        res.hitPath.byConcurrency.map((h) => [h.concurrency, h.requestsPerRound ?? '?', h.origin.opsPerSec, h.bare.opsPerSec, `${h.originVsBare} (${h.originVsBareRounds.min}–${h.originVsBareRounds.max})`, `${h.origin.p50} / ${h.origin.p99}`, `${h.bare.p50} / ${h.bare.p99}`, pct(h.origin.regionHitRatio), h.loadAvg1]),
       ),
     );
   }

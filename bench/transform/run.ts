@@ -28,6 +28,9 @@ import { percentile, round, summarise } from '../lib/stats.js';
 import { CASES, ENCODER, ipxModifiers, originTr, type Case } from './cases.js';
 import { contextSwitchesOf, cpuMsOf, cpuSplitMsOf } from './cpu.js';
 import { ORIGIN_NODE_ARGS } from '../../scripts/origin-build.mjs';
+// The client signs internal calls with node:crypto as the origin does (the same signatures; it plugs
+// itself into shared/internal-auth.ts): ≈ 44 µs per hit call signed instead of ≈ 104 with WebCrypto.
+import '../../origin/src/internal-auth.js';
 
 export type Engine = 'origin' | 'raw' | 'ipx';
 export type Workload = 'cold' | 'repeated';
@@ -51,8 +54,18 @@ export interface TransformOptions {
   rounds: number;
   /** Concurrencies of the cold workload (the repeated one runs at `concurrency`). */
   coldConcurrency: number[];
-  /** Requests per round of the hit-path comparison (origin region-cache hit vs a bare Node server); 0 skips it. */
+  /**
+   * The hit-path comparison (origin region-cache hit vs a bare Node server); 0 skips it. Requests of
+   * each side's untimed warm-up round, and the fewest of a timed round (see hitSeconds).
+   */
   hitRequests: number;
+  /**
+   * How long a timed hit round lasts on the faster side, about (s): a round is max(hitRequests,
+   * the faster side's warm-up rate × 1.25 × hitSeconds) requests, signed before the round, sent to the
+   * origin and then, the same bytes, to the bare server. (2,000 requests were 0.13–0.45 s: one
+   * round's ratio was a slice of the machine, ± 0.1–0.15: docs/benchmarks.md "Round 8 (hit path own work".)
+   */
+  hitSeconds: number;
   /**
    * Profile the hit part's timed windows only: the origin and the bare server each write a V8 CPU
    * profile per timed round into this directory (`<pid>-<round>.cpuprofile`, bench/lib/cpu-profile.mjs
@@ -81,6 +94,7 @@ export const DEFAULT_TRANSFORM: TransformOptions = {
   rounds: 3,
   coldConcurrency: [1, 2],
   hitRequests: 300,
+  hitSeconds: 2,
   pressure: [64, 160],
   sweepImages: 12,
   basePort: 9540,
@@ -150,8 +164,10 @@ export interface HitPathResult {
     bare: { opsPerSec: number; p50: number; p99: number; errors: number; cpuUsPerOp?: number; loopCpuUsPerOp?: number };
     originVsBare: number;
     originVsBareRounds: { min: number; max: number };
-    /** Per timed round (in order): origin / bare throughput and each side's CPU per answer, µs (all threads; main thread). */
-    perRound?: { originVsBare: number; originCpuUs?: number; bareCpuUs?: number; originLoopUs?: number; bareLoopUs?: number; originPreemptedPerAnswer?: number; barePreemptedPerAnswer?: number; originLoopSystemUs?: number; bareLoopSystemUs?: number }[];
+    /** Requests per timed round (each side answers the same ones: max(hitRequests, the faster side's warm-up rate × 1.25 × hitSeconds)). */
+    requestsPerRound?: number;
+    /** Per timed round (in order): origin / bare throughput, each side's seconds, and each side's CPU per answer, µs (all threads; main thread). */
+    perRound?: { originVsBare: number; originSeconds?: number; bareSeconds?: number; originCpuUs?: number; bareCpuUs?: number; originLoopUs?: number; bareLoopUs?: number; originPreemptedPerAnswer?: number; barePreemptedPerAnswer?: number; originLoopSystemUs?: number; bareLoopSystemUs?: number }[];
     loadAvg1: number;
   }[];
 }
@@ -573,11 +589,21 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
     }
 
     // The hit path: one cached variant from the origin (signed internal call, region-cache hit)
-    // vs a bare Node server returning the same bytes from memory — same client, interleaved rounds.
+    // vs a bare Node server returning the same bytes from memory — the same client, the same
+    // request bytes, interleaved rounds. Every request of a round is signed before the round starts
+    // (a fresh nonce each: the origin refuses a replay), sent to the origin, then sent again as it
+    // is — same path, query and headers, only the port in Host differs (both 4 digits) — to the bare
+    // server, which ignores them: both parse the same 457 bytes and 7 headers per request. (Until
+    // round 8 the bare server got `GET /a.jpg` with Host and Connection only: 69 bytes, 2 headers.)
+    // A timed round is max(--hit, the faster side's warm-up rate × --hit-seconds) requests, so
+    // each side's round lasts about --hit-seconds or more instead of 0.13–0.45 s.
     let hitPath: HitPathResult | undefined;
     const hitCase = cases.find((c) => c.id === 'jpeg-720') ?? cases[0];
     if (o.mode !== 'smoke' && o.hitRequests > 0 && hitCase) {
-      const hitReq = () => signedReq(hitCase.format, originPath(hitCase, hitCase.width, '?bench=hit'));
+      const hitPathAndQuery = originPath(hitCase, hitCase.width, '?bench=hit');
+      const hitReq = () => signedReq(hitCase.format, hitPathAndQuery);
+      /** n hit calls' headers, each signed with a nonce of its own, before any clock starts. */
+      const signHits = (n: number) => Promise.all(Array.from({ length: n }, () => hitReq().headers()));
       const warm = await drive([hitReq(), hitReq()], 1, 60);
       // The bare server answers with the origin's answer: its bytes and its headers (Node adds Date,
       // Connection and Keep-Alive to both alike), so both sides write the same response.
@@ -597,7 +623,9 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
       bare = tsx(path.join(ROOT, 'bench/transform/static-server.ts'), [bodyFile, 'image/jpeg', host, String(barePort), headersFile], 'ignore', ORIGIN_NODE_ARGS, o.hitProfileDir ? profileEnv(o.hitProfileDir, true) : {});
       await waitForLine(bare, 'bare static server');
       const barePid = pidListeningOn(barePort);
-      const bareReq = () => ({ url: `http://${host}:${barePort}/a.jpg`, headers: async () => ({}) });
+      const bareUrl = `http://${host}:${barePort}`;
+      /** The same signed requests addressed to one side. */
+      const sent = (base: string, signed: Record<string, string>[]) => signed.map((h) => ({ url: base + hitPathAndQuery, headers: async () => h }));
       hitPath = { case: hitCase.id, bytes: body.length, rounds: o.rounds, byConcurrency: [] };
       for (const concurrency of [1, 2]) {
         const per: Record<'origin' | 'bare', Awaited<ReturnType<typeof drive>>[]> = { origin: [], bare: [] };
@@ -608,14 +636,14 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
         const preempted: Record<'origin' | 'bare', (number | null)[]> = { origin: [], bare: [] };
         // The kernel's part of each main thread's CPU in its timed windows (system calls: socket reads and writes, log writes).
         const loopSystem: Record<'origin' | 'bare', (number | null)[]> = { origin: [], bare: [] };
-        const timed = async (side: 'origin' | 'bare', pid: number | undefined, req: () => { url: string; headers: () => Promise<Record<string, string>> }) => {
-          // (The client signs in this process, before drive's clock starts: not in the server's count.)
+        const timed = async (side: 'origin' | 'bare', pid: number | undefined, reqs: { url: string; headers: () => Promise<Record<string, string>> }[]) => {
+          // (The client signed them in this process before the round: not in the server's count.)
           const profiled = o.hitProfileDir !== undefined && pid !== undefined;
           if (profiled) await profileSignal(pid);
           const c0 = cpuMsOf(pid);
           const l0 = cpuSplitMsOf(pid, pid);
           const s0 = contextSwitchesOf(pid);
-          per[side].push(await drive(Array.from({ length: o.hitRequests }, req), concurrency, o.maxSeconds, true));
+          per[side].push(await drive(reqs, concurrency, o.maxSeconds, true));
           const c1 = cpuMsOf(pid);
           const l1 = cpuSplitMsOf(pid, pid);
           const s1 = contextSwitchesOf(pid);
@@ -631,12 +659,15 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
         // round 1, 75–90 / 35–40 µs in rounds 2–6: docs/benchmarks.md "Round 6"), and it weighed on the
         // origin's side more (more code to compile), so a run whose hit part came first (--cold 0
         // --repeated 0) read 0.56× where a run after the Zipf workload read 0.82×.
-        const warmRequests = Math.max(50, o.hitRequests);
-        await drive(Array.from({ length: warmRequests }, hitReq), concurrency, o.maxSeconds, true);
-        await drive(Array.from({ length: warmRequests }, bareReq), concurrency, o.maxSeconds, true);
+        const warmSigned = await signHits(Math.max(50, o.hitRequests));
+        const warmRates = [await drive(sent(originUrl, warmSigned), concurrency, o.maxSeconds, true), await drive(sent(bareUrl, warmSigned), concurrency, o.maxSeconds, true)].map((r) => r.latencies.length / (r.wallMs / 1000));
+        // A round: the same requests to both sides, enough for ≈ hitSeconds on the faster one (its
+        // warm-up rate × 1.25: warming up, both sides ran ≈ 20 % below their timed rate).
+        const perRoundRequests = Math.max(o.hitRequests, Math.ceil(Math.max(...warmRates) * 1.25 * o.hitSeconds));
         for (let k = 0; k < o.rounds; k++) {
-          await timed('origin', originPid, hitReq);
-          await timed('bare', barePid, bareReq);
+          const signed = await signHits(perRoundRequests);
+          await timed('origin', originPid, sent(originUrl, signed));
+          await timed('bare', barePid, sent(bareUrl, signed));
           loads.push(load1());
         }
         const cpuUsPerOp = (side: 'origin' | 'bare') => {
@@ -661,9 +692,10 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
           bare: { opsPerSec: sb.opsPerSec, p50: sb.p50, p99: sb.p99, errors: sb.errors, ...cpuUsPerOp('bare') },
           originVsBare: round(so.opsPerSec / sb.opsPerSec, 2),
           originVsBareRounds: spread(roundRatios)!,
+          requestsPerRound: perRoundRequests,
           perRound: roundRatios.map((r, i) => {
             const us = (ms: number | null | undefined, side: 'origin' | 'bare') => (typeof ms === 'number' && per[side][i]!.latencies.length ? round((ms * 1000) / per[side][i]!.latencies.length, 1) : undefined);
-            const out: NonNullable<HitPathResult['byConcurrency'][number]['perRound']>[number] = { originVsBare: round(r, 2) };
+            const out: NonNullable<HitPathResult['byConcurrency'][number]['perRound']>[number] = { originVsBare: round(r, 2), originSeconds: round(per.origin[i]!.wallMs / 1000, 2), bareSeconds: round(per.bare[i]!.wallMs / 1000, 2) };
             const set = (k: 'originCpuUs' | 'bareCpuUs' | 'originLoopUs' | 'bareLoopUs' | 'originLoopSystemUs' | 'bareLoopSystemUs', v: number | undefined) => void (v === undefined ? undefined : (out[k] = v));
             set('originCpuUs', us(cpu.origin[i], 'origin'));
             set('bareCpuUs', us(cpu.bare[i], 'bare'));
@@ -682,7 +714,7 @@ export async function runTransform(partial: Partial<TransformOptions> = {}): Pro
         };
         hitPath.byConcurrency.push(entry);
         log(`  hit-path  ${hitCase.id} c${concurrency}: origin ${entry.origin.opsPerSec} req/s p50 ${entry.origin.p50} ms (hit ${entry.origin.regionHitRatio}) vs bare ${entry.bare.opsPerSec} req/s p50 ${entry.bare.p50} ms: ${entry.originVsBare}× (rounds ${entry.originVsBareRounds.min}–${entry.originVsBareRounds.max}), cpu µs/answer origin ${entry.origin.cpuUsPerOp ?? '?'} bare ${entry.bare.cpuUsPerOp ?? '?'} (main thread ${entry.origin.loopCpuUsPerOp ?? '?'} / ${entry.bare.loopCpuUsPerOp ?? '?'})  load ${entry.loadAvg1}${warm.errors ? '  warm-up errors' : ''}`);
-        log(`      rounds: ${entry.perRound.map((r) => `${r.originVsBare}× (cpu µs ${r.originCpuUs ?? '?'} / ${r.bareCpuUs ?? '?'}, main ${r.originLoopUs ?? '?'} / ${r.bareLoopUs ?? '?'} of which kernel ${r.originLoopSystemUs ?? '?'} / ${r.bareLoopSystemUs ?? '?'}, preempted ${r.originPreemptedPerAnswer ?? '?'} / ${r.barePreemptedPerAnswer ?? '?'} per answer)`).join(', ')}`);
+        log(`      rounds of ${perRoundRequests} requests: ${entry.perRound.map((r) => `${r.originVsBare}× (${r.originSeconds} / ${r.bareSeconds} s, cpu µs ${r.originCpuUs ?? '?'} / ${r.bareCpuUs ?? '?'}, main ${r.originLoopUs ?? '?'} / ${r.bareLoopUs ?? '?'} of which kernel ${r.originLoopSystemUs ?? '?'} / ${r.bareLoopSystemUs ?? '?'}, preempted ${r.originPreemptedPerAnswer ?? '?'} / ${r.barePreemptedPerAnswer ?? '?'} per answer)`).join(', ')}`);
       }
     }
 

@@ -1,7 +1,10 @@
 /**
  * Child process: the hit path's floor — a bare Node HTTP server answering every GET with the same
  * bytes from memory (the bytes and headers of one cached variant, read from a file), keep-alive,
- * nothing else. argv: <file with the body> <content-type> <host> <port> [<JSON file of the answer's headers>]
+ * nothing else. It ignores the request: the bench sends it the very requests it sent the origin
+ * (the signed internal render call: same path, query and headers, 457 bytes and 7 headers for
+ * Node to parse), so the two sides differ only in what they do with them (bench/transform/run.ts).
+ * argv: <file with the body> <content-type> <host> <port> [<JSON file of the answer's headers>]
  */
 import fs from 'node:fs';
 import http from 'node:http';
