@@ -97,6 +97,17 @@ export function preparedHeaderList(hit: PreparedHit): string[] {
   return list;
 }
 
+/** x-pixmesh-region-hit-ratio's text (3 decimals), formatted again only when the ratio changed (it stays put across a run of hits once the window is all hits). */
+let lastRatio = NaN;
+let lastRatioText = '';
+function ratioText(r: number): string {
+  if (r !== lastRatio) {
+    lastRatio = r;
+    lastRatioText = r.toFixed(3);
+  }
+  return lastRatioText;
+}
+
 interface HitDeps {
   services: RegionServices;
   nonces: NonceStore;
@@ -139,9 +150,11 @@ class HitCall {
   }
 
   // Refused calls (and anything that changed meanwhile) get the app's answer, with its reason.
-  authorised(auth: InternalAuthResult): void {
+  // `now`: checked in the listener's own tick, just after it saw the memory tier hold the entry
+  // (nothing can have replaced it since); after an await it is looked at again.
+  authorised(auth: InternalAuthResult, now: boolean): void {
     const { services, nonces } = this.d;
-    if (!auth.ok || auth.bodySha256 !== EMPTY_SHA256 || !services.cache.holds(this.hit.hash, this.hit.entry)) return this.toApp();
+    if (!auth.ok || auth.bodySha256 !== EMPTY_SHA256 || (!now && !services.cache.holds(this.hit.hash, this.hit.entry))) return this.toApp();
     const fresh = nonces.remember(auth.nonce, 2 * DEFAULT_WINDOW_MS);
     if (typeof fresh === 'boolean') this.answer(fresh);
     else fresh.then((f) => this.answer(f)).catch((e: unknown) => this.failed(e));
@@ -158,7 +171,7 @@ class HitCall {
     const bytes = body.length;
     const proc = performance.now() - this.t0;
     // One array of the exact size (a copy then pushes grew it once more per answer).
-    res.writeHead(200, preparedHeaderList(hit).concat(H.regionCache, 'HIT', H.replica, replica, H.regionHitRatio, region.hitRatio().toFixed(3), 'server-timing', `${timingHead}${proc.toFixed(1)}`));
+    res.writeHead(200, preparedHeaderList(hit).concat(H.regionCache, 'HIT', H.replica, replica, H.regionHitRatio, ratioText(region.hitRatio()), 'server-timing', `${timingHead}${proc.toFixed(1)}`));
     res.end(body);
     metrics.recordHit(bytes, proc / 1000);
     if (deliversToUser((n) => this.get(n))) usage.count(hit.account.id, bytes);
@@ -198,8 +211,8 @@ export function hitListener(
     // With the origin's synchronous HMAC and a nonce this replica owns, all of it runs now: no promise, no await.
     try {
       const auth = verifyInternalRequestNow(config.internalSecret, { method: 'GET', pathAndQuery: url, headers: call, region: config.region }, Date.now(), DEFAULT_WINDOW_MS);
-      if (auth instanceof Promise) auth.then((a) => call.authorised(a)).catch((e: unknown) => call.failed(e));
-      else call.authorised(auth);
+      if (auth instanceof Promise) auth.then((a) => call.authorised(a, false)).catch((e: unknown) => call.failed(e));
+      else call.authorised(auth, true);
     } catch (e) {
       call.failed(e);
     }

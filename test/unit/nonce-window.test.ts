@@ -47,6 +47,75 @@ describe('nonceKey: one key per nonce, compact for hex', () => {
   });
 });
 
+/** nonceKey as written before its 32-digit fast path (round 8): the reference. */
+function referenceKey(nonce: string): string {
+  const len = nonce.length;
+  if (len === 0 || len >= 0x8000 || !/^[0-9a-f]+$/.test(nonce)) return `\uffff${nonce}`;
+  const units: number[] = [len];
+  let unit = 0;
+  for (let i = 0; i < len; i++) {
+    const c = nonce.charCodeAt(i);
+    unit = (unit << 4) | (c <= 57 ? c - 48 : c - 87);
+    if ((i & 3) === 3) {
+      units.push(unit);
+      unit = 0;
+    }
+  }
+  if (len & 3) units.push(unit << (4 * (4 - (len & 3))));
+  return String.fromCharCode(...units);
+}
+
+/** A seeded xorshift32: rand(n) is an integer in [0, n). */
+const xorshift = (seed: number) => (n: number) => {
+  seed ^= seed << 13;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
+  return (seed >>> 0) % n;
+};
+
+describe('nonceKey of 32 characters (the fast path) is the key the general path made', () => {
+  it.each([hex32, '0'.repeat(32), 'f'.repeat(32), hex32.toUpperCase(), `${hex32.slice(0, 31)}g`, `g${hex32.slice(1)}`, `${hex32.slice(0, 16)}/${hex32.slice(17)}`, `${hex32.slice(0, 31)}:`, `${hex32.slice(0, 31)}\``, `${hex32.slice(0, 31)}\u0000`, `${hex32.slice(0, 31)}ä`])('%s', (x) => {
+    expect(nonceKey(x)).toBe(referenceKey(x));
+  });
+  it('20,000 random 32-character strings, mostly hex with a stray character now and then', () => {
+    const rand = xorshift(0x32);
+    const odd = ['/', ':', '`', 'g', 'A', 'F', '\u0000', '\uffff', 'ä', '٣', ' '];
+    for (let i = 0; i < 20_000; i++) {
+      let x = '';
+      for (let k = 0; k < 32; k++) x += rand(40) === 0 ? odd[rand(odd.length)]! : '0123456789abcdef'[rand(16)]!;
+      expect(nonceKey(x), JSON.stringify(x)).toBe(referenceKey(x));
+    }
+  });
+  it('other lengths still take the general path', () => {
+    for (const x of [hex32.slice(0, 31), `${hex32}0`, hex32.slice(0, 16), hex32.repeat(2)]) expect(nonceKey(x)).toBe(referenceKey(x));
+  });
+});
+
+describe('NonceWindow.getOrSet is get, then set when get found nothing', () => {
+  it('over 20,000 random operations at advancing times: the same answers, sizes and generations', () => {
+    const rand = xorshift(0x6e7);
+    const a = new NonceWindow(30_000, 500);
+    const b = new NonceWindow(30_000, 500);
+    let t = 0;
+    for (let i = 0; i < 20_000; i++) {
+      t += rand(40);
+      const key = `k${rand(700)}`;
+      const value = rand(5);
+      if (rand(5) === 0) {
+        a.set(key, value, t);
+        b.set(key, value, t);
+        continue;
+      }
+      const got = a.getOrSet(key, value, t);
+      const want = b.get(key, t);
+      if (want === undefined) b.set(key, value, t);
+      expect(got, `${i}`).toBe(want);
+      expect(a.size).toBe(b.size);
+      expect(a.generations).toBe(b.generations);
+    }
+  });
+});
+
 describe('NonceWindow: remembered at least the window after set, bounded', () => {
   const W = 30_000;
   it.each([

@@ -112,7 +112,15 @@ export class Membership {
   }
 
   owner(key: string): string {
+    // Alone (no peer, or every one suspected): rendezvousOwner of [self] is self — without the
+    // three arrays live() builds, on every internal call's nonce (origin/src/region/nonces.ts).
+    if (!this.hasLivePeer()) return this.self;
     return rendezvousOwner(key, this.live());
+  }
+
+  private hasLivePeer(): boolean {
+    for (const url of this.peers.keys()) if (!this.suspects.has(url)) return true;
+    return false;
   }
 
   regionHitRatio(): number {

@@ -69,11 +69,9 @@ export class RegionNonces implements NonceStore {
   /** take, decided at once unless it must ask whether the first claimant (another replica) is alive. */
   private takeNow(nonce: string, by: string): boolean | Promise<boolean> {
     const key = nonceKey(nonce);
-    const e = this.seen.get(key, Date.now());
-    if (e === undefined) {
-      this.seen.set(key, this.idOf(by), Date.now());
-      return true;
-    }
+    // A new nonce is remembered for its claimant in the same pass that found it new.
+    const e = this.seen.getOrSet(key, this.idOf(by), Date.now());
+    if (e === undefined) return true;
     const prev = this.claimants[e]!;
     if (prev === by || prev === this.self) return false; // a replay (this replica is alive)
     return this.alive(prev).then((up) => {
