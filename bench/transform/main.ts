@@ -1,7 +1,7 @@
 /**
  * `npm run bench:transform [-- --concurrency C --cold N --repeated N --cases jpeg-720,webp-720 --repeated-cases jpeg-720 --rounds 3
  *   --cold-concurrency 1,2 --hit N (hit-path warm-up requests and the fewest per timed round; 0 skips) --hit-seconds S (a timed
- *   hit round's length on the faster side, about; default 2) --pressure 64,160 (bursts; 0 skips)
+ *   hit round's length on the faster side, about; default 1) --pressure 64,160 (bursts; 0 skips)
  *   --sweep N (images per libvips threads × slots point; 0 skips) --base-port 9540 --max-seconds 15 --out-dir DIR (default bench/results)]`
  * PIXMESH_BENCH_PROFILE_DIR=<dir> writes a CPU profile of the origin there (bench/profile-summary.ts reads it);
  * --hit-profile <dir> writes profiles of the origin and the bare server during the hit part's timed rounds only (files 1–R: c1, R+1–2R: c2).

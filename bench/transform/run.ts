@@ -64,6 +64,8 @@ export interface TransformOptions {
    * the faster side's warm-up rate × 1.25 × hitSeconds) requests, signed before the round, sent to the
    * origin and then, the same bytes, to the bare server. (2,000 requests were 0.13–0.45 s: one
    * round's ratio was a slice of the machine, ± 0.1–0.15: docs/benchmarks.md "Round 8 (hit path own work".)
+   * Default 1: with 2 the origin held ≈ 67,000 nonces of the hit part in its 30-s window when the
+   * burst of 64 came, and its peak RSS passed 200 MB (201.6 MB at 11:40 UTC: ≈ 110 bytes per nonce).
    */
   hitSeconds: number;
   /**
@@ -94,7 +96,7 @@ export const DEFAULT_TRANSFORM: TransformOptions = {
   rounds: 3,
   coldConcurrency: [1, 2],
   hitRequests: 300,
-  hitSeconds: 2,
+  hitSeconds: 1,
   pressure: [64, 160],
   sweepImages: 12,
   basePort: 9540,
