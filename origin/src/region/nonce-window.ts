@@ -240,7 +240,11 @@ export class NonceWindow {
   /** The value remembered for a key, if any. */
   get(key: string, now: number): number | undefined {
     this.expire(now);
-    const packed = split(key);
+    return this.lookup(key, split(key));
+  }
+
+  /** The value of `key` in the newest generation holding it (split() has been called for it). */
+  private lookup(key: string, packed: boolean): number | undefined {
     for (let i = this.gens.length - 1; i >= 0; i--) {
       const g = this.gens[i]!;
       const e = g.find(key, packed);
@@ -256,14 +260,10 @@ export class NonceWindow {
   getOrSet(key: string, value: number, now: number): number | undefined {
     this.expire(now);
     const packed = split(key);
-    for (let i = this.gens.length - 1; i >= 0; i--) {
-      const g = this.gens[i]!;
-      const e = g.find(key, packed);
-      if (e >= 0) return g.value(e);
-    }
+    const found = this.lookup(key, packed);
     // Absent from every generation: set's deletes would find nothing.
-    this.insert(key, packed, value, now);
-    return undefined;
+    if (found === undefined) this.insert(key, packed, value, now);
+    return found;
   }
 
   /** Remembers a key with a value from now on (a key already remembered moves to now). */
