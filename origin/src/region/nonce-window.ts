@@ -7,8 +7,8 @@
  * the window — no timestamp per entry, no sweep over a map. (A Map of {by, at} by raw nonce, pruned
  * only at its cap, grew the origin's heap 18 → 54 MB during a hit benchmark: docs/benchmarks.md
  * "Round 5".) Within a generation a signer's nonce takes no object and no string either: its 128
- * bits sit in typed arrays with an open-addressing index (Generation, below: ≈ 41 instead of ≈ 95
- * bytes of heap per nonce, docs/benchmarks.md "Round 8 confirmation").
+ * bits sit in typed arrays with an open-addressing index (Generation, below: ≈ 57 instead of ≈ 95
+ * bytes of heap and buffers per nonce, docs/benchmarks.md "Round 8 confirmation").
  *
  * Guarantee: a key is remembered for at least `windowMs` after it was last set (at most
  * `windowMs` + GENERATION_MS), unless more than `cap` keys were set within that time — then the
@@ -100,8 +100,8 @@ const hashOf = (a: number, b: number, c: number, d: number): number => {
  * One generation's keys in insertion order, without an object or a string per nonce: a packed
  * 32-digit key's 128 bits in `words` (four per entry), its value in `vals`, whether it is still held
  * in `alive`, and an open-addressing index of entry numbers (load ≤ 1/2) to find it; a key of any
- * other form (not a signer's nonce: rare) has its entry found through `others`. ≈ 30–45 bytes per
- * nonce instead of ≈ 110 for a Map entry and its 9-unit key string (docs/benchmarks.md "Round 8
+ * other form (not a signer's nonce: rare) has its entry found through `others`. ≈ 57 bytes per
+ * nonce instead of ≈ 95 for a Map entry and its 9-unit key string (docs/benchmarks.md "Round 8
  * confirmation"). Deleted and evicted entries stay in place, dead, until the generation goes.
  */
 class Generation {
